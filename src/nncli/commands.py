@@ -1,0 +1,127 @@
+"""The library behind each CLI command: keyword arguments in, plain data out, no printing."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+from nncli.config import Config, dump_config, load_config
+from nncli.engine import EpochReport
+from nncli.errors import ConfigError, NncliError, UsageError
+
+
+def load_resolved(config_path: Path, overrides: list[str]) -> Config:
+    """Load, validate and resolve a config; data-dependent problems name the config file."""
+    config = load_config(config_path, overrides)
+    from nncli.training import resolve_config
+
+    try:
+        return resolve_config(config)
+    except ConfigError:
+        raise
+    except UsageError as exc:
+        raise UsageError(f"{config_path}: {exc}") from None
+
+
+def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
+    return dump_config(load_resolved(config_path, overrides))
+
+
+def run_train(
+    config_path: Path,
+    overrides: list[str],
+    *,
+    out: Path | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    on_info: Callable[[str], None] | None = None,
+) -> dict:
+    """Train from a config file; write the run folder; return the summary `--json` prints."""
+    from nncli import runs
+    from nncli.checkpoint import save_checkpoint
+    from nncli.metrics import headline_metric
+    from nncli.plots import plot_learning_curves
+    from nncli.training import prepare_data, resolve_device, train_model
+
+    config = load_resolved(config_path, overrides)
+    resolve_device(config.training.device)
+    try:
+        prepared = prepare_data(config)
+    except UsageError as exc:
+        raise UsageError(f"{config_path}: {exc}") from None
+    if on_info is not None:
+        on_info(describe_setup(config, prepared))
+
+    run_dir = runs.create_run_dir(config, out)
+    runs.write_config(run_dir, config)
+    runs.write_status(run_dir, "running")
+    try:
+        outcome = train_model(config, prepared, on_epoch=on_epoch)
+    except NncliError as exc:
+        runs.write_status(run_dir, "failed", error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        runs.write_status(run_dir, "interrupted")
+        raise
+
+    fit = outcome.fit
+    summary = {
+        "task": prepared.task,
+        **({"classes": prepared.dataset.classes} if prepared.task == "classification" else {}),
+        "epochs_run": fit.epochs_run[0],
+        "best_epoch": fit.best_epoch[0],
+        "kept_epoch": fit.kept_epoch[0],
+        "monitor": "val_loss" if "val" in prepared.raw else "train_loss",
+        "metrics": outcome.metrics,
+    }
+    save_checkpoint(run_dir / runs.CHECKPOINT_FILE, outcome.net, outcome.card)
+    history = fit.history[0]
+    runs.write_history(run_dir, history)
+    runs.write_metrics(run_dir, summary)
+    loss_name = "cross-entropy loss" if prepared.task == "classification" else "MSE loss"
+    if prepared.task == "regression" and prepared.target_scaler is not None:
+        loss_name += " (standardized target)"
+    plot_learning_curves(
+        run_dir / runs.LOSS_PLOT_FILE,
+        history,
+        title=f"{config.name}: {config.model.activation}, depth {config.model.depth}",
+        loss_name=loss_name,
+        metric=headline_metric(prepared.task),
+        kept_epoch=fit.kept_epoch[0],
+    )
+    runs.write_status(run_dir, "finished", epochs_run=fit.epochs_run[0])
+    if on_info is not None:
+        on_info(describe_outcome(config, summary))
+    return {"run_dir": str(run_dir), **summary, "warnings": outcome.warnings}
+
+
+def describe_setup(config: Config, prepared) -> str:
+    dataset = prepared.dataset
+    counts = "/".join(str(len(prepared.raw[s][1])) for s in prepared.raw)
+    kinds = "/".join(prepared.raw)
+    what = f"{len(dataset.classes)} classes" if dataset.classes else "regression target"
+    sizes = [len(dataset.feature_names), *config.model.widths, prepared.n_outputs]
+    n_params = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    t = config.training
+    return (
+        f"[bold]{config.name}[/]: {len(dataset.y)} rows, {len(dataset.feature_names)} features,"
+        f" {what}; split {kinds} {counts} (data.seed {config.data.seed})\n"
+        f"MLP {' → '.join(map(str, sizes))}, {config.model.activation}, {n_params} parameters;"
+        f" SGD lr {t.lr:g}, momentum {t.momentum:g}, batch {t.batch_size}, {t.epochs} epochs,"
+        f" seed {config.seed}"
+    )
+
+
+def describe_outcome(config: Config, summary: dict) -> str:
+    monitor = summary["monitor"]
+    if config.training.early_stopping is not None:
+        stopped = summary["epochs_run"] < config.training.epochs
+        how = f"stopped early at epoch {summary['epochs_run']}" if stopped else "ran every epoch"
+        return (
+            f"early stopping on {monitor} {how}; restored the best weights,"
+            f" from epoch {summary['kept_epoch']}"
+        )
+    return (
+        f"kept the final weights (epoch {summary['kept_epoch']}); lowest {monitor} was at"
+        f" epoch {summary['best_epoch']}"
+    )

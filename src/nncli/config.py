@@ -1,0 +1,296 @@
+"""The typed, strict configuration: YAML in, a validated `Config` out, every problem at once."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nncli.errors import ConfigError, UsageError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SplitConfig(_Strict):
+    """Fractions of the data in each split; they must sum to 1."""
+
+    train: float = Field(0.7, gt=0, le=1)
+    val: float = Field(0.15, ge=0, lt=1)
+    test: float = Field(0.15, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(
+                f"train + val + test must sum to 1, got {self.train} + {self.val} + {self.test}"
+                f" = {total:g}"
+            )
+        return self
+
+
+class DataConfig(_Strict):
+    # A registered dataset name, or a path to a CSV file (relative to the config file).
+    source: str
+    # CSV only: the column to predict.
+    target: str | None = None
+    task: Literal["auto", "classification", "regression"] = "auto"
+    # Synthetic sets only; None takes the set's own default.
+    n_samples: int | None = Field(None, ge=4, le=10_000_000)
+    noise: float | None = Field(None, ge=0)
+    # Seeds the split (and synthetic generation) alone, so changing the top-level seed compares
+    # models on the same data.
+    seed: int = 0
+    split: SplitConfig = SplitConfig()
+    # Fitted on the training split only.
+    scaling: Literal["standard", "minmax", "none"] = "standard"
+    # Regression: train on standardized targets; metrics are always in the original units.
+    scale_target: bool = True
+
+
+class ModelConfig(_Strict):
+    # Hidden layers; 0 is a single-layer perceptron (inputs straight to outputs).
+    depth: int = Field(1, ge=0, le=256)
+    # One width for every hidden layer, or a list with one width per hidden layer.
+    width: int | list[int] = 16
+    activation: str = "relu"
+
+    @field_validator("width", mode="before")
+    @classmethod
+    def _positive_widths(cls, width: Any) -> int | list[int]:
+        widths = width if isinstance(width, list) else [width]
+        if not all(isinstance(w, int) and not isinstance(w, bool) for w in widths):
+            raise ValueError(f"must be an integer or a list of integers, got {width!r}")
+        if any(w < 1 for w in widths):
+            raise ValueError(f"every width must be >= 1, got {width}")
+        return width
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, name: str) -> str:
+        from nncli.activations import ACTIVATIONS
+
+        if name not in ACTIVATIONS:
+            raise ValueError(_unknown_name("activation", name, ACTIVATIONS))
+        return name
+
+    @model_validator(mode="after")
+    def _width_list_matches_depth(self) -> ModelConfig:
+        if isinstance(self.width, list) and len(self.width) != self.depth:
+            raise ValueError(
+                f"width lists {len(self.width)} layers but depth is {self.depth};"
+                " give one width per hidden layer"
+            )
+        return self
+
+    @property
+    def widths(self) -> list[int]:
+        return list(self.width) if isinstance(self.width, list) else [self.width] * self.depth
+
+
+class EarlyStoppingConfig(_Strict):
+    """Stop when validation loss has not improved for `patience` epochs; keep the best."""
+
+    monitor: Literal["val_loss"] = "val_loss"
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+
+
+class TrainingConfig(_Strict):
+    lr: float = Field(0.05, gt=0, allow_inf_nan=False)
+    batch_size: int = Field(32, ge=1)
+    epochs: int = Field(100, ge=1, le=1_000_000)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False)
+    nesterov: bool = False
+    early_stopping: EarlyStoppingConfig | None = None
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> TrainingConfig:
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
+        return self
+
+
+class OutputConfig(_Strict):
+    # Run folders go here, relative to the current directory.
+    dir: str = "runs"
+
+
+class Config(_Strict):
+    # Names the run folder; defaults to the config file's name.
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    # Seeds weight initialization and batch order (not the data split: see data.seed).
+    seed: int = 0
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_val(self) -> Config:
+        if self.training.early_stopping is not None and self.data.split.val == 0:
+            raise ValueError("training.early_stopping needs a validation split (data.split.val)")
+        return self
+
+
+def _unknown_name(kind: str, name: object, valid: Any) -> str:
+    names = sorted(valid)
+    close = difflib.get_close_matches(str(name), names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown {kind} '{name}'{hint}; valid: {', '.join(names)}"
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result."""
+    path = Path(path)
+    raw = read_yaml_mapping(path)
+    override_keys = apply_overrides(raw, overrides or [])
+    _resolve_source_path(raw, path.parent, from_override="data.source" in override_keys)
+    if raw.get("name") is None and "name" not in override_keys:
+        raw["name"] = _default_name(path)
+    return validate_config(raw, source=str(path), override_keys=override_keys)
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read config: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            problem = f"YAML tag not allowed ({problem})"
+        raise UsageError(f"{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+    if raw is None:
+        raise UsageError(f"{path}: config is empty; it needs at least a data section")
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: config must be a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
+    """Set each dotted `KEY=VALUE` (VALUE parsed as YAML) in `raw`; return the keys set."""
+    keys = set()
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE, for example training.lr=0.1")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text  # a plain string that merely looks odd, such as a path with ':'
+        parts = key.split(".")
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise UsageError(f"--set {key}: '{where}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+        keys.add(key)
+    return keys
+
+
+def _resolve_source_path(raw: dict[str, Any], config_dir: Path, *, from_override: bool) -> None:
+    """Make a CSV path in the config file relative to that file; one from --set to the cwd."""
+    data = raw.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("source"), str):
+        return
+    source = data["source"]
+    if looks_like_path(source):
+        base = Path.cwd() if from_override else config_dir
+        data["source"] = str((base / source).resolve())
+
+
+def looks_like_path(source: str) -> bool:
+    return source.lower().endswith((".csv", ".tsv")) or "/" in source or "\\" in source
+
+
+def _default_name(path: Path) -> str:
+    name = "".join(c if c.isalnum() or c in "_.-" else "-" for c in path.stem).lstrip("._-")
+    return name or "run"
+
+
+def validate_config(
+    raw: dict[str, Any], *, source: str = "config", override_keys: set[str] | None = None
+) -> Config:
+    """Validate a raw mapping against the schema, reporting every problem at once."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(err, source, override_keys or set()) for err in exc.errors()]
+        raise ConfigError(problems) from None
+
+
+def _describe(err: Any, source: str, override_keys: set[str]) -> str:
+    kind = err["type"]
+    key = _dotted_key(err["loc"], kind)
+    if kind == "extra_forbidden":
+        parent, _, leaf = key.rpartition(".")
+        message = _unknown_name("key", leaf, _fields_at(parent))
+    elif kind == "missing":
+        message = "required but missing"
+    else:
+        message = err["msg"].removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        if kind != "value_error" and not isinstance(err.get("input"), dict | list):
+            message += f", got {err.get('input')!r}"
+    where = f"--set {key}" if key in override_keys else key or "config"
+    return f"{source}: {where}: {message}"
+
+
+def _dotted_key(loc: tuple, kind: str) -> str:
+    """Turn a pydantic location into `training.lr` or `model.width[1]`, dropping type tags."""
+    parts: list[str] = []
+    model: type[BaseModel] | None = Config
+    for position, item in enumerate(loc):
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]"]
+        elif model is not None and item in model.model_fields:
+            parts.append(item)
+            model = _submodel(model.model_fields[item].annotation)
+        elif kind == "extra_forbidden" and position == len(loc) - 1:
+            parts.append(item)
+        # Anything else is a union member's tag such as 'list[int]', not part of the key.
+    return ".".join(parts)
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    candidates = getattr(annotation, "__args__", None) or (annotation,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _fields_at(dotted: str) -> list[str]:
+    model: type[BaseModel] | None = Config
+    for part in filter(None, dotted.split(".")):
+        model = _submodel(model.model_fields[part].annotation) if model else None
+    return list(model.model_fields) if model else []
+
+
+def dump_config(config: Config) -> str:
+    """The fully resolved config as YAML, defaults filled in."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,98 @@
+"""CSV input: every cell checked, and every problem named by file, line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nncli.datasets import MAX_INFERRED_CLASSES, Dataset
+from nncli.errors import UsageError
+
+_MISSING = {"", "na", "nan", "n/a", "null", "none"}
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV with a header as strings, refusing missing, empty and header-only files."""
+    if not path.is_file():
+        raise UsageError(f"{path}: data file not found")
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path}: file is empty; expected a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise UsageError(f"{path}: cannot parse CSV: {str(exc).strip()}") from None
+    if table.empty:
+        raise UsageError(f"{path}: has a header but no data rows")
+    duplicated = [c for c in table.columns if str(c).rpartition(".")[0] in table.columns]
+    if duplicated:
+        raise UsageError(f"{path}: duplicate column name(s): {', '.join(duplicated)}")
+    return table
+
+
+def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
+    """The named columns as a float64 matrix; the first blank or non-numeric cell is an error."""
+    matrix = np.empty((len(table), len(columns)), dtype=np.float64)
+    for j, column in enumerate(columns):
+        text = table[column].str.strip()
+        values = pd.to_numeric(text, errors="coerce")
+        bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=np.float64))
+        if bad.any():
+            row = int(np.argmax(bad))
+            cell = text.iloc[row]
+            where = f"{path}: line {row + 2}, column '{column}'"
+            if cell.lower() in _MISSING:
+                raise UsageError(f"{where}: missing value; fill or drop the row")
+            raise UsageError(f"{where}: not a finite number: {cell!r}")
+        matrix[:, j] = values.to_numpy(dtype=np.float64)
+    return matrix
+
+
+def check_columns(table: pd.DataFrame, expected: list[str], path: Path, what: str) -> None:
+    missing = [c for c in expected if c not in table.columns]
+    if missing:
+        raise UsageError(f"{path}: missing {what} column(s): {', '.join(missing)};"
+                         f" the file has: {', '.join(map(str, table.columns))}")  # fmt: skip
+
+
+def read_csv_dataset(path: Path, target: str, task: str) -> Dataset:
+    """A training set from CSV: numeric features, and a target that may hold string labels."""
+    table = read_table(path)
+    check_columns(table, [target], path, "target")
+    features = [str(c) for c in table.columns if c != target]
+    if not features:
+        raise UsageError(f"{path}: no feature columns besides the target '{target}'")
+    X = numeric_columns(table, features, path)
+    labels = table[target].str.strip()
+    blank = labels.str.lower().isin(_MISSING).to_numpy()
+    if blank.any():
+        row = int(np.argmax(blank))
+        raise UsageError(f"{path}: line {row + 2}, column '{target}': missing target value")
+    numbers = pd.to_numeric(labels, errors="coerce")
+    numeric = not numbers.isna().any()
+    if task == "regression" and not numeric:
+        row = int(np.argmax(numbers.isna().to_numpy()))
+        raise UsageError(f"{path}: line {row + 2}, column '{target}': regression needs a number,"
+                         f" got {labels.iloc[row]!r}")  # fmt: skip
+    if task == "auto":
+        task = "classification" if not numeric or _looks_like_classes(numbers) else "regression"
+    if task == "regression":
+        y = numbers.to_numpy(dtype=np.float64)
+        return Dataset(X, y, "regression", features, target, None)
+    if numeric and _looks_like_classes(numbers):
+        values = numbers.to_numpy(dtype=np.float64).astype(np.int64)
+        classes, y = np.unique(values, return_inverse=True)
+        return Dataset(X, y.astype(np.int64), "classification", features, target,
+                       [int(c) for c in classes])  # fmt: skip
+    classes, y = np.unique(labels.to_numpy(dtype=str), return_inverse=True)
+    return Dataset(X, y.astype(np.int64), "classification", features, target,
+                   [str(c) for c in classes])  # fmt: skip
+
+
+def _looks_like_classes(numbers: pd.Series) -> bool:
+    values = numbers.to_numpy(dtype=np.float64)
+    return (
+        bool(np.all(values == np.round(values))) and len(np.unique(values)) <= MAX_INFERRED_CLASSES
+    )

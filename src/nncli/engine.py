@@ -1,0 +1,241 @@
+"""The training engine: mini-batch SGD for K stacked models at once (K = 1 for `train`).
+
+With K = 1 the engine trains a plain `nn.Sequential` whose parameters are views of the stacked
+ones, so a single run costs what a bare PyTorch loop costs. With K > 1 every step is one batched
+forward and backward pass for all models. Both paths compute the same numbers: `baddbmm` on
+model k's slice equals `F.linear` on model k's tensors, bit for bit on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from nncli.model import StackedMLP
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    lr: float
+    batch_size: int
+    epochs: int
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    patience: int | None = None  # early stopping on val loss when set
+    min_delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What the progress callback sees after each epoch; lists hold one value per model."""
+
+    epoch: int
+    epochs: int
+    metric: str  # name of the per-epoch metric: "accuracy" or "mse"
+    train_loss: list[float]
+    train_metric: list[float]
+    val_loss: list[float] | None
+    val_metric: list[float] | None
+    active: list[bool]  # still training (not stopped early, not diverged)
+
+
+@dataclass
+class FitResult:
+    history: list[list[dict[str, float]]]  # per model, one row per epoch it ran
+    best_epoch: list[int]  # lowest val loss (train loss when there is no val split)
+    kept_epoch: list[int]  # the epoch whose weights the model ends with
+    epochs_run: list[int]
+    diverged: list[tuple[int, int] | None] = field(default_factory=list)  # (epoch, step)
+
+
+def per_model_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+    """(K, B, C) outputs and (K, B) targets -> (K,) mean loss of each model."""
+    k, b, c = outputs.shape
+    if task == "classification":
+        losses = F.cross_entropy(
+            outputs.reshape(k * b, c), targets.reshape(k * b), reduction="none"
+        )
+        return losses.view(k, b).mean(dim=1)
+    return ((outputs.squeeze(-1) - targets) ** 2).mean(dim=1)
+
+
+def single_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+    """(B, C) outputs and (B,) targets -> scalar mean loss, as a bare loop computes it."""
+    if task == "classification":
+        return F.cross_entropy(outputs, targets)
+    return F.mse_loss(outputs.squeeze(-1), targets)
+
+
+def fit(
+    model: StackedMLP,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor] | None,
+    *,
+    task: str,
+    settings: FitSettings,
+    seeds: list[int],
+    target_scale: float = 1.0,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> FitResult:
+    """Train every model in `model` in place; model k shuffles its batches from `seeds[k]`.
+
+    `target_scale` converts regression losses on scaled targets back to the original units.
+    """
+    k = model.n_models
+    x_train, y_train = train  # (N, F), (N,)
+    n = len(x_train)
+    batch = min(settings.batch_size, n)
+    steps_per_epoch = -(-n // batch)
+    shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    if k == 1:
+        net = model.member(0, share=True)
+        params = list(net.parameters())
+
+        def predict(x: torch.Tensor) -> torch.Tensor:
+            return net(x).unsqueeze(0)
+
+    else:
+        params = list(model.parameters())
+
+        def predict(x: torch.Tensor) -> torch.Tensor:
+            return model(x.expand(k, *x.shape))
+
+    optimizer = torch.optim.SGD(
+        params,
+        lr=settings.lr,
+        momentum=settings.momentum,
+        weight_decay=settings.weight_decay,
+        nesterov=settings.nesterov,
+    )
+    measure = _Measure(predict, task, target_scale)
+    tracker = _Tracker(model, settings, has_val=val is not None)
+    result = FitResult([[] for _ in range(k)], [0] * k, [0] * k, [0] * k, [None] * k)
+    step_losses = torch.empty(steps_per_epoch, k if k > 1 else 1)  # (S, K) per-step losses
+
+    for epoch in range(1, settings.epochs + 1):
+        order = torch.stack([torch.randperm(n, generator=g) for g in shufflers])  # (K, N)
+        if k == 1:
+            x_epoch, y_epoch = x_train[order[0]], y_train[order[0]]  # (N, F), (N,)
+        else:
+            x_epoch, y_epoch = x_train[order], y_train[order]  # (K, N, F), (K, N)
+        for step in range(steps_per_epoch):
+            lo = step * batch
+            if k == 1:
+                loss = single_loss(net(x_epoch[lo : lo + batch]), y_epoch[lo : lo + batch], task)
+                step_losses[step] = loss.detach()
+            else:
+                losses = per_model_loss(
+                    model(x_epoch[:, lo : lo + batch]), y_epoch[:, lo : lo + batch], task
+                )
+                step_losses[step] = losses.detach()
+                loss = losses.sum()  # d(sum)/d(model k) is model k's own gradient
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        train_loss, train_metric = measure(x_train, y_train)
+        val_loss, val_metric = measure(*val) if val is not None else (None, None)
+        active_before = list(tracker.active)
+        tracker.record_divergence(epoch, step_losses, train_loss, result)
+        tracker.update(epoch, val_loss if val_loss is not None else train_loss)
+        for i in range(k):
+            if not active_before[i]:
+                continue
+            row = {"epoch": epoch, "train_loss": train_loss[i], f"train_{measure.metric}":
+                   train_metric[i]}  # fmt: skip
+            if val_loss is not None:
+                row |= {"val_loss": val_loss[i], f"val_{measure.metric}": val_metric[i]}
+            result.history[i].append(row)
+            result.epochs_run[i] = epoch
+        if on_epoch is not None:
+            on_epoch(EpochReport(epoch, settings.epochs, measure.metric, train_loss, train_metric,
+                                 val_loss, val_metric, list(tracker.active)))  # fmt: skip
+        if not any(tracker.active):
+            break
+
+    tracker.finish(result)
+    return result
+
+
+class _Measure:
+    """Whole-split loss and headline metric of every model, without gradients."""
+
+    def __init__(self, predict: Callable, task: str, target_scale: float):
+        self.predict = predict
+        self.task = task
+        self.target_scale = target_scale
+        self.metric = "accuracy" if task == "classification" else "mse"
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+        outputs = self.predict(x)  # (K, N, C)
+        targets = y.expand(outputs.shape[0], *y.shape)
+        loss = per_model_loss(outputs, targets, self.task)
+        if self.task == "classification":
+            metric = (outputs.argmax(dim=-1) == targets).double().mean(dim=1)
+        else:
+            metric = loss.double() * self.target_scale**2  # MSE in the target's own units
+        return loss.tolist(), metric.tolist()
+
+
+class _Tracker:
+    """Best epoch, early stopping and divergence of each model, and the best weights."""
+
+    def __init__(self, model: StackedMLP, settings: FitSettings, *, has_val: bool):
+        k = model.n_models
+        self.model = model
+        self.settings = settings
+        self.early_stopping = settings.patience is not None and has_val
+        self.active = [True] * k
+        self.best_loss = [float("inf")] * k
+        self.best_epoch = [0] * k
+        self.waited = [0] * k
+        self.best_params = [p.detach().clone() for p in model.parameters()]
+
+    def record_divergence(
+        self, epoch: int, step_losses: torch.Tensor, train_loss: list[float], result: FitResult
+    ) -> None:
+        finite = torch.isfinite(step_losses)  # (S, K)
+        for i in range(len(self.active)):
+            if not self.active[i]:
+                continue
+            if not bool(finite[:, i].all()):
+                result.diverged[i] = (epoch, int((~finite[:, i]).int().argmax()) + 1)
+            elif not math.isfinite(train_loss[i]):
+                result.diverged[i] = (epoch, len(step_losses))
+            if result.diverged[i] is not None:
+                self.active[i] = False
+
+    def update(self, epoch: int, monitored: list[float]) -> None:
+        improved = []
+        for i, loss in enumerate(monitored):
+            if not self.active[i]:
+                continue
+            if loss < self.best_loss[i] - self.settings.min_delta:
+                self.best_loss[i], self.best_epoch[i], self.waited[i] = loss, epoch, 0
+                improved.append(i)
+            else:
+                self.waited[i] += 1
+                if self.early_stopping and self.waited[i] >= self.settings.patience:
+                    self.active[i] = False
+        if self.early_stopping and improved:
+            index = torch.tensor(improved)
+            with torch.no_grad():
+                for best, param in zip(self.best_params, self.model.parameters(), strict=True):
+                    best[index] = param.detach()[index]
+
+    def finish(self, result: FitResult) -> None:
+        result.best_epoch = list(self.best_epoch)
+        if self.early_stopping:
+            with torch.no_grad():
+                for best, param in zip(self.best_params, self.model.parameters(), strict=True):
+                    param.copy_(best)
+            result.kept_epoch = list(self.best_epoch)
+        else:
+            result.kept_epoch = list(result.epochs_run)

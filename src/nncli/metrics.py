@@ -1,0 +1,82 @@
+"""The one registry of metrics, each computed by scikit-learn on original-unit values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from sklearn import metrics as skm
+
+# A target this close to zero, relative to the mean |target|, makes MAPE meaningless.
+MAPE_ZERO_TOLERANCE = 1e-3
+
+
+def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
+    """Mean absolute percentage error as a fraction; None where a target is (near) zero."""
+    magnitude = np.abs(y_true)
+    if magnitude.min() <= MAPE_ZERO_TOLERANCE * max(magnitude.mean(), 1e-300):
+        return None
+    return float(skm.mean_absolute_percentage_error(y_true, y_pred))
+
+
+def _average(n_classes: int) -> str:
+    return "binary" if n_classes == 2 else "macro"
+
+
+REGRESSION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] = {
+    "mse": skm.mean_squared_error,
+    "mape": _mape,
+    "mae": skm.mean_absolute_error,
+    "r2": skm.r2_score,
+}
+
+CLASSIFICATION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
+    "accuracy": lambda t, p, c: skm.accuracy_score(t, p),
+    "f1": lambda t, p, c: skm.f1_score(
+        t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
+    ),
+    "precision": lambda t, p, c: skm.precision_score(
+        t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
+    ),
+    "recall": lambda t, p, c: skm.recall_score(
+        t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
+    ),
+}
+
+# What each metric says, for tables and the README.
+METRIC_NOTES = {
+    "mse": "mean squared error, target units squared",
+    "mape": "mean absolute percentage error as a fraction (0.05 = 5%); undefined near zero targets",
+    "mae": "mean absolute error, target units",
+    "r2": "coefficient of determination (1 is perfect, 0 is predicting the mean)",
+    "accuracy": "fraction classified correctly",
+    "f1": "F1 score: binary for two classes (positive = second class), else macro average",
+    "precision": "precision, averaged as f1 is",
+    "recall": "recall, averaged as f1 is",
+}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    with np.errstate(all="ignore"):
+        return {name: _finite(fn(y_true, y_pred)) for name, fn in REGRESSION_METRICS.items()}
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
+    """Scores plus the confusion matrix (rows: true class, columns: predicted class)."""
+    scores: dict = {
+        name: _finite(fn(y_true, y_pred, n_classes)) for name, fn in CLASSIFICATION_METRICS.items()
+    }
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+    scores["confusion_matrix"] = matrix.tolist()
+    return scores
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+def headline_metric(task: str) -> str:
+    return "accuracy" if task == "classification" else "mse"

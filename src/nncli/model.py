@@ -1,0 +1,99 @@
+"""MLPs as plain `torch.nn` modules, and K of them stacked along a leading model axis."""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+from nncli.activations import ACTIVATIONS, Activation
+
+
+def layer_sizes(n_inputs: int, widths: list[int], n_outputs: int) -> list[int]:
+    return [n_inputs, *widths, n_outputs]
+
+
+def build_mlp(sizes: list[int], activation: str, *, device: str | None = None) -> nn.Sequential:
+    """Linear, activation, ..., Linear: a plain module anyone can load, with no nncli code.
+
+    On the "meta" device no memory is allocated and no random numbers are drawn.
+    """
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out, device=device))
+        if i < len(sizes) - 2:
+            layers.append(Activation(activation))
+    return nn.Sequential(*layers)
+
+
+def seeded_mlp(sizes: list[int], activation: str, seed: int) -> nn.Sequential:
+    """`build_mlp` with PyTorch's default initialization drawn from `seed` alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_mlp(sizes, activation)
+
+
+class StackedMLP(nn.Module):
+    """K independent MLPs of one shape: layer l's weights are one (K, out, in) tensor.
+
+    Model k may have its own activation; models sharing one should be contiguous along K so
+    each activation is applied to a slice. Model k computes exactly what `member(k)` computes.
+    """
+
+    def __init__(self, sizes: list[int], activations: list[str]):
+        super().__init__()
+        k = len(activations)
+        self.sizes = list(sizes)
+        self.activations = list(activations)
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.empty(k, n_out, n_in)) for n_in, n_out in itertools.pairwise(sizes)
+        )
+        self.biases = nn.ParameterList(nn.Parameter(torch.empty(k, n_out)) for n_out in sizes[1:])
+        # (activation function, first model, end model) for each run of equal activations.
+        self._groups: list[tuple[object, int, int]] = []
+        start = 0
+        for i in range(1, k + 1):
+            if i == k or activations[i] != activations[start]:
+                self._groups.append((ACTIVATIONS[activations[start]], start, i))
+                start = i
+
+    @classmethod
+    def from_seeds(cls, sizes: list[int], activations: list[str], seeds: list[int]) -> StackedMLP:
+        """Stack the models `seeded_mlp` would build, one per (activation, seed) pair."""
+        stacked = cls(sizes, activations)
+        with torch.no_grad():
+            for k, (activation, seed) in enumerate(zip(activations, seeds, strict=True)):
+                linears = seeded_mlp(sizes, activation, seed)[::2]
+                for layer, linear in enumerate(linears):
+                    stacked.weights[layer][k] = linear.weight
+                    stacked.biases[layer][k] = linear.bias
+        return stacked
+
+    @property
+    def n_models(self) -> int:
+        return len(self.activations)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(K, B, F) -> (K, B, C)."""
+        h = x
+        last = len(self.weights) - 1
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))  # (K, B, H)
+            if layer < last:
+                h = self._activate(h)
+        return h
+
+    def _activate(self, h: torch.Tensor) -> torch.Tensor:
+        if len(self._groups) == 1:
+            return self._groups[0][0](h)
+        return torch.cat([fn(h[start:end]) for fn, start, end in self._groups])
+
+    def member(self, k: int, *, share: bool = False) -> nn.Sequential:
+        """Model k as a plain `nn.Sequential`; with `share`, its parameters are views of ours."""
+        net = build_mlp(self.sizes, self.activations[k], device="meta")
+        for linear, weight, bias in zip(net[::2], self.weights, self.biases, strict=True):
+            w, b = weight.detach()[k], bias.detach()[k]
+            linear.weight = nn.Parameter(w if share else w.clone())
+            linear.bias = nn.Parameter(b if share else b.clone())
+        return net

@@ -1,0 +1,108 @@
+"""Pure functions of arrays: the seeded split and the scalers fitted on the training split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nncli.config import SplitConfig
+from nncli.errors import UsageError
+
+SPLITS = ("train", "val", "test")
+
+
+def split_indices(
+    y: np.ndarray, fractions: SplitConfig, *, seed: int, stratify: bool
+) -> dict[str, np.ndarray]:
+    """Seeded train/val/test row indices, stratified by class for classification."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(y)
+    counts = _split_counts(n, fractions)
+    if counts["train"] < 1:
+        raise UsageError(f"data: {n} rows are too few for the split {_fractions(fractions)}")
+    if stratify:
+        _check_stratifiable(y, counts, fractions)
+    indices = np.arange(n)
+    rest_size = counts["val"] + counts["test"]
+    if rest_size == 0:
+        return {"train": indices}
+    strata = y if stratify else None
+    train, rest = train_test_split(indices, test_size=rest_size, random_state=seed, stratify=strata)
+    result = {"train": np.sort(train)}
+    if counts["val"] == 0 or counts["test"] == 0:
+        result["val" if counts["val"] else "test"] = np.sort(rest)
+        return result
+    strata = y[rest] if stratify else None
+    val, test = train_test_split(rest, test_size=counts["test"], random_state=seed, stratify=strata)
+    return {"train": result["train"], "val": np.sort(val), "test": np.sort(test)}
+
+
+def _split_counts(n: int, fractions: SplitConfig) -> dict[str, int]:
+    test = round(n * fractions.test)
+    val = round(n * fractions.val)
+    if fractions.test > 0:
+        test = max(test, 1)
+    if fractions.val > 0:
+        val = max(val, 1)
+    return {"train": n - val - test, "val": val, "test": test}
+
+
+def _check_stratifiable(y: np.ndarray, counts: dict[str, int], fractions: SplitConfig) -> None:
+    classes, members = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise UsageError("data: the target has a single class; classification needs at least two")
+    parts = sum(1 for c in counts.values() if c > 0)
+    rare = [int(c) for c, m in zip(classes, members, strict=True) if m < parts]
+    if rare:
+        raise UsageError(
+            f"data: class index {rare[0]} has {int(members[classes == rare[0]][0])} row(s), too few"
+            f" for a stratified {_fractions(fractions)} split (needs {parts})"
+        )
+    for name, size in counts.items():
+        if 0 < size < len(classes):
+            raise UsageError(
+                f"data: the {name} split would hold {size} row(s), fewer than the"
+                f" {len(classes)} classes; use more data or a larger data.split.{name}"
+            )
+
+
+def _fractions(fractions: SplitConfig) -> str:
+    return f"{fractions.train:g}/{fractions.val:g}/{fractions.test:g}"
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """x -> (x - offset) / scale, column-wise; fitted on the training split only."""
+
+    kind: str  # "standard" | "minmax" | "none"
+    offset: np.ndarray
+    scale: np.ndarray
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.offset) / self.scale
+
+    def inverse(self, x: np.ndarray) -> np.ndarray:
+        return x * self.scale + self.offset
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Scaler:
+        offset = np.asarray(data["offset"], dtype=np.float64)
+        scale = np.asarray(data["scale"], dtype=np.float64)
+        return cls(str(data["kind"]), offset, scale)
+
+
+def fit_scaler(x: np.ndarray, kind: str) -> Scaler:
+    """Fit on (N, F) or (N,) training values; constant columns keep a scale of 1."""
+    if kind == "standard":
+        offset, scale = x.mean(axis=0), x.std(axis=0)
+    elif kind == "minmax":
+        offset, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+    else:
+        offset, scale = np.zeros(x.shape[1:]), np.ones(x.shape[1:])
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    return Scaler(kind, np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64))
