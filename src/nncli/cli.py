@@ -11,8 +11,43 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
+
+
+class _ErrorsToExitCodes(TyperGroup):
+    """Turns nncli's errors into one line on stderr and an exit code; --debug re-raises."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        from nncli.errors import NncliError
+
+        debug = _DEBUG or bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except NncliError as exc:
+            if debug:
+                raise
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                typer.echo(f"error: {line}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            typer.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug in nncli: one line, and the traceback on request
+            if debug or isinstance(exc, typer.Exit | typer.Abort):
+                raise
+            typer.echo(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True
+            )
+            ctx.exit(1)
+
+
+# Set by main() when --debug appears anywhere on the command line, not only before the command.
+_DEBUG = False
 
 app = typer.Typer(
+    cls=_ErrorsToExitCodes,
     name="nncli",
     help="Train, measure and understand multilayer perceptrons from a YAML config.",
     no_args_is_help=True,
@@ -118,27 +153,9 @@ def datasets() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: library errors become one line and an exit code."""
-    debug = "--debug" in sys.argv[1:]
-    if debug:
+    """Console-script entry point; accepts --debug in any position."""
+    global _DEBUG
+    if "--debug" in sys.argv[1:]:
+        _DEBUG = True
         sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
-    from nncli.errors import NncliError
-
-    try:
-        app()
-    except NncliError as exc:
-        if debug:
-            raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"error: {line}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # a bug in nncli: one line, and the traceback on request
-        if debug:
-            raise
-        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
-        sys.exit(1)
+    app()

@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nncli.errors import ConfigError, UsageError
+
+# YAML 1.1 (PyYAML) reads `1e-3` as a string because it has no dot; every user writes it anyway.
+_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _scientific_float(value: Any) -> Any:
+    if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+        return float(value)
+    return value
+
+
+Float = Annotated[float, BeforeValidator(_scientific_float)]
 
 
 class _Strict(BaseModel):
@@ -20,9 +41,9 @@ class _Strict(BaseModel):
 class SplitConfig(_Strict):
     """Fractions of the data in each split; they must sum to 1."""
 
-    train: float = Field(0.7, gt=0, le=1)
-    val: float = Field(0.15, ge=0, lt=1)
-    test: float = Field(0.15, ge=0, lt=1)
+    train: Float = Field(0.7, gt=0, le=1)
+    val: Float = Field(0.15, ge=0, lt=1)
+    test: Float = Field(0.15, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitConfig:
@@ -43,7 +64,7 @@ class DataConfig(_Strict):
     task: Literal["auto", "classification", "regression"] = "auto"
     # Synthetic sets only; None takes the set's own default.
     n_samples: int | None = Field(None, ge=4, le=10_000_000)
-    noise: float | None = Field(None, ge=0)
+    noise: Float | None = Field(None, ge=0)
     # Seeds the split (and synthetic generation) alone, so changing the top-level seed compares
     # models on the same data.
     seed: int = 0
@@ -99,15 +120,15 @@ class EarlyStoppingConfig(_Strict):
 
     monitor: Literal["val_loss"] = "val_loss"
     patience: int = Field(10, ge=1)
-    min_delta: float = Field(0.0, ge=0)
+    min_delta: Float = Field(0.0, ge=0)
 
 
 class TrainingConfig(_Strict):
-    lr: float = Field(0.05, gt=0, allow_inf_nan=False)
+    lr: Float = Field(0.05, gt=0, allow_inf_nan=False)
     batch_size: int = Field(32, ge=1)
     epochs: int = Field(100, ge=1, le=1_000_000)
-    momentum: float = Field(0.0, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False)
+    momentum: Float = Field(0.0, ge=0, lt=1)
+    weight_decay: Float = Field(0.0, ge=0, allow_inf_nan=False)
     nesterov: bool = False
     early_stopping: EarlyStoppingConfig | None = None
     device: Literal["cpu", "cuda", "auto"] = "cpu"

@@ -13,9 +13,14 @@ MAPE_ZERO_TOLERANCE = 1e-3
 
 
 def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
-    """Mean absolute percentage error as a fraction; None where a target is (near) zero."""
+    """Mean absolute percentage error as a fraction; None where it has no meaning.
+
+    Percentages need a natural zero: targets of both signs, or one (near) zero relative to the
+    others, make MAPE explode or mislead, so it is undefined for them.
+    """
     magnitude = np.abs(y_true)
-    if magnitude.min() <= MAPE_ZERO_TOLERANCE * max(magnitude.mean(), 1e-300):
+    both_signs = y_true.min() < 0 < y_true.max()
+    if both_signs or magnitude.min() <= MAPE_ZERO_TOLERANCE * max(magnitude.mean(), 1e-300):
         return None
     return float(skm.mean_absolute_percentage_error(y_true, y_pred))
 

@@ -1,0 +1,29 @@
+"""Regenerate the CSVs in data/ from the copies scikit-learn ships (no download)."""
+
+import csv
+from pathlib import Path
+
+from sklearn.datasets import load_diabetes, load_iris
+
+HERE = Path(__file__).parent
+
+
+def write(path: Path, header: list[str], rows) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+iris = load_iris()
+write(
+    HERE / "iris.csv",
+    ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm", "species"],
+    ([*(f"{v:g}" for v in x), iris.target_names[t]] for x, t in zip(iris.data, iris.target)),
+)
+diabetes = load_diabetes(scaled=False)
+write(
+    HERE / "diabetes.csv",
+    [*diabetes.feature_names, "progression"],
+    ([*(f"{v:g}" for v in x), f"{t:g}"] for x, t in zip(diabetes.data, diabetes.target)),
+)

@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny configs that train in well under a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a config mapping to a YAML file in tmp_path and return its path."""
+
+    def write(data: dict, name: str = "cfg.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_moons(write_config, tmp_path: Path) -> Path:
+    return write_config(
+        {
+            "seed": 3,
+            "data": {"source": "moons", "n_samples": 200, "noise": 0.2},
+            "model": {"depth": 2, "width": 8, "activation": "tanh"},
+            "training": {"lr": 0.1, "batch_size": 16, "epochs": 5, "momentum": 0.9},
+            "output": {"dir": str(tmp_path / "runs")},
+        },
+        "moons.yaml",
+    )

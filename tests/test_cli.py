@@ -1,0 +1,311 @@
+"""The CLI end to end, through Typer's CliRunner and through real subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from nncli.cli import app
+from nncli.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def train_json(config: Path, *extra: str) -> dict:
+    result = invoke("train", config, "--json", *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_train_writes_a_complete_run_folder(tiny_moons, tmp_path):
+    out = tmp_path / "run"
+    summary = train_json(tiny_moons, "--out", out)
+    assert summary["run_dir"] == str(out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.yaml",
+        "history.csv",
+        "loss.png",
+        "metrics.json",
+        "model.safetensors",
+        "run.json",
+    ]
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == {k: v for k, v in summary.items() if k != "run_dir"}
+    with (out / "history.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == summary["epochs_run"] == 5
+    assert set(rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+    assert (out / "loss.png").read_bytes().startswith(b"\x89PNG")
+    # The saved config is the resolved one: defaults filled, reloadable on its own.
+    resolved = load_config(out / "config.yaml")
+    assert resolved.data.n_samples == 200 and resolved.training.nesterov is False
+
+
+def test_json_output_is_exactly_one_object_with_the_documented_shape(tiny_moons, tmp_path):
+    result = invoke("train", tiny_moons, "--json", "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # fails on any extra line
+    assert {"run_dir", "task", "classes", "epochs_run", "best_epoch", "metrics"} <= set(summary)
+    assert summary["task"] == "classification" and summary["classes"] == [0, 1]
+    assert set(summary["metrics"]) == {"train", "val", "test"}
+    for split in summary["metrics"].values():
+        assert {"accuracy", "f1", "precision", "recall", "confusion_matrix"} <= set(split)
+
+
+def test_regression_json_reports_undefined_mape_as_null(write_config, tmp_path):
+    config = write_config(
+        {
+            "data": {"source": "sine", "n_samples": 120},
+            "model": {"depth": 1, "width": 8, "activation": "tanh"},
+            "training": {"epochs": 3, "lr": 0.05},
+        }
+    )
+    summary = train_json(config, "--out", tmp_path / "r")
+    assert summary["task"] == "regression" and "classes" not in summary
+    test = summary["metrics"]["test"]
+    assert set(test) == {"mse", "mape", "mae", "r2"}
+    assert test["mape"] is None  # sine crosses zero: a percentage error means nothing
+
+
+def test_set_overrides_reach_the_saved_config(tiny_moons, tmp_path):
+    out = tmp_path / "r"
+    train_json(tiny_moons, "--out", out, "--set", "model.activation=relu", "-s", "training.lr=2e-2")
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["model"]["activation"] == "relu" and saved["training"]["lr"] == 0.02
+
+
+def test_plain_epoch_lines_when_not_a_terminal_and_quiet_silences_them(tiny_moons, tmp_path):
+    loud = invoke("train", tiny_moons, "--out", tmp_path / "a")
+    assert loud.exit_code == 0, loud.output
+    lines = [line for line in loud.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == [f"{i}/5" for i in range(1, 6)]
+    assert "val_accuracy" in lines[0]
+    quiet = invoke("train", tiny_moons, "--out", tmp_path / "b", "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert not [line for line in quiet.stdout.splitlines() if line.startswith("epoch ")]
+    assert "accuracy" in quiet.stdout
+
+
+def test_same_config_and_seed_give_identical_metrics_and_weights(tiny_moons, tmp_path):
+    first = train_json(tiny_moons, "--out", tmp_path / "a")
+    second = train_json(tiny_moons, "--out", tmp_path / "b")
+    assert first["metrics"] == second["metrics"]
+    assert (tmp_path / "a/metrics.json").read_bytes() == (tmp_path / "b/metrics.json").read_bytes()
+    a, b = load_file(tmp_path / "a/model.safetensors"), load_file(tmp_path / "b/model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_changing_seed_keeps_the_split_but_changes_the_model(tiny_moons, tmp_path):
+    first = train_json(tiny_moons, "--out", tmp_path / "a")
+    second = train_json(tiny_moons, "--out", tmp_path / "b", "--set", "seed=4")
+    matrix_sizes = {
+        split: sum(map(sum, first["metrics"][split]["confusion_matrix"]))
+        for split in first["metrics"]
+    }
+    assert matrix_sizes == {
+        split: sum(map(sum, second["metrics"][split]["confusion_matrix"]))
+        for split in second["metrics"]
+    }
+    a, b = load_file(tmp_path / "a/model.safetensors"), load_file(tmp_path / "b/model.safetensors")
+    assert not torch.equal(a["0.weight"], b["0.weight"])
+
+
+def test_early_stopping_restores_and_names_the_best_epoch(write_config, tmp_path):
+    config = write_config(
+        {
+            "data": {"source": "moons", "n_samples": 200, "noise": 0.3},
+            "model": {"depth": 2, "width": 32},
+            "training": {
+                "lr": 0.5,
+                "momentum": 0.9,
+                "epochs": 200,
+                "early_stopping": {"patience": 3},
+            },
+        }
+    )
+    result = invoke("train", config, "--out", tmp_path / "es")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "es/metrics.json").read_text())
+    assert summary["epochs_run"] < 200
+    assert summary["kept_epoch"] == summary["best_epoch"]
+    assert summary["epochs_run"] == summary["best_epoch"] + 3
+    assert f"restored the best weights, from epoch {summary['best_epoch']}" in result.stdout
+    with (tmp_path / "es/history.csv").open() as handle:
+        val = [float(row["val_loss"]) for row in csv.DictReader(handle)]
+    assert min(val) == val[summary["best_epoch"] - 1]
+
+
+def test_no_validation_split_still_trains_and_plots(write_config, tmp_path):
+    config = write_config(
+        {
+            "data": {
+                "source": "moons",
+                "n_samples": 100,
+                "split": {"train": 0.8, "val": 0, "test": 0.2},
+            },
+            "training": {"epochs": 3},
+        }
+    )
+    summary = train_json(config, "--out", tmp_path / "r")
+    assert set(summary["metrics"]) == {"train", "test"}
+    assert summary["monitor"] == "train_loss"
+    assert (tmp_path / "r/loss.png").exists()
+
+
+def test_batch_size_larger_than_training_split_is_clamped_with_a_warning(write_config, tmp_path):
+    config = write_config(
+        {"data": {"source": "moons", "n_samples": 50}, "training": {"epochs": 2, "batch_size": 500}}
+    )
+    result = invoke("train", config, "--out", tmp_path / "r", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "warning: training.batch_size 500 is larger than the training split" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["training.lrr=0.1"], "--set training.lrr: unknown key 'lrr' (did you mean 'lr'?)"),
+        (["training.lr=-1"], "--set training.lr: input should be greater than 0, got -1"),
+        (["model.activation=rellu"], "unknown activation 'rellu' (did you mean 'relu'?)"),
+        (["data.source=moonz"], "unknown dataset 'moonz' (did you mean 'moons'?)"),
+        (["training.lr"], "expected KEY=VALUE"),
+        (["training.device=cuda"] if not torch.cuda.is_available() else ["training.lr=-2"], ""),
+    ],
+)
+def test_bad_overrides_exit_2_with_one_clear_line_and_no_run_folder(
+    tiny_moons, tmp_path, overrides, message
+):
+    args = [a for o in overrides for a in ("--set", o)]
+    result = invoke("train", tiny_moons, "--out", tmp_path / "never", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.output
+    assert not (tmp_path / "never").exists()
+
+
+def test_every_problem_is_reported_at_once(tiny_moons):
+    result = invoke("train", tiny_moons, "-s", "training.lr=0", "-s", "model.depth=-1")
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2 and all(str(tiny_moons) in line for line in errors)
+
+
+def test_diverging_run_exits_1_naming_epoch_step_and_lr(write_config, tmp_path):
+    # Raw diabetes targets are in the hundreds: an unscaled MSE with lr 1 explodes at once.
+    config = write_config(
+        {"data": {"source": "diabetes", "scale_target": False}, "training": {"lr": 1.0}}
+    )
+    result = invoke("train", config, "--out", tmp_path / "r")
+    assert result.exit_code == 1, result.output
+    assert "loss became non-finite at epoch 1, step" in result.stderr
+    assert "try a smaller training.lr (now 1)" in result.stderr
+    assert json.loads((tmp_path / "r/run.json").read_text())["status"] == "failed"
+
+
+def test_out_folder_that_is_not_empty_is_refused(tiny_moons, tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy/keep.txt").write_text("mine")
+    result = invoke("train", tiny_moons, "--out", tmp_path / "busy")
+    assert result.exit_code == 2
+    assert "would overwrite" in result.stderr
+    assert (tmp_path / "busy/keep.txt").read_text() == "mine"
+
+
+def test_default_run_folders_never_collide(tiny_moons, tmp_path):
+    first = train_json(tiny_moons)
+    second = train_json(tiny_moons)
+    assert first["run_dir"] != second["run_dir"]
+    assert Path(first["run_dir"]).parent == tmp_path / "runs"
+    assert Path(first["run_dir"]).name.startswith("moons-")
+
+
+def test_config_command_prints_the_resolved_config(tiny_moons):
+    result = invoke("config", tiny_moons, "--set", "training.early_stopping.patience=4")
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.stdout)
+    assert resolved["data"]["n_samples"] == 200
+    assert resolved["training"]["early_stopping"] == {
+        "monitor": "val_loss",
+        "patience": 4,
+        "min_delta": 0.0,
+    }
+    assert resolved["data"]["split"] == {"train": 0.7, "val": 0.15, "test": 0.15}
+
+
+def test_datasets_command_lists_the_registry():
+    from nncli.datasets import DATASETS
+
+    result = invoke("datasets")
+    assert result.exit_code == 0, result.output
+    for name in DATASETS:
+        assert name in result.stdout
+
+
+def test_debug_shows_the_traceback(tiny_moons):
+    result = runner.invoke(app, ["--debug", "train", str(tiny_moons), "-s", "training.lr=0"])
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "ConfigError"
+
+
+SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_configs_validate_and_say_how_to_run_them(path):
+    from nncli.commands import load_resolved
+
+    assert path.read_text().splitlines()[0] == f"# nncli train configs/{path.name}"
+    load_resolved(path, [])
+
+
+def test_csv_config_trains_with_string_labels(tmp_path):
+    summary = train_json(
+        ROOT / "configs/iris_csv.yaml", "--out", tmp_path / "r", "-s", "training.epochs=3"
+    )
+    assert summary["classes"] == ["setosa", "versicolor", "virginica"]
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_help_does_not_import_torch():
+    probe = (
+        "import sys; from nncli.cli import main\n"
+        "sys.argv = ['nncli', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "compare" in result.stdout or "train" in result.stdout
+    assert result.stderr.strip().endswith("NO-TORCH")
+
+
+def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
+    ok = run_cli("train", tiny_moons, "--json", "--out", tmp_path / "r")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["epochs_run"] == 5
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data:\n  source: moons\n  noise: [1,\n")
+    bad = run_cli("train", broken)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith(f"error: {broken}:") and "Traceback" not in bad.stderr
+    debug = run_cli("train", broken, "--debug")
+    assert "Traceback" in debug.stderr
