@@ -89,7 +89,8 @@ def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics"
     for split in metrics:
         table.add_column(split, justify="right")
     for metric in order:
-        table.add_row(metric, *(format_value(metrics[s].get(metric), metric) for s in metrics))
+        label = "mape (fraction)" if metric == "mape" else metric
+        table.add_row(label, *(format_value(metrics[s].get(metric), metric) for s in metrics))
     return table
 
 
