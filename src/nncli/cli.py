@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -35,12 +36,19 @@ class _ErrorsToExitCodes(TyperGroup):
             typer.echo("interrupted", err=True)
             ctx.exit(130)
         except Exception as exc:  # a bug in nncli: one line, and the traceback on request
-            if debug or isinstance(exc, typer.Exit | typer.Abort):
+            if debug or _is_cli_framework_exit(exc):
                 raise
             typer.echo(
                 f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True
             )
             ctx.exit(1)
+
+
+def _is_cli_framework_exit(exc: Exception) -> bool:
+    """Usage errors and exits of Typer (and the click it wraps), which print and exit themselves."""
+    return isinstance(exc, typer.Exit | typer.Abort) or type(exc).__module__.startswith(
+        ("click", "typer")
+    )
 
 
 # Set by main() when --debug appears anywhere on the command line, not only before the command.
@@ -94,12 +102,11 @@ def train(
     ] = False,
 ) -> None:
     """Train the MLP a config describes; report metrics and save a run folder."""
-    from rich.console import Console
 
     from nncli.commands import run_train
-    from nncli.report import EpochProgress
+    from nncli.report import EpochProgress, make_console
 
-    console = Console(stderr=as_json, soft_wrap=not sys.stdout.isatty())
+    console = make_console(stderr=as_json)
     progress_stream = sys.stderr if as_json else sys.stdout
     show_progress = not quiet and (not as_json or progress_stream.isatty())
     with EpochProgress(progress_stream, enabled=show_progress) as progress:
@@ -111,7 +118,7 @@ def train(
             on_info=None if quiet or as_json else console.print,
         )
     for warning in summary.pop("warnings"):
-        Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/] {warning}")
+        make_console(stderr=True).print(f"[yellow]warning:[/] {warning}")
     if as_json:
         print(json.dumps(summary))
         return
@@ -127,6 +134,119 @@ def train(
     console.print(f"run saved to [bold]{summary['run_dir']}[/]")
 
 
+RunArgument = Annotated[
+    Path, typer.Argument(help="Run folder, or a model.safetensors checkpoint.", show_default=False)
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON object on stdout, nothing else.")
+]
+
+
+class Split(str, Enum):
+    train = "train"
+    val = "val"
+    test = "test"
+    all = "all"
+
+
+@app.command()
+def evaluate(
+    run: RunArgument,
+    split: Annotated[Split, typer.Option(help="Which split of the run's own data.")] = Split.test,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Measure on this CSV instead (same feature columns, and the target)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-measure a saved model on a split of its data or on a CSV file."""
+
+    from nncli.evaluation import evaluate as evaluate_model
+    from nncli.evaluation import open_model
+    from nncli.report import confusion_table, make_console, metrics_table
+
+    result = evaluate_model(run, split=split.value, data=data)
+    if as_json:
+        print(json.dumps(result))
+        return
+    _, card = open_model(run)
+    by_split = result["metrics"] if split == Split.all and data is None else None
+    label = data.name if data is not None else split.value
+    metrics = by_split or {label: result["metrics"]}
+    console = make_console()
+    title = f"{run}: {result['n_samples']} rows"
+    console.print(metrics_table(metrics, card.task, title=title))
+    if card.task == "classification":
+        for name, values in metrics.items():
+            matrix = values["confusion_matrix"]
+            console.print(confusion_table(matrix, card.classes, title=f"Confusion ({name})"))
+
+
+@app.command()
+def predict(
+    run: RunArgument,
+    data: Annotated[Path, typer.Option(help="CSV with the model's feature columns.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write predictions here (else stdout).")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="A column of the input to copy into the output.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Predict every row of a CSV: the label (or value) and one probability per class."""
+    from nncli.errors import UsageError
+    from nncli.evaluation import predict as predict_rows
+    from nncli.fileio import atomic_write_text
+
+    if out is not None and out.exists() and not force:
+        raise UsageError(f"{out}: already exists; pass --force to overwrite it")
+    table, _ = predict_rows(run, data, id_column=id_column)
+    text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        atomic_write_text(out, text)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write predictions: {exc.strerror}") from None
+    typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
+
+
+@app.command("runs")
+def list_runs(
+    directory: Annotated[Path, typer.Argument(help="Folder holding run folders.")] = Path("runs"),
+    sort: Annotated[
+        str | None, typer.Option(help="Sort by a test metric, best first (e.g. accuracy, mse).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List past runs: when, status, task, data, epochs and the headline test metric."""
+    from rich.table import Table
+
+    from nncli.report import format_value, make_console
+    from nncli.runs import list_runs as find_runs
+
+    records = find_runs(directory, sort=sort)
+    if as_json:
+        print(json.dumps(records))
+        return
+    table = Table(title=f"Runs in {directory}")
+    for column in ("run", "created", "status", "task", "data", "activation", "epochs", "metric"):
+        table.add_column(column, justify="right" if column in ("epochs",) else "left")
+    table.add_column("value", justify="right")
+    for r in records:
+        metric = sort or r["headline"]
+        value = r["metrics"].get(metric) if metric else None
+        shown = f"{r['split']} {metric}" if metric and r["split"] else "-"
+        table.add_row(
+            r["run"], (r["created"] or "-").replace("T", " "), r["status"] or "-", r["task"] or "-",
+            r["source"] or "-", r["activation"] or "-", str(r["epochs_run"] or "-"), shown,
+            format_value(value, metric or ""),
+        )  # fmt: skip
+    make_console().print(table)
+
+
 @app.command("config")
 def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> None:
     """Print the fully resolved config (defaults filled in), after --set overrides."""
@@ -138,10 +258,10 @@ def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> Non
 @app.command()
 def datasets() -> None:
     """List the built-in datasets (any .csv path works too)."""
-    from rich.console import Console
     from rich.table import Table
 
     from nncli.datasets import DATASETS
+    from nncli.report import make_console
 
     table = Table(title="Built-in datasets (data.source)")
     for column in ("name", "task", "kind", "description"):
@@ -149,7 +269,7 @@ def datasets() -> None:
     for name, spec in DATASETS.items():
         kind = "synthetic" if spec.synthetic else "scikit-learn"
         table.add_row(name, spec.task, kind, spec.description)
-    Console().print(table)
+    make_console().print(table)
 
 
 def main() -> None:

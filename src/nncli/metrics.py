@@ -6,7 +6,9 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from sklearn import metrics as skm
+
+# scikit-learn is imported on first use, so commands that only read results (`nncli runs`) start
+# fast.
 
 # A target this close to zero, relative to the mean |target|, makes MAPE meaningless.
 MAPE_ZERO_TOLERANCE = 1e-3
@@ -22,7 +24,13 @@ def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
     both_signs = y_true.min() < 0 < y_true.max()
     if both_signs or magnitude.min() <= MAPE_ZERO_TOLERANCE * max(magnitude.mean(), 1e-300):
         return None
-    return float(skm.mean_absolute_percentage_error(y_true, y_pred))
+    return float(_skm().mean_absolute_percentage_error(y_true, y_pred))
+
+
+def _skm():
+    from sklearn import metrics
+
+    return metrics
 
 
 def _average(n_classes: int) -> str:
@@ -30,21 +38,21 @@ def _average(n_classes: int) -> str:
 
 
 REGRESSION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] = {
-    "mse": skm.mean_squared_error,
+    "mse": lambda t, p: _skm().mean_squared_error(t, p),
     "mape": _mape,
-    "mae": skm.mean_absolute_error,
-    "r2": skm.r2_score,
+    "mae": lambda t, p: _skm().mean_absolute_error(t, p),
+    "r2": lambda t, p: _skm().r2_score(t, p),
 }
 
 CLASSIFICATION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
-    "accuracy": lambda t, p, c: skm.accuracy_score(t, p),
-    "f1": lambda t, p, c: skm.f1_score(
+    "accuracy": lambda t, p, c: _skm().accuracy_score(t, p),
+    "f1": lambda t, p, c: _skm().f1_score(
         t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
     ),
-    "precision": lambda t, p, c: skm.precision_score(
+    "precision": lambda t, p, c: _skm().precision_score(
         t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
     ),
-    "recall": lambda t, p, c: skm.recall_score(
+    "recall": lambda t, p, c: _skm().recall_score(
         t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
     ),
 }
@@ -72,7 +80,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: in
     scores: dict = {
         name: _finite(fn(y_true, y_pred, n_classes)) for name, fn in CLASSIFICATION_METRICS.items()
     }
-    matrix = skm.confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+    matrix = _skm().confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
     scores["confusion_matrix"] = matrix.tolist()
     return scores
 

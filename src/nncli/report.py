@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
-from nncli.engine import EpochReport
+if TYPE_CHECKING:
+    from nncli.engine import EpochReport
 
 REGRESSION_ORDER = ("mse", "mape", "mae", "r2")
 CLASSIFICATION_ORDER = ("accuracy", "f1", "precision", "recall")
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, or writes long lines whole into files and pipes."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True, width=200)
 
 
 def format_value(value: float | None, metric: str = "") -> str:

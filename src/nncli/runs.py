@@ -65,3 +65,67 @@ def write_history(run_dir: Path, history: list[dict[str, float]]) -> None:
 
 def write_metrics(run_dir: Path, summary: dict) -> None:
     atomic_write_json(run_dir / METRICS_FILE, summary)
+
+
+# Metrics where a larger value is better; runs sort best first.
+HIGHER_IS_BETTER = {"accuracy", "f1", "precision", "recall", "r2"}
+
+
+def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
+    """One record per run folder under `directory` (those with a run.json), newest first."""
+    from nncli.metrics import headline_metric
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: no such runs folder")
+    records = []
+    for run_json in directory.glob(f"*/{RUN_FILE}"):
+        run_dir = run_json.parent
+        try:
+            status = json.loads(run_json.read_text())
+            config = _read_yaml(run_dir / CONFIG_FILE)
+            summary = _read_json(run_dir / METRICS_FILE)
+        except (OSError, ValueError):
+            continue  # not a readable run folder: skip it rather than fail the listing
+        metrics = summary.get("metrics", {})
+        split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
+        task = summary.get("task")
+        records.append(
+            {
+                "run": run_dir.name,
+                "path": str(run_dir),
+                "created": status.get("created"),
+                "status": status.get("status"),
+                "task": task,
+                "source": Path(str(config.get("data", {}).get("source", ""))).name or None,
+                "activation": config.get("model", {}).get("activation"),
+                "epochs_run": summary.get("epochs_run"),
+                "split": split if metrics else None,
+                "headline": headline_metric(task) if task else None,
+                "metrics": {
+                    k: v for k, v in metrics.get(split, {}).items() if k != "confusion_matrix"
+                },
+            }
+        )
+    records.sort(key=lambda r: r["created"] or "", reverse=True)
+    if sort is not None:
+        known = {name for r in records for name in r["metrics"]}
+        if records and sort not in known:
+            raise UsageError(
+                f"--sort: no run has metric '{sort}'; known: {', '.join(sorted(known))}"
+            )
+        sign = -1 if sort in HIGHER_IS_BETTER else 1
+        records.sort(
+            key=lambda r: (r["metrics"].get(sort) is None, sign * (r["metrics"].get(sort) or 0))
+        )
+    return records
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}

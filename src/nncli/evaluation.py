@@ -1,0 +1,132 @@
+"""Using a saved model: re-measure it on any split or CSV, and predict on new rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from nncli.checkpoint import ModelCard, load_checkpoint
+from nncli.config import validate_config
+from nncli.csvdata import numeric_columns, read_table
+from nncli.errors import UsageError
+from nncli.preprocessing import SPLITS
+from nncli.runs import CHECKPOINT_FILE
+from nncli.training import measure, prepare_data
+
+
+def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
+    """A run folder (its model.safetensors) or a checkpoint file."""
+    target = Path(target)
+    if target.is_dir():
+        checkpoint = target / CHECKPOINT_FILE
+        if not checkpoint.exists():
+            raise UsageError(
+                f"{target}: no {CHECKPOINT_FILE} in this folder; is it a finished run?"
+            )
+        target = checkpoint
+    elif not target.exists():
+        raise UsageError(f"{target}: no such run folder or checkpoint")
+    return load_checkpoint(target)
+
+
+def split_data(card: ModelCard, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Rebuild the run's split from its saved config: the rows `nncli train` measured."""
+    config = validate_config(card.config, source="checkpoint config")
+    try:
+        prepared = prepare_data(config)
+    except UsageError as exc:
+        raise UsageError(f"cannot rebuild the run's data: {exc}") from None
+    wanted = [s for s in SPLITS if s in prepared.raw] if split == "all" else [split]
+    missing = [s for s in wanted if s not in prepared.raw]
+    if missing:
+        raise UsageError(
+            f"--split {split}: this run has no {split} split (data.split.{split} is 0)"
+        )
+    return {s: prepared.raw[s] for s in wanted}
+
+
+def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> dict:
+    """`{"metrics": ..., "n_samples": ...}`; with split "all", metrics are keyed by split."""
+    net, card = open_model(target)
+    if data is not None:
+        x, y, _ = read_labelled_csv(card, Path(data), require_target=True)
+        return {"metrics": measure(card, net, x, y), "n_samples": len(x)}
+    splits = split_data(card, split)
+    metrics = {name: measure(card, net, x, y) for name, (x, y) in splits.items()}
+    n_samples = sum(len(y) for _, y in splits.values())
+    return {"metrics": metrics if split == "all" else metrics[split], "n_samples": n_samples}
+
+
+def read_labelled_csv(
+    card: ModelCard, path: Path, *, require_target: bool, id_column: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None, pd.DataFrame]:
+    """Features matched to the model by name (any order); the target, mapped to class indices."""
+    table = read_table(path)
+    columns = [str(c) for c in table.columns]
+    allowed = {*card.feature_names, card.target_name, *([id_column] if id_column else [])}
+    missing = [c for c in card.feature_names if c not in columns]
+    extra = [c for c in columns if c not in allowed]
+    if id_column and id_column not in columns:
+        raise UsageError(f"{path}: --id-column '{id_column}' is not a column of this file")
+    if missing or extra:
+        parts = [f"missing feature column(s): {', '.join(missing)}"] if missing else []
+        parts += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
+        raise UsageError(
+            f"{path}: columns do not match the model ({'; '.join(parts)});"
+            f" the model expects: {', '.join(card.feature_names)}"
+        )
+    has_target = card.target_name in columns
+    if require_target and not has_target:
+        raise UsageError(f"{path}: missing target column '{card.target_name}'")
+    x = numeric_columns(table, card.feature_names, path)
+    y = _targets(card, table, path) if has_target else None
+    return x, y, table
+
+
+def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
+    column = card.target_name
+    if card.task == "regression":
+        return numeric_columns(table, [column], path)[:, 0]
+    labels = table[column].str.strip()
+    index = {str(label): i for i, label in enumerate(card.classes or [])}
+    # Numeric labels are compared by value, so "1.0" in a file matches the class 1.
+    numbers = pd.to_numeric(labels, errors="coerce")
+    keys = [
+        str(int(n)) if pd.notna(n) and float(n).is_integer() and str(int(n)) in index else text
+        for text, n in zip(labels, numbers, strict=True)
+    ]
+    unseen = sorted({k for k in keys if k not in index})
+    if unseen:
+        known = ", ".join(map(str, card.classes or []))
+        raise UsageError(
+            f"{path}: column '{column}' has class label(s) the model never saw:"
+            f" {', '.join(unseen[:10])}; it knows: {known}"
+        )
+    return np.array([index[k] for k in keys], dtype=np.int64)
+
+
+def predict(
+    target: Path, data: Path, *, id_column: str | None = None
+) -> tuple[pd.DataFrame, dict | None]:
+    """One output row per input row: [id], prediction, and a probability per class.
+
+    Also returns metrics when the file has the target column, as `evaluate` would report them.
+    """
+    net, card = open_model(target)
+    x, y, table = read_labelled_csv(card, Path(data), require_target=False, id_column=id_column)
+    outputs = card.predict_raw(net, x)
+    result = pd.DataFrame()
+    if id_column:
+        result[id_column] = table[id_column].to_numpy()
+    if card.task == "classification":
+        labels = np.asarray(card.classes, dtype=object)
+        result["prediction"] = labels[outputs.argmax(axis=1)]
+        for i, label in enumerate(card.classes or []):
+            result[f"probability_{label}"] = outputs[:, i]
+    else:
+        result["prediction"] = outputs
+    metrics = measure(card, net, x, y) if y is not None else None
+    return result, metrics
