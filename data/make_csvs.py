@@ -19,11 +19,17 @@ iris = load_iris()
 write(
     HERE / "iris.csv",
     ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm", "species"],
-    ([*(f"{v:g}" for v in x), iris.target_names[t]] for x, t in zip(iris.data, iris.target)),
+    (
+        [*(f"{v:g}" for v in x), iris.target_names[t]]
+        for x, t in zip(iris.data, iris.target, strict=True)
+    ),
 )
 diabetes = load_diabetes(scaled=False)
 write(
     HERE / "diabetes.csv",
     [*diabetes.feature_names, "progression"],
-    ([*(f"{v:g}" for v in x), f"{t:g}"] for x, t in zip(diabetes.data, diabetes.target)),
+    (
+        [*(f"{v:g}" for v in x), f"{t:g}"]
+        for x, t in zip(diabetes.data, diabetes.target, strict=True)
+    ),
 )

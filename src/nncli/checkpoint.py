@@ -96,7 +96,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
     if metadata.get("format") != FORMAT:
         raise UsageError(f"{path}: a safetensors file, but not an nncli checkpoint")
     version = metadata.get("format_version", "")
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):
         raise UsageError(f"{path}: checkpoint format_version {version!r} is not a number")
     if int(version) > FORMAT_VERSION:
         raise UsageError(
@@ -105,16 +105,32 @@ def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
         )
     try:
         card = ModelCard(**json.loads(metadata["nncli"]))
-        net = build_mlp(card.sizes, card.activation)
+        _check_card(card)
+        # On the meta device nothing is allocated, so absurd sizes cost nothing before the check.
+        net = build_mlp(card.sizes, card.activation, device="meta")
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{path}: checkpoint metadata is incomplete or invalid: {exc}") from None
     try:
-        net.load_state_dict(tensors, strict=True)
+        net.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as exc:
         detail = " ".join(str(exc).split())
         raise UsageError(f"{path}: weights do not fit the saved architecture: {detail}") from None
     net.eval()
     return net, card
+
+
+def _check_card(card: ModelCard) -> None:
+    from nncli.activations import ACTIVATIONS
+
+    sizes = card.sizes
+    if not (isinstance(sizes, list) and len(sizes) >= 2):
+        raise ValueError(f"sizes must list at least inputs and outputs, got {sizes!r}")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
+        raise ValueError(f"sizes must be positive integers, got {sizes!r}")
+    if card.activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {card.activation!r}")
+    if card.task not in ("classification", "regression"):
+        raise ValueError(f"unknown task {card.task!r}")
 
 
 def _read_metadata(data: bytes) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +15,43 @@ _MISSING = {"", "na", "nan", "n/a", "null", "none"}
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV with a header as strings, refusing missing, empty and header-only files."""
+    """Read a CSV with a header as strings, refusing missing, empty and header-only files.
+
+    The index holds each row's line number in the file, for error messages.
+    """
     if not path.is_file():
         raise UsageError(f"{path}: data file not found")
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+        header = _header(path, sep)
+        table = pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+        )
     except pd.errors.EmptyDataError:
         raise UsageError(f"{path}: file is empty; expected a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, csv.Error) as exc:
         raise UsageError(f"{path}: cannot parse CSV: {str(exc).strip()}") from None
-    if table.empty:
-        raise UsageError(f"{path}: has a header but no data rows")
-    duplicated = [c for c in table.columns if str(c).rpartition(".")[0] in table.columns]
+    duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise UsageError(f"{path}: duplicate column name(s): {', '.join(duplicated)}")
+    table.index = pd.RangeIndex(2, len(table) + 2)  # line 1 is the header
+    table = table[~(table == "").all(axis=1)]  # blank lines
+    if table.empty:
+        raise UsageError(f"{path}: has a header but no data rows")
     return table
+
+
+def _header(path: Path, sep: str) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        first = next(csv.reader(handle, delimiter=sep, skipinitialspace=True), None)
+    if first is None:
+        raise pd.errors.EmptyDataError
+    return [name.strip() for name in first]
 
 
 def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
@@ -42,7 +64,7 @@ def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.n
         if bad.any():
             row = int(np.argmax(bad))
             cell = text.iloc[row]
-            where = f"{path}: line {row + 2}, column '{column}'"
+            where = f"{path}: line {table.index[row]}, column '{column}'"
             if cell.lower() in _MISSING:
                 raise UsageError(f"{where}: missing value; fill or drop the row")
             raise UsageError(f"{where}: not a finite number: {cell!r}")
@@ -69,13 +91,15 @@ def read_csv_dataset(path: Path, target: str, task: str) -> Dataset:
     blank = labels.str.lower().isin(_MISSING).to_numpy()
     if blank.any():
         row = int(np.argmax(blank))
-        raise UsageError(f"{path}: line {row + 2}, column '{target}': missing target value")
+        raise UsageError(
+            f"{path}: line {table.index[row]}, column '{target}': missing target value"
+        )
     numbers = pd.to_numeric(labels, errors="coerce")
     numeric = not numbers.isna().any()
     if task == "regression" and not numeric:
         row = int(np.argmax(numbers.isna().to_numpy()))
-        raise UsageError(f"{path}: line {row + 2}, column '{target}': regression needs a number,"
-                         f" got {labels.iloc[row]!r}")  # fmt: skip
+        where = f"{path}: line {table.index[row]}, column '{target}'"
+        raise UsageError(f"{where}: regression needs a number, got {labels.iloc[row]!r}")
     if task == "auto":
         task = "classification" if not numeric or _looks_like_classes(numbers) else "regression"
     if task == "regression":

@@ -38,7 +38,8 @@ class StackedMLP(nn.Module):
     """K independent MLPs of one shape: layer l's weights are one (K, out, in) tensor.
 
     Model k may have its own activation; models sharing one should be contiguous along K so
-    each activation is applied to a slice. Model k computes exactly what `member(k)` computes.
+    each activation is applied to a slice. Model k computes what `member(k)` computes, up to
+    float32 rounding: batched kernels may round differently from the single-model ones.
     """
 
     def __init__(self, sizes: list[int], activations: list[str]):

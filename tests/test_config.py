@@ -1,0 +1,485 @@
+"""The config schema: YAML in, a validated Config out, and every problem reported at once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nncli.activations import ACTIVATIONS
+from nncli.config import (
+    Config,
+    apply_overrides,
+    dump_config,
+    load_config,
+    read_yaml_mapping,
+    validate_config,
+)
+from nncli.errors import ConfigError, UsageError
+
+MINIMAL = {"data": {"source": "xor"}}
+
+
+def with_section(section: str, values: dict) -> dict:
+    """The minimal config plus `values` merged into one section."""
+    raw = {"data": {"source": "xor"}}
+    raw.setdefault(section, {}).update(values)
+    return raw
+
+
+def at(path: Path) -> str:
+    """A regex matching `path` literally, for the start of a message."""
+    return re.escape(str(path))
+
+
+def problems_of(raw: dict, **kwargs) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, source="cfg.yaml", **kwargs)
+    return info.value.problems
+
+
+def only_problem(raw: dict) -> str:
+    problems = problems_of(raw)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# --- the schema --------------------------------------------------------------------------------
+
+
+def test_minimal_config_takes_the_schema_defaults():
+    config = validate_config(MINIMAL)
+    assert config.data.source == "xor"
+    assert config.model.depth == 1
+    assert config.model.widths == [16]
+    assert config.training.early_stopping is None
+    assert config.data.split.train + config.data.split.val + config.data.split.test == 1.0
+
+
+def test_config_error_is_a_usage_error_with_exit_code_2():
+    with pytest.raises(UsageError) as info:
+        validate_config({})
+    assert isinstance(info.value, ConfigError)
+    assert info.value.exit_code == 2
+    assert info.value.problems == ["config: data: required but missing"]
+
+
+def test_unknown_key_suggests_the_closest_key():
+    problem = only_problem({"data": {"source": "xor", "sorce": "moons"}})
+    assert problem.startswith("cfg.yaml: data.sorce: unknown key 'sorce'")
+    assert "did you mean 'source'" in problem
+    assert "valid: " in problem and "target" in problem
+
+
+def test_unknown_top_level_section_suggests_the_closest_section():
+    problem = only_problem({"data": {"source": "xor"}, "trainig": {}})
+    assert problem.startswith("cfg.yaml: trainig: unknown key 'trainig'")
+    assert "did you mean 'training'" in problem
+
+
+def test_misspelt_required_key_reports_both_the_typo_and_the_missing_key():
+    problems = problems_of({"data": {"sorce": "xor"}})
+    assert "cfg.yaml: data.source: required but missing" in problems
+    assert any("did you mean 'source'" in p for p in problems)
+
+
+def test_nested_unknown_key_names_its_full_dotted_path():
+    problem = only_problem(with_section("training", {"early_stoping": {"patience": 3}}))
+    assert problem.startswith("cfg.yaml: training.early_stoping: unknown key 'early_stoping'")
+    assert "did you mean 'early_stopping'" in problem
+
+
+def test_unknown_key_two_levels_down_lists_that_sections_fields():
+    problem = only_problem(with_section("training", {"early_stopping": {"patiense": 3}}))
+    assert problem.startswith("cfg.yaml: training.early_stopping.patiense: unknown key")
+    assert "did you mean 'patience'" in problem
+    assert "valid: min_delta, monitor, patience" in problem
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "key", "shown"),
+    [
+        ("training", {"batch_size": "x"}, "training.batch_size", "'x'"),
+        ("training", {"epochs": 3.0}, "training.epochs", "3.0"),
+        ("training", {"batch_size": True}, "training.batch_size", "True"),
+        ("model", {"depth": False}, "model.depth", "False"),
+        ("training", {"nesterov": "yes"}, "training.nesterov", "'yes'"),
+        ("training", {"lr": "fast"}, "training.lr", "'fast'"),
+    ],
+)
+def test_wrong_type_names_the_key_and_the_value(section, values, key, shown):
+    problem = only_problem(with_section(section, values))
+    assert problem.startswith(f"cfg.yaml: {key}: ")
+    assert problem.endswith(f"got {shown}")
+
+
+@pytest.mark.parametrize("width", ["8", 2.5, True, [8, True], [8, "4"]])
+def test_width_must_be_integers(width):
+    problem = only_problem(with_section("model", {"depth": 2, "width": width}))
+    assert problem.startswith("cfg.yaml: model.width: must be an integer or a list of integers")
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "key", "expected"),
+    [
+        ("training", {"lr": 0}, "training.lr", "greater than 0, got 0"),
+        ("training", {"lr": -0.1}, "training.lr", "greater than 0, got -0.1"),
+        ("training", {"lr": float("nan")}, "training.lr", "finite number, got nan"),
+        ("training", {"batch_size": 0}, "training.batch_size", "greater than or equal to 1"),
+        ("training", {"epochs": 0}, "training.epochs", "greater than or equal to 1"),
+        ("training", {"momentum": 1.0}, "training.momentum", "less than 1, got 1.0"),
+        ("training", {"momentum": -0.5}, "training.momentum", "greater than or equal to 0"),
+        ("training", {"weight_decay": -1e-4}, "training.weight_decay", "greater than or equal"),
+        ("model", {"depth": -1}, "model.depth", "greater than or equal to 0, got -1"),
+        ("model", {"width": 0}, "model.width", "every width must be >= 1, got 0"),
+        ("model", {"depth": 2, "width": [8, 0]}, "model.width", "every width must be >= 1"),
+        ("data", {"n_samples": 3}, "data.n_samples", "greater than or equal to 4, got 3"),
+        ("data", {"noise": -0.1}, "data.noise", "greater than or equal to 0"),
+    ],
+)
+def test_out_of_range_value_names_the_key_and_the_bound(section, values, key, expected):
+    problem = only_problem(with_section(section, values))
+    assert problem.startswith(f"cfg.yaml: {key}: ")
+    assert expected in problem
+
+
+@pytest.mark.parametrize(
+    "split",
+    [
+        {"train": 0.5, "val": 0.2, "test": 0.2},
+        {"train": 0.8, "val": 0.2, "test": 0.2},
+        {"train": 0.9},
+    ],
+)
+def test_split_fractions_must_sum_to_one(split):
+    problem = only_problem(with_section("data", {"split": split}))
+    assert problem.startswith("cfg.yaml: data.split: train + val + test must sum to 1")
+
+
+def test_split_fractions_that_sum_to_one_in_floating_point_are_accepted():
+    config = validate_config(
+        with_section("data", {"split": {"train": 0.7, "val": 0.2, "test": 0.1}})
+    )
+    assert config.data.split.test == 0.1
+
+
+@pytest.mark.parametrize(("depth", "width"), [(3, [8, 4]), (1, [8, 4]), (0, [8])])
+def test_width_list_length_must_equal_depth(depth, width):
+    problem = only_problem(with_section("model", {"depth": depth, "width": width}))
+    assert f"width lists {len(width)} layers but depth is {depth}" in problem
+
+
+def test_width_list_gives_one_width_per_layer():
+    config = validate_config(with_section("model", {"depth": 3, "width": [8, 4, 2]}))
+    assert config.model.widths == [8, 4, 2]
+    assert validate_config(with_section("model", {"depth": 3, "width": 5})).model.widths == [5] * 3
+    assert validate_config(with_section("model", {"depth": 0, "width": []})).model.widths == []
+
+
+def test_nesterov_needs_momentum():
+    problem = only_problem(with_section("training", {"nesterov": True}))
+    assert problem == "cfg.yaml: training: nesterov needs momentum > 0"
+    config = validate_config(with_section("training", {"nesterov": True, "momentum": 0.9}))
+    assert config.training.nesterov
+
+
+def test_early_stopping_needs_a_validation_split():
+    raw = with_section("training", {"early_stopping": {"patience": 3}})
+    raw["data"]["split"] = {"train": 0.8, "val": 0.0, "test": 0.2}
+    problem = only_problem(raw)
+    assert "training.early_stopping needs a validation split" in problem
+    assert "data.split.val" in problem
+    raw["data"]["split"] = {"train": 0.7, "val": 0.1, "test": 0.2}
+    assert validate_config(raw).training.early_stopping.patience == 3
+
+
+def test_unknown_activation_lists_every_valid_name():
+    problem = only_problem(with_section("model", {"activation": "rlu"}))
+    assert problem.startswith("cfg.yaml: model.activation: unknown activation 'rlu'")
+    assert "did you mean 'relu'" in problem
+    assert problem.endswith("valid: " + ", ".join(sorted(ACTIVATIONS)))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_registered_activation_validates(name):
+    assert validate_config(with_section("model", {"activation": name})).model.activation == name
+
+
+def test_scientific_notation_without_a_dot_is_a_float():
+    # PyYAML reads `1e-3` as a string; the schema accepts it as the number everyone means.
+    raw = yaml.safe_load("data: {source: xor}\ntraining: {lr: 1e-3, weight_decay: 5E-4}\n")
+    assert isinstance(raw["training"]["lr"], str)
+    config = validate_config(raw)
+    assert config.training.lr == pytest.approx(1e-3)
+    assert config.training.weight_decay == pytest.approx(5e-4)
+
+
+def test_every_problem_is_reported_at_once_with_file_and_dotted_key(tmp_path: Path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        "data:\n"
+        "  source: xor\n"
+        "  sorce: moons\n"
+        "model:\n"
+        "  depth: -1\n"
+        "  activation: rlu\n"
+        "training:\n"
+        "  lr: -0.1\n"
+        "  batch_size: x\n"
+        "  epochs: 3.0\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = info.value.problems
+    keys = [
+        "data.sorce",
+        "model.depth",
+        "model.activation",
+        "training.lr",
+        "training.batch_size",
+        "training.epochs",
+    ]
+    assert len(problems) == len(keys), problems
+    for key in keys:
+        assert sum(p.startswith(f"{path}: {key}: ") for p in problems) == 1, (key, problems)
+    assert str(info.value) == "\n".join(problems)
+
+
+# --- reading YAML ------------------------------------------------------------------------------
+
+
+def test_read_yaml_mapping_returns_the_parsed_mapping(tmp_path: Path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  source: xor\nmodel:\n  width: [8, 4]\n")
+    assert read_yaml_mapping(path) == {"data": {"source": "xor"}, "model": {"width": [8, 4]}}
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    lines = ["data:", "  source: xor", "training:", "  lr: 0.1: 2"]
+    path.write_text("\n".join(lines) + "\n")
+    column = lines[3].index(": 2") + 1  # the second ':' on line 4, 1-based
+    with pytest.raises(
+        UsageError, match=rf"^{at(path)}:4:{column}: mapping values are not allowed"
+    ):
+        read_yaml_mapping(path)
+
+
+def test_yaml_indentation_error_points_at_the_offending_line(tmp_path: Path):
+    path = tmp_path / "indent.yaml"
+    path.write_text("data:\n  source: xor\nmodel:\n  depth: 2\n   width: 8\n")
+    with pytest.raises(UsageError, match=rf"^{at(path)}:5:\d+: "):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
+def test_empty_config_is_refused(tmp_path: Path, text: str):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=rf"^{at(path)}: config is empty"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(("text", "kind"), [("- a\n- b\n", "list"), ("just words\n", "str")])
+def test_config_that_is_not_a_mapping_is_refused(tmp_path: Path, text: str, kind: str):
+    path = tmp_path / "list.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=rf"config must be a mapping of sections, got {kind}$"):
+        load_config(path)
+
+
+def test_python_tags_are_refused_and_nothing_runs(tmp_path: Path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.yaml"
+    path.write_text(f"data: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(UsageError, match=rf"^{at(path)}:1:\d+: YAML tag not allowed"):
+        load_config(path)
+    assert not marker.exists()
+
+
+def test_custom_tags_are_refused(tmp_path: Path):
+    path = tmp_path / "tag.yaml"
+    path.write_text("data:\n  source: !dataset xor\n")
+    with pytest.raises(UsageError, match=r"YAML tag not allowed.*!dataset"):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path: Path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(UsageError, match=rf"^{at(path)}: config file not found$"):
+        load_config(path)
+
+
+# --- --set overrides ---------------------------------------------------------------------------
+
+
+def test_override_values_are_parsed_as_yaml():
+    raw = {"data": {"source": "xor"}}
+    keys = apply_overrides(
+        raw, ["training.lr=0.1", "model.width=[8,4]", "model.depth=2", "training.nesterov=true"]
+    )
+    assert keys == {"training.lr", "model.width", "model.depth", "training.nesterov"}
+    assert raw["training"]["lr"] == 0.1 and isinstance(raw["training"]["lr"], float)
+    assert raw["model"]["width"] == [8, 4]
+    assert raw["model"]["depth"] == 2 and isinstance(raw["model"]["depth"], int)
+    assert raw["training"]["nesterov"] is True
+
+
+def test_override_creates_missing_nested_sections():
+    raw = {"data": {"source": "xor"}}
+    apply_overrides(raw, ["training.early_stopping.patience=5"])
+    assert raw["training"] == {"early_stopping": {"patience": 5}}
+    assert validate_config(raw).training.early_stopping.patience == 5
+
+
+def test_override_fills_a_section_left_empty_in_yaml():
+    raw = yaml.safe_load("data:\n  source: xor\ntraining:\n")
+    apply_overrides(raw, ["training.epochs=7"])
+    assert validate_config(raw).training.epochs == 7
+
+
+def test_override_replaces_an_existing_value_and_keeps_its_siblings():
+    raw = {"data": {"source": "xor", "seed": 4}}
+    apply_overrides(raw, ["data.source=moons"])
+    assert raw == {"data": {"source": "moons", "seed": 4}}
+
+
+@pytest.mark.parametrize("item", ["training.lr", "=0.1", " =0.1", ""])
+def test_override_without_key_and_equals_is_a_usage_error(item):
+    with pytest.raises(UsageError, match=r"expected KEY=VALUE"):
+        apply_overrides({}, [item])
+
+
+def test_override_through_a_scalar_is_a_usage_error():
+    raw = {"data": {"source": "xor"}}
+    with pytest.raises(UsageError, match=r"^--set data\.source\.x: 'data\.source' is a value"):
+        apply_overrides(raw, ["data.source.x=3"])
+
+
+def test_unknown_override_key_is_reported_as_coming_from_set(write_config):
+    path = write_config(MINIMAL)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["training.lrr=0.1"])
+    (problem,) = info.value.problems
+    assert problem.startswith(f"{path}: --set training.lrr: unknown key 'lrr'")
+    assert "did you mean 'lr'" in problem
+
+
+def test_invalid_override_values_are_all_reported_with_set_prefix(write_config):
+    path = write_config(MINIMAL)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["training.lr=-1", "model.depth=-1"])
+    assert sorted(info.value.problems) == [
+        f"{path}: --set model.depth: input should be greater than or equal to 0, got -1",
+        f"{path}: --set training.lr: input should be greater than 0, got -1",
+    ]
+
+
+def test_overrides_apply_on_top_of_the_file(write_config):
+    path = write_config({"data": {"source": "xor"}, "training": {"lr": 0.5, "epochs": 3}})
+    config = load_config(path, ["training.lr=1e-3", "model.width=[8,4]", "model.depth=2"])
+    assert config.training.lr == pytest.approx(1e-3)
+    assert config.training.epochs == 3
+    assert config.model.widths == [8, 4]
+
+
+# --- paths and names ---------------------------------------------------------------------------
+
+
+def test_relative_csv_path_in_a_config_resolves_from_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = folder / "c.yaml"
+    path.write_text("data:\n  source: data/points.csv\n  target: y\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(path)
+    assert Path(config.data.source) == (folder / "data" / "points.csv").resolve()
+
+
+def test_relative_csv_path_from_set_resolves_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = folder / "c.yaml"
+    path.write_text("data:\n  source: xor\n  target: y\n")
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    config = load_config(path, ["data.source=points.csv"])
+    assert Path(config.data.source) == (cwd / "points.csv").resolve()
+
+
+def test_dataset_names_are_not_treated_as_paths(write_config):
+    assert load_config(write_config({"data": {"source": "moons"}})).data.source == "moons"
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [("moons.yaml", "moons"), ("my experiment!.yaml", "my-experiment-"), ("_x.yml", "x")],
+)
+def test_default_name_comes_from_the_config_filename(write_config, filename, expected):
+    assert load_config(write_config(MINIMAL, filename)).name == expected
+
+
+def test_explicit_name_beats_the_filename(write_config):
+    path = write_config({"name": "chosen", **MINIMAL}, "file.yaml")
+    assert load_config(path).name == "chosen"
+    assert load_config(path, ["name=from-set"]).name == "from-set"
+
+
+def test_invalid_name_is_refused(write_config):
+    with pytest.raises(ConfigError, match=r"name: string should match pattern"):
+        load_config(write_config({"name": "has space", **MINIMAL}))
+
+
+# --- dump --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        MINIMAL,
+        {
+            "name": "full",
+            "seed": 7,
+            "data": {
+                "source": "moons",
+                "n_samples": 300,
+                "noise": 0.25,
+                "seed": 3,
+                "split": {"train": 0.6, "val": 0.3, "test": 0.1},
+                "scaling": "minmax",
+            },
+            "model": {"depth": 2, "width": [8, 4], "activation": "tanh"},
+            "training": {
+                "lr": 1e-5,
+                "batch_size": 8,
+                "epochs": 3,
+                "momentum": 0.9,
+                "nesterov": True,
+                "weight_decay": 1e-4,
+                "early_stopping": {"patience": 2, "min_delta": 1e-3},
+            },
+            "output": {"dir": "elsewhere"},
+        },
+    ],
+)
+def test_dump_config_round_trips(raw):
+    config = validate_config(raw)
+    dumped = dump_config(config)
+    again = validate_config(yaml.safe_load(dumped))
+    assert again == config
+    assert isinstance(again, Config)
+
+
+def test_dump_config_fills_in_defaults():
+    dumped = yaml.safe_load(dump_config(validate_config(MINIMAL)))
+    assert dumped["training"]["lr"] == 0.05
+    assert dumped["model"] == {"depth": 1, "width": 16, "activation": "relu"}

@@ -1,0 +1,407 @@
+"""The dataset registry, source checking, task overrides and CSV input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nncli.config import DataConfig
+from nncli.csvdata import read_csv_dataset
+from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, describe_source, load_dataset
+from nncli.errors import UsageError
+
+NAMES = sorted(DATASETS)
+SYNTHETIC = [name for name in NAMES if DATASETS[name].synthetic]
+BUNDLED = [name for name in NAMES if not DATASETS[name].synthetic]
+
+
+def load(source: str, **fields) -> Dataset:
+    return load_dataset(describe_source(DataConfig(source=source, **fields)))
+
+
+def noiseless_residual(name: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """How far each point lies from the set's noise-free shape, worked out from its definition."""
+    if name == "xor":
+        return np.concatenate([(X - np.round(X)).ravel(), y - np.logical_xor(*np.round(X).T)])
+    if name == "sine":
+        return y - np.sin(X[:, 0])
+    if name == "moons":
+        # Outer moon (class 0): unit circle about (0, 0); inner (class 1): about (1, 0.5).
+        centre = np.where(y[:, None] == 0, [0.0, 0.0], [1.0, 0.5])
+        return np.linalg.norm(X - centre, axis=1) - 1.0
+    if name == "circles":
+        return np.linalg.norm(X, axis=1) - np.where(y == 0, 1.0, 0.5)
+    if name == "blobs":
+        means = np.stack([X[y == c].mean(axis=0) for c in range(3)])
+        return (X - means[y]).ravel()
+    if name == "spiral":
+        # Arm c at parameter t in [0, 1]: radius 5t, angle 3.5 pi t + pi c, as (sin, cos).
+        radius = np.linalg.norm(X, axis=1)
+        angle = 1.75 * (radius / 5.0) * 2 * np.pi + np.pi * y
+        on_arm = radius[:, None] * np.stack([np.sin(angle), np.cos(angle)], axis=1)
+        return (X - on_arm).ravel()
+    raise AssertionError(f"no noise-free shape written down for '{name}'; add one here")
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_registered_dataset_loads(name):
+    spec = DATASETS[name]
+    data = load(name, n_samples=60) if spec.synthetic else load(name)
+    n = len(data.y)
+    assert data.task == spec.task
+    assert data.X.dtype == np.float64
+    assert data.X.ndim == 2 and data.X.shape[0] == n > 0
+    assert np.isfinite(data.X).all()
+    assert len(data.feature_names) == data.X.shape[1]
+    assert spec.description
+    if spec.task == "classification":
+        assert data.y.dtype == np.int64
+        assert data.classes is not None and len(data.classes) >= 2
+        assert set(np.unique(data.y)) == set(range(len(data.classes)))
+    else:
+        assert data.y.dtype == np.float64
+        assert np.isfinite(data.y).all()
+        assert data.classes is None
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_sets_match_scikit_learn(name):
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
+    data = load(name)
+    np.testing.assert_array_equal(data.X, bunch.data)
+    np.testing.assert_array_equal(data.y, bunch.target)
+    assert data.feature_names == [str(f) for f in bunch.feature_names]
+    if data.task == "classification":
+        assert data.classes == [str(c) for c in bunch.target_names]
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_synthetic_sets_take_their_default_size(name):
+    assert len(load(name).y) == DATASETS[name].default_samples
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_synthetic_sets_honour_n_samples(name):
+    data = load(name, n_samples=37)
+    assert data.X.shape[0] == len(data.y) == 37
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_synthetic_sets_are_deterministic_per_seed(name):
+    first, again = load(name, n_samples=50, seed=5), load(name, n_samples=50, seed=5)
+    np.testing.assert_array_equal(first.X, again.X)
+    np.testing.assert_array_equal(first.y, again.y)
+    other = load(name, n_samples=50, seed=6)
+    assert not np.array_equal(first.X, other.X)
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_noise_zero_puts_every_point_on_the_noise_free_shape(name):
+    data = load(name, n_samples=200, noise=0.0, seed=1)
+    np.testing.assert_allclose(noiseless_residual(name, data.X, data.y), 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_more_noise_moves_points_further_from_the_shape(name):
+    def spread(noise: float) -> float:
+        data = load(name, n_samples=400, noise=noise, seed=1)
+        return float(np.std(noiseless_residual(name, data.X, data.y)))
+
+    quiet, loud = spread(0.02), spread(0.1)
+    assert 0 < quiet < loud
+
+
+@pytest.mark.parametrize(("name", "noise"), [("xor", 0.1), ("sine", 0.3)])
+def test_additive_noise_has_the_configured_standard_deviation(name, noise):
+    data = load(name, n_samples=4000, noise=noise, seed=2)
+    residual = noiseless_residual(name, data.X, data.y)
+    if name == "xor":
+        residual = residual[: data.X.size]  # the coordinate offsets, not the label check
+    assert np.std(residual) == pytest.approx(noise, rel=0.05)
+
+
+def test_xor_with_four_samples_and_no_noise_is_the_truth_table():
+    data = load("xor", n_samples=4, noise=0.0)
+    rows = sorted(zip(map(tuple, data.X.tolist()), data.y.tolist(), strict=True))
+    assert rows == [((0.0, 0.0), 0), ((0.0, 1.0), 1), ((1.0, 0.0), 1), ((1.0, 1.0), 0)]
+    assert data.classes == [0, 1]
+
+
+# --- describe_source ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_describe_source_fills_synthetic_defaults(name):
+    spec = DATASETS[name]
+    filled = describe_source(DataConfig(source=name))
+    assert (filled.n_samples, filled.noise) == (spec.default_samples, spec.default_noise)
+    kept = describe_source(DataConfig(source=name, n_samples=12, noise=0.0))
+    assert (kept.n_samples, kept.noise) == (12, 0.0)
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("field", [{"n_samples": 100}, {"noise": 0.1}])
+def test_bundled_sets_refuse_synthetic_options(name, field):
+    (key,) = field
+    with pytest.raises(
+        UsageError, match=rf"^data\.{key}: applies to synthetic sets only.*'{name}'"
+    ):
+        describe_source(DataConfig(source=name, **field))
+
+
+def test_bundled_set_is_returned_unchanged():
+    data = DataConfig(source="iris")
+    assert describe_source(data) == data
+
+
+@pytest.mark.parametrize("field", [{"n_samples": 100}, {"noise": 0.1}])
+def test_csv_sources_refuse_synthetic_options(field):
+    (key,) = field
+    with pytest.raises(UsageError, match=rf"^data\.{key}: applies to synthetic sets only.*CSV"):
+        describe_source(DataConfig(source="points.csv", target="y", **field))
+
+
+def test_csv_source_needs_a_target():
+    with pytest.raises(UsageError, match=r"^data\.target: required for a CSV source"):
+        describe_source(DataConfig(source="points.csv"))
+    data = DataConfig(source="points.csv", target="y")
+    assert describe_source(data) == data
+
+
+def test_registered_sets_refuse_a_target():
+    with pytest.raises(UsageError, match=r"^data\.target: applies to CSV files only"):
+        describe_source(DataConfig(source="xor", target="y"))
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("mons", "moons"), ("irs", "iris"), ("Xor", "xor")])
+def test_unknown_dataset_suggests_the_closest_name(typo, meant):
+    with pytest.raises(UsageError) as info:
+        describe_source(DataConfig(source=typo))
+    message = str(info.value)
+    assert message.startswith(f"data.source: unknown dataset '{typo}'")
+    assert f"did you mean '{meant}'" in message
+    assert "valid: " + ", ".join(NAMES) in message
+    assert "path to a .csv file" in message
+
+
+# --- task overrides ----------------------------------------------------------------------------
+
+
+def test_classification_set_as_regression_uses_the_numeric_class_values():
+    natural = load("blobs", n_samples=60)
+    as_regression = load("blobs", n_samples=60, task="regression")
+    assert as_regression.task == "regression"
+    assert as_regression.classes is None
+    assert as_regression.y.dtype == np.float64
+    np.testing.assert_array_equal(as_regression.y, np.asarray(natural.classes)[natural.y])
+    np.testing.assert_array_equal(as_regression.X, natural.X)
+
+
+def test_string_labels_cannot_become_a_regression_target():
+    with pytest.raises(UsageError, match=r"^data\.task: regression needs a numeric target.*setosa"):
+        load("iris", task="regression")
+
+
+def test_regression_set_as_classification_makes_one_class_per_value():
+    natural = load("sine", n_samples=12)
+    as_classes = load("sine", n_samples=12, task="classification")
+    assert as_classes.task == "classification"
+    assert as_classes.y.dtype == np.int64
+    assert as_classes.classes == sorted(set(natural.y.tolist()))
+    np.testing.assert_array_equal(np.asarray(as_classes.classes)[as_classes.y], natural.y)
+
+
+def test_integer_regression_target_becomes_integer_classes():
+    natural = load("diabetes")
+    as_classes = load("diabetes", task="classification")
+    assert all(type(c) is int for c in as_classes.classes)
+    np.testing.assert_array_equal(np.asarray(as_classes.classes)[as_classes.y], natural.y)
+
+
+@pytest.mark.parametrize("name", ["xor", "sine"])
+def test_naming_the_natural_task_changes_nothing(name):
+    task = DATASETS[name].task
+    natural, named = load(name, n_samples=20), load(name, n_samples=20, task=task)
+    np.testing.assert_array_equal(natural.y, named.y)
+    assert natural.classes == named.classes
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csv(tmp_path: Path):
+    """Write text to a CSV file in tmp_path and return its path."""
+
+    def write(text: str, name: str = "data.csv") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def test_string_labels_become_sorted_classes(csv):
+    data = read_csv_dataset(csv("a,b,y\n1,2,cat\n3,4,dog\n5,6,ant\n7,8,cat\n"), "y", "auto")
+    assert data.task == "classification"
+    assert data.classes == ["ant", "cat", "dog"]
+    assert data.y.tolist() == [1, 2, 0, 1]
+    assert data.feature_names == ["a", "b"]
+    assert data.target_name == "y"
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4], [5, 6], [7, 8]])
+    assert data.X.dtype == np.float64
+
+
+def test_target_column_may_be_anywhere(csv):
+    data = read_csv_dataset(csv("label,a,b\nx,1,2\ny,3,4\n"), "label", "auto")
+    assert data.feature_names == ["a", "b"]
+    assert data.classes == ["x", "y"]
+
+
+def test_tsv_files_are_tab_separated(csv):
+    data = read_csv_dataset(csv("a\tb\ty\n1\t2\tcat\n4\t5\tdog\n", "data.tsv"), "y", "auto")
+    assert data.feature_names == ["a", "b"]
+    assert data.classes == ["cat", "dog"]
+
+
+def test_few_integer_labels_are_classes(csv):
+    data = read_csv_dataset(csv("a,y\n1,3\n2,1\n3,3.0\n4,-2\n"), "y", "auto")
+    assert data.task == "classification"
+    assert data.classes == [-2, 1, 3]
+    assert all(type(c) is int for c in data.classes)
+    assert data.y.tolist() == [2, 1, 2, 0]
+
+
+def test_many_distinct_integers_are_a_regression_target(csv):
+    def rows(n: int) -> str:
+        return "a,y\n" + "".join(f"{i},{i}\n" for i in range(n))
+
+    at_limit = read_csv_dataset(csv(rows(MAX_INFERRED_CLASSES)), "y", "auto")
+    assert at_limit.task == "classification"
+    over = read_csv_dataset(csv(rows(MAX_INFERRED_CLASSES + 1)), "y", "auto")
+    assert over.task == "regression"
+
+
+def test_float_target_is_regression(csv):
+    data = read_csv_dataset(csv("a,y\n1,0.5\n2,1.25\n3,3\n"), "y", "auto")
+    assert data.task == "regression"
+    assert data.classes is None
+    assert data.y.dtype == np.float64
+    np.testing.assert_array_equal(data.y, [0.5, 1.25, 3.0])
+
+
+def test_explicit_task_overrides_the_inference(csv):
+    path = csv("a,y\n1,3\n2,1\n3,3\n")
+    regression = read_csv_dataset(path, "y", "regression")
+    assert regression.task == "regression"
+    np.testing.assert_array_equal(regression.y, [3.0, 1.0, 3.0])
+    classes = read_csv_dataset(csv("a,y\n1,0.5\n2,1.5\n3,0.5\n", "f.csv"), "y", "classification")
+    assert classes.task == "classification"
+    assert classes.y.tolist() == [0, 1, 0]
+
+
+def test_missing_csv_file(tmp_path: Path):
+    path = tmp_path / "absent.csv"
+    with pytest.raises(UsageError, match=rf"^{re.escape(str(path))}: data file not found$"):
+        read_csv_dataset(path, "y", "auto")
+
+
+def test_empty_csv_file(csv):
+    with pytest.raises(UsageError, match=r"file is empty; expected a header row"):
+        read_csv_dataset(csv(""), "y", "auto")
+
+
+def test_header_only_csv_file(csv):
+    with pytest.raises(UsageError, match=r"has a header but no data rows"):
+        read_csv_dataset(csv("a,b,y\n"), "y", "auto")
+
+
+def test_missing_target_column_lists_the_columns(csv):
+    path = csv("a,b,y\n1,2,3\n")
+    with pytest.raises(
+        UsageError, match=r"missing target column\(s\): label; the file has: a, b, y$"
+    ):
+        read_csv_dataset(path, "label", "auto")
+
+
+def test_target_only_file_has_no_features(csv):
+    with pytest.raises(UsageError, match=r"no feature columns besides the target 'y'"):
+        read_csv_dataset(csv("y\n1\n2\n"), "y", "auto")
+
+
+@pytest.mark.parametrize("cell", ["", "NaN", "nan", "NA", "null"])
+def test_missing_feature_value_names_line_and_column(csv, cell):
+    path = csv(f"a,b,y\n1,2,0\n3,{cell},1\n5,6,0\n")
+    where = rf"^{re.escape(str(path))}: line 3, column 'b'"
+    with pytest.raises(UsageError, match=where + r": missing value"):
+        read_csv_dataset(path, "y", "auto")
+
+
+@pytest.mark.parametrize("cell", ["", "NaN"])
+def test_missing_target_value_names_line_and_column(csv, cell):
+    path = csv(f"a,y\n1,0\n2,1\n3,{cell}\n")
+    with pytest.raises(UsageError, match=r"line 4, column 'y': missing target value"):
+        read_csv_dataset(path, "y", "auto")
+
+
+@pytest.mark.parametrize("cell", ["abc", "1,5", "inf", "1e999"])
+def test_non_numeric_feature_names_line_column_and_value(csv, cell):
+    quoted = f'"{cell}"' if "," in cell else cell
+    path = csv(f"a,b,y\n1,2,0\n3,4,1\n5,{quoted},0\n")
+    with pytest.raises(UsageError) as info:
+        read_csv_dataset(path, "y", "auto")
+    assert str(info.value) == f"{path}: line 4, column 'b': not a finite number: {cell!r}"
+
+
+def test_line_numbers_count_blank_lines_in_the_file(csv):
+    # The bad cell is on the file's line 4; line 3 is blank.
+    path = csv("a,b,y\n1,2,0\n\n5,abc,1\n")
+    with pytest.raises(UsageError, match=r"line 4, column 'b': not a finite number: 'abc'"):
+        read_csv_dataset(path, "y", "auto")
+
+
+def test_regression_with_a_string_target_names_the_cell(csv):
+    path = csv("a,y\n1,2.5\n2,cat\n3,1.0\n")
+    with pytest.raises(
+        UsageError, match=r"line 3, column 'y': regression needs a number, got 'cat'"
+    ):
+        read_csv_dataset(path, "y", "regression")
+
+
+def test_duplicate_column_names_are_refused(csv):
+    with pytest.raises(UsageError, match=r"duplicate column name\(s\)"):
+        read_csv_dataset(csv("a,a,y\n1,2,0\n3,4,1\n"), "y", "auto")
+
+
+def test_duplicate_column_message_names_the_column_as_written_in_the_file(csv):
+    # pandas renames the second 'a' to 'a.1', a name the user never wrote.
+    with pytest.raises(UsageError, match=r"duplicate column name\(s\): a$"):
+        read_csv_dataset(csv("a,a,y\n1,2,0\n3,4,1\n"), "y", "auto")
+
+
+def test_a_column_named_like_a_pandas_duplicate_is_not_a_duplicate(csv):
+    # pandas renames a repeated 'a' to 'a.1'; a file whose columns really are 'a' and 'a.1' is fine.
+    data = read_csv_dataset(csv("a,a.1,y\n1,2,0\n3,4,1\n"), "y", "auto")
+    assert data.feature_names == ["a", "a.1"]
+
+
+def test_ragged_rows_are_a_parse_error(csv):
+    with pytest.raises(UsageError, match=r"cannot parse CSV"):
+        read_csv_dataset(csv("a,b,y\n1,2,0\n3,4,5,6\n"), "y", "auto")
+
+
+def test_csv_loads_through_the_data_section(csv):
+    path = csv("a,b,y\n1,2,0.5\n3,4,1.5\n5,6,2.5\n")
+    data = load_dataset(describe_source(DataConfig(source=str(path), target="y")))
+    assert data.task == "regression"
+    as_classes = load_dataset(DataConfig(source=str(path), target="y", task="classification"))
+    assert as_classes.task == "classification"
+    assert as_classes.y.tolist() == [0, 1, 2]

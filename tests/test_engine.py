@@ -1,0 +1,395 @@
+"""The training engine, checked against a plain PyTorch loop and against itself at K = 1."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nncli.engine import EpochReport, FitSettings, fit, per_model_loss
+from nncli.model import StackedMLP
+
+HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
+
+
+def classification_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 2) features and three classes cut by two noisy lines."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    noise = 0.5 * torch.randn(n, generator=g)
+    y = (x[:, 0] + noise > 0).long() + (x[:, 1] - noise > 0.5).long()
+    return x, y
+
+
+def regression_data(n: int, seed: int = 0, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 3) features and a noisy nonlinear target multiplied by `scale`."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    y = torch.sin(x[:, 0]) + 0.5 * x[:, 1] * x[:, 2] + 0.1 * torch.randn(n, generator=g)
+    return x, scale * y
+
+
+def reference_net(sizes: list[int], activation: str, seed: int) -> nn.Sequential:
+    """Stock torch.nn layers initialized right after `torch.manual_seed(seed)`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append(HIDDEN[activation]())
+        return nn.Sequential(*layers)
+
+
+def reference_fit(
+    sizes: list[int],
+    activation: str,
+    seed: int,
+    data: tuple[torch.Tensor, torch.Tensor],
+    task: str,
+    s: FitSettings,
+) -> nn.Sequential:
+    """The textbook PyTorch loop that `fit` must reproduce for one model."""
+    x, y = data
+    n = len(x)
+    net = reference_net(sizes, activation, seed)
+    optimizer = torch.optim.SGD(
+        net.parameters(),
+        lr=s.lr,
+        momentum=s.momentum,
+        weight_decay=s.weight_decay,
+        nesterov=s.nesterov,
+    )
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(s.epochs):
+        perm = torch.randperm(n, generator=g)
+        xp, yp = x[perm], y[perm]
+        for lo in range(0, n, s.batch_size):
+            out = net(xp[lo : lo + s.batch_size])
+            target = yp[lo : lo + s.batch_size]
+            if task == "classification":
+                loss = F.cross_entropy(out, target)
+            else:
+                loss = F.mse_loss(out.squeeze(-1), target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return net
+
+
+def solo(sizes, activation, seed, train, val, task, settings, **kwargs):
+    """Train one model alone (K = 1); returns (the plain module, the FitResult)."""
+    stacked = StackedMLP.from_seeds(sizes, [activation], [seed])
+    result = fit(stacked, train, val, task=task, settings=settings, seeds=[seed], **kwargs)
+    return stacked.member(0), result
+
+
+def assert_params_equal(a: nn.Module, b: nn.Module) -> None:
+    for name, pa, pb in zip(
+        dict(a.named_parameters()), a.parameters(), b.parameters(), strict=True
+    ):
+        assert torch.equal(pa, pb), f"{name}: max diff {(pa - pb).abs().max().item():.3g}"
+
+
+# K > 1 runs batched kernels (baddbmm, activations on (K, B, H) tensors) whose float32 rounding
+# differs from the K = 1 kernels by a few ulps on this CPU, so stacked runs are compared to solo
+# runs to within float rounding; the discrete outcomes (epochs run, best epoch) must match.
+def assert_params_close(a: nn.Module, b: nn.Module, tol: float = 1e-6) -> None:
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=tol, atol=tol)
+
+
+def assert_history_close(a: list[dict], b: list[dict], tol: float = 1e-6) -> None:
+    assert len(a) == len(b)
+    for row_a, row_b in zip(a, b, strict=True):
+        assert row_a.keys() == row_b.keys()
+        assert row_a == pytest.approx(row_b, rel=tol, abs=tol)
+
+
+@pytest.mark.parametrize(
+    ("task", "data", "sizes", "activation"),
+    [
+        ("classification", classification_data(90), [2, 8, 6, 3], "tanh"),
+        ("regression", regression_data(90), [3, 8, 1], "relu"),
+    ],
+)
+def test_single_model_matches_a_plain_pytorch_loop_bit_for_bit(task, data, sizes, activation):
+    # 90 rows in batches of 16: five full batches and a last one of 10.
+    settings = FitSettings(
+        lr=0.05, batch_size=16, epochs=4, momentum=0.9, weight_decay=1e-3, nesterov=True
+    )
+    net, result = solo(sizes, activation, 7, data, None, task, settings)
+    reference = reference_fit(sizes, activation, 7, data, task, settings)
+    assert_params_equal(net, reference)
+    assert result.epochs_run == [4]
+    assert result.diverged == [None]
+
+
+def test_batch_size_larger_than_the_data_is_one_full_batch():
+    data = regression_data(20)
+    big = FitSettings(lr=0.1, batch_size=500, epochs=3)
+    net, _ = solo([3, 4, 1], "tanh", 1, data, None, "regression", big)
+    exact = FitSettings(lr=0.1, batch_size=20, epochs=3)
+    assert_params_equal(net, reference_fit([3, 4, 1], "tanh", 1, data, "regression", exact))
+
+
+STACK_ACTIVATIONS = ["relu", "relu", "tanh", "tanh", "sigmoid", "sigmoid"]
+STACK_SEEDS = [1, 2, 1, 2, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("task", "train", "val", "sizes"),
+    [
+        ("classification", classification_data(100), classification_data(40, seed=1), [2, 6, 3]),
+        ("regression", regression_data(100), regression_data(40, seed=1), [3, 5, 4, 1]),
+    ],
+)
+def test_stacked_models_train_as_they_would_alone(task, train, val, sizes):
+    settings = FitSettings(lr=0.05, batch_size=16, epochs=4, momentum=0.9, nesterov=True)
+    stacked = StackedMLP.from_seeds(sizes, STACK_ACTIVATIONS, STACK_SEEDS)
+    result = fit(stacked, train, val, task=task, settings=settings, seeds=STACK_SEEDS)
+    for k, (activation, seed) in enumerate(zip(STACK_ACTIVATIONS, STACK_SEEDS, strict=True)):
+        alone, alone_result = solo(sizes, activation, seed, train, val, task, settings)
+        assert_params_close(stacked.member(k), alone)
+        assert_history_close(result.history[k], alone_result.history[0])
+        assert result.best_epoch[k] == alone_result.best_epoch[0]
+
+
+SIZES_ES = [2, 32, 3]
+
+
+def overfitting_setup():
+    """Few noisy rows and a wide layer, so validation loss turns up within a few epochs."""
+    train = classification_data(30, seed=3)
+    val = classification_data(100, seed=4)
+    settings = FitSettings(lr=0.1, batch_size=8, epochs=60, momentum=0.9, patience=2)
+    return train, val, settings
+
+
+def test_early_stopping_stops_after_patience_epochs_and_keeps_the_best_weights():
+    train, val, settings = overfitting_setup()
+    net, result = solo(SIZES_ES, "relu", 0, train, val, "classification", settings)
+    best, run = result.best_epoch[0], result.epochs_run[0]
+    assert run < settings.epochs, "the setup should overfit; pick another seed"
+    assert run == best + settings.patience
+    assert result.kept_epoch == [best]
+    val_losses = [row["val_loss"] for row in result.history[0]]
+    assert len(val_losses) == run
+    assert min(val_losses) == val_losses[best - 1]
+    assert all(loss >= val_losses[best - 1] for loss in val_losses[best:])
+
+    no_stopping = FitSettings(**{**vars(settings), "epochs": best, "patience": None})
+    at_best, at_best_result = solo(SIZES_ES, "relu", 0, train, val, "classification", no_stopping)
+    assert_params_equal(net, at_best)
+    assert at_best_result.history[0] == result.history[0][:best]
+
+
+def test_min_delta_counts_small_improvements_as_none():
+    train, val, settings = overfitting_setup()
+    strict = FitSettings(**{**vars(settings), "min_delta": 10.0})  # nothing beats epoch 1 by 10
+    _, result = solo(SIZES_ES, "relu", 0, train, val, "classification", strict)
+    assert result.best_epoch == [1]
+    assert result.epochs_run == [1 + settings.patience]
+
+
+def test_without_validation_patience_is_ignored_and_best_epoch_uses_train_loss():
+    train, _, settings = overfitting_setup()
+    settings = FitSettings(**{**vars(settings), "epochs": 6})
+    _, result = solo(SIZES_ES, "relu", 0, train, None, "classification", settings)
+    assert result.epochs_run == [6]
+    assert result.kept_epoch == [6]
+    losses = [row["train_loss"] for row in result.history[0]]
+    assert result.best_epoch == [losses.index(min(losses)) + 1]
+
+
+def test_each_stacked_model_stops_on_its_own_and_matches_its_solo_run():
+    train, val, settings = overfitting_setup()
+    sizes = SIZES_ES
+    activations, seeds = ["relu", "relu", "tanh", "tanh"], [0, 1, 0, 1]
+    stacked = StackedMLP.from_seeds(sizes, activations, seeds)
+    result = fit(stacked, train, val, task="classification", settings=settings, seeds=seeds)
+    assert len(set(result.epochs_run)) > 1, result.epochs_run
+    assert all(run < settings.epochs for run in result.epochs_run)
+    for k, (activation, seed) in enumerate(zip(activations, seeds, strict=True)):
+        alone, alone_result = solo(sizes, activation, seed, train, val, "classification", settings)
+        assert result.epochs_run[k] == alone_result.epochs_run[0]
+        assert result.best_epoch[k] == alone_result.best_epoch[0]
+        assert result.kept_epoch[k] == result.best_epoch[k]
+        # Over several epochs the few-ulp differences of the batched kernels grow, hence 1e-4.
+        assert_history_close(result.history[k], alone_result.history[0], tol=1e-4)
+        assert_params_close(stacked.member(k), alone, tol=1e-4)
+
+
+def diverging_setup():
+    """Unscaled targets in the thousands and a huge step: the loss overflows within an epoch."""
+    train = regression_data(50, scale=1000.0)
+    settings = FitSettings(lr=1e6, batch_size=16, epochs=5)
+    return train, settings
+
+
+def first_non_finite_step(sizes, activation, seed, data, s: FitSettings) -> tuple[int, int]:
+    """(epoch, 1-based step) where a plain loop first sees a non-finite loss."""
+    x, y = data
+    n = len(x)
+    net = reference_net(sizes, activation, seed)
+    optimizer = torch.optim.SGD(net.parameters(), lr=s.lr)
+    g = torch.Generator().manual_seed(seed)
+    for epoch in range(1, s.epochs + 1):
+        perm = torch.randperm(n, generator=g)
+        for step, lo in enumerate(range(0, n, s.batch_size), start=1):
+            batch = perm[lo : lo + s.batch_size]
+            loss = F.mse_loss(net(x[batch]).squeeze(-1), y[batch])
+            if not math.isfinite(loss.item()):
+                return epoch, step
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            if not math.isfinite(F.mse_loss(net(x).squeeze(-1), y).item()):
+                return epoch, -(-n // s.batch_size)
+    raise AssertionError("the reference loop did not diverge")
+
+
+def test_divergence_is_reported_with_its_epoch_and_step():
+    train, settings = diverging_setup()
+    _, result = solo([3, 8, 1], "relu", 0, train, None, "regression", settings)
+    assert result.diverged[0] is not None
+    epoch, step = result.diverged[0]
+    assert isinstance(epoch, int) and isinstance(step, int)
+    assert 1 <= epoch <= settings.epochs
+    assert 1 <= step <= -(-len(train[0]) // settings.batch_size)
+    assert (epoch, step) == first_non_finite_step([3, 8, 1], "relu", 0, train, settings)
+    assert result.epochs_run == [epoch]
+    assert len(result.history[0]) == epoch
+
+
+def test_a_diverging_model_does_not_disturb_the_others_in_its_stack():
+    # With the same step size, an identity network on inputs scaled up by 30 diverges, while
+    # bounded step/sigmoid hidden units keep the other models' losses finite.
+    (x, y), (x_val, y_val) = regression_data(60), regression_data(20, seed=1)
+    train, val = (30.0 * x, y), (30.0 * x_val, y_val)
+    settings = FitSettings(lr=0.02, batch_size=16, epochs=4)
+    sizes = [3, 6, 1]
+    activations, seeds = ["identity", "sigmoid", "step"], [0, 0, 0]
+    stacked = StackedMLP.from_seeds(sizes, activations, seeds)
+    result = fit(stacked, train, val, task="regression", settings=settings, seeds=seeds)
+    assert result.diverged[0] is not None
+    assert result.diverged[1:] == [None, None]
+    for k in (1, 2):
+        alone, alone_result = solo(sizes, activations[k], 0, train, val, "regression", settings)
+        assert alone_result.diverged == [None]
+        assert result.epochs_run[k] == settings.epochs
+        assert_history_close(result.history[k], alone_result.history[0])
+        assert_params_close(stacked.member(k), alone)
+    _, diverged_alone = solo(sizes, "identity", 0, train, val, "regression", settings)
+    assert diverged_alone.diverged == result.diverged[:1]
+
+
+@pytest.mark.parametrize(
+    ("task", "data", "metric"),
+    [
+        ("classification", classification_data(60), "accuracy"),
+        ("regression", regression_data(60), "mse"),
+    ],
+)
+@pytest.mark.parametrize("with_val", [True, False])
+def test_history_has_one_row_per_epoch_and_the_callback_runs_each_epoch(
+    task, data, metric, with_val
+):
+    val = (data[0][:20], data[1][:20]) if with_val else None
+    sizes = [data[0].shape[1], 5, 3 if task == "classification" else 1]
+    reports: list[EpochReport] = []
+    settings = FitSettings(lr=0.05, batch_size=16, epochs=3)
+    net, result = solo(sizes, "tanh", 4, data, val, task, settings, on_epoch=reports.append)
+
+    keys = {"epoch", "train_loss", f"train_{metric}"}
+    if with_val:
+        keys |= {"val_loss", f"val_{metric}"}
+    assert [set(row) for row in result.history[0]] == [keys] * 3
+    assert [row["epoch"] for row in result.history[0]] == [1, 2, 3]
+    assert [r.epoch for r in reports] == [1, 2, 3]
+    assert all(r.epochs == 3 and r.metric == metric and r.active == [True] for r in reports)
+    assert [r.train_loss[0] for r in reports] == [row["train_loss"] for row in result.history[0]]
+    assert (reports[0].val_loss is None) == (not with_val)
+
+    # The last row measures the final weights on the whole split.
+    last = result.history[0][-1]
+    with torch.no_grad():
+        out = net(data[0])
+    if task == "classification":
+        assert last["train_loss"] == pytest.approx(F.cross_entropy(out, data[1]).item(), rel=1e-6)
+        accuracy = (out.argmax(dim=1) == data[1]).double().mean().item()
+        assert last["train_accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    else:
+        mse = F.mse_loss(out.squeeze(-1), data[1]).item()
+        assert last["train_loss"] == pytest.approx(mse, rel=1e-6)
+        assert last["train_mse"] == pytest.approx(mse, rel=1e-6)
+
+
+def test_regression_metric_is_reported_in_the_targets_original_units():
+    data = regression_data(40)
+    settings = FitSettings(lr=0.05, batch_size=16, epochs=2)
+    _, result = solo([3, 4, 1], "tanh", 0, data, None, "regression", settings, target_scale=3.0)
+    for row in result.history[0]:
+        assert row["train_mse"] == pytest.approx(9.0 * row["train_loss"], rel=1e-9)
+
+
+def test_step_hidden_layer_gets_no_gradient_so_only_the_output_layer_learns():
+    data = classification_data(60)
+    before = StackedMLP.from_seeds([2, 6, 3], ["step"], [5]).member(0)
+    settings = FitSettings(lr=0.5, batch_size=16, epochs=3, momentum=0.9)
+    after, result = solo([2, 6, 3], "step", 5, data, None, "classification", settings)
+    assert torch.equal(after[0].weight, before[0].weight)
+    assert torch.equal(after[0].bias, before[0].bias)
+    assert not torch.equal(after[2].weight, before[2].weight)
+    assert not torch.equal(after[2].bias, before[2].bias)
+    assert result.diverged == [None]
+
+
+def test_same_seed_gives_identical_weights():
+    data = classification_data(50)
+    settings = FitSettings(lr=0.1, batch_size=8, epochs=3, momentum=0.5)
+    a, ra = solo([2, 5, 3], "relu", 9, data, None, "classification", settings)
+    b, rb = solo([2, 5, 3], "relu", 9, data, None, "classification", settings)
+    assert_params_equal(a, b)
+    assert ra.history == rb.history
+    c, _ = solo([2, 5, 3], "relu", 10, data, None, "classification", settings)
+    assert not torch.equal(a[0].weight, c[0].weight)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_gradient_of_summed_per_model_loss_matches_finite_differences(task):
+    activations, seeds = ["tanh", "sigmoid", "gelu"], [0, 1, 2]
+    n_out = 3 if task == "classification" else 1
+    stacked = StackedMLP.from_seeds([2, 4, n_out], activations, seeds).double()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 2, generator=g, dtype=torch.float64)  # (K, B, F)
+    if task == "classification":
+        y = torch.randint(0, 3, (3, 5), generator=g)
+    else:
+        y = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    names = [name for name, _ in stacked.named_parameters()]
+
+    def total_loss(*params: torch.Tensor) -> torch.Tensor:
+        outputs = torch.func.functional_call(stacked, dict(zip(names, params, strict=True)), x)
+        return per_model_loss(outputs, y, task).sum()
+
+    inputs = tuple(p.detach().clone().requires_grad_() for p in stacked.parameters())
+    assert torch.autograd.gradcheck(total_loss, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_per_model_loss_is_each_models_own_mean_loss():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 6, 3, generator=g)  # (K, B, C)
+    labels = torch.randint(0, 3, (4, 6), generator=g)
+    values = torch.randn(4, 6, 1, generator=g)
+    targets = torch.randn(4, 6, generator=g)
+    ce = per_model_loss(logits, labels, "classification")
+    mse = per_model_loss(values, targets, "regression")
+    for k in range(4):
+        assert ce[k].item() == pytest.approx(F.cross_entropy(logits[k], labels[k]).item(), 1e-6)
+        assert mse[k].item() == pytest.approx(F.mse_loss(values[k, :, 0], targets[k]).item(), 1e-6)

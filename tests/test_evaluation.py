@@ -1,0 +1,251 @@
+"""evaluate, predict and runs: saved models re-measured, used on new files, and listed."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+from typer.testing import CliRunner
+
+from nncli.cli import app
+from nncli.commands import run_train
+
+ROOT = Path(__file__).resolve().parents[1]
+IRIS = ROOT / "data/iris.csv"
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("iris") / "run"
+    return run_train(ROOT / "configs/iris_csv.yaml", ["training.epochs=20"], out=out)
+
+
+@pytest.fixture(scope="module")
+def diabetes_run(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("diabetes")
+    config = folder / "diabetes.yaml"
+    config.write_text(
+        f"data:\n  source: {ROOT / 'data/diabetes.csv'}\n  target: progression\n"
+        "training:\n  epochs: 20\n  lr: 0.05\n"
+    )
+    return run_train(config, [], out=folder / "run")
+
+
+@pytest.mark.parametrize("run_fixture", ["iris_run", "diabetes_run"])
+def test_evaluate_reproduces_the_numbers_train_reported(run_fixture, request):
+    summary = request.getfixturevalue(run_fixture)
+    for split in ("train", "val", "test"):
+        result = invoke("evaluate", summary["run_dir"], "--split", split, "--json")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["metrics"] == summary["metrics"][split]
+    everything = json.loads(
+        invoke("evaluate", summary["run_dir"], "--split", "all", "--json").stdout
+    )
+    assert everything["metrics"] == summary["metrics"]
+    assert everything["n_samples"] == (150 if run_fixture == "iris_run" else 442)
+
+
+def test_evaluate_takes_a_checkpoint_file_and_defaults_to_test(iris_run):
+    result = invoke("evaluate", Path(iris_run["run_dir"]) / "model.safetensors", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["metrics"] == iris_run["metrics"]["test"] and report["n_samples"] == sum(
+        map(sum, report["metrics"]["confusion_matrix"])
+    )
+
+
+def test_evaluate_table_output(iris_run):
+    result = invoke("evaluate", iris_run["run_dir"], "--split", "all")
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.stdout and "Confusion (val)" in result.stdout
+    assert "setosa" in result.stdout
+
+
+def test_evaluate_on_a_csv_matches_columns_by_name(iris_run, tmp_path):
+    table = pd.read_csv(IRIS)
+    shuffled = table[list(reversed(table.columns))]  # same columns, other order
+    path = tmp_path / "flowers.csv"
+    shuffled.to_csv(path, index=False)
+    result = invoke("evaluate", iris_run["run_dir"], "--data", path, "--json")
+    assert result.exit_code == 0, result.output
+    on_file = json.loads(result.stdout)
+    assert on_file["n_samples"] == 150
+    # The whole file is the union of the three splits, so accuracies must combine exactly.
+    counts = {s: sum(map(sum, m["confusion_matrix"])) for s, m in iris_run["metrics"].items()}
+    correct = sum(iris_run["metrics"][s]["accuracy"] * counts[s] for s in counts)
+    assert on_file["metrics"]["accuracy"] == pytest.approx(correct / 150)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.drop(columns=["petal_width_cm"]), "missing feature column(s): petal_width_cm"),
+        (lambda t: t.assign(colour="red"), "unexpected column(s): colour"),
+        (lambda t: t.drop(columns=["species"]), "missing target column 'species'"),
+        (
+            lambda t: t.assign(species=t["species"].replace("setosa", "rosa")),
+            "class label(s) the model never saw: rosa",
+        ),
+        (
+            lambda t: t.assign(
+                sepal_length_cm=t["sepal_length_cm"].astype(str).replace("5.1", "x")
+            ),
+            "line 2, column 'sepal_length_cm': not a finite number: 'x'",
+        ),
+    ],
+)
+def test_evaluate_refuses_mismatched_files_naming_the_columns(iris_run, tmp_path, edit, message):
+    path = tmp_path / "bad.csv"
+    edit(pd.read_csv(IRIS)).to_csv(path, index=False)
+    result = invoke("evaluate", iris_run["run_dir"], "--data", path)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and str(path) in result.stderr
+
+
+def test_predict_writes_labels_and_probabilities_that_evaluate_agrees_with(iris_run, tmp_path):
+    table = pd.read_csv(IRIS)
+    table.insert(0, "flower_id", [f"f{i}" for i in range(len(table))])
+    data = tmp_path / "flowers.csv"
+    table.to_csv(data, index=False)
+    out = tmp_path / "predictions.csv"
+    args = (
+        "predict",
+        iris_run["run_dir"],
+        "--data",
+        data,
+        "--out",
+        out,
+        "--id-column",
+        "flower_id",
+    )
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_csv(out)
+    assert len(predictions) == 150
+    assert list(predictions.columns) == [
+        "flower_id",
+        "prediction",
+        "probability_setosa",
+        "probability_versicolor",
+        "probability_virginica",
+    ]
+    assert predictions["flower_id"].tolist() == table["flower_id"].tolist()
+    probabilities = predictions.filter(like="probability_").to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+
+    # Metrics recomputed by scikit-learn from predict's file equal evaluate's on the same file.
+    evaluated = json.loads(
+        invoke("evaluate", iris_run["run_dir"], "--data", IRIS, "--json").stdout
+    )["metrics"]
+    truth, guess = table["species"], predictions["prediction"]
+    assert skm.accuracy_score(truth, guess) == evaluated["accuracy"]
+    assert skm.f1_score(truth, guess, average="macro") == pytest.approx(evaluated["f1"], abs=1e-12)
+    labels = ["setosa", "versicolor", "virginica"]
+    assert (
+        skm.confusion_matrix(truth, guess, labels=labels).tolist() == evaluated["confusion_matrix"]
+    )
+
+    again = invoke(*args)
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert invoke(*args, "--force").exit_code == 0
+
+
+def test_predict_regression_without_target_column_to_stdout(diabetes_run, tmp_path):
+    table = pd.read_csv(ROOT / "data/diabetes.csv")
+    data = tmp_path / "new_patients.csv"
+    table.drop(columns=["progression"]).head(10).to_csv(data, index=False)
+    result = invoke("predict", diabetes_run["run_dir"], "--data", data)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "prediction" and len(lines) == 11
+
+    full = tmp_path / "all.csv"
+    out = tmp_path / "pred.csv"
+    table.to_csv(full, index=False)
+    assert invoke("predict", diabetes_run["run_dir"], "--data", full, "--out", out).exit_code == 0
+    predicted = pd.read_csv(out)["prediction"].to_numpy()
+    evaluated = json.loads(
+        invoke("evaluate", diabetes_run["run_dir"], "--data", full, "--json").stdout
+    )["metrics"]
+    truth = table["progression"].to_numpy()
+    # The CSV holds 8 significant digits, so compare at that precision.
+    assert skm.mean_squared_error(truth, predicted) == pytest.approx(evaluated["mse"], rel=1e-6)
+    assert skm.r2_score(truth, predicted) == pytest.approx(evaluated["r2"], rel=1e-6)
+    assert skm.mean_absolute_percentage_error(truth, predicted) == pytest.approx(
+        evaluated["mape"], rel=1e-6
+    )
+
+
+def test_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = tmp_path / "model.safetensors"
+    evil.write_bytes(pickle.dumps(Exploit()))
+    for target in (evil, tmp_path):
+        result = invoke("evaluate", target)
+        assert result.exit_code == 2, result.output
+        assert "not a readable nncli checkpoint" in result.stderr
+    assert not marker.exists()
+
+
+def test_evaluate_a_folder_without_a_model(tmp_path):
+    result = invoke("evaluate", tmp_path)
+    assert result.exit_code == 2 and "no model.safetensors" in result.stderr
+
+
+def test_evaluate_when_the_training_csv_has_moved(tmp_path):
+    data = tmp_path / "iris.csv"
+    data.write_bytes(IRIS.read_bytes())
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  source: iris.csv\n  target: species\ntraining:\n  epochs: 2\n")
+    summary = run_train(config, [], out=tmp_path / "run")
+    data.unlink()
+    result = invoke("evaluate", summary["run_dir"])
+    assert result.exit_code == 2
+    assert (
+        "cannot rebuild the run's data" in result.stderr and "data file not found" in result.stderr
+    )
+    assert invoke("evaluate", summary["run_dir"], "--data", IRIS).exit_code == 0
+
+
+def test_runs_lists_sorts_and_prints_json(tmp_path, write_config):
+    base = tmp_path / "runs"
+    for activation in ("identity", "tanh"):
+        config = write_config(
+            {
+                "name": activation,
+                "data": {"source": "xor", "n_samples": 200},
+                "model": {"activation": activation, "width": 8},
+                "training": {"epochs": 30, "lr": 0.2, "momentum": 0.9},
+                "output": {"dir": str(base)},
+            }
+        )
+        run_train(config, [])
+    (base / "not-a-run").mkdir()
+    result = invoke("runs", base, "--sort", "accuracy", "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["activation"] for r in records] == ["tanh", "identity"]  # a line can't fit XOR
+    assert records[0]["metrics"]["accuracy"] >= records[1]["metrics"]["accuracy"]
+    assert all(r["status"] == "finished" and r["epochs_run"] == 30 for r in records)
+    table = invoke("runs", base)
+    assert table.exit_code == 0 and "test accuracy" in table.stdout
+    bad = invoke("runs", base, "--sort", "speed")
+    assert bad.exit_code == 2 and "known: accuracy" in bad.stderr
+    assert invoke("runs", tmp_path / "nowhere").exit_code == 2
