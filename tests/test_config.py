@@ -483,3 +483,10 @@ def test_dump_config_fills_in_defaults():
     dumped = yaml.safe_load(dump_config(validate_config(MINIMAL)))
     assert dumped["training"]["lr"] == 0.05
     assert dumped["model"] == {"depth": 1, "width": 16, "activation": "relu"}
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("data:\n  source: moons\n  source: xor\n")
+    with pytest.raises(UsageError, match=r"dup\.yaml:3:3: key 'source' appears twice"):
+        load_config(path)

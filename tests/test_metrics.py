@@ -196,3 +196,10 @@ def test_headline_metric_is_a_registered_metric(task, name):
     assert headline_metric(task) == name
     registry = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
     assert name in registry
+
+
+def test_non_finite_regression_predictions_give_no_metrics():
+    y_true = np.array([1.0, 2.0, 3.0])
+    assert regression_metrics(y_true, np.array([1.0, np.nan, 3.0])) == dict.fromkeys(
+        ["mse", "mape", "mae", "r2"]
+    )

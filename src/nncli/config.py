@@ -189,6 +189,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read config: {exc}") from None
     try:
+        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
         raw = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -204,6 +205,22 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: config must be a mapping of sections, got {type(raw).__name__}")
     return raw
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, path: Path) -> None:
+    """A key given twice would silently keep the last value: refuse it, naming the line."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    line, column = key.start_mark.line + 1, key.start_mark.column + 1
+                    raise UsageError(f"{path}:{line}:{column}: key '{key.value}' appears twice")
+                seen.add(key.value)
+            _refuse_duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
@@ -277,8 +294,8 @@ def _describe(err: Any, source: str, override_keys: set[str]) -> str:
         message = message[:1].lower() + message[1:]
         if kind != "value_error" and not isinstance(err.get("input"), dict | list):
             message += f", got {err.get('input')!r}"
-    where = f"--set {key}" if key in override_keys else key or "config"
-    return f"{source}: {where}: {message}"
+    where = f"--set {key}" if key in override_keys else key
+    return f"{source}: {where}: {message}" if where else f"{source}: {message}"
 
 
 def _dotted_key(loc: tuple, kind: str) -> str:

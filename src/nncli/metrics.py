@@ -71,6 +71,8 @@ METRIC_NOTES = {
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    if not np.all(np.isfinite(y_pred)):  # a diverged model: no metric means anything
+        return dict.fromkeys(REGRESSION_METRICS)
     with np.errstate(all="ignore"):
         return {name: _finite(fn(y_true, y_pred)) for name, fn in REGRESSION_METRICS.items()}
 
