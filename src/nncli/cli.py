@@ -134,6 +134,55 @@ def train(
     console.print(f"run saved to [bold]{summary['run_dir']}[/]")
 
 
+@app.command("compare-activations")
+def compare_activations(
+    config_path: ConfigArgument,
+    overrides: SetOption = None,
+    activations: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated activations (default: every registered one)."),
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per activation: seed, seed+1, ...")] = 3,
+    sequential: Annotated[
+        bool, typer.Option("--sequential", help="Train the models one after another.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Exact output folder (new or empty)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object on stdout, nothing else.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress; only the result.")
+    ] = False,
+) -> None:
+    """Train the same network with every activation and several seeds, side by side."""
+    from nncli.commands import run_compare
+    from nncli.report import ComparisonProgress, comparison_table, make_console
+
+    console = make_console(stderr=as_json)
+    stream = sys.stderr if as_json else sys.stdout
+    show_progress = not quiet and (not as_json or stream.isatty())
+    names = [a.strip() for a in activations.split(",") if a.strip()] if activations else None
+    with ComparisonProgress(stream, enabled=show_progress) as progress:
+        result = run_compare(
+            config_path,
+            overrides or [],
+            activations=names,
+            n_seeds=seeds,
+            sequential=sequential,
+            out=out,
+            on_epoch=progress,
+            on_info=None if quiet or as_json else console.print,
+        )
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(comparison_table(result["results"], result["task"]))
+    console.print(f"plots and per-model histories in [bold]{result['out_dir']}[/]")
+
+
 RunArgument = Annotated[
     Path, typer.Argument(help="Run folder, or a model.safetensors checkpoint.", show_default=False)
 ]

@@ -125,3 +125,101 @@ def describe_outcome(config: Config, summary: dict) -> str:
         f"kept the final weights (epoch {summary['kept_epoch']}); lowest {monitor} was at"
         f" epoch {summary['best_epoch']}"
     )
+
+
+def run_compare(
+    config_path: Path,
+    overrides: list[str],
+    *,
+    activations: list[str] | None = None,
+    n_seeds: int = 3,
+    sequential: bool = False,
+    out: Path | None = None,
+    on_epoch: Callable | None = None,
+    on_info: Callable[[str], None] | None = None,
+) -> dict:
+    """Train every activation x seed on one split; write the comparison folder; return its JSON."""
+    from nncli import runs
+    from nncli.activations import ACTIVATIONS
+    from nncli.compare import compare_activations, seeds_from, summarize
+    from nncli.config import unknown_name
+    from nncli.training import prepare_data, resolve_device
+
+    names = activations or list(ACTIVATIONS)
+    unknown = [a for a in names if a not in ACTIVATIONS]
+    if unknown:
+        raise UsageError(f"--activations: {unknown_name('activation', unknown[0], ACTIVATIONS)}")
+    if len(set(names)) != len(names):
+        raise UsageError("--activations: an activation is listed twice")
+    if n_seeds < 1:
+        raise UsageError(f"--seeds: must be at least 1, got {n_seeds}")
+    config = load_resolved(config_path, overrides)
+    resolve_device(config.training.device)
+    try:
+        prepared = prepare_data(config)
+    except UsageError as exc:
+        raise UsageError(f"{config_path}: {exc}") from None
+    seeds = seeds_from(config, n_seeds)
+    if on_info is not None:
+        on_info(describe_setup(config, prepared).replace(f", {config.model.activation},", ","))
+        how = "one after another" if sequential else "at once, stacked along a model axis"
+        on_info(f"{len(names)} activations x {n_seeds} seeds ({seeds}) = "
+                f"{len(names) * n_seeds} models, trained {how}")  # fmt: skip
+
+    out_dir = runs.create_run_dir(config, out, kind="activations")
+    runs.write_config(out_dir, config)
+    outcomes = compare_activations(
+        config, prepared, activations=names, seeds=seeds, sequential=sequential, on_epoch=on_epoch
+    )
+    summary = summarize(outcomes)
+    result = {"out_dir": str(out_dir), "task": prepared.task, "results": summary}
+    _write_comparison(out_dir, config, prepared, outcomes, summary, result)
+    return result
+
+
+def _write_comparison(out_dir: Path, config: Config, prepared, outcomes, summary, result) -> None:
+    import csv
+    import io
+    from functools import partial
+
+    from nncli import plots, runs
+    from nncli.fileio import atomic_write_json, atomic_write_text
+
+    atomic_write_json(out_dir / "summary.json", result)
+    rows = [_flat_row(record) for record in summary]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out_dir / "summary.csv", buffer.getvalue())
+    (out_dir / "history").mkdir(exist_ok=True)
+    for o in outcomes:
+        runs.write_history(out_dir / "history", o.history, name=f"{o.activation}-seed{o.seed}.csv")
+
+    title = f"{config.name}: depth {config.model.depth}, width {config.model.width}"
+    plots.plot_loss_bands(out_dir / "loss_curves.png", outcomes, title=title)
+    plots.plot_grad_norms(out_dir / "grad_norms.png", summary, title=f"{title}: gradient by layer")
+    plots.plot_activations(
+        out_dir / "activations.png", list(dict.fromkeys(o.activation for o in outcomes))
+    )
+    x, y = prepared.raw["train"]
+    if prepared.task == "classification" and x.shape[1] == 2:
+        first_seed = [o for o in outcomes if o.seed == outcomes[0].seed]
+        models = [(o.activation, partial(o.card.predict_raw, o.net)) for o in first_seed]
+        plots.plot_decision_boundaries(
+            out_dir / "decision_boundaries.png", models, x, y,
+            title=f"{title}: decision boundaries (seed {outcomes[0].seed}, training points)",
+        )  # fmt: skip
+
+
+def _flat_row(record: dict) -> dict:
+    row: dict = {"activation": record["activation"], "seeds": " ".join(map(str, record["seeds"]))}
+    for split, metrics in record["metrics"].items():
+        for name, stats in metrics.items():
+            row[f"{split}_{name}_mean"], row[f"{split}_{name}_std"] = stats["mean"], stats["std"]
+    for key in ("best_epoch", "grad_ratio", "dead_fraction", "saturated_fraction"):
+        row[f"{key}_mean"], row[f"{key}_std"] = record[key]["mean"], record[key]["std"]
+    for layer, norm in enumerate(record["grad_norms"], start=1):
+        row[f"grad_norm_layer{layer}"] = norm
+    row["learned"], row["diverged"] = record["learned"], record["diverged"]
+    return row

@@ -98,7 +98,7 @@ class ModelConfig(_Strict):
         from nncli.activations import ACTIVATIONS
 
         if name not in ACTIVATIONS:
-            raise ValueError(_unknown_name("activation", name, ACTIVATIONS))
+            raise ValueError(unknown_name("activation", name, ACTIVATIONS))
         return name
 
     @model_validator(mode="after")
@@ -162,7 +162,7 @@ class Config(_Strict):
         return self
 
 
-def _unknown_name(kind: str, name: object, valid: Any) -> str:
+def unknown_name(kind: str, name: object, valid: Any) -> str:
     names = sorted(valid)
     close = difflib.get_close_matches(str(name), names, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -286,7 +286,7 @@ def _describe(err: Any, source: str, override_keys: set[str]) -> str:
     key = _dotted_key(err["loc"], kind)
     if kind == "extra_forbidden":
         parent, _, leaf = key.rpartition(".")
-        message = _unknown_name("key", leaf, _fields_at(parent))
+        message = unknown_name("key", leaf, _fields_at(parent))
     elif kind == "missing":
         message = "required but missing"
     else:

@@ -127,10 +127,10 @@ def describe_source(data: DataConfig) -> DataConfig:
         return data
     spec = DATASETS.get(data.source)
     if spec is None:
-        from nncli.config import _unknown_name
+        from nncli.config import unknown_name
 
         raise UsageError(
-            f"data.source: {_unknown_name('dataset', data.source, DATASETS)}"
+            f"data.source: {unknown_name('dataset', data.source, DATASETS)}"
             " (or a path to a .csv file)"
         )
     if data.target is not None:

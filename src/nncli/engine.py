@@ -53,6 +53,10 @@ class FitResult:
     kept_epoch: list[int]  # the epoch whose weights the model ends with
     epochs_run: list[int]
     diverged: list[tuple[int, int] | None] = field(default_factory=list)  # (epoch, step)
+    initial_train_loss: list[float] = field(default_factory=list)  # before the first step
+    # With probe_gradients: per model, each layer's weight-gradient norm (input layer first),
+    # averaged over the steps of the first epoch.
+    grad_norms: list[list[float]] | None = None
 
 
 def per_model_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
@@ -83,10 +87,12 @@ def fit(
     seeds: list[int],
     target_scale: float = 1.0,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    probe_gradients: bool = False,
 ) -> FitResult:
     """Train every model in `model` in place; model k shuffles its batches from `seeds[k]`.
 
     `target_scale` converts regression losses on scaled targets back to the original units.
+    `probe_gradients` records each layer's gradient norm during the first epoch.
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
@@ -98,12 +104,14 @@ def fit(
     if k == 1:
         net = model.member(0, share=True)
         params = list(net.parameters())
+        weights = [layer.weight for layer in net[::2]]  # (out, in) each
 
         def predict(x: torch.Tensor) -> torch.Tensor:
             return net(x).unsqueeze(0)
 
     else:
         params = list(model.parameters())
+        weights = list(model.weights)  # (K, out, in) each
 
         def predict(x: torch.Tensor) -> torch.Tensor:
             return model(x.expand(k, *x.shape))
@@ -118,6 +126,8 @@ def fit(
     measure = _Measure(predict, task, target_scale)
     tracker = _Tracker(model, settings, has_val=val is not None)
     result = FitResult([[] for _ in range(k)], [0] * k, [0] * k, [0] * k, [None] * k)
+    result.initial_train_loss = measure(x_train, y_train)[0]
+    grad_sums = torch.zeros(len(weights), k) if probe_gradients else None  # (L, K)
     step_losses = torch.empty(steps_per_epoch, k if k > 1 else 1)  # (S, K) per-step losses
 
     for epoch in range(1, settings.epochs + 1):
@@ -139,6 +149,8 @@ def fit(
                 loss = losses.sum()  # d(sum)/d(model k) is model k's own gradient
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if grad_sums is not None and epoch == 1:
+                grad_sums += _weight_grad_norms(weights, k)
             optimizer.step()
 
         train_loss, train_metric = measure(x_train, y_train)
@@ -162,7 +174,14 @@ def fit(
             break
 
     tracker.finish(result)
+    if grad_sums is not None:
+        result.grad_norms = (grad_sums / steps_per_epoch).T.tolist()  # (K, L)
     return result
+
+
+def _weight_grad_norms(weights: list[torch.Tensor], k: int) -> torch.Tensor:
+    """(L, K): the Frobenius norm of each layer's weight gradient for each model."""
+    return torch.stack([g.grad.reshape(k, -1).norm(dim=1) for g in weights]).cpu()
 
 
 class _Measure:

@@ -56,3 +56,123 @@ def plot_learning_curves(
         title += " (no validation split)"
     fig.suptitle(title)
     _save(fig, path)
+
+
+def plot_loss_bands(path: Path, outcomes: list, *, title: str) -> None:
+    """Train and val loss by epoch: per activation the mean over seeds, with a min-max band."""
+    import numpy as np
+
+    plt = _pyplot()
+    has_val = bool(outcomes[0].history) and "val_loss" in outcomes[0].history[0]
+    splits = ("train", "val") if has_val else ("train",)
+    fig, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4.5), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, split in zip(axes[0], splits, strict=True):
+        for i, activation in enumerate(dict.fromkeys(o.activation for o in outcomes)):
+            runs = [o.history for o in outcomes if o.activation == activation]
+            length = min(len(h) for h in runs)  # early stopping may end seeds at different epochs
+            curves = np.array([[row[f"{split}_loss"] for row in h[:length]] for h in runs])
+            epochs = np.arange(1, length + 1)
+            colour = colours(i % 10)
+            ax.plot(epochs, curves.mean(axis=0), color=colour, label=activation)
+            ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=colour, alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"{split} loss (log scale)")
+        ax.set_title(f"{split} loss: mean over seeds, band = min to max")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_grad_norms(path: Path, summary: list[dict], *, title: str) -> None:
+    """Mean first-epoch weight-gradient norm per layer, input layer first, log scale."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    floor = min((g for r in summary for g in r["grad_norms"] if g > 0), default=1e-12) / 10
+    for record in summary:
+        norms = record["grad_norms"]
+        layers = range(1, len(norms) + 1)
+        ax.plot(layers, [max(g, floor) for g in norms], marker="o", label=record["activation"])
+        zero = [layer for layer, g in zip(layers, norms, strict=True) if g == 0]
+        if zero:
+            ax.scatter(zero, [floor] * len(zero), marker="x", s=80, color="black", zorder=3)
+    ax.axhline(floor, color="black", linewidth=0.5, linestyle=":")
+    ax.text(1, floor, " x = exactly zero gradient", va="bottom", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(1, len(summary[0]["grad_norms"]) + 1))
+    ax.set_xlabel("layer (1 = input layer, last = output layer)")
+    ax.set_ylabel("weight-gradient norm, first-epoch mean")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def plot_decision_boundaries(
+    path: Path, models: list[tuple[str, object]], x: object, y: object, *, title: str
+) -> None:
+    """For 2-D inputs: each model's predicted class over a grid, with the training points.
+
+    `models` pairs a label with a function from (N, 2) raw inputs to (N, C) probabilities.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    columns = min(len(models), 5)
+    rows = -(-len(models) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False)
+    pad = 0.5
+    (x0, x1), (y0, y1) = [(x[:, j].min() - pad, x[:, j].max() + pad) for j in range(2)]
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 150), np.linspace(y0, y1, 150))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    for ax in axes.ravel()[len(models) :]:
+        ax.axis("off")
+    for ax, (label, predict) in zip(axes.ravel(), models, strict=False):
+        probabilities = predict(grid)
+        classes = probabilities.argmax(axis=1).reshape(gx.shape)
+        ax.contourf(gx, gy, classes, alpha=0.3, cmap="coolwarm", levels=probabilities.shape[1] - 1)
+        ax.scatter(x[:, 0], x[:, 1], c=y, s=6, cmap="coolwarm", edgecolors="none")
+        ax.set_title(label, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_activations(path: Path, names: list[str]) -> None:
+    """Each activation and its derivative (by autograd) on [-4, 4]."""
+    import torch
+
+    from nncli.activations import ACTIVATIONS
+
+    plt = _pyplot()
+    columns = min(len(names), 5)
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False, layout="constrained"
+    )
+    z = torch.linspace(-4, 4, 801, dtype=torch.float64, requires_grad=True)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        value = ACTIVATIONS[name](z)
+        (derivative,) = torch.autograd.grad(value.sum(), z)
+        zs = z.detach().numpy()
+        ax.plot(zs, value.detach().numpy(), label="f(z)")
+        ax.plot(zs, derivative.numpy(), "--", label="f'(z)")
+        peak = float(derivative.max())
+        ax.set_title(f"{name}   max f' = {peak:.3g}", fontsize=9)
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.grid(alpha=0.3)
+        if name == "sigmoid":
+            ax.axhline(0.25, color="red", linewidth=0.7, linestyle=":")
+            ax.text(
+                -4, 0.27, "0.25: each sigmoid layer shrinks the gradient 4x or more", fontsize=6
+            )
+        if name == "step":
+            ax.text(-4, 0.55, "f' = 0 wherever defined:\nno gradient flows back", fontsize=7)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Activations and their derivatives")
+    _save(fig, path)

@@ -111,3 +111,82 @@ def confusion_table(matrix: list[list[int]], classes: list, *, title: str) -> Ta
     for label, row in zip(classes, matrix, strict=True):
         table.add_row(str(label), *(str(v) for v in row))
     return table
+
+
+class ComparisonProgress(EpochProgress):
+    """Progress of many models: all at once (one line per epoch), or one after another."""
+
+    def __call__(self, model: int | None, report: EpochReport) -> None:
+        if not self.enabled:
+            return
+        active = sum(report.active)
+        losses = report.val_loss if report.val_loss is not None else report.train_loss
+        split = "val" if report.val_loss is not None else "train"
+        finite = [v for v in losses if v == v and abs(v) != float("inf")]
+        best = f"{min(finite):.4f}" if finite else "-"
+        if model is None:
+            stats = f"{active}/{len(report.active)} models training  best {split}_loss {best}"
+            label, done, total = "epoch", report.epoch, report.epochs
+        else:
+            stats = f"model {model + 1}  {split}_loss {best}"
+            label, done, total = f"model {model + 1} epoch", report.epoch, report.epochs
+        if self._progress is None:
+            finished = model is not None and (not active or report.epoch == report.epochs)
+            if model is None:
+                print(
+                    f"epoch {report.epoch}/{report.epochs}  {stats}", file=self.stream, flush=True
+                )
+            elif finished:
+                print(f"model {model + 1} done after epoch {report.epoch}: {split}_loss {best}",
+                      file=self.stream, flush=True)  # fmt: skip
+            return
+        if self._task is None:
+            self._task = self._progress.add_task(label, total=total, stats="")
+        self._progress.update(self._task, completed=done, total=total, stats=stats)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1-3, 5"."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
+
+
+def _mean_std(stats: dict | None, digits: int = 4) -> str:
+    if not stats or stats.get("mean") is None:
+        return "-"
+    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+
+
+def comparison_table(results: list[dict], task: str) -> Table:
+    """One row per activation: mean ± std over seeds, and what the gradients did."""
+    metrics = ("accuracy", "f1") if task == "classification" else ("mse", "mape")
+    table = Table(title="Activations compared (mean ± std over seeds)")
+    splits = list(results[0]["metrics"])
+    columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]
+    for name in ["activation", *columns, "best epoch", "grad first/out", "dead", "saturated"]:
+        table.add_column(name, justify="left" if name == "activation" else "right")
+    table.add_column("learned")
+    for r in results:
+        n = len(r["seeds"])
+        learned = f"{r['learned']}/{n}"
+        if r["frozen_layers"]:
+            learned += f" (layers {_ranges([i + 1 for i in r['frozen_layers']])}: zero gradient)"
+        if r["diverged"]:
+            learned += f", {r['diverged']} diverged"
+        ratio = r["grad_ratio"]
+        table.add_row(
+            r["activation"],
+            *(_mean_std(r["metrics"][s]["loss"]) for s in splits),
+            *(_mean_std(r["metrics"][splits[-1]][m]) for m in metrics),
+            _mean_std(r["best_epoch"], 1),
+            f"{ratio['mean']:.2e}" if ratio["mean"] is not None else "-",
+            _mean_std(r["dead_fraction"], 2),
+            _mean_std(r["saturated_fraction"], 2),
+            learned,
+        )
+    return table

@@ -20,15 +20,16 @@ RUN_FILE = "run.json"
 LOSS_PLOT_FILE = "loss.png"
 
 
-def create_run_dir(config: Config, out: Path | None) -> Path:
-    """`out` exactly when given (it must be new or empty), else `<output.dir>/<name>-<time>`."""
+def create_run_dir(config: Config, out: Path | None, *, kind: str = "") -> Path:
+    """`out` exactly when given (new or empty), else `<output.dir>/<name>[-kind]-<time>`."""
     if out is not None:
         path = Path(out)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = Path(config.output.dir) / f"{config.name or 'run'}-{stamp}"
+        label = "-".join(filter(None, [config.name or "run", kind]))
+        base = Path(config.output.dir) / f"{label}-{stamp}"
         path, n = base, 1
         while path.exists():
             n += 1
@@ -54,13 +55,15 @@ def write_status(run_dir: Path, status: str, **details: object) -> None:
     atomic_write_json(path, record)
 
 
-def write_history(run_dir: Path, history: list[dict[str, float]]) -> None:
+def write_history(
+    run_dir: Path, history: list[dict[str, float]], *, name: str = HISTORY_FILE
+) -> None:
     buffer = io.StringIO()
     if history:
         writer = csv.DictWriter(buffer, fieldnames=list(history[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(history)
-    atomic_write_text(run_dir / HISTORY_FILE, buffer.getvalue())
+    atomic_write_text(run_dir / name, buffer.getvalue())
 
 
 def write_metrics(run_dir: Path, summary: dict) -> None:

@@ -14,7 +14,12 @@ from nncli.config import Config
 from nncli.datasets import Dataset, describe_source, load_dataset
 from nncli.engine import EpochReport, FitResult, FitSettings, fit
 from nncli.errors import RunFailedError, UsageError
-from nncli.metrics import classification_metrics, regression_metrics
+from nncli.metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    classification_metrics,
+    regression_metrics,
+)
 from nncli.model import StackedMLP, layer_sizes
 from nncli.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
 
@@ -88,6 +93,11 @@ def fit_settings(config: Config, n_train: int) -> FitSettings:
     )
 
 
+def target_scale(prepared: PreparedData) -> float:
+    """Factor from the trained (scaled) target's units back to the original units."""
+    return float(prepared.target_scaler.scale) if prepared.target_scaler else 1.0
+
+
 @dataclass
 class TrainOutcome:
     net: nn.Sequential
@@ -122,7 +132,7 @@ def train_model(
         task=prepared.task,
         settings=fit_settings(config, len(train[0])),
         seeds=[config.seed],
-        target_scale=float(prepared.target_scaler.scale) if prepared.target_scaler else 1.0,
+        target_scale=target_scale(prepared),
         on_epoch=on_epoch,
     )
     if result.diverged[0] is not None:
@@ -154,6 +164,9 @@ def model_card(config: Config, prepared: PreparedData, sizes: list[int]) -> Mode
 def measure(card: ModelCard, net: nn.Module, x: np.ndarray, y: np.ndarray) -> dict:
     """The task's full metric set for raw features `x` and original-unit targets `y`."""
     outputs = card.predict_raw(net, x)
+    if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
+        names = [*CLASSIFICATION_METRICS, "confusion_matrix"]
+        return dict.fromkeys(names if card.task == "classification" else REGRESSION_METRICS)
     if card.task == "classification":
         return classification_metrics(y, outputs.argmax(axis=1), len(card.classes or []))
     return regression_metrics(y, outputs)
