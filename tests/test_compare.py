@@ -1,0 +1,199 @@
+"""compare-activations: the stacked pass equals train and --sequential; diagnostics are right."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from nncli.cli import app
+from nncli.commands import load_resolved, run_compare, run_train
+from nncli.compare import compare_activations
+from nncli.diagnostics import dead_fraction, saturated_fraction
+from nncli.model import seeded_mlp
+from nncli.training import prepare_data
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def deep_moons(write_config, tmp_path) -> Path:
+    return write_config(
+        {
+            "seed": 7,
+            "data": {"source": "moons", "n_samples": 160, "noise": 0.25},
+            "model": {"depth": 3, "width": 8, "activation": "relu"},
+            "training": {"lr": 0.2, "batch_size": 16, "epochs": 6, "momentum": 0.5},
+            "output": {"dir": str(tmp_path / "runs")},
+        },
+        "deep.yaml",
+    )
+
+
+def assert_metrics_close(a: dict, b: dict, rel: float = 1e-4) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        if name == "confusion_matrix":
+            assert a[name] == b[name]
+        elif a[name] is None or b[name] is None:
+            assert a[name] is b[name], name
+        else:
+            assert math.isclose(a[name], b[name], rel_tol=rel, abs_tol=1e-9), (name, a, b)
+
+
+ACTIVATIONS = ["sigmoid", "tanh", "relu", "step"]
+
+
+def test_stacked_models_match_sequential_and_nncli_train(deep_moons, tmp_path):
+    stacked = run_compare(deep_moons, [], activations=ACTIVATIONS, n_seeds=2, out=tmp_path / "s")
+    sequential = run_compare(
+        deep_moons, [], activations=ACTIVATIONS, n_seeds=2, sequential=True, out=tmp_path / "q"
+    )
+    for a, b in zip(stacked["results"], sequential["results"], strict=True):
+        assert a["activation"] == b["activation"] and a["seeds"] == b["seeds"] == [7, 8]
+        for split in a["metrics"]:
+            for name, stats in a["metrics"][split].items():
+                other = b["metrics"][split][name]
+                assert math.isclose(stats["mean"], other["mean"], rel_tol=1e-4, abs_tol=1e-9)
+    # Each model of the comparison is the model `nncli train --set seed=S` builds.
+    config = load_resolved(deep_moons, [])
+    outcomes = compare_activations(
+        config, prepare_data(config), activations=["tanh", "relu"], seeds=[7, 8]
+    )
+    for outcome in outcomes:
+        overrides = [f"seed={outcome.seed}", f"model.activation={outcome.activation}"]
+        trained = run_train(
+            deep_moons, overrides, out=tmp_path / f"t{outcome.activation}{outcome.seed}"
+        )
+        for split, metrics in trained["metrics"].items():
+            compared = {k: v for k, v in outcome.metrics[split].items() if k != "loss"}
+            assert_metrics_close(compared, metrics)
+
+
+def test_gradient_norms_match_a_hand_computed_first_epoch(deep_moons):
+    config = load_resolved(deep_moons, ["training.momentum=0"])
+    prepared = prepare_data(config)
+    (outcome,) = compare_activations(config, prepared, activations=["sigmoid"], seeds=[7])
+    # By hand: the same model, batches and SGD, summing each layer's weight-gradient norm.
+    x, y = prepared.tensors("train", torch.device("cpu"))
+    net = seeded_mlp([2, 8, 8, 8, 2], "sigmoid", 7)
+    optimizer = torch.optim.SGD(net.parameters(), lr=config.training.lr)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(7))
+    sums = [0.0, 0.0, 0.0, 0.0]
+    steps = 0
+    for start in range(0, len(x), 16):
+        rows = order[start : start + 16]
+        optimizer.zero_grad()
+        F.cross_entropy(net(x[rows]), y[rows]).backward()
+        for layer, linear in enumerate(net[::2]):
+            sums[layer] += float(linear.weight.grad.norm())
+        optimizer.step()
+        steps += 1
+    expected = [s / steps for s in sums]
+    assert outcome.grad_norms == pytest.approx(expected, rel=1e-5)
+    assert outcome.grad_ratio == pytest.approx(expected[0] / expected[-1], rel=1e-5)
+    # Sigmoid's derivative is at most 0.25: the gradient shrinks towards the input layer.
+    assert expected[0] < expected[1] < expected[2] < expected[3]
+
+
+def test_step_layers_get_exactly_zero_gradient(deep_moons):
+    config = load_resolved(deep_moons, [])
+    (outcome,) = compare_activations(config, prepare_data(config), activations=["step"], seeds=[7])
+    assert outcome.grad_norms[:3] == [0.0, 0.0, 0.0] and outcome.grad_norms[3] > 0
+    assert outcome.grad_ratio == 0.0
+
+
+def test_dead_and_saturated_units_against_constructed_networks():
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
+    net = seeded_mlp([2, 4, 3], "relu", 0)
+    with torch.no_grad():
+        net[0].bias[1] = -1e3  # unit 2 can never fire
+        net[0].bias[0] = 1e3  # unit 1 always fires
+    assert dead_fraction(net, "relu", x) == pytest.approx(1 / 4)
+    assert dead_fraction(net, "tanh", x) is None and saturated_fraction(net, "relu", x) is None
+    saturated = seeded_mlp([2, 4, 3], "sigmoid", 0)
+    with torch.no_grad():
+        saturated[0].bias.copy_(torch.tensor([100.0, -100.0, 0.0, 0.0]))
+        saturated[0].weight.zero_()
+    # Two of four units sit at sigmoid(+-100) for every sample; the others at sigmoid(0).
+    assert saturated_fraction(saturated, "sigmoid", x) == pytest.approx(0.5)
+
+
+def test_json_shape_plots_and_histories_from_the_cli(deep_moons, tmp_path):
+    out = tmp_path / "cmp"
+    args = ["compare-activations", str(deep_moons), "--activations", "sigmoid,relu", "--seeds", "2"]
+    result = runner.invoke(app, [*args, "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["out_dir"] == str(out) and [r["activation"] for r in report["results"]] == [
+        "sigmoid",
+        "relu",
+    ]
+    for record in report["results"]:
+        assert record["seeds"] == [7, 8]
+        assert set(record["metrics"]) == {"train", "val", "test"}
+        for split in record["metrics"].values():
+            assert {"loss", "accuracy", "f1"} <= set(split)
+            assert set(split["accuracy"]) == {"mean", "std"}
+        assert len(record["grad_norms"]) == 4 and all(g > 0 for g in record["grad_norms"])
+        assert set(record["best_epoch"]) == {"mean", "std"}
+    for name in ("loss_curves.png", "grad_norms.png", "activations.png", "decision_boundaries.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    assert json.loads((out / "summary.json").read_text()) == report
+    assert (out / "summary.csv").read_text().splitlines()[0].startswith("activation,seeds,")
+    assert sorted(p.name for p in (out / "history").iterdir()) == [
+        "relu-seed7.csv",
+        "relu-seed8.csv",
+        "sigmoid-seed7.csv",
+        "sigmoid-seed8.csv",
+    ]
+    table = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
+    assert table.exit_code == 0, table.output
+    assert "grad first/out" in table.stdout and "epoch 6/6" in table.stdout
+
+
+def test_early_stopping_applies_to_each_model_on_its_own(deep_moons, tmp_path):
+    config = load_resolved(
+        deep_moons, ["training.epochs=60", "training.lr=0.5", "training.early_stopping.patience=2"]
+    )
+    outcomes = compare_activations(
+        config, prepare_data(config), activations=["identity", "relu", "sigmoid"], seeds=[7]
+    )
+    assert len({o.epochs_run for o in outcomes}) > 1
+    for outcome in outcomes:
+        assert outcome.kept_epoch == outcome.best_epoch
+        assert outcome.epochs_run == min(60, outcome.best_epoch + 2)
+
+
+def test_regression_comparison_has_no_decision_boundaries(write_config, tmp_path):
+    config = write_config(
+        {"data": {"source": "sine", "n_samples": 100}, "model": {"depth": 2, "width": 8}}
+    )
+    result = run_compare(
+        config, ["training.epochs=3"], activations=["tanh", "relu"], n_seeds=1, out=tmp_path / "r"
+    )
+    assert result["task"] == "regression"
+    assert set(result["results"][0]["metrics"]["test"]) == {"loss", "mse", "mape", "mae", "r2"}
+    assert not (tmp_path / "r/decision_boundaries.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--activations", "sigmoid,rellu"], "unknown activation 'rellu' (did you mean 'relu'?)"),
+        (["--activations", "relu,relu"], "listed twice"),
+        (["--seeds", "0"], "--seeds: must be at least 1"),
+    ],
+)
+def test_bad_options_exit_2(deep_moons, tmp_path, args, message):
+    result = runner.invoke(
+        app, ["compare-activations", str(deep_moons), *args, "--out", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "x").exists()
