@@ -52,8 +52,12 @@ def reference_fit(
     data: tuple[torch.Tensor, torch.Tensor],
     task: str,
     s: FitSettings,
+    on_batch=None,
 ) -> nn.Sequential:
-    """The textbook PyTorch loop that `fit` must reproduce for one model."""
+    """The textbook PyTorch loop that `fit` must reproduce for one model.
+
+    `on_batch(epoch, outputs, targets)` sees each batch's outputs before its SGD step.
+    """
     x, y = data
     n = len(x)
     net = reference_net(sizes, activation, seed)
@@ -65,12 +69,14 @@ def reference_fit(
         nesterov=s.nesterov,
     )
     g = torch.Generator().manual_seed(seed)
-    for _ in range(s.epochs):
+    for epoch in range(1, s.epochs + 1):
         perm = torch.randperm(n, generator=g)
         xp, yp = x[perm], y[perm]
         for lo in range(0, n, s.batch_size):
             out = net(xp[lo : lo + s.batch_size])
             target = yp[lo : lo + s.batch_size]
+            if on_batch is not None:
+                on_batch(epoch, out.detach(), target)
             if task == "classification":
                 loss = F.cross_entropy(out, target)
             else:
@@ -304,7 +310,7 @@ def test_history_has_one_row_per_epoch_and_the_callback_runs_each_epoch(
     sizes = [data[0].shape[1], 5, 3 if task == "classification" else 1]
     reports: list[EpochReport] = []
     settings = FitSettings(lr=0.05, batch_size=16, epochs=3)
-    net, result = solo(sizes, "tanh", 4, data, val, task, settings, on_epoch=reports.append)
+    _, result = solo(sizes, "tanh", 4, data, val, task, settings, on_epoch=reports.append)
 
     keys = {"epoch", "train_loss", f"train_{metric}"}
     if with_val:
@@ -316,10 +322,21 @@ def test_history_has_one_row_per_epoch_and_the_callback_runs_each_epoch(
     assert [r.train_loss[0] for r in reports] == [row["train_loss"] for row in result.history[0]]
     assert (reports[0].val_loss is None) == (not with_val)
 
-    # The last row measures the final weights on the whole split.
+    # Training loss and metric are those of each batch as it was trained (as Keras reports
+    # them): recompute them from the plain loop's outputs in its last epoch.
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    reference_fit(
+        sizes,
+        "tanh",
+        4,
+        data,
+        task,
+        settings,
+        lambda e, o, t: seen.append((o, t)) if e == 3 else None,
+    )
+    out = torch.cat([o for o, _ in seen])
+    data = (None, torch.cat([t for _, t in seen]))
     last = result.history[0][-1]
-    with torch.no_grad():
-        out = net(data[0])
     if task == "classification":
         assert last["train_loss"] == pytest.approx(F.cross_entropy(out, data[1]).item(), rel=1e-6)
         accuracy = (out.argmax(dim=1) == data[1]).double().mean().item()

@@ -128,7 +128,6 @@ def fit(
     result = FitResult([[] for _ in range(k)], [0] * k, [0] * k, [0] * k, [None] * k)
     result.initial_train_loss = measure(x_train, y_train)[0]
     grad_sums = torch.zeros(len(weights), k) if probe_gradients else None  # (L, K)
-    step_losses = torch.empty(steps_per_epoch, k if k > 1 else 1)  # (S, K) per-step losses
 
     for epoch in range(1, settings.epochs + 1):
         order = torch.stack([torch.randperm(n, generator=g) for g in shufflers])  # (K, N)
@@ -136,27 +135,34 @@ def fit(
             x_epoch, y_epoch = x_train[order[0]], y_train[order[0]]  # (N, F), (N,)
         else:
             x_epoch, y_epoch = x_train[order], y_train[order]  # (K, N, F), (K, N)
+        # Each step's loss and outputs, kept (a list append is the cheapest record) to report
+        # the epoch's training loss and metric without another pass over the training split.
+        step_losses: list[torch.Tensor] = []
+        step_outputs: list[torch.Tensor] = []
         for step in range(steps_per_epoch):
             lo = step * batch
             if k == 1:
-                loss = single_loss(net(x_epoch[lo : lo + batch]), y_epoch[lo : lo + batch], task)
-                step_losses[step] = loss.detach()
+                outputs = net(x_epoch[lo : lo + batch])  # (B, C)
+                loss = single_loss(outputs, y_epoch[lo : lo + batch], task)
+                step_losses.append(loss.detach())
             else:
-                losses = per_model_loss(
-                    model(x_epoch[:, lo : lo + batch]), y_epoch[:, lo : lo + batch], task
-                )
-                step_losses[step] = losses.detach()
+                outputs = model(x_epoch[:, lo : lo + batch])  # (K, B, C)
+                losses = per_model_loss(outputs, y_epoch[:, lo : lo + batch], task)  # (K,)
+                step_losses.append(losses.detach())
                 loss = losses.sum()  # d(sum)/d(model k) is model k's own gradient
+            step_outputs.append(outputs.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_sums is not None and epoch == 1:
                 grad_sums += _weight_grad_norms(weights, k)
             optimizer.step()
 
-        train_loss, train_metric = measure(x_train, y_train)
+        epoch_outputs = torch.cat(step_outputs, dim=-2).view(k, n, -1)  # (K, N, C)
+        train_loss, train_metric = measure.score(epoch_outputs, y_epoch.view(k, n))
         val_loss, val_metric = measure(*val) if val is not None else (None, None)
         active_before = list(tracker.active)
-        tracker.record_divergence(epoch, step_losses, train_loss, result)
+        losses_by_step = torch.stack(step_losses).view(steps_per_epoch, k)  # (S, K)
+        tracker.record_divergence(epoch, losses_by_step, train_loss, result)
         tracker.update(epoch, val_loss if val_loss is not None else train_loss)
         for i in range(k):
             if not active_before[i]:
@@ -196,7 +202,11 @@ class _Measure:
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
         outputs = self.predict(x)  # (K, N, C)
-        targets = y.expand(outputs.shape[0], *y.shape)
+        return self.score(outputs, y.expand(outputs.shape[0], *y.shape))
+
+    @torch.no_grad()
+    def score(self, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[list, list]:
+        """(K, N, C) outputs and (K, N) targets -> per-model loss and metric."""
         loss = per_model_loss(outputs, targets, self.task)
         if self.task == "classification":
             metric = (outputs.argmax(dim=-1) == targets).double().mean(dim=1)

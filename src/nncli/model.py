@@ -51,13 +51,17 @@ class StackedMLP(nn.Module):
             nn.Parameter(torch.empty(k, n_out, n_in)) for n_in, n_out in itertools.pairwise(sizes)
         )
         self.biases = nn.ParameterList(nn.Parameter(torch.empty(k, n_out)) for n_out in sizes[1:])
-        # (activation function, first model, end model) for each run of equal activations.
-        self._groups: list[tuple[object, int, int]] = []
-        start = 0
-        for i in range(1, k + 1):
-            if i == k or activations[i] != activations[start]:
-                self._groups.append((ACTIVATIONS[activations[start]], start, i))
-                start = i
+        # One activation function per run of equal names along K, and the runs' lengths.
+        self._functions: list = []
+        self._run_lengths: list[int] = []
+        previous = None
+        for name in activations:
+            if name == previous:
+                self._run_lengths[-1] += 1
+            else:
+                self._functions.append(ACTIVATIONS[name])
+                self._run_lengths.append(1)
+                previous = name
 
     @classmethod
     def from_seeds(cls, sizes: list[int], activations: list[str], seeds: list[int]) -> StackedMLP:
@@ -86,9 +90,12 @@ class StackedMLP(nn.Module):
         return h
 
     def _activate(self, h: torch.Tensor) -> torch.Tensor:
-        if len(self._groups) == 1:
-            return self._groups[0][0](h)
-        return torch.cat([fn(h[start:end]) for fn, start, end in self._groups])
+        if len(self._functions) == 1:
+            return self._functions[0](h)
+        # One split (whose backward is one cat) rather than a slice per run: slicing's backward
+        # fills a zero tensor of the whole stack for every run.
+        parts = torch.split(h, self._run_lengths)
+        return torch.cat([fn(part) for fn, part in zip(self._functions, parts, strict=True)])
 
     def member(self, k: int, *, share: bool = False) -> nn.Sequential:
         """Model k as a plain `nn.Sequential`; with `share`, its parameters are views of ours."""
