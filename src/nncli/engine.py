@@ -59,15 +59,20 @@ class FitResult:
     grad_norms: list[list[float]] | None = None
 
 
-def per_model_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
-    """(K, B, C) outputs and (K, B) targets -> (K,) mean loss of each model."""
+def per_sample_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+    """(K, B, C) outputs and (K, B) targets -> (K, B) loss of each sample under each model."""
     k, b, c = outputs.shape
     if task == "classification":
         losses = F.cross_entropy(
             outputs.reshape(k * b, c), targets.reshape(k * b), reduction="none"
         )
-        return losses.view(k, b).mean(dim=1)
-    return ((outputs.squeeze(-1) - targets) ** 2).mean(dim=1)
+        return losses.view(k, b)
+    return (outputs.squeeze(-1) - targets) ** 2
+
+
+def per_model_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+    """(K, B, C) outputs and (K, B) targets -> (K,) mean loss of each model."""
+    return per_sample_loss(outputs, targets, task).mean(dim=1)
 
 
 def single_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
@@ -135,21 +140,18 @@ def fit(
             x_epoch, y_epoch = x_train[order[0]], y_train[order[0]]  # (N, F), (N,)
         else:
             x_epoch, y_epoch = x_train[order], y_train[order]  # (K, N, F), (K, N)
-        # Each step's loss and outputs, kept (a list append is the cheapest record) to report
-        # the epoch's training loss and metric without another pass over the training split.
-        step_losses: list[torch.Tensor] = []
+        # Each step's outputs, kept (a list append is the cheapest record) to report the epoch's
+        # training loss and metric, and find a diverging step, without another pass over the data.
         step_outputs: list[torch.Tensor] = []
         for step in range(steps_per_epoch):
             lo = step * batch
             if k == 1:
                 outputs = net(x_epoch[lo : lo + batch])  # (B, C)
                 loss = single_loss(outputs, y_epoch[lo : lo + batch], task)
-                step_losses.append(loss.detach())
             else:
                 outputs = model(x_epoch[:, lo : lo + batch])  # (K, B, C)
-                losses = per_model_loss(outputs, y_epoch[:, lo : lo + batch], task)  # (K,)
-                step_losses.append(losses.detach())
-                loss = losses.sum()  # d(sum)/d(model k) is model k's own gradient
+                # d(sum)/d(model k) is model k's own gradient.
+                loss = per_model_loss(outputs, y_epoch[:, lo : lo + batch], task).sum()
             step_outputs.append(outputs.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -158,11 +160,11 @@ def fit(
             optimizer.step()
 
         epoch_outputs = torch.cat(step_outputs, dim=-2).view(k, n, -1)  # (K, N, C)
-        train_loss, train_metric = measure.score(epoch_outputs, y_epoch.view(k, n))
+        sample_losses = per_sample_loss(epoch_outputs, y_epoch.view(k, n), task)  # (K, N)
+        train_loss, train_metric = measure.score(epoch_outputs, y_epoch.view(k, n), sample_losses)
         val_loss, val_metric = measure(*val) if val is not None else (None, None)
         active_before = list(tracker.active)
-        losses_by_step = torch.stack(step_losses).view(steps_per_epoch, k)  # (S, K)
-        tracker.record_divergence(epoch, losses_by_step, train_loss, result)
+        tracker.record_divergence(epoch, sample_losses, batch, train_loss, result)
         tracker.update(epoch, val_loss if val_loss is not None else train_loss)
         for i in range(k):
             if not active_before[i]:
@@ -205,9 +207,13 @@ class _Measure:
         return self.score(outputs, y.expand(outputs.shape[0], *y.shape))
 
     @torch.no_grad()
-    def score(self, outputs: torch.Tensor, targets: torch.Tensor) -> tuple[list, list]:
-        """(K, N, C) outputs and (K, N) targets -> per-model loss and metric."""
-        loss = per_model_loss(outputs, targets, self.task)
+    def score(
+        self, outputs: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor | None = None
+    ) -> tuple[list, list]:
+        """(K, N, C) outputs and (K, N) targets (and (K, N) losses) -> per-model loss, metric."""
+        if losses is None:
+            losses = per_sample_loss(outputs, targets, self.task)
+        loss = losses.mean(dim=1)
         if self.task == "classification":
             metric = (outputs.argmax(dim=-1) == targets).double().mean(dim=1)
         else:
@@ -230,16 +236,25 @@ class _Tracker:
         self.best_params = [p.detach().clone() for p in model.parameters()]
 
     def record_divergence(
-        self, epoch: int, step_losses: torch.Tensor, train_loss: list[float], result: FitResult
+        self,
+        epoch: int,
+        sample_losses: torch.Tensor,
+        batch: int,
+        train_loss: list[float],
+        result: FitResult,
     ) -> None:
-        finite = torch.isfinite(step_losses)  # (S, K)
+        """Stop models whose loss became non-finite; name the step where it first did."""
+        finite = torch.isfinite(sample_losses)  # (K, N), samples in the order they were trained
+        if bool(finite.all()) and all(math.isfinite(v) for v in train_loss):
+            return
         for i in range(len(self.active)):
             if not self.active[i]:
                 continue
-            if not bool(finite[:, i].all()):
-                result.diverged[i] = (epoch, int((~finite[:, i]).int().argmax()) + 1)
+            if not bool(finite[i].all()):
+                first_sample = int((~finite[i]).int().argmax())
+                result.diverged[i] = (epoch, first_sample // batch + 1)
             elif not math.isfinite(train_loss[i]):
-                result.diverged[i] = (epoch, len(step_losses))
+                result.diverged[i] = (epoch, -(-sample_losses.shape[1] // batch))
             if result.diverged[i] is not None:
                 self.active[i] = False
 
