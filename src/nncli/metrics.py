@@ -44,18 +44,10 @@ REGRESSION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] 
     "r2": lambda t, p: _skm().r2_score(t, p),
 }
 
-CLASSIFICATION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
-    "accuracy": lambda t, p, c: _skm().accuracy_score(t, p),
-    "f1": lambda t, p, c: _skm().f1_score(
-        t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
-    ),
-    "precision": lambda t, p, c: _skm().precision_score(
-        t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
-    ),
-    "recall": lambda t, p, c: _skm().recall_score(
-        t, p, average=_average(c), labels=range(c) if c > 2 else None, zero_division=0
-    ),
-}
+# Computed together by one scikit-learn call (`precision_recall_fscore_support`, which
+# `f1_score`, `precision_score` and `recall_score` each call), besides accuracy.
+CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall")
+
 
 # What each metric says, for tables and the README.
 METRIC_NOTES = {
@@ -79,10 +71,18 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
     """Scores plus the confusion matrix (rows: true class, columns: predicted class)."""
-    scores: dict = {
-        name: _finite(fn(y_true, y_pred, n_classes)) for name, fn in CLASSIFICATION_METRICS.items()
-    }
-    matrix = _skm().confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+    skm = _skm()
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y_true,
+        y_pred,
+        average=_average(n_classes),
+        labels=range(n_classes) if n_classes > 2 else None,
+        zero_division=0,
+    )
+    found = {"accuracy": skm.accuracy_score(y_true, y_pred), "f1": f1}
+    found |= {"precision": precision, "recall": recall}
+    scores: dict = {name: _finite(found[name]) for name in CLASSIFICATION_METRICS}
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
     scores["confusion_matrix"] = matrix.tolist()
     return scores
 
