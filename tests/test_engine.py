@@ -410,3 +410,41 @@ def test_per_model_loss_is_each_models_own_mean_loss():
     for k in range(4):
         assert ce[k].item() == pytest.approx(F.cross_entropy(logits[k], labels[k]).item(), 1e-6)
         assert mse[k].item() == pytest.approx(F.mse_loss(values[k, :, 0], targets[k]).item(), 1e-6)
+
+
+def stop_after(calls: int):
+    """A should_stop that says yes on its `calls`-th question (one question per step)."""
+    asked = iter(range(1, 10**9))
+    return lambda: next(asked) >= calls
+
+
+@pytest.mark.parametrize("stop_at", [1, 5, 8, 13, 30])
+@pytest.mark.parametrize("activations", [["tanh"], ["relu", "tanh", "sigmoid"]])
+def test_stopping_and_resuming_ends_bit_for_bit_where_an_uninterrupted_run_ends(
+    stop_at, activations
+):
+    data, val = classification_data(60), classification_data(20, seed=1)
+    seeds = list(range(len(activations)))
+    settings = FitSettings(lr=0.1, batch_size=16, epochs=8, momentum=0.9, patience=3)
+    sizes = [2, 5, 3]
+
+    whole = StackedMLP.from_seeds(sizes, activations, seeds)
+    expected = fit(whole, data, val, task="classification", settings=settings, seeds=seeds,
+                   probe_gradients=True)  # fmt: skip
+
+    first = StackedMLP.from_seeds(sizes, activations, seeds)
+    stopped = fit(first, data, val, task="classification", settings=settings, seeds=seeds,
+                  probe_gradients=True, should_stop=stop_after(stop_at))  # fmt: skip
+    assert stopped.stopped is not None
+    # Resume in a fresh model that only gets the saved parameters, as after a restart.
+    second = StackedMLP(sizes, activations)
+    with torch.no_grad():
+        for mine, saved in zip(second.parameters(), first.parameters(), strict=True):
+            mine.copy_(saved)
+    resumed = fit(second, data, val, task="classification", settings=settings, seeds=seeds,
+                  probe_gradients=True, resume=stopped.stopped)  # fmt: skip
+    for a, b in zip(whole.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert resumed.history == expected.history
+    assert resumed.grad_norms == expected.grad_norms
+    assert (resumed.best_epoch, resumed.kept_epoch) == (expected.best_epoch, expected.kept_epoch)

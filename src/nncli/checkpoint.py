@@ -141,3 +141,109 @@ def _read_metadata(data: bytes) -> dict[str, str]:
     if not isinstance(metadata, dict):
         raise ValueError("header metadata is not a mapping")
     return metadata
+
+
+STATE_FORMAT = "nncli.training-state"
+
+
+def save_training_state(path: Path, state, params: list[torch.Tensor], info: dict) -> None:
+    """The resumable `last.safetensors`: parameters, optimizer, RNG and loop state, atomically.
+
+    `state` is an `engine.TrainingState`; `params` the stacked model's parameters; `info` what
+    rebuilds the model (activations, seeds, sizes) and anything the command wants back.
+    """
+    from safetensors.torch import save
+
+    tensors = {f"param.{i}": p.detach().cpu().contiguous() for i, p in enumerate(params)}
+    tensors |= {f"best.{i}": p.detach().cpu().contiguous() for i, p in enumerate(state.best_params)}
+    tensors |= {f"shuffler.{i}": s for i, s in enumerate(state.shuffler_states)}
+    for name in ("order", "outputs", "grad_sums"):
+        value = getattr(state, name)
+        if value is not None:
+            tensors[name] = value.detach().cpu().contiguous()
+    optimizer_state = {}
+    for index, entry in state.optimizer["state"].items():
+        optimizer_state[str(index)] = {}
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+                optimizer_state[str(index)][key] = "tensor"
+            else:
+                optimizer_state[str(index)][key] = value
+    result = state.result
+    loop = {
+        "epoch": state.epoch,
+        "step": state.step,
+        "tracker": state.tracker,
+        "optimizer_state": optimizer_state,
+        "param_groups": state.optimizer["param_groups"],
+        "result": {
+            "history": result.history,
+            "best_epoch": result.best_epoch,
+            "kept_epoch": result.kept_epoch,
+            "epochs_run": result.epochs_run,
+            "diverged": result.diverged,
+            "initial_train_loss": result.initial_train_loss,
+        },
+    }
+    metadata = {
+        "format": STATE_FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "loop": json.dumps(loop),
+        "info": json.dumps(info),
+    }
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
+
+
+def load_training_state(path: Path):
+    """(engine.TrainingState, stacked parameters, info) from `save_training_state`'s file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from nncli.engine import FitResult, TrainingState
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        tensors = load(data)
+        metadata = _read_metadata(data)
+        if metadata.get("format") != STATE_FORMAT:
+            raise ValueError("not an nncli training state")
+        if metadata.get("format_version") != str(FORMAT_VERSION):
+            raise ValueError(f"format version {metadata.get('format_version')!r} is not supported")
+        loop, info = json.loads(metadata["loop"]), json.loads(metadata["info"])
+        optimizer_state = {
+            int(index): {
+                key: tensors[f"optimizer.{index}.{key}"] if value == "tensor" else value
+                for key, value in entry.items()
+            }
+            for index, entry in loop["optimizer_state"].items()
+        }
+        count = sum(1 for name in tensors if name.startswith("param."))
+        params = [tensors[f"param.{i}"] for i in range(count)]
+        saved = loop["result"]
+        result = FitResult(
+            history=saved["history"],
+            best_epoch=saved["best_epoch"],
+            kept_epoch=saved["kept_epoch"],
+            epochs_run=saved["epochs_run"],
+            diverged=[tuple(d) if d else None for d in saved["diverged"]],
+            initial_train_loss=saved["initial_train_loss"],
+        )
+        state = TrainingState(
+            epoch=loop["epoch"],
+            step=loop["step"],
+            order=tensors.get("order"),
+            outputs=tensors.get("outputs"),
+            shuffler_states=[tensors[f"shuffler.{i}"] for i in range(len(info["seeds"]))],
+            optimizer={"state": optimizer_state, "param_groups": loop["param_groups"]},
+            tracker=loop["tracker"],
+            best_params=[tensors[f"best.{i}"] for i in range(count)],
+            grad_sums=tensors.get("grad_sums"),
+            result=result,
+        )
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no resumable checkpoint here") from None
+    except (OSError, SafetensorError, ValueError, KeyError, TypeError, OverflowError) as exc:
+        raise UsageError(f"{path}: cannot resume from this file: {exc}") from None
+    return state, params, info

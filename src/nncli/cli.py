@@ -19,7 +19,7 @@ class _ErrorsToExitCodes(TyperGroup):
     """Turns nncli's errors into one line on stderr and an exit code; --debug re-raises."""
 
     def invoke(self, ctx: typer.Context) -> object:
-        from nncli.errors import NncliError
+        from nncli.errors import Interrupted, NncliError
 
         debug = _DEBUG or bool(ctx.params.get("debug"))
         try:
@@ -27,8 +27,9 @@ class _ErrorsToExitCodes(TyperGroup):
         except NncliError as exc:
             if debug:
                 raise
+            prefix = "" if isinstance(exc, Interrupted) else "error: "
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                typer.echo(f"error: {line}", err=True)
+                typer.echo(f"{prefix}{line}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if debug:
@@ -86,8 +87,15 @@ def _root(
 
 @app.command()
 def train(
-    config_path: ConfigArgument,
+    config_path: Annotated[
+        Path | None,
+        typer.Argument(help="YAML config file.", dir_okay=False, show_default=False),
+    ] = None,
     overrides: SetOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted run folder exactly where it stopped."),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -104,17 +112,20 @@ def train(
     """Train the MLP a config describes; report metrics and save a run folder."""
 
     from nncli.commands import run_train
+    from nncli.interrupts import stop_on_signals
     from nncli.report import EpochProgress, make_console
 
     console = make_console(stderr=as_json)
     progress_stream = sys.stderr if as_json else sys.stdout
     show_progress = not quiet and (not as_json or progress_stream.isatty())
-    with EpochProgress(progress_stream, enabled=show_progress) as progress:
+    with stop_on_signals() as stop, EpochProgress(progress_stream, enabled=show_progress) as bar:
         summary = run_train(
             config_path,
             overrides or [],
             out=out,
-            on_epoch=progress,
+            resume=resume,
+            should_stop=stop,
+            on_epoch=bar,
             on_info=None if quiet or as_json else console.print,
         )
     for warning in summary.pop("warnings"):

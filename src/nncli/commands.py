@@ -8,7 +8,8 @@ from pathlib import Path
 
 from nncli.config import Config, dump_config, load_config
 from nncli.engine import EpochReport
-from nncli.errors import ConfigError, NncliError, UsageError
+from nncli.errors import ConfigError, Interrupted, NncliError, UsageError
+from nncli.interrupts import StopRequest
 
 
 def load_resolved(config_path: Path, overrides: list[str]) -> Config:
@@ -29,42 +30,84 @@ def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
 
 
 def run_train(
-    config_path: Path,
+    config_path: Path | None,
     overrides: list[str],
     *,
     out: Path | None = None,
+    resume: Path | None = None,
+    should_stop: StopRequest | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_info: Callable[[str], None] | None = None,
 ) -> dict:
-    """Train from a config file; write the run folder; return the summary `--json` prints."""
-    from nncli import runs
-    from nncli.checkpoint import save_checkpoint
-    from nncli.metrics import headline_metric
-    from nncli.plots import plot_learning_curves
-    from nncli.training import prepare_data, resolve_device, train_model
+    """Train from a config file, or `resume` an interrupted run folder; return the summary.
 
-    config = load_resolved(config_path, overrides)
+    On a stop request the run is saved resumable and `Interrupted` is raised.
+    """
+    from nncli import runs
+    from nncli.training import prepare_data, resolve_device
+
+    if resume is not None:
+        if config_path is not None or overrides or out is not None:
+            raise UsageError("--resume takes only the run folder: its config.yaml is the config")
+        run_dir, config, saved = open_resumable(Path(resume))
+    else:
+        if config_path is None:
+            raise UsageError("give a config file, or --resume RUN_DIR")
+        config = load_resolved(config_path, overrides)
+        saved = None
     resolve_device(config.training.device)
     try:
         prepared = prepare_data(config)
     except UsageError as exc:
-        raise UsageError(f"{config_path}: {exc}") from None
+        raise UsageError(f"{config_path or resume}: {exc}") from None
+    fingerprint = data_fingerprint(prepared)
+    if saved is not None and saved[2].get("data") != fingerprint:
+        raise UsageError(f"{run_dir}: the data no longer matches what this run trained on")
     if on_info is not None:
         on_info(describe_setup(config, prepared))
-
-    run_dir = runs.create_run_dir(config, out)
-    runs.write_config(run_dir, config)
+        if saved is not None:
+            on_info(f"resuming {run_dir} at epoch {saved[0].epoch}, step {saved[0].step}")
+    if saved is None:
+        run_dir = runs.create_run_dir(config, out)
+        runs.write_config(run_dir, config)
     runs.write_status(run_dir, "running")
+    info = {"kind": "train", "activations": [config.model.activation], "seeds": [config.seed],
+            "config": config.model_dump(mode="json"), "data": fingerprint}  # fmt: skip
+    return _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, on_info)
+
+
+def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, on_info) -> dict:
+    from nncli import runs
+    from nncli.checkpoint import save_checkpoint, save_training_state
+    from nncli.training import train_model
+
+    last = run_dir / runs.LAST_STATE_FILE
+    saver = _ThrottledSaver(lambda state, params: save_training_state(last, state, params, info))
     try:
-        outcome = train_model(config, prepared, on_epoch=on_epoch)
+        outcome = train_model(
+            config,
+            prepared,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+            on_checkpoint=saver,
+            resume=(saved[0], saved[1]) if saved is not None else None,
+        )
     except NncliError as exc:
         runs.write_status(run_dir, "failed", error=str(exc))
         raise
     except KeyboardInterrupt:
-        runs.write_status(run_dir, "interrupted")
+        runs.write_status(run_dir, "interrupted", resumable=last.exists())
         raise
-
     fit = outcome.fit
+    if fit.stopped is not None:
+        save_training_state(last, fit.stopped, list(outcome.stacked.parameters()), info)
+        where = f"epoch {fit.stopped.epoch}, step {fit.stopped.step}"
+        runs.write_status(run_dir, "interrupted", resumable=True, stopped_at=where)
+        code = should_stop.exit_code if should_stop is not None else 130
+        raise Interrupted(
+            f"interrupted at {where}; saved {last}\nresume with: nncli train --resume {run_dir}",
+            code,
+        )
     summary = {
         "task": prepared.task,
         **({"classes": prepared.dataset.classes} if prepared.task == "classification" else {}),
@@ -75,6 +118,40 @@ def run_train(
         "metrics": outcome.metrics,
     }
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, outcome.net, outcome.card)
+    _write_run_outputs(run_dir, config, prepared, fit, summary)
+    last.unlink(missing_ok=True)  # a finished run has nothing to resume
+    runs.write_status(run_dir, "finished", epochs_run=fit.epochs_run[0], resumable=False)
+    if on_info is not None:
+        on_info(describe_outcome(config, summary))
+    return {"run_dir": str(run_dir), **summary, "warnings": outcome.warnings}
+
+
+class _ThrottledSaver:
+    """Saves the resumable state after an epoch unless one was saved under a second ago.
+
+    Small models run hundreds of epochs a second, and a save (about a millisecond with its
+    fsync) would then cost more than training; a stop request always saves at once.
+    """
+
+    def __init__(self, save: Callable, interval_s: float = 1.0):
+        self.save = save
+        self.interval_s = interval_s
+        self.last_saved = float("-inf")
+
+    def __call__(self, state, params) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last_saved >= self.interval_s:
+            self.save(state, params)
+            self.last_saved = now
+
+
+def _write_run_outputs(run_dir: Path, config: Config, prepared, fit, summary: dict) -> None:
+    from nncli import runs
+    from nncli.metrics import headline_metric
+    from nncli.plots import plot_learning_curves
+
     history = fit.history[0]
     runs.write_history(run_dir, history)
     runs.write_metrics(run_dir, summary)
@@ -89,10 +166,46 @@ def run_train(
         metric=headline_metric(prepared.task),
         kept_epoch=fit.kept_epoch[0],
     )
-    runs.write_status(run_dir, "finished", epochs_run=fit.epochs_run[0])
-    if on_info is not None:
-        on_info(describe_outcome(config, summary))
-    return {"run_dir": str(run_dir), **summary, "warnings": outcome.warnings}
+
+
+def open_resumable(run_dir: Path) -> tuple[Path, Config, tuple]:
+    """A run folder's config and saved state, refusing finished, failed or mismatched runs."""
+    import json
+
+    from nncli import runs
+    from nncli.checkpoint import load_training_state
+
+    status_file = run_dir / runs.RUN_FILE
+    if not status_file.exists():
+        raise UsageError(f"{run_dir}: not a run folder (no {runs.RUN_FILE})")
+    status = json.loads(status_file.read_text()).get("status")
+    if status == "finished":
+        raise UsageError(f"{run_dir}: this run already finished; there is nothing to resume")
+    if status == "failed":
+        raise UsageError(f"{run_dir}: this run failed; resuming would repeat the failure")
+    last = run_dir / runs.LAST_STATE_FILE
+    if not last.exists():
+        raise UsageError(f"{run_dir}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)")
+    config = load_config(run_dir / runs.CONFIG_FILE)
+    state, params, info = load_training_state(last)
+    if info.get("kind") != "train" or info.get("config") != config.model_dump(mode="json"):
+        raise UsageError(
+            f"{run_dir}: {runs.CONFIG_FILE} does not match the saved training state;"
+            " was it edited after the run started?"
+        )
+    return run_dir, config, (state, params, info)
+
+
+def data_fingerprint(prepared) -> str:
+    """A hash of every split's rows, so a resumed run provably sees the data it started with."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for split, (x, y) in prepared.raw.items():
+        digest.update(split.encode())
+        digest.update(x.tobytes())
+        digest.update(y.tobytes())
+    return digest.hexdigest()
 
 
 def describe_setup(config: Config, prepared) -> str:

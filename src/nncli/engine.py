@@ -57,6 +57,24 @@ class FitResult:
     # With probe_gradients: per model, each layer's weight-gradient norm (input layer first),
     # averaged over the steps of the first epoch.
     grad_norms: list[list[float]] | None = None
+    # Set when `should_stop` ended training early: what `fit(resume=...)` continues from.
+    stopped: TrainingState | None = None
+
+
+@dataclass
+class TrainingState:
+    """Everything `fit` needs to continue exactly, bit for bit, where it left off."""
+
+    epoch: int  # the epoch to run (1-based)
+    step: int  # steps of it already done
+    order: torch.Tensor | None  # (K, N) that epoch's sample order, once drawn
+    outputs: torch.Tensor | None  # (K, step * B, C) outputs of its done steps
+    shuffler_states: list[torch.Tensor]  # each model's batch-order generator
+    optimizer: dict  # optimizer.state_dict()
+    tracker: dict  # best loss and epoch, patience used, active flags
+    best_params: list[torch.Tensor]  # the stacked parameters at each model's best epoch
+    grad_sums: torch.Tensor | None  # (L, K) first-epoch gradient-norm sums
+    result: FitResult  # history and counters so far
 
 
 def per_sample_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
@@ -93,11 +111,17 @@ def fit(
     target_scale: float = 1.0,
     on_epoch: Callable[[EpochReport], None] | None = None,
     probe_gradients: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    on_checkpoint: Callable[[TrainingState], None] | None = None,
+    resume: TrainingState | None = None,
 ) -> FitResult:
     """Train every model in `model` in place; model k shuffles its batches from `seeds[k]`.
 
     `target_scale` converts regression losses on scaled targets back to the original units.
     `probe_gradients` records each layer's gradient norm during the first epoch.
+    `should_stop` is asked before every step; when it says yes, training stops there and the
+    result's `stopped` holds the state to `resume` from. `on_checkpoint` gets the state after
+    every epoch. `resume` continues from such a state (with `model` holding its parameters).
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
@@ -130,12 +154,41 @@ def fit(
     )
     measure = _Measure(predict, task, target_scale)
     tracker = _Tracker(model, settings, has_val=val is not None)
-    result = FitResult([[] for _ in range(k)], [0] * k, [0] * k, [0] * k, [None] * k)
-    result.initial_train_loss = measure(x_train, y_train)[0]
-    grad_sums = torch.zeros(len(weights), k) if probe_gradients else None  # (L, K)
+    if resume is None:
+        result = FitResult([[] for _ in range(k)], [0] * k, [0] * k, [0] * k, [None] * k)
+        result.initial_train_loss = measure(x_train, y_train)[0]
+        grad_sums = torch.zeros(len(weights), k) if probe_gradients else None  # (L, K)
+        first_epoch = 1
+    else:
+        optimizer.load_state_dict(resume.optimizer)
+        for shuffler, state in zip(shufflers, resume.shuffler_states, strict=True):
+            shuffler.set_state(state)
+        tracker.load(resume.tracker, resume.best_params)
+        result, grad_sums, first_epoch = resume.result, resume.grad_sums, resume.epoch
+        result.stopped = None
 
-    for epoch in range(1, settings.epochs + 1):
-        order = torch.stack([torch.randperm(n, generator=g) for g in shufflers])  # (K, N)
+    def snapshot(epoch: int, step: int, order, step_outputs) -> TrainingState:
+        return TrainingState(
+            epoch=epoch,
+            step=step,
+            order=order,
+            outputs=torch.cat(step_outputs, dim=-2).view(k, -1, step_outputs[0].shape[-1])
+            if step_outputs
+            else None,
+            shuffler_states=[g.get_state() for g in shufflers],
+            optimizer=optimizer.state_dict(),
+            tracker=tracker.state(),
+            best_params=tracker.best_params,
+            grad_sums=grad_sums,
+            result=result,
+        )
+
+    for epoch in range(first_epoch, settings.epochs + 1):
+        first_step = 0
+        if resume is not None and resume.order is not None:  # resuming inside this epoch
+            order, first_step = resume.order, resume.step
+        else:
+            order = torch.stack([torch.randperm(n, generator=g) for g in shufflers])  # (K, N)
         if k == 1:
             x_epoch, y_epoch = x_train[order[0]], y_train[order[0]]  # (N, F), (N,)
         else:
@@ -143,7 +196,13 @@ def fit(
         # Each step's outputs, kept (a list append is the cheapest record) to report the epoch's
         # training loss and metric, and find a diverging step, without another pass over the data.
         step_outputs: list[torch.Tensor] = []
-        for step in range(steps_per_epoch):
+        if first_step and resume is not None and resume.outputs is not None:
+            step_outputs.append(resume.outputs if k > 1 else resume.outputs[0])
+        resume = None
+        for step in range(first_step, steps_per_epoch):
+            if should_stop is not None and should_stop():
+                result.stopped = snapshot(epoch, step, order, step_outputs)
+                return result
             lo = step * batch
             if k == 1:
                 outputs = net(x_epoch[lo : lo + batch])  # (B, C)
@@ -180,6 +239,8 @@ def fit(
                                  val_loss, val_metric, list(tracker.active)))  # fmt: skip
         if not any(tracker.active):
             break
+        if on_checkpoint is not None:
+            on_checkpoint(snapshot(epoch + 1, 0, None, []))
 
     tracker.finish(result)
     if grad_sums is not None:
@@ -234,6 +295,23 @@ class _Tracker:
         self.best_epoch = [0] * k
         self.waited = [0] * k
         self.best_params = [p.detach().clone() for p in model.parameters()]
+
+    def state(self) -> dict:
+        return {
+            "active": list(self.active),
+            "best_loss": list(self.best_loss),
+            "best_epoch": list(self.best_epoch),
+            "waited": list(self.waited),
+        }
+
+    def load(self, state: dict, best_params: list[torch.Tensor]) -> None:
+        self.active = list(state["active"])
+        self.best_loss = [float(v) for v in state["best_loss"]]
+        self.best_epoch = list(state["best_epoch"])
+        self.waited = list(state["waited"])
+        with torch.no_grad():
+            for mine, saved in zip(self.best_params, best_params, strict=True):
+                mine.copy_(saved)
 
     def record_divergence(
         self,

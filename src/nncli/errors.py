@@ -25,3 +25,11 @@ class RunFailedError(NncliError):
     """A run that started and could not finish, such as a diverging loss (exit code 1)."""
 
     exit_code = 1
+
+
+class Interrupted(NncliError):
+    """Training stopped on request (SIGINT or SIGTERM) after saving a resumable checkpoint."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

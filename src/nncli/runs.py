@@ -18,6 +18,7 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
 LOSS_PLOT_FILE = "loss.png"
+LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes
 
 
 def create_run_dir(config: Config, out: Path | None, *, kind: str = "") -> Path:

@@ -12,7 +12,7 @@ from torch import nn
 from nncli.checkpoint import ModelCard
 from nncli.config import Config
 from nncli.datasets import Dataset, describe_source, load_dataset
-from nncli.engine import EpochReport, FitResult, FitSettings, fit
+from nncli.engine import EpochReport, FitResult, FitSettings, TrainingState, fit
 from nncli.errors import RunFailedError, UsageError
 from nncli.metrics import (
     CLASSIFICATION_METRICS,
@@ -105,6 +105,7 @@ class TrainOutcome:
     fit: FitResult
     metrics: dict[str, dict]
     warnings: list[str]
+    stacked: StackedMLP
 
 
 def train_model(
@@ -112,8 +113,16 @@ def train_model(
     prepared: PreparedData,
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_checkpoint: Callable[[TrainingState, list[torch.Tensor]], None] | None = None,
+    resume: tuple[TrainingState, list[torch.Tensor]] | None = None,
 ) -> TrainOutcome:
-    """Train the one model `config` describes and measure it on every split."""
+    """Train the one model `config` describes and measure it on every split.
+
+    `on_checkpoint(state, params)` gets the resumable state after every epoch; `resume` is such
+    a state with its parameters. When `should_stop` ends training early, the outcome's
+    `fit.stopped` is set and nothing is measured.
+    """
     device = resolve_device(config.training.device)
     train = prepared.tensors("train", device)
     val = prepared.tensors("val", device) if "val" in prepared.raw else None
@@ -124,7 +133,16 @@ def train_model(
             f" ({len(train[0])} rows); using {len(train[0])}"
         )
     sizes = layer_sizes(train[0].shape[1], config.model.widths, prepared.n_outputs)
-    stacked = StackedMLP.from_seeds(sizes, [config.model.activation], [config.seed]).to(device)
+    stacked = StackedMLP.from_seeds(sizes, [config.model.activation], [config.seed])
+    if resume is not None:
+        load_parameters(stacked, resume[1])
+    stacked = stacked.to(device)
+    checkpoint = None
+    if on_checkpoint is not None:
+
+        def checkpoint(state: TrainingState) -> None:
+            on_checkpoint(state, list(stacked.parameters()))
+
     result = fit(
         stacked,
         train,
@@ -134,7 +152,13 @@ def train_model(
         seeds=[config.seed],
         target_scale=target_scale(prepared),
         on_epoch=on_epoch,
+        should_stop=should_stop,
+        on_checkpoint=checkpoint,
+        resume=resume[0] if resume is not None else None,
     )
+    card = model_card(config, prepared, sizes)
+    if result.stopped is not None:
+        return TrainOutcome(stacked.member(0).cpu(), card, result, {}, warnings, stacked)
     if result.diverged[0] is not None:
         epoch, step = result.diverged[0]
         raise RunFailedError(
@@ -142,8 +166,18 @@ def train_model(
             f" try a smaller training.lr (now {config.training.lr:g})"
         )
     net = stacked.member(0).cpu().eval()
-    card = model_card(config, prepared, sizes)
-    return TrainOutcome(net, card, result, measure_splits(net, card, prepared), warnings)
+    return TrainOutcome(net, card, result, measure_splits(net, card, prepared), warnings, stacked)
+
+
+def load_parameters(model: StackedMLP, params: list[torch.Tensor]) -> None:
+    """Copy saved stacked parameters into `model`, refusing any that do not fit."""
+    mine = list(model.parameters())
+    shapes = [tuple(p.shape) for p in mine]
+    if shapes != [tuple(p.shape) for p in params]:
+        raise UsageError(f"saved parameters do not fit the model's shapes {shapes}")
+    with torch.no_grad():
+        for target, saved in zip(mine, params, strict=True):
+            target.copy_(saved)
 
 
 def model_card(config: Config, prepared: PreparedData, sizes: list[int]) -> ModelCard:
