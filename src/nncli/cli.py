@@ -266,10 +266,7 @@ def predict(
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        atomic_write_text(out, text)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot write predictions: {exc.strerror}") from None
+    atomic_write_text(out, text)
     typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
 
 

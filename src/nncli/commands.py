@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nncli.config import Config, dump_config, load_config
 from nncli.engine import EpochReport
-from nncli.errors import ConfigError, Interrupted, NncliError, UsageError
+from nncli.errors import ConfigError, Interrupted, NncliError, RunFailedError, UsageError
 from nncli.interrupts import StopRequest
 
 
@@ -93,8 +93,10 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
             resume=(saved[0], saved[1]) if saved is not None else None,
         )
     except NncliError as exc:
+        if isinstance(exc, RunFailedError) and last.exists():
+            exc = RunFailedError(f"{exc}; the last good state is kept in {last}")
         runs.write_status(run_dir, "failed", error=str(exc))
-        raise
+        raise exc from None
     except KeyboardInterrupt:
         runs.write_status(run_dir, "interrupted", resumable=last.exists())
         raise

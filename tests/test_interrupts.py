@@ -1,0 +1,203 @@
+"""Nothing lost: interrupts, resume, atomic saves and write failures, as a user meets them."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from nncli import fileio
+from nncli.checkpoint import load_training_state
+from nncli.cli import app
+from nncli.commands import run_train
+from nncli.errors import Interrupted, UsageError
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def long_config(write_config) -> Path:
+    """A run of a few seconds, long enough to interrupt mid-epoch; early stopping on."""
+    return write_config(
+        {
+            "data": {"source": "moons", "n_samples": 1500},
+            "model": {"depth": 2, "width": 16},
+            "training": {
+                "lr": 0.05,
+                "momentum": 0.9,
+                "batch_size": 16,
+                "epochs": 120,
+                "early_stopping": {"patience": 500},
+            },
+        }
+    )
+
+
+def start(*args) -> subprocess.Popen:
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_epoch(process: subprocess.Popen, epoch: int) -> None:
+    for line in process.stdout:
+        if line.startswith(f"epoch {epoch}/"):
+            return
+    raise AssertionError(f"training ended before epoch {epoch}: {process.stderr.read()}")
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    x, y = load_file(a), load_file(b)
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_at_a_random_step_then_resume_is_bitwise_identical(
+    long_config, tmp_path, sig, code
+):
+    full = tmp_path / "full"
+    assert runner.invoke(app, ["train", str(long_config), "--out", str(full), "-q"]).exit_code == 0
+
+    seed = random.randrange(10**6)
+    delay = random.Random(seed).uniform(0.0, 0.5)
+    cut = tmp_path / "cut"
+    process = start("train", long_config, "--out", cut)
+    wait_for_epoch(process, 3)
+    time.sleep(delay)  # lands on an arbitrary step of some epoch
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, (seed, stderr)
+    assert f"resume with: nncli train --resume {cut}" in stderr
+    status = json.loads((cut / "run.json").read_text())
+    assert status["status"] == "interrupted" and status["resumable"] is True
+    state, _, _ = load_training_state(cut / "last.safetensors")
+    assert status["stopped_at"] == f"epoch {state.epoch}, step {state.step}"
+    assert not list(cut.glob(".*.tmp"))
+
+    resumed = runner.invoke(app, ["train", "--resume", str(cut), "--json"])
+    assert resumed.exit_code == 0, (seed, resumed.output)
+    assert same_weights(full / "model.safetensors", cut / "model.safetensors"), seed
+    assert (full / "metrics.json").read_bytes() == (cut / "metrics.json").read_bytes(), seed
+    assert (full / "history.csv").read_bytes() == (cut / "history.csv").read_bytes(), seed
+    assert json.loads((cut / "run.json").read_text())["status"] == "finished"
+    assert not (cut / "last.safetensors").exists()
+
+
+def test_a_second_ctrl_c_quits_at_once_leaving_loadable_files(long_config, tmp_path):
+    cut = tmp_path / "cut"
+    process = start("train", long_config, "--out", cut)
+    wait_for_epoch(process, 3)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode in (130, -signal.SIGINT)
+    assert not list(cut.glob(".*.tmp"))
+    if (cut / "last.safetensors").exists():
+        load_training_state(cut / "last.safetensors")  # whole, not half-written
+    assert json.loads((cut / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_resume_refuses_finished_missing_edited_and_misused_runs(tiny_moons, tmp_path):
+    done = tmp_path / "done"
+    run_train(tiny_moons, [], out=done)
+    cases = {
+        "already finished": ["train", "--resume", str(done)],
+        "not a run folder": ["train", "--resume", str(tmp_path / "nowhere")],
+        "takes only the run folder": ["train", str(tiny_moons), "--resume", str(done)],
+    }
+    for message, args in cases.items():
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and message in result.stderr, result.output
+
+    # An interrupted run whose config was edited afterwards must not silently train on.
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted, match="interrupted at epoch"):
+        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(30))
+    edited = (cut / "config.yaml").read_text().replace("lr: 0.1", "lr: 0.2")
+    (cut / "config.yaml").write_text(edited)
+    result = runner.invoke(app, ["train", "--resume", str(cut)])
+    assert result.exit_code == 2 and "does not match the saved training state" in result.stderr
+
+
+class _stop_after:
+    def __init__(self, counter, calls: int):
+        self.counter, self.calls, self.signum = counter, calls, None
+
+    def __call__(self) -> bool:
+        return next(self.counter) >= self.calls
+
+    exit_code = 130
+
+
+def test_resume_refuses_data_that_changed(tmp_path):
+    data = tmp_path / "iris.csv"
+    data.write_text((Path(__file__).parents[1] / "data/iris.csv").read_text())
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {source: iris.csv, target: species}\ntraining: {epochs: 20}\n")
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted):
+        run_train(config, [], out=cut, should_stop=StopAfter(40))
+    data.write_text(data.read_text().replace("5.1,3.5", "5.2,3.5", 1))
+    result = runner.invoke(app, ["train", "--resume", str(cut)])
+    assert result.exit_code == 2 and "no longer matches" in result.stderr
+
+
+def test_diverging_run_keeps_the_last_good_state(write_config, tmp_path):
+    # Raw diabetes targets, lr 0.005: epoch 1 survives, epoch 2 explodes.
+    config = write_config(
+        {"data": {"source": "diabetes", "scale_target": False}, "training": {"lr": 0.005}}
+    )
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "non-finite at epoch 2" in result.stderr and "last good state is kept" in result.stderr
+    state, params, _ = load_training_state(tmp_path / "r/last.safetensors")
+    assert state.epoch == 2 and state.step == 0
+    assert all(torch.isfinite(p).all() for p in params)
+    assert runner.invoke(app, ["train", "--resume", str(tmp_path / "r")]).exit_code == 2
+
+
+def test_out_folder_that_cannot_be_created(tiny_moons, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["train", str(tiny_moons), "--out", str(blocker / "run")])
+    assert result.exit_code == 2
+    assert "cannot create the run folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_disk_full_while_saving_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "metrics.json"
+    fileio.atomic_write_json(target, {"old": 1})
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, os.strerror(28))  # ENOSPC
+
+    monkeypatch.setattr(fileio.os, "fsync", full_disk)
+    with pytest.raises(UsageError, match=r"metrics\.json: cannot write: No space left on device"):
+        fileio.atomic_write_json(target, {"new": 2})
+    assert json.loads(target.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_disk_full_during_a_run_is_one_clear_line(tiny_moons, tmp_path, monkeypatch):
+    real_fsync = fileio.os.fsync
+    calls = iter(range(10**6))
+
+    def fill_up(fd: int) -> None:
+        if next(calls) >= 4:  # the config and status go through; later saves fail
+            raise OSError(28, os.strerror(28))
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileio.os, "fsync", fill_up)
+    result = runner.invoke(app, ["train", str(tiny_moons), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert "No space left on device" in result.stderr and "Traceback" not in result.output
+    assert not list((tmp_path / "r").glob(".*.tmp"))
