@@ -128,14 +128,17 @@ def test_resume_refuses_finished_missing_edited_and_misused_runs(tiny_moons, tmp
     assert result.exit_code == 2 and "does not match the saved training state" in result.stderr
 
 
-class _stop_after:
-    def __init__(self, counter, calls: int):
-        self.counter, self.calls, self.signum = counter, calls, None
-
-    def __call__(self) -> bool:
-        return next(self.counter) >= self.calls
+class StopAfter:
+    """A stop request that says yes on its `calls`-th question (one per training step)."""
 
     exit_code = 130
+
+    def __init__(self, calls: int):
+        self.asked, self.calls = 0, calls
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.calls
 
 
 def test_resume_refuses_data_that_changed(tmp_path):
