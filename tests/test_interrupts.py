@@ -204,3 +204,21 @@ def test_disk_full_during_a_run_is_one_clear_line(tiny_moons, tmp_path, monkeypa
     assert result.exit_code == 2, result.output
     assert "No space left on device" in result.stderr and "Traceback" not in result.output
     assert not list((tmp_path / "r").glob(".*.tmp"))
+
+
+def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_path):
+    from nncli.commands import run_compare
+
+    options = {"activations": ["sigmoid", "relu"], "n_seeds": 2}
+    whole = run_compare(tiny_moons, ["training.epochs=12"], out=tmp_path / "whole", **options)
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted, match="resume with: nncli compare-activations --resume"):
+        run_compare(tiny_moons, ["training.epochs=12"], out=cut, should_stop=StopAfter(50),
+                    **options)  # fmt: skip
+    assert json.loads((cut / "run.json").read_text())["status"] == "interrupted"
+    result = runner.invoke(app, ["compare-activations", "--resume", str(cut), "--json"])
+    assert result.exit_code == 0, result.output
+    resumed = json.loads(result.stdout)
+    assert resumed["results"] == whole["results"]
+    again = runner.invoke(app, ["compare-activations", "--resume", str(cut)])
+    assert again.exit_code == 2 and "already finished" in again.stderr

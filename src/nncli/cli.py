@@ -147,8 +147,15 @@ def train(
 
 @app.command("compare-activations")
 def compare_activations(
-    config_path: ConfigArgument,
+    config_path: Annotated[
+        Path | None,
+        typer.Argument(help="YAML config file.", dir_okay=False, show_default=False),
+    ] = None,
     overrides: SetOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted comparison folder exactly where it stopped."),
+    ] = None,
     activations: Annotated[
         str | None,
         typer.Option(help="Comma-separated activations (default: every registered one)."),
@@ -170,13 +177,14 @@ def compare_activations(
 ) -> None:
     """Train the same network with every activation and several seeds, side by side."""
     from nncli.commands import run_compare
+    from nncli.interrupts import stop_on_signals
     from nncli.report import ComparisonProgress, comparison_table, make_console
 
     console = make_console(stderr=as_json)
     stream = sys.stderr if as_json else sys.stdout
     show_progress = not quiet and (not as_json or stream.isatty())
     names = [a.strip() for a in activations.split(",") if a.strip()] if activations else None
-    with ComparisonProgress(stream, enabled=show_progress) as progress:
+    with stop_on_signals() as stop, ComparisonProgress(stream, enabled=show_progress) as progress:
         result = run_compare(
             config_path,
             overrides or [],
@@ -184,6 +192,8 @@ def compare_activations(
             n_seeds=seeds,
             sequential=sequential,
             out=out,
+            resume=resume,
+            should_stop=stop,
             on_epoch=progress,
             on_info=None if quiet or as_json else console.print,
         )

@@ -78,7 +78,7 @@ def run_train(
 
 def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, on_info) -> dict:
     from nncli import runs
-    from nncli.checkpoint import save_checkpoint, save_training_state
+    from nncli.checkpoint import save_checkpoint
     from nncli.training import train_model
 
     last = run_dir / runs.LAST_STATE_FILE
@@ -128,6 +128,13 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
     return {"run_dir": str(run_dir), **summary, "warnings": outcome.warnings}
 
 
+def save_training_state(path: Path, state, params, info: dict) -> None:
+    """`checkpoint.save_training_state`, imported on use (it needs torch)."""
+    from nncli.checkpoint import save_training_state as save
+
+    save(path, state, params, info)
+
+
 class _ThrottledSaver:
     """Saves the resumable state after an epoch unless one was saved under a second ago.
 
@@ -170,7 +177,7 @@ def _write_run_outputs(run_dir: Path, config: Config, prepared, fit, summary: di
     )
 
 
-def open_resumable(run_dir: Path) -> tuple[Path, Config, tuple]:
+def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tuple]:
     """A run folder's config and saved state, refusing finished, failed or mismatched runs."""
     import json
 
@@ -190,7 +197,7 @@ def open_resumable(run_dir: Path) -> tuple[Path, Config, tuple]:
         raise UsageError(f"{run_dir}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)")
     config = load_config(run_dir / runs.CONFIG_FILE)
     state, params, info = load_training_state(last)
-    if info.get("kind") != "train" or info.get("config") != config.model_dump(mode="json"):
+    if info.get("kind") != kind or info.get("config") != config.model_dump(mode="json"):
         raise UsageError(
             f"{run_dir}: {runs.CONFIG_FILE} does not match the saved training state;"
             " was it edited after the run started?"
@@ -243,52 +250,105 @@ def describe_outcome(config: Config, summary: dict) -> str:
 
 
 def run_compare(
-    config_path: Path,
+    config_path: Path | None,
     overrides: list[str],
     *,
     activations: list[str] | None = None,
     n_seeds: int = 3,
     sequential: bool = False,
     out: Path | None = None,
+    resume: Path | None = None,
+    should_stop: StopRequest | None = None,
     on_epoch: Callable | None = None,
     on_info: Callable[[str], None] | None = None,
 ) -> dict:
-    """Train every activation x seed on one split; write the comparison folder; return its JSON."""
+    """Train every activation x seed on one split; write the comparison folder; return its JSON.
+
+    `resume` continues an interrupted (stacked) comparison folder exactly where it stopped.
+    """
     from nncli import runs
     from nncli.activations import ACTIVATIONS
-    from nncli.compare import compare_activations, seeds_from, summarize
+    from nncli.compare import StoppedEarly, compare_activations, seeds_from, summarize
     from nncli.config import unknown_name
     from nncli.training import prepare_data, resolve_device
 
-    names = activations or list(ACTIVATIONS)
-    unknown = [a for a in names if a not in ACTIVATIONS]
-    if unknown:
-        raise UsageError(f"--activations: {unknown_name('activation', unknown[0], ACTIVATIONS)}")
-    if len(set(names)) != len(names):
-        raise UsageError("--activations: an activation is listed twice")
-    if n_seeds < 1:
-        raise UsageError(f"--seeds: must be at least 1, got {n_seeds}")
-    config = load_resolved(config_path, overrides)
+    saved = None
+    if resume is not None:
+        if config_path is not None or overrides or out is not None or activations or sequential:
+            raise UsageError("--resume takes only the comparison folder: it holds the settings")
+        out_dir, config, saved = open_resumable(Path(resume), kind="compare")
+        names, seeds = list(dict.fromkeys(saved[2]["activations"])), saved[2]["seeds"]
+        seeds = seeds[: len(seeds) // len(names)]
+    else:
+        if config_path is None:
+            raise UsageError("give a config file, or --resume FOLDER")
+        names = activations or list(ACTIVATIONS)
+        unknown = [a for a in names if a not in ACTIVATIONS]
+        if unknown:
+            raise UsageError(
+                f"--activations: {unknown_name('activation', unknown[0], ACTIVATIONS)}"
+            )
+        if len(set(names)) != len(names):
+            raise UsageError("--activations: an activation is listed twice")
+        if n_seeds < 1:
+            raise UsageError(f"--seeds: must be at least 1, got {n_seeds}")
+        config = load_resolved(config_path, overrides)
+        seeds = seeds_from(config, n_seeds)
     resolve_device(config.training.device)
     try:
         prepared = prepare_data(config)
     except UsageError as exc:
-        raise UsageError(f"{config_path}: {exc}") from None
-    seeds = seeds_from(config, n_seeds)
+        raise UsageError(f"{config_path or resume}: {exc}") from None
+    fingerprint = data_fingerprint(prepared)
+    if saved is not None and saved[2].get("data") != fingerprint:
+        raise UsageError(f"{out_dir}: the data no longer matches what this comparison used")
     if on_info is not None:
         on_info(describe_setup(config, prepared).replace(f", {config.model.activation},", ","))
         how = "one after another" if sequential else "at once, stacked along a model axis"
-        on_info(f"{len(names)} activations x {n_seeds} seeds ({seeds}) = "
-                f"{len(names) * n_seeds} models, trained {how}")  # fmt: skip
+        on_info(f"{len(names)} activations x {len(seeds)} seeds ({seeds}) = "
+                f"{len(names) * len(seeds)} models, trained {how}")  # fmt: skip
 
-    out_dir = runs.create_run_dir(config, out, kind="activations")
-    runs.write_config(out_dir, config)
-    outcomes = compare_activations(
-        config, prepared, activations=names, seeds=seeds, sequential=sequential, on_epoch=on_epoch
-    )
+    if saved is None:
+        out_dir = runs.create_run_dir(config, out, kind="activations")
+        runs.write_config(out_dir, config)
+    runs.write_status(out_dir, "running", kind="compare")
+    info = {
+        "kind": "compare",
+        "activations": [a for a in names for _ in seeds],
+        "seeds": [s for _ in names for s in seeds],
+        "config": config.model_dump(mode="json"),
+        "data": fingerprint,
+    }
+    last = out_dir / runs.LAST_STATE_FILE
+    saver = _ThrottledSaver(lambda state, params: save_training_state(last, state, params, info))
+    try:
+        outcomes = compare_activations(
+            config, prepared, activations=names, seeds=seeds, sequential=sequential,
+            on_epoch=on_epoch, should_stop=should_stop, on_checkpoint=saver,
+            resume=(saved[0], saved[1]) if saved is not None else None,
+        )  # fmt: skip
+    except StoppedEarly as stop:
+        code = should_stop.exit_code if should_stop is not None else 130
+        if stop.state is None:
+            runs.write_status(out_dir, "interrupted", resumable=False)
+            raise Interrupted("interrupted; a --sequential comparison cannot resume: run it again",
+                              code) from None  # fmt: skip
+        save_training_state(last, stop.state, stop.params, info)
+        where = f"epoch {stop.state.epoch}, step {stop.state.step}"
+        runs.write_status(out_dir, "interrupted", resumable=True, stopped_at=where)
+        raise Interrupted(
+            f"interrupted at {where}; saved {last}\n"
+            f"resume with: nncli compare-activations --resume {out_dir}",
+            code,
+        ) from None
+    except KeyboardInterrupt:
+        runs.write_status(out_dir, "interrupted", resumable=last.exists())
+        raise
     summary = summarize(outcomes)
     result = {"out_dir": str(out_dir), "task": prepared.task, "results": summary}
     _write_comparison(out_dir, config, prepared, outcomes, summary, result)
+    last.unlink(missing_ok=True)
+    runs.write_status(out_dir, "finished", resumable=False)
     return result
 
 

@@ -12,12 +12,13 @@ import torch
 from nncli.checkpoint import ModelCard
 from nncli.config import Config
 from nncli.diagnostics import dead_fraction, saturated_fraction
-from nncli.engine import EpochReport, FitResult, fit, single_loss
+from nncli.engine import EpochReport, FitResult, TrainingState, fit, single_loss
 from nncli.model import StackedMLP, layer_sizes
 from nncli.preprocessing import SPLITS
 from nncli.training import (
     PreparedData,
     fit_settings,
+    load_parameters,
     measure_splits,
     model_card,
     resolve_device,
@@ -61,6 +62,15 @@ class ModelOutcome:
         return final is not None and final <= (1 - LEARNED_IMPROVEMENT) * self.initial_train_loss
 
 
+class StoppedEarly(Exception):
+    """A stop request ended a comparison; `state` (None when sequential) resumes it."""
+
+    def __init__(self, state: TrainingState | None, params: list[torch.Tensor]):
+        super().__init__("stopped early")
+        self.state = state
+        self.params = params
+
+
 def seeds_from(config: Config, n_seeds: int) -> list[int]:
     """Seed i of a comparison is `seed + i`: the model `nncli train --set seed=...` builds."""
     return [config.seed + i for i in range(n_seeds)]
@@ -74,10 +84,15 @@ def compare_activations(
     seeds: list[int],
     sequential: bool = False,
     on_epoch: Callable[[int | None, EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_checkpoint: Callable[[TrainingState, list[torch.Tensor]], None] | None = None,
+    resume: tuple[TrainingState, list[torch.Tensor]] | None = None,
 ) -> list[ModelOutcome]:
     """Train one model per (activation, seed), activation-major; all at once unless sequential.
 
-    `on_epoch` gets the model's index when models train one at a time, else None.
+    `on_epoch` gets the model's index when models train one at a time, else None. The stacked
+    pass can stop on `should_stop` (raising `StoppedEarly` with its state), checkpoint each epoch
+    and `resume`; a sequential comparison stops by starting over.
     """
     device = resolve_device(config.training.device)
     train = prepared.tensors("train", device)
@@ -95,13 +110,29 @@ def compare_activations(
         for index, (activation, seed) in enumerate(pairs):
             stacked = StackedMLP.from_seeds(sizes, [activation], [seed]).to(device)
             callback = (lambda r, i=index: on_epoch(i, r)) if on_epoch else None
-            result = fit(stacked, train, val, seeds=[seed], on_epoch=callback, **common)
+            result = fit(stacked, train, val, seeds=[seed], on_epoch=callback,
+                         should_stop=should_stop, **common)  # fmt: skip
+            if result.stopped is not None:
+                raise StoppedEarly(None, [])
             trained.append((stacked.member(0).cpu().eval(), result, 0))
     else:
         stacked = StackedMLP.from_seeds(sizes, [a for a, _ in pairs], [s for _, s in pairs])
+        if resume is not None:
+            load_parameters(stacked, resume[1])
         stacked = stacked.to(device)
         callback = (lambda r: on_epoch(None, r)) if on_epoch else None
-        result = fit(stacked, train, val, seeds=[s for _, s in pairs], on_epoch=callback, **common)
+        checkpoint = (
+            (lambda state: on_checkpoint(state, list(stacked.parameters())))
+            if on_checkpoint
+            else None
+        )
+        result = fit(
+            stacked, train, val, seeds=[s for _, s in pairs], on_epoch=callback,
+            should_stop=should_stop, on_checkpoint=checkpoint,
+            resume=resume[0] if resume is not None else None, **common,
+        )  # fmt: skip
+        if result.stopped is not None:
+            raise StoppedEarly(result.stopped, list(stacked.parameters()))
         trained = [(stacked.member(k).cpu().eval(), result, k) for k in range(len(pairs))]
 
     tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
