@@ -490,3 +490,10 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
     path.write_text("data:\n  source: moons\n  source: xor\n")
     with pytest.raises(UsageError, match=r"dup\.yaml:3:3: key 'source' appears twice"):
         load_config(path)
+
+
+def test_a_key_with_dots_is_reported_not_crashed_on(tmp_path):
+    path = tmp_path / "dots.yaml"
+    path.write_text("data: {source: moons}\n'0.': 1\n")
+    with pytest.raises(ConfigError, match=r"0\.: unknown key '0\.'"):
+        load_config(path)

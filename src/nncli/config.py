@@ -285,8 +285,7 @@ def _describe(err: Any, source: str, override_keys: set[str]) -> str:
     kind = err["type"]
     key = _dotted_key(err["loc"], kind)
     if kind == "extra_forbidden":
-        parent, _, leaf = key.rpartition(".")
-        message = unknown_name("key", leaf, _fields_at(parent))
+        message = unknown_name("key", err["loc"][-1], _fields_at(err["loc"][:-1]))
     elif kind == "missing":
         message = "required but missing"
     else:
@@ -322,10 +321,12 @@ def _submodel(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _fields_at(dotted: str) -> list[str]:
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys valid in the section a pydantic location points into."""
     model: type[BaseModel] | None = Config
-    for part in filter(None, dotted.split(".")):
-        model = _submodel(model.model_fields[part].annotation) if model else None
+    for item in loc:
+        if model is not None and isinstance(item, str) and item in model.model_fields:
+            model = _submodel(model.model_fields[item].annotation)
     return list(model.model_fields) if model else []
 
 
