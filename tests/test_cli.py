@@ -309,3 +309,23 @@ def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
     assert bad.stderr.startswith(f"error: {broken}:") and "Traceback" not in bad.stderr
     debug = run_cli("train", broken, "--debug")
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "message"),
+    [
+        ("a,b,y\n1,2,x\n,3,y\n", "line 3, column 'a': missing value"),
+        ("a,b,y\n1,2,x\n1,abc,y\n", "line 3, column 'b': not a finite number: 'abc'"),
+        ("a,b,y\n" + "1,2,x\n" * 9 + "1,2,z\n", "class 'z' has 1 row(s), too few for a stratified"),
+        ("a,b,y\n", "has a header but no data rows"),
+    ],
+)
+def test_bad_csv_exits_2_naming_the_cell_and_creates_no_run_folder(
+    write_config, tmp_path, csv_text, message
+):
+    (tmp_path / "d.csv").write_text(csv_text)
+    config = write_config({"data": {"source": "d.csv", "target": "y"}})
+    result = invoke("train", config, "--out", tmp_path / "never")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and str(config) in result.stderr
+    assert not (tmp_path / "never").exists()

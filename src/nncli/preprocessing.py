@@ -13,9 +13,17 @@ SPLITS = ("train", "val", "test")
 
 
 def split_indices(
-    y: np.ndarray, fractions: SplitConfig, *, seed: int, stratify: bool
+    y: np.ndarray,
+    fractions: SplitConfig,
+    *,
+    seed: int,
+    stratify: bool,
+    class_names: list | None = None,
 ) -> dict[str, np.ndarray]:
-    """Seeded train/val/test row indices, stratified by class for classification."""
+    """Seeded train/val/test row indices, stratified by class for classification.
+
+    `class_names` (index-aligned with the class indices in `y`) only make errors readable.
+    """
     from sklearn.model_selection import train_test_split
 
     n = len(y)
@@ -23,7 +31,7 @@ def split_indices(
     if counts["train"] < 1:
         raise UsageError(f"data: {n} rows are too few for the split {_fractions(fractions)}")
     if stratify:
-        _check_stratifiable(y, counts, fractions)
+        _check_stratifiable(y, counts, fractions, class_names)
     indices = np.arange(n)
     rest_size = counts["val"] + counts["test"]
     if rest_size == 0:
@@ -49,15 +57,18 @@ def _split_counts(n: int, fractions: SplitConfig) -> dict[str, int]:
     return {"train": n - val - test, "val": val, "test": test}
 
 
-def _check_stratifiable(y: np.ndarray, counts: dict[str, int], fractions: SplitConfig) -> None:
+def _check_stratifiable(
+    y: np.ndarray, counts: dict[str, int], fractions: SplitConfig, class_names: list | None
+) -> None:
     classes, members = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise UsageError("data: the target has a single class; classification needs at least two")
     parts = sum(1 for c in counts.values() if c > 0)
     rare = [int(c) for c, m in zip(classes, members, strict=True) if m < parts]
     if rare:
+        name = f"'{class_names[rare[0]]}'" if class_names else f"index {rare[0]}"
         raise UsageError(
-            f"data: class index {rare[0]} has {int(members[classes == rare[0]][0])} row(s), too few"
+            f"data: class {name} has {int(members[classes == rare[0]][0])} row(s), too few"
             f" for a stratified {_fractions(fractions)} split (needs {parts})"
         )
     for name, size in counts.items():

@@ -61,7 +61,13 @@ def prepare_data(config: Config) -> PreparedData:
     """Load, split (seeded by `data.seed` alone) and fit scalers on the training split."""
     dataset = load_dataset(config.data)
     stratify = dataset.task == "classification"
-    indices = split_indices(dataset.y, config.data.split, seed=config.data.seed, stratify=stratify)
+    indices = split_indices(
+        dataset.y,
+        config.data.split,
+        seed=config.data.seed,
+        stratify=stratify,
+        class_names=dataset.classes,
+    )
     raw = {name: (dataset.X[rows], dataset.y[rows]) for name, rows in indices.items()}
     scaler = fit_scaler(raw["train"][0], config.data.scaling)
     target_scaler = None
