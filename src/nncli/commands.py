@@ -10,6 +10,7 @@ from nncli.config import Config, dump_config, load_config
 from nncli.engine import EpochReport
 from nncli.errors import ConfigError, Interrupted, NncliError, RunFailedError, UsageError
 from nncli.interrupts import StopRequest
+from nncli.resume import ThrottledSaver, data_fingerprint, open_resumable, save_training_state
 
 
 def load_resolved(config_path: Path, overrides: list[str]) -> Config:
@@ -82,7 +83,7 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
     from nncli.training import train_model
 
     last = run_dir / runs.LAST_STATE_FILE
-    saver = _ThrottledSaver(lambda state, params: save_training_state(last, state, params, info))
+    saver = ThrottledSaver(lambda state, params: save_training_state(last, state, params, info))
     try:
         outcome = train_model(
             config,
@@ -128,34 +129,6 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
     return {"run_dir": str(run_dir), **summary, "warnings": outcome.warnings}
 
 
-def save_training_state(path: Path, state, params, info: dict) -> None:
-    """`checkpoint.save_training_state`, imported on use (it needs torch)."""
-    from nncli.checkpoint import save_training_state as save
-
-    save(path, state, params, info)
-
-
-class _ThrottledSaver:
-    """Saves the resumable state after an epoch unless one was saved under a second ago.
-
-    Small models run hundreds of epochs a second, and a save (about a millisecond with its
-    fsync) would then cost more than training; a stop request always saves at once.
-    """
-
-    def __init__(self, save: Callable, interval_s: float = 1.0):
-        self.save = save
-        self.interval_s = interval_s
-        self.last_saved = float("-inf")
-
-    def __call__(self, state, params) -> None:
-        import time
-
-        now = time.monotonic()
-        if now - self.last_saved >= self.interval_s:
-            self.save(state, params)
-            self.last_saved = now
-
-
 def _write_run_outputs(run_dir: Path, config: Config, prepared, fit, summary: dict) -> None:
     from nncli import runs
     from nncli.metrics import headline_metric
@@ -175,46 +148,6 @@ def _write_run_outputs(run_dir: Path, config: Config, prepared, fit, summary: di
         metric=headline_metric(prepared.task),
         kept_epoch=fit.kept_epoch[0],
     )
-
-
-def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tuple]:
-    """A run folder's config and saved state, refusing finished, failed or mismatched runs."""
-    import json
-
-    from nncli import runs
-    from nncli.checkpoint import load_training_state
-
-    status_file = run_dir / runs.RUN_FILE
-    if not status_file.exists():
-        raise UsageError(f"{run_dir}: not a run folder (no {runs.RUN_FILE})")
-    status = json.loads(status_file.read_text()).get("status")
-    if status == "finished":
-        raise UsageError(f"{run_dir}: this run already finished; there is nothing to resume")
-    if status == "failed":
-        raise UsageError(f"{run_dir}: this run failed; resuming would repeat the failure")
-    last = run_dir / runs.LAST_STATE_FILE
-    if not last.exists():
-        raise UsageError(f"{run_dir}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)")
-    config = load_config(run_dir / runs.CONFIG_FILE)
-    state, params, info = load_training_state(last)
-    if info.get("kind") != kind or info.get("config") != config.model_dump(mode="json"):
-        raise UsageError(
-            f"{run_dir}: {runs.CONFIG_FILE} does not match the saved training state;"
-            " was it edited after the run started?"
-        )
-    return run_dir, config, (state, params, info)
-
-
-def data_fingerprint(prepared) -> str:
-    """A hash of every split's rows, so a resumed run provably sees the data it started with."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for split, (x, y) in prepared.raw.items():
-        digest.update(split.encode())
-        digest.update(x.tobytes())
-        digest.update(y.tobytes())
-    return digest.hexdigest()
 
 
 def describe_setup(config: Config, prepared) -> str:
@@ -320,7 +253,7 @@ def run_compare(
         "data": fingerprint,
     }
     last = out_dir / runs.LAST_STATE_FILE
-    saver = _ThrottledSaver(lambda state, params: save_training_state(last, state, params, info))
+    saver = ThrottledSaver(lambda state, params: save_training_state(last, state, params, info))
     try:
         outcomes = compare_activations(
             config, prepared, activations=names, seeds=seeds, sequential=sequential,

@@ -1,0 +1,74 @@
+"""Resumable runs: the saved training state, when to write it, and when to refuse it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from nncli.config import Config, load_config
+from nncli.errors import UsageError
+
+
+def save_training_state(path: Path, state, params, info: dict) -> None:
+    """`checkpoint.save_training_state`, imported on use (it needs torch)."""
+    from nncli.checkpoint import save_training_state as save
+
+    save(path, state, params, info)
+
+
+class ThrottledSaver:
+    """Saves the resumable state after an epoch unless one was saved under a second ago.
+
+    Small models run hundreds of epochs a second, and a save (about a millisecond with its
+    fsync) would then cost more than training; a stop request always saves at once.
+    """
+
+    def __init__(self, save: Callable, interval_s: float = 1.0):
+        self.save = save
+        self.interval_s = interval_s
+        self.last_saved = float("-inf")
+
+    def __call__(self, state, params) -> None:
+        now = time.monotonic()
+        if now - self.last_saved >= self.interval_s:
+            self.save(state, params)
+            self.last_saved = now
+
+
+def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tuple]:
+    """A run folder's config and saved state, refusing finished, failed or mismatched runs."""
+    from nncli import runs
+    from nncli.checkpoint import load_training_state
+
+    status_file = run_dir / runs.RUN_FILE
+    if not status_file.exists():
+        raise UsageError(f"{run_dir}: not a run folder (no {runs.RUN_FILE})")
+    status = json.loads(status_file.read_text()).get("status")
+    if status == "finished":
+        raise UsageError(f"{run_dir}: this run already finished; there is nothing to resume")
+    if status == "failed":
+        raise UsageError(f"{run_dir}: this run failed; resuming would repeat the failure")
+    last = run_dir / runs.LAST_STATE_FILE
+    if not last.exists():
+        raise UsageError(f"{run_dir}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)")
+    config = load_config(run_dir / runs.CONFIG_FILE)
+    state, params, info = load_training_state(last)
+    if info.get("kind") != kind or info.get("config") != config.model_dump(mode="json"):
+        raise UsageError(
+            f"{run_dir}: {runs.CONFIG_FILE} does not match the saved training state;"
+            " was it edited after the run started?"
+        )
+    return run_dir, config, (state, params, info)
+
+
+def data_fingerprint(prepared) -> str:
+    """A hash of every split's rows, so a resumed run provably sees the data it started with."""
+    digest = hashlib.sha256()
+    for split, (x, y) in prepared.raw.items():
+        digest.update(split.encode())
+        digest.update(x.tobytes())
+        digest.update(y.tobytes())
+    return digest.hexdigest()
