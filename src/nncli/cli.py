@@ -126,7 +126,7 @@ def train(
             resume=resume,
             should_stop=stop,
             on_epoch=bar,
-            on_info=None if quiet or as_json else console.print,
+            on_info=None if quiet or as_json else bar.print,
         )
     for warning in summary.pop("warnings"):
         make_console(stderr=True).print(f"[yellow]warning:[/] {warning}")
@@ -195,7 +195,7 @@ def compare_activations(
             resume=resume,
             should_stop=stop,
             on_epoch=progress,
-            on_info=None if quiet or as_json else console.print,
+            on_info=None if quiet or as_json else progress.print,
         )
     if as_json:
         print(json.dumps(result))

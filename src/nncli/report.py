@@ -72,6 +72,13 @@ class EpochProgress:
             self._progress.__enter__()
         return self
 
+    def print(self, message: str) -> None:
+        """Print above a live bar (through its console), or plainly when there is none."""
+        if self._progress is not None:
+            self._progress.console.print(message)
+        else:
+            make_console(stderr=self.stream is sys.stderr).print(message)
+
     def __call__(self, report: EpochReport) -> None:
         if not self.enabled:
             return
