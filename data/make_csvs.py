@@ -3,6 +3,7 @@
 import csv
 from pathlib import Path
 
+import numpy as np
 from sklearn.datasets import load_diabetes, load_iris
 
 HERE = Path(__file__).parent
@@ -33,3 +34,9 @@ write(
         for x, t in zip(diabetes.data, diabetes.target, strict=True)
     ),
 )
+
+# y = sin(x) without noise, inside the range `sine` trains on ([-pi, pi]) and outside it.
+inside = np.linspace(-np.pi, np.pi, 101)
+outside = np.concatenate([np.linspace(-2 * np.pi, -np.pi, 51), np.linspace(np.pi, 2 * np.pi, 51)])
+for name, xs in (("sine_inside.csv", inside), ("sine_outside.csv", outside)):
+    write(HERE / name, ["x", "y"], ([f"{x:.6f}", f"{np.sin(x):.6f}"] for x in xs))

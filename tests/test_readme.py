@@ -38,3 +38,14 @@ def test_plain_pytorch_snippet_loads_the_same_model(tiny_moons, tmp_path):
     np.testing.assert_allclose(
         torch.softmax(namespace["net"](inputs), -1).detach(), expected, rtol=1e-6
     )
+
+
+def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):
+    from nncli.evaluation import evaluate
+
+    run_dir = Path(run_train(ROOT / "configs/sine.yaml", [], out=tmp_path / "sine")["run_dir"])
+    inside = evaluate(run_dir, data=ROOT / "data/sine_inside.csv")["metrics"]
+    outside = evaluate(run_dir, data=ROOT / "data/sine_outside.csv")["metrics"]
+    assert inside["r2"] > 0.99 and outside["r2"] < 0.5
+    assert outside["mse"] > 100 * inside["mse"]
+    assert (run_dir / "fit.png").read_bytes()[:4] == b"\x89PNG"

@@ -122,6 +122,19 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
     }
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, outcome.net, outcome.card)
     _write_run_outputs(run_dir, config, prepared, fit, summary)
+    if prepared.task == "regression" and prepared.raw["train"][0].shape[1] == 1:
+        from functools import partial
+
+        from nncli.plots import plot_function_fit
+
+        plot_function_fit(
+            run_dir / runs.FIT_PLOT_FILE,
+            partial(outcome.card.predict_raw, outcome.net),
+            *prepared.raw["train"],
+            title=config.name or "fit",
+            feature=prepared.dataset.feature_names[0],
+            target=prepared.dataset.target_name,
+        )
     last.unlink(missing_ok=True)  # a finished run has nothing to resume
     runs.write_status(run_dir, "finished", epochs_run=fit.epochs_run[0], resumable=False)
     if on_info is not None:

@@ -176,3 +176,28 @@ def plot_activations(path: Path, names: list[str]) -> None:
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Activations and their derivatives")
     _save(fig, path)
+
+
+def plot_function_fit(
+    path: Path, predict, x: object, y: object, *, title: str, feature: str, target: str
+) -> None:
+    """A 1-D regression: the learned function beyond the training range, the data inside it.
+
+    `predict` maps raw (N, 1) inputs to predictions in the target's units.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    lo, hi = float(x.min()), float(x.max())
+    span = hi - lo or 1.0
+    grid = np.linspace(lo - span / 2, hi + span / 2, 600)[:, None]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.axvspan(lo, hi, color="grey", alpha=0.12, label="training range")
+    ax.scatter(x[:, 0], y, s=8, color="black", alpha=0.5, label="training data")
+    ax.plot(grid[:, 0], predict(grid), color="tab:red", label="network")
+    ax.set_xlabel(feature)
+    ax.set_ylabel(target)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{title}: fits inside the training range, guesses outside it")
+    _save(fig, path)

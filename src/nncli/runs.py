@@ -18,6 +18,7 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
 LOSS_PLOT_FILE = "loss.png"
+FIT_PLOT_FILE = "fit.png"  # 1-D regression only: the learned function, beyond the data too
 LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes
 
 
