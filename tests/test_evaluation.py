@@ -249,3 +249,19 @@ def test_runs_lists_sorts_and_prints_json(tmp_path, write_config):
     bad = invoke("runs", base, "--sort", "speed")
     assert bad.exit_code == 2 and "known: accuracy" in bad.stderr
     assert invoke("runs", tmp_path / "nowhere").exit_code == 2
+
+
+def test_runs_lists_comparisons_as_such(tmp_path, write_config):
+    from nncli.commands import run_compare
+
+    config = write_config(
+        {
+            "data": {"source": "moons", "n_samples": 100},
+            "training": {"epochs": 2},
+            "output": {"dir": str(tmp_path / "runs")},
+        }
+    )
+    run_compare(config, [], activations=["tanh", "relu"], n_seeds=1)
+    (record,) = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
+    assert record["kind"] == "compare" and record["activation"] == "compare: tanh,relu"
+    assert record["status"] == "finished" and record["task"] == "classification"

@@ -89,21 +89,27 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
         try:
             status = json.loads(run_json.read_text())
             config = _read_yaml(run_dir / CONFIG_FILE)
-            summary = _read_json(run_dir / METRICS_FILE)
+            comparing = status.get("kind") == "compare"
+            summary = _read_json(run_dir / ("summary.json" if comparing else METRICS_FILE))
         except (OSError, ValueError):
             continue  # not a readable run folder: skip it rather than fail the listing
-        metrics = summary.get("metrics", {})
+        metrics = summary.get("metrics", {})  # a comparison has no single model's metrics
         split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
         task = summary.get("task")
+        activation = config.get("model", {}).get("activation")
+        if comparing:
+            compared = [r.get("activation") for r in summary.get("results", [])]
+            activation = f"compare: {','.join(compared)}" if compared else "compare"
         records.append(
             {
                 "run": run_dir.name,
                 "path": str(run_dir),
+                "kind": status.get("kind", "train"),
                 "created": status.get("created"),
                 "status": status.get("status"),
                 "task": task,
                 "source": Path(str(config.get("data", {}).get("source", ""))).name or None,
-                "activation": config.get("model", {}).get("activation"),
+                "activation": activation,
                 "epochs_run": summary.get("epochs_run"),
                 "split": split if metrics else None,
                 "headline": headline_metric(task) if task else None,
