@@ -93,6 +93,17 @@ def per_model_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> t
     return per_sample_loss(outputs, targets, task).mean(dim=1)
 
 
+def stacked_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+    """The sum over models of each one's mean loss, in fewest operations: its gradient with
+    respect to model k's parameters is model k's own, as all models share the batch size."""
+    k, b, c = outputs.shape
+    if task == "classification":
+        summed = F.cross_entropy(outputs.reshape(k * b, c), targets.reshape(k * b), reduction="sum")
+    else:
+        summed = ((outputs.squeeze(-1) - targets) ** 2).sum()
+    return summed / b
+
+
 def single_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
     """(B, C) outputs and (B,) targets -> scalar mean loss, as a bare loop computes it."""
     if task == "classification":
@@ -209,8 +220,7 @@ def fit(
                 loss = single_loss(outputs, y_epoch[lo : lo + batch], task)
             else:
                 outputs = model(x_epoch[:, lo : lo + batch])  # (K, B, C)
-                # d(sum)/d(model k) is model k's own gradient.
-                loss = per_model_loss(outputs, y_epoch[:, lo : lo + batch], task).sum()
+                loss = stacked_loss(outputs, y_epoch[:, lo : lo + batch], task)
             step_outputs.append(outputs.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
