@@ -222,3 +222,22 @@ def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_p
     assert resumed["results"] == whole["results"]
     again = runner.invoke(app, ["compare-activations", "--resume", str(cut)])
     assert again.exit_code == 2 and "already finished" in again.stderr
+
+
+def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(write_config, tmp_path):
+    config = write_config(
+        {
+            "data": {"source": "moons", "n_samples": 300},
+            "training": {"epochs": 50, "early_stopping": {"patience": 50}},
+        }
+    )
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted):
+        run_train(config, [], out=cut, should_stop=StopAfter(100))
+    state, _, _ = load_training_state(cut / "last.safetensors")
+    result = runner.invoke(app, ["evaluate", str(cut / "best.safetensors"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_samples"] == 45
+    assert state.tracker["best_epoch"][0] >= 1
+    assert runner.invoke(app, ["train", "--resume", str(cut), "-q"]).exit_code == 0
+    assert not (cut / "best.safetensors").exists() and (cut / "model.safetensors").exists()

@@ -10,7 +10,13 @@ from nncli.config import Config, dump_config, load_config
 from nncli.engine import EpochReport
 from nncli.errors import ConfigError, Interrupted, NncliError, RunFailedError, UsageError
 from nncli.interrupts import StopRequest
-from nncli.resume import ThrottledSaver, data_fingerprint, open_resumable, save_training_state
+from nncli.resume import (
+    ThrottledSaver,
+    data_fingerprint,
+    open_resumable,
+    save_best_checkpoint,
+    save_training_state,
+)
 
 
 def load_resolved(config_path: Path, overrides: list[str]) -> Config:
@@ -80,10 +86,17 @@ def run_train(
 def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, on_info) -> dict:
     from nncli import runs
     from nncli.checkpoint import save_checkpoint
-    from nncli.training import train_model
+    from nncli.training import model_card, stacked_sizes, train_model
 
-    last = run_dir / runs.LAST_STATE_FILE
-    saver = ThrottledSaver(lambda state, params: save_training_state(last, state, params, info))
+    last, best = run_dir / runs.LAST_STATE_FILE, run_dir / runs.BEST_FILE
+    card = model_card(config, prepared, stacked_sizes(config, prepared))
+
+    def save_state(state, params) -> None:
+        save_training_state(last, state, params, info)
+        if config.training.early_stopping is not None:
+            save_best_checkpoint(best, state.best_params, card)
+
+    saver = ThrottledSaver(save_state)
     try:
         outcome = train_model(
             config,
@@ -103,7 +116,7 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
         raise
     fit = outcome.fit
     if fit.stopped is not None:
-        save_training_state(last, fit.stopped, list(outcome.stacked.parameters()), info)
+        save_state(fit.stopped, list(outcome.stacked.parameters()))
         where = f"epoch {fit.stopped.epoch}, step {fit.stopped.step}"
         runs.write_status(run_dir, "interrupted", resumable=True, stopped_at=where)
         code = should_stop.exit_code if should_stop is not None else 130
@@ -135,7 +148,8 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
             feature=prepared.dataset.feature_names[0],
             target=prepared.dataset.target_name,
         )
-    last.unlink(missing_ok=True)  # a finished run has nothing to resume
+    last.unlink(missing_ok=True)  # a finished run has nothing to resume,
+    best.unlink(missing_ok=True)  # and its model.safetensors holds the best weights
     runs.write_status(run_dir, "finished", epochs_run=fit.epochs_run[0], resumable=False)
     if on_info is not None:
         on_info(describe_outcome(config, summary))

@@ -13,7 +13,7 @@ from nncli.checkpoint import ModelCard
 from nncli.config import Config
 from nncli.diagnostics import dead_fraction, saturated_fraction
 from nncli.engine import EpochReport, FitResult, TrainingState, fit, single_loss
-from nncli.model import StackedMLP, layer_sizes
+from nncli.model import StackedMLP
 from nncli.preprocessing import SPLITS
 from nncli.training import (
     PreparedData,
@@ -22,6 +22,7 @@ from nncli.training import (
     measure_splits,
     model_card,
     resolve_device,
+    stacked_sizes,
     target_scale,
 )
 
@@ -97,7 +98,7 @@ def compare_activations(
     device = resolve_device(config.training.device)
     train = prepared.tensors("train", device)
     val = prepared.tensors("val", device) if "val" in prepared.raw else None
-    sizes = layer_sizes(train[0].shape[1], config.model.widths, prepared.n_outputs)
+    sizes = stacked_sizes(config, prepared)
     pairs = [(activation, seed) for activation in activations for seed in seeds]
     common = {
         "task": prepared.task,

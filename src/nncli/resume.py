@@ -19,6 +19,17 @@ def save_training_state(path: Path, state, params, info: dict) -> None:
     save(path, state, params, info)
 
 
+def save_best_checkpoint(path: Path, best_params: list, card) -> None:
+    """The best epoch's weights so far, as a model checkpoint `nncli evaluate` can read."""
+    from nncli.checkpoint import save_checkpoint
+    from nncli.model import StackedMLP
+    from nncli.training import load_parameters
+
+    stacked = StackedMLP(card.sizes, [card.activation])
+    load_parameters(stacked, best_params)
+    save_checkpoint(path, stacked.member(0), card)
+
+
 class ThrottledSaver:
     """Saves the resumable state after an epoch unless one was saved under a second ago.
 

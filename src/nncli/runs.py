@@ -20,6 +20,7 @@ RUN_FILE = "run.json"
 LOSS_PLOT_FILE = "loss.png"
 FIT_PLOT_FILE = "fit.png"  # 1-D regression only: the learned function, beyond the data too
 LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes
+BEST_FILE = "best.safetensors"  # with early stopping, the best weights so far; removed likewise
 
 
 def create_run_dir(config: Config, out: Path | None, *, kind: str = "") -> Path:

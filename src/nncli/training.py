@@ -138,7 +138,7 @@ def train_model(
             f"training.batch_size {config.training.batch_size} is larger than the training split"
             f" ({len(train[0])} rows); using {len(train[0])}"
         )
-    sizes = layer_sizes(train[0].shape[1], config.model.widths, prepared.n_outputs)
+    sizes = stacked_sizes(config, prepared)
     stacked = StackedMLP.from_seeds(sizes, [config.model.activation], [config.seed])
     if resume is not None:
         load_parameters(stacked, resume[1])
@@ -173,6 +173,12 @@ def train_model(
         )
     net = stacked.member(0).cpu().eval()
     return TrainOutcome(net, card, result, measure_splits(net, card, prepared), warnings, stacked)
+
+
+def stacked_sizes(config: Config, prepared: PreparedData) -> list[int]:
+    """Layer sizes, inputs first, of the network `config` builds for this data."""
+    n_features = prepared.raw["train"][0].shape[1]
+    return layer_sizes(n_features, config.model.widths, prepared.n_outputs)
 
 
 def load_parameters(model: StackedMLP, params: list[torch.Tensor]) -> None:
