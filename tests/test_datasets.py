@@ -393,9 +393,20 @@ def test_a_column_named_like_a_pandas_duplicate_is_not_a_duplicate(csv):
     assert data.feature_names == ["a", "a.1"]
 
 
-def test_ragged_rows_are_a_parse_error(csv):
-    with pytest.raises(UsageError, match=r"cannot parse CSV"):
+def test_ragged_rows_are_refused_naming_the_line(csv):
+    with pytest.raises(UsageError, match=r"line 3 has 4 fields, but the header has 3"):
         read_csv_dataset(csv("a,b,y\n1,2,0\n3,4,5,6\n"), "y", "auto")
+
+
+def test_every_row_one_field_longer_than_the_header_is_not_silently_shifted(csv):
+    # pandas would take the first column as an index and shift every value one column left.
+    with pytest.raises(UsageError, match=r"line 2 has 4 fields, but the header has 3"):
+        read_csv_dataset(csv("a,b,label\n1.2,1.4,1.8,1\n2,3,4,0\n"), "label", "auto")
+
+
+def test_spaces_around_header_names_are_ignored(csv):
+    data = read_csv_dataset(csv(" a , b , label \n1,2,x\n3,4,y\n5,6,x\n"), "label", "auto")
+    assert data.feature_names == ["a", "b"] and data.classes == ["x", "y"]
 
 
 def test_csv_loads_through_the_data_section(csv):

@@ -23,7 +23,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise UsageError(f"{path}: data file not found")
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        header = _header(path, sep)
+        header = _checked_header(path, sep)
         table = pd.read_csv(
             path,
             sep=sep,
@@ -31,6 +31,7 @@ def read_table(path: Path) -> pd.DataFrame:
             keep_default_na=False,
             skipinitialspace=True,
             skip_blank_lines=False,
+            index_col=False,  # never take the first column as an index
         )
     except pd.errors.EmptyDataError:
         raise UsageError(f"{path}: file is empty; expected a header row and data rows") from None
@@ -39,6 +40,7 @@ def read_table(path: Path) -> pd.DataFrame:
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise UsageError(f"{path}: duplicate column name(s): {', '.join(duplicated)}")
+    table.columns = header  # stripped of surrounding spaces
     table.index = pd.RangeIndex(2, len(table) + 2)  # line 1 is the header
     table = table[~(table == "").all(axis=1)]  # blank lines
     if table.empty:
@@ -46,12 +48,24 @@ def read_table(path: Path) -> pd.DataFrame:
     return table
 
 
-def _header(path: Path, sep: str) -> list[str]:
+def _checked_header(path: Path, sep: str) -> list[str]:
+    """The header's names; every other non-blank row must have as many fields."""
     with path.open(newline="", encoding="utf-8") as handle:
-        first = next(csv.reader(handle, delimiter=sep, skipinitialspace=True), None)
-    if first is None:
-        raise pd.errors.EmptyDataError
-    return [name.strip() for name in first]
+        rows = csv.reader(handle, delimiter=sep, skipinitialspace=True)
+        header = next(rows, None)
+        if header is None:
+            raise pd.errors.EmptyDataError
+        for row in rows:
+            if row and any(cell.strip() for cell in row) and len(row) != len(header):
+                raise UsageError(
+                    f"{path}: line {rows.line_num} has {len(row)} fields, but the header has"
+                    f" {len(header)} ({sep.join(header)})"
+                )
+    names = [name.strip() for name in header]
+    unnamed = [i + 1 for i, name in enumerate(names) if not name]
+    if unnamed:
+        raise UsageError(f"{path}: header column {unnamed[0]} has no name")
+    return names
 
 
 def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
