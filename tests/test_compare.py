@@ -187,7 +187,7 @@ def test_regression_comparison_has_no_decision_boundaries(write_config, tmp_path
     [
         (["--activations", "sigmoid,rellu"], "unknown activation 'rellu' (did you mean 'relu'?)"),
         (["--activations", "relu,relu"], "listed twice"),
-        (["--seeds", "0"], "--seeds: must be at least 1"),
+        (["--seeds", "0"], "--seeds: must be between 1 and 999"),
     ],
 )
 def test_bad_options_exit_2(deep_moons, tmp_path, args, message):

@@ -265,3 +265,20 @@ def test_runs_lists_comparisons_as_such(tmp_path, write_config):
     (record,) = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
     assert record["kind"] == "compare" and record["activation"] == "compare: tanh,relu"
     assert record["status"] == "finished" and record["task"] == "classification"
+
+
+def test_runs_skips_malformed_folders_instead_of_failing(tmp_path, tiny_moons):
+    base = tmp_path / "runs"
+    run_train(tiny_moons, [], out=base / "good")
+    for name, files in {
+        "list-status": {"run.json": "[1, 2]"},
+        "bad-yaml": {"run.json": "{}", "config.yaml": "a: [1,"},
+        "list-config": {"run.json": '{"created": 5}', "config.yaml": "- x"},
+        "list-metrics": {"run.json": "{}", "metrics.json": "[3]"},
+    }.items():
+        (base / name).mkdir()
+        for file, text in files.items():
+            (base / name / file).write_text(text)
+    result = invoke("runs", base, "--json", "--sort", "accuracy")
+    assert result.exit_code == 0, result.output
+    assert [r["run"] for r in json.loads(result.stdout)] == ["good"]

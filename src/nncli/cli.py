@@ -6,6 +6,7 @@ Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --h
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -36,6 +37,10 @@ class _ErrorsToExitCodes(TyperGroup):
                 raise
             typer.echo("interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `nncli ... | head`: the reader left; that is not an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so flushing at exit cannot fail again
+            ctx.exit(141)
         except Exception as exc:  # a bug in nncli: one line, and the traceback on request
             if debug or _is_cli_framework_exit(exc):
                 raise

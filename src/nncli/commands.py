@@ -114,6 +114,9 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
     except KeyboardInterrupt:
         runs.write_status(run_dir, "interrupted", resumable=last.exists())
         raise
+    except Exception as exc:  # a bug: the folder must still not claim to be running
+        runs.write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     fit = outcome.fit
     if fit.stopped is not None:
         save_state(fit.stopped, list(outcome.stacked.parameters()))
@@ -250,8 +253,8 @@ def run_compare(
             )
         if len(set(names)) != len(names):
             raise UsageError("--activations: an activation is listed twice")
-        if n_seeds < 1:
-            raise UsageError(f"--seeds: must be at least 1, got {n_seeds}")
+        if not 1 <= n_seeds <= 999:
+            raise UsageError(f"--seeds: must be between 1 and 999, got {n_seeds}")
         config = load_resolved(config_path, overrides)
         seeds = seeds_from(config, n_seeds)
     resolve_device(config.training.device)

@@ -198,7 +198,8 @@ def summarize(outcomes: list[ModelOutcome]) -> list[dict]:
                     for split in splits
                 },
                 "grad_norms": [
-                    float(np.mean([o.grad_norms[layer] for o in group])) for layer in range(layers)
+                    _mean_std([o.grad_norms[layer] for o in group])["mean"]
+                    for layer in range(layers)
                 ],
                 "grad_ratio": _mean_std([o.grad_ratio for o in group]),
                 "best_epoch": _mean_std([o.best_epoch for o in group]),

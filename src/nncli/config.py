@@ -33,6 +33,9 @@ def _scientific_float(value: Any) -> Any:
 
 Float = Annotated[float, BeforeValidator(_scientific_float)]
 
+# scikit-learn's random_state takes seeds below 2**32; compare-activations adds up to 999 more.
+MAX_SEED = 2**32 - 1000
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -67,7 +70,7 @@ class DataConfig(_Strict):
     noise: Float | None = Field(None, ge=0)
     # Seeds the split (and synthetic generation) alone, so changing the top-level seed compares
     # models on the same data.
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     split: SplitConfig = SplitConfig()
     # Fitted on the training split only.
     scaling: Literal["standard", "minmax", "none"] = "standard"
@@ -149,7 +152,7 @@ class Config(_Strict):
     # Names the run folder; defaults to the config file's name.
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     # Seeds weight initialization and batch order (not the data split: see data.seed).
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     data: DataConfig
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()

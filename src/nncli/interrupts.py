@@ -35,8 +35,8 @@ def stop_on_signals() -> Iterator[StopRequest]:
         request.signum = signum
         name = signal.Signals(signum).name
         print(
-            f"\n{name}: stopping at the next step and saving a resumable checkpoint"
-            " (Ctrl-C again to quit at once)",
+            f"\n{name}: stopping at the next training step (if training is still running)"
+            " and saving a resumable checkpoint; Ctrl-C again to quit at once",
             file=sys.stderr,
             flush=True,
         )

@@ -28,8 +28,14 @@ def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
 
 
 def _skm():
-    from sklearn import metrics
+    import warnings
 
+    from sklearn import metrics
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    # Undefined values (R² of one row) come back as None; scikit-learn's warning would only
+    # print its own file and line to the user.
+    warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
     return metrics
 
 

@@ -67,7 +67,10 @@ def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tu
         raise UsageError(f"{run_dir}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)")
     config = load_config(run_dir / runs.CONFIG_FILE)
     state, params, info = load_training_state(last)
-    if info.get("kind") != kind or info.get("config") != config.model_dump(mode="json"):
+    if info.get("kind") != kind:
+        other = "nncli train" if info.get("kind") == "train" else "nncli compare-activations"
+        raise UsageError(f"{run_dir}: this folder was started by {other}; resume it with that")
+    if info.get("config") != config.model_dump(mode="json"):
         raise UsageError(
             f"{run_dir}: {runs.CONFIG_FILE} does not match the saved training state;"
             " was it edited after the run started?"

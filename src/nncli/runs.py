@@ -79,8 +79,6 @@ HIGHER_IS_BETTER = {"accuracy", "f1", "precision", "recall", "r2"}
 
 def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
     """One record per run folder under `directory` (those with a run.json), newest first."""
-    from nncli.metrics import headline_metric
-
     directory = Path(directory)
     if not directory.is_dir():
         raise UsageError(f"{directory}: no such runs folder")
@@ -88,38 +86,11 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
     for run_json in directory.glob(f"*/{RUN_FILE}"):
         run_dir = run_json.parent
         try:
-            status = json.loads(run_json.read_text())
-            config = _read_yaml(run_dir / CONFIG_FILE)
-            comparing = status.get("kind") == "compare"
-            summary = _read_json(run_dir / ("summary.json" if comparing else METRICS_FILE))
-        except (OSError, ValueError):
+            record = _run_record(run_dir, run_json)
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
             continue  # not a readable run folder: skip it rather than fail the listing
-        metrics = summary.get("metrics", {})  # a comparison has no single model's metrics
-        split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
-        task = summary.get("task")
-        activation = config.get("model", {}).get("activation")
-        if comparing:
-            compared = [r.get("activation") for r in summary.get("results", [])]
-            activation = f"compare: {','.join(compared)}" if compared else "compare"
-        records.append(
-            {
-                "run": run_dir.name,
-                "path": str(run_dir),
-                "kind": status.get("kind", "train"),
-                "created": status.get("created"),
-                "status": status.get("status"),
-                "task": task,
-                "source": Path(str(config.get("data", {}).get("source", ""))).name or None,
-                "activation": activation,
-                "epochs_run": summary.get("epochs_run"),
-                "split": split if metrics else None,
-                "headline": headline_metric(task) if task else None,
-                "metrics": {
-                    k: v for k, v in metrics.get(split, {}).items() if k != "confusion_matrix"
-                },
-            }
-        )
-    records.sort(key=lambda r: r["created"] or "", reverse=True)
+        records.append(record)
+    records.sort(key=lambda r: str(r["created"] or ""), reverse=True)
     if sort is not None:
         known = {name for r in records for name in r["metrics"]}
         if records and sort not in known:
@@ -127,10 +98,50 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
                 f"--sort: no run has metric '{sort}'; known: {', '.join(sorted(known))}"
             )
         sign = -1 if sort in HIGHER_IS_BETTER else 1
-        records.sort(
-            key=lambda r: (r["metrics"].get(sort) is None, sign * (r["metrics"].get(sort) or 0))
-        )
+        records.sort(key=lambda r: _sort_key(r["metrics"].get(sort), sign))
     return records
+
+
+def _sort_key(value: object, sign: int) -> tuple[bool, float]:
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return (number is None, sign * (number or 0))
+
+
+def _run_record(run_dir: Path, run_json: Path) -> dict:
+    """What `nncli runs` shows of one folder; raises on anything malformed."""
+    from nncli.metrics import headline_metric
+
+    status = _mapping(json.loads(run_json.read_text()))
+    config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
+    comparing = status.get("kind") == "compare"
+    summary = _mapping(_read_json(run_dir / ("summary.json" if comparing else METRICS_FILE)))
+    metrics = summary.get("metrics", {})  # a comparison has no single model's metrics
+    split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
+    task = summary.get("task")
+    activation = config.get("model", {}).get("activation")
+    if comparing:
+        compared = [r.get("activation") for r in summary.get("results", [])]
+        activation = f"compare: {','.join(compared)}" if compared else "compare"
+    return {
+        "run": run_dir.name,
+        "path": str(run_dir),
+        "kind": status.get("kind", "train"),
+        "created": status.get("created"),
+        "status": status.get("status"),
+        "task": task,
+        "source": Path(str(config.get("data", {}).get("source", ""))).name or None,
+        "activation": activation,
+        "epochs_run": summary.get("epochs_run"),
+        "split": split if metrics else None,
+        "headline": headline_metric(task) if task else None,
+        "metrics": {k: v for k, v in metrics.get(split, {}).items() if k != "confusion_matrix"},
+    }
+
+
+def _mapping(value: object) -> dict:
+    if not isinstance(value, dict):
+        raise TypeError("not a mapping")
+    return value
 
 
 def _read_json(path: Path) -> dict:
@@ -140,4 +151,9 @@ def _read_json(path: Path) -> dict:
 def _read_yaml(path: Path) -> dict:
     import yaml
 
-    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
