@@ -197,3 +197,25 @@ def test_bad_options_exit_2(deep_moons, tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_diverging_models_still_give_strict_json(deep_moons, tmp_path):
+    args = [
+        "compare-activations",
+        str(deep_moons),
+        "--activations",
+        "relu,identity",
+        "--seeds",
+        "1",
+    ]
+    result = runner.invoke(
+        app, [*args, "-s", "training.lr=50", "--json", "--out", str(tmp_path / "c")]
+    )
+    assert result.exit_code == 0, result.output
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    report = json.loads(result.stdout, parse_constant=refuse)
+    assert any(r["diverged"] for r in report["results"])
+    json.loads((tmp_path / "c/summary.json").read_text(), parse_constant=refuse)

@@ -497,3 +497,12 @@ def test_a_key_with_dots_is_reported_not_crashed_on(tmp_path):
     path.write_text("data: {source: moons}\n'0.': 1\n")
     with pytest.raises(ConfigError, match=r"0\.: unknown key '0\.'"):
         load_config(path)
+
+
+@pytest.mark.parametrize("key", ["seed", "data.seed"])
+@pytest.mark.parametrize("value", ["-1", "99999999999999999999"])
+def test_seeds_out_of_range_are_config_errors(tmp_path, key, value):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {source: moons}\n")
+    with pytest.raises(ConfigError, match=f"--set {key}: input should be"):
+        load_config(path, [f"{key}={value}"])

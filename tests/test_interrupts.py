@@ -241,3 +241,11 @@ def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(write_c
     assert state.tracker["best_epoch"][0] >= 1
     assert runner.invoke(app, ["train", "--resume", str(cut), "-q"]).exit_code == 0
     assert not (cut / "best.safetensors").exists() and (cut / "model.safetensors").exists()
+
+
+def test_resuming_with_the_other_command_says_which_to_use(tiny_moons, tmp_path):
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted):
+        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(20))
+    result = runner.invoke(app, ["compare-activations", "--resume", str(cut)])
+    assert result.exit_code == 2 and "started by nncli train" in result.stderr

@@ -90,9 +90,10 @@ def plot_grad_norms(path: Path, summary: list[dict], *, title: str) -> None:
     """Mean first-epoch weight-gradient norm per layer, input layer first, log scale."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    floor = min((g for r in summary for g in r["grad_norms"] if g > 0), default=1e-12) / 10
+    known = [g for r in summary for g in r["grad_norms"] if g is not None]  # None: diverged
+    floor = min((g for g in known if g > 0), default=1e-12) / 10
     for record in summary:
-        norms = record["grad_norms"]
+        norms = [float("nan") if g is None else g for g in record["grad_norms"]]
         layers = range(1, len(norms) + 1)
         ax.plot(layers, [max(g, floor) for g in norms], marker="o", label=record["activation"])
         zero = [layer for layer, g in zip(layers, norms, strict=True) if g == 0]
