@@ -249,3 +249,15 @@ def test_resuming_with_the_other_command_says_which_to_use(tiny_moons, tmp_path)
         run_train(tiny_moons, [], out=cut, should_stop=StopAfter(20))
     result = runner.invoke(app, ["compare-activations", "--resume", str(cut)])
     assert result.exit_code == 2 and "started by nncli train" in result.stderr
+
+
+def test_a_run_still_training_cannot_be_resumed_alongside(long_config, tmp_path):
+    run = tmp_path / "live"
+    process = start("train", long_config, "--out", run)
+    try:
+        wait_for_epoch(process, 3)
+        result = runner.invoke(app, ["train", "--resume", str(run)])
+        assert result.exit_code == 2 and "still running (process" in result.stderr
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def run_train(
     if saved is None:
         run_dir = runs.create_run_dir(config, out)
         runs.write_config(run_dir, config)
-    runs.write_status(run_dir, "running")
+    runs.write_status(run_dir, "running", pid=os.getpid())
     info = {"kind": "train", "activations": [config.model.activation], "seeds": [config.seed],
             "config": config.model_dump(mode="json"), "data": fingerprint}  # fmt: skip
     return _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, on_info)
@@ -153,7 +154,9 @@ def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, o
         )
     last.unlink(missing_ok=True)  # a finished run has nothing to resume,
     best.unlink(missing_ok=True)  # and its model.safetensors holds the best weights
-    runs.write_status(run_dir, "finished", epochs_run=fit.epochs_run[0], resumable=False)
+    runs.write_status(
+        run_dir, "finished", epochs_run=fit.epochs_run[0], resumable=False, stopped_at=None
+    )
     if on_info is not None:
         on_info(describe_outcome(config, summary))
     return {"run_dir": str(run_dir), **summary, "warnings": outcome.warnings}
@@ -274,7 +277,7 @@ def run_compare(
     if saved is None:
         out_dir = runs.create_run_dir(config, out, kind="activations")
         runs.write_config(out_dir, config)
-    runs.write_status(out_dir, "running", kind="compare")
+    runs.write_status(out_dir, "running", kind="compare", pid=os.getpid())
     info = {
         "kind": "compare",
         "activations": [a for a in names for _ in seeds],
@@ -311,7 +314,7 @@ def run_compare(
     result = {"out_dir": str(out_dir), "task": prepared.task, "results": summary}
     _write_comparison(out_dir, config, prepared, outcomes, summary, result)
     last.unlink(missing_ok=True)
-    runs.write_status(out_dir, "finished", resumable=False)
+    runs.write_status(out_dir, "finished", resumable=False, stopped_at=None)
     return result
 
 

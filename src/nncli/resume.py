@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +58,12 @@ def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tu
     status_file = run_dir / runs.RUN_FILE
     if not status_file.exists():
         raise UsageError(f"{run_dir}: not a run folder (no {runs.RUN_FILE})")
-    status = json.loads(status_file.read_text()).get("status")
+    record = json.loads(status_file.read_text())
+    status = record.get("status")
+    if status == "running" and _alive(record.get("pid")):
+        raise UsageError(
+            f"{run_dir}: still running (process {record['pid']}); stop it first (Ctrl-C saves it)"
+        )
     if status == "finished":
         raise UsageError(f"{run_dir}: this run already finished; there is nothing to resume")
     if status == "failed":
@@ -76,6 +82,19 @@ def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tu
             " was it edited after the run started?"
         )
     return run_dir, config, (state, params, info)
+
+
+def _alive(pid: object) -> bool:
+    """Whether a process of this id exists here (a run killed with -9 leaves none)."""
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def data_fingerprint(prepared) -> str:
