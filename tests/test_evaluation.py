@@ -209,6 +209,18 @@ def test_evaluate_a_folder_without_a_model(tmp_path):
     assert result.exit_code == 2 and "no model.safetensors" in result.stderr
 
 
+def test_evaluate_refuses_a_split_whose_data_changed(tmp_path):
+    data = tmp_path / "iris.csv"
+    data.write_bytes(IRIS.read_bytes())
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  source: iris.csv\n  target: species\ntraining:\n  epochs: 2\n")
+    summary = run_train(config, [], out=tmp_path / "run")
+    data.write_text(data.read_text().replace("5.1,3.5", "5.2,3.5", 1))
+    result = invoke("evaluate", summary["run_dir"])
+    assert result.exit_code == 2 and "changed after this run trained on it" in result.stderr
+    assert invoke("evaluate", summary["run_dir"], "--data", data).exit_code == 0
+
+
 def test_evaluate_when_the_training_csv_has_moved(tmp_path):
     data = tmp_path / "iris.csv"
     data.write_bytes(IRIS.read_bytes())

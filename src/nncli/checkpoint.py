@@ -38,6 +38,8 @@ class ModelCard:
     classes: list | None
     feature_scaling: dict
     target_scaling: dict | None
+    # sha256 of the split rows it trained on; evaluate refuses to rebuild a split that changed.
+    data_fingerprint: str | None = None
 
     @property
     def scaler(self) -> Scaler:

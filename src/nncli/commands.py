@@ -13,7 +13,6 @@ from nncli.errors import ConfigError, Interrupted, NncliError, RunFailedError, U
 from nncli.interrupts import StopRequest
 from nncli.resume import (
     ThrottledSaver,
-    data_fingerprint,
     open_resumable,
     save_best_checkpoint,
     save_training_state,
@@ -52,7 +51,7 @@ def run_train(
     On a stop request the run is saved resumable and `Interrupted` is raised.
     """
     from nncli import runs
-    from nncli.training import prepare_data, resolve_device
+    from nncli.training import data_fingerprint, prepare_data, resolve_device
 
     if resume is not None:
         if config_path is not None or overrides or out is not None:
@@ -236,7 +235,7 @@ def run_compare(
     from nncli.activations import ACTIVATIONS
     from nncli.compare import StoppedEarly, compare_activations, seeds_from, summarize
     from nncli.config import unknown_name
-    from nncli.training import prepare_data, resolve_device
+    from nncli.training import data_fingerprint, prepare_data, resolve_device
 
     saved = None
     if resume is not None:

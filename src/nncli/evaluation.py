@@ -14,7 +14,7 @@ from nncli.csvdata import numeric_columns, read_table
 from nncli.errors import UsageError
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
-from nncli.training import measure, prepare_data
+from nncli.training import data_fingerprint, measure, prepare_data
 
 
 def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
@@ -39,6 +39,11 @@ def split_data(card: ModelCard, split: str) -> dict[str, tuple[np.ndarray, np.nd
         prepared = prepare_data(config)
     except UsageError as exc:
         raise UsageError(f"cannot rebuild the run's data: {exc}") from None
+    if card.data_fingerprint and card.data_fingerprint != data_fingerprint(prepared):
+        raise UsageError(
+            f"the data at {config.data.source} changed after this run trained on it, so its"
+            " split cannot be rebuilt; measure a file with --data instead"
+        )
     wanted = [s for s in SPLITS if s in prepared.raw] if split == "all" else [split]
     missing = [s for s in wanted if s not in prepared.raw]
     if missing:

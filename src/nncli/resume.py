@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -95,13 +94,3 @@ def _alive(pid: object) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def data_fingerprint(prepared) -> str:
-    """A hash of every split's rows, so a resumed run provably sees the data it started with."""
-    digest = hashlib.sha256()
-    for split, (x, y) in prepared.raw.items():
-        digest.update(split.encode())
-        digest.update(x.tobytes())
-        digest.update(y.tobytes())
-    return digest.hexdigest()

@@ -52,6 +52,18 @@ class PreparedData:
         return x, torch.as_tensor(y, dtype=torch.float32, device=device)
 
 
+def data_fingerprint(prepared) -> str:
+    """A hash of every split's rows, so a resumed run provably sees the data it started with."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for split, (x, y) in prepared.raw.items():
+        digest.update(split.encode())
+        digest.update(x.tobytes())
+        digest.update(y.tobytes())
+    return digest.hexdigest()
+
+
 def resolve_config(config: Config) -> Config:
     """Fill in what depends on the data source (a synthetic set's sample count and noise)."""
     return config.model_copy(update={"data": describe_source(config.data)})
@@ -204,6 +216,7 @@ def model_card(config: Config, prepared: PreparedData, sizes: list[int]) -> Mode
         classes=dataset.classes,
         feature_scaling=prepared.scaler.to_dict(),
         target_scaling=prepared.target_scaler.to_dict() if prepared.target_scaler else None,
+        data_fingerprint=data_fingerprint(prepared),
     )
 
 
