@@ -188,6 +188,7 @@ def test_regression_comparison_has_no_decision_boundaries(write_config, tmp_path
         (["--activations", "sigmoid,rellu"], "unknown activation 'rellu' (did you mean 'relu'?)"),
         (["--activations", "relu,relu"], "listed twice"),
         (["--seeds", "0"], "--seeds: must be between 1 and 999"),
+        (["--activations", " , "], "--activations: give at least one"),
     ],
 )
 def test_bad_options_exit_2(deep_moons, tmp_path, args, message):

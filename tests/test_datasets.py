@@ -416,3 +416,10 @@ def test_csv_loads_through_the_data_section(csv):
     as_classes = load_dataset(DataConfig(source=str(path), target="y", task="classification"))
     assert as_classes.task == "classification"
     assert as_classes.y.tolist() == [0, 1, 2]
+
+
+def test_many_numeric_labels_as_classes_stay_numbers_in_numeric_order(csv):
+    rows = "".join(f"{i},{(i % 25) * 10}\n" for i in range(100))
+    data = read_csv_dataset(csv("a,y\n" + rows), "y", "classification")
+    assert data.classes == [i * 10 for i in range(25)]
+    assert data.y[:3].tolist() == [0, 1, 2]

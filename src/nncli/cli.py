@@ -188,7 +188,9 @@ def compare_activations(
     console = make_console(stderr=as_json)
     stream = sys.stderr if as_json else sys.stdout
     show_progress = not quiet and (not as_json or stream.isatty())
-    names = [a.strip() for a in activations.split(",") if a.strip()] if activations else None
+    names = (
+        None if activations is None else [a.strip() for a in activations.split(",") if a.strip()]
+    )
     with stop_on_signals() as stop, ComparisonProgress(stream, enabled=show_progress) as progress:
         result = run_compare(
             config_path,

@@ -239,7 +239,7 @@ def run_compare(
 
     saved = None
     if resume is not None:
-        if config_path is not None or overrides or out is not None or activations or sequential:
+        if config_path or overrides or out or activations is not None or sequential:
             raise UsageError("--resume takes only the comparison folder: it holds the settings")
         out_dir, config, saved = open_resumable(Path(resume), kind="compare")
         names, seeds = list(dict.fromkeys(saved[2]["activations"])), saved[2]["seeds"]
@@ -247,7 +247,9 @@ def run_compare(
     else:
         if config_path is None:
             raise UsageError("give a config file, or --resume FOLDER")
-        names = activations or list(ACTIVATIONS)
+        names = list(ACTIVATIONS) if activations is None else activations
+        if not names:
+            raise UsageError("--activations: give at least one, e.g. sigmoid,relu")
         unknown = [a for a in names if a not in ACTIVATIONS]
         if unknown:
             raise UsageError(

@@ -119,11 +119,10 @@ def read_csv_dataset(path: Path, target: str, task: str) -> Dataset:
     if task == "regression":
         y = numbers.to_numpy(dtype=np.float64)
         return Dataset(X, y, "regression", features, target, None)
-    if numeric and _looks_like_classes(numbers):
-        values = numbers.to_numpy(dtype=np.float64).astype(np.int64)
-        classes, y = np.unique(values, return_inverse=True)
-        return Dataset(X, y.astype(np.int64), "classification", features, target,
-                       [int(c) for c in classes])  # fmt: skip
+    if numeric:  # numeric labels: classes in numeric order, kept as numbers
+        classes, y = np.unique(numbers.to_numpy(dtype=np.float64), return_inverse=True)
+        labels_out = [int(c) if float(c).is_integer() else float(c) for c in classes]
+        return Dataset(X, y.astype(np.int64), "classification", features, target, labels_out)
     classes, y = np.unique(labels.to_numpy(dtype=str), return_inverse=True)
     return Dataset(X, y.astype(np.int64), "classification", features, target,
                    [str(c) for c in classes])  # fmt: skip
