@@ -13,6 +13,7 @@ import pytest
 from sklearn import metrics as skm
 from typer.testing import CliRunner
 
+from nncli.checkpoint import load_checkpoint
 from nncli.cli import app
 from nncli.commands import run_train
 
@@ -294,3 +295,29 @@ def test_runs_skips_malformed_folders_instead_of_failing(tmp_path, tiny_moons):
     result = invoke("runs", base, "--json", "--sort", "accuracy")
     assert result.exit_code == 0, result.output
     assert [r["run"] for r in json.loads(result.stdout)] == ["good"]
+
+
+def test_ignored_columns_are_not_features_and_pass_through_predict(tmp_path):
+    table = pd.read_csv(IRIS)
+    table.insert(0, "flower_id", [f"f{i}" for i in range(len(table))])
+    data = tmp_path / "flowers.csv"
+    table.to_csv(data, index=False)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data: {source: flowers.csv, target: species, ignore_columns: [flower_id]}\n"
+        "training: {epochs: 5}\n"
+    )
+    summary = run_train(config, [], out=tmp_path / "run")
+    out = tmp_path / "p.csv"
+    args = ("predict", summary["run_dir"], "--data", data, "--out", out, "--id-column", "flower_id")
+    assert invoke(*args).exit_code == 0
+    assert pd.read_csv(out)["flower_id"].tolist() == table["flower_id"].tolist()
+    assert invoke("evaluate", summary["run_dir"], "--data", data).exit_code == 0
+    card = json.loads(
+        (Path(summary["run_dir"]) / "config.yaml").read_text().count("flower_id") and "1"
+    )
+    assert card == 1
+    wrong = invoke("train", config, "-s", "data.ignore_columns=[nope]", "--out", tmp_path / "x")
+    assert wrong.exit_code == 2 and "missing ignored column(s): nope" in wrong.stderr
+    moons = invoke("train", config, "-s", "data.source=moons", "-s", "data.target=null")
+    assert moons.exit_code == 2 and "data.ignore_columns: applies to CSV files only" in moons.stderr

@@ -62,8 +62,9 @@ class SplitConfig(_Strict):
 class DataConfig(_Strict):
     # A registered dataset name, or a path to a CSV file (relative to the config file).
     source: str
-    # CSV only: the column to predict.
+    # CSV only: the column to predict, and columns (ids, notes) that are not features.
     target: str | None = None
+    ignore_columns: list[str] = []
     task: Literal["auto", "classification", "regression"] = "auto"
     # Synthetic sets only; None takes the set's own default.
     n_samples: int | None = Field(None, ge=4, le=10_000_000)

@@ -93,11 +93,17 @@ def check_columns(table: pd.DataFrame, expected: list[str], path: Path, what: st
                          f" the file has: {', '.join(map(str, table.columns))}")  # fmt: skip
 
 
-def read_csv_dataset(path: Path, target: str, task: str) -> Dataset:
-    """A training set from CSV: numeric features, and a target that may hold string labels."""
+def read_csv_dataset(
+    path: Path, target: str, task: str, ignore: list[str] | tuple[str, ...] = ()
+) -> Dataset:
+    """A training set from CSV: numeric features, and a target that may hold string labels.
+
+    `ignore` names columns (ids, notes) that are neither features nor the target.
+    """
     table = read_table(path)
     check_columns(table, [target], path, "target")
-    features = [str(c) for c in table.columns if c != target]
+    check_columns(table, list(ignore), path, "ignored")
+    features = [str(c) for c in table.columns if c != target and c not in ignore]
     if not features:
         raise UsageError(f"{path}: no feature columns besides the target '{target}'")
     X = numeric_columns(table, features, path)

@@ -124,6 +124,8 @@ def describe_source(data: DataConfig) -> DataConfig:
                 raise UsageError(f"data.{field}: applies to synthetic sets only, not CSV files")
         if data.target is None:
             raise UsageError("data.target: required for a CSV source (the column to predict)")
+        if data.target in data.ignore_columns:
+            raise UsageError(f"data.ignore_columns: '{data.target}' is the target")
         return data
     spec = DATASETS.get(data.source)
     if spec is None:
@@ -133,8 +135,9 @@ def describe_source(data: DataConfig) -> DataConfig:
             f"data.source: {unknown_name('dataset', data.source, DATASETS)}"
             " (or a path to a .csv file)"
         )
-    if data.target is not None:
-        raise UsageError("data.target: applies to CSV files only")
+    if data.target is not None or data.ignore_columns:
+        field = "target" if data.target is not None else "ignore_columns"
+        raise UsageError(f"data.{field}: applies to CSV files only")
     if not spec.synthetic:
         for field in ("n_samples", "noise"):
             if getattr(data, field) is not None:
@@ -153,7 +156,9 @@ def load_dataset(data: DataConfig) -> Dataset:
     if looks_like_path(data.source):
         from nncli.csvdata import read_csv_dataset
 
-        dataset = read_csv_dataset(Path(data.source), data.target or "", data.task)
+        dataset = read_csv_dataset(
+            Path(data.source), data.target or "", data.task, data.ignore_columns
+        )
     else:
         dataset = _load_registered(data)
     return _with_task(dataset, data.task)

@@ -71,7 +71,8 @@ def read_labelled_csv(
     """Features matched to the model by name (any order); the target, mapped to class indices."""
     table = read_table(path)
     columns = [str(c) for c in table.columns]
-    allowed = {*card.feature_names, card.target_name, *([id_column] if id_column else [])}
+    ignored = card.config.get("data", {}).get("ignore_columns", [])
+    allowed = {*card.feature_names, card.target_name, *ignored, *([id_column] if id_column else [])}
     missing = [c for c in card.feature_names if c not in columns]
     extra = [c for c in columns if c not in allowed]
     if id_column and id_column not in columns:
