@@ -13,7 +13,6 @@ import pytest
 from sklearn import metrics as skm
 from typer.testing import CliRunner
 
-from nncli.checkpoint import load_checkpoint
 from nncli.cli import app
 from nncli.commands import run_train
 
