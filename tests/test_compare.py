@@ -220,3 +220,24 @@ def test_diverging_models_still_give_strict_json(deep_moons, tmp_path):
     report = json.loads(result.stdout, parse_constant=refuse)
     assert any(r["diverged"] for r in report["results"])
     json.loads((tmp_path / "c/summary.json").read_text(), parse_constant=refuse)
+
+
+def test_learned_means_beating_the_input_blind_guess(write_config):
+    from nncli.compare import input_blind_loss
+
+    y = torch.tensor([0, 0, 0, 1])
+    assert input_blind_loss(torch.zeros(4, 2), y, "classification") == pytest.approx(
+        -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    )
+    assert input_blind_loss(torch.zeros(3, 1), torch.tensor([1.0, 2.0, 3.0]), "regression") == (
+        pytest.approx(2 / 3)
+    )
+    # A perceptron on XOR ends near chance: it has not learned, whatever its first loss was.
+    config = load_resolved(
+        write_config(
+            {"data": {"source": "xor"}, "model": {"depth": 0}, "training": {"epochs": 20}}
+        ),
+        [],
+    )
+    outcomes = compare_activations(config, prepare_data(config), activations=["relu"], seeds=[0, 1])
+    assert not any(o.learned for o in outcomes)

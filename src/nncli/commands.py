@@ -274,6 +274,9 @@ def run_compare(
         how = "one after another" if sequential else "at once, stacked along a model axis"
         on_info(f"{len(names)} activations x {len(seeds)} seeds ({seeds}) = "
                 f"{len(names) * len(seeds)} models, trained {how}")  # fmt: skip
+        if config.model.depth == 0:
+            on_info("[yellow]note:[/] model.depth is 0: with no hidden layer the activation is"
+                    " never used, so every activation gives the same model")  # fmt: skip
 
     if saved is None:
         out_dir = runs.create_run_dir(config, out, kind="activations")

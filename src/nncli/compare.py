@@ -26,7 +26,8 @@ from nncli.training import (
     target_scale,
 )
 
-# A model "learned" when training cut its training loss by at least this fraction.
+# A model "learned" when its training loss is at least this fraction below the loss of the best
+# input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
 LEARNED_IMPROVEMENT = 0.10
 
 
@@ -46,6 +47,7 @@ class ModelOutcome:
     dead_fraction: float | None
     saturated_fraction: float | None
     initial_train_loss: float
+    baseline_loss: float  # training loss of the best prediction that ignores the inputs
     net: torch.nn.Sequential  # the kept weights, as `nncli train` would save them
     card: ModelCard
 
@@ -60,7 +62,7 @@ class ModelOutcome:
     @property
     def learned(self) -> bool:
         final = self.metrics["train"]["loss"]
-        return final is not None and final <= (1 - LEARNED_IMPROVEMENT) * self.initial_train_loss
+        return final is not None and final <= (1 - LEARNED_IMPROVEMENT) * self.baseline_loss
 
 
 class StoppedEarly(Exception):
@@ -137,6 +139,7 @@ def compare_activations(
         trained = [(stacked.member(k).cpu().eval(), result, k) for k in range(len(pairs))]
 
     tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
+    baseline = input_blind_loss(*tensors["train"], prepared.task)
     outcomes = []
     for (activation, seed), (net, result, k) in zip(pairs, trained, strict=True):
         card = model_card(_with_activation(config, activation), prepared, sizes)
@@ -160,11 +163,21 @@ def compare_activations(
                 dead_fraction=dead_fraction(net, activation, x_train),
                 saturated_fraction=saturated_fraction(net, activation, x_train),
                 initial_train_loss=result.initial_train_loss[k],
+                baseline_loss=baseline,
                 net=net,
                 card=card,
             )
         )
     return outcomes
+
+
+def input_blind_loss(x: torch.Tensor, y: torch.Tensor, task: str) -> float:
+    """The loss of always predicting the training class frequencies (or the mean target)."""
+    if task == "classification":
+        frequencies = torch.bincount(y).double() / len(y)
+        present = frequencies[frequencies > 0]
+        return float(-(present * present.log()).sum())  # cross-entropy of the priors
+    return float(((y - y.mean()) ** 2).mean())
 
 
 def _with_activation(config: Config, activation: str) -> Config:

@@ -297,7 +297,11 @@ def _describe(err: Any, source: str, override_keys: set[str]) -> str:
         message = message[:1].lower() + message[1:]
         if kind != "value_error" and not isinstance(err.get("input"), dict | list):
             message += f", got {err.get('input')!r}"
-    where = f"--set {key}" if key in override_keys else key
+    # An unknown key set as `--set a.b.c=1` is reported at `a`: still say where it came from.
+    from_set = key in override_keys or (
+        kind == "extra_forbidden" and any(k.startswith(f"{key}.") for k in override_keys)
+    )
+    where = f"--set {key}" if from_set else key
     return f"{source}: {where}: {message}" if where else f"{source}: {message}"
 
 

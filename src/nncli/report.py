@@ -163,9 +163,12 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
 
 
-def _mean_std(stats: dict | None, digits: int = 4) -> str:
+def _mean_std(stats: dict | None, digits: int = 4, *, single: bool = False) -> str:
+    """`mean ± std`, or the value alone when one seed gives no spread to speak of."""
     if not stats or stats.get("mean") is None:
         return "-"
+    if single:
+        return f"{stats['mean']:.{digits}f}"
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
@@ -186,14 +189,15 @@ def comparison_table(results: list[dict], task: str) -> Table:
         if r["diverged"]:
             learned += f", {r['diverged']} diverged"
         ratio = r["grad_ratio"]
+        one = n == 1
         table.add_row(
             r["activation"],
-            *(_mean_std(r["metrics"][s]["loss"]) for s in splits),
-            *(_mean_std(r["metrics"][splits[-1]][m]) for m in metrics),
-            _mean_std(r["best_epoch"], 1),
+            *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
+            *(_mean_std(r["metrics"][splits[-1]][m], single=one) for m in metrics),
+            _mean_std(r["best_epoch"], 1, single=one),
             f"{ratio['mean']:.2e}" if ratio["mean"] is not None else "-",
-            _mean_std(r["dead_fraction"], 2),
-            _mean_std(r["saturated_fraction"], 2),
+            _mean_std(r["dead_fraction"], 2, single=one),
+            _mean_std(r["saturated_fraction"], 2, single=one),
             learned,
         )
     return table
