@@ -51,7 +51,6 @@ def run_train(
     On a stop request the run is saved resumable and `Interrupted` is raised.
     """
     from nncli import runs
-    from nncli.training import data_fingerprint, prepare_data, resolve_device
 
     if resume is not None:
         if config_path is not None or overrides or out is not None:
@@ -62,14 +61,7 @@ def run_train(
             raise UsageError("give a config file, or --resume RUN_DIR")
         config = load_resolved(config_path, overrides)
         saved = None
-    resolve_device(config.training.device)
-    try:
-        prepared = prepare_data(config)
-    except UsageError as exc:
-        raise UsageError(f"{config_path or resume}: {exc}") from None
-    fingerprint = data_fingerprint(prepared)
-    if saved is not None and saved[2].get("data") != fingerprint:
-        raise UsageError(f"{run_dir}: the data no longer matches what this run trained on")
+    prepared, fingerprint = _prepare(config, config_path or resume, saved)
     if on_info is not None:
         on_info(describe_setup(config, prepared))
         if saved is not None:
@@ -81,6 +73,21 @@ def run_train(
     info = {"kind": "train", "activations": [config.model.activation], "seeds": [config.seed],
             "config": config.model_dump(mode="json"), "data": fingerprint}  # fmt: skip
     return _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, on_info)
+
+
+def _prepare(config: Config, source: Path | None, saved: tuple | None) -> tuple:
+    """The config's data, split and scaled, and its fingerprint; a resumed run's must match."""
+    from nncli.training import data_fingerprint, prepare_data, resolve_device
+
+    resolve_device(config.training.device)
+    try:
+        prepared = prepare_data(config)
+    except UsageError as exc:
+        raise UsageError(f"{source}: {exc}") from None
+    fingerprint = data_fingerprint(prepared)
+    if saved is not None and saved[2].get("data") != fingerprint:
+        raise UsageError(f"{source}: the data no longer matches what this run trained on")
+    return prepared, fingerprint
 
 
 def _train_into(run_dir, config, prepared, info, saved, should_stop, on_epoch, on_info) -> dict:
@@ -235,7 +242,6 @@ def run_compare(
     from nncli.activations import ACTIVATIONS
     from nncli.compare import StoppedEarly, compare_activations, seeds_from, summarize
     from nncli.config import unknown_name
-    from nncli.training import data_fingerprint, prepare_data, resolve_device
 
     saved = None
     if resume is not None:
@@ -261,14 +267,7 @@ def run_compare(
             raise UsageError(f"--seeds: must be between 1 and 999, got {n_seeds}")
         config = load_resolved(config_path, overrides)
         seeds = seeds_from(config, n_seeds)
-    resolve_device(config.training.device)
-    try:
-        prepared = prepare_data(config)
-    except UsageError as exc:
-        raise UsageError(f"{config_path or resume}: {exc}") from None
-    fingerprint = data_fingerprint(prepared)
-    if saved is not None and saved[2].get("data") != fingerprint:
-        raise UsageError(f"{out_dir}: the data no longer matches what this comparison used")
+    prepared, fingerprint = _prepare(config, config_path or resume, saved)
     if on_info is not None:
         on_info(describe_setup(config, prepared).replace(f", {config.model.activation},", ","))
         how = "one after another" if sequential else "at once, stacked along a model axis"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +25,22 @@ def read_table(path: Path) -> pd.DataFrame:
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         header = _checked_header(path, sep)
-        table = pd.read_csv(
-            path,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            skipinitialspace=True,
-            skip_blank_lines=False,
-            index_col=False,  # never take the first column as an index
-        )
+        with warnings.catch_warnings():
+            # pandas warns, then drops data, when it reads rows differently from the csv module.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                path,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                skip_blank_lines=False,
+                index_col=False,  # never take the first column as an index
+            )
     except pd.errors.EmptyDataError:
         raise UsageError(f"{path}: file is empty; expected a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, csv.Error) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, OSError,
+            csv.Error) as exc:  # fmt: skip
         raise UsageError(f"{path}: cannot parse CSV: {str(exc).strip()}") from None
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
