@@ -76,9 +76,22 @@ SetOption = Annotated[
         "--set", "-s", metavar="KEY=VALUE", help="Override a config key, e.g. training.lr=0.1."
     ),
 ]
+OptionalConfigArgument = Annotated[
+    Path | None, typer.Argument(help="YAML config file.", dir_okay=False, show_default=False)
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON object on stdout, nothing else.")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; only the result.")]
 ConfigArgument = Annotated[
     Path, typer.Argument(help="YAML config file.", dir_okay=False, show_default=False)
 ]
+
+
+def _progress_target(*, as_json: bool, quiet: bool):
+    """Progress goes to stdout, or to stderr under --json (and only if that is a terminal)."""
+    stream = sys.stderr if as_json else sys.stdout
+    return stream, not quiet and (not as_json or stream.isatty())
 
 
 @app.callback()
@@ -92,10 +105,7 @@ def _root(
 
 @app.command()
 def train(
-    config_path: Annotated[
-        Path | None,
-        typer.Argument(help="YAML config file.", dir_okay=False, show_default=False),
-    ] = None,
+    config_path: OptionalConfigArgument = None,
     overrides: SetOption = None,
     resume: Annotated[
         Path | None,
@@ -107,12 +117,8 @@ def train(
             "--out", "-o", help="Exact run folder (new or empty); default runs/<name>-<time>."
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON object on stdout, nothing else.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress; only the result.")
-    ] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Train the MLP a config describes; report metrics and save a run folder."""
 
@@ -121,9 +127,8 @@ def train(
     from nncli.report import EpochProgress, make_console
 
     console = make_console(stderr=as_json)
-    progress_stream = sys.stderr if as_json else sys.stdout
-    show_progress = not quiet and (not as_json or progress_stream.isatty())
-    with stop_on_signals() as stop, EpochProgress(progress_stream, enabled=show_progress) as bar:
+    stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
+    with stop_on_signals() as stop, EpochProgress(stream, enabled=show_progress) as bar:
         summary = run_train(
             config_path,
             overrides or [],
@@ -152,10 +157,7 @@ def train(
 
 @app.command("compare-activations")
 def compare_activations(
-    config_path: Annotated[
-        Path | None,
-        typer.Argument(help="YAML config file.", dir_okay=False, show_default=False),
-    ] = None,
+    config_path: OptionalConfigArgument = None,
     overrides: SetOption = None,
     resume: Annotated[
         Path | None,
@@ -173,12 +175,8 @@ def compare_activations(
         Path | None,
         typer.Option("--out", "-o", help="Exact output folder (new or empty)."),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON object on stdout, nothing else.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress; only the result.")
-    ] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Train the same network with every activation and several seeds, side by side."""
     from nncli.commands import run_compare
@@ -186,8 +184,7 @@ def compare_activations(
     from nncli.report import ComparisonProgress, comparison_table, make_console
 
     console = make_console(stderr=as_json)
-    stream = sys.stderr if as_json else sys.stdout
-    show_progress = not quiet and (not as_json or stream.isatty())
+    stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
     names = (
         None if activations is None else [a.strip() for a in activations.split(",") if a.strip()]
     )
@@ -213,9 +210,6 @@ def compare_activations(
 
 RunArgument = Annotated[
     Path, typer.Argument(help="Run folder, or a model.safetensors checkpoint.", show_default=False)
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print exactly one JSON object on stdout, nothing else.")
 ]
 
 
