@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# One thread: on a loaded 2-core machine torch's default thread count makes small models 3-7x
+# slower. Set before torch is imported; subprocess tests inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 from pathlib import Path
 
 import pytest
