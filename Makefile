@@ -22,6 +22,7 @@ test: $(BIN)/nncli
 
 bench: $(BIN)/nncli
 	$(BIN)/python benchmarks/engine_overhead.py
+	$(BIN)/python benchmarks/sweep_speed.py
 
 clean:
 	rm -rf $(VENV) runs comparisons

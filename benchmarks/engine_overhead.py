@@ -34,9 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from nncli.config import validate_config
-from nncli.engine import FitSettings, fit
+from nncli.data import prepare_data
+from nncli.engine import FitSettings, ModelSettings, fit
 from nncli.model import StackedMLP, layer_sizes, seeded_mlp
-from nncli.training import prepare_data, resolve_config
+from nncli.sgd import SGDSettings
 
 SEED = 0
 LR, MOMENTUM, BATCH = 0.05, 0.9, 32
@@ -63,7 +64,7 @@ Split = tuple[torch.Tensor, torch.Tensor]  # (N, F) float32, (N,) int64
 def moons_splits(n_samples: int) -> tuple[Split, Split]:
     """nncli's own 70/15/15 split of moons, standardized on the training split."""
     raw = {"data": {"source": "moons", "n_samples": n_samples, "noise": 0.2}}
-    prepared = prepare_data(resolve_config(validate_config(raw)))
+    prepared = prepare_data(validate_config(raw).data)
     cpu = torch.device("cpu")
     return prepared.tensors("train", cpu), prepared.tensors("val", cpu)
 
@@ -126,9 +127,10 @@ def run_nncli(
     sizes: list[int], train: Split, val: Split | None, epochs: int
 ) -> tuple[float, list[torch.Tensor]]:
     stacked = StackedMLP.from_seeds(sizes, ["relu"], [SEED])
-    settings = FitSettings(lr=LR, batch_size=BATCH, epochs=epochs, momentum=MOMENTUM)
+    settings = FitSettings(batch_size=BATCH, epochs=epochs)
+    model = ModelSettings(SEED, SGDSettings(lr=LR, momentum=MOMENTUM))
     start = time.perf_counter()
-    fit(stacked, train, val, task="classification", settings=settings, seeds=[SEED])
+    fit(stacked, train, val, task="classification", settings=settings, models=[model])
     elapsed = time.perf_counter() - start
     return elapsed, [p.detach().clone() for p in stacked.member(0).parameters()]
 

@@ -2,8 +2,8 @@
 
     python benchmarks/sklearn_quality.py --seeds 3
 
-For each dataset nncli trains through its library (`validate_config`, `resolve_config`,
-`prepare_data`, `train_model`), and scikit-learn's MLPClassifier / MLPRegressor train on exactly
+For each dataset nncli trains through its library (`validate_config`, `data.prepare_data`,
+`training.train_stack`), and scikit-learn's MLPClassifier / MLPRegressor train on exactly
 the same training rows, scaled by nncli's fitted scaler (`prepared.raw`, `prepared.scaler`; for
 regression also `prepared.target_scaler`, inverted before scoring, as nncli does). Both use the
 same hidden layers, ReLU, plain mini-batch SGD with the same learning rate, momentum, batch size
@@ -37,8 +37,8 @@ from sklearn.metrics import accuracy_score, mean_squared_error, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from nncli.config import validate_config
-from nncli.errors import RunFailedError
-from nncli.training import PreparedData, prepare_data, resolve_config, train_model
+from nncli.data import PreparedData, prepare_data
+from nncli.training import train_stack
 
 # nncli clearly worse than scikit-learn's SGD: by more than this much accuracy or R2.
 FLAG_GAP = 0.02
@@ -91,15 +91,14 @@ def scores(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
 
 
 def run_nncli(raw_config: dict) -> tuple[PreparedData, dict[str, float], float]:
-    config = resolve_config(validate_config(raw_config))
-    prepared = prepare_data(config)
+    config = validate_config(raw_config)
+    prepared = prepare_data(config.data)
     start = time.perf_counter()
-    try:
-        outcome = train_model(config, prepared)
-    except RunFailedError:
-        nan = {"accuracy": np.nan} if prepared.task == "classification" else {"r2": np.nan}
-        return prepared, nan | {"mse": np.nan}, time.perf_counter() - start
+    (outcome,) = train_stack([config], prepared)
     elapsed = time.perf_counter() - start
+    if outcome.record.diverged is not None:
+        nan = {"accuracy": np.nan} if prepared.task == "classification" else {"r2": np.nan}
+        return prepared, nan | {"mse": np.nan}, elapsed
     test = outcome.metrics["test"]
     keys = ["accuracy"] if prepared.task == "classification" else ["r2", "mse"]
     return prepared, {key: float(test[key]) for key in keys}, elapsed

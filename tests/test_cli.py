@@ -37,6 +37,7 @@ def test_train_writes_a_complete_run_folder(tiny_moons, tmp_path):
     summary = train_json(tiny_moons, "--out", out)
     assert summary["run_dir"] == str(out)
     assert sorted(p.name for p in out.iterdir()) == [  # no fit.png: moons is not 1-D regression
+        ".lock",  # held while a process runs the folder
         "config.yaml",
         "history.csv",
         "loss.png",
@@ -268,10 +269,10 @@ SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_configs_validate_and_say_how_to_run_them(path):
-    from nncli.commands import load_resolved
+    from nncli.config import load_config
 
     assert path.read_text().splitlines()[0] == f"# nncli train configs/{path.name}"
-    load_resolved(path, [])
+    load_config(path, [])
 
 
 def test_csv_config_trains_with_string_labels(tmp_path):

@@ -12,13 +12,26 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from nncli.cli import app
-from nncli.commands import load_resolved, run_compare, run_train
-from nncli.compare import compare_activations
-from nncli.diagnostics import dead_fraction, saturated_fraction
+from nncli.commands import run_compare, run_train
+from nncli.config import Config, load_config
+from nncli.data import prepare_data
+from nncli.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
 from nncli.model import seeded_mlp
-from nncli.training import prepare_data
+from nncli.training import ModelFit, train_stack
 
 runner = CliRunner()
+
+
+def compare_activations(config: Config, activations: list[str], seeds: list[int]) -> list[ModelFit]:
+    """What compare-activations trains: one stack of every activation x seed, diagnosed."""
+    configs = [
+        config.model_copy(
+            update={"seed": s, "model": config.model.model_copy(update={"activation": a})}
+        )
+        for a in activations
+        for s in seeds
+    ]
+    return train_stack(configs, prepare_data(config.data), diagnostics=True)
 
 
 @pytest.fixture
@@ -61,24 +74,21 @@ def test_stacked_models_match_sequential_and_nncli_train(deep_moons, tmp_path):
                 other = b["metrics"][split][name]
                 assert math.isclose(stats["mean"], other["mean"], rel_tol=1e-4, abs_tol=1e-9)
     # Each model of the comparison is the model `nncli train --set seed=S` builds.
-    config = load_resolved(deep_moons, [])
-    outcomes = compare_activations(
-        config, prepare_data(config), activations=["tanh", "relu"], seeds=[7, 8]
-    )
+    config = load_config(deep_moons, [])
+    outcomes = compare_activations(config, ["tanh", "relu"], [7, 8])
     for outcome in outcomes:
-        overrides = [f"seed={outcome.seed}", f"model.activation={outcome.activation}"]
-        trained = run_train(
-            deep_moons, overrides, out=tmp_path / f"t{outcome.activation}{outcome.seed}"
-        )
+        seed, activation = outcome.config.seed, outcome.config.model.activation
+        overrides = [f"seed={seed}", f"model.activation={activation}"]
+        trained = run_train(deep_moons, overrides, out=tmp_path / f"t{activation}{seed}")
         for split, metrics in trained["metrics"].items():
             compared = {k: v for k, v in outcome.metrics[split].items() if k != "loss"}
             assert_metrics_close(compared, metrics)
 
 
 def test_gradient_norms_match_a_hand_computed_first_epoch(deep_moons):
-    config = load_resolved(deep_moons, ["training.momentum=0"])
-    prepared = prepare_data(config)
-    (outcome,) = compare_activations(config, prepared, activations=["sigmoid"], seeds=[7])
+    config = load_config(deep_moons, ["training.momentum=0"])
+    prepared = prepare_data(config.data)
+    (outcome,) = compare_activations(config, ["sigmoid"], [7])
     # By hand: the same model, batches and SGD, summing each layer's weight-gradient norm.
     x, y = prepared.tensors("train", torch.device("cpu"))
     net = seeded_mlp([2, 8, 8, 8, 2], "sigmoid", 7)
@@ -95,16 +105,16 @@ def test_gradient_norms_match_a_hand_computed_first_epoch(deep_moons):
         optimizer.step()
         steps += 1
     expected = [s / steps for s in sums]
-    assert outcome.grad_norms == pytest.approx(expected, rel=1e-5)
+    assert outcome.record.grad_norms == pytest.approx(expected, rel=1e-5)
     assert outcome.grad_ratio == pytest.approx(expected[0] / expected[-1], rel=1e-5)
     # Sigmoid's derivative is at most 0.25: the gradient shrinks towards the input layer.
     assert expected[0] < expected[1] < expected[2] < expected[3]
 
 
 def test_step_layers_get_exactly_zero_gradient(deep_moons):
-    config = load_resolved(deep_moons, [])
-    (outcome,) = compare_activations(config, prepare_data(config), activations=["step"], seeds=[7])
-    assert outcome.grad_norms[:3] == [0.0, 0.0, 0.0] and outcome.grad_norms[3] > 0
+    (outcome,) = compare_activations(load_config(deep_moons), ["step"], [7])
+    norms = outcome.record.grad_norms
+    assert norms[:3] == [0.0, 0.0, 0.0] and norms[3] > 0
     assert outcome.grad_ratio == 0.0
 
 
@@ -139,9 +149,10 @@ def test_json_shape_plots_and_histories_from_the_cli(deep_moons, tmp_path):
         assert set(record["metrics"]) == {"train", "val", "test"}
         for split in record["metrics"].values():
             assert {"loss", "accuracy", "f1"} <= set(split)
-            assert set(split["accuracy"]) == {"mean", "std"}
+            assert set(split["accuracy"]) == {"mean", "std", "values"}
+            assert len(split["accuracy"]["values"]) == 2  # each seed's, not only the mean
         assert len(record["grad_norms"]) == 4 and all(g > 0 for g in record["grad_norms"])
-        assert set(record["best_epoch"]) == {"mean", "std"}
+        assert set(record["best_epoch"]) == {"mean", "std", "values"}
     for name in ("loss_curves.png", "grad_norms.png", "activations.png", "decision_boundaries.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG", name
     assert json.loads((out / "summary.json").read_text()) == report
@@ -158,16 +169,15 @@ def test_json_shape_plots_and_histories_from_the_cli(deep_moons, tmp_path):
 
 
 def test_early_stopping_applies_to_each_model_on_its_own(deep_moons, tmp_path):
-    config = load_resolved(
+    config = load_config(
         deep_moons, ["training.epochs=60", "training.lr=0.5", "training.early_stopping.patience=2"]
     )
-    outcomes = compare_activations(
-        config, prepare_data(config), activations=["identity", "relu", "sigmoid"], seeds=[7]
-    )
-    assert len({o.epochs_run for o in outcomes}) > 1
-    for outcome in outcomes:
-        assert outcome.kept_epoch == outcome.best_epoch
-        assert outcome.epochs_run == min(60, outcome.best_epoch + 2)
+    outcomes = compare_activations(config, ["identity", "relu", "sigmoid"], [7])
+    records = [o.record for o in outcomes]
+    assert len({r.epochs_run for r in records}) > 1
+    for record in records:
+        assert record.kept_epoch == record.best_epoch
+        assert record.epochs_run == min(60, record.best_epoch + 2)
 
 
 def test_regression_comparison_has_no_decision_boundaries(write_config, tmp_path):
@@ -223,8 +233,6 @@ def test_diverging_models_still_give_strict_json(deep_moons, tmp_path):
 
 
 def test_learned_means_beating_the_input_blind_guess(write_config):
-    from nncli.compare import input_blind_loss
-
     y = torch.tensor([0, 0, 0, 1])
     assert input_blind_loss(torch.zeros(4, 2), y, "classification") == pytest.approx(
         -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
@@ -233,11 +241,8 @@ def test_learned_means_beating_the_input_blind_guess(write_config):
         pytest.approx(2 / 3)
     )
     # A perceptron on XOR ends near chance: it has not learned, whatever its first loss was.
-    config = load_resolved(
-        write_config(
-            {"data": {"source": "xor"}, "model": {"depth": 0}, "training": {"epochs": 20}}
-        ),
-        [],
+    config = load_config(
+        write_config({"data": {"source": "xor"}, "model": {"depth": 0}, "training": {"epochs": 20}})
     )
-    outcomes = compare_activations(config, prepare_data(config), activations=["relu"], seeds=[0, 1])
+    outcomes = compare_activations(config, ["relu"], [0, 1])
     assert not any(o.learned for o in outcomes)

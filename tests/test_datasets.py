@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nncli.config import DataConfig
+from nncli.config import DataConfig, validate_config
 from nncli.csvdata import read_csv_dataset
-from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, describe_source, load_dataset
-from nncli.errors import UsageError
+from nncli.data import load_dataset
+from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset
+from nncli.errors import ConfigError, UsageError
 
 NAMES = sorted(DATASETS)
 SYNTHETIC = [name for name in NAMES if DATASETS[name].synthetic]
@@ -19,7 +20,16 @@ BUNDLED = [name for name in NAMES if not DATASETS[name].synthetic]
 
 
 def load(source: str, **fields) -> Dataset:
-    return load_dataset(describe_source(DataConfig(source=source, **fields)))
+    return load_dataset(DataConfig(source=source, **fields))
+
+
+def data_problems(**data) -> list[str]:
+    """What validating a config with this data section reports (nothing when it is valid)."""
+    try:
+        validate_config({"data": data})
+    except ConfigError as exc:
+        return [p.removeprefix("config: ") for p in exc.problems]
+    return []
 
 
 def noiseless_residual(name: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -135,15 +145,15 @@ def test_xor_with_four_samples_and_no_noise_is_the_truth_table():
     assert data.classes == [0, 1]
 
 
-# --- describe_source ---------------------------------------------------------------------------
+# --- which data fields apply to which source (checked when the config is validated) ---------
 
 
 @pytest.mark.parametrize("name", SYNTHETIC)
-def test_describe_source_fills_synthetic_defaults(name):
+def test_synthetic_defaults_are_filled_in(name):
     spec = DATASETS[name]
-    filled = describe_source(DataConfig(source=name))
+    filled = DataConfig(source=name)
     assert (filled.n_samples, filled.noise) == (spec.default_samples, spec.default_noise)
-    kept = describe_source(DataConfig(source=name, n_samples=12, noise=0.0))
+    kept = DataConfig(source=name, n_samples=12, noise=0.0)
     assert (kept.n_samples, kept.noise) == (12, 0.0)
 
 
@@ -151,41 +161,47 @@ def test_describe_source_fills_synthetic_defaults(name):
 @pytest.mark.parametrize("field", [{"n_samples": 100}, {"noise": 0.1}])
 def test_bundled_sets_refuse_synthetic_options(name, field):
     (key,) = field
-    with pytest.raises(
-        UsageError, match=rf"^data\.{key}: applies to synthetic sets only.*'{name}'"
-    ):
-        describe_source(DataConfig(source=name, **field))
+    assert data_problems(source=name, **field) == [
+        f"data.{key}: applies to synthetic sets only, not '{name}'"
+    ]
 
 
 def test_bundled_set_is_returned_unchanged():
-    data = DataConfig(source="iris")
-    assert describe_source(data) == data
+    assert DataConfig(source="iris").n_samples is None
+    assert data_problems(source="iris") == []
 
 
 @pytest.mark.parametrize("field", [{"n_samples": 100}, {"noise": 0.1}])
 def test_csv_sources_refuse_synthetic_options(field):
     (key,) = field
-    with pytest.raises(UsageError, match=rf"^data\.{key}: applies to synthetic sets only.*CSV"):
-        describe_source(DataConfig(source="points.csv", target="y", **field))
+    assert data_problems(source="points.csv", target="y", **field) == [
+        f"data.{key}: applies to synthetic sets only, not CSV files"
+    ]
 
 
 def test_csv_source_needs_a_target():
-    with pytest.raises(UsageError, match=r"^data\.target: required for a CSV source"):
-        describe_source(DataConfig(source="points.csv"))
-    data = DataConfig(source="points.csv", target="y")
-    assert describe_source(data) == data
+    assert data_problems(source="points.csv") == [
+        "data.target: required for a CSV source (the column to predict)"
+    ]
+    assert data_problems(source="points.csv", target="y") == []
 
 
 def test_registered_sets_refuse_a_target():
-    with pytest.raises(UsageError, match=r"^data\.target: applies to CSV files only"):
-        describe_source(DataConfig(source="xor", target="y"))
+    assert data_problems(source="xor", target="y") == ["data.target: applies to CSV files only"]
+
+
+def test_every_source_problem_is_reported_at_once():
+    problems = data_problems(source="pts.csv", n_samples=10, noise=0.1, ignore_columns=["y"])
+    assert problems == [
+        "data.target: required for a CSV source (the column to predict)",
+        "data.n_samples: applies to synthetic sets only, not CSV files",
+        "data.noise: applies to synthetic sets only, not CSV files",
+    ]
 
 
 @pytest.mark.parametrize(("typo", "meant"), [("mons", "moons"), ("irs", "iris"), ("Xor", "xor")])
 def test_unknown_dataset_suggests_the_closest_name(typo, meant):
-    with pytest.raises(UsageError) as info:
-        describe_source(DataConfig(source=typo))
-    message = str(info.value)
+    (message,) = data_problems(source=typo)
     assert message.startswith(f"data.source: unknown dataset '{typo}'")
     assert f"did you mean '{meant}'" in message
     assert "valid: " + ", ".join(NAMES) in message
@@ -411,7 +427,7 @@ def test_spaces_around_header_names_are_ignored(csv):
 
 def test_csv_loads_through_the_data_section(csv):
     path = csv("a,b,y\n1,2,0.5\n3,4,1.5\n5,6,2.5\n")
-    data = load_dataset(describe_source(DataConfig(source=str(path), target="y")))
+    data = load_dataset(DataConfig(source=str(path), target="y"))
     assert data.task == "regression"
     as_classes = load_dataset(DataConfig(source=str(path), target="y", task="classification"))
     assert as_classes.task == "classification"

@@ -4,16 +4,68 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass, replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nncli.engine import EpochReport, FitSettings, fit, per_model_loss
+from nncli.engine import (
+    EpochReport,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingStopped,
+    fit,
+    stacked_loss,
+)
 from nncli.model import StackedMLP
+from nncli.sgd import SGDSettings
 
 HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One model's whole recipe, as the reference loop takes it."""
+
+    lr: float
+    batch_size: int
+    epochs: int
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    patience: int | None = None
+    min_delta: float = 0.0
+
+    def model(self, seed: int) -> ModelSettings:
+        sgd = SGDSettings(self.lr, self.momentum, self.weight_decay, self.nesterov)
+        return ModelSettings(seed, sgd, self.patience, self.min_delta)
+
+
+@dataclass
+class Result:
+    """`fit`'s per-model records as columns (one entry per model), for terse assertions."""
+
+    history: list
+    best_epoch: list
+    kept_epoch: list
+    epochs_run: list
+    diverged: list
+    grad_norms: list
+
+    @classmethod
+    def of(cls, records: list[ModelRecord]) -> Result:
+        return cls(*([getattr(r, f) for r in records] for f in cls.__dataclass_fields__))
+
+
+def run_fit(stacked, train, val, *, task, settings, seeds, per_model=None, **kwargs) -> Result:
+    """`fit` with every model on `settings` (or `per_model[k]`), model k seeded `seeds[k]`."""
+    recipes = per_model or [settings] * len(seeds)
+    models = [r.model(seed) for r, seed in zip(recipes, seeds, strict=True)]
+    shared = FitSettings(settings.batch_size, settings.epochs)
+    return Result.of(fit(stacked, train, val, task=task, settings=shared, models=models, **kwargs))
 
 
 def classification_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,7 +103,7 @@ def reference_fit(
     seed: int,
     data: tuple[torch.Tensor, torch.Tensor],
     task: str,
-    s: FitSettings,
+    s: Settings,
     on_batch=None,
 ) -> nn.Sequential:
     """The textbook PyTorch loop that `fit` must reproduce for one model.
@@ -90,7 +142,7 @@ def reference_fit(
 def solo(sizes, activation, seed, train, val, task, settings, **kwargs):
     """Train one model alone (K = 1); returns (the plain module, the FitResult)."""
     stacked = StackedMLP.from_seeds(sizes, [activation], [seed])
-    result = fit(stacked, train, val, task=task, settings=settings, seeds=[seed], **kwargs)
+    result = run_fit(stacked, train, val, task=task, settings=settings, seeds=[seed], **kwargs)
     return stacked.member(0), result
 
 
@@ -125,7 +177,7 @@ def assert_history_close(a: list[dict], b: list[dict], tol: float = 1e-6) -> Non
 )
 def test_single_model_matches_a_plain_pytorch_loop_bit_for_bit(task, data, sizes, activation):
     # 90 rows in batches of 16: five full batches and a last one of 10.
-    settings = FitSettings(
+    settings = Settings(
         lr=0.05, batch_size=16, epochs=4, momentum=0.9, weight_decay=1e-3, nesterov=True
     )
     net, result = solo(sizes, activation, 7, data, None, task, settings)
@@ -137,9 +189,9 @@ def test_single_model_matches_a_plain_pytorch_loop_bit_for_bit(task, data, sizes
 
 def test_batch_size_larger_than_the_data_is_one_full_batch():
     data = regression_data(20)
-    big = FitSettings(lr=0.1, batch_size=500, epochs=3)
+    big = Settings(lr=0.1, batch_size=500, epochs=3)
     net, _ = solo([3, 4, 1], "tanh", 1, data, None, "regression", big)
-    exact = FitSettings(lr=0.1, batch_size=20, epochs=3)
+    exact = Settings(lr=0.1, batch_size=20, epochs=3)
     assert_params_equal(net, reference_fit([3, 4, 1], "tanh", 1, data, "regression", exact))
 
 
@@ -155,9 +207,9 @@ STACK_SEEDS = [1, 2, 1, 2, 1, 2]
     ],
 )
 def test_stacked_models_train_as_they_would_alone(task, train, val, sizes):
-    settings = FitSettings(lr=0.05, batch_size=16, epochs=4, momentum=0.9, nesterov=True)
+    settings = Settings(lr=0.05, batch_size=16, epochs=4, momentum=0.9, nesterov=True)
     stacked = StackedMLP.from_seeds(sizes, STACK_ACTIVATIONS, STACK_SEEDS)
-    result = fit(stacked, train, val, task=task, settings=settings, seeds=STACK_SEEDS)
+    result = run_fit(stacked, train, val, task=task, settings=settings, seeds=STACK_SEEDS)
     for k, (activation, seed) in enumerate(zip(STACK_ACTIVATIONS, STACK_SEEDS, strict=True)):
         alone, alone_result = solo(sizes, activation, seed, train, val, task, settings)
         assert_params_close(stacked.member(k), alone)
@@ -172,7 +224,7 @@ def overfitting_setup():
     """Few noisy rows and a wide layer, so validation loss turns up within a few epochs."""
     train = classification_data(30, seed=3)
     val = classification_data(100, seed=4)
-    settings = FitSettings(lr=0.1, batch_size=8, epochs=60, momentum=0.9, patience=2)
+    settings = Settings(lr=0.1, batch_size=8, epochs=60, momentum=0.9, patience=2)
     return train, val, settings
 
 
@@ -188,7 +240,7 @@ def test_early_stopping_stops_after_patience_epochs_and_keeps_the_best_weights()
     assert min(val_losses) == val_losses[best - 1]
     assert all(loss >= val_losses[best - 1] for loss in val_losses[best:])
 
-    no_stopping = FitSettings(**{**vars(settings), "epochs": best, "patience": None})
+    no_stopping = replace(settings, epochs=best, patience=None)
     at_best, at_best_result = solo(SIZES_ES, "relu", 0, train, val, "classification", no_stopping)
     assert_params_equal(net, at_best)
     assert at_best_result.history[0] == result.history[0][:best]
@@ -196,7 +248,7 @@ def test_early_stopping_stops_after_patience_epochs_and_keeps_the_best_weights()
 
 def test_min_delta_counts_small_improvements_as_none():
     train, val, settings = overfitting_setup()
-    strict = FitSettings(**{**vars(settings), "min_delta": 10.0})  # nothing beats epoch 1 by 10
+    strict = replace(settings, min_delta=10.0)  # nothing beats epoch 1 by 10
     _, result = solo(SIZES_ES, "relu", 0, train, val, "classification", strict)
     assert result.best_epoch == [1]
     assert result.epochs_run == [1 + settings.patience]
@@ -204,7 +256,7 @@ def test_min_delta_counts_small_improvements_as_none():
 
 def test_without_validation_patience_is_ignored_and_best_epoch_uses_train_loss():
     train, _, settings = overfitting_setup()
-    settings = FitSettings(**{**vars(settings), "epochs": 6})
+    settings = replace(settings, epochs=6)
     _, result = solo(SIZES_ES, "relu", 0, train, None, "classification", settings)
     assert result.epochs_run == [6]
     assert result.kept_epoch == [6]
@@ -217,7 +269,7 @@ def test_each_stacked_model_stops_on_its_own_and_matches_its_solo_run():
     sizes = SIZES_ES
     activations, seeds = ["relu", "relu", "tanh", "tanh"], [0, 1, 0, 1]
     stacked = StackedMLP.from_seeds(sizes, activations, seeds)
-    result = fit(stacked, train, val, task="classification", settings=settings, seeds=seeds)
+    result = run_fit(stacked, train, val, task="classification", settings=settings, seeds=seeds)
     assert len(set(result.epochs_run)) > 1, result.epochs_run
     assert all(run < settings.epochs for run in result.epochs_run)
     for k, (activation, seed) in enumerate(zip(activations, seeds, strict=True)):
@@ -233,11 +285,11 @@ def test_each_stacked_model_stops_on_its_own_and_matches_its_solo_run():
 def diverging_setup():
     """Unscaled targets in the thousands and a huge step: the loss overflows within an epoch."""
     train = regression_data(50, scale=1000.0)
-    settings = FitSettings(lr=1e6, batch_size=16, epochs=5)
+    settings = Settings(lr=1e6, batch_size=16, epochs=5)
     return train, settings
 
 
-def first_non_finite_step(sizes, activation, seed, data, s: FitSettings) -> tuple[int, int]:
+def first_non_finite_step(sizes, activation, seed, data, s: Settings) -> tuple[int, int]:
     """(epoch, 1-based step) where a plain loop first sees a non-finite loss."""
     x, y = data
     n = len(x)
@@ -278,11 +330,11 @@ def test_a_diverging_model_does_not_disturb_the_others_in_its_stack():
     # bounded step/sigmoid hidden units keep the other models' losses finite.
     (x, y), (x_val, y_val) = regression_data(60), regression_data(20, seed=1)
     train, val = (30.0 * x, y), (30.0 * x_val, y_val)
-    settings = FitSettings(lr=0.02, batch_size=16, epochs=4)
+    settings = Settings(lr=0.02, batch_size=16, epochs=4)
     sizes = [3, 6, 1]
     activations, seeds = ["identity", "sigmoid", "step"], [0, 0, 0]
     stacked = StackedMLP.from_seeds(sizes, activations, seeds)
-    result = fit(stacked, train, val, task="regression", settings=settings, seeds=seeds)
+    result = run_fit(stacked, train, val, task="regression", settings=settings, seeds=seeds)
     assert result.diverged[0] is not None
     assert result.diverged[1:] == [None, None]
     for k in (1, 2):
@@ -309,7 +361,7 @@ def test_history_has_one_row_per_epoch_and_the_callback_runs_each_epoch(
     val = (data[0][:20], data[1][:20]) if with_val else None
     sizes = [data[0].shape[1], 5, 3 if task == "classification" else 1]
     reports: list[EpochReport] = []
-    settings = FitSettings(lr=0.05, batch_size=16, epochs=3)
+    settings = Settings(lr=0.05, batch_size=16, epochs=3)
     _, result = solo(sizes, "tanh", 4, data, val, task, settings, on_epoch=reports.append)
 
     keys = {"epoch", "train_loss", f"train_{metric}"}
@@ -349,7 +401,7 @@ def test_history_has_one_row_per_epoch_and_the_callback_runs_each_epoch(
 
 def test_regression_metric_is_reported_in_the_targets_original_units():
     data = regression_data(40)
-    settings = FitSettings(lr=0.05, batch_size=16, epochs=2)
+    settings = Settings(lr=0.05, batch_size=16, epochs=2)
     _, result = solo([3, 4, 1], "tanh", 0, data, None, "regression", settings, target_scale=3.0)
     for row in result.history[0]:
         assert row["train_mse"] == pytest.approx(9.0 * row["train_loss"], rel=1e-9)
@@ -358,7 +410,7 @@ def test_regression_metric_is_reported_in_the_targets_original_units():
 def test_step_hidden_layer_gets_no_gradient_so_only_the_output_layer_learns():
     data = classification_data(60)
     before = StackedMLP.from_seeds([2, 6, 3], ["step"], [5]).member(0)
-    settings = FitSettings(lr=0.5, batch_size=16, epochs=3, momentum=0.9)
+    settings = Settings(lr=0.5, batch_size=16, epochs=3, momentum=0.9)
     after, result = solo([2, 6, 3], "step", 5, data, None, "classification", settings)
     assert torch.equal(after[0].weight, before[0].weight)
     assert torch.equal(after[0].bias, before[0].bias)
@@ -369,7 +421,7 @@ def test_step_hidden_layer_gets_no_gradient_so_only_the_output_layer_learns():
 
 def test_same_seed_gives_identical_weights():
     data = classification_data(50)
-    settings = FitSettings(lr=0.1, batch_size=8, epochs=3, momentum=0.5)
+    settings = Settings(lr=0.1, batch_size=8, epochs=3, momentum=0.5)
     a, ra = solo([2, 5, 3], "relu", 9, data, None, "classification", settings)
     b, rb = solo([2, 5, 3], "relu", 9, data, None, "classification", settings)
     assert_params_equal(a, b)
@@ -379,7 +431,7 @@ def test_same_seed_gives_identical_weights():
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_gradient_of_summed_per_model_loss_matches_finite_differences(task):
+def test_gradient_of_the_stacked_loss_matches_finite_differences(task):
     activations, seeds = ["tanh", "sigmoid", "gelu"], [0, 1, 2]
     n_out = 3 if task == "classification" else 1
     stacked = StackedMLP.from_seeds([2, 4, n_out], activations, seeds).double()
@@ -393,23 +445,57 @@ def test_gradient_of_summed_per_model_loss_matches_finite_differences(task):
 
     def total_loss(*params: torch.Tensor) -> torch.Tensor:
         outputs = torch.func.functional_call(stacked, dict(zip(names, params, strict=True)), x)
-        return per_model_loss(outputs, y, task).sum()
+        return stacked_loss(outputs, y, task)
 
     inputs = tuple(p.detach().clone().requires_grad_() for p in stacked.parameters())
     assert torch.autograd.gradcheck(total_loss, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
 
 
-def test_per_model_loss_is_each_models_own_mean_loss():
-    g = torch.Generator().manual_seed(0)
-    logits = torch.randn(4, 6, 3, generator=g)  # (K, B, C)
-    labels = torch.randint(0, 3, (4, 6), generator=g)
-    values = torch.randn(4, 6, 1, generator=g)
-    targets = torch.randn(4, 6, generator=g)
-    ce = per_model_loss(logits, labels, "classification")
-    mse = per_model_loss(values, targets, "regression")
-    for k in range(4):
-        assert ce[k].item() == pytest.approx(F.cross_entropy(logits[k], labels[k]).item(), 1e-6)
-        assert mse[k].item() == pytest.approx(F.mse_loss(values[k, :, 0], targets[k]).item(), 1e-6)
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_stacked_loss_gives_each_model_its_own_loss_gradient(task):
+    activations, seeds = ["tanh", "relu", "sigmoid"], [0, 1, 2]
+    n_out = 3 if task == "classification" else 1
+    stacked = StackedMLP.from_seeds([2, 4, n_out], activations, seeds)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 6, 2, generator=g)  # (K, B, F)
+    y = torch.randint(0, 3, (3, 6), generator=g) if task == "classification" else x.sum(-1)
+    stacked_loss(stacked(x), y, task).backward()
+    for k, activation in enumerate(activations):
+        alone = StackedMLP.from_seeds([2, 4, n_out], [activation], [seeds[k]]).member(0)
+        out = alone(x[k])
+        own = (
+            F.cross_entropy(out, y[k]) if task == "classification" else F.mse_loss(out[:, 0], y[k])
+        )
+        own.backward()
+        for layer, linear in enumerate(alone[::2]):
+            torch.testing.assert_close(stacked.weights[layer].grad[k], linear.weight.grad)
+            torch.testing.assert_close(stacked.biases[layer].grad[k], linear.bias.grad)
+
+
+def test_each_model_of_a_stack_trains_with_its_own_sgd_settings_as_it_would_alone():
+    train, val = classification_data(80), classification_data(30, seed=1)
+    base = Settings(lr=0.05, batch_size=16, epochs=5)
+    recipes = [
+        base,
+        replace(base, lr=0.2),
+        replace(base, momentum=0.9),
+        replace(base, momentum=0.5, nesterov=True),
+        replace(base, weight_decay=0.01, lr=0.1),
+        replace(base, patience=1, momentum=0.9, lr=0.5),
+    ]
+    seeds = [3] * len(recipes)
+    stacked = StackedMLP.from_seeds([2, 8, 3], ["tanh"] * len(recipes), seeds)
+    result = run_fit(stacked, train, val, task="classification", settings=base, seeds=seeds,
+                     per_model=recipes)  # fmt: skip
+    for k, recipe in enumerate(recipes):
+        reference = reference_fit([2, 8, 3], "tanh", 3, train, "classification", recipe)
+        alone, alone_result = solo([2, 8, 3], "tanh", 3, train, val, "classification", recipe)
+        assert result.epochs_run[k] == alone_result.epochs_run[0]
+        assert_history_close(result.history[k], alone_result.history[0], tol=1e-5)
+        assert_params_close(stacked.member(k), alone, tol=1e-5)
+        if recipe.patience is None:  # early stopping restores earlier weights than the loop's
+            assert_params_equal(alone, reference)
+    assert result.epochs_run[-1] < base.epochs  # the early-stopping model stopped on its own
 
 
 def stop_after(calls: int):
@@ -425,24 +511,24 @@ def test_stopping_and_resuming_ends_bit_for_bit_where_an_uninterrupted_run_ends(
 ):
     data, val = classification_data(60), classification_data(20, seed=1)
     seeds = list(range(len(activations)))
-    settings = FitSettings(lr=0.1, batch_size=16, epochs=8, momentum=0.9, patience=3)
+    settings = Settings(lr=0.1, batch_size=16, epochs=8, momentum=0.9, patience=3)
     sizes = [2, 5, 3]
 
     whole = StackedMLP.from_seeds(sizes, activations, seeds)
-    expected = fit(whole, data, val, task="classification", settings=settings, seeds=seeds,
-                   probe_gradients=True)  # fmt: skip
+    expected = run_fit(whole, data, val, task="classification", settings=settings, seeds=seeds,
+                       probe_gradients=True)  # fmt: skip
 
     first = StackedMLP.from_seeds(sizes, activations, seeds)
-    stopped = fit(first, data, val, task="classification", settings=settings, seeds=seeds,
-                  probe_gradients=True, should_stop=stop_after(stop_at))  # fmt: skip
-    assert stopped.stopped is not None
+    with pytest.raises(TrainingStopped) as stopped:
+        run_fit(first, data, val, task="classification", settings=settings, seeds=seeds,
+                probe_gradients=True, should_stop=stop_after(stop_at))  # fmt: skip
     # Resume in a fresh model that only gets the saved parameters, as after a restart.
     second = StackedMLP(sizes, activations)
     with torch.no_grad():
         for mine, saved in zip(second.parameters(), first.parameters(), strict=True):
             mine.copy_(saved)
-    resumed = fit(second, data, val, task="classification", settings=settings, seeds=seeds,
-                  probe_gradients=True, resume=stopped.stopped)  # fmt: skip
+    resumed = run_fit(second, data, val, task="classification", settings=settings, seeds=seeds,
+                      probe_gradients=True, resume=stopped.value.state)  # fmt: skip
     for a, b in zip(whole.parameters(), second.parameters(), strict=True):
         assert torch.equal(a, b)
     assert resumed.history == expected.history

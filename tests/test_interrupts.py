@@ -17,10 +17,10 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from nncli import fileio
-from nncli.checkpoint import load_training_state
 from nncli.cli import app
 from nncli.commands import run_train
 from nncli.errors import Interrupted, UsageError
+from nncli.resume import load_training_state
 
 runner = CliRunner()
 

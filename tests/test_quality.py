@@ -11,7 +11,8 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from nncli.config import validate_config
-from nncli.training import prepare_data, resolve_config, train_model
+from nncli.data import prepare_data
+from nncli.training import train_stack
 
 CASES = [
     # (data section, hidden widths, lr, epochs, what may be lost against scikit-learn)
@@ -24,17 +25,15 @@ CASES = [
 
 @pytest.mark.parametrize(("data", "widths", "lr", "epochs", "slack"), CASES)
 def test_test_score_is_at_least_scikit_learns_sgd(data, widths, lr, epochs, slack):
-    config = resolve_config(
-        validate_config(
-            {
-                "data": data,
-                "model": {"depth": len(widths), "width": widths, "activation": "relu"},
-                "training": {"lr": lr, "batch_size": 32, "epochs": epochs, "momentum": 0.9},
-            }
-        )
+    config = validate_config(
+        {
+            "data": data,
+            "model": {"depth": len(widths), "width": widths, "activation": "relu"},
+            "training": {"lr": lr, "batch_size": 32, "epochs": epochs, "momentum": 0.9},
+        }
     )
-    prepared = prepare_data(config)
-    outcome = train_model(config, prepared)
+    prepared = prepare_data(config.data)
+    (outcome,) = train_stack([config], prepared)
     x_train, y_train = prepared.raw["train"]
     x_test, y_test = prepared.raw["test"]
     scale = prepared.scaler.transform

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,8 +19,12 @@ from torch import nn
 
 from nncli.errors import UsageError
 from nncli.fileio import atomic_write_bytes
-from nncli.model import build_mlp
+from nncli.model import build_mlp, layer_sizes
 from nncli.preprocessing import Scaler
+
+if TYPE_CHECKING:
+    from nncli.config import Config
+    from nncli.data import PreparedData
 
 FORMAT = "nncli.checkpoint"
 FORMAT_VERSION = 1
@@ -60,6 +65,34 @@ class ModelCard:
         scaler = self.target_scaler
         return scaler.inverse(values) if scaler else values
 
+    def measure(self, net: nn.Module, x: np.ndarray, y: np.ndarray) -> dict:
+        """The task's full metric set for raw features `x` and original-unit targets `y`."""
+        from nncli.metrics import classification_metrics, regression_metrics, undefined_metrics
+
+        outputs = self.predict_raw(net, x)
+        if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
+            return undefined_metrics(self.task)
+        if self.task == "classification":
+            return classification_metrics(y, outputs.argmax(axis=1), len(self.classes or []))
+        return regression_metrics(y, outputs)
+
+    @classmethod
+    def describe(cls, config: Config, prepared: PreparedData) -> ModelCard:
+        """The card of the model `config` builds for `prepared` data."""
+        dataset = prepared.dataset
+        return cls(
+            config=config.model_dump(mode="json"),
+            task=dataset.task,
+            sizes=layer_sizes(prepared.n_features, config.model.widths, prepared.n_outputs),
+            activation=config.model.activation,
+            feature_names=dataset.feature_names,
+            target_name=dataset.target_name,
+            classes=dataset.classes,
+            feature_scaling=prepared.scaler.to_dict(),
+            target_scaling=prepared.target_scaler.to_dict() if prepared.target_scaler else None,
+            data_fingerprint=prepared.fingerprint(),
+        )
+
 
 def save_checkpoint(path: Path, net: nn.Sequential, card: ModelCard) -> None:
     from safetensors.torch import save
@@ -89,7 +122,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
         raise UsageError(f"{path}: checkpoint file is empty")
     try:
         tensors = load(data)
-        metadata = _read_metadata(data)
+        metadata = read_metadata(data)
     except (SafetensorError, ValueError, OverflowError, UnicodeDecodeError) as exc:
         raise UsageError(
             f"{path}: not a readable nncli checkpoint (safetensors could not parse it: {exc});"
@@ -135,7 +168,7 @@ def _check_card(card: ModelCard) -> None:
         raise ValueError(f"unknown task {card.task!r}")
 
 
-def _read_metadata(data: bytes) -> dict[str, str]:
+def read_metadata(data: bytes) -> dict[str, str]:
     """The string metadata of a safetensors header (the 8-byte length, then JSON)."""
     size = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + size].decode("utf-8"))
@@ -143,109 +176,3 @@ def _read_metadata(data: bytes) -> dict[str, str]:
     if not isinstance(metadata, dict):
         raise ValueError("header metadata is not a mapping")
     return metadata
-
-
-STATE_FORMAT = "nncli.training-state"
-
-
-def save_training_state(path: Path, state, params: list[torch.Tensor], info: dict) -> None:
-    """The resumable `last.safetensors`: parameters, optimizer, RNG and loop state, atomically.
-
-    `state` is an `engine.TrainingState`; `params` the stacked model's parameters; `info` what
-    rebuilds the model (activations, seeds, sizes) and anything the command wants back.
-    """
-    from safetensors.torch import save
-
-    tensors = {f"param.{i}": p.detach().cpu().contiguous() for i, p in enumerate(params)}
-    tensors |= {f"best.{i}": p.detach().cpu().contiguous() for i, p in enumerate(state.best_params)}
-    tensors |= {f"shuffler.{i}": s for i, s in enumerate(state.shuffler_states)}
-    for name in ("order", "outputs", "grad_sums"):
-        value = getattr(state, name)
-        if value is not None:
-            tensors[name] = value.detach().cpu().contiguous()
-    optimizer_state = {}
-    for index, entry in state.optimizer["state"].items():
-        optimizer_state[str(index)] = {}
-        for key, value in entry.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
-                optimizer_state[str(index)][key] = "tensor"
-            else:
-                optimizer_state[str(index)][key] = value
-    result = state.result
-    loop = {
-        "epoch": state.epoch,
-        "step": state.step,
-        "tracker": state.tracker,
-        "optimizer_state": optimizer_state,
-        "param_groups": state.optimizer["param_groups"],
-        "result": {
-            "history": result.history,
-            "best_epoch": result.best_epoch,
-            "kept_epoch": result.kept_epoch,
-            "epochs_run": result.epochs_run,
-            "diverged": result.diverged,
-            "initial_train_loss": result.initial_train_loss,
-        },
-    }
-    metadata = {
-        "format": STATE_FORMAT,
-        "format_version": str(FORMAT_VERSION),
-        "loop": json.dumps(loop),
-        "info": json.dumps(info),
-    }
-    atomic_write_bytes(path, save(tensors, metadata=metadata))
-
-
-def load_training_state(path: Path):
-    """(engine.TrainingState, stacked parameters, info) from `save_training_state`'s file."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    from nncli.engine import FitResult, TrainingState
-
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-        tensors = load(data)
-        metadata = _read_metadata(data)
-        if metadata.get("format") != STATE_FORMAT:
-            raise ValueError("not an nncli training state")
-        if metadata.get("format_version") != str(FORMAT_VERSION):
-            raise ValueError(f"format version {metadata.get('format_version')!r} is not supported")
-        loop, info = json.loads(metadata["loop"]), json.loads(metadata["info"])
-        optimizer_state = {
-            int(index): {
-                key: tensors[f"optimizer.{index}.{key}"] if value == "tensor" else value
-                for key, value in entry.items()
-            }
-            for index, entry in loop["optimizer_state"].items()
-        }
-        count = sum(1 for name in tensors if name.startswith("param."))
-        params = [tensors[f"param.{i}"] for i in range(count)]
-        saved = loop["result"]
-        result = FitResult(
-            history=saved["history"],
-            best_epoch=saved["best_epoch"],
-            kept_epoch=saved["kept_epoch"],
-            epochs_run=saved["epochs_run"],
-            diverged=[tuple(d) if d else None for d in saved["diverged"]],
-            initial_train_loss=saved["initial_train_loss"],
-        )
-        state = TrainingState(
-            epoch=loop["epoch"],
-            step=loop["step"],
-            order=tensors.get("order"),
-            outputs=tensors.get("outputs"),
-            shuffler_states=[tensors[f"shuffler.{i}"] for i in range(len(info["seeds"]))],
-            optimizer={"state": optimizer_state, "param_groups": loop["param_groups"]},
-            tracker=loop["tracker"],
-            best_params=[tensors[f"best.{i}"] for i in range(count)],
-            grad_sums=tensors.get("grad_sums"),
-            result=result,
-        )
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no resumable checkpoint here") from None
-    except (OSError, SafetensorError, ValueError, KeyError, TypeError, OverflowError) as exc:
-        raise UsageError(f"{path}: cannot resume from this file: {exc}") from None
-    return state, params, info

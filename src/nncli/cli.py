@@ -5,10 +5,12 @@ Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -32,11 +34,13 @@ class _ErrorsToExitCodes(TyperGroup):
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 typer.echo(f"{prefix}{line}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # before training, or a second Ctrl-C: no state to save
             if debug:
                 raise
-            typer.echo("interrupted", err=True)
-            ctx.exit(130)
+            code = getattr(exc, "exit_code", 130)
+            with contextlib.suppress(OSError):
+                typer.echo(f"interrupted ({exc or 'SIGINT'}); nothing more was saved", err=True)
+            ctx.exit(code)
         except BrokenPipeError:  # `nncli ... | head`: the reader left; that is not an error
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # so flushing at exit cannot fail again
@@ -128,7 +132,10 @@ def train(
 
     console = make_console(stderr=as_json)
     stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
-    with stop_on_signals() as stop, EpochProgress(stream, enabled=show_progress) as bar:
+    with (
+        stop_on_signals() as stop,
+        EpochProgress(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
+    ):
         summary = run_train(
             config_path,
             overrides or [],
@@ -137,9 +144,8 @@ def train(
             should_stop=stop,
             on_epoch=bar,
             on_info=None if quiet or as_json else bar.print,
+            on_warning=_warn,
         )
-    for warning in summary.pop("warnings"):
-        make_console(stderr=True).print(f"[yellow]warning:[/] {warning}")
     if as_json:
         print(json.dumps(summary))
         return
@@ -155,6 +161,48 @@ def train(
     console.print(f"run saved to [bold]{summary['run_dir']}[/]")
 
 
+SeedsOption = Annotated[
+    int, typer.Option(help="Seeds per variant: seed, seed+1, ... (at most 999).")
+]
+SequentialOption = Annotated[
+    bool, typer.Option("--sequential", help="Train the models one after another, not stacked.")
+]
+GridOutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Exact output folder (new or empty).")
+]
+
+
+def _warn(message: str) -> None:
+    from nncli.report import make_console
+
+    make_console(stderr=True).print(f"[yellow]warning:[/] {message}")
+
+
+def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **options) -> None:
+    """Run a sweep-like command with signals handled and progress shown; print its result as
+    JSON, or as `table(result)` and where the folder is (`saved` says what it holds)."""
+    from nncli.interrupts import stop_on_signals
+    from nncli.report import GridProgress, make_console
+
+    stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
+    with stop_on_signals() as stop, GridProgress(
+        stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed
+    ) as progress:
+        result = command(
+            should_stop=stop,
+            on_epoch=progress,
+            on_info=None if quiet or as_json else progress.print,
+            on_warning=_warn,
+            **options,
+        )
+    if as_json:
+        print(json.dumps(result))
+        return
+    console = make_console()
+    console.print(table(result))
+    console.print(f"{saved} in [bold]{result['out_dir']}[/]")
+
+
 @app.command("compare-activations")
 def compare_activations(
     config_path: OptionalConfigArgument = None,
@@ -167,45 +215,80 @@ def compare_activations(
         str | None,
         typer.Option(help="Comma-separated activations (default: every registered one)."),
     ] = None,
-    seeds: Annotated[int, typer.Option(help="Seeds per activation: seed, seed+1, ...")] = 3,
-    sequential: Annotated[
-        bool, typer.Option("--sequential", help="Train the models one after another.")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Exact output folder (new or empty)."),
-    ] = None,
+    seeds: SeedsOption = 3,
+    sequential: SequentialOption = False,
+    out: GridOutOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Train the same network with every activation and several seeds, side by side."""
     from nncli.commands import run_compare
-    from nncli.interrupts import stop_on_signals
-    from nncli.report import ComparisonProgress, comparison_table, make_console
+    from nncli.report import comparison_table
 
-    console = make_console(stderr=as_json)
-    stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
     names = (
         None if activations is None else [a.strip() for a in activations.split(",") if a.strip()]
     )
-    with stop_on_signals() as stop, ComparisonProgress(stream, enabled=show_progress) as progress:
-        result = run_compare(
-            config_path,
-            overrides or [],
-            activations=names,
-            n_seeds=seeds,
-            sequential=sequential,
-            out=out,
-            resume=resume,
-            should_stop=stop,
-            on_epoch=progress,
-            on_info=None if quiet or as_json else progress.print,
-        )
-    if as_json:
-        print(json.dumps(result))
-        return
-    console.print(comparison_table(result["results"], result["task"]))
-    console.print(f"plots and per-model histories in [bold]{result['out_dir']}[/]")
+    _run_grid(
+        partial(run_compare, config_path, overrides or []),
+        as_json=as_json,
+        quiet=quiet,
+        table=lambda result: comparison_table(result["results"], result["task"]),
+        saved="plots and per-model histories",
+        activations=names,
+        n_seeds=seeds,
+        sequential=sequential,
+        out=out,
+        resume=resume,
+    )
+
+
+@app.command()
+def sweep(
+    config_path: OptionalConfigArgument = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vary",
+            "-v",
+            metavar="KEY=V1,V2,...",
+            help="Values of a config key to try, e.g. training.lr=0.1,0.01 (repeat for a grid).",
+        ),
+    ] = None,
+    overrides: SetOption = None,
+    seeds: SeedsOption = 1,
+    diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--diagnostics",
+            help="Also measure first-epoch gradient norms per layer, dead and saturated units.",
+        ),
+    ] = False,
+    sequential: SequentialOption = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted sweep folder exactly where it stopped."),
+    ] = None,
+    out: GridOutOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train every combination of --vary values x seeds side by side, and compare them."""
+    from nncli.commands import run_sweep
+    from nncli.report import sweep_table
+
+    _run_grid(
+        partial(run_sweep, config_path, overrides or []),
+        as_json=as_json,
+        quiet=quiet,
+        table=lambda result: sweep_table(result["results"], result["task"], result["varied"]),
+        saved="plots, per-model histories and checkpoints",
+        vary=vary or [],
+        n_seeds=seeds,
+        sequential=sequential,
+        diagnostics=diagnostics,
+        out=out,
+        resume=resume,
+    )
 
 
 RunArgument = Annotated[
@@ -290,29 +373,14 @@ def list_runs(
     as_json: JsonOption = False,
 ) -> None:
     """List past runs: when, status, task, data, epochs and the headline test metric."""
-    from rich.table import Table
-
-    from nncli.report import format_value, make_console
+    from nncli.report import make_console, runs_table
     from nncli.runs import list_runs as find_runs
 
     records = find_runs(directory, sort=sort)
     if as_json:
         print(json.dumps(records))
         return
-    table = Table(title=f"Runs in {directory}")
-    for column in ("run", "created", "status", "task", "data", "activation", "epochs", "metric"):
-        table.add_column(column, justify="right" if column in ("epochs",) else "left")
-    table.add_column("value", justify="right")
-    for r in records:
-        metric = sort or r["headline"]
-        value = r["metrics"].get(metric) if metric else None
-        shown = f"{r['split']} {metric}" if metric and r["split"] else "-"
-        table.add_row(
-            r["run"], (r["created"] or "-").replace("T", " "), r["status"] or "-", r["task"] or "-",
-            r["source"] or "-", r["activation"] or "-", str(r["epochs_run"] or "-"), shown,
-            format_value(value, metric or ""),
-        )  # fmt: skip
-    make_console().print(table)
+    make_console().print(runs_table(records, directory, sort))
 
 
 @app.command("config")
@@ -326,18 +394,9 @@ def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> Non
 @app.command()
 def datasets() -> None:
     """List the built-in datasets (any .csv path works too)."""
-    from rich.table import Table
+    from nncli.report import datasets_table, make_console
 
-    from nncli.datasets import DATASETS
-    from nncli.report import make_console
-
-    table = Table(title="Built-in datasets (data.source)")
-    for column in ("name", "task", "kind", "description"):
-        table.add_column(column)
-    for name, spec in DATASETS.items():
-        kind = "synthetic" if spec.synthetic else "scikit-learn"
-        table.add_row(name, spec.task, kind, spec.description)
-    make_console().print(table)
+    make_console().print(datasets_table())
 
 
 def main() -> None:

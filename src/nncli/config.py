@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import re
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -60,15 +62,21 @@ class SplitConfig(_Strict):
 
 
 class DataConfig(_Strict):
+    """Where the data comes from and how it is split and scaled.
+
+    Which fields apply depends on the source; a synthetic set's missing `n_samples` and `noise`
+    are filled in with the set's own defaults, so a saved config says what was generated.
+    """
+
     # A registered dataset name, or a path to a CSV file (relative to the config file).
     source: str
     # CSV only: the column to predict, and columns (ids, notes) that are not features.
-    target: str | None = None
-    ignore_columns: list[str] = []
+    target: str | None = Field(None, validate_default=True)
+    ignore_columns: list[str] = Field([], validate_default=True)
     task: Literal["auto", "classification", "regression"] = "auto"
     # Synthetic sets only; None takes the set's own default.
-    n_samples: int | None = Field(None, ge=4, le=10_000_000)
-    noise: Float | None = Field(None, ge=0)
+    n_samples: int | None = Field(None, ge=4, le=10_000_000, validate_default=True)
+    noise: Float | None = Field(None, ge=0, validate_default=True)
     # Seeds the split (and synthetic generation) alone, so changing the top-level seed compares
     # models on the same data.
     seed: int = Field(0, ge=0, le=MAX_SEED)
@@ -77,6 +85,58 @@ class DataConfig(_Strict):
     scaling: Literal["standard", "minmax", "none"] = "standard"
     # Regression: train on standardized targets; metrics are always in the original units.
     scale_target: bool = True
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if looks_like_path(source):
+            return source
+        from nncli.datasets import DATASETS
+
+        if source not in DATASETS:
+            raise ValueError(
+                f"{unknown_name('dataset', source, DATASETS)} (or a path to a .csv file)"
+            )
+        return source
+
+    @field_validator("target", "ignore_columns", "n_samples", "noise")
+    @classmethod
+    def _applies_to_source(cls, value: Any, info: ValidationInfo) -> Any:
+        source = info.data.get("source")
+        if source is None:  # the source itself is wrong, and reported
+            return value
+        given = value is not None and value != []
+        if info.field_name in ("target", "ignore_columns"):
+            if looks_like_path(source):
+                if info.field_name == "target" and value is None:
+                    raise ValueError("required for a CSV source (the column to predict)")
+                if info.field_name == "ignore_columns" and info.data.get("target") in value:
+                    raise ValueError(f"'{info.data['target']}' is the target")
+            elif given:
+                raise ValueError("applies to CSV files only")
+            return value
+        if given and looks_like_path(source):
+            raise ValueError("applies to synthetic sets only, not CSV files")
+        if given:
+            from nncli.datasets import DATASETS
+
+            if not DATASETS[source].synthetic:
+                raise ValueError(f"applies to synthetic sets only, not '{source}'")
+        return value
+
+    @model_validator(mode="after")
+    def _synthetic_defaults(self) -> DataConfig:
+        if looks_like_path(self.source):
+            return self
+        from nncli.datasets import DATASETS
+
+        spec = DATASETS[self.source]
+        if spec.synthetic:
+            if self.n_samples is None:
+                self.n_samples = spec.default_samples
+            if self.noise is None:
+                self.noise = spec.default_noise
+        return self
 
 
 class ModelConfig(_Strict):
@@ -176,12 +236,25 @@ def unknown_name(kind: str, name: object, valid: Any) -> str:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result."""
     path = Path(path)
-    raw = read_yaml_mapping(path)
-    override_keys = apply_overrides(raw, overrides or [])
-    _resolve_source_path(raw, path.parent, from_override="data.source" in override_keys)
-    if raw.get("name") is None and "name" not in override_keys:
+    return configure(read_yaml_mapping(path), path, overrides or [])
+
+
+def configure(
+    raw: dict[str, Any], path: Path, overrides: list[str], varied: list[str] | None = None
+) -> Config:
+    """Validate a config file's mapping after `--set` overrides, then a sweep's `varied` ones.
+
+    Both are `KEY=VALUE` with VALUE parsed as YAML; problems name the flag that set the key.
+    """
+    raw = copy.deepcopy(raw)
+    override_keys = apply_overrides(raw, overrides)
+    vary_keys = apply_overrides(raw, varied or [], flag="--vary")
+    from_cwd = "data.source" in override_keys | vary_keys
+    _resolve_source_path(raw, path.parent, from_override=from_cwd)
+    if raw.get("name") is None and "name" not in override_keys | vary_keys:
         raw["name"] = _default_name(path)
-    return validate_config(raw, source=str(path), override_keys=override_keys)
+    flags = dict.fromkeys(override_keys, "--set") | dict.fromkeys(vary_keys, "--vary")
+    return validate_config(raw, source=str(path), override_flags=flags)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -227,14 +300,14 @@ def _refuse_duplicate_keys(node: yaml.Node | None, path: Path) -> None:
             _refuse_duplicate_keys(item, path)
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
+def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--set") -> set[str]:
     """Set each dotted `KEY=VALUE` (VALUE parsed as YAML) in `raw`; return the keys set."""
     keys = set()
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE, for example training.lr=0.1")
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE, for example training.lr=0.1")
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
@@ -247,7 +320,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
                 child = node[part] = {}
             if not isinstance(child, dict):
                 where = ".".join(parts[: depth + 1])
-                raise UsageError(f"--set {key}: '{where}' is a value, not a section")
+                raise UsageError(f"{flag} {key}: '{where}' is a value, not a section")
             node = child
         node[parts[-1]] = value
         keys.add(key)
@@ -275,17 +348,20 @@ def _default_name(path: Path) -> str:
 
 
 def validate_config(
-    raw: dict[str, Any], *, source: str = "config", override_keys: set[str] | None = None
+    raw: dict[str, Any], *, source: str = "config", override_flags: dict[str, str] | None = None
 ) -> Config:
-    """Validate a raw mapping against the schema, reporting every problem at once."""
+    """Validate a raw mapping against the schema, reporting every problem at once.
+
+    `override_flags` maps keys set on the command line to their flag (`--set`, `--vary`).
+    """
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        problems = [_describe(err, source, override_keys or set()) for err in exc.errors()]
+        problems = [_describe(err, source, override_flags or {}) for err in exc.errors()]
         raise ConfigError(problems) from None
 
 
-def _describe(err: Any, source: str, override_keys: set[str]) -> str:
+def _describe(err: Any, source: str, override_flags: dict[str, str]) -> str:
     kind = err["type"]
     key = _dotted_key(err["loc"], kind)
     if kind == "extra_forbidden":
@@ -298,10 +374,10 @@ def _describe(err: Any, source: str, override_keys: set[str]) -> str:
         if kind != "value_error" and not isinstance(err.get("input"), dict | list):
             message += f", got {err.get('input')!r}"
     # An unknown key set as `--set a.b.c=1` is reported at `a`: still say where it came from.
-    from_set = key in override_keys or (
-        kind == "extra_forbidden" and any(k.startswith(f"{key}.") for k in override_keys)
-    )
-    where = f"--set {key}" if from_set else key
+    flag = override_flags.get(key)
+    if flag is None and kind == "extra_forbidden":
+        flag = next((f for k, f in override_flags.items() if k.startswith(f"{key}.")), None)
+    where = f"{flag} {key}" if flag else key
     return f"{source}: {where}: {message}" if where else f"{source}: {message}"
 
 

@@ -1,14 +1,13 @@
-"""The one registry of datasets (synthetic and scikit-learn's bundled sets) plus CSV loading."""
+"""The one registry of built-in datasets: synthetic generators and scikit-learn's bundled sets."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from nncli.config import DataConfig, looks_like_path
+from nncli.config import DataConfig
 from nncli.errors import UsageError
 
 # CSV targets with at most this many distinct integer values are taken as class labels.
@@ -116,55 +115,8 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
-def describe_source(data: DataConfig) -> DataConfig:
-    """Fill a synthetic set's default sample count and noise into the config; check the source."""
-    if looks_like_path(data.source):
-        for field in ("n_samples", "noise"):
-            if getattr(data, field) is not None:
-                raise UsageError(f"data.{field}: applies to synthetic sets only, not CSV files")
-        if data.target is None:
-            raise UsageError("data.target: required for a CSV source (the column to predict)")
-        if data.target in data.ignore_columns:
-            raise UsageError(f"data.ignore_columns: '{data.target}' is the target")
-        return data
-    spec = DATASETS.get(data.source)
-    if spec is None:
-        from nncli.config import unknown_name
-
-        raise UsageError(
-            f"data.source: {unknown_name('dataset', data.source, DATASETS)}"
-            " (or a path to a .csv file)"
-        )
-    if data.target is not None or data.ignore_columns:
-        field = "target" if data.target is not None else "ignore_columns"
-        raise UsageError(f"data.{field}: applies to CSV files only")
-    if not spec.synthetic:
-        for field in ("n_samples", "noise"):
-            if getattr(data, field) is not None:
-                raise UsageError(
-                    f"data.{field}: applies to synthetic sets only, not '{data.source}'"
-                )
-        return data
-    return data.model_copy(update={
-        "n_samples": spec.default_samples if data.n_samples is None else data.n_samples,
-        "noise": spec.default_noise if data.noise is None else data.noise,
-    })  # fmt: skip
-
-
-def load_dataset(data: DataConfig) -> Dataset:
-    """Load the data a (resolved) data section names, with the task settled."""
-    if looks_like_path(data.source):
-        from nncli.csvdata import read_csv_dataset
-
-        dataset = read_csv_dataset(
-            Path(data.source), data.target or "", data.task, data.ignore_columns
-        )
-    else:
-        dataset = _load_registered(data)
-    return _with_task(dataset, data.task)
-
-
-def _load_registered(data: DataConfig) -> Dataset:
+def load_registered(data: DataConfig) -> Dataset:
+    """A registered set; a synthetic one is drawn from `data.seed`."""
     spec = DATASETS[data.source]
     if spec.synthetic:
         X, y = spec.load(data.n_samples, data.noise, data.seed)
@@ -182,7 +134,7 @@ def _target(y: np.ndarray, task: str) -> np.ndarray:
     return np.asarray(y, dtype=np.int64 if task == "classification" else np.float64)
 
 
-def _with_task(dataset: Dataset, task: str) -> Dataset:
+def with_task(dataset: Dataset, task: str) -> Dataset:
     """Apply a `data.task` override to a set whose natural task differs."""
     if task in ("auto", dataset.task):
         return dataset

@@ -48,3 +48,12 @@ def saturated_fraction(net: nn.Sequential, activation: str, x: torch.Tensor) -> 
     fn = torch.sigmoid if activation == "sigmoid" else torch.tanh
     flat = sum(int((relative(fn(z)) < SATURATION_THRESHOLD).sum()) for z in layers)
     return flat / sum(z.numel() for z in layers)
+
+
+def input_blind_loss(x: torch.Tensor, y: torch.Tensor, task: str) -> float:
+    """The loss of always predicting the training class frequencies (or the mean target)."""
+    if task == "classification":
+        frequencies = torch.bincount(y).double() / len(y)
+        present = frequencies[frequencies > 0]
+        return float(-(present * present.log()).sum())  # cross-entropy of the priors
+    return float(((y - y.mean()) ** 2).mean())

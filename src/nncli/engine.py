@@ -18,17 +18,24 @@ import torch
 import torch.nn.functional as F
 
 from nncli.model import StackedMLP
+from nncli.sgd import SGDSettings, StackedSGD
 
 
 @dataclass(frozen=True)
 class FitSettings:
-    lr: float
+    """What every model of a stack shares: the batches and the epochs."""
+
     batch_size: int
     epochs: int
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    nesterov: bool = False
-    patience: int | None = None  # early stopping on val loss when set
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What each model of a stack may have of its own."""
+
+    seed: int  # its batch order (its weights were drawn from it too)
+    sgd: SGDSettings
+    patience: int | None = None  # early stopping on val loss when set (and there is a val split)
     min_delta: float = 0.0
 
 
@@ -47,18 +54,18 @@ class EpochReport:
 
 
 @dataclass
-class FitResult:
-    history: list[list[dict[str, float]]]  # per model, one row per epoch it ran
-    best_epoch: list[int]  # lowest val loss (train loss when there is no val split)
-    kept_epoch: list[int]  # the epoch whose weights the model ends with
-    epochs_run: list[int]
-    diverged: list[tuple[int, int] | None] = field(default_factory=list)  # (epoch, step)
-    initial_train_loss: list[float] = field(default_factory=list)  # before the first step
-    # With probe_gradients: per model, each layer's weight-gradient norm (input layer first),
-    # averaged over the steps of the first epoch.
-    grad_norms: list[list[float]] | None = None
-    # Set when `should_stop` ended training early: what `fit(resume=...)` continues from.
-    stopped: TrainingState | None = None
+class ModelRecord:
+    """How one model's training went."""
+
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch it ran
+    best_epoch: int = 0  # lowest val loss (train loss when there is no val split)
+    kept_epoch: int = 0  # the epoch whose weights the model ends with
+    epochs_run: int = 0
+    diverged: tuple[int, int] | None = None  # (epoch, step) where the loss became non-finite
+    initial_train_loss: float = math.nan  # before the first step
+    # With probe_gradients: each layer's weight-gradient norm (input layer first), averaged over
+    # the steps of the first epoch.
+    grad_norms: list[float] | None = None
 
 
 @dataclass
@@ -70,11 +77,20 @@ class TrainingState:
     order: torch.Tensor | None  # (K, N) that epoch's sample order, once drawn
     outputs: torch.Tensor | None  # (K, step * B, C) outputs of its done steps
     shuffler_states: list[torch.Tensor]  # each model's batch-order generator
-    optimizer: dict  # optimizer.state_dict()
+    momentum_buffers: list[torch.Tensor | None]  # SGD's, one per parameter
     tracker: dict  # best loss and epoch, patience used, active flags
     best_params: list[torch.Tensor]  # the stacked parameters at each model's best epoch
     grad_sums: torch.Tensor | None  # (L, K) first-epoch gradient-norm sums
-    result: FitResult  # history and counters so far
+    records: list[ModelRecord]  # history and counters so far
+
+
+class TrainingStopped(Exception):
+    """A stop request ended training at a step boundary; `state` and `params` resume it."""
+
+    def __init__(self, state: TrainingState, params: list[torch.Tensor]):
+        super().__init__(f"stopped at epoch {state.epoch}, step {state.step}")
+        self.state = state
+        self.params = params
 
 
 def per_sample_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
@@ -86,11 +102,6 @@ def per_sample_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> 
         )
         return losses.view(k, b)
     return (outputs.squeeze(-1) - targets) ** 2
-
-
-def per_model_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
-    """(K, B, C) outputs and (K, B) targets -> (K,) mean loss of each model."""
-    return per_sample_loss(outputs, targets, task).mean(dim=1)
 
 
 def stacked_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
@@ -118,132 +129,117 @@ def fit(
     *,
     task: str,
     settings: FitSettings,
-    seeds: list[int],
+    models: list[ModelSettings],
     target_scale: float = 1.0,
     on_epoch: Callable[[EpochReport], None] | None = None,
     probe_gradients: bool = False,
     should_stop: Callable[[], bool] | None = None,
     on_checkpoint: Callable[[TrainingState], None] | None = None,
     resume: TrainingState | None = None,
-) -> FitResult:
-    """Train every model in `model` in place; model k shuffles its batches from `seeds[k]`.
+) -> list[ModelRecord]:
+    """Train every model in `model` in place; return one record per model.
 
     `target_scale` converts regression losses on scaled targets back to the original units.
     `probe_gradients` records each layer's gradient norm during the first epoch.
-    `should_stop` is asked before every step; when it says yes, training stops there and the
-    result's `stopped` holds the state to `resume` from. `on_checkpoint` gets the state after
-    every epoch. `resume` continues from such a state (with `model` holding its parameters).
+    `should_stop` is asked before every step; when it says yes, `TrainingStopped` is raised with
+    the state to `resume` from. `on_checkpoint` gets the state after every epoch. `resume`
+    continues from such a state (with `model` holding its parameters).
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
     n = len(x_train)
     batch = min(settings.batch_size, n)
     steps_per_epoch = -(-n // batch)
-    shufflers = [torch.Generator().manual_seed(seed) for seed in seeds]
+    shufflers = [torch.Generator().manual_seed(m.seed) for m in models]
+    # One model trains as a plain nn.Sequential viewing the stacked parameters: a bare loop's cost.
+    net = model.member(0, share=True) if k == 1 else None
+    params = list(net.parameters()) if net is not None else list(model.parameters())
+    weights = [layer.weight for layer in net[::2]] if net is not None else list(model.weights)
+    optimizer = StackedSGD(params, [m.sgd for m in models], stacked=net is None)
 
-    if k == 1:
-        net = model.member(0, share=True)
-        params = list(net.parameters())
-        weights = [layer.weight for layer in net[::2]]  # (out, in) each
+    def predict(x: torch.Tensor) -> torch.Tensor:  # (N, F) -> (K, N, C)
+        return net(x).unsqueeze(0) if net is not None else model(x.expand(k, *x.shape))
 
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            return net(x).unsqueeze(0)
-
-    else:
-        params = list(model.parameters())
-        weights = list(model.weights)  # (K, out, in) each
-
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            return model(x.expand(k, *x.shape))
-
-    optimizer = torch.optim.SGD(
-        params,
-        lr=settings.lr,
-        momentum=settings.momentum,
-        weight_decay=settings.weight_decay,
-        nesterov=settings.nesterov,
-    )
     measure = _Measure(predict, task, target_scale)
-    tracker = _Tracker(model, settings, has_val=val is not None)
+    tracker = _Tracker(model, models, has_val=val is not None)
     if resume is None:
-        result = FitResult([[] for _ in range(k)], [0] * k, [0] * k, [0] * k, [None] * k)
-        result.initial_train_loss = measure(x_train, y_train)[0]
+        records = [ModelRecord() for _ in range(k)]
+        for record, loss in zip(records, measure(x_train, y_train)[0], strict=True):
+            record.initial_train_loss = loss
         grad_sums = torch.zeros(len(weights), k) if probe_gradients else None  # (L, K)
-        first_epoch = 1
+        first_epoch, resume_order, first_step, done_outputs = 1, None, 0, None
     else:
-        optimizer.load_state_dict(resume.optimizer)
+        optimizer.load_state_dict({"momentum_buffers": resume.momentum_buffers})
         for shuffler, state in zip(shufflers, resume.shuffler_states, strict=True):
             shuffler.set_state(state)
         tracker.load(resume.tracker, resume.best_params)
-        result, grad_sums, first_epoch = resume.result, resume.grad_sums, resume.epoch
-        result.stopped = None
+        records, grad_sums, first_epoch = resume.records, resume.grad_sums, resume.epoch
+        resume_order, first_step, done_outputs = resume.order, resume.step, resume.outputs
 
     def snapshot(epoch: int, step: int, order, step_outputs) -> TrainingState:
+        outputs = None
+        if step_outputs:
+            outputs = torch.cat(step_outputs, dim=-2).view(k, -1, step_outputs[0].shape[-1])
         return TrainingState(
             epoch=epoch,
             step=step,
             order=order,
-            outputs=torch.cat(step_outputs, dim=-2).view(k, -1, step_outputs[0].shape[-1])
-            if step_outputs
-            else None,
+            outputs=outputs,
             shuffler_states=[g.get_state() for g in shufflers],
-            optimizer=optimizer.state_dict(),
+            momentum_buffers=optimizer.state_dict()["momentum_buffers"],
             tracker=tracker.state(),
             best_params=tracker.best_params,
             grad_sums=grad_sums,
-            result=result,
+            records=records,
         )
 
     for epoch in range(first_epoch, settings.epochs + 1):
-        first_step = 0
-        if resume is not None and resume.order is not None:  # resuming inside this epoch
-            order, first_step = resume.order, resume.step
+        if resume_order is not None:  # resuming inside this epoch
+            order, resume_order = resume_order, None
         else:
             order = torch.stack([torch.randperm(n, generator=g) for g in shufflers])  # (K, N)
-        if k == 1:
-            x_epoch, y_epoch = x_train[order[0]], y_train[order[0]]  # (N, F), (N,)
-        else:
-            x_epoch, y_epoch = x_train[order], y_train[order]  # (K, N, F), (K, N)
+        x_epoch, y_epoch = x_train[order], y_train[order]  # (K, N, F), (K, N)
         # Each step's outputs, kept (a list append is the cheapest record) to report the epoch's
         # training loss and metric, and find a diverging step, without another pass over the data.
         step_outputs: list[torch.Tensor] = []
-        if first_step and resume is not None and resume.outputs is not None:
-            step_outputs.append(resume.outputs if k > 1 else resume.outputs[0])
-        resume = None
+        if done_outputs is not None:
+            step_outputs.append(done_outputs if net is None else done_outputs[0])
+            done_outputs = None
         for step in range(first_step, steps_per_epoch):
             if should_stop is not None and should_stop():
-                result.stopped = snapshot(epoch, step, order, step_outputs)
-                return result
+                state = snapshot(epoch, step, order, step_outputs)
+                raise TrainingStopped(state, list(model.parameters()))
             lo = step * batch
-            if k == 1:
-                outputs = net(x_epoch[lo : lo + batch])  # (B, C)
-                loss = single_loss(outputs, y_epoch[lo : lo + batch], task)
+            if net is not None:
+                outputs = net(x_epoch[0, lo : lo + batch])  # (B, C)
+                loss = single_loss(outputs, y_epoch[0, lo : lo + batch], task)
             else:
                 outputs = model(x_epoch[:, lo : lo + batch])  # (K, B, C)
                 loss = stacked_loss(outputs, y_epoch[:, lo : lo + batch], task)
             step_outputs.append(outputs.detach())
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             if grad_sums is not None and epoch == 1:
                 grad_sums += _weight_grad_norms(weights, k)
             optimizer.step()
+        first_step = 0
 
         epoch_outputs = torch.cat(step_outputs, dim=-2).view(k, n, -1)  # (K, N, C)
-        sample_losses = per_sample_loss(epoch_outputs, y_epoch.view(k, n), task)  # (K, N)
-        train_loss, train_metric = measure.score(epoch_outputs, y_epoch.view(k, n), sample_losses)
+        sample_losses = per_sample_loss(epoch_outputs, y_epoch, task)  # (K, N)
+        train_loss, train_metric = measure.score(epoch_outputs, y_epoch, sample_losses)
         val_loss, val_metric = measure(*val) if val is not None else (None, None)
         active_before = list(tracker.active)
-        tracker.record_divergence(epoch, sample_losses, batch, train_loss, result)
+        tracker.record_divergence(epoch, sample_losses, batch, train_loss, records)
         tracker.update(epoch, val_loss if val_loss is not None else train_loss)
-        for i in range(k):
+        for i, record in enumerate(records):
             if not active_before[i]:
                 continue
-            row = {"epoch": epoch, "train_loss": train_loss[i], f"train_{measure.metric}":
-                   train_metric[i]}  # fmt: skip
+            row = {"epoch": epoch, "train_loss": train_loss[i]}
+            row[f"train_{measure.metric}"] = train_metric[i]
             if val_loss is not None:
                 row |= {"val_loss": val_loss[i], f"val_{measure.metric}": val_metric[i]}
-            result.history[i].append(row)
-            result.epochs_run[i] = epoch
+            record.history.append(row)
+            record.epochs_run = epoch
         if on_epoch is not None:
             on_epoch(EpochReport(epoch, settings.epochs, measure.metric, train_loss, train_metric,
                                  val_loss, val_metric, list(tracker.active)))  # fmt: skip
@@ -252,10 +248,11 @@ def fit(
         if on_checkpoint is not None:
             on_checkpoint(snapshot(epoch + 1, 0, None, []))
 
-    tracker.finish(result)
+    tracker.finish(records)
     if grad_sums is not None:
-        result.grad_norms = (grad_sums / steps_per_epoch).T.tolist()  # (K, L)
-    return result
+        for record, norms in zip(records, (grad_sums / steps_per_epoch).T.tolist(), strict=True):
+            record.grad_norms = norms
+    return records
 
 
 def _weight_grad_norms(weights: list[torch.Tensor], k: int) -> torch.Tensor:
@@ -295,11 +292,11 @@ class _Measure:
 class _Tracker:
     """Best epoch, early stopping and divergence of each model, and the best weights."""
 
-    def __init__(self, model: StackedMLP, settings: FitSettings, *, has_val: bool):
+    def __init__(self, model: StackedMLP, models: list[ModelSettings], *, has_val: bool):
         k = model.n_models
         self.model = model
-        self.settings = settings
-        self.early_stopping = settings.patience is not None and has_val
+        self.models = models
+        self.early_stopping = [m.patience is not None and has_val for m in models]
         self.active = [True] * k
         self.best_loss = [float("inf")] * k
         self.best_epoch = [0] * k
@@ -329,21 +326,21 @@ class _Tracker:
         sample_losses: torch.Tensor,
         batch: int,
         train_loss: list[float],
-        result: FitResult,
+        records: list[ModelRecord],
     ) -> None:
         """Stop models whose loss became non-finite; name the step where it first did."""
         finite = torch.isfinite(sample_losses)  # (K, N), samples in the order they were trained
         if bool(finite.all()) and all(math.isfinite(v) for v in train_loss):
             return
-        for i in range(len(self.active)):
+        for i, record in enumerate(records):
             if not self.active[i]:
                 continue
             if not bool(finite[i].all()):
                 first_sample = int((~finite[i]).int().argmax())
-                result.diverged[i] = (epoch, first_sample // batch + 1)
+                record.diverged = (epoch, first_sample // batch + 1)
             elif not math.isfinite(train_loss[i]):
-                result.diverged[i] = (epoch, -(-sample_losses.shape[1] // batch))
-            if result.diverged[i] is not None:
+                record.diverged = (epoch, -(-sample_losses.shape[1] // batch))
+            if record.diverged is not None:
                 self.active[i] = False
 
     def update(self, epoch: int, monitored: list[float]) -> None:
@@ -351,25 +348,28 @@ class _Tracker:
         for i, loss in enumerate(monitored):
             if not self.active[i]:
                 continue
-            if loss < self.best_loss[i] - self.settings.min_delta:
+            if loss < self.best_loss[i] - self.models[i].min_delta:
                 self.best_loss[i], self.best_epoch[i], self.waited[i] = loss, epoch, 0
-                improved.append(i)
+                if self.early_stopping[i]:
+                    improved.append(i)
             else:
                 self.waited[i] += 1
-                if self.early_stopping and self.waited[i] >= self.settings.patience:
+                if self.early_stopping[i] and self.waited[i] >= self.models[i].patience:
                     self.active[i] = False
-        if self.early_stopping and improved:
+        if improved:
             index = torch.tensor(improved)
             with torch.no_grad():
                 for best, param in zip(self.best_params, self.model.parameters(), strict=True):
                     best[index] = param.detach()[index]
 
-    def finish(self, result: FitResult) -> None:
-        result.best_epoch = list(self.best_epoch)
-        if self.early_stopping:
+    def finish(self, records: list[ModelRecord]) -> None:
+        """Restore each early-stopping model's best weights; say which epoch each one kept."""
+        restore = [i for i, stopping in enumerate(self.early_stopping) if stopping]
+        if restore:
+            index = torch.tensor(restore)
             with torch.no_grad():
                 for best, param in zip(self.best_params, self.model.parameters(), strict=True):
-                    param.copy_(best)
-            result.kept_epoch = list(self.best_epoch)
-        else:
-            result.kept_epoch = list(result.epochs_run)
+                    param[index] = best[index]
+        for i, record in enumerate(records):
+            record.best_epoch = self.best_epoch[i]
+            record.kept_epoch = self.best_epoch[i] if self.early_stopping[i] else record.epochs_run

@@ -21,6 +21,10 @@ class ConfigError(UsageError):
         super().__init__("\n".join(problems))
 
 
+class WriteError(UsageError):
+    """A file could not be written (disk full, no permission); the previous version is kept."""
+
+
 class RunFailedError(NncliError):
     """A run that started and could not finish, such as a diverging loss (exit code 1)."""
 

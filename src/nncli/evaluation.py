@@ -11,10 +11,10 @@ from torch import nn
 from nncli.checkpoint import ModelCard, load_checkpoint
 from nncli.config import validate_config
 from nncli.csvdata import numeric_columns, read_table
+from nncli.data import prepare_data
 from nncli.errors import UsageError
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
-from nncli.training import data_fingerprint, measure, prepare_data
 
 
 def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
@@ -36,10 +36,10 @@ def split_data(card: ModelCard, split: str) -> dict[str, tuple[np.ndarray, np.nd
     """Rebuild the run's split from its saved config: the rows `nncli train` measured."""
     config = validate_config(card.config, source="checkpoint config")
     try:
-        prepared = prepare_data(config)
+        prepared = prepare_data(config.data)
     except UsageError as exc:
         raise UsageError(f"cannot rebuild the run's data: {exc}") from None
-    if card.data_fingerprint and card.data_fingerprint != data_fingerprint(prepared):
+    if card.data_fingerprint and card.data_fingerprint != prepared.fingerprint():
         raise UsageError(
             f"the data at {config.data.source} changed after this run trained on it, so its"
             " split cannot be rebuilt; measure a file with --data instead"
@@ -58,9 +58,9 @@ def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> 
     net, card = open_model(target)
     if data is not None:
         x, y, _ = read_labelled_csv(card, Path(data), require_target=True)
-        return {"metrics": measure(card, net, x, y), "n_samples": len(x)}
+        return {"metrics": card.measure(net, x, y), "n_samples": len(x)}
     splits = split_data(card, split)
-    metrics = {name: measure(card, net, x, y) for name, (x, y) in splits.items()}
+    metrics = {name: card.measure(net, x, y) for name, (x, y) in splits.items()}
     n_samples = sum(len(y) for _, y in splits.values())
     return {"metrics": metrics if split == "all" else metrics[split], "n_samples": n_samples}
 
@@ -134,5 +134,5 @@ def predict(
             result[f"probability_{label}"] = outputs[:, i]
     else:
         result["prediction"] = outputs
-    metrics = measure(card, net, x, y) if y is not None else None
+    metrics = card.measure(net, x, y) if y is not None else None
     return result, metrics

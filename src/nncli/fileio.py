@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from nncli.errors import UsageError
+from nncli.errors import WriteError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -16,7 +16,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise UsageError(f"{path}: cannot write here: {exc.strerror}") from None
+        raise WriteError(f"{path}: cannot write here: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -25,7 +25,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:  # disk full, quota, I/O error: the previous file stays as it was
         Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

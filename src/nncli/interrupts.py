@@ -1,45 +1,74 @@
-"""Ctrl-C and SIGTERM as a request to stop at the next step boundary, not a crash."""
+"""Ctrl-C, SIGTERM and a closed output pipe as a request to stop, not a crash.
+
+Before training starts (reading the config, loading data) a signal ends the process at once:
+there is nothing to save, and a stuck read must not outlive `timeout` or `docker stop`. Once
+training has asked whether to stop, a signal becomes a request honoured at the next step
+boundary, where a resumable state is saved.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class StopRequest:
-    """Asked before every training step; true once a stop signal has arrived."""
+class SignalExit(KeyboardInterrupt):
+    """A signal that ends the process at once: before training, or a second Ctrl-C."""
 
-    def __init__(self) -> None:
-        self.signum: int | None = None
-
-    def __call__(self) -> bool:
-        return self.signum is not None
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
     @property
     def exit_code(self) -> int:
-        """130 for SIGINT, 143 for SIGTERM: 128 plus the signal number, as shells report."""
+        return 128 + self.signum
+
+
+class StopRequest:
+    """Asked before every training step; true once a stop signal or a closed pipe arrived."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.training = False  # set by the first question: signals are requests from then on
+
+    def __call__(self) -> bool:
+        self.training = True
+        return self.signum is not None
+
+    def pipe_closed(self) -> None:
+        """The reader of our output left (`nncli train ... | head`): stop as if signalled."""
+        if self.signum is None:
+            self.signum = signal.SIGPIPE
+
+    @property
+    def exit_code(self) -> int:
+        """130 for SIGINT, 143 for SIGTERM, 141 for a closed pipe: 128 plus the signal number."""
         return 128 + (self.signum or signal.SIGINT)
 
 
 @contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
-    """The first SIGINT or SIGTERM asks to stop; a second Ctrl-C quits at once."""
+    """SIGINT or SIGTERM stop at once before training and at a step boundary during it."""
     request = StopRequest()
 
     def handle(signum: int, frame: object) -> None:
+        if not request.training:
+            raise SignalExit(signum)
         if request.signum is not None and signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            raise KeyboardInterrupt  # files are written atomically, so nothing is half-written
+            raise SignalExit(signum)  # files are written atomically, so nothing is half-written
         request.signum = signum
         name = signal.Signals(signum).name
-        print(
-            f"\n{name}: stopping at the next training step (if training is still running)"
-            " and saving a resumable checkpoint; Ctrl-C again to quit at once",
-            file=sys.stderr,
-            flush=True,
-        )
+        with contextlib.suppress(OSError):  # stderr may be a closed pipe too
+            print(
+                f"\n{name}: stopping at the next training step (if training is still running)"
+                " and saving a resumable checkpoint; Ctrl-C again to quit at once",
+                file=sys.stderr,
+                flush=True,
+            )
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

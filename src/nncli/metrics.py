@@ -99,5 +99,12 @@ def _finite(value: float | None) -> float | None:
     return float(value)
 
 
+def undefined_metrics(task: str) -> dict[str, None]:
+    """Every metric of the task as None: what a diverged model's outputs are scored as."""
+    if task == "classification":
+        return dict.fromkeys([*CLASSIFICATION_METRICS, "confusion_matrix"])
+    return dict.fromkeys(REGRESSION_METRICS)
+
+
 def headline_metric(task: str) -> str:
     return "accuracy" if task == "classification" else "mse"

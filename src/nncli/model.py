@@ -105,3 +105,16 @@ class StackedMLP(nn.Module):
             linear.weight = nn.Parameter(w if share else w.clone())
             linear.bias = nn.Parameter(b if share else b.clone())
         return net
+
+
+def load_parameters(model: nn.Module, params: list[torch.Tensor]) -> None:
+    """Copy saved parameters into `model`, refusing any that do not fit."""
+    from nncli.errors import UsageError
+
+    mine = list(model.parameters())
+    shapes = [tuple(p.shape) for p in mine]
+    if shapes != [tuple(p.shape) for p in params]:
+        raise UsageError(f"saved parameters do not fit the model's shapes {shapes}")
+    with torch.no_grad():
+        for target, saved in zip(mine, params, strict=True):
+            target.copy_(saved)

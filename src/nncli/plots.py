@@ -58,23 +58,27 @@ def plot_learning_curves(
     _save(fig, path)
 
 
-def plot_loss_bands(path: Path, outcomes: list, *, title: str) -> None:
-    """Train and val loss by epoch: per activation the mean over seeds, with a min-max band."""
+def plot_loss_bands(path: Path, groups: list[tuple[str, list[list[dict]]]], *, title: str) -> None:
+    """Train and val loss by epoch: per group (label, seeds' histories) the mean over seeds,
+    with a min-max band."""
     import numpy as np
 
     plt = _pyplot()
-    has_val = bool(outcomes[0].history) and "val_loss" in outcomes[0].history[0]
+    first = groups[0][1][0]
+    has_val = bool(first) and "val_loss" in first[0]
     splits = ("train", "val") if has_val else ("train",)
     fig, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4.5), squeeze=False)
-    colours = plt.get_cmap("tab10")
+    colours = plt.get_cmap("tab10" if len(groups) <= 10 else "viridis")
     for ax, split in zip(axes[0], splits, strict=True):
-        for i, activation in enumerate(dict.fromkeys(o.activation for o in outcomes)):
-            runs = [o.history for o in outcomes if o.activation == activation]
+        for i, (label, runs) in enumerate(groups):
+            runs = [h for h in runs if h]  # a model that diverged in its first epoch has none
+            if not runs:
+                continue
             length = min(len(h) for h in runs)  # early stopping may end seeds at different epochs
             curves = np.array([[row[f"{split}_loss"] for row in h[:length]] for h in runs])
             epochs = np.arange(1, length + 1)
-            colour = colours(i % 10)
-            ax.plot(epochs, curves.mean(axis=0), color=colour, label=activation)
+            colour = colours(i % 10) if len(groups) <= 10 else colours(i / (len(groups) - 1))
+            ax.plot(epochs, curves.mean(axis=0), color=colour, label=label)
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=colour, alpha=0.2)
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
@@ -86,23 +90,26 @@ def plot_loss_bands(path: Path, outcomes: list, *, title: str) -> None:
     _save(fig, path)
 
 
-def plot_grad_norms(path: Path, summary: list[dict], *, title: str) -> None:
-    """Mean first-epoch weight-gradient norm per layer, input layer first, log scale."""
+def plot_grad_norms(path: Path, rows: list[tuple[str, list]], *, title: str) -> None:
+    """Mean first-epoch weight-gradient norm per layer, input layer first, log scale.
+
+    `rows` pairs a label with its per-layer norms (None where a model diverged).
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    known = [g for r in summary for g in r["grad_norms"] if g is not None]  # None: diverged
+    known = [g for _, norms in rows for g in norms if g is not None]
     floor = min((g for g in known if g > 0), default=1e-12) / 10
-    for record in summary:
-        norms = [float("nan") if g is None else g for g in record["grad_norms"]]
+    for label, row in rows:
+        norms = [float("nan") if g is None else g for g in row]
         layers = range(1, len(norms) + 1)
-        ax.plot(layers, [max(g, floor) for g in norms], marker="o", label=record["activation"])
+        ax.plot(layers, [max(g, floor) for g in norms], marker="o", label=label)
         zero = [layer for layer, g in zip(layers, norms, strict=True) if g == 0]
         if zero:
             ax.scatter(zero, [floor] * len(zero), marker="x", s=80, color="black", zorder=3)
     ax.axhline(floor, color="black", linewidth=0.5, linestyle=":")
     ax.text(1, floor, " x = exactly zero gradient", va="bottom", fontsize=8)
     ax.set_yscale("log")
-    ax.set_xticks(range(1, len(summary[0]["grad_norms"]) + 1))
+    ax.set_xticks(range(1, len(rows[0][1]) + 1))
     ax.set_xlabel("layer (1 = input layer, last = output layer)")
     ax.set_ylabel("weight-gradient norm, first-epoch mean")
     ax.grid(alpha=0.3, which="both")
@@ -201,4 +208,48 @@ def plot_function_fit(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"{title}: fits inside the training range, guesses outside it")
+    _save(fig, path)
+
+
+def plot_metric_by_value(
+    path: Path, results: list[dict], varied: list[str], *, split: str, metric: str, title: str
+) -> None:
+    """The metric (mean ± std over seeds) against each varied key's values, one panel per key;
+    a line per combination of the other keys. Values spanning decades get a log axis."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1, len(varied), figsize=(5.5 * len(varied), 4.2), squeeze=False, sharey=True
+    )
+    for ax, key in zip(axes[0], varied, strict=True):
+        xs = list(dict.fromkeys(r["values"][key] for r in results))
+        numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
+        others = [k for k in varied if k != key]
+        lines: dict[tuple, list[dict]] = {}
+        for r in results:
+            lines.setdefault(tuple(r["values"][k] for k in others), []).append(r)
+        for rest, rows in lines.items():
+            rows = [r for r in rows if r["metrics"][split][metric]["mean"] is not None]
+            if not rows:
+                continue
+            position = [r["values"][key] if numeric else xs.index(r["values"][key]) for r in rows]
+            means = [r["metrics"][split][metric]["mean"] for r in rows]
+            stds = [r["metrics"][split][metric]["std"] for r in rows]
+            label = ", ".join(
+                f"{k.rsplit('.', 1)[-1]}={v}" for k, v in zip(others, rest, strict=True)
+            )
+            ax.errorbar(position, means, yerr=stds, marker="o", capsize=3, label=label or None)
+        if numeric and min(xs) > 0 and max(xs) / min(xs) >= 100:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        diverged = [r["values"][key] for r in results if r["diverged"] == len(r["seeds"])]
+        if diverged:
+            ax.set_title(f"all seeds diverged at {key.rsplit('.', 1)[-1]} = "
+                         f"{', '.join(map(str, dict.fromkeys(diverged)))}", fontsize=8)  # fmt: skip
+        ax.set_xlabel(key + (" (log scale)" if ax.get_xscale() == "log" else ""))
+        ax.set_ylabel(f"{split} {metric} (mean ± std over seeds)")
+        ax.grid(alpha=0.3, which="both")
+        if others:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
     _save(fig, path)

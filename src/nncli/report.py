@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from nncli.config import Config
+    from nncli.data import PreparedData
     from nncli.engine import EpochReport
+    from nncli.sweep import Grid, GridModel
 
 REGRESSION_ORDER = ("mse", "mape", "mae", "r2")
 CLASSIFICATION_ORDER = ("accuracy", "f1", "precision", "recall")
@@ -41,10 +46,17 @@ def epoch_line(report: EpochReport, model: int = 0) -> str:
 class EpochProgress:
     """A rich progress bar on a terminal; one plain line per epoch anywhere else."""
 
-    def __init__(self, stream: TextIO | None = None, *, enabled: bool = True):
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        enabled: bool = True,
+        on_pipe_closed: Callable[[], None] | None = None,
+    ):
         self.stream = stream or sys.stdout
         self.enabled = enabled
         self.live = enabled and self.stream.isatty()
+        self.on_pipe_closed = on_pipe_closed  # the reader left (`| head`): say so, print no more
         self._progress = None
         self._task = None
 
@@ -74,24 +86,42 @@ class EpochProgress:
 
     def print(self, message: str) -> None:
         """Print above a live bar (through its console), or plainly when there is none."""
-        if self._progress is not None:
-            self._progress.console.print(message)
-        else:
-            make_console(stderr=self.stream is sys.stderr).print(message)
+        if not self.enabled:
+            return
+        try:
+            if self._progress is not None:
+                self._progress.console.print(message)
+            else:
+                make_console(stderr=self.stream is sys.stderr).print(message)
+        except BrokenPipeError:
+            self._pipe_closed()
 
     def __call__(self, report: EpochReport) -> None:
         if not self.enabled:
             return
-        if self._progress is None:
-            print(epoch_line(report), file=self.stream, flush=True)
-            return
-        if self._task is None:
-            self._task = self._progress.add_task("train", total=report.epochs, stats="")
-        stats = f"loss {report.train_loss[0]:.4f}"
-        if report.val_loss is not None and report.val_metric is not None:
-            stats += f"  val_loss {report.val_loss[0]:.4f}  val_{report.metric} "
-            stats += f"{report.val_metric[0]:.4f}"
-        self._progress.update(self._task, completed=report.epoch, stats=stats)
+        try:
+            if self._progress is None:
+                print(epoch_line(report), file=self.stream, flush=True)
+                return
+            if self._task is None:
+                self._task = self._progress.add_task("train", total=report.epochs, stats="")
+            stats = f"loss {report.train_loss[0]:.4f}"
+            if report.val_loss is not None and report.val_metric is not None:
+                stats += f"  val_loss {report.val_loss[0]:.4f}  val_{report.metric} "
+                stats += f"{report.val_metric[0]:.4f}"
+            self._progress.update(self._task, completed=report.epoch, stats=stats)
+        except BrokenPipeError:
+            self._pipe_closed()
+
+    def _pipe_closed(self) -> None:
+        import os
+
+        self.enabled = False
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.stream.fileno())  # so later writes and the exit flush cannot fail
+        os.close(devnull)
+        if self.on_pipe_closed is not None:
+            self.on_pipe_closed()
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
@@ -120,10 +150,17 @@ def confusion_table(matrix: list[list[int]], classes: list, *, title: str) -> Ta
     return table
 
 
-class ComparisonProgress(EpochProgress):
-    """Progress of many models: all at once (one line per epoch), or one after another."""
+class GridProgress(EpochProgress):
+    """Progress of a grid's models: each stack's epochs, with how many models still train."""
 
-    def __call__(self, model: int | None, report: EpochReport) -> None:
+    def __init__(self, stream: TextIO | None = None, **options: object):
+        super().__init__(stream, **options)
+        self.stack: tuple[int, int] | None = None  # (index, count) once a grid has stacks
+
+    def start_stack(self, index: int, models: list[GridModel], n_stacks: int) -> None:
+        self.stack = (index, n_stacks)
+
+    def __call__(self, report: EpochReport) -> None:
         if not self.enabled:
             return
         active = sum(report.active)
@@ -131,25 +168,22 @@ class ComparisonProgress(EpochProgress):
         split = "val" if report.val_loss is not None else "train"
         finite = [v for v in losses if v == v and abs(v) != float("inf")]
         best = f"{min(finite):.4f}" if finite else "-"
-        if model is None:
-            stats = f"{active}/{len(report.active)} models training  best {split}_loss {best}"
-            label, done, total = "epoch", report.epoch, report.epochs
-        else:
-            stats = f"model {model + 1}  {split}_loss {best}"
-            label, done, total = f"model {model + 1} epoch", report.epoch, report.epochs
-        if self._progress is None:
-            finished = model is not None and (not active or report.epoch == report.epochs)
-            if model is None:
-                print(
-                    f"epoch {report.epoch}/{report.epochs}  {stats}", file=self.stream, flush=True
-                )
-            elif finished:
-                print(f"model {model + 1} done after epoch {report.epoch}: {split}_loss {best}",
+        stats = f"{active}/{len(report.active)} models training  best {split}_loss {best}"
+        where = ""
+        if self.stack is not None and self.stack[1] > 1:
+            where = f"stack {self.stack[0] + 1}/{self.stack[1]}  "
+        try:
+            if self._progress is None:
+                print(f"{where}epoch {report.epoch}/{report.epochs}  {stats}",
                       file=self.stream, flush=True)  # fmt: skip
-            return
-        if self._task is None:
-            self._task = self._progress.add_task(label, total=total, stats="")
-        self._progress.update(self._task, completed=done, total=total, stats=stats)
+                return
+            if self._task is None:
+                self._task = self._progress.add_task("epoch", total=report.epochs, stats="")
+            self._progress.update(
+                self._task, completed=report.epoch, total=report.epochs, stats=where + stats
+            )
+        except BrokenPipeError:
+            self._pipe_closed()
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -200,4 +234,126 @@ def comparison_table(results: list[dict], task: str) -> Table:
             _mean_std(r["saturated_fraction"], 2, single=one),
             learned,
         )
+    return table
+
+
+def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] = ()) -> str:
+    """The data, the network and the training settings, before training starts."""
+    dataset = prepared.dataset
+    counts = "/".join(str(len(prepared.raw[s][1])) for s in prepared.raw)
+    kinds = "/".join(prepared.raw)
+    what = f"{len(dataset.classes)} classes" if dataset.classes else "regression target"
+    sizes = [prepared.n_features, *config.model.widths, prepared.n_outputs]
+    n_params = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    t = config.training
+    n_train = len(prepared.raw["train"][1])
+    batch = min(t.batch_size, n_train)
+    steps = -(-n_train // batch)
+    activation = "" if "model.activation" in varied else f", {config.model.activation}"
+    return (
+        f"[bold]{config.name}[/]: {len(dataset.y)} rows, {prepared.n_features} features,"
+        f" {what}; split {kinds} {counts} (data.seed {config.data.seed})\n"
+        f"MLP {' → '.join(map(str, sizes))}{activation}, {n_params} parameters;"
+        f" SGD lr {t.lr:g}, momentum {t.momentum:g}, batch {batch} ({steps} steps per epoch),"
+        f" {t.epochs} epochs, seed {config.seed}"
+    )
+
+
+def describe_grid(grid: Grid, *, sequential: bool) -> str:
+    """How many variants, seeds, models and stacks a sweep trains, and how."""
+    n_variants = len(grid.values)
+    seeds = grid.seeds(0)
+    lines = [
+        f"varied: {key} = {', '.join(str(v) for v in dict.fromkeys(r[key] for r in grid.values))}"
+        for key in grid.varied
+    ]
+    sizes = [len(stack) for stack in grid.stacks]
+    if sequential:
+        how = "one after another"
+    elif len(sizes) == 1:
+        how = f"at once, stacked along a model axis ({sizes[0]} models in one pass)"
+    else:
+        how = (
+            f"in {len(sizes)} stacks one after another ({', '.join(map(str, sizes))} models each;"
+            " a stack shares shapes and step schedule)"
+        )
+    lines.append(
+        f"{n_variants} variants x {len(seeds)} seeds ({', '.join(map(str, seeds))}) ="
+        f" {len(grid.models)} models, trained {how}"
+    )
+    return "\n".join(lines)
+
+
+def describe_outcome(config: Config, summary: dict) -> str:
+    """Which weights a trained model kept, and why."""
+    monitor = summary["monitor"]
+    if config.training.early_stopping is not None:
+        stopped = summary["epochs_run"] < config.training.epochs
+        how = f"stopped early at epoch {summary['epochs_run']}" if stopped else "ran every epoch"
+        return (
+            f"early stopping on {monitor} {how}; restored the best weights,"
+            f" from epoch {summary['kept_epoch']}"
+        )
+    return (
+        f"kept the final weights (epoch {summary['kept_epoch']}); lowest {monitor} was at"
+        f" epoch {summary['best_epoch']}"
+    )
+
+
+def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
+    """One row per variant: its values, mean ± std over seeds per split, and how it went."""
+    metrics = ("accuracy", "f1") if task == "classification" else ("mse", "mape")
+    table = Table(title="Sweep (mean ± std over seeds)")
+    splits = list(results[0]["metrics"])
+    for key in varied:
+        table.add_column(key.rsplit(".", 1)[-1])
+    columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]
+    for name in [*columns, "best epoch"]:
+        table.add_column(name, justify="right")
+    table.add_column("learned")
+    for r in results:
+        one = len(r["seeds"]) == 1
+        learned = f"{r['learned']}/{len(r['seeds'])}"
+        if r["diverged"]:
+            first = r["diverged_at"][0]
+            learned += f", {r['diverged']} diverged (seed {first['seed']}: epoch"
+            learned += f" {first['epoch']}, step {first['step']})"
+        table.add_row(
+            *(str(r["values"][k]) for k in varied),
+            *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
+            *(_mean_std(r["metrics"][splits[-1]][m], single=one) for m in metrics),
+            _mean_std(r["best_epoch"], 1, single=one),
+            learned,
+        )
+    return table
+
+
+def runs_table(records: list[dict], directory: object, sort: str | None) -> Table:
+    """`nncli runs`: one row per run folder."""
+    table = Table(title=f"Runs in {directory}")
+    for column in ("run", "created", "status", "task", "data", "activation", "epochs", "metric"):
+        table.add_column(column, justify="right" if column in ("epochs",) else "left")
+    table.add_column("value", justify="right")
+    for r in records:
+        metric = sort or r["headline"]
+        value = r["metrics"].get(metric) if metric else None
+        shown = f"{r['split']} {metric}" if metric and r["split"] else "-"
+        table.add_row(
+            r["run"], (r["created"] or "-").replace("T", " "), r["status"] or "-", r["task"] or "-",
+            r["source"] or "-", r["activation"] or "-", str(r["epochs_run"] or "-"), shown,
+            format_value(value, metric or ""),
+        )  # fmt: skip
+    return table
+
+
+def datasets_table() -> Table:
+    """`nncli datasets`: every registered set."""
+    from nncli.datasets import DATASETS
+
+    table = Table(title="Built-in datasets (data.source)")
+    for column in ("name", "task", "kind", "description"):
+        table.add_column(column)
+    for name, spec in DATASETS.items():
+        kind = "synthetic" if spec.synthetic else "scikit-learn"
+        table.add_row(name, spec.task, kind, spec.description)
     return table

@@ -1,16 +1,11 @@
-"""Run folders: created once, never reused, and written file by file atomically."""
+"""What a run folder holds, by file name, and the listing of run folders (`nncli runs`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from datetime import datetime
 from pathlib import Path
 
-from nncli.config import Config, dump_config
 from nncli.errors import UsageError
-from nncli.fileio import atomic_write_json, atomic_write_text
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "model.safetensors"
@@ -21,56 +16,12 @@ LOSS_PLOT_FILE = "loss.png"
 FIT_PLOT_FILE = "fit.png"  # 1-D regression only: the learned function, beyond the data too
 LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes
 BEST_FILE = "best.safetensors"  # with early stopping, the best weights so far; removed likewise
-
-
-def create_run_dir(config: Config, out: Path | None, *, kind: str = "") -> Path:
-    """`out` exactly when given (new or empty), else `<output.dir>/<name>[-kind]-<time>`."""
-    if out is not None:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
-    else:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        label = "-".join(filter(None, [config.name or "run", kind]))
-        base = Path(config.output.dir) / f"{label}-{stamp}"
-        path, n = base, 1
-        while path.exists():
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
-    return path
-
-
-def write_config(run_dir: Path, config: Config) -> None:
-    atomic_write_text(run_dir / CONFIG_FILE, dump_config(config))
-
-
-def write_status(run_dir: Path, status: str, **details: object) -> None:
-    """run.json: status (running, finished, failed, interrupted) and when it changed."""
-    path = run_dir / RUN_FILE
-    record = json.loads(path.read_text()) if path.exists() else {}
-    now = datetime.now().isoformat(timespec="seconds")
-    record.setdefault("created", now)
-    record.update({"status": status, "updated": now, **details})
-    atomic_write_json(path, record)
-
-
-def write_history(
-    run_dir: Path, history: list[dict[str, float]], *, name: str = HISTORY_FILE
-) -> None:
-    buffer = io.StringIO()
-    if history:
-        writer = csv.DictWriter(buffer, fieldnames=list(history[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(history)
-    atomic_write_text(run_dir / name, buffer.getvalue())
-
-
-def write_metrics(run_dir: Path, summary: dict) -> None:
-    atomic_write_json(run_dir / METRICS_FILE, summary)
+# Sweeps and comparisons
+SUMMARY_FILE = "summary.json"  # what --json prints
+SUMMARY_CSV_FILE = "summary.csv"  # one row per variant
+MODELS_CSV_FILE = "models.csv"  # one row per model (variant x seed)
+HISTORY_DIR = "history"  # <label>.csv per model
+MODELS_DIR = "models"  # <label>.safetensors per model
 
 
 # Metrics where a larger value is better; runs sort best first.
@@ -113,15 +64,17 @@ def _run_record(run_dir: Path, run_json: Path) -> dict:
 
     status = _mapping(json.loads(run_json.read_text()))
     config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
-    comparing = status.get("kind") == "compare"
-    summary = _mapping(_read_json(run_dir / ("summary.json" if comparing else METRICS_FILE)))
+    comparing = status.get("kind") in ("compare", "sweep")
+    summary = _mapping(_read_json(run_dir / (SUMMARY_FILE if comparing else METRICS_FILE)))
     metrics = summary.get("metrics", {})  # a comparison has no single model's metrics
     split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
     task = summary.get("task")
     activation = config.get("model", {}).get("activation")
-    if comparing:
+    if status.get("kind") == "compare":
         compared = [r.get("activation") for r in summary.get("results", [])]
         activation = f"compare: {','.join(compared)}" if compared else "compare"
+    elif status.get("kind") == "sweep":
+        activation = f"sweep: {','.join(map(str, summary.get('varied', [])))}"
     return {
         "run": run_dir.name,
         "path": str(run_dir),

@@ -1,91 +1,97 @@
-"""From a validated config to a trained, measured model: data, split, scaling, fit, metrics."""
+"""The one training path: a stack of model configs in, one trained, measured model per config out.
+
+`nncli train` is a stack of one; a sweep trains each group of shape-compatible variants as one
+stack. Models of a stack share the data, the shapes and the step schedule; each may have its own
+seed, activation and SGD settings (see `PER_MODEL_KEYS`).
+"""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from nncli.checkpoint import ModelCard
 from nncli.config import Config
-from nncli.datasets import Dataset, describe_source, load_dataset
-from nncli.engine import EpochReport, FitResult, FitSettings, TrainingState, fit
-from nncli.errors import RunFailedError, UsageError
-from nncli.metrics import (
-    CLASSIFICATION_METRICS,
-    REGRESSION_METRICS,
-    classification_metrics,
-    regression_metrics,
+from nncli.data import PreparedData
+from nncli.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
+from nncli.engine import (
+    EpochReport,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingState,
+    fit,
+    single_loss,
 )
-from nncli.model import StackedMLP, layer_sizes
-from nncli.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
+from nncli.errors import UsageError
+from nncli.model import StackedMLP, load_parameters
+from nncli.preprocessing import SPLITS
+from nncli.sgd import SGDSettings
+
+# Config keys a model of a stack may have of its own; every other key its stack shares.
+PER_MODEL_KEYS = (
+    "name",
+    "output",
+    "seed",
+    "model.activation",
+    "training.lr",
+    "training.momentum",
+    "training.weight_decay",
+    "training.nesterov",
+    "training.early_stopping.patience",
+    "training.early_stopping.min_delta",
+    "training.early_stopping.monitor",
+)
+
+# A model "learned" when its training loss is at least this fraction below the loss of the best
+# input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
+LEARNED_IMPROVEMENT = 0.10
 
 
-@dataclass(frozen=True)
-class PreparedData:
-    """The dataset split and scaled; `raw` keeps each split's original-unit arrays."""
+def stack_key(config: Config) -> str:
+    """Equal for configs whose models can train as one stack."""
+    shared = config.model_dump(mode="json")
+    for key in PER_MODEL_KEYS:
+        *path, last = key.split(".")
+        node = shared
+        for part in path:
+            node = node.get(part) or {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return json.dumps(shared, sort_keys=True)
 
-    dataset: Dataset
-    raw: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (X, y), original units
-    scaler: Scaler
-    target_scaler: Scaler | None
+
+@dataclass
+class ModelFit:
+    """One trained model: its config, how training went, its kept weights and measurements."""
+
+    config: Config  # this model's own: `nncli train` with it builds the same model
+    record: ModelRecord
+    net: nn.Sequential  # the kept weights, on the CPU, as `nncli train` saves them
+    card: ModelCard
+    metrics: dict[str, dict]  # split -> the task's metrics (all None for a diverged model)
+    losses: dict[str, float | None]  # split -> loss (cross-entropy, or MSE on the scaled target)
+    baseline_loss: float  # training loss of the best prediction that ignores the inputs
+    dead_fraction: float | None = None  # with diagnostics only
+    saturated_fraction: float | None = None
 
     @property
-    def task(self) -> str:
-        return self.dataset.task
+    def learned(self) -> bool:
+        final = self.losses.get("train")
+        return final is not None and final <= (1 - LEARNED_IMPROVEMENT) * self.baseline_loss
 
     @property
-    def n_outputs(self) -> int:
-        return len(self.dataset.classes) if self.dataset.classes else 1
-
-    def tensors(self, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """A split's scaled features (N, F) float32 and targets (N,) on `device`."""
-        x, y = self.raw[split]
-        x = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32, device=device)
-        if self.task == "classification":
-            return x, torch.as_tensor(y, dtype=torch.long, device=device)
-        if self.target_scaler is not None:
-            y = self.target_scaler.transform(y)
-        return x, torch.as_tensor(y, dtype=torch.float32, device=device)
-
-
-def data_fingerprint(prepared) -> str:
-    """A hash of every split's rows, so a resumed run provably sees the data it started with."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for split, (x, y) in prepared.raw.items():
-        digest.update(split.encode())
-        digest.update(x.tobytes())
-        digest.update(y.tobytes())
-    return digest.hexdigest()
-
-
-def resolve_config(config: Config) -> Config:
-    """Fill in what depends on the data source (a synthetic set's sample count and noise)."""
-    return config.model_copy(update={"data": describe_source(config.data)})
-
-
-def prepare_data(config: Config) -> PreparedData:
-    """Load, split (seeded by `data.seed` alone) and fit scalers on the training split."""
-    dataset = load_dataset(config.data)
-    stratify = dataset.task == "classification"
-    indices = split_indices(
-        dataset.y,
-        config.data.split,
-        seed=config.data.seed,
-        stratify=stratify,
-        class_names=dataset.classes,
-    )
-    raw = {name: (dataset.X[rows], dataset.y[rows]) for name, rows in indices.items()}
-    scaler = fit_scaler(raw["train"][0], config.data.scaling)
-    target_scaler = None
-    if dataset.task == "regression" and config.data.scale_target:
-        target_scaler = fit_scaler(raw["train"][1], "standard")
-    return PreparedData(dataset, raw, scaler, target_scaler)
+    def grad_ratio(self) -> float | None:
+        """First hidden layer's gradient norm over the output layer's: < 1 means vanishing."""
+        norms = self.record.grad_norms or []
+        if len(norms) < 2 or not norms[-1]:
+            return None
+        return norms[0] / norms[-1]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -96,62 +102,43 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def fit_settings(config: Config, n_train: int) -> FitSettings:
-    training = config.training
-    stopping = training.early_stopping
-    return FitSettings(
-        lr=training.lr,
-        batch_size=min(training.batch_size, n_train),
-        epochs=training.epochs,
-        momentum=training.momentum,
-        weight_decay=training.weight_decay,
-        nesterov=training.nesterov,
-        patience=stopping.patience if stopping else None,
-        min_delta=stopping.min_delta if stopping else 0.0,
+def batch_size_note(config: Config, prepared: PreparedData) -> str | None:
+    """Why the batch size used differs from the config's, if it does."""
+    n_train = len(prepared.raw["train"][1])
+    if config.training.batch_size <= n_train:
+        return None
+    return (
+        f"training.batch_size {config.training.batch_size} is larger than the training split"
+        f" ({n_train} rows); using {n_train}"
     )
 
 
-def target_scale(prepared: PreparedData) -> float:
-    """Factor from the trained (scaled) target's units back to the original units."""
-    return float(prepared.target_scaler.scale) if prepared.target_scaler else 1.0
-
-
-@dataclass
-class TrainOutcome:
-    net: nn.Sequential
-    card: ModelCard
-    fit: FitResult
-    metrics: dict[str, dict]
-    warnings: list[str]
-    stacked: StackedMLP
-
-
-def train_model(
-    config: Config,
+def train_stack(
+    configs: list[Config],
     prepared: PreparedData,
     *,
+    diagnostics: bool = False,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_checkpoint: Callable[[TrainingState, list[torch.Tensor]], None] | None = None,
     resume: tuple[TrainingState, list[torch.Tensor]] | None = None,
-) -> TrainOutcome:
-    """Train the one model `config` describes and measure it on every split.
+) -> list[ModelFit]:
+    """Train the models `configs` describe, at once, on `prepared` data; one fit per config.
 
-    `on_checkpoint(state, params)` gets the resumable state after every epoch; `resume` is such
-    a state with its parameters. When `should_stop` ends training early, the outcome's
-    `fit.stopped` is set and nothing is measured.
+    `diagnostics` probes first-epoch gradients and dead and saturated units. `on_checkpoint`
+    gets the resumable state (and the stacked parameters) after every epoch; `resume` is such a
+    pair. A stop request raises `engine.TrainingStopped` with the state to resume from.
     """
-    device = resolve_device(config.training.device)
+    first = configs[0]
+    if any(stack_key(c) != stack_key(first) for c in configs):
+        raise ValueError("configs of one stack may differ only in PER_MODEL_KEYS")
+    device = resolve_device(first.training.device)
     train = prepared.tensors("train", device)
     val = prepared.tensors("val", device) if "val" in prepared.raw else None
-    warnings = []
-    if config.training.batch_size > len(train[0]):
-        warnings.append(
-            f"training.batch_size {config.training.batch_size} is larger than the training split"
-            f" ({len(train[0])} rows); using {len(train[0])}"
-        )
-    sizes = stacked_sizes(config, prepared)
-    stacked = StackedMLP.from_seeds(sizes, [config.model.activation], [config.seed])
+    card = ModelCard.describe(first, prepared)
+    stacked = StackedMLP.from_seeds(
+        card.sizes, [c.model.activation for c in configs], [c.seed for c in configs]
+    )
     if resume is not None:
         load_parameters(stacked, resume[1])
     stacked = stacked.to(device)
@@ -161,77 +148,75 @@ def train_model(
         def checkpoint(state: TrainingState) -> None:
             on_checkpoint(state, list(stacked.parameters()))
 
-    result = fit(
+    records = fit(
         stacked,
         train,
         val,
         task=prepared.task,
-        settings=fit_settings(config, len(train[0])),
-        seeds=[config.seed],
-        target_scale=target_scale(prepared),
+        settings=FitSettings(first.training.batch_size, first.training.epochs),
+        models=[_model_settings(c) for c in configs],
+        target_scale=prepared.target_scale,
         on_epoch=on_epoch,
+        probe_gradients=diagnostics,
         should_stop=should_stop,
         on_checkpoint=checkpoint,
         resume=resume[0] if resume is not None else None,
     )
-    card = model_card(config, prepared, sizes)
-    if result.stopped is not None:
-        return TrainOutcome(stacked.member(0).cpu(), card, result, {}, warnings, stacked)
-    if result.diverged[0] is not None:
-        epoch, step = result.diverged[0]
-        raise RunFailedError(
-            f"training diverged: the loss became non-finite at epoch {epoch}, step {step};"
-            f" try a smaller training.lr (now {config.training.lr:g})"
-        )
-    net = stacked.member(0).cpu().eval()
-    return TrainOutcome(net, card, result, measure_splits(net, card, prepared), warnings, stacked)
+    baseline = input_blind_loss(*prepared.tensors("train", torch.device("cpu")), prepared.task)
+    return [
+        measure_model(config, prepared, stacked.member(k).cpu(), record, baseline, diagnostics)
+        for k, (config, record) in enumerate(zip(configs, records, strict=True))
+    ]
 
 
-def stacked_sizes(config: Config, prepared: PreparedData) -> list[int]:
-    """Layer sizes, inputs first, of the network `config` builds for this data."""
-    n_features = prepared.raw["train"][0].shape[1]
-    return layer_sizes(n_features, config.model.widths, prepared.n_outputs)
+def measure_model(
+    config: Config,
+    prepared: PreparedData,
+    net: nn.Sequential,
+    record: ModelRecord,
+    baseline_loss: float,
+    diagnostics: bool = False,
+) -> ModelFit:
+    """A trained model's metrics and losses on every split (and its unit diagnostics)."""
+    net = net.eval()
+    card = ModelCard.describe(config, prepared)
+    tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
+    model_fit = ModelFit(
+        config=config,
+        record=record,
+        net=net,
+        card=card,
+        metrics={s: card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
+        losses=_losses(net, tensors, prepared.task),
+        baseline_loss=baseline_loss,
+    )
+    if diagnostics:
+        x_train = tensors["train"][0]
+        model_fit.dead_fraction = dead_fraction(net, config.model.activation, x_train)
+        model_fit.saturated_fraction = saturated_fraction(net, config.model.activation, x_train)
+    return model_fit
 
 
-def load_parameters(model: StackedMLP, params: list[torch.Tensor]) -> None:
-    """Copy saved stacked parameters into `model`, refusing any that do not fit."""
-    mine = list(model.parameters())
-    shapes = [tuple(p.shape) for p in mine]
-    if shapes != [tuple(p.shape) for p in params]:
-        raise UsageError(f"saved parameters do not fit the model's shapes {shapes}")
-    with torch.no_grad():
-        for target, saved in zip(mine, params, strict=True):
-            target.copy_(saved)
-
-
-def model_card(config: Config, prepared: PreparedData, sizes: list[int]) -> ModelCard:
-    dataset = prepared.dataset
-    return ModelCard(
-        config=config.model_dump(mode="json"),
-        task=dataset.task,
-        sizes=sizes,
-        activation=config.model.activation,
-        feature_names=dataset.feature_names,
-        target_name=dataset.target_name,
-        classes=dataset.classes,
-        feature_scaling=prepared.scaler.to_dict(),
-        target_scaling=prepared.target_scaler.to_dict() if prepared.target_scaler else None,
-        data_fingerprint=data_fingerprint(prepared),
+def _model_settings(config: Config) -> ModelSettings:
+    training = config.training
+    stopping = training.early_stopping
+    return ModelSettings(
+        seed=config.seed,
+        sgd=SGDSettings(
+            lr=training.lr,
+            momentum=training.momentum,
+            weight_decay=training.weight_decay,
+            nesterov=training.nesterov,
+        ),
+        patience=stopping.patience if stopping else None,
+        min_delta=stopping.min_delta if stopping else 0.0,
     )
 
 
-def measure(card: ModelCard, net: nn.Module, x: np.ndarray, y: np.ndarray) -> dict:
-    """The task's full metric set for raw features `x` and original-unit targets `y`."""
-    outputs = card.predict_raw(net, x)
-    if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
-        names = [*CLASSIFICATION_METRICS, "confusion_matrix"]
-        return dict.fromkeys(names if card.task == "classification" else REGRESSION_METRICS)
-    if card.task == "classification":
-        return classification_metrics(y, outputs.argmax(axis=1), len(card.classes or []))
-    return regression_metrics(y, outputs)
-
-
-def measure_splits(net: nn.Module, card: ModelCard, prepared: PreparedData) -> dict[str, dict]:
-    return {
-        split: measure(card, net, *prepared.raw[split]) for split in SPLITS if split in prepared.raw
-    }
+@torch.no_grad()
+def _losses(net: nn.Module, tensors: dict, task: str) -> dict[str, float | None]:
+    losses = {}
+    for split, (x, y) in tensors.items():
+        loss = float(single_loss(net(x), y, task))
+        losses[split] = loss if math.isfinite(loss) else None
+    return losses

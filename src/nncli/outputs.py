@@ -1,0 +1,159 @@
+"""What a finished run leaves in its folder: checkpoints, histories, summaries and plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+from functools import partial
+from pathlib import Path
+
+from nncli import plots, runs
+from nncli.checkpoint import save_checkpoint
+from nncli.config import Config
+from nncli.data import PreparedData
+from nncli.fileio import atomic_write_json, atomic_write_text
+from nncli.metrics import headline_metric
+from nncli.training import ModelFit
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    atomic_write_text(path, _csv(history))
+
+
+def _csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def loss_name(prepared: PreparedData) -> str:
+    name = "cross-entropy loss" if prepared.task == "classification" else "MSE loss"
+    if prepared.task == "regression" and prepared.target_scaler is not None:
+        name += " (standardized target)"
+    return name
+
+
+def write_train_outputs(
+    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
+) -> None:
+    """model.safetensors, history.csv, metrics.json, loss.png, and fit.png for 1-D regression."""
+    save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
+    write_history(run_dir / runs.HISTORY_FILE, model.record.history)
+    atomic_write_json(run_dir / runs.METRICS_FILE, summary)
+    plots.plot_learning_curves(
+        run_dir / runs.LOSS_PLOT_FILE,
+        model.record.history,
+        title=f"{config.name}: {config.model.activation}, depth {config.model.depth}",
+        loss_name=loss_name(prepared),
+        metric=headline_metric(prepared.task),
+        kept_epoch=model.record.kept_epoch,
+    )
+    if prepared.task == "regression" and prepared.n_features == 1:
+        plots.plot_function_fit(
+            run_dir / runs.FIT_PLOT_FILE,
+            partial(model.card.predict_raw, model.net),
+            *prepared.raw["train"],
+            title=config.name or "fit",
+            feature=prepared.dataset.feature_names[0],
+            target=prepared.dataset.target_name,
+        )
+
+
+def write_grid_outputs(
+    out_dir: Path,
+    grid,
+    prepared: PreparedData,
+    fits: list[ModelFit],
+    results: list[dict],
+    summary: dict,
+    *,
+    rows: list[dict],
+    title: str,
+    diagnostics: bool,
+) -> None:
+    """summary.json/.csv, models.csv, history/ and models/ per model, and the plots."""
+    atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
+    atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
+    atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
+    for folder in (runs.HISTORY_DIR, runs.MODELS_DIR):
+        (out_dir / folder).mkdir(exist_ok=True)
+    for model, model_fit in zip(grid.models, fits, strict=True):
+        label = grid.label(model)
+        write_history(out_dir / runs.HISTORY_DIR / f"{label}.csv", model_fit.record.history)
+        save_checkpoint(
+            out_dir / runs.MODELS_DIR / f"{label}.safetensors", model_fit.net, model_fit.card
+        )
+    labels = [variant_label(values) for values in grid.values]
+    histories = [
+        (
+            label,
+            [f.record.history for m, f in zip(grid.models, fits, strict=True) if m.variant == v],
+        )
+        for v, label in enumerate(labels)
+    ]
+    plots.plot_loss_bands(out_dir / "loss_curves.png", histories, title=title)
+    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
+    if grid.varied:
+        metric = headline_metric(prepared.task)
+        plots.plot_metric_by_value(
+            out_dir / "metric_by_value.png", results, grid.varied, split=split, metric=metric,
+            title=f"{title}: {split} {metric}",
+        )  # fmt: skip
+    if diagnostics:
+        norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
+        plots.plot_grad_norms(
+            out_dir / "grad_norms.png", norms, title=f"{title}: gradient by layer"
+        )
+    activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
+    if "model.activation" in grid.varied:
+        plots.plot_activations(out_dir / "activations.png", activations)
+    x, y = prepared.raw["train"]
+    if prepared.task == "classification" and x.shape[1] == 2:
+        first_seed = [
+            (labels[m.variant], partial(f.card.predict_raw, f.net))
+            for m, f in zip(grid.models, fits, strict=True)
+            if m.seed == grid.seeds(m.variant)[0]
+        ][:20]
+        plots.plot_decision_boundaries(
+            out_dir / "decision_boundaries.png", first_seed, x, y,
+            title=f"{title}: decision boundaries (first seed, training points)",
+        )  # fmt: skip
+
+
+def variant_label(values: dict) -> str:
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in values.items()) or "base config"
+
+
+def flat_row(first: dict, record: dict) -> dict:
+    """A results record as one CSV row: mean and std of every statistic."""
+    row = dict(first)
+    row["seeds"] = " ".join(map(str, record["seeds"]))
+    for split, metrics in record["metrics"].items():
+        for name, stats in metrics.items():
+            row[f"{split}_{name}_mean"], row[f"{split}_{name}_std"] = stats["mean"], stats["std"]
+    for key in ("best_epoch", "grad_ratio", "dead_fraction", "saturated_fraction"):
+        if key in record:
+            row[f"{key}_mean"], row[f"{key}_std"] = record[key]["mean"], record[key]["std"]
+    for layer, norm in enumerate(record.get("grad_norms", []), start=1):
+        row[f"grad_norm_layer{layer}"] = norm
+    row["learned"], row["diverged"] = record["learned"], record["diverged"]
+    return row
+
+
+def _model_rows(grid, fits: list[ModelFit]) -> list[dict]:
+    """One row per model: its values, seed, how training went, every split's metrics."""
+    rows = []
+    for model, f in zip(grid.models, fits, strict=True):
+        row = {**grid.values[model.variant], "seed": model.seed, "file": grid.label(model)}
+        row |= {"best_epoch": f.record.best_epoch, "epochs_run": f.record.epochs_run}
+        row["diverged_at"] = (
+            "" if f.record.diverged is None else "epoch {}, step {}".format(*f.record.diverged)
+        )
+        for split, metrics in f.metrics.items():
+            row[f"{split}_loss"] = f.losses.get(split)
+            row |= {f"{split}_{k}": v for k, v in metrics.items() if k != "confusion_matrix"}
+        rows.append(row)
+    return rows

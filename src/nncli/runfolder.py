@@ -1,0 +1,270 @@
+"""The life of a run folder, written once for every command that trains.
+
+A folder is claimed atomically (exactly one process wins a name or an empty `--out`), locked for
+as long as its process runs (the kernel drops the lock when the process dies, however it dies),
+and its `run.json` always tells the truth: `running`, then `finished`, `failed` or `interrupted`
+(with whether `--resume` can continue it), whichever way the command ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from nncli import runs
+from nncli.config import Config, dump_config, load_config
+from nncli.engine import TrainingStopped
+from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
+from nncli.fileio import atomic_write_json, atomic_write_text
+from nncli.interrupts import StopRequest
+from nncli.resume import ThrottledSaver, load_training_state, save_training_state
+
+LOCK_FILE = ".lock"  # held (flock) by the process that runs the folder
+
+
+@dataclass
+class Saved:
+    """What an interrupted folder holds to continue from."""
+
+    state: object  # engine.TrainingState
+    params: list
+    info: dict
+
+
+class RunFolder:
+    """A claimed, locked run folder and its status; use it as a context manager.
+
+    Leaving the `with` block by an exception records what happened: a stop request saves the
+    resumable state and raises `Interrupted` with the resume command; a failure is `failed`; a
+    second Ctrl-C, a closed pipe or a failed write is `interrupted`, resumable when a state was
+    saved. `finish()` marks success.
+    """
+
+    def __init__(self, path: Path, kind: str, lock_fd: int, record: dict, stop: StopRequest | None):
+        self.path = path
+        self.kind = kind
+        self._lock_fd = lock_fd
+        self.record = record
+        self.stop = stop
+        self.info: dict = {}  # what a resume needs back, saved with every state
+        self.checkpoint = ThrottledSaver(self.save_state)
+        self.also_save: Callable[[object], None] | None = None  # more to save with each state
+
+    # --- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, config: Config, out: Path | None, *, kind: str, stop: StopRequest | None = None
+    ) -> RunFolder:
+        """Claim `out` (new or empty) or a new `<output.dir>/<name>[-kind]-<time>[-n]`."""
+        if out is not None:
+            path = Path(out)
+            lock_fd = _claim(path, explicit=True)
+        else:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            label = "-".join(filter(None, [config.name or "run", "" if kind == "train" else kind]))
+            base = Path(config.output.dir) / f"{label}-{stamp}"
+            path, n = base, 1
+            while True:
+                try:
+                    lock_fd = _claim(path, explicit=False)
+                    break
+                except FileExistsError:
+                    n += 1
+                    path = base.with_name(f"{base.name}-{n}")
+        folder = cls(path, kind, lock_fd, {}, stop)
+        try:
+            atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
+            folder.set_status("running", kind=kind, pid=os.getpid())
+        except BaseException:
+            folder.release()
+            raise
+        return folder
+
+    @classmethod
+    def reopen(
+        cls, path: Path, *, kind: str, stop: StopRequest | None = None
+    ) -> tuple[RunFolder, Config, Saved]:
+        """An interrupted folder, its config and saved state; refuse anything not resumable."""
+        path = Path(path)
+        status_file = path / runs.RUN_FILE
+        if not status_file.is_file():
+            raise UsageError(f"{path}: not a run folder (no {runs.RUN_FILE})")
+        lock_fd = _lock(path)
+        try:
+            record = _read_record(status_file)
+            status = record.get("status")
+            if status == "finished":
+                raise UsageError(f"{path}: this run already finished; there is nothing to resume")
+            if status == "failed":
+                raise UsageError(f"{path}: this run failed; resuming would repeat the failure")
+            recorded_kind = record.get("kind", "train")
+            if recorded_kind != kind:
+                raise UsageError(
+                    f"{path}: this folder was started by {command_name(recorded_kind)};"
+                    " resume it with that"
+                )
+            last = path / runs.LAST_STATE_FILE
+            if not last.exists():
+                raise UsageError(
+                    f"{path}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)"
+                )
+            config = load_config(path / runs.CONFIG_FILE)
+            state, params, info = load_training_state(last)
+            if info.get("config") != config.model_dump(mode="json"):
+                raise UsageError(
+                    f"{path}: {runs.CONFIG_FILE} does not match the saved training state;"
+                    " was it edited after the run started?"
+                )
+            folder = cls(path, kind, lock_fd, record, stop)
+            folder.info = info
+        except BaseException:
+            _unlock(lock_fd)
+            raise
+        return folder, config, Saved(state, params, info)
+
+    # --- while running -------------------------------------------------------------------------
+
+    @property
+    def last_state(self) -> Path:
+        return self.path / runs.LAST_STATE_FILE
+
+    def save_state(self, state, params: list) -> None:
+        save_training_state(self.last_state, state, params, self.info)
+        if self.also_save is not None:
+            self.also_save(state)
+
+    def set_status(self, status: str, **details: object) -> None:
+        """run.json: status (running, finished, failed, interrupted) and when it changed."""
+        now = datetime.now().isoformat(timespec="seconds")
+        self.record.setdefault("created", now)
+        self.record.update({"status": status, "updated": now, **details})
+        atomic_write_json(self.path / runs.RUN_FILE, self.record)
+
+    def finish(self, **details: object) -> None:
+        """Mark the folder finished; it has nothing left to resume."""
+        self.last_state.unlink(missing_ok=True)
+        self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
+
+    @property
+    def resume_command(self) -> str:
+        return f"{command_name(self.kind)} --resume {self.path}"
+
+    # --- ending --------------------------------------------------------------------------------
+
+    def __enter__(self) -> RunFolder:
+        if self.record.get("status") != "running" or self.record.get("pid") != os.getpid():
+            self.set_status("running", pid=os.getpid())
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        try:
+            if exc is not None:
+                self._record_ending(exc)
+        finally:
+            self.release()
+        return False
+
+    def _record_ending(self, exc: BaseException) -> None:
+        if isinstance(exc, TrainingStopped):
+            self.save_state(exc.state, exc.params)
+            where = f"epoch {exc.state.epoch}, step {exc.state.step}"
+            self._best_effort_status("interrupted", resumable=True, stopped_at=where)
+            code = self.stop.exit_code if self.stop is not None else 130
+            raise Interrupted(
+                f"interrupted at {where}; saved {self.last_state}\n"
+                f"resume with: {self.resume_command}",
+                code,
+            ) from None
+        resumable = self.last_state.exists()
+        if isinstance(exc, KeyboardInterrupt | BrokenPipeError):
+            self._best_effort_status("interrupted", resumable=resumable)
+            return
+        if isinstance(exc, WriteError) and resumable:
+            self._best_effort_status("interrupted", resumable=True, error=str(exc))
+            raise WriteError(f"{exc}\nfree the space, then resume with: {self.resume_command}")
+        message = str(exc) if isinstance(exc, NncliError) else f"{type(exc).__name__}: {exc}"
+        self._best_effort_status("failed", error=message, resumable=False)
+        if isinstance(exc, RunFailedError) and resumable:
+            raise RunFailedError(f"{exc}; the last good state is kept in {self.last_state}")
+
+    def _best_effort_status(self, status: str, **details: object) -> None:
+        """Record how the run ended, unless the disk will not take even that."""
+        with contextlib.suppress(OSError, WriteError):
+            self.set_status(status, **details)
+
+    def release(self) -> None:
+        if self._lock_fd >= 0:
+            _unlock(self._lock_fd)
+            self._lock_fd = -1
+
+
+def command_name(kind: str) -> str:
+    return {"train": "nncli train", "compare": "nncli compare-activations"}.get(
+        kind, f"nncli {kind}"
+    )
+
+
+def _claim(path: Path, *, explicit: bool) -> int:
+    """Create and lock `path`; an explicit one may exist if empty. Returns the lock's fd."""
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        if not explicit:
+            raise
+        if not path.is_dir():
+            raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
+    lock_fd = _lock(path)
+    if any(entry != LOCK_FILE for entry in os.listdir(path)):  # checked under the lock
+        _unlock(lock_fd)
+        raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
+    return lock_fd
+
+
+def _lock(path: Path) -> int:
+    """Hold the folder's lock, or say which process holds it."""
+    try:
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = ""
+        with contextlib.suppress(OSError, UsageError):
+            pid = _read_record(path / runs.RUN_FILE).get("pid")
+            holder = f" (process {pid})" if isinstance(pid, int) else ""
+        raise UsageError(
+            f"{path}: still running{holder}: another nncli process holds its lock; stop it"
+            " first (Ctrl-C saves it)"
+        ) from None
+    return fd
+
+
+def _unlock(fd: int) -> None:
+    os.close(fd)  # closing drops the flock
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path}: unreadable run status: {type(exc).__name__}") from None
+    if not isinstance(record, dict):
+        raise UsageError(f"{path}: unreadable run status: not a JSON object")
+    return record
