@@ -73,10 +73,6 @@ def write_metrics(run_dir: Path, summary: dict) -> None:
     atomic_write_json(run_dir / METRICS_FILE, summary)
 
 
-# Metrics where a larger value is better; runs sort best first.
-HIGHER_IS_BETTER = {"accuracy", "f1", "precision", "recall", "r2"}
-
-
 def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
     """One record per run folder under `directory` (those with a run.json), newest first."""
     directory = Path(directory)
@@ -97,7 +93,9 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
             raise UsageError(
                 f"--sort: no run has metric '{sort}'; known: {', '.join(sorted(known))}"
             )
-        sign = -1 if sort in HIGHER_IS_BETTER else 1
+        from nncli.metrics import METRICS
+
+        sign = -1 if sort in METRICS and METRICS[sort].higher_is_better else 1
         records.sort(key=lambda r: _sort_key(r["metrics"].get(sort), sign))
     return records
 

@@ -14,12 +14,7 @@ from nncli.config import Config
 from nncli.datasets import Dataset, describe_source, load_dataset
 from nncli.engine import EpochReport, FitResult, FitSettings, TrainingState, fit
 from nncli.errors import RunFailedError, UsageError
-from nncli.metrics import (
-    CLASSIFICATION_METRICS,
-    REGRESSION_METRICS,
-    classification_metrics,
-    regression_metrics,
-)
+from nncli.metrics import classification_metrics, metric_names, regression_metrics
 from nncli.model import StackedMLP, layer_sizes
 from nncli.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
 
@@ -224,8 +219,8 @@ def measure(card: ModelCard, net: nn.Module, x: np.ndarray, y: np.ndarray) -> di
     """The task's full metric set for raw features `x` and original-unit targets `y`."""
     outputs = card.predict_raw(net, x)
     if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
-        names = [*CLASSIFICATION_METRICS, "confusion_matrix"]
-        return dict.fromkeys(names if card.task == "classification" else REGRESSION_METRICS)
+        matrix = ["confusion_matrix"] if card.task == "classification" else []
+        return dict.fromkeys([*metric_names(card.task), *matrix])
     if card.task == "classification":
         return classification_metrics(y, outputs.argmax(axis=1), len(card.classes or []))
     return regression_metrics(y, outputs)
