@@ -298,7 +298,8 @@ def test_help_does_not_import_torch():
         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert "compare" in result.stdout or "train" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "train" in result.stdout and "compare-activations" in result.stdout
     assert result.stderr.strip().endswith("NO-TORCH")
 
 
