@@ -11,7 +11,7 @@ import pytest
 from nncli.config import DataConfig, validate_config
 from nncli.csvdata import read_csv_dataset
 from nncli.data import load_dataset
-from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset
+from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.errors import ConfigError, UsageError
 
 NAMES = sorted(DATASETS)
@@ -439,3 +439,18 @@ def test_many_numeric_labels_as_classes_stay_numbers_in_numeric_order(csv):
     data = read_csv_dataset(csv("a,y\n" + rows), "y", "classification")
     assert data.classes == [i * 10 for i in range(25)]
     assert data.y[:3].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("number", "label"),
+    [(3.0, 3), (np.float64(4.0), 4), (-0.0, 0), (np.int64(7), 7), (2.5, 2.5), (1e20, 10**20)],
+)
+def test_label_value_keeps_integral_labels_as_ints(number, label):
+    value = label_value(number)
+    assert value == label and type(value) is type(label)
+
+
+def test_numeric_csv_class_labels_become_ints_where_integral(csv):
+    data = read_csv_dataset(csv("a,y\n1,2.0\n2,0.5\n3,1\n4,2\n"), "y", "classification")
+    assert data.classes == [0.5, 1, 2] and [type(c) for c in data.classes] == [float, int, int]
+    assert data.y.tolist() == [2, 0, 1, 2]

@@ -17,3 +17,11 @@ def test_every_test_named_in_the_errors_table_exists():
         tree = ast.parse((ROOT / module).read_text())
         functions = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         assert name in functions, f"{module}::{name} is named in docs/errors.md but missing"
+
+
+def test_readme_metrics_table_quotes_each_registry_note_in_order():
+    from nncli.metrics import METRICS
+
+    section = (ROOT / "README.md").read_text().split("## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (.*) \|$", section, flags=re.M)
+    assert rows == [(name, spec.note) for name, spec in METRICS.items()]

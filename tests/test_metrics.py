@@ -1,21 +1,26 @@
-"""The metric registries, checked against direct scikit-learn calls made here."""
+"""The metric registry, checked against direct scikit-learn calls made here."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
 
 import numpy as np
 import pytest
+from rich.console import Console
 from sklearn import metrics as skm
+from typer.testing import CliRunner
 
+from nncli.cli import app
 from nncli.metrics import (
-    CLASSIFICATION_METRICS,
-    METRIC_NOTES,
-    REGRESSION_METRICS,
+    METRICS,
     classification_metrics,
     headline_metric,
+    metric_names,
     regression_metrics,
 )
+from nncli.report import metrics_table
 
 
 def regression_pair(seed: int = 0, n: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +44,7 @@ def labels(seed: int, n_classes: int, n: int = 40) -> tuple[np.ndarray, np.ndarr
 def test_regression_metrics_match_scikit_learn(seed):
     y_true, y_pred = regression_pair(seed)
     scores = regression_metrics(y_true, y_pred)
-    assert set(scores) == set(REGRESSION_METRICS)
+    assert list(scores) == metric_names("regression")
     assert scores["mse"] == pytest.approx(skm.mean_squared_error(y_true, y_pred), rel=1e-12)
     assert scores["mae"] == pytest.approx(skm.mean_absolute_error(y_true, y_pred), rel=1e-12)
     assert scores["r2"] == pytest.approx(skm.r2_score(y_true, y_pred), rel=1e-12)
@@ -112,7 +117,7 @@ def test_non_finite_metric_values_become_none():
 def test_binary_metrics_match_scikit_learn(seed):
     y_true, y_pred = labels(seed, 2)
     scores = classification_metrics(y_true, y_pred, 2)
-    assert set(scores) == {*CLASSIFICATION_METRICS, "confusion_matrix"}
+    assert list(scores) == [*metric_names("classification"), "confusion_matrix"]
     assert scores["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert scores["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="binary"))
     assert scores["precision"] == pytest.approx(skm.precision_score(y_true, y_pred))
@@ -187,15 +192,62 @@ def test_a_model_that_never_predicts_the_positive_class_scores_zero_not_nan():
 # --- the registry ------------------------------------------------------------------------------
 
 
-def test_every_metric_has_a_note():
-    assert set(METRIC_NOTES) == set(REGRESSION_METRICS) | set(CLASSIFICATION_METRICS)
+def test_each_task_has_its_metrics_and_every_metric_says_what_it_is():
+    assert metric_names("regression") == ["mse", "mape", "mae", "r2"]
+    assert metric_names("classification") == ["accuracy", "f1", "precision", "recall"]
+    for name, spec in METRICS.items():
+        assert spec.note.strip(), name
+        # Regression metrics compute themselves; classification ones share one call.
+        assert (spec.fn is not None) == (spec.task == "regression"), name
 
 
 @pytest.mark.parametrize(("task", "name"), [("classification", "accuracy"), ("regression", "mse")])
 def test_headline_metric_is_a_registered_metric(task, name):
     assert headline_metric(task) == name
-    registry = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    assert name in registry
+    assert METRICS[name].task == task
+
+
+def scores_of(task: str, *, good: bool) -> dict:
+    """Every metric of `task` for a close prediction (good) or a poor one, by the registry."""
+    if task == "regression":
+        y_true, y_close = regression_pair()
+        y_pred = y_close if good else y_true + np.linspace(-3.0, 3.0, len(y_true))
+        return regression_metrics(y_true, y_pred)
+    y_true = np.array([0, 1] * 10)
+    y_pred = y_true.copy()
+    y_pred[:1] = 1  # one mistake
+    return classification_metrics(y_true, y_pred if good else 1 - y_true, 2)
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_every_metric_is_shown_in_the_metrics_table(name):
+    task = METRICS[name].task
+    scores = scores_of(task, good=True)
+    buffer = io.StringIO()
+    Console(file=buffer, width=200).print(metrics_table({"test": scores}, task))
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in
+            buffer.getvalue().splitlines() if line.count("│") == 3}  # fmt: skip
+    label = next(label for label in rows if label.split(" ")[0] == name)
+    assert rows[label] == f"{scores[name]:.4f}"
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_runs_sort_lists_the_better_model_first_for_every_metric(tmp_path, name):
+    task = METRICS[name].task
+    # The older run predicts better, so sorting must overturn the newest-first listing.
+    for run, good, created in (
+        ("good", True, "2026-01-01T00:00:00"),
+        ("poor", False, "2026-02-01"),
+    ):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "run.json").write_text(json.dumps({"created": created}))
+        summary = {"task": task, "metrics": {"test": scores_of(task, good=good)}}
+        (tmp_path / run / "metrics.json").write_text(json.dumps(summary))
+    good, poor = scores_of(task, good=True)[name], scores_of(task, good=False)[name]
+    assert good != poor
+    result = CliRunner().invoke(app, ["runs", str(tmp_path), "--sort", name, "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["run"] for r in json.loads(result.stdout)] == ["good", "poor"]
 
 
 def test_non_finite_regression_predictions_give_no_metrics():

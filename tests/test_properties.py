@@ -7,14 +7,15 @@ import string
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nncli.config import Config, load_config
+from nncli.config import dump_config, load_config
 from nncli.csvdata import read_csv_dataset
 from nncli.datasets import Dataset
-from nncli.errors import NncliError
+from nncli.errors import ConfigError, NncliError
 
 # NNCLI_EXAMPLES raises the count for a longer hunt; CI keeps the suite fast.
 SETTINGS = settings(
@@ -47,37 +48,45 @@ DOCUMENTS = st.recursive(
 )
 
 
-def load_text(text: str, overrides: list[str] | None = None) -> Config | None:
+def assert_loads_or_says_where(text: str, overrides: list[str] | None = None) -> None:
+    """`text` as a config file gives a Config, or an NncliError in which each problem names
+    the file or the --set option at fault. Any other exception fails the test.
+    """
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "c.yaml"
         path.write_text(text, encoding="utf-8")
         try:
-            return load_config(path, overrides or [])
+            config = load_config(path, overrides or [])
+        except ConfigError as exc:  # one problem per line, but a key may hold a newline itself
+            assert exc.problems
+            for problem in exc.problems:
+                assert problem.startswith(f"{path}: "), problem
+            return
         except NncliError as exc:
-            assert str(exc).strip(), "an error must say something"
-            return None
+            assert str(exc).startswith((f"{path}:", "--set ")), str(exc)
+            assert "\n" not in str(exc), str(exc)
+            return
+        # A config that loads also loads again, unchanged, from what `nncli config` prints.
+        path.write_text(dump_config(config), encoding="utf-8")
+        assert load_config(path) == config
 
 
 @SETTINGS
 @given(st.text(max_size=300))
 def test_any_text_as_a_config_file(text):
-    assert load_text(text) is None or isinstance(load_text(text), Config)
+    assert_loads_or_says_where(text)
 
 
 @SETTINGS
 @given(DOCUMENTS)
 def test_any_yaml_document_as_a_config(document):
-    text = yaml.safe_dump(document, allow_unicode=True)
-    result = load_text(text)
-    assert result is None or isinstance(result, Config)
+    assert_loads_or_says_where(yaml.safe_dump(document, allow_unicode=True))
 
 
 @SETTINGS
 @given(st.lists(st.text(max_size=40), max_size=4))
 def test_any_override_strings(overrides):
-    base = "data: {source: moons}\n"
-    result = load_text(base, overrides)
-    assert result is None or isinstance(result, Config)
+    assert_loads_or_says_where("data: {source: moons}\n", overrides)
 
 
 @SETTINGS
@@ -93,8 +102,18 @@ def test_any_override_strings(overrides):
 )  # fmt: skip
 def test_override_keys_with_any_values(keys, values):
     overrides = [f"{k}={v}" for k, v in zip(keys, values, strict=False)]
-    result = load_text("data: {source: moons}\n", overrides)
-    assert result is None or isinstance(result, Config)
+    assert_loads_or_says_where("data: {source: moons}\n", overrides)
+
+
+def assert_usable(dataset: Dataset) -> None:
+    """What training relies on: finite features, one target per row, labels that index classes."""
+    n, f = dataset.X.shape
+    assert n == len(dataset.y) > 0 and f == len(dataset.feature_names) > 0
+    assert np.isfinite(dataset.X).all()
+    if dataset.task == "classification":
+        assert dataset.classes and set(dataset.y.tolist()) <= set(range(len(dataset.classes)))
+    else:
+        assert dataset.classes is None and np.isfinite(dataset.y).all()
 
 
 CELLS = st.one_of(
@@ -121,8 +140,7 @@ def test_any_csv_contents(header, rows, task):
         except NncliError as exc:
             assert str(path) in str(exc)
             return
-    assert isinstance(dataset, Dataset)
-    assert dataset.X.shape[0] == len(dataset.y) > 0
+    assert_usable(dataset)
 
 
 @SETTINGS
@@ -132,6 +150,8 @@ def test_any_bytes_as_a_csv(data):
         path = Path(folder) / "d.csv"
         path.write_bytes(data)
         try:
-            read_csv_dataset(path, "y", "auto")
+            dataset = read_csv_dataset(path, "y", "auto")
         except NncliError as exc:
             assert str(path) in str(exc)
+            return
+    assert_usable(dataset)

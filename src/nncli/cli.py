@@ -185,9 +185,10 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     from nncli.report import GridProgress, make_console
 
     stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
-    with stop_on_signals() as stop, GridProgress(
-        stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed
-    ) as progress:
+    with (
+        stop_on_signals() as stop,
+        GridProgress(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as progress,
+    ):
         result = command(
             should_stop=stop,
             on_epoch=progress,

@@ -275,6 +275,13 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         if isinstance(exc, yaml.constructor.ConstructorError):
             problem = f"YAML tag not allowed ({problem})"
         raise UsageError(f"{where}: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # its own message names no file and spans two lines
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        where = f"{path}:{line}:{column}"
+        raise UsageError(
+            f"{where}: character U+{exc.character:04X} is not allowed in YAML"
+        ) from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: invalid YAML: {exc}") from None
     if raw is None:

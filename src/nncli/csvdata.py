@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nncli.datasets import MAX_INFERRED_CLASSES, Dataset
+from nncli.datasets import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.errors import UsageError
 
 _MISSING = {"", "na", "nan", "n/a", "null", "none"}
@@ -132,7 +132,7 @@ def read_csv_dataset(
         return Dataset(X, y, "regression", features, target, None)
     if numeric:  # numeric labels: classes in numeric order, kept as numbers
         classes, y = np.unique(numbers.to_numpy(dtype=np.float64), return_inverse=True)
-        labels_out = [int(c) if float(c).is_integer() else float(c) for c in classes]
+        labels_out = [label_value(c) for c in classes]
         return Dataset(X, y.astype(np.int64), "classification", features, target, labels_out)
     classes, y = np.unique(labels.to_numpy(dtype=str), return_inverse=True)
     return Dataset(X, y.astype(np.int64), "classification", features, target,

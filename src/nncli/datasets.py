@@ -24,6 +24,11 @@ class Dataset:
     classes: list | None  # original class labels, index-aligned with y; None for regression
 
 
+def label_value(x: float) -> int | float:
+    """A numeric class label as nncli keeps and shows it: 3.0 -> 3, while 2.5 stays 2.5."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     load: Callable[[int, float, int], tuple[np.ndarray, np.ndarray]] | Callable[[], object]
@@ -149,6 +154,6 @@ def with_task(dataset: Dataset, task: str) -> Dataset:
         return Dataset(dataset.X, values, "regression", dataset.feature_names,
                        dataset.target_name, None)  # fmt: skip
     values, index = np.unique(dataset.y, return_inverse=True)
-    classes = [int(v) if float(v).is_integer() else float(v) for v in values]
+    classes = [label_value(v) for v in values]
     return Dataset(dataset.X, index.astype(np.int64), "classification", dataset.feature_names,
                    dataset.target_name, classes)  # fmt: skip

@@ -267,7 +267,9 @@ class _Measure:
         self.predict = predict
         self.task = task
         self.target_scale = target_scale
-        self.metric = "accuracy" if task == "classification" else "mse"
+        from nncli.metrics import headline_metric
+
+        self.metric = headline_metric(task)
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:

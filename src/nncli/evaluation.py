@@ -12,6 +12,7 @@ from nncli.checkpoint import ModelCard, load_checkpoint
 from nncli.config import validate_config
 from nncli.csvdata import numeric_columns, read_table
 from nncli.data import prepare_data
+from nncli.datasets import label_value
 from nncli.errors import UsageError
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
@@ -100,10 +101,10 @@ def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
     index = {str(label): i for i, label in enumerate(card.classes or [])}
     # Numeric labels are compared by value, so "1.0" in a file matches the class 1.
     numbers = pd.to_numeric(labels, errors="coerce")
-    keys = [
-        str(int(n)) if pd.notna(n) and float(n).is_integer() and str(int(n)) in index else text
-        for text, n in zip(labels, numbers, strict=True)
-    ]
+    keys = []
+    for text, number in zip(labels, numbers, strict=True):
+        value = str(label_value(number)) if pd.notna(number) else text
+        keys.append(value if value in index else text)
     unseen = sorted({k for k in keys if k not in index})
     if unseen:
         known = ", ".join(map(str, card.classes or []))

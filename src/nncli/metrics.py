@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -43,36 +45,82 @@ def _average(n_classes: int) -> str:
     return "binary" if n_classes == 2 else "macro"
 
 
-REGRESSION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float | None]] = {
-    "mse": lambda t, p: _skm().mean_squared_error(t, p),
-    "mape": _mape,
-    "mae": lambda t, p: _skm().mean_absolute_error(t, p),
-    "r2": lambda t, p: _skm().r2_score(t, p),
+@dataclass(frozen=True)
+class MetricSpec:
+    task: Literal["regression", "classification"]
+    higher_is_better: bool  # `nncli runs --sort` lists the best run first
+    note: str  # what it says; the README's Metrics table quotes it (tests/test_docs.py)
+    unit: str = ""  # shown after the name in metric tables
+    # Regression: (y_true, y_pred) -> value. None for classification metrics, which come from
+    # one shared scikit-learn call (`precision_recall_fscore_support`, which `f1_score`,
+    # `precision_score` and `recall_score` each call) under their registry name.
+    fn: Callable[[np.ndarray, np.ndarray], float | None] | None = None
+    # Whether None can mean "no meaning for this data" (shown "undefined") rather than only
+    # "no value" (a diverged model, a one-row split; shown "-").
+    may_be_undefined: bool = False
+
+
+# Tables list each task's metrics in this order; the first is its headline metric, the one
+# training tracks every epoch and `nncli runs` shows.
+METRICS: dict[str, MetricSpec] = {
+    "mse": MetricSpec(
+        "regression",
+        higher_is_better=False,
+        note="mean squared error, in target units squared",
+        fn=lambda t, p: _skm().mean_squared_error(t, p),
+    ),
+    "mape": MetricSpec(
+        "regression",
+        higher_is_better=False,
+        note="mean absolute percentage error as a fraction (0.05 = 5%); undefined (`null` in"
+        " JSON) when targets take both signs or one is near zero relative to the rest, where a"
+        " percentage means nothing",
+        unit="fraction",
+        fn=_mape,
+        may_be_undefined=True,
+    ),
+    "mae": MetricSpec(
+        "regression",
+        higher_is_better=False,
+        note="mean absolute error, in target units",
+        fn=lambda t, p: _skm().mean_absolute_error(t, p),
+    ),
+    "r2": MetricSpec(
+        "regression",
+        higher_is_better=True,
+        note="coefficient of determination (1 is perfect, 0 is predicting the mean)",
+        fn=lambda t, p: _skm().r2_score(t, p),
+    ),
+    "accuracy": MetricSpec(
+        "classification", higher_is_better=True, note="fraction classified correctly"
+    ),
+    "f1": MetricSpec(
+        "classification",
+        higher_is_better=True,
+        note="F1 score: binary for two classes (positive = second class), else macro-averaged",
+    ),
+    "precision": MetricSpec(
+        "classification", higher_is_better=True, note="precision, averaged as f1 is"
+    ),
+    "recall": MetricSpec("classification", higher_is_better=True, note="recall, averaged as f1 is"),
 }
 
-# Computed together by one scikit-learn call (`precision_recall_fscore_support`, which
-# `f1_score`, `precision_score` and `recall_score` each call), besides accuracy.
-CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall")
+
+def metric_names(task: str) -> list[str]:
+    """The task's metrics, in table order."""
+    return [name for name, spec in METRICS.items() if spec.task == task]
 
 
-# What each metric says, for tables and the README.
-METRIC_NOTES = {
-    "mse": "mean squared error, target units squared",
-    "mape": "mean absolute percentage error as a fraction (0.05 = 5%); undefined near zero targets",
-    "mae": "mean absolute error, target units",
-    "r2": "coefficient of determination (1 is perfect, 0 is predicting the mean)",
-    "accuracy": "fraction classified correctly",
-    "f1": "F1 score: binary for two classes (positive = second class), else macro average",
-    "precision": "precision, averaged as f1 is",
-    "recall": "recall, averaged as f1 is",
-}
+def headline_metric(task: str) -> str:
+    return metric_names(task)[0]
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    names = metric_names("regression")
     if not np.all(np.isfinite(y_pred)):  # a diverged model: no metric means anything
-        return dict.fromkeys(REGRESSION_METRICS)
+        return dict.fromkeys(names)
     with np.errstate(all="ignore"):
-        return {name: _finite(fn(y_true, y_pred)) for name, fn in REGRESSION_METRICS.items()}
+        return {name: _finite(METRICS[name].fn(y_true, y_pred)) for name in names}
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
@@ -87,7 +135,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: in
     )
     found = {"accuracy": skm.accuracy_score(y_true, y_pred), "f1": f1}
     found |= {"precision": precision, "recall": recall}
-    scores: dict = {name: _finite(found[name]) for name in CLASSIFICATION_METRICS}
+    scores: dict = {name: _finite(found[name]) for name in metric_names("classification")}
     matrix = skm.confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
     scores["confusion_matrix"] = matrix.tolist()
     return scores
@@ -101,10 +149,5 @@ def _finite(value: float | None) -> float | None:
 
 def undefined_metrics(task: str) -> dict[str, None]:
     """Every metric of the task as None: what a diverged model's outputs are scored as."""
-    if task == "classification":
-        return dict.fromkeys([*CLASSIFICATION_METRICS, "confusion_matrix"])
-    return dict.fromkeys(REGRESSION_METRICS)
-
-
-def headline_metric(task: str) -> str:
-    return "accuracy" if task == "classification" else "mse"
+    extra = ["confusion_matrix"] if task == "classification" else []
+    return dict.fromkeys([*metric_names(task), *extra])

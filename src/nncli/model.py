@@ -59,7 +59,7 @@ class StackedMLP(nn.Module):
             if name == previous:
                 self._run_lengths[-1] += 1
             else:
-                self._functions.append(ACTIVATIONS[name])
+                self._functions.append(ACTIVATIONS[name].fn)
                 self._run_lengths.append(1)
                 previous = name
 

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from nncli.metrics import METRICS, metric_names
+
 if TYPE_CHECKING:
     from nncli.config import Config
     from nncli.data import PreparedData
     from nncli.engine import EpochReport
     from nncli.sweep import Grid, GridModel
-
-REGRESSION_ORDER = ("mse", "mape", "mae", "r2")
-CLASSIFICATION_ORDER = ("accuracy", "f1", "precision", "recall")
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -30,7 +29,8 @@ def make_console(*, stderr: bool = False) -> Console:
 
 def format_value(value: float | None, metric: str = "") -> str:
     if value is None:
-        return "undefined" if metric == "mape" else "-"
+        spec = METRICS.get(metric)
+        return "undefined" if spec is not None and spec.may_be_undefined else "-"
     return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
 
 
@@ -129,13 +129,13 @@ class EpochProgress:
 
 
 def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics") -> Table:
-    order = CLASSIFICATION_ORDER if task == "classification" else REGRESSION_ORDER
     table = Table(title=title)
     table.add_column("metric")
     for split in metrics:
         table.add_column(split, justify="right")
-    for metric in order:
-        label = "mape (fraction)" if metric == "mape" else metric
+    for metric in metric_names(task):
+        unit = METRICS[metric].unit
+        label = f"{metric} ({unit})" if unit else metric
         table.add_row(label, *(format_value(metrics[s].get(metric), metric) for s in metrics))
     return table
 
@@ -208,7 +208,7 @@ def _mean_std(stats: dict | None, digits: int = 4, *, single: bool = False) -> s
 
 def comparison_table(results: list[dict], task: str) -> Table:
     """One row per activation: mean ± std over seeds, and what the gradients did."""
-    metrics = ("accuracy", "f1") if task == "classification" else ("mse", "mape")
+    metrics = metric_names(task)[:2]  # the headline and the next: the table is wide already
     table = Table(title="Activations compared (mean ± std over seeds)")
     splits = list(results[0]["metrics"])
     columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]

@@ -24,10 +24,6 @@ HISTORY_DIR = "history"  # <label>.csv per model
 MODELS_DIR = "models"  # <label>.safetensors per model
 
 
-# Metrics where a larger value is better; runs sort best first.
-HIGHER_IS_BETTER = {"accuracy", "f1", "precision", "recall", "r2"}
-
-
 def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
     """One record per run folder under `directory` (those with a run.json), newest first."""
     directory = Path(directory)
@@ -48,7 +44,9 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
             raise UsageError(
                 f"--sort: no run has metric '{sort}'; known: {', '.join(sorted(known))}"
             )
-        sign = -1 if sort in HIGHER_IS_BETTER else 1
+        from nncli.metrics import METRICS
+
+        sign = -1 if sort in METRICS and METRICS[sort].higher_is_better else 1
         records.sort(key=lambda r: _sort_key(r["metrics"].get(sort), sign))
     return records
 

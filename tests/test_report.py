@@ -1,0 +1,127 @@
+"""Terminal tables, read back as the text a user sees."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from rich.table import Table
+
+from nncli.report import _ranges, comparison_table, format_value, metrics_table
+
+
+def rows(table: Table) -> list[list[str]]:
+    """The table's body as printed, one list of cell texts per row."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=300).print(table)
+    lines = [line for line in buffer.getvalue().splitlines() if line.startswith("│")]  # not ┃
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("numbers", "text"),
+    [
+        ([], ""),
+        ([4], "4"),
+        ([1, 2], "1-2"),
+        ([1, 2, 3, 5], "1-3, 5"),
+        ([1, 3, 5], "1, 3, 5"),
+        ([2, 3, 4, 7, 8, 10], "2-4, 7-8, 10"),
+    ],
+)
+def test_ranges_joins_consecutive_numbers(numbers, text):
+    assert _ranges(numbers) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "metric", "text"),
+    [
+        (0.5, "mse", "0.5000"),
+        (-0.123456, "r2", "-0.1235"),
+        (9999.0, "mse", "9999.0000"),
+        (12345.6, "mse", "1.235e+04"),
+        (None, "mape", "undefined"),  # MAPE has no meaning for some targets
+        (None, "mse", "-"),  # other metrics are missing only when nothing was measured
+        (None, "", "-"),
+        (None, "loss", "-"),
+    ],
+)
+def test_format_value(value, metric, text):
+    assert format_value(value, metric) == text
+
+
+def test_metrics_table_lists_each_task_in_its_order_with_units():
+    regression = {"mse": 1.0, "mape": None, "mae": 0.5, "r2": 0.25, "extra": 9.0}
+    table = metrics_table({"train": regression, "test": regression}, "regression")
+    assert rows(table) == [
+        ["mse", "1.0000", "1.0000"],
+        ["mape (fraction)", "undefined", "undefined"],
+        ["mae", "0.5000", "0.5000"],
+        ["r2", "0.2500", "0.2500"],
+    ]
+    classification = {"recall": 0.4, "precision": 0.3, "f1": 0.2, "accuracy": 0.1}
+    assert rows(metrics_table({"val": classification}, "classification")) == [
+        ["accuracy", "0.1000"],
+        ["f1", "0.2000"],
+        ["precision", "0.3000"],
+        ["recall", "0.4000"],
+    ]
+
+
+def stats(mean: float | None, std: float | None = 0.0) -> dict:
+    return {"mean": mean, "std": std}
+
+
+def record(activation: str, *, seeds: int, learned: int, diverged: int, frozen: list[int]) -> dict:
+    """One activation's summary, shaped as compare.summarize writes it."""
+    split = {"loss": stats(0.5, 0.1), "accuracy": stats(0.9, 0.05), "f1": stats(0.8, 0.01)}
+    return {
+        "activation": activation,
+        "seeds": list(range(seeds)),
+        "metrics": {"train": split, "test": split},
+        "grad_norms": [0.1, 0.2, 0.3],
+        "grad_ratio": stats(0.000123),
+        "best_epoch": stats(4.0, 1.0),
+        "epochs_run": stats(6.0),
+        "dead_fraction": stats(None, None),
+        "saturated_fraction": stats(0.25, 0.05),
+        "learned": learned,
+        "diverged": diverged,
+        "frozen_layers": frozen,
+    }
+
+
+def test_comparison_table_learned_column_and_values():
+    results = [
+        record("tanh", seeds=3, learned=3, diverged=0, frozen=[]),
+        record("step", seeds=3, learned=0, diverged=0, frozen=[0, 1, 2, 4]),
+        record("relu", seeds=3, learned=1, diverged=2, frozen=[]),
+    ]
+    table = comparison_table(results, "classification")
+    header = [column.header for column in table.columns]
+    assert header == [
+        "activation", "train loss", "test loss", "test accuracy", "test f1", "best epoch",
+        "grad first/out", "dead", "saturated", "learned",
+    ]  # fmt: skip
+    tanh, step, relu = rows(table)
+    assert tanh == [
+        "tanh", "0.5000 ± 0.1000", "0.5000 ± 0.1000", "0.9000 ± 0.0500", "0.8000 ± 0.0100",
+        "4.0 ± 1.0", "1.23e-04", "-", "0.25 ± 0.05", "3/3",
+    ]  # fmt: skip
+    # Layer indices are 0-based in the record and 1-based for the reader.
+    assert step[-1] == "0/3 (layers 1-3, 5: zero gradient)"
+    assert relu[-1] == "1/3, 2 diverged"
+
+
+def test_comparison_table_of_one_seed_shows_plain_values_and_regression_metrics():
+    result = record("tanh", seeds=1, learned=1, diverged=0, frozen=[])
+    result["metrics"] = {"test": {"loss": stats(0.5), "mse": stats(0.25), "mape": stats(None)}}
+    table = comparison_table([result], "regression")
+    assert [column.header for column in table.columns][1:4] == [
+        "test loss",
+        "test mse",
+        "test mape",
+    ]
+    assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "-", "4.0"]
+    assert rows(table)[0][-1] == "1/1"
