@@ -1,0 +1,241 @@
+"""nncli sweep: grids of any knob, validated at once, stacked where shapes allow, equal to train."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nncli.checkpoint import load_checkpoint
+from nncli.cli import app
+from nncli.commands import run_sweep, run_train
+from nncli.errors import ConfigError, Interrupted, RunFailedError, UsageError
+from nncli.interrupts import StopRequest
+from nncli.sweep import build_grid, split_values
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def small(write_config, tmp_path) -> Path:
+    return write_config(
+        {
+            "seed": 4,
+            "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
+            "model": {"depth": 2, "width": 6, "activation": "tanh"},
+            "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
+            "output": {"dir": str(tmp_path / "runs")},
+        },
+        "small.yaml",
+    )
+
+
+def test_values_split_on_commas_outside_brackets():
+    assert split_values("0.1,1e-2, 3") == ["0.1", "1e-2", "3"]
+    assert split_values("[8,8],[16, 4]") == ["[8,8]", "[16, 4]"]
+    assert split_values("{patience: 2, min_delta: 0.1},null") == [
+        "{patience: 2, min_delta: 0.1}",
+        "null",
+    ]
+
+
+def test_the_grid_is_the_cartesian_product_grouped_into_stacks(small):
+    grid = build_grid(
+        small, [], ["training.lr=0.1,0.01", "model.activation=relu,tanh", "model.width=4,8"], 2
+    )
+    assert grid.varied == ["training.lr", "model.activation", "model.width"]
+    assert len(grid.values) == 8 and len(grid.models) == 16
+    assert grid.values[0] == {"training.lr": 0.1, "model.activation": "relu", "model.width": 4}
+    assert [m.seed for m in grid.models[:4]] == [4, 5, 4, 5]
+    # lr, activation and seed stack; the width splits the grid in two.
+    assert sorted(len(s) for s in grid.stacks) == [8, 8]
+    for stack in grid.stacks:
+        widths = {grid.models[i].config.model.width for i in stack}
+        assert len(widths) == 1
+        activations = [grid.models[i].config.model.activation for i in stack]
+        assert activations == sorted(activations, key=activations.index)  # contiguous runs
+    assert grid.label(grid.models[1]) == "lr=0.1_relu_width=4-seed5"
+    sequential = build_grid(small, [], ["training.lr=0.1,0.01"], 2, sequential=True)
+    assert sequential.stacks == [[0], [1], [2], [3]]
+
+
+def test_every_problem_of_the_file_set_vary_and_seeds_comes_back_at_once(small):
+    with pytest.raises(ConfigError) as info:
+        build_grid(
+            small,
+            ["training.momentum=2"],
+            ["training.lr=0.1,-1", "model.activation=relu,rellu", "training.lrr=1"],
+            0,
+        )
+    problems = "\n".join(info.value.problems)
+    assert "--seeds: must be between 1 and 999, got 0" in problems
+    assert "--set training.momentum: input should be less than 1, got 2" in problems
+    assert "--vary training.lr: input should be greater than 0, got -1" in problems
+    assert "--vary model.activation: unknown activation 'rellu' (did you mean 'relu'?)" in problems
+    assert "--vary training.lrr: unknown key 'lrr' (did you mean 'lr'?)" in problems
+    assert len(info.value.problems) == len(set(info.value.problems))  # each reported once
+
+
+@pytest.mark.parametrize(
+    ("vary", "message"),
+    [
+        (["training.momentum=0.9,0.9"], "--vary training.momentum: 0.9 is listed twice"),
+        (["training.lr=0.1,1e-1"], "--vary training.lr: 0.1 and 1e-1 are the same value"),
+        (["training.lr="], "--vary training.lr: empty value"),
+        (["training.lr=0.1,"], "--vary training.lr: empty value"),
+        (["training.lr"], "expected KEY=V1,V2"),
+        (["training.lr=0.1", "training.lr=0.2"], "given twice"),
+        (["name=a,b"], "two variants train the same model"),
+        ([], "--vary: give at least one"),
+    ],
+)
+def test_a_knob_that_changes_nothing_or_an_empty_list_is_a_usage_error(small, vary, message):
+    with pytest.raises(UsageError) as info:
+        build_grid(small, [], vary, 1)
+    assert message in str(info.value)
+
+
+def assert_close(a: float | None, b: float | None, rel: float = 1e-4) -> None:
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert math.isclose(a, b, rel_tol=rel, abs_tol=1e-9), (a, b)
+
+
+@pytest.mark.parametrize(
+    "vary",
+    [
+        ["training.lr=0.3,0.05", "training.momentum=0,0.9", "model.activation=relu,sigmoid"],
+        ["model.width=3,7", "training.lr=0.2,0.05"],
+    ],
+    ids=["one stack", "two widths"],
+)
+def test_every_sweep_model_is_the_model_nncli_train_builds(small, tmp_path, vary):
+    result = run_sweep(small, [], vary=vary, n_seeds=2, out=tmp_path / "sweep")
+    grid = build_grid(small, [], vary, 2)
+    rows = {(json.dumps(r["values"]), s): (r, i) for r in result["results"]
+            for i, s in enumerate(r["seeds"])}  # fmt: skip
+    for model in grid.models:
+        values = grid.values[model.variant]
+        overrides = [f"{k}={v}" for k, v in values.items()] + [f"seed={model.seed}"]
+        trained = run_train(small, overrides, out=tmp_path / grid.label(model))
+        record, i = rows[(json.dumps(values), model.seed)]
+        for name, value in trained["metrics"]["test"].items():
+            if name != "confusion_matrix":
+                assert_close(record["metrics"]["test"][name]["values"][i], value)
+
+
+def test_json_files_and_plots_of_a_sweep(small, tmp_path):
+    out = tmp_path / "lr"
+    args = ["sweep", str(small), "--vary", "training.lr=1,0.1,0.01", "--seeds", "2"]
+    result = runner.invoke(app, [*args, "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["out_dir"] == str(out) and report["varied"] == ["training.lr"]
+    assert [r["values"] for r in report["results"]] == [
+        {"training.lr": 1.0},
+        {"training.lr": 0.1},
+        {"training.lr": 0.01},
+    ]
+    for record in report["results"]:
+        assert record["seeds"] == [4, 5] and record["diverged"] == 0
+        stats = record["metrics"]["test"]["accuracy"]
+        assert len(stats["values"]) == 2
+        assert stats["mean"] == pytest.approx(sum(stats["values"]) / 2)
+        assert set(record["best_epoch"]) == {"mean", "std", "values"}
+    assert json.loads((out / "summary.json").read_text()) == report
+    assert (out / "summary.csv").read_text().splitlines()[0].startswith("training.lr,seeds,")
+    models = (out / "models.csv").read_text().splitlines()
+    assert len(models) == 7 and models[0].startswith("training.lr,seed,file,")
+    names = sorted(p.name for p in (out / "history").iterdir())
+    assert names[:2] == ["lr=0.01-seed4.csv", "lr=0.01-seed5.csv"] and len(names) == 6
+    _, card = load_checkpoint(out / "models/lr=0.1-seed5.safetensors")
+    assert card.config["training"]["lr"] == 0.1 and card.config["seed"] == 5
+    evaluated = runner.invoke(app, ["evaluate", str(out / "models/lr=0.1-seed5.safetensors"),
+                                    "--json"])  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    record = report["results"][1]
+    assert json.loads(evaluated.stdout)["metrics"]["accuracy"] == pytest.approx(
+        record["metrics"]["test"]["accuracy"]["values"][1]
+    )
+    for name in ("loss_curves.png", "metric_by_value.png", "decision_boundaries.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    assert not (out / "partial").exists() and not (out / "last.safetensors").exists()
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+    table = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
+    assert table.exit_code == 0, table.output
+    assert "Sweep (mean ± std over seeds)" in table.stdout and "0.01" in table.stdout
+    assert "3 variants x 2 seeds (4, 5) = 6 models" in table.stdout
+
+
+def test_diagnostics_on_request(small, tmp_path):
+    result = run_sweep(small, [], vary=["model.activation=sigmoid,step"], diagnostics=True,
+                       out=tmp_path / "d")  # fmt: skip
+    sigmoid, step = result["results"]
+    assert len(sigmoid["grad_norms"]) == 3 and all(g > 0 for g in sigmoid["grad_norms"])
+    assert step["frozen_layers"] == [0, 1]
+    assert (tmp_path / "d/grad_norms.png").exists()
+    plain = run_sweep(small, [], vary=["model.activation=sigmoid,step"], out=tmp_path / "p")
+    assert "grad_norms" not in plain["results"][0]
+
+
+def test_a_diverging_variant_is_reported_and_the_others_finish(small, tmp_path):
+    regression = ["data.source=sine", "data.scale_target=false"]
+    result = run_sweep(small, regression, vary=["training.lr=10,0.05"], out=tmp_path / "d")
+    diverged, fine = result["results"]
+    assert diverged["diverged"] == 1 and diverged["metrics"]["test"]["mse"]["mean"] is None
+    (where,) = diverged["diverged_at"]
+    assert where["seed"] == 4 and where["epoch"] >= 1 and where["step"] >= 1
+    assert fine["diverged"] == 0 and fine["metrics"]["test"]["mse"]["mean"] < 1
+    with pytest.raises(RunFailedError, match="every variant diverged"):
+        run_sweep(small, regression, vary=["training.lr=10,100"], out=tmp_path / "x")
+    assert json.loads((tmp_path / "x/run.json").read_text())["status"] == "failed"
+
+
+class StopAfter(StopRequest):
+    """A SIGTERM that arrives before training step number `steps` (1-based), counted over
+    every stack of a grid."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps, self.asked = steps, 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        if self.asked >= self.steps:
+            self.signum = signal.SIGTERM
+        return super().__call__()
+
+
+# Each stack takes 24 steps: stop inside the first, before the second, inside the second.
+@pytest.mark.parametrize("stop_at", [3, 25, 30])
+def test_an_interrupted_sweep_resumes_to_the_same_results(small, tmp_path, stop_at):
+    vary = ["model.width=3,5", "training.lr=0.2,0.05"]
+    whole = run_sweep(small, [], vary=vary, n_seeds=2, out=tmp_path / "whole")
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted) as info:
+        run_sweep(small, [], vary=vary, n_seeds=2, out=cut, should_stop=StopAfter(stop_at))
+    assert info.value.exit_code == 143
+    assert f"resume with: nncli sweep --resume {cut}" in str(info.value)
+    status = json.loads((cut / "run.json").read_text())
+    assert status["status"] == "interrupted" and status["resumable"] is True
+    resumed = run_sweep(None, [], resume=cut)
+    assert resumed["results"] == whole["results"]
+    for name in ("summary.csv", "models.csv"):
+        assert (cut / name).read_text() == (tmp_path / "whole" / name).read_text()
+    for path in (tmp_path / "whole/models").iterdir():
+        a, _ = load_checkpoint(path)
+        b, _ = load_checkpoint(cut / "models" / path.name)
+        for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+            assert torch.equal(pa, pb)
+    assert json.loads((cut / "run.json").read_text())["status"] == "finished"
+
+
+def test_resume_takes_only_the_folder(small, tmp_path):
+    with pytest.raises(UsageError, match="--resume takes only the run folder"):
+        run_sweep(small, [], vary=["training.lr=0.1"], resume=tmp_path)
