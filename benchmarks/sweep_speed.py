@@ -25,7 +25,7 @@ import yaml
 
 from nncli.commands import run_sweep
 from nncli.data import prepare_data
-from nncli.sweep import build_grid
+from nncli.grid import build_grid
 from nncli.training import train_stack
 
 BASE = {

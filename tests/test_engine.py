@@ -18,8 +18,8 @@ from nncli.engine import (
     ModelSettings,
     TrainingStopped,
     fit,
-    stacked_loss,
 )
+from nncli.losses import stacked_loss
 from nncli.model import StackedMLP
 from nncli.sgd import SGDSettings
 

@@ -15,8 +15,8 @@ from nncli.checkpoint import load_checkpoint
 from nncli.cli import app
 from nncli.commands import run_sweep, run_train
 from nncli.errors import ConfigError, Interrupted, RunFailedError, UsageError
+from nncli.grid import build_grid, split_values
 from nncli.interrupts import StopRequest
-from nncli.sweep import build_grid, split_values
 
 runner = CliRunner()
 

@@ -128,7 +128,8 @@ def train(
 
     from nncli.commands import run_train
     from nncli.interrupts import stop_on_signals
-    from nncli.report import EpochProgress, make_console
+    from nncli.progress import EpochProgress
+    from nncli.report import make_console
 
     console = make_console(stderr=as_json)
     stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
@@ -182,7 +183,8 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     """Run a sweep-like command with signals handled and progress shown; print its result as
     JSON, or as `table(result)` and where the folder is (`saved` says what it holds)."""
     from nncli.interrupts import stop_on_signals
-    from nncli.report import GridProgress, make_console
+    from nncli.progress import GridProgress
+    from nncli.report import make_console
 
     stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
     with (

@@ -18,18 +18,11 @@ from nncli.checkpoint import ModelCard, save_checkpoint
 from nncli.config import dump_config, load_config
 from nncli.data import PreparedData, prepare_data
 from nncli.errors import RunFailedError, UsageError
+from nncli.grid import Grid, build_grid, data_key
 from nncli.interrupts import StopRequest
 from nncli.outputs import flat_row, write_grid_outputs, write_train_outputs
 from nncli.runfolder import RunFolder, Saved
-from nncli.sweep import (
-    PARTIAL_DIR,
-    Grid,
-    all_failed,
-    build_grid,
-    data_key,
-    summarize,
-    train_grid,
-)
+from nncli.sweep import PARTIAL_DIR, all_failed, summarize, train_grid
 from nncli.training import batch_size_note, resolve_device
 
 Info = Callable[[str], None]

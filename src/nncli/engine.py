@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
+from nncli.losses import Scorer, per_sample_loss, single_loss, stacked_loss
 from nncli.model import StackedMLP
 from nncli.sgd import SGDSettings, StackedSGD
+from nncli.tracker import Tracker
 
 
 @dataclass(frozen=True)
@@ -93,35 +94,6 @@ class TrainingStopped(Exception):
         self.params = params
 
 
-def per_sample_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
-    """(K, B, C) outputs and (K, B) targets -> (K, B) loss of each sample under each model."""
-    k, b, c = outputs.shape
-    if task == "classification":
-        losses = F.cross_entropy(
-            outputs.reshape(k * b, c), targets.reshape(k * b), reduction="none"
-        )
-        return losses.view(k, b)
-    return (outputs.squeeze(-1) - targets) ** 2
-
-
-def stacked_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
-    """The sum over models of each one's mean loss, in fewest operations: its gradient with
-    respect to model k's parameters is model k's own, as all models share the batch size."""
-    k, b, c = outputs.shape
-    if task == "classification":
-        summed = F.cross_entropy(outputs.reshape(k * b, c), targets.reshape(k * b), reduction="sum")
-    else:
-        summed = ((outputs.squeeze(-1) - targets) ** 2).sum()
-    return summed / b
-
-
-def single_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
-    """(B, C) outputs and (B,) targets -> scalar mean loss, as a bare loop computes it."""
-    if task == "classification":
-        return F.cross_entropy(outputs, targets)
-    return F.mse_loss(outputs.squeeze(-1), targets)
-
-
 def fit(
     model: StackedMLP,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -160,8 +132,8 @@ def fit(
     def predict(x: torch.Tensor) -> torch.Tensor:  # (N, F) -> (K, N, C)
         return net(x).unsqueeze(0) if net is not None else model(x.expand(k, *x.shape))
 
-    measure = _Measure(predict, task, target_scale)
-    tracker = _Tracker(model, models, has_val=val is not None)
+    measure = Scorer(predict, task, target_scale)
+    tracker = Tracker(model, models, has_val=val is not None)
     if resume is None:
         records = [ModelRecord() for _ in range(k)]
         for record, loss in zip(records, measure(x_train, y_train)[0], strict=True):
@@ -258,120 +230,3 @@ def fit(
 def _weight_grad_norms(weights: list[torch.Tensor], k: int) -> torch.Tensor:
     """(L, K): the Frobenius norm of each layer's weight gradient for each model."""
     return torch.stack([g.grad.reshape(k, -1).norm(dim=1) for g in weights]).cpu()
-
-
-class _Measure:
-    """Whole-split loss and headline metric of every model, without gradients."""
-
-    def __init__(self, predict: Callable, task: str, target_scale: float):
-        self.predict = predict
-        self.task = task
-        self.target_scale = target_scale
-        from nncli.metrics import headline_metric
-
-        self.metric = headline_metric(task)
-
-    @torch.no_grad()
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
-        outputs = self.predict(x)  # (K, N, C)
-        return self.score(outputs, y.expand(outputs.shape[0], *y.shape))
-
-    @torch.no_grad()
-    def score(
-        self, outputs: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor | None = None
-    ) -> tuple[list, list]:
-        """(K, N, C) outputs and (K, N) targets (and (K, N) losses) -> per-model loss, metric."""
-        if losses is None:
-            losses = per_sample_loss(outputs, targets, self.task)
-        loss = losses.mean(dim=1)
-        if self.task == "classification":
-            metric = (outputs.argmax(dim=-1) == targets).double().mean(dim=1)
-        else:
-            metric = loss.double() * self.target_scale**2  # MSE in the target's own units
-        return loss.tolist(), metric.tolist()
-
-
-class _Tracker:
-    """Best epoch, early stopping and divergence of each model, and the best weights."""
-
-    def __init__(self, model: StackedMLP, models: list[ModelSettings], *, has_val: bool):
-        k = model.n_models
-        self.model = model
-        self.models = models
-        self.early_stopping = [m.patience is not None and has_val for m in models]
-        self.active = [True] * k
-        self.best_loss = [float("inf")] * k
-        self.best_epoch = [0] * k
-        self.waited = [0] * k
-        self.best_params = [p.detach().clone() for p in model.parameters()]
-
-    def state(self) -> dict:
-        return {
-            "active": list(self.active),
-            "best_loss": list(self.best_loss),
-            "best_epoch": list(self.best_epoch),
-            "waited": list(self.waited),
-        }
-
-    def load(self, state: dict, best_params: list[torch.Tensor]) -> None:
-        self.active = list(state["active"])
-        self.best_loss = [float(v) for v in state["best_loss"]]
-        self.best_epoch = list(state["best_epoch"])
-        self.waited = list(state["waited"])
-        with torch.no_grad():
-            for mine, saved in zip(self.best_params, best_params, strict=True):
-                mine.copy_(saved)
-
-    def record_divergence(
-        self,
-        epoch: int,
-        sample_losses: torch.Tensor,
-        batch: int,
-        train_loss: list[float],
-        records: list[ModelRecord],
-    ) -> None:
-        """Stop models whose loss became non-finite; name the step where it first did."""
-        finite = torch.isfinite(sample_losses)  # (K, N), samples in the order they were trained
-        if bool(finite.all()) and all(math.isfinite(v) for v in train_loss):
-            return
-        for i, record in enumerate(records):
-            if not self.active[i]:
-                continue
-            if not bool(finite[i].all()):
-                first_sample = int((~finite[i]).int().argmax())
-                record.diverged = (epoch, first_sample // batch + 1)
-            elif not math.isfinite(train_loss[i]):
-                record.diverged = (epoch, -(-sample_losses.shape[1] // batch))
-            if record.diverged is not None:
-                self.active[i] = False
-
-    def update(self, epoch: int, monitored: list[float]) -> None:
-        improved = []
-        for i, loss in enumerate(monitored):
-            if not self.active[i]:
-                continue
-            if loss < self.best_loss[i] - self.models[i].min_delta:
-                self.best_loss[i], self.best_epoch[i], self.waited[i] = loss, epoch, 0
-                if self.early_stopping[i]:
-                    improved.append(i)
-            else:
-                self.waited[i] += 1
-                if self.early_stopping[i] and self.waited[i] >= self.models[i].patience:
-                    self.active[i] = False
-        if improved:
-            index = torch.tensor(improved)
-            with torch.no_grad():
-                for best, param in zip(self.best_params, self.model.parameters(), strict=True):
-                    best[index] = param.detach()[index]
-
-    def finish(self, records: list[ModelRecord]) -> None:
-        """Restore each early-stopping model's best weights; say which epoch each one kept."""
-        restore = [i for i, stopping in enumerate(self.early_stopping) if stopping]
-        if restore:
-            index = torch.tensor(restore)
-            with torch.no_grad():
-                for best, param in zip(self.best_params, self.model.parameters(), strict=True):
-                    param[index] = best[index]
-        for i, record in enumerate(records):
-            record.best_epoch = self.best_epoch[i]
-            record.kept_epoch = self.best_epoch[i] if self.early_stopping[i] else record.epochs_run

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -15,8 +14,7 @@ from nncli.metrics import METRICS, metric_names
 if TYPE_CHECKING:
     from nncli.config import Config
     from nncli.data import PreparedData
-    from nncli.engine import EpochReport
-    from nncli.sweep import Grid, GridModel
+    from nncli.grid import Grid
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -32,100 +30,6 @@ def format_value(value: float | None, metric: str = "") -> str:
         spec = METRICS.get(metric)
         return "undefined" if spec is not None and spec.may_be_undefined else "-"
     return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
-
-
-def epoch_line(report: EpochReport, model: int = 0) -> str:
-    parts = [f"epoch {report.epoch}/{report.epochs}", f"train_loss {report.train_loss[model]:.4f}"]
-    parts.append(f"train_{report.metric} {report.train_metric[model]:.4f}")
-    if report.val_loss is not None and report.val_metric is not None:
-        parts.append(f"val_loss {report.val_loss[model]:.4f}")
-        parts.append(f"val_{report.metric} {report.val_metric[model]:.4f}")
-    return "  ".join(parts)
-
-
-class EpochProgress:
-    """A rich progress bar on a terminal; one plain line per epoch anywhere else."""
-
-    def __init__(
-        self,
-        stream: TextIO | None = None,
-        *,
-        enabled: bool = True,
-        on_pipe_closed: Callable[[], None] | None = None,
-    ):
-        self.stream = stream or sys.stdout
-        self.enabled = enabled
-        self.live = enabled and self.stream.isatty()
-        self.on_pipe_closed = on_pipe_closed  # the reader left (`| head`): say so, print no more
-        self._progress = None
-        self._task = None
-
-    def __enter__(self) -> EpochProgress:
-        if self.live:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("[bold]epoch"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.fields[stats]}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=Console(file=self.stream),
-                transient=False,
-            )
-            self._progress.__enter__()
-        return self
-
-    def print(self, message: str) -> None:
-        """Print above a live bar (through its console), or plainly when there is none."""
-        if not self.enabled:
-            return
-        try:
-            if self._progress is not None:
-                self._progress.console.print(message)
-            else:
-                make_console(stderr=self.stream is sys.stderr).print(message)
-        except BrokenPipeError:
-            self._pipe_closed()
-
-    def __call__(self, report: EpochReport) -> None:
-        if not self.enabled:
-            return
-        try:
-            if self._progress is None:
-                print(epoch_line(report), file=self.stream, flush=True)
-                return
-            if self._task is None:
-                self._task = self._progress.add_task("train", total=report.epochs, stats="")
-            stats = f"loss {report.train_loss[0]:.4f}"
-            if report.val_loss is not None and report.val_metric is not None:
-                stats += f"  val_loss {report.val_loss[0]:.4f}  val_{report.metric} "
-                stats += f"{report.val_metric[0]:.4f}"
-            self._progress.update(self._task, completed=report.epoch, stats=stats)
-        except BrokenPipeError:
-            self._pipe_closed()
-
-    def _pipe_closed(self) -> None:
-        import os
-
-        self.enabled = False
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.stream.fileno())  # so later writes and the exit flush cannot fail
-        os.close(devnull)
-        if self.on_pipe_closed is not None:
-            self.on_pipe_closed()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
 
 
 def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics") -> Table:
@@ -148,42 +52,6 @@ def confusion_table(matrix: list[list[int]], classes: list, *, title: str) -> Ta
     for label, row in zip(classes, matrix, strict=True):
         table.add_row(str(label), *(str(v) for v in row))
     return table
-
-
-class GridProgress(EpochProgress):
-    """Progress of a grid's models: each stack's epochs, with how many models still train."""
-
-    def __init__(self, stream: TextIO | None = None, **options: object):
-        super().__init__(stream, **options)
-        self.stack: tuple[int, int] | None = None  # (index, count) once a grid has stacks
-
-    def start_stack(self, index: int, models: list[GridModel], n_stacks: int) -> None:
-        self.stack = (index, n_stacks)
-
-    def __call__(self, report: EpochReport) -> None:
-        if not self.enabled:
-            return
-        active = sum(report.active)
-        losses = report.val_loss if report.val_loss is not None else report.train_loss
-        split = "val" if report.val_loss is not None else "train"
-        finite = [v for v in losses if v == v and abs(v) != float("inf")]
-        best = f"{min(finite):.4f}" if finite else "-"
-        stats = f"{active}/{len(report.active)} models training  best {split}_loss {best}"
-        where = ""
-        if self.stack is not None and self.stack[1] > 1:
-            where = f"stack {self.stack[0] + 1}/{self.stack[1]}  "
-        try:
-            if self._progress is None:
-                print(f"{where}epoch {report.epoch}/{report.epochs}  {stats}",
-                      file=self.stream, flush=True)  # fmt: skip
-                return
-            if self._task is None:
-                self._task = self._progress.add_task("epoch", total=report.epochs, stats="")
-            self._progress.update(
-                self._task, completed=report.epoch, total=report.epochs, stats=where + stats
-            )
-        except BrokenPipeError:
-            self._pipe_closed()
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -249,13 +117,18 @@ def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] 
     n_train = len(prepared.raw["train"][1])
     batch = min(t.batch_size, n_train)
     steps = -(-n_train // batch)
+    def shown(key: str, value: object) -> str:
+        return "varied" if key in varied else str(value)
+
     activation = "" if "model.activation" in varied else f", {config.model.activation}"
     return (
         f"[bold]{config.name}[/]: {len(dataset.y)} rows, {prepared.n_features} features,"
         f" {what}; split {kinds} {counts} (data.seed {config.data.seed})\n"
         f"MLP {' → '.join(map(str, sizes))}{activation}, {n_params} parameters;"
-        f" SGD lr {t.lr:g}, momentum {t.momentum:g}, batch {batch} ({steps} steps per epoch),"
-        f" {t.epochs} epochs, seed {config.seed}"
+        f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
+        f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
+        f" batch {shown('training.batch_size', f'{batch} ({steps} steps per epoch)')},"
+        f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}"
     )
 
 

@@ -69,7 +69,8 @@ class RunFolder:
             lock_fd = _claim(path, explicit=True)
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            label = "-".join(filter(None, [config.name or "run", "" if kind == "train" else kind]))
+            suffix = {"train": "", "compare": "activations"}.get(kind, kind)
+            label = "-".join(filter(None, [config.name or "run", suffix]))
             base = Path(config.output.dir) / f"{label}-{stamp}"
             path, n = base, 1
             while True:

@@ -1,225 +1,24 @@
-"""Grids of models: config keys varied over values, times seeds, trained stack by stack.
+"""Training a grid stack by stack, and summarizing each variant over its seeds.
 
-A variant is one combination of `--vary` values; each trains with seeds `seed .. seed+N-1` on
-one shared split. Models whose shapes and step schedule agree train as one stack (one batched
-pass); the others form further stacks, trained one after another. A finished stack is saved in
-`partial/`, so an interrupted grid resumes at the stack it was in, exactly where it stopped.
+A finished stack is saved in `partial/`, so an interrupted grid resumes at the stack it was in,
+exactly where it stopped.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nncli.config import Config, configure, read_yaml_mapping
-from nncli.errors import ConfigError, UsageError
+from nncli.config import Config
+from nncli.errors import UsageError
+from nncli.grid import Grid, GridModel, data_key
 
-MAX_SEEDS = 999
 PARTIAL_DIR = "partial"  # finished stacks of an unfinished grid
-
-
-@dataclass(frozen=True)
-class GridModel:
-    """One (variant, seed) of a grid."""
-
-    variant: int
-    seed: int
-    config: Config  # what `nncli train` with the variant's values and this seed trains
-
-
-@dataclass(frozen=True)
-class Grid:
-    base: Config  # the config file after --set
-    varied: list[str]  # the --vary keys, in order
-    items: list[str]  # the --vary arguments, as given (what a resume rebuilds the grid from)
-    values: list[dict[str, Any]]  # per variant: key -> value, as the validated config holds it
-    models: list[GridModel]  # variant-major, seeds inner
-    stacks: list[list[int]]  # indices into `models`; each list trains as one stack
-
-    def seeds(self, variant: int) -> list[int]:
-        return [m.seed for m in self.models if m.variant == variant]
-
-    def label(self, model: GridModel) -> str:
-        """A file-name-safe name: `lr=0.1_width=8-seed0` (an activation names itself)."""
-        parts = [
-            str(value) if key == "model.activation" else f"{_short(key, self.varied)}={value}"
-            for key, value in self.values[model.variant].items()
-        ]
-        name = "_".join(parts) or "model"
-        return _safe(f"{name}-seed{model.seed}")
-
-
-def split_values(text: str) -> list[str]:
-    """`0.1,0.01` -> ['0.1', '0.01']; commas inside [...] or {...} belong to the value."""
-    values, depth, current = [], 0, ""
-    for char in text:
-        depth += char in "[{"
-        depth -= char in "]}"
-        if char == "," and depth == 0:
-            values.append(current.strip())
-            current = ""
-        else:
-            current += char
-    values.append(current.strip())
-    return values
-
-
-def build_grid(
-    config_path: Path,
-    overrides: list[str],
-    vary: list[str],
-    n_seeds: int,
-    *,
-    sequential: bool = False,
-    require_vary: bool = True,
-    flag: str = "--vary",
-) -> Grid:
-    """Every variant validated, every problem (of the file, --set, --vary, --seeds) at once.
-
-    `flag` names the option the varied values came from in messages.
-    """
-    raw = read_yaml_mapping(Path(config_path))
-    problems: list[str] = []
-    keys, choices = _parse_vary(vary, problems, require_vary)
-    if not 1 <= n_seeds <= MAX_SEEDS:
-        problems.append(f"--seeds: must be between 1 and {MAX_SEEDS}, got {n_seeds}")
-    base = _validated(raw, config_path, overrides, [], problems)
-    variants: list[Config | None] = []
-    for combination in itertools.product(*choices):
-        items = [f"{key}={value}" for key, value in zip(keys, combination, strict=True)]
-        variants.append(_validated(raw, config_path, overrides, items, problems))
-    if problems:  # each problem once, in order
-        raise ConfigError([p.replace("--vary", flag) for p in dict.fromkeys(problems)])
-    assert base is not None
-    configs = [v for v in variants if v is not None]
-    _refuse_duplicates(configs, keys, list(itertools.product(*choices)), flag)
-    values = [{key: _get(config, key) for key in keys} for config in configs]
-    models = [
-        GridModel(v, config.seed + i, _with_seed(config, config.seed + i))
-        for v, config in enumerate(configs)
-        for i in range(n_seeds)
-    ]
-    _refuse_same_models(models)
-    return Grid(base, keys, list(vary), values, models, _stacks(models, sequential))
-
-
-def _parse_vary(
-    vary: list[str], problems: list[str], require: bool
-) -> tuple[list[str], list[list[str]]]:
-    keys: list[str] = []
-    choices: list[list[str]] = []
-    if require and not vary:
-        problems.append("--vary: give at least one, e.g. --vary training.lr=0.1,0.01")
-    for item in vary:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        values = split_values(text) if sep else []
-        if not sep or not key:
-            problems.append(f"--vary {item!r}: expected KEY=V1,V2,..., e.g. training.lr=0.1,0.01")
-        elif key in keys:
-            problems.append(f"--vary {key}: given twice; list all its values in one --vary")
-        elif not any(values) or "" in values:
-            problems.append(f"--vary {key}: empty value in {text!r}; list values like 0.1,0.01")
-        elif len(set(values)) != len(values):
-            repeated = next(v for v in values if values.count(v) > 1)
-            problems.append(f"--vary {key}: {repeated} is listed twice")
-        else:
-            keys.append(key)
-            choices.append(values)
-    return keys, choices
-
-
-def _validated(raw, path, overrides, items, problems) -> Config | None:
-    try:
-        return configure(raw, Path(path), overrides, items)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    except UsageError as exc:
-        problems.append(str(exc))
-    return None
-
-
-def _refuse_duplicates(
-    configs: list[Config], keys: list[str], combinations: list, flag: str
-) -> None:
-    """Two values of a knob that make the same config (0.1 and 1e-1) would train one model twice."""
-    seen: dict[str, tuple] = {}
-    for config, combination in zip(configs, combinations, strict=True):
-        dump = json.dumps(config.model_dump(mode="json"), sort_keys=True)
-        if dump in seen:
-            other = seen[dump]
-            key, a, b = next(
-                (k, x, y) for k, x, y in zip(keys, other, combination, strict=True) if x != y
-            )
-            raise UsageError(f"{flag} {key}: {a} and {b} are the same value; list it once")
-        seen[dump] = combination
-
-
-def _refuse_same_models(models: list[GridModel]) -> None:
-    """Knobs that change nothing trainable (the run name, the output folder) make no sweep."""
-    seen: set[str] = set()
-    for model in models:
-        dump = model.config.model_dump(mode="json")
-        dump.pop("name"), dump.pop("output")
-        key = json.dumps(dump, sort_keys=True)
-        if key in seen:
-            raise UsageError(
-                "--vary: two variants train the same model (a knob that changes nothing, or"
-                " a varied seed overlapping --seeds)"
-            )
-        seen.add(key)
-
-
-def _stacks(models: list[GridModel], sequential: bool) -> list[list[int]]:
-    """Group models that can share one batched pass, each group's activations contiguous."""
-    from nncli.training import stack_key
-
-    if sequential:
-        return [[i] for i in range(len(models))]
-    groups: dict[str, list[int]] = {}
-    for i, model in enumerate(models):
-        groups.setdefault(stack_key(model.config), []).append(i)
-    stacks = []
-    for members in groups.values():
-        order = list(dict.fromkeys(models[i].config.model.activation for i in members))
-        members.sort(key=lambda i: order.index(models[i].config.model.activation))
-        stacks.append(members)
-    return stacks
-
-
-def _get(config: Config, key: str) -> Any:
-    node: Any = config.model_dump(mode="json")
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _with_seed(config: Config, seed: int) -> Config:
-    return config.model_copy(update={"seed": seed})
-
-
-def _short(key: str, keys: list[str]) -> str:
-    """The last part of a dotted key, unless another varied key ends the same."""
-    last = key.rsplit(".", 1)[-1]
-    return last if sum(k.rsplit(".", 1)[-1] == last for k in keys) == 1 else key
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "=._,-+" else "_" for c in name)[:200]
-
-
-# --- training a grid ----------------------------------------------------------------------------
-
-
-def data_key(config: Config) -> str:
-    return json.dumps(config.data.model_dump(mode="json"), sort_keys=True)
 
 
 def train_grid(

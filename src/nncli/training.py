@@ -26,9 +26,9 @@ from nncli.engine import (
     ModelSettings,
     TrainingState,
     fit,
-    single_loss,
 )
 from nncli.errors import UsageError
+from nncli.losses import single_loss
 from nncli.model import StackedMLP, load_parameters
 from nncli.preprocessing import SPLITS
 from nncli.sgd import SGDSettings
