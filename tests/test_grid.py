@@ -1,0 +1,88 @@
+"""Grids: --vary parsed like --set, every problem at once, stacks where shapes allow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nncli.errors import ConfigError, UsageError
+from nncli.grid import build_grid, split_values
+
+
+@pytest.fixture
+def small(write_config, tmp_path) -> Path:
+    return write_config(
+        {
+            "seed": 4,
+            "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
+            "model": {"depth": 2, "width": 6, "activation": "tanh"},
+            "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
+        },
+        "small.yaml",
+    )
+
+
+def test_values_split_on_commas_outside_brackets():
+    assert split_values("0.1,1e-2, 3") == ["0.1", "1e-2", "3"]
+    assert split_values("[8,8],[16, 4]") == ["[8,8]", "[16, 4]"]
+    assert split_values("{patience: 2, min_delta: 0.1},null") == [
+        "{patience: 2, min_delta: 0.1}",
+        "null",
+    ]
+
+
+def test_the_grid_is_the_cartesian_product_grouped_into_stacks(small):
+    grid = build_grid(
+        small, [], ["training.lr=0.1,0.01", "model.activation=relu,tanh", "model.width=4,8"], 2
+    )
+    assert grid.varied == ["training.lr", "model.activation", "model.width"]
+    assert len(grid.values) == 8 and len(grid.models) == 16
+    assert grid.values[0] == {"training.lr": 0.1, "model.activation": "relu", "model.width": 4}
+    assert [m.seed for m in grid.models[:4]] == [4, 5, 4, 5]
+    # lr, activation and seed stack; the width splits the grid in two.
+    assert sorted(len(s) for s in grid.stacks) == [8, 8]
+    for stack in grid.stacks:
+        widths = {grid.models[i].config.model.width for i in stack}
+        assert len(widths) == 1
+        activations = [grid.models[i].config.model.activation for i in stack]
+        assert activations == sorted(activations, key=activations.index)  # contiguous runs
+    assert grid.label(grid.models[1]) == "lr=0.1_relu_width=4-seed5"
+    sequential = build_grid(small, [], ["training.lr=0.1,0.01"], 2, sequential=True)
+    assert sequential.stacks == [[0], [1], [2], [3]]
+
+
+def test_every_problem_of_the_file_set_vary_and_seeds_comes_back_at_once(small):
+    with pytest.raises(ConfigError) as info:
+        build_grid(
+            small,
+            ["training.momentum=2"],
+            ["training.lr=0.1,-1", "model.activation=relu,rellu", "training.lrr=1"],
+            0,
+        )
+    problems = "\n".join(info.value.problems)
+    assert "--seeds: must be between 1 and 999, got 0" in problems
+    assert "--set training.momentum: input should be less than 1, got 2" in problems
+    assert "--vary training.lr: input should be greater than 0, got -1" in problems
+    assert "--vary model.activation: unknown activation 'rellu' (did you mean 'relu'?)" in problems
+    assert "--vary training.lrr: unknown key 'lrr' (did you mean 'lr'?)" in problems
+    assert len(info.value.problems) == len(set(info.value.problems))  # each reported once
+
+
+@pytest.mark.parametrize(
+    ("vary", "message"),
+    [
+        (["training.momentum=0.9,0.9"], "--vary training.momentum: 0.9 is listed twice"),
+        (["training.lr=0.1,1e-1"], "--vary training.lr: 0.1 and 1e-1 are the same value"),
+        (["training.lr="], "--vary training.lr: empty value"),
+        (["training.lr=0.1,"], "--vary training.lr: empty value"),
+        (["training.lr"], "expected KEY=V1,V2"),
+        (["training.lr=0.1", "training.lr=0.2"], "given twice"),
+        (["name=a,b"], "two variants train the same model"),
+        ([], "--vary: give at least one"),
+    ],
+)
+def test_a_knob_that_changes_nothing_or_an_empty_list_is_a_usage_error(small, vary, message):
+    with pytest.raises(UsageError) as info:
+        build_grid(small, [], vary, 1)
+    assert message in str(info.value)

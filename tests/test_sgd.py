@@ -1,0 +1,93 @@
+"""StackedSGD against torch.optim.SGD: bit for bit when models agree, model by model when not."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nncli.sgd import SGDSettings, StackedSGD
+
+SETTINGS = [
+    SGDSettings(lr=0.1),
+    SGDSettings(lr=0.05, momentum=0.9),
+    SGDSettings(lr=0.2, momentum=0.5, nesterov=True),
+    SGDSettings(lr=0.1, weight_decay=0.01),
+    SGDSettings(lr=0.03, momentum=0.9, weight_decay=1e-3, nesterov=True),
+]
+
+
+def gradients(step: int, shapes: list[tuple[int, ...]]) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(step)
+    return [torch.randn(shape, generator=g) for shape in shapes]
+
+
+def run_torch(params: list[torch.Tensor], s: SGDSettings, steps: int) -> list[torch.Tensor]:
+    params = [p.clone().requires_grad_() for p in params]
+    optimizer = torch.optim.SGD(params, lr=s.lr, momentum=s.momentum,
+                                weight_decay=s.weight_decay, nesterov=s.nesterov)  # fmt: skip
+    for step in range(steps):
+        for p, grad in zip(params, gradients(step, [p.shape for p in params]), strict=True):
+            p.grad = grad
+        optimizer.step()
+    return [p.detach() for p in params]
+
+
+def run_ours(params, settings, steps: int, *, stacked: bool) -> list[torch.Tensor]:
+    params = [p.clone().requires_grad_() for p in params]
+    optimizer = StackedSGD(params, settings, stacked=stacked)
+    for step in range(steps):
+        for p, grad in zip(params, gradients(step, [p.shape for p in params]), strict=True):
+            p.grad = grad
+        optimizer.step()
+    return [p.detach() for p in params]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_shared_settings_are_torch_sgd_bit_for_bit(settings):
+    params = gradients(99, [(3, 4, 5), (3, 4)])  # (K, out, in) and (K, out)
+    expected = run_torch(params, settings, steps=6)
+    for stacked in (True, False):
+        ours = run_ours(params, [settings] * (3 if stacked else 1), steps=6, stacked=stacked)
+        for a, b in zip(ours, expected, strict=True):
+            assert torch.equal(a, b)
+
+
+def test_each_model_gets_its_own_settings():
+    k = len(SETTINGS)
+    params = gradients(7, [(k, 4, 3), (k, 4)])
+    ours = run_ours(params, SETTINGS, steps=8, stacked=True)
+    for i, settings in enumerate(SETTINGS):
+        # Model i alone: its slice of every parameter and of every gradient.
+        alone = [p[i : i + 1] for p in params]
+        params_i = [p.clone().requires_grad_() for p in alone]
+        optimizer = torch.optim.SGD(params_i, lr=settings.lr, momentum=settings.momentum,
+                                    weight_decay=settings.weight_decay,
+                                    nesterov=settings.nesterov)  # fmt: skip
+        for step in range(8):
+            for p, full in zip(params_i, gradients(step, [q.shape for q in params]), strict=True):
+                p.grad = full[i : i + 1]
+            optimizer.step()
+        for mine, theirs in zip(ours, params_i, strict=True):
+            torch.testing.assert_close(mine[i : i + 1], theirs.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_momentum_buffers_round_trip_through_the_state_dict():
+    params = gradients(3, [(2, 3)])
+    settings = [SGDSettings(lr=0.1, momentum=0.9), SGDSettings(lr=0.2)]
+    whole = run_ours(params, settings, steps=4, stacked=True)
+    first = [p.clone().requires_grad_() for p in params]
+    optimizer = StackedSGD(first, settings, stacked=True)
+    for step in range(2):
+        first[0].grad = gradients(step, [(2, 3)])[0]
+        optimizer.step()
+    resumed = StackedSGD(first, settings, stacked=True)
+    resumed.load_state_dict(optimizer.state_dict())
+    for step in range(2, 4):
+        first[0].grad = gradients(step, [(2, 3)])[0]
+        resumed.step()
+    assert torch.equal(first[0].detach(), whole[0])
+
+
+def test_one_model_takes_one_setting():
+    with pytest.raises(ValueError):
+        StackedSGD([torch.zeros(2)], SETTINGS[:2], stacked=False)
