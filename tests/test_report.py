@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from nncli.report import _ranges, comparison_table, format_value, metrics_table
+from nncli.report import _ranges, comparison_table, describe_grid, format_value, metrics_table
 
 
 def rows(table: Table) -> list[list[str]]:
@@ -125,3 +125,22 @@ def test_comparison_table_of_one_seed_shows_plain_values_and_regression_metrics(
     ]
     assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "-", "4.0"]
     assert rows(table)[0][-1] == "1/1"
+
+
+def grid_text(write_config, model: dict, vary: list[str], n_seeds: int = 2) -> str:
+    from nncli.grid import build_grid
+
+    path = write_config({"data": {"source": "xor"}, "model": model})
+    return describe_grid(build_grid(path, [], vary, n_seeds), sequential=False)
+
+
+def test_the_grid_line_says_what_varies_and_how_it_trains(write_config):
+    text = grid_text(write_config, {"depth": 1}, ["training.lr=0.1,0.01", "model.width=4,8"])
+    assert "varied: training.lr = 0.1, 0.01" in text and "varied: model.width = 4, 8" in text
+    assert "4 variants x 2 seeds (0, 1) = 8 models, trained in 2 stacks one after another" in text
+    assert "note:" not in text
+
+
+def test_the_grid_line_warns_that_a_perceptron_ignores_its_activation(write_config):
+    text = grid_text(write_config, {"depth": 0}, ["model.activation=relu,tanh"], 1)
+    assert "model.depth is 0: with no hidden layer the activation is never used" in text

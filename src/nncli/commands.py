@@ -171,9 +171,6 @@ def _describe(grid, prepared, request: GridRequest, on_info, on_warning) -> None
         return
     on_info(report.describe_setup(first, data, varied=grid.varied))
     on_info(report.describe_grid(grid, sequential=request.sequential))
-    if first.model.depth == 0 and "model.activation" in grid.varied:
-        on_info("[yellow]note:[/] model.depth is 0: with no hidden layer the activation is"
-                " never used, so every activation gives the same model")  # fmt: skip
 
 
 def run_train(

@@ -154,6 +154,11 @@ def describe_grid(grid: Grid, *, sequential: bool) -> str:
         f"{n_variants} variants x {len(seeds)} seeds ({', '.join(map(str, seeds))}) ="
         f" {len(grid.models)} models, trained {how}"
     )
+    if "model.activation" in grid.varied and all(m.config.model.depth == 0 for m in grid.models):
+        lines.append(
+            "[yellow]note:[/] model.depth is 0: with no hidden layer the activation is never"
+            " used, so every activation gives the same model"
+        )
     return "\n".join(lines)
 
 

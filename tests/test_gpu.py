@@ -1,0 +1,45 @@
+"""On a CUDA device the same grid trains to the CPU's results (skipped where there is none)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nncli.config import validate_config
+from nncli.data import prepare_data
+from nncli.training import train_stack
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def configs(device: str) -> list:
+    base = {
+        "data": {"source": "moons", "n_samples": 400},
+        "model": {"depth": 2, "width": 16},
+        "training": {"batch_size": 32, "epochs": 10, "device": device},
+    }
+    grid = [("relu", 0.1, 0.0), ("relu", 0.05, 0.9), ("tanh", 0.2, 0.5), ("sigmoid", 0.5, 0.0)]
+    return [
+        validate_config(base | {"seed": seed, "model": base["model"] | {"activation": a},
+                                "training": base["training"] | {"lr": lr, "momentum": m}})
+        for a, lr, m in grid
+        for seed in (0, 1)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_a_mixed_stack_on_cuda_matches_the_cpu(stacked):
+    cpu_configs, cuda_configs = configs("cpu"), configs("cuda")
+    prepared = prepare_data(cpu_configs[0].data)
+    if stacked:
+        on_cpu = train_stack(cpu_configs, prepared)
+        on_cuda = train_stack(cuda_configs, prepared)
+    else:
+        on_cpu = [train_stack([c], prepared)[0] for c in cpu_configs]
+        on_cuda = [train_stack([c], prepared)[0] for c in cuda_configs]
+    for a, b in zip(on_cpu, on_cuda, strict=True):
+        assert a.record.epochs_run == b.record.epochs_run
+        assert math.isclose(a.losses["test"], b.losses["test"], rel_tol=1e-3, abs_tol=1e-4)
+        assert abs(a.metrics["test"]["accuracy"] - b.metrics["test"]["accuracy"]) <= 0.02
