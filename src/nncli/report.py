@@ -121,10 +121,13 @@ def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] 
         return "varied" if key in varied else str(value)
 
     activation = "" if "model.activation" in varied else f", {config.model.activation}"
+    network, parameters = " → ".join(map(str, sizes)), f", {n_params} parameters"
+    if {"model.width", "model.depth"} & set(varied):
+        network, parameters = f"{sizes[0]} → hidden layers varied → {sizes[-1]}", ""
     return (
         f"[bold]{config.name}[/]: {len(dataset.y)} rows, {prepared.n_features} features,"
         f" {what}; split {kinds} {counts} (data.seed {config.data.seed})\n"
-        f"MLP {' → '.join(map(str, sizes))}{activation}, {n_params} parameters;"
+        f"MLP {network}{activation}{parameters};"
         f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
         f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
         f" batch {shown('training.batch_size', f'{batch} ({steps} steps per epoch)')},"
