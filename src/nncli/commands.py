@@ -74,9 +74,15 @@ def _grid_run(
     if request.resume is None:
         if request.config_path is None:
             raise UsageError("give a config file, or --resume FOLDER")
-        grid = build_grid(request.config_path, request.overrides, request.vary, request.n_seeds,
-                          sequential=request.sequential, require_vary=request.kind == "sweep",
-                          flag=_vary_flag(request.kind))  # fmt: skip
+        grid = build_grid(
+            request.config_path,
+            request.overrides,
+            request.vary,
+            request.n_seeds,
+            sequential=request.sequential,
+            require_vary=request.kind == "sweep",
+            flag=_vary_flag(request.kind),
+        )
         for device in {m.config.training.device for m in grid.models}:
             resolve_device(device)
         prepared = _prepare(grid, request.config_path, None)
@@ -86,25 +92,43 @@ def _grid_run(
             "kind": request.kind,
             "config": grid.base.model_dump(mode="json"),
             "data": {key: data.fingerprint() for key, data in prepared.items()},
-            "grid": {"vary": grid.items, "seeds": request.n_seeds,
-                     "sequential": request.sequential, "diagnostics": request.diagnostics},
-        }  # fmt: skip
+            "grid": {
+                "vary": grid.items,
+                "seeds": request.n_seeds,
+                "sequential": request.sequential,
+                "diagnostics": request.diagnostics,
+            },
+        }
     else:
         if request.config_path is not None or request.overrides or request.out or request.vary:
             raise UsageError("--resume takes only the run folder: it holds the config and settings")
         folder, _, saved = RunFolder.reopen(request.resume, kind=request.kind, stop=should_stop)
         try:
             spec = saved.info["grid"]
-            grid = build_grid(folder.path / runs.CONFIG_FILE, [], spec["vary"], spec["seeds"],
-                              sequential=spec["sequential"], require_vary=False,
-                              flag=_vary_flag(request.kind))  # fmt: skip
-            request = GridRequest(request.kind, None, [], spec["vary"], spec["seeds"],
-                                  spec["sequential"], spec["diagnostics"])  # fmt: skip
+            grid = build_grid(
+                folder.path / runs.CONFIG_FILE,
+                [],
+                spec["vary"],
+                spec["seeds"],
+                sequential=spec["sequential"],
+                require_vary=False,
+                flag=_vary_flag(request.kind),
+            )
+            request = GridRequest(
+                request.kind,
+                None,
+                [],
+                spec["vary"],
+                spec["seeds"],
+                spec["sequential"],
+                spec["diagnostics"],
+            )
             prepared = _prepare(grid, folder.path, saved.info.get("data"))
             _describe(grid, prepared, request, on_info, on_warning)
             if on_info is not None:
-                on_info(f"resuming {folder.path} at epoch {saved.state.epoch},"
-                        f" step {saved.state.step}")  # fmt: skip
+                on_info(
+                    f"resuming {folder.path} at epoch {saved.state.epoch}, step {saved.state.step}"
+                )
         except BaseException:
             folder.release()  # it stays as it was: interrupted, resumable
             raise
@@ -160,8 +184,9 @@ def _describe(grid, prepared, request: GridRequest, on_info, on_warning) -> None
     first = grid.models[0].config
     data = prepared[data_key(first)]
     if on_warning is not None:
-        for note in dict.fromkeys(batch_size_note(m.config, prepared[data_key(m.config)])
-                                  for m in grid.models):  # fmt: skip
+        for note in dict.fromkeys(
+            batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models
+        ):
             if note:
                 on_warning(note)
     if on_info is None:
@@ -189,8 +214,9 @@ def run_train(
     On a stop request the run is saved resumable and `Interrupted` is raised.
     """
     request = GridRequest("train", config_path, overrides, [], out=out, resume=resume)
-    with _grid_run(request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info,
-                   on_warning=on_warning) as run:  # fmt: skip
+    with _grid_run(
+        request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info, on_warning=on_warning
+    ) as run:
         (model,) = run.fits
         config, prepared = model.config, run.prepared[data_key(model.config)]
         if model.record.diverged is not None:
@@ -245,13 +271,28 @@ def run_sweep(
 
     The exit is a `RunFailedError` only when every variant diverged on every seed.
     """
-    request = GridRequest(kind, config_path, overrides, vary or [], n_seeds, sequential,
-                          diagnostics or kind == "compare", out, resume)  # fmt: skip
+    request = GridRequest(
+        kind,
+        config_path,
+        overrides,
+        vary or [],
+        n_seeds,
+        sequential,
+        diagnostics or kind == "compare",
+        out,
+        resume,
+    )
     on_stack = None
     if on_epoch is not None:
         on_stack = getattr(on_epoch, "start_stack", None)
-    with _grid_run(request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info,
-                   on_warning=on_warning, on_stack=on_stack) as run:  # fmt: skip
+    with _grid_run(
+        request,
+        should_stop=should_stop,
+        on_epoch=on_epoch,
+        on_info=on_info,
+        on_warning=on_warning,
+        on_stack=on_stack,
+    ) as run:
         grid = run.grid
         diagnostics = run.folder.info["grid"]["diagnostics"]
         results = summarize(grid, run.fits, diagnostics=diagnostics)
@@ -265,13 +306,26 @@ def run_sweep(
             summary = {"out_dir": str(run.folder.path), "task": prepared.task, "results": shown}
             rows = [flat_row({"activation": r["activation"]}, r) for r in shown]
         else:
-            summary = {"out_dir": str(run.folder.path), "task": prepared.task,
-                       "varied": grid.varied, "results": results}  # fmt: skip
+            summary = {
+                "out_dir": str(run.folder.path),
+                "task": prepared.task,
+                "varied": grid.varied,
+                "results": results,
+            }
             rows = [flat_row(r["values"], r) for r in results]
         config = grid.base
         title = f"{config.name}: depth {config.model.depth}, width {config.model.width}"
-        write_grid_outputs(run.folder.path, grid, prepared, run.fits, results, summary,
-                           rows=rows, title=title, diagnostics=diagnostics)  # fmt: skip
+        write_grid_outputs(
+            run.folder.path,
+            grid,
+            prepared,
+            run.fits,
+            results,
+            summary,
+            rows=rows,
+            title=title,
+            diagnostics=diagnostics,
+        )
         if all_failed(results):
             raise RunFailedError(
                 f"every variant diverged on every seed; the results are in {run.folder.path}"

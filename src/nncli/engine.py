@@ -213,8 +213,18 @@ def fit(
             record.history.append(row)
             record.epochs_run = epoch
         if on_epoch is not None:
-            on_epoch(EpochReport(epoch, settings.epochs, measure.metric, train_loss, train_metric,
-                                 val_loss, val_metric, list(tracker.active)))  # fmt: skip
+            on_epoch(
+                EpochReport(
+                    epoch,
+                    settings.epochs,
+                    measure.metric,
+                    train_loss,
+                    train_metric,
+                    val_loss,
+                    val_metric,
+                    list(tracker.active),
+                )
+            )
         if not any(tracker.active):
             break
         if on_checkpoint is not None:

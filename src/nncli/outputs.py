@@ -99,9 +99,13 @@ def write_grid_outputs(
     if grid.varied:
         metric = headline_metric(prepared.task)
         plots.plot_metric_by_value(
-            out_dir / "metric_by_value.png", results, grid.varied, split=split, metric=metric,
+            out_dir / "metric_by_value.png",
+            results,
+            grid.varied,
+            split=split,
+            metric=metric,
             title=f"{title}: {split} {metric}",
-        )  # fmt: skip
+        )
     if diagnostics:
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
         plots.plot_grad_norms(
@@ -118,9 +122,12 @@ def write_grid_outputs(
             if m.seed == grid.seeds(m.variant)[0]
         ][:20]
         plots.plot_decision_boundaries(
-            out_dir / "decision_boundaries.png", first_seed, x, y,
+            out_dir / "decision_boundaries.png",
+            first_seed,
+            x,
+            y,
             title=f"{title}: decision boundaries (first seed, training points)",
-        )  # fmt: skip
+        )
 
 
 def variant_label(values: dict) -> str:

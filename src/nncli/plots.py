@@ -43,8 +43,13 @@ def plot_learning_curves(
             column = f"{split}_{key}"
             if history and column in history[0]:
                 ax.plot(epochs, [row[column] for row in history], style, label=split)
-        ax.axvline(kept_epoch, color="grey", linewidth=0.8, linestyle=":",
-                   label=f"kept (epoch {kept_epoch})")  # fmt: skip
+        ax.axvline(
+            kept_epoch,
+            color="grey",
+            linewidth=0.8,
+            linestyle=":",
+            label=f"kept (epoch {kept_epoch})",
+        )
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -241,8 +246,11 @@ def plot_metric_by_value(
             ax.set_xticks(range(len(xs)), [str(x) for x in xs])
         diverged = [r["values"][key] for r in results if r["diverged"] == len(r["seeds"])]
         if diverged:
-            ax.set_title(f"all seeds diverged at {key.rsplit('.', 1)[-1]} = "
-                         f"{', '.join(map(str, dict.fromkeys(diverged)))}", fontsize=8)  # fmt: skip
+            ax.set_title(
+                f"all seeds diverged at {key.rsplit('.', 1)[-1]} = "
+                f"{', '.join(map(str, dict.fromkeys(diverged)))}",
+                fontsize=8,
+            )
         ax.set_xlabel(key + (" (log scale)" if ax.get_xscale() == "log" else ""))
         ax.set_ylabel(f"{split} {metric} (mean ± std over seeds)")
         ax.grid(alpha=0.3, which="both")

@@ -133,8 +133,11 @@ class GridProgress(EpochProgress):
             where = f"stack {self.stack[0] + 1}/{self.stack[1]}  "
         try:
             if self._progress is None:
-                print(f"{where}epoch {report.epoch}/{report.epochs}  {stats}",
-                      file=self.stream, flush=True)  # fmt: skip
+                print(
+                    f"{where}epoch {report.epoch}/{report.epochs}  {stats}",
+                    file=self.stream,
+                    flush=True,
+                )
                 return
             if self._task is None:
                 self._task = self._progress.add_task("epoch", total=report.epochs, stats="")

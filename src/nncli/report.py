@@ -117,6 +117,7 @@ def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] 
     n_train = len(prepared.raw["train"][1])
     batch = min(t.batch_size, n_train)
     steps = -(-n_train // batch)
+
     def shown(key: str, value: object) -> str:
         return "varied" if key in varied else str(value)
 
@@ -220,10 +221,16 @@ def runs_table(records: list[dict], directory: object, sort: str | None) -> Tabl
         value = r["metrics"].get(metric) if metric else None
         shown = f"{r['split']} {metric}" if metric and r["split"] else "-"
         table.add_row(
-            r["run"], (r["created"] or "-").replace("T", " "), r["status"] or "-", r["task"] or "-",
-            r["source"] or "-", r["activation"] or "-", str(r["epochs_run"] or "-"), shown,
+            r["run"],
+            (r["created"] or "-").replace("T", " "),
+            r["status"] or "-",
+            r["task"] or "-",
+            r["source"] or "-",
+            r["activation"] or "-",
+            str(r["epochs_run"] or "-"),
+            shown,
             format_value(value, metric or ""),
-        )  # fmt: skip
+        )
     return table
 
 
