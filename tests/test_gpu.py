@@ -43,3 +43,36 @@ def test_a_mixed_stack_on_cuda_matches_the_cpu(stacked):
         assert a.record.epochs_run == b.record.epochs_run
         assert math.isclose(a.losses["test"], b.losses["test"], rel_tol=1e-3, abs_tol=1e-4)
         assert abs(a.metrics["test"]["accuracy"] - b.metrics["test"]["accuracy"]) <= 0.02
+
+
+def test_stopping_mid_epoch_on_cuda_resumes_bit_for_bit():
+    from nncli.engine import FitSettings, ModelSettings, TrainingStopped, fit
+    from nncli.model import StackedMLP
+    from nncli.sgd import SGDSettings
+
+    prepared = prepare_data(configs("cpu")[0].data)
+    cuda = torch.device("cuda")
+    train, val = prepared.tensors("train", cuda), prepared.tensors("val", cuda)
+    models = [ModelSettings(s, SGDSettings(0.1, momentum=0.9)) for s in (0, 1, 2)]
+    common = {"task": "classification", "settings": FitSettings(32, 3), "models": models}
+
+    def fresh() -> StackedMLP:
+        return StackedMLP.from_seeds([2, 8, 2], ["relu", "tanh", "relu"], [0, 1, 2]).to(cuda)
+
+    whole = fresh()
+    expected = fit(whole, train, val, **common)
+    first = fresh()
+    asked = iter(range(10**6))
+    with pytest.raises(TrainingStopped) as stopped:
+        fit(first, train, val, should_stop=lambda: next(asked) >= 12, **common)  # mid-epoch 2
+    state = stopped.value.state
+    # As after a restart: the state and the parameters come back from the CPU.
+    state.order, state.outputs = state.order.cpu(), state.outputs.cpu()
+    second = fresh()
+    with torch.no_grad():
+        for mine, saved in zip(second.parameters(), stopped.value.params, strict=True):
+            mine.copy_(saved.cpu())
+    resumed = fit(second, train, val, resume=state, **common)
+    assert [r.history for r in resumed] == [r.history for r in expected]
+    for a, b in zip(whole.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -79,6 +79,8 @@ def test_every_problem_of_the_file_set_vary_and_seeds_comes_back_at_once(small):
         (["training.lr"], "expected KEY=V1,V2"),
         (["training.lr=0.1", "training.lr=0.2"], "given twice"),
         (["name=a,b"], "two variants train the same model"),
+        (["model.width=8,[8,8]"], "two variants train the same model"),  # two spellings
+        (["model.width=4,8", "model.depth=0"], "two variants train the same model"),
         ([], "--vary: give at least one"),
     ],
 )
@@ -86,3 +88,48 @@ def test_a_knob_that_changes_nothing_or_an_empty_list_is_a_usage_error(small, va
     with pytest.raises(UsageError) as info:
         build_grid(small, [], vary, 1)
     assert message in str(info.value)
+
+
+def test_a_problem_only_a_combination_makes_names_the_combination(small):
+    with pytest.raises(ConfigError) as info:
+        build_grid(small, [], ["training.momentum=0,0.9", "training.nesterov=false,true"], 1)
+    (problem,) = info.value.problems
+    assert "nesterov needs momentum > 0" in problem
+    assert problem.endswith("(with --vary training.momentum=0, training.nesterov=true)")
+
+
+def test_non_finite_values_are_refused(small):
+    with pytest.raises(ConfigError) as info:
+        build_grid(small, [], ["training.early_stopping.min_delta=0,.inf", "data.noise=.inf"], 1)
+    problems = "\n".join(info.value.problems)
+    assert "--vary training.early_stopping.min_delta: input should be a finite number" in problems
+    assert "--vary data.noise: input should be a finite number" in problems
+
+
+def test_labels_are_unique_file_names_even_where_values_look_alike(small, tmp_path):
+    for name in ("x y.csv", "x_y.csv", "a" * 180 + ".csv", "a" * 180 + "b.csv"):
+        (tmp_path / name).write_text("a,label\n1,0\n2,1\n3,0\n4,1\n")
+    sources = ",".join(str(tmp_path / n) for n in sorted(p.name for p in tmp_path.glob("*.csv")))
+    grid = build_grid(small, ["data.target=label", "data.n_samples=null", "data.noise=null"],
+                      [f"data.source={sources}"], 2)  # fmt: skip
+    assert len(set(grid.labels)) == len(grid.labels) == 8
+    assert all(len(label) < 200 and "/" not in label for label in grid.labels)
+    assert grid.labels[0].startswith("source=") and grid.labels[0].endswith("-seed4")
+
+
+def test_list_and_mapping_values(small):
+    grid = build_grid(
+        small, [], ["model.width=[4,4],[8,8]", "training.early_stopping={patience: 2},null"], 1
+    )
+    assert [v["model.width"] for v in grid.values] == [[4, 4], [4, 4], [8, 8], [8, 8]]
+    assert grid.values[0]["training.early_stopping"]["patience"] == 2
+    assert grid.labels[0].startswith("width=_4,4__early_stopping=_")
+
+
+def test_relative_data_paths_in_vary_are_kept_absolute(small, tmp_path, monkeypatch):
+    for name in ("pts.csv", "more.csv"):
+        (tmp_path / name).write_text("a,label\n1,0\n2,1\n3,0\n4,1\n")
+    monkeypatch.chdir(tmp_path)
+    grid = build_grid(small, ["data.target=label", "data.n_samples=null", "data.noise=null"],
+                      ["data.source=pts.csv,more.csv"], 1)  # fmt: skip
+    assert grid.spec.vary == [f"data.source={tmp_path / 'pts.csv'},{tmp_path / 'more.csv'}"]

@@ -131,7 +131,7 @@ def grid_text(write_config, model: dict, vary: list[str], n_seeds: int = 2) -> s
     from nncli.grid import build_grid
 
     path = write_config({"data": {"source": "xor"}, "model": model})
-    return describe_grid(build_grid(path, [], vary, n_seeds), sequential=False)
+    return describe_grid(build_grid(path, [], vary, n_seeds))
 
 
 def test_the_grid_line_says_what_varies_and_how_it_trains(write_config):

@@ -62,6 +62,10 @@ def test_every_sweep_model_is_the_model_nncli_train_builds(small, tmp_path, vary
         for name, value in trained["metrics"]["test"].items():
             if name != "confusion_matrix":
                 assert_close(record["metrics"]["test"][name]["values"][i], value)
+        swept, _ = load_checkpoint(tmp_path / "sweep/models" / f"{grid.label(model)}.safetensors")
+        alone, _ = load_checkpoint(tmp_path / grid.label(model) / "model.safetensors")
+        for a, b in zip(swept.parameters(), alone.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_json_files_and_plots_of_a_sweep(small, tmp_path):
@@ -127,9 +131,17 @@ def test_a_diverging_variant_is_reported_and_the_others_finish(small, tmp_path):
     (where,) = diverged["diverged_at"]
     assert where["seed"] == 4 and where["epoch"] >= 1 and where["step"] >= 1
     assert fine["diverged"] == 0 and fine["metrics"]["test"]["mse"]["mean"] < 1
-    with pytest.raises(RunFailedError, match="every variant diverged"):
-        run_sweep(small, regression, vary=["training.lr=10,100"], out=tmp_path / "x")
+    assert diverged["best_epoch"]["values"] == [None] and diverged["best_epoch"]["mean"] is None
+    assert "Infinity" not in (tmp_path / "d/summary.json").read_text()
+
+
+@pytest.mark.parametrize("lr", ["10,100", "1e4,1e5"])  # late, and in the very first epoch
+def test_when_every_variant_diverges_the_sweep_fails_with_its_results_written(small, tmp_path, lr):
+    regression = ["data.source=sine", "data.scale_target=false"]
+    with pytest.raises(RunFailedError, match="every variant diverged on every seed"):
+        run_sweep(small, regression, vary=[f"training.lr={lr}"], out=tmp_path / "x")
     assert json.loads((tmp_path / "x/run.json").read_text())["status"] == "failed"
+    assert (tmp_path / "x/loss_curves.png").exists() and (tmp_path / "x/summary.json").exists()
 
 
 class StopAfter(StopRequest):
@@ -171,6 +183,29 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(small, tmp_path, stop_
     assert json.loads((cut / "run.json").read_text())["status"] == "finished"
 
 
-def test_resume_takes_only_the_folder(small, tmp_path):
+@pytest.mark.parametrize(
+    "options",
+    [{"vary": ["training.lr=0.1"]}, {"n_seeds": 5}, {"diagnostics": True}, {"sequential": True}],
+)
+def test_resume_takes_only_the_folder(small, tmp_path, options):
     with pytest.raises(UsageError, match="--resume takes only the run folder"):
-        run_sweep(small, [], vary=["training.lr=0.1"], resume=tmp_path)
+        run_sweep(None, [], resume=tmp_path, **options)
+
+
+def test_a_sweep_over_data_sources_resumes_from_anywhere(small, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    for name, shift in (("a.csv", 0.0), ("b.csv", 0.5)):
+        rows = "".join(f"{i / 10 + shift},{(i * 7) % 3}\n" for i in range(60))
+        (work / name).write_text("x,label\n" + rows)
+    monkeypatch.chdir(work)
+    setup = ["data.target=label", "data.n_samples=null", "data.noise=null"]
+    vary = ["data.source=a.csv,b.csv,moons"]
+    with pytest.raises(UsageError, match=r"data\.target: applies to CSV files only"):
+        run_sweep(small, setup, vary=vary, out=tmp_path / "bad")  # moons has no target column
+    vary = ["data.source=a.csv,b.csv"]
+    whole = run_sweep(small, setup, vary=vary, out=tmp_path / "whole")
+    with pytest.raises(Interrupted):
+        run_sweep(small, setup, vary=vary, out=tmp_path / "cut", should_stop=StopAfter(15))
+    monkeypatch.chdir(tmp_path)  # elsewhere: the relative paths were kept absolute
+    assert run_sweep(None, [], resume=tmp_path / "cut")["results"] == whole["results"]

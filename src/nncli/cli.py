@@ -194,6 +194,7 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
         result = command(
             should_stop=stop,
             on_epoch=progress,
+            on_stack=progress.start_stack,
             on_info=None if quiet or as_json else progress.print,
             on_warning=_warn,
             **options,

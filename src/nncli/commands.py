@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nncli import report, runs
@@ -18,7 +18,7 @@ from nncli.checkpoint import ModelCard, save_checkpoint
 from nncli.config import dump_config, load_config
 from nncli.data import PreparedData, prepare_data
 from nncli.errors import RunFailedError, UsageError
-from nncli.grid import Grid, build_grid, data_key
+from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
 from nncli.interrupts import StopRequest
 from nncli.outputs import flat_row, write_grid_outputs, write_train_outputs
 from nncli.runfolder import RunFolder, Saved
@@ -34,15 +34,19 @@ def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
 
 @dataclass(frozen=True)
 class GridRequest:
-    """What to train: a config file, its overrides and what to vary; or a folder to resume."""
+    """What to train: a config file, its overrides and what to vary; or a folder to resume.
+
+    None means "not given": with `resume`, the folder's own settings apply and giving any other
+    option is an error; without it, the defaults below apply.
+    """
 
     kind: str  # "train", "sweep" or "compare": names the folder and the resume command
-    config_path: Path | None
-    overrides: list[str]
-    vary: list[str]
-    n_seeds: int = 1
-    sequential: bool = False
-    diagnostics: bool = False
+    config_path: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    vary: list[str] = field(default_factory=list)
+    n_seeds: int | None = None  # default 1
+    sequential: bool | None = None  # default False
+    diagnostics: bool | None = None  # default False
     out: Path | None = None
     resume: Path | None = None
 
@@ -53,23 +57,25 @@ class GridRun:
     grid: Grid
     prepared: dict[str, PreparedData]
     fits: list
+    diagnostics: bool
 
 
 @contextmanager
 def _grid_run(
     request: GridRequest,
     *,
-    should_stop: StopRequest | None,
-    on_epoch: Callable | None,
-    on_info: Info | None,
-    on_warning: Info | None,
-    on_stack: Callable | None = None,
+    should_stop: StopRequest | None = None,
+    on_epoch: Callable | None = None,
+    on_info: Info | None = None,
+    on_warning: Info | None = None,
+    on_stack: Callable[[int, int], None] | None = None,
 ) -> Iterator[GridRun]:
     """Build (or rebuild) the grid, prepare its data, claim the folder, train every stack.
 
     Everything that can be wrong with the input is found before a folder is created; the body
     of the `with` writes the outputs inside the folder's lifecycle.
     """
+    flag = _vary_flag(request.kind)
     saved: Saved | None = None
     if request.resume is None:
         if request.config_path is None:
@@ -78,73 +84,55 @@ def _grid_run(
             request.config_path,
             request.overrides,
             request.vary,
-            request.n_seeds,
-            sequential=request.sequential,
+            1 if request.n_seeds is None else request.n_seeds,
+            sequential=bool(request.sequential),
             require_vary=request.kind == "sweep",
-            flag=_vary_flag(request.kind),
+            flag=flag,
         )
+        diagnostics = bool(request.diagnostics)
         for device in {m.config.training.device for m in grid.models}:
             resolve_device(device)
         prepared = _prepare(grid, request.config_path, None)
-        _describe(grid, prepared, request, on_info, on_warning)
-        folder = RunFolder.create(grid.base, request.out, kind=request.kind, stop=should_stop)
-        folder.info = {
+        _describe(grid, prepared, request.kind, on_info, on_warning)
+        info = {
             "kind": request.kind,
             "config": grid.base.model_dump(mode="json"),
             "data": {key: data.fingerprint() for key, data in prepared.items()},
-            "grid": {
-                "vary": grid.items,
-                "seeds": request.n_seeds,
-                "sequential": request.sequential,
-                "diagnostics": request.diagnostics,
-            },
+            "grid": asdict(grid.spec),
+            "diagnostics": diagnostics,
         }
+        folder = RunFolder.create(
+            grid.base, request.out, kind=request.kind, stop=should_stop, info=info
+        )
     else:
-        if request.config_path is not None or request.overrides or request.out or request.vary:
+        given = [request.config_path, request.out, *request.overrides, *request.vary]
+        given += [request.n_seeds, request.sequential, request.diagnostics]
+        if any(option not in (None, False) for option in given) or request.overrides:
             raise UsageError("--resume takes only the run folder: it holds the config and settings")
         folder, _, saved = RunFolder.reopen(request.resume, kind=request.kind, stop=should_stop)
         try:
-            spec = saved.info["grid"]
-            grid = build_grid(
-                folder.path / runs.CONFIG_FILE,
-                [],
-                spec["vary"],
-                spec["seeds"],
-                sequential=spec["sequential"],
-                require_vary=False,
-                flag=_vary_flag(request.kind),
-            )
-            request = GridRequest(
-                request.kind,
-                None,
-                [],
-                spec["vary"],
-                spec["seeds"],
-                spec["sequential"],
-                spec["diagnostics"],
-            )
+            grid = grid_from_spec(GridSpec(**saved.info["grid"]), require_vary=False, flag=flag)
+            diagnostics = bool(saved.info.get("diagnostics"))
             prepared = _prepare(grid, folder.path, saved.info.get("data"))
-            _describe(grid, prepared, request, on_info, on_warning)
+            _describe(grid, prepared, request.kind, on_info, on_warning)
             if on_info is not None:
-                on_info(
-                    f"resuming {folder.path} at epoch {saved.state.epoch}, step {saved.state.step}"
-                )
+                on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
         except BaseException:
             folder.release()  # it stays as it was: interrupted, resumable
             raise
-    _keep_best_weights(folder, grid, prepared)
     with folder:
+        _keep_best_weights(folder, grid, prepared)
         fits = train_grid(
             grid,
             prepared,
             folder,
             saved=saved,
-            diagnostics=request.diagnostics,
+            diagnostics=diagnostics,
             should_stop=should_stop,
             on_stack=on_stack,
             on_epoch=on_epoch,
         )
-        yield GridRun(folder, grid, prepared, fits)
+        yield GridRun(folder, grid, prepared, fits, diagnostics)
 
 
 def _vary_flag(kind: str) -> str:
@@ -180,7 +168,9 @@ def _prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, P
     return prepared
 
 
-def _describe(grid, prepared, request: GridRequest, on_info, on_warning) -> None:
+def _describe(
+    grid: Grid, prepared: dict, kind: str, on_info: Info | None, on_warning: Info | None
+) -> None:
     first = grid.models[0].config
     data = prepared[data_key(first)]
     if on_warning is not None:
@@ -191,11 +181,11 @@ def _describe(grid, prepared, request: GridRequest, on_info, on_warning) -> None
                 on_warning(note)
     if on_info is None:
         return
-    if request.kind == "train":
+    if kind == "train":
         on_info(report.describe_setup(first, data))
         return
     on_info(report.describe_setup(first, data, varied=grid.varied))
-    on_info(report.describe_grid(grid, sequential=request.sequential))
+    on_info(report.describe_grid(grid))
 
 
 def run_train(
@@ -213,7 +203,7 @@ def run_train(
 
     On a stop request the run is saved resumable and `Interrupted` is raised.
     """
-    request = GridRequest("train", config_path, overrides, [], out=out, resume=resume)
+    request = GridRequest("train", config_path, overrides, out=out, resume=resume)
     with _grid_run(
         request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info, on_warning=on_warning
     ) as run:
@@ -256,62 +246,71 @@ def run_sweep(
     overrides: list[str],
     *,
     vary: list[str] | None = None,
-    n_seeds: int = 1,
-    sequential: bool = False,
-    diagnostics: bool = False,
+    n_seeds: int | None = None,
+    sequential: bool | None = None,
+    diagnostics: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
-    should_stop: StopRequest | None = None,
-    on_epoch: Callable | None = None,
-    on_info: Info | None = None,
-    on_warning: Info | None = None,
-    kind: str = "sweep",
+    **callbacks,
 ) -> dict:
     """Train every variant x seed of a grid; write the sweep folder; return its JSON summary.
 
+    `callbacks` are `_grid_run`'s (should_stop, on_epoch, on_info, on_warning, on_stack).
     The exit is a `RunFailedError` only when every variant diverged on every seed.
     """
     request = GridRequest(
-        kind,
-        config_path,
-        overrides,
-        vary or [],
-        n_seeds,
-        sequential,
-        diagnostics or kind == "compare",
-        out,
-        resume,
+        "sweep", config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume
     )
-    on_stack = None
-    if on_epoch is not None:
-        on_stack = getattr(on_epoch, "start_stack", None)
-    with _grid_run(
-        request,
-        should_stop=should_stop,
-        on_epoch=on_epoch,
-        on_info=on_info,
-        on_warning=on_warning,
-        on_stack=on_stack,
-    ) as run:
+    return _run_grid_command(request, callbacks)
+
+
+def run_compare(
+    config_path: Path | None,
+    overrides: list[str],
+    *,
+    activations: list[str] | None = None,
+    n_seeds: int | None = None,
+    sequential: bool | None = None,
+    out: Path | None = None,
+    resume: Path | None = None,
+    **callbacks,
+) -> dict:
+    """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
+    (default: 3), side by side; its summary names each record by its activation."""
+    from nncli.activations import ACTIVATIONS
+
+    vary = []
+    if resume is None:
+        names = list(ACTIVATIONS) if activations is None else activations
+        if not names:
+            raise UsageError("--activations: give at least one, e.g. sigmoid,relu")
+        vary = [f"model.activation={','.join(names)}"]
+        n_seeds = 3 if n_seeds is None else n_seeds
+    elif activations is not None:
+        raise UsageError("--resume takes only the run folder: it holds the config and settings")
+    diagnostics = None if resume else True  # always on: the comparison's reason to be
+    request = GridRequest(
+        "compare", config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume
+    )
+    return _run_grid_command(request, callbacks)
+
+
+def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
+    with _grid_run(request, **callbacks) as run:
         grid = run.grid
-        diagnostics = run.folder.info["grid"]["diagnostics"]
-        results = summarize(grid, run.fits, diagnostics=diagnostics)
+        results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         prepared = run.prepared[data_key(grid.models[0].config)]
-        if kind == "compare":  # its contract: records named by activation
+        summary: dict = {"out_dir": str(run.folder.path), "task": prepared.task}
+        if request.kind == "compare":  # its contract: records named by activation
             shown = [
                 {"activation": r["values"]["model.activation"]}
                 | {k: v for k, v in r.items() if k != "values"}
                 for r in results
             ]
-            summary = {"out_dir": str(run.folder.path), "task": prepared.task, "results": shown}
+            summary["results"] = shown
             rows = [flat_row({"activation": r["activation"]}, r) for r in shown]
         else:
-            summary = {
-                "out_dir": str(run.folder.path),
-                "task": prepared.task,
-                "varied": grid.varied,
-                "results": results,
-            }
+            summary |= {"varied": grid.varied, "results": results}
             rows = [flat_row(r["values"], r) for r in results]
         config = grid.base
         title = f"{config.name}: depth {config.model.depth}, width {config.model.width}"
@@ -324,32 +323,12 @@ def run_sweep(
             summary,
             rows=rows,
             title=title,
-            diagnostics=diagnostics,
+            diagnostics=run.diagnostics,
         )
         if all_failed(results):
             raise RunFailedError(
                 f"every variant diverged on every seed; the results are in {run.folder.path}"
             )
-        shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)
         run.folder.finish()
+    shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)  # finished: not needed
     return summary
-
-
-def run_compare(
-    config_path: Path | None,
-    overrides: list[str],
-    *,
-    activations: list[str] | None = None,
-    n_seeds: int = 3,
-    **options,
-) -> dict:
-    """The sweep of `model.activation`: every activation (default: all) x seed, side by side."""
-    from nncli.activations import ACTIVATIONS
-
-    vary = []
-    if options.get("resume") is None:
-        names = list(ACTIVATIONS) if activations is None else activations
-        if not names:
-            raise UsageError("--activations: give at least one, e.g. sigmoid,relu")
-        vary = [f"model.activation={','.join(names)}"]
-    return run_sweep(config_path, overrides, vary=vary, n_seeds=n_seeds, kind="compare", **options)

@@ -146,7 +146,10 @@ def fit(
             shuffler.set_state(state)
         tracker.load(resume.tracker, resume.best_params)
         records, grad_sums, first_epoch = resume.records, resume.grad_sums, resume.epoch
-        resume_order, first_step, done_outputs = resume.order, resume.step, resume.outputs
+        first_step = resume.step
+        # Saved states live on the CPU; the epoch in progress continues on the model's device.
+        resume_order = resume.order.to(x_train.device) if resume.order is not None else None
+        done_outputs = resume.outputs.to(x_train.device) if resume.outputs is not None else None
 
     def snapshot(epoch: int, step: int, order, step_outputs) -> TrainingState:
         outputs = None

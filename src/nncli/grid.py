@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nncli.config import Config, configure, read_yaml_mapping
+from nncli.config import Config, configure, looks_like_path, read_yaml_mapping
 from nncli.errors import ConfigError, UsageError
 
 MAX_SEEDS = 999
@@ -28,25 +28,32 @@ class GridModel:
 
 
 @dataclass(frozen=True)
+class GridSpec:
+    """What a grid is built from; a sweep folder keeps it, so --resume rebuilds the same grid."""
+
+    raw: dict[str, Any]  # the config file's mapping, as read
+    config_path: str  # absolute: CSV paths in the file are relative to it, and it names the run
+    overrides: list[str]  # --set
+    vary: list[str]  # --vary, with relative data paths made absolute
+    n_seeds: int
+    sequential: bool = False
+
+
+@dataclass(frozen=True)
 class Grid:
+    spec: GridSpec
     base: Config  # the config file after --set
     varied: list[str]  # the --vary keys, in order
-    items: list[str]  # the --vary arguments, as given (what a resume rebuilds the grid from)
     values: list[dict[str, Any]]  # per variant: key -> value, as the validated config holds it
     models: list[GridModel]  # variant-major, seeds inner
+    labels: list[str]  # per model: a unique, file-name-safe name such as `lr=0.1_relu-seed0`
     stacks: list[list[int]]  # indices into `models`; each list trains as one stack
 
     def seeds(self, variant: int) -> list[int]:
         return [m.seed for m in self.models if m.variant == variant]
 
     def label(self, model: GridModel) -> str:
-        """A file-name-safe name: `lr=0.1_width=8-seed0` (an activation names itself)."""
-        parts = [
-            str(value) if key == "model.activation" else f"{_short(key, self.varied)}={value}"
-            for key, value in self.values[model.variant].items()
-        ]
-        name = "_".join(parts) or "model"
-        return _safe(f"{name}-seed{model.seed}")
+        return self.labels[self.models.index(model)]
 
 
 def split_values(text: str) -> list[str]:
@@ -78,29 +85,59 @@ def build_grid(
 
     `flag` names the option the varied values came from in messages.
     """
+    path = Path(config_path).resolve()
+    vary = [_absolute_data_paths(item) for item in vary]
     raw = read_yaml_mapping(Path(config_path))
+    spec = GridSpec(raw, str(path), list(overrides), vary, n_seeds, sequential)
+    return grid_from_spec(spec, require_vary=require_vary, flag=flag)
+
+
+def grid_from_spec(spec: GridSpec, *, require_vary: bool = True, flag: str = "--vary") -> Grid:
+    """The grid a spec describes (see `build_grid`)."""
+    path = Path(spec.config_path)
     problems: list[str] = []
-    keys, choices = _parse_vary(vary, problems, require_vary)
-    if not 1 <= n_seeds <= MAX_SEEDS:
-        problems.append(f"--seeds: must be between 1 and {MAX_SEEDS}, got {n_seeds}")
-    base = _validated(raw, config_path, overrides, [], problems)
+    keys, choices = _parse_vary(spec.vary, problems, require_vary)
+    if not 1 <= spec.n_seeds <= MAX_SEEDS:
+        problems.append(f"--seeds: must be between 1 and {MAX_SEEDS}, got {spec.n_seeds}")
+    # The file with --set alone need not be valid: `--vary data.source=a.csv,b.csv` on a
+    # config of a built-in set is, with its --set data.target. Its problems count through the
+    # variants, where no varied value mends them.
+    base_problems: list[str] = []
+    base = _validated(spec.raw, path, spec.overrides, [], base_problems)
     variants: list[Config | None] = []
     for combination in itertools.product(*choices):
         items = [f"{key}={value}" for key, value in zip(keys, combination, strict=True)]
-        variants.append(_validated(raw, config_path, overrides, items, problems))
+        found: list[str] = []
+        variants.append(_validated(spec.raw, path, spec.overrides, items, found))
+        for problem in found:  # one the combination made, not any of its values alone
+            if problem not in base_problems and "--vary" not in problem and items:
+                problem += f" (with --vary {', '.join(items)})"
+            problems.append(problem)
     if problems:  # each problem once, in order
         raise ConfigError([p.replace("--vary", flag) for p in dict.fromkeys(problems)])
-    assert base is not None
     configs = [v for v in variants if v is not None]
+    base = base or configs[0]
     _refuse_duplicates(configs, keys, list(itertools.product(*choices)), flag)
     values = [{key: _get(config, key) for key in keys} for config in configs]
     models = [
         GridModel(v, config.seed + i, _with_seed(config, config.seed + i))
         for v, config in enumerate(configs)
-        for i in range(n_seeds)
+        for i in range(spec.n_seeds)
     ]
-    _refuse_same_models(models)
-    return Grid(base, keys, list(vary), values, models, _stacks(models, sequential))
+    _refuse_same_models(models, flag)
+    labels = _labels(keys, values, models)
+    return Grid(spec, base, keys, values, models, labels, _stacks(models, spec.sequential))
+
+
+def _absolute_data_paths(item: str) -> str:
+    """`data.source=a.csv,moons` -> the CSV's absolute path, so a resume elsewhere finds it."""
+    key, sep, text = item.partition("=")
+    if key.strip() != "data.source" or not sep:
+        return item
+    values = [
+        str(Path(v).expanduser().resolve()) if looks_like_path(v) else v for v in split_values(text)
+    ]
+    return f"{key}={','.join(values)}"
 
 
 def _parse_vary(
@@ -155,19 +192,41 @@ def _refuse_duplicates(
         seen[dump] = combination
 
 
-def _refuse_same_models(models: list[GridModel]) -> None:
-    """Knobs that change nothing trainable (the run name, the output folder) make no sweep."""
+def _refuse_same_models(models: list[GridModel], flag: str) -> None:
+    """Knobs that change no model (the run name, a width without hidden layers) make no sweep."""
     seen: set[str] = set()
     for model in models:
         dump = model.config.model_dump(mode="json")
         dump.pop("name"), dump.pop("output")
+        dump["model"]["width"] = model.config.model.widths  # 8 and [8] are one network
         key = json.dumps(dump, sort_keys=True)
         if key in seen:
             raise UsageError(
-                "--vary: two variants train the same model (a knob that changes nothing, or"
-                " a varied seed overlapping --seeds)"
+                f"{flag}: two variants train the same model (a knob that changes nothing here,"
+                " such as a width with model.depth 0, or a varied seed overlapping --seeds)"
             )
         seen.add(key)
+
+
+def _labels(keys: list[str], values: list[dict[str, Any]], models: list[GridModel]) -> list[str]:
+    """One unique, file-name-safe label per model."""
+    labels: list[str] = []
+    for model in models:
+        parts = []
+        for key, value in values[model.variant].items():
+            if key == "model.activation":
+                parts.append(str(value))  # an activation names itself
+            elif key == "data.source" and looks_like_path(str(value)):
+                parts.append(f"source={Path(str(value)).stem}")
+            else:
+                parts.append(f"{short_key(key, keys)}={shown_value(value)}")
+        label = f"{_safe('_'.join(parts) or 'model')[:150]}-seed{model.seed}"
+        unique, n = label, 1
+        while unique in labels:  # two values that only differ where _safe cuts or replaces
+            n += 1
+            unique = f"{label}-{n}"
+        labels.append(unique)
+    return labels
 
 
 def _stacks(models: list[GridModel], sequential: bool) -> list[list[int]]:
@@ -198,10 +257,24 @@ def _with_seed(config: Config, seed: int) -> Config:
     return config.model_copy(update={"seed": seed})
 
 
-def _short(key: str, keys: list[str]) -> str:
-    """The last part of a dotted key, unless another varied key ends the same."""
+def short_key(key: str, keys: list[str]) -> str:
+    """The last part of a dotted key, unless another key ends the same (`seed`, `data.seed`)."""
     last = key.rsplit(".", 1)[-1]
     return last if sum(k.rsplit(".", 1)[-1] == last for k in keys) == 1 else key
+
+
+def shown_value(value: Any) -> str:
+    """A varied value as a user would type it: `0.1`, `relu`, `[8,8]`."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def variant_label(values: dict[str, Any]) -> str:
+    """A variant for legends and titles: `lr=0.1, activation=relu`."""
+    keys = list(values)
+    parts = [f"{short_key(k, keys)}={shown_value(v)}" for k, v in values.items()]
+    return ", ".join(parts) or "base config"
 
 
 def _safe(name: str) -> str:

@@ -12,6 +12,7 @@ from nncli.checkpoint import save_checkpoint
 from nncli.config import Config
 from nncli.data import PreparedData
 from nncli.fileio import atomic_write_json, atomic_write_text
+from nncli.grid import variant_label
 from nncli.metrics import headline_metric
 from nncli.training import ModelFit
 
@@ -128,10 +129,6 @@ def write_grid_outputs(
             y,
             title=f"{title}: decision boundaries (first seed, training points)",
         )
-
-
-def variant_label(values: dict) -> str:
-    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in values.items()) or "base config"
 
 
 def flat_row(first: dict, record: dict) -> dict:

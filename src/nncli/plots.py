@@ -81,16 +81,22 @@ def plot_loss_bands(path: Path, groups: list[tuple[str, list[list[dict]]]], *, t
                 continue
             length = min(len(h) for h in runs)  # early stopping may end seeds at different epochs
             curves = np.array([[row[f"{split}_loss"] for row in h[:length]] for h in runs])
+            if not np.isfinite(curves).any():  # diverged in its first epoch: nothing to draw
+                continue
             epochs = np.arange(1, length + 1)
             colour = colours(i % 10) if len(groups) <= 10 else colours(i / (len(groups) - 1))
             ax.plot(epochs, curves.mean(axis=0), color=colour, label=label)
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=colour, alpha=0.2)
-        ax.set_yscale("log")
+        if ax.lines:  # a log axis needs something positive on it; all diverged draws nothing
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "every model diverged", ha="center", transform=ax.transAxes)
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{split} loss (log scale)")
         ax.set_title(f"{split} loss: mean over seeds, band = min to max")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
 
@@ -218,37 +224,47 @@ def plot_metric_by_value(
 ) -> None:
     """The metric (mean ± std over seeds) against each varied key's values, one panel per key;
     a line per combination of the other keys. Values spanning decades get a log axis."""
+    from nncli.grid import short_key, shown_value
+
     plt = _pyplot()
     fig, axes = plt.subplots(
         1, len(varied), figsize=(5.5 * len(varied), 4.2), squeeze=False, sharey=True
     )
     for ax, key in zip(axes[0], varied, strict=True):
-        xs = list(dict.fromkeys(r["values"][key] for r in results))
+        # Values as shown (lists and mappings are values too, and not hashable).
+        shown = list(dict.fromkeys(shown_value(r["values"][key]) for r in results))
+        first = {shown_value(r["values"][key]): r["values"][key] for r in reversed(results)}
+        xs = [first[x] for x in shown]
         numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
         others = [k for k in varied if k != key]
-        lines: dict[tuple, list[dict]] = {}
+        lines: dict[str, list[dict]] = {}
         for r in results:
-            lines.setdefault(tuple(r["values"][k] for k in others), []).append(r)
+            rest = ", ".join(
+                f"{short_key(k, varied)}={shown_value(r['values'][k])}" for k in others
+            )
+            lines.setdefault(rest, []).append(r)
         for rest, rows in lines.items():
             rows = [r for r in rows if r["metrics"][split][metric]["mean"] is not None]
             if not rows:
                 continue
-            position = [r["values"][key] if numeric else xs.index(r["values"][key]) for r in rows]
+            position = [
+                r["values"][key] if numeric else shown.index(shown_value(r["values"][key]))
+                for r in rows
+            ]
             means = [r["metrics"][split][metric]["mean"] for r in rows]
             stds = [r["metrics"][split][metric]["std"] for r in rows]
-            label = ", ".join(
-                f"{k.rsplit('.', 1)[-1]}={v}" for k, v in zip(others, rest, strict=True)
-            )
-            ax.errorbar(position, means, yerr=stds, marker="o", capsize=3, label=label or None)
+            ax.errorbar(position, means, yerr=stds, marker="o", capsize=3, label=rest or None)
         if numeric and min(xs) > 0 and max(xs) / min(xs) >= 100:
             ax.set_xscale("log")
         if not numeric:
-            ax.set_xticks(range(len(xs)), [str(x) for x in xs])
-        diverged = [r["values"][key] for r in results if r["diverged"] == len(r["seeds"])]
+            ax.set_xticks(range(len(shown)), shown)
+        diverged = [
+            shown_value(r["values"][key]) for r in results if r["diverged"] == len(r["seeds"])
+        ]
         if diverged:
             ax.set_title(
-                f"all seeds diverged at {key.rsplit('.', 1)[-1]} = "
-                f"{', '.join(map(str, dict.fromkeys(diverged)))}",
+                f"all seeds diverged at {short_key(key, varied)} = "
+                f"{', '.join(dict.fromkeys(diverged))}",
                 fontsize=8,
             )
         ax.set_xlabel(key + (" (log scale)" if ax.get_xscale() == "log" else ""))

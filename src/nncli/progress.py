@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
@@ -12,7 +13,6 @@ from nncli.report import make_console
 
 if TYPE_CHECKING:
     from nncli.engine import EpochReport
-    from nncli.grid import GridModel
 
 
 def epoch_line(report: EpochReport, model: int = 0) -> str:
@@ -116,7 +116,7 @@ class GridProgress(EpochProgress):
         super().__init__(stream, **options)
         self.stack: tuple[int, int] | None = None  # (index, count) once a grid has stacks
 
-    def start_stack(self, index: int, models: list[GridModel], n_stacks: int) -> None:
+    def start_stack(self, index: int, n_stacks: int) -> None:
         self.stack = (index, n_stacks)
 
     def __call__(self, report: EpochReport) -> None:
@@ -125,7 +125,7 @@ class GridProgress(EpochProgress):
         active = sum(report.active)
         losses = report.val_loss if report.val_loss is not None else report.train_loss
         split = "val" if report.val_loss is not None else "train"
-        finite = [v for v in losses if v == v and abs(v) != float("inf")]
+        finite = [v for v in losses if math.isfinite(v)]
         best = f"{min(finite):.4f}" if finite else "-"
         stats = f"{active}/{len(report.active)} models training  best {split}_loss {best}"
         where = ""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from nncli.grid import short_key, shown_value
 from nncli.metrics import METRICS, metric_names
 
 if TYPE_CHECKING:
@@ -136,16 +137,16 @@ def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] 
     )
 
 
-def describe_grid(grid: Grid, *, sequential: bool) -> str:
+def describe_grid(grid: Grid) -> str:
     """How many variants, seeds, models and stacks a sweep trains, and how."""
     n_variants = len(grid.values)
     seeds = grid.seeds(0)
-    lines = [
-        f"varied: {key} = {', '.join(str(v) for v in dict.fromkeys(r[key] for r in grid.values))}"
-        for key in grid.varied
-    ]
+    lines = []
+    for key in grid.varied:
+        shown = dict.fromkeys(shown_value(r[key]) for r in grid.values)
+        lines.append(f"varied: {key} = {', '.join(shown)}")
     sizes = [len(stack) for stack in grid.stacks]
-    if sequential:
+    if grid.spec.sequential:
         how = "one after another"
     elif len(sizes) == 1:
         how = f"at once, stacked along a model axis ({sizes[0]} models in one pass)"
@@ -155,8 +156,8 @@ def describe_grid(grid: Grid, *, sequential: bool) -> str:
             " a stack shares shapes and step schedule)"
         )
     lines.append(
-        f"{n_variants} variants x {len(seeds)} seeds ({', '.join(map(str, seeds))}) ="
-        f" {len(grid.models)} models, trained {how}"
+        f"{_count(n_variants, 'variant')} x {_count(len(seeds), 'seed')}"
+        f" ({', '.join(map(str, seeds))}) = {_count(len(grid.models), 'model')}, trained {how}"
     )
     if "model.activation" in grid.varied and all(m.config.model.depth == 0 for m in grid.models):
         lines.append(
@@ -184,30 +185,31 @@ def describe_outcome(config: Config, summary: dict) -> str:
 
 def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
     """One row per variant: its values, mean ± std over seeds per split, and how it went."""
-    metrics = ("accuracy", "f1") if task == "classification" else ("mse", "mape")
+    metrics = metric_names(task)[:2]  # the headline and the next: the table is wide already
     table = Table(title="Sweep (mean ± std over seeds)")
     splits = list(results[0]["metrics"])
     for key in varied:
-        table.add_column(key.rsplit(".", 1)[-1])
+        table.add_column(short_key(key, varied))
     columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]
-    for name in [*columns, "best epoch"]:
+    for name in [*columns, "best epoch", "learned"]:
         table.add_column(name, justify="right")
-    table.add_column("learned")
+    table.add_column("diverged (seed: epoch, step)")
     for r in results:
         one = len(r["seeds"]) == 1
-        learned = f"{r['learned']}/{len(r['seeds'])}"
-        if r["diverged"]:
-            first = r["diverged_at"][0]
-            learned += f", {r['diverged']} diverged (seed {first['seed']}: epoch"
-            learned += f" {first['epoch']}, step {first['step']})"
+        where = "; ".join(f"{d['seed']}: {d['epoch']}, {d['step']}" for d in r["diverged_at"])
         table.add_row(
-            *(str(r["values"][k]) for k in varied),
+            *(shown_value(r["values"][k]) for k in varied),
             *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
             *(_mean_std(r["metrics"][splits[-1]][m], single=one) for m in metrics),
             _mean_std(r["best_epoch"], 1, single=one),
-            learned,
+            f"{r['learned']}/{len(r['seeds'])}",
+            f"{r['diverged']}/{len(r['seeds'])}" + (f" ({where})" if where else ""),
         )
     return table
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def runs_table(records: list[dict], directory: object, sort: str | None) -> Table:

@@ -61,9 +61,18 @@ class RunFolder:
 
     @classmethod
     def create(
-        cls, config: Config, out: Path | None, *, kind: str, stop: StopRequest | None = None
+        cls,
+        config: Config,
+        out: Path | None,
+        *,
+        kind: str,
+        stop: StopRequest | None = None,
+        info: dict | None = None,
     ) -> RunFolder:
-        """Claim `out` (new or empty) or a new `<output.dir>/<name>[-kind]-<time>[-n]`."""
+        """Claim `out` (new or empty) or a new `<output.dir>/<name>[-kind]-<time>[-n]`.
+
+        `info` is saved with every resumable state: what a resume needs back.
+        """
         if out is not None:
             path = Path(out)
             lock_fd = _claim(path, explicit=True)
@@ -81,6 +90,7 @@ class RunFolder:
                     n += 1
                     path = base.with_name(f"{base.name}-{n}")
         folder = cls(path, kind, lock_fd, {}, stop)
+        folder.info = dict(info or {})
         try:
             atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
             folder.set_status("running", kind=kind, pid=os.getpid())
@@ -154,6 +164,14 @@ class RunFolder:
         self.last_state.unlink(missing_ok=True)
         self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
 
+    def position(self, state) -> str:
+        """Where a saved state stands: `epoch 3, step 7` (and which stack, in a grid of several)."""
+        where = f"epoch {state.epoch}, step {state.step}"
+        stacks = self.info.get("stacks", 1)
+        if stacks > 1:
+            where += f" of stack {self.info.get('stack', 0) + 1}/{stacks}"
+        return where
+
     @property
     def resume_command(self) -> str:
         return f"{command_name(self.kind)} --resume {self.path}"
@@ -181,7 +199,7 @@ class RunFolder:
     def _record_ending(self, exc: BaseException) -> None:
         if isinstance(exc, TrainingStopped):
             self.save_state(exc.state, exc.params)
-            where = f"epoch {exc.state.epoch}, step {exc.state.step}"
+            where = self.position(exc.state)
             self._best_effort_status("interrupted", resumable=True, stopped_at=where)
             code = self.stop.exit_code if self.stop is not None else 130
             raise Interrupted(
@@ -229,31 +247,34 @@ def _claim(path: Path, *, explicit: bool) -> int:
             raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
+    had_lock = (path / LOCK_FILE).exists()
     lock_fd = _lock(path)
     if any(entry != LOCK_FILE for entry in os.listdir(path)):  # checked under the lock
+        if not had_lock:
+            (path / LOCK_FILE).unlink(missing_ok=True)  # leave the folder as it was
         _unlock(lock_fd)
         raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
     return lock_fd
 
 
 def _lock(path: Path) -> int:
-    """Hold the folder's lock, or say which process holds it."""
+    """Hold the folder's lock (and write our pid in it), or say which process holds it."""
+    lock = path / LOCK_FILE
     try:
-        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:
         raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip()
         os.close(fd)
-        holder = ""
-        with contextlib.suppress(OSError, UsageError):
-            pid = _read_record(path / runs.RUN_FILE).get("pid")
-            holder = f" (process {pid})" if isinstance(pid, int) else ""
+        process = f" (process {holder})" if holder.isdigit() else ""
         raise UsageError(
-            f"{path}: still running{holder}: another nncli process holds its lock; stop it"
-            " first (Ctrl-C saves it)"
+            f"{path}: still running{process}: another nncli process is using this folder"
         ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
     return fd
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from nncli.config import Config
 from nncli.errors import UsageError
-from nncli.grid import Grid, GridModel, data_key
+from nncli.grid import Grid, data_key
 
 PARTIAL_DIR = "partial"  # finished stacks of an unfinished grid
 
@@ -29,7 +29,7 @@ def train_grid(
     saved=None,
     diagnostics: bool = False,
     should_stop: Callable[[], bool] | None = None,
-    on_stack: Callable[[int, list[GridModel], int], None] | None = None,
+    on_stack: Callable[[int, int], None] | None = None,
     on_epoch: Callable | None = None,
 ) -> list:
     """Train every stack of `grid` into `folder` (a RunFolder); one ModelFit per grid model.
@@ -50,7 +50,7 @@ def train_grid(
         configs = [grid.models[i].config for i in members]
         data = prepared[data_key(configs[0])]
         if on_stack is not None:
-            on_stack(s, [grid.models[i] for i in members], len(grid.stacks))
+            on_stack(s, len(grid.stacks))
         if s < resume_stack:
             nets, records = _load_stack(partial / f"stack-{s}.safetensors", configs, data)
             baseline = input_blind_loss(*data.tensors("train", torch.device("cpu")), data.task)
@@ -59,7 +59,7 @@ def train_grid(
                 for c, net, record in zip(configs, nets, records, strict=True)
             ]
         else:
-            folder.info["stack"] = s
+            folder.info |= {"stack": s, "stacks": len(grid.stacks)}
             resume = (
                 (saved.state, saved.params) if saved is not None and s == resume_stack else None
             )
@@ -152,7 +152,8 @@ def summarize(grid: Grid, fits: list, *, diagnostics: bool) -> list[dict]:
                 }
                 for split in splits
             },
-            "best_epoch": mean_std([f.record.best_epoch for f in group]),
+            # A diverged model has no best epoch to speak of: None, left out of mean and std.
+            "best_epoch": mean_std([_unless_diverged(f, f.record.best_epoch) for f in group]),
             "epochs_run": mean_std([f.record.epochs_run for f in group]),
             "learned": sum(f.learned for f in group),
             "diverged": sum(f.record.diverged is not None for f in group),
@@ -166,6 +167,10 @@ def summarize(grid: Grid, fits: list, *, diagnostics: bool) -> list[dict]:
             record |= _diagnostics(group)
         records.append(record)
     return records
+
+
+def _unless_diverged(model_fit, value: float) -> float | None:
+    return None if model_fit.record.diverged is not None else value
 
 
 def _diagnostics(group: list) -> dict[str, Any]:
