@@ -19,7 +19,6 @@ from nncli.engine import (
     TrainingStopped,
     fit,
 )
-from nncli.losses import stacked_loss
 from nncli.model import StackedMLP
 from nncli.sgd import SGDSettings
 
@@ -428,48 +427,6 @@ def test_same_seed_gives_identical_weights():
     assert ra.history == rb.history
     c, _ = solo([2, 5, 3], "relu", 10, data, None, "classification", settings)
     assert not torch.equal(a[0].weight, c[0].weight)
-
-
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_gradient_of_the_stacked_loss_matches_finite_differences(task):
-    activations, seeds = ["tanh", "sigmoid", "gelu"], [0, 1, 2]
-    n_out = 3 if task == "classification" else 1
-    stacked = StackedMLP.from_seeds([2, 4, n_out], activations, seeds).double()
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(3, 5, 2, generator=g, dtype=torch.float64)  # (K, B, F)
-    if task == "classification":
-        y = torch.randint(0, 3, (3, 5), generator=g)
-    else:
-        y = torch.randn(3, 5, generator=g, dtype=torch.float64)
-    names = [name for name, _ in stacked.named_parameters()]
-
-    def total_loss(*params: torch.Tensor) -> torch.Tensor:
-        outputs = torch.func.functional_call(stacked, dict(zip(names, params, strict=True)), x)
-        return stacked_loss(outputs, y, task)
-
-    inputs = tuple(p.detach().clone().requires_grad_() for p in stacked.parameters())
-    assert torch.autograd.gradcheck(total_loss, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
-
-
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_the_stacked_loss_gives_each_model_its_own_loss_gradient(task):
-    activations, seeds = ["tanh", "relu", "sigmoid"], [0, 1, 2]
-    n_out = 3 if task == "classification" else 1
-    stacked = StackedMLP.from_seeds([2, 4, n_out], activations, seeds)
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(3, 6, 2, generator=g)  # (K, B, F)
-    y = torch.randint(0, 3, (3, 6), generator=g) if task == "classification" else x.sum(-1)
-    stacked_loss(stacked(x), y, task).backward()
-    for k, activation in enumerate(activations):
-        alone = StackedMLP.from_seeds([2, 4, n_out], [activation], [seeds[k]]).member(0)
-        out = alone(x[k])
-        own = (
-            F.cross_entropy(out, y[k]) if task == "classification" else F.mse_loss(out[:, 0], y[k])
-        )
-        own.backward()
-        for layer, linear in enumerate(alone[::2]):
-            torch.testing.assert_close(stacked.weights[layer].grad[k], linear.weight.grad)
-            torch.testing.assert_close(stacked.biases[layer].grad[k], linear.bias.grad)
 
 
 def test_each_model_of_a_stack_trains_with_its_own_sgd_settings_as_it_would_alone():
