@@ -258,7 +258,13 @@ def predict(
     run: RunArgument,
     data: Annotated[Path, typer.Option(help="CSV with the model's feature columns.")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write predictions here (else stdout).")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write predictions here (else stdout); a symlink, FIFO or device"
+            " is written through, never replaced.",
+        ),
     ] = None,
     id_column: Annotated[
         str | None, typer.Option(help="A column of the input to copy into the output.")
@@ -277,7 +283,7 @@ def predict(
     if out is None:
         sys.stdout.write(text)
         return
-    atomic_write_text(out, text)
+    atomic_write_text(out, text, named_by_user=True)
     typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
 
 
