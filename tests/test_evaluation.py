@@ -320,3 +320,16 @@ def test_ignored_columns_are_not_features_and_pass_through_predict(tmp_path):
     assert wrong.exit_code == 2 and "missing ignored column(s): nope" in wrong.stderr
     moons = invoke("train", config, "-s", "data.source=moons", "-s", "data.target=null")
     assert moons.exit_code == 2 and "data.ignore_columns: applies to CSV files only" in moons.stderr
+
+
+@pytest.mark.parametrize("name", ["prediction", "probability_setosa"])
+def test_an_id_column_named_like_a_predict_column_is_refused_not_dropped(iris_run, tmp_path, name):
+    table = pd.read_csv(IRIS)
+    table.insert(0, name, [f"id{i}" for i in range(len(table))])
+    data = tmp_path / "ids.csv"
+    table.to_csv(data, index=False)
+    out = tmp_path / "p.csv"
+    result = invoke("predict", iris_run["run_dir"], "--data", data, "--id-column", name, "-o", out)
+    assert result.exit_code == 2
+    assert f"--id-column '{name}': predict writes a column of that name" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not out.exists()

@@ -122,6 +122,12 @@ def predict(
     Also returns metrics when the file has the target column, as `evaluate` would report them.
     """
     net, card = open_model(target)
+    names = output_columns(card)
+    if id_column in names:  # the copied ids would be overwritten by nncli's own column
+        raise UsageError(
+            f"--id-column '{id_column}': predict writes a column of that name itself;"
+            " rename that column in the file"
+        )
     x, y, table = read_labelled_csv(card, Path(data), require_target=False, id_column=id_column)
     outputs = card.predict_raw(net, x)
     result = pd.DataFrame()
@@ -129,10 +135,17 @@ def predict(
         result[id_column] = table[id_column].to_numpy()
     if card.task == "classification":
         labels = np.asarray(card.classes, dtype=object)
-        result["prediction"] = labels[outputs.argmax(axis=1)]
-        for i, label in enumerate(card.classes or []):
-            result[f"probability_{label}"] = outputs[:, i]
+        result[names[0]] = labels[outputs.argmax(axis=1)]
+        for i, name in enumerate(names[1:]):
+            result[name] = outputs[:, i]
     else:
-        result["prediction"] = outputs
+        result[names[0]] = outputs
     metrics = measure(card, net, x, y) if y is not None else None
     return result, metrics
+
+
+def output_columns(card: ModelCard) -> list[str]:
+    """The columns predict writes: the prediction, and a probability per class."""
+    if card.task == "classification":
+        return ["prediction", *(f"probability_{label}" for label in card.classes or [])]
+    return ["prediction"]
