@@ -329,3 +329,53 @@ def test_bad_csv_exits_2_naming_the_cell_and_creates_no_run_folder(
     assert result.exit_code == 2, result.output
     assert message in result.stderr and str(config) in result.stderr
     assert not (tmp_path / "never").exists()
+
+
+HUGE = "q" * 100_000  # under the csv module's 131072-character field limit
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "shown"),
+    [
+        ({}, ["config", "cfg.yaml", "--set", f"training.lr={HUGE}"], "got 'qqqq"),
+        ({}, ["config", "cfg.yaml", "--set", f"{HUGE}=1"], "unknown key 'qqqq"),
+        ({}, ["config", "cfg.yaml", "--set", f"model.activation={HUGE}"], "activation 'qqqq"),
+        ({"d.csv": f"a,b,y\n1,{HUGE},0\n1,2,1\n"}, ["train", "d.yaml"], "number: 'qqqq"),
+        ({"d.csv": f"a,{HUGE},y\n1,2,0\n1,2,1,4\n"}, ["train", "d.yaml"], "('a', 'qqqq"),
+        ({"d.csv": f"a,b,{HUGE}\n1,2,0\n"}, ["train", "d.yaml"], "the file has: 'a', 'b', 'qqq"),
+    ],
+)
+def test_huge_values_are_quoted_as_short_excerpts_in_one_line(tmp_path, files, args, shown):
+    (tmp_path / "cfg.yaml").write_text("data: {source: moons}\n")
+    (tmp_path / "d.yaml").write_text("data: {source: d.csv, target: y}\n")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = invoke(*[tmp_path / a if a.endswith(".yaml") else a for a in args])
+    assert result.exit_code == 2, result.output[:300]
+    assert len(result.stderr.splitlines()) == 1 and len(result.stderr) < 400, result.stderr[:500]
+    assert shown in result.stderr and "q" * 41 not in result.stderr
+
+
+def test_the_error_printer_caps_each_line_and_the_number_of_lines(monkeypatch, tmp_path):
+    from nncli import commands
+    from nncli.errors import ConfigError
+
+    def many_long_problems(*args: object) -> str:
+        raise ConfigError([f"problem {i}: " + "x" * 10_000 for i in range(50)])
+
+    monkeypatch.setattr(commands, "resolved_config_yaml", many_long_problems)
+    result = invoke("config", tmp_path / "any.yaml")
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2 and len(lines) == 20
+    assert all(len(line) <= len("error: ") + 500 for line in lines)
+    assert lines[0].startswith("error: problem 0: xxx")
+    assert lines[-1] == "error: … and 31 more problems"
+
+    def bug(*args: object) -> str:
+        raise RuntimeError("first line " + "y" * 10_000 + "\nframe #0: C++ frames\nframe #1")
+
+    monkeypatch.setattr(commands, "resolved_config_yaml", bug)
+    result = invoke("config", tmp_path / "any.yaml")
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("internal error: RuntimeError: first line yyy")
+    assert len(result.stderr) < 600 and "frame" not in result.stderr

@@ -327,7 +327,7 @@ def test_header_only_csv_file(csv):
 def test_missing_target_column_lists_the_columns(csv):
     path = csv("a,b,y\n1,2,3\n")
     with pytest.raises(
-        UsageError, match=r"missing target column\(s\): label; the file has: a, b, y$"
+        UsageError, match=r"missing target column\(s\): 'label'; the file has: 'a', 'b', 'y'$"
     ):
         read_csv_dataset(path, "label", "auto")
 
@@ -383,7 +383,7 @@ def test_duplicate_column_names_are_refused(csv):
 
 def test_duplicate_column_message_names_the_column_as_written_in_the_file(csv):
     # pandas renames the second 'a' to 'a.1', a name the user never wrote.
-    with pytest.raises(UsageError, match=r"duplicate column name\(s\): a$"):
+    with pytest.raises(UsageError, match=r"duplicate column name\(s\): 'a'$"):
         read_csv_dataset(csv("a,a,y\n1,2,0\n3,4,1\n"), "y", "auto")
 
 

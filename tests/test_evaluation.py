@@ -91,12 +91,15 @@ def test_evaluate_on_a_csv_matches_columns_by_name(iris_run, tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.drop(columns=["petal_width_cm"]), "missing feature column(s): petal_width_cm"),
-        (lambda t: t.assign(colour="red"), "unexpected column(s): colour"),
+        (
+            lambda t: t.drop(columns=["petal_width_cm"]),
+            "missing feature column(s): 'petal_width_cm'",
+        ),
+        (lambda t: t.assign(colour="red"), "unexpected column(s): 'colour'"),
         (lambda t: t.drop(columns=["species"]), "missing target column 'species'"),
         (
             lambda t: t.assign(species=t["species"].replace("setosa", "rosa")),
-            "class label(s) the model never saw: rosa",
+            "class label(s) the model never saw: 'rosa'",
         ),
         (
             lambda t: t.assign(
@@ -259,7 +262,7 @@ def test_runs_lists_sorts_and_prints_json(tmp_path, write_config):
     table = invoke("runs", base)
     assert table.exit_code == 0 and "test accuracy" in table.stdout
     bad = invoke("runs", base, "--sort", "speed")
-    assert bad.exit_code == 2 and "known: accuracy" in bad.stderr
+    assert bad.exit_code == 2 and "known: 'accuracy'" in bad.stderr
     assert invoke("runs", tmp_path / "nowhere").exit_code == 2
 
 
@@ -317,7 +320,7 @@ def test_ignored_columns_are_not_features_and_pass_through_predict(tmp_path):
     )
     assert card == 1
     wrong = invoke("train", config, "-s", "data.ignore_columns=[nope]", "--out", tmp_path / "x")
-    assert wrong.exit_code == 2 and "missing ignored column(s): nope" in wrong.stderr
+    assert wrong.exit_code == 2 and "missing ignored column(s): 'nope'" in wrong.stderr
     moons = invoke("train", config, "-s", "data.source=moons", "-s", "data.target=null")
     assert moons.exit_code == 2 and "data.ignore_columns: applies to CSV files only" in moons.stderr
 

@@ -29,8 +29,12 @@ class _ErrorsToExitCodes(TyperGroup):
             if debug:
                 raise
             prefix = "" if isinstance(exc, Interrupted) else "error: "
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                typer.echo(f"{prefix}{line}", err=True)
+            lines = str(exc).splitlines() or [type(exc).__name__]
+            if len(lines) > MAX_MESSAGE_LINES:
+                more = len(lines) - MAX_MESSAGE_LINES + 1
+                lines = [*lines[: MAX_MESSAGE_LINES - 1], f"… and {more} more problems"]
+            for line in lines:
+                typer.echo(f"{prefix}{_capped(line)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if debug:
@@ -43,11 +47,24 @@ class _ErrorsToExitCodes(TyperGroup):
             ctx.exit(141)
         except Exception as exc:  # a bug in nncli: one line, and the traceback on request
             if debug or _is_cli_framework_exit(exc):
+                if isinstance(getattr(exc, "message", None), str):  # echoes a bad option value
+                    exc.message = _capped(exc.message)
                 raise
+            detail = _capped(next(iter(str(exc).splitlines()), ""))
             typer.echo(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True
+                f"internal error: {type(exc).__name__}: {detail} (rerun with --debug)", err=True
             )
             ctx.exit(1)
+
+
+# The last line of defence for messages that quote more than they should: every printed line is
+# cut to MAX_LINE_CHARS, and a message to MAX_MESSAGE_LINES lines (a config's problems, one each).
+MAX_LINE_CHARS = 500
+MAX_MESSAGE_LINES = 20
+
+
+def _capped(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…"
 
 
 def _is_cli_framework_exit(exc: Exception) -> bool:

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from nncli.errors import ConfigError, UsageError
+from nncli.errors import ConfigError, UsageError, clipped, excerpt
 
 # YAML 1.1 (PyYAML) reads `1e-3` as a string because it has no dot; every user writes it anyway.
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -91,9 +91,9 @@ class ModelConfig(_Strict):
     def _positive_widths(cls, width: Any) -> int | list[int]:
         widths = width if isinstance(width, list) else [width]
         if not all(isinstance(w, int) and not isinstance(w, bool) for w in widths):
-            raise ValueError(f"must be an integer or a list of integers, got {width!r}")
+            raise ValueError(f"must be an integer or a list of integers, got {excerpt(width)}")
         if any(w < 1 for w in widths):
-            raise ValueError(f"every width must be >= 1, got {width}")
+            raise ValueError(f"every width must be >= 1, got {excerpt(width)}")
         return width
 
     @field_validator("activation")
@@ -168,9 +168,9 @@ class Config(_Strict):
 
 def unknown_name(kind: str, name: object, valid: Any) -> str:
     names = sorted(valid)
-    close = difflib.get_close_matches(str(name), names, n=1)
+    close = difflib.get_close_matches(str(name)[:100], names, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown {kind} '{name}'{hint}; valid: {', '.join(names)}"
+    return f"unknown {kind} {excerpt(str(name))}{hint}; valid: {', '.join(names)}"
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
@@ -234,7 +234,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE, for example training.lr=0.1")
+            raise UsageError(
+                f"--set {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1"
+            )
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
@@ -296,7 +298,7 @@ def _describe(err: Any, source: str, override_keys: set[str]) -> str:
         message = err["msg"].removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
         if kind != "value_error" and not isinstance(err.get("input"), dict | list):
-            message += f", got {err.get('input')!r}"
+            message += f", got {excerpt(err.get('input'))}"
     # An unknown key set as `--set a.b.c=1` is reported at `a`: still say where it came from.
     from_set = key in override_keys or (
         kind == "extra_forbidden" and any(k.startswith(f"{key}.") for k in override_keys)
@@ -316,7 +318,7 @@ def _dotted_key(loc: tuple, kind: str) -> str:
             parts.append(item)
             model = _submodel(model.model_fields[item].annotation)
         elif kind == "extra_forbidden" and position == len(loc) - 1:
-            parts.append(item)
+            parts.append(clipped(str(item)))
         # Anything else is a union member's tag such as 'list[int]', not part of the key.
     return ".".join(parts)
 

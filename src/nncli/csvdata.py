@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nncli.datasets import MAX_INFERRED_CLASSES, Dataset
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt, excerpts
 
 _MISSING = {"", "na", "nan", "n/a", "null", "none"}
 
@@ -44,7 +44,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise UsageError(f"{path}: cannot parse CSV: {str(exc).strip()}") from None
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
-        raise UsageError(f"{path}: duplicate column name(s): {', '.join(duplicated)}")
+        raise UsageError(f"{path}: duplicate column name(s): {excerpts(duplicated)}")
     table.columns = header  # stripped of surrounding spaces
     table.index = pd.RangeIndex(2, len(table) + 2)  # line 1 is the header
     table = table[~(table == "").all(axis=1)]  # blank lines
@@ -64,7 +64,7 @@ def _checked_header(path: Path, sep: str) -> list[str]:
             if row and any(cell.strip() for cell in row) and len(row) != len(header):
                 raise UsageError(
                     f"{path}: line {rows.line_num} has {len(row)} fields, but the header has"
-                    f" {len(header)} ({sep.join(header)})"
+                    f" {len(header)} ({excerpts(header)})"
                 )
     names = [name.strip() for name in header]
     unnamed = [i + 1 for i, name in enumerate(names) if not name]
@@ -83,10 +83,10 @@ def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.n
         if bad.any():
             row = int(np.argmax(bad))
             cell = text.iloc[row]
-            where = f"{path}: line {table.index[row]}, column '{column}'"
+            where = f"{path}: line {table.index[row]}, column {excerpt(column)}"
             if cell.lower() in _MISSING:
                 raise UsageError(f"{where}: missing value; fill or drop the row")
-            raise UsageError(f"{where}: not a finite number: {cell!r}")
+            raise UsageError(f"{where}: not a finite number: {excerpt(cell)}")
         matrix[:, j] = values.to_numpy(dtype=np.float64)
     return matrix
 
@@ -94,8 +94,8 @@ def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.n
 def check_columns(table: pd.DataFrame, expected: list[str], path: Path, what: str) -> None:
     missing = [c for c in expected if c not in table.columns]
     if missing:
-        raise UsageError(f"{path}: missing {what} column(s): {', '.join(missing)};"
-                         f" the file has: {', '.join(map(str, table.columns))}")  # fmt: skip
+        raise UsageError(f"{path}: missing {what} column(s): {excerpts(missing)};"
+                         f" the file has: {excerpts(table.columns)}")  # fmt: skip
 
 
 def read_csv_dataset(
@@ -110,21 +110,21 @@ def read_csv_dataset(
     check_columns(table, list(ignore), path, "ignored")
     features = [str(c) for c in table.columns if c != target and c not in ignore]
     if not features:
-        raise UsageError(f"{path}: no feature columns besides the target '{target}'")
+        raise UsageError(f"{path}: no feature columns besides the target {excerpt(target)}")
     X = numeric_columns(table, features, path)
     labels = table[target].str.strip()
     blank = labels.str.lower().isin(_MISSING).to_numpy()
     if blank.any():
         row = int(np.argmax(blank))
         raise UsageError(
-            f"{path}: line {table.index[row]}, column '{target}': missing target value"
+            f"{path}: line {table.index[row]}, column {excerpt(target)}: missing target value"
         )
     numbers = pd.to_numeric(labels, errors="coerce")
     numeric = not numbers.isna().any()
     if task == "regression" and not numeric:
         row = int(np.argmax(numbers.isna().to_numpy()))
-        where = f"{path}: line {table.index[row]}, column '{target}'"
-        raise UsageError(f"{where}: regression needs a number, got {labels.iloc[row]!r}")
+        where = f"{path}: line {table.index[row]}, column {excerpt(target)}"
+        raise UsageError(f"{where}: regression needs a number, got {excerpt(labels.iloc[row])}")
     if task == "auto":
         task = "classification" if not numeric or _looks_like_classes(numbers) else "regression"
     if task == "regression":

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nncli.config import DataConfig, looks_like_path
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt
 
 # CSV targets with at most this many distinct integer values are taken as class labels.
 MAX_INFERRED_CLASSES = 20
@@ -125,7 +125,7 @@ def describe_source(data: DataConfig) -> DataConfig:
         if data.target is None:
             raise UsageError("data.target: required for a CSV source (the column to predict)")
         if data.target in data.ignore_columns:
-            raise UsageError(f"data.ignore_columns: '{data.target}' is the target")
+            raise UsageError(f"data.ignore_columns: {excerpt(data.target)} is the target")
         return data
     spec = DATASETS.get(data.source)
     if spec is None:
@@ -191,7 +191,7 @@ def _with_task(dataset: Dataset, task: str) -> Dataset:
         if not all(isinstance(c, int | float) for c in labels):
             raise UsageError(
                 "data.task: regression needs a numeric target, and the classes of"
-                f" this set are labels such as {labels[0]!r}"
+                f" this set are labels such as {excerpt(labels[0])}"
             )
         values = np.asarray(labels, dtype=np.float64)[dataset.y]
         return Dataset(dataset.X, values, "regression", dataset.feature_names,

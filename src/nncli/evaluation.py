@@ -11,7 +11,7 @@ from torch import nn
 from nncli.checkpoint import ModelCard, load_checkpoint
 from nncli.config import validate_config
 from nncli.csvdata import numeric_columns, read_table
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt, excerpts
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
 from nncli.training import data_fingerprint, measure, prepare_data
@@ -76,17 +76,17 @@ def read_labelled_csv(
     missing = [c for c in card.feature_names if c not in columns]
     extra = [c for c in columns if c not in allowed]
     if id_column and id_column not in columns:
-        raise UsageError(f"{path}: --id-column '{id_column}' is not a column of this file")
+        raise UsageError(f"{path}: --id-column {excerpt(id_column)} is not a column of this file")
     if missing or extra:
-        parts = [f"missing feature column(s): {', '.join(missing)}"] if missing else []
-        parts += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
+        parts = [f"missing feature column(s): {excerpts(missing)}"] if missing else []
+        parts += [f"unexpected column(s): {excerpts(extra)}"] if extra else []
         raise UsageError(
             f"{path}: columns do not match the model ({'; '.join(parts)});"
-            f" the model expects: {', '.join(card.feature_names)}"
+            f" the model expects: {excerpts(card.feature_names)}"
         )
     has_target = card.target_name in columns
     if require_target and not has_target:
-        raise UsageError(f"{path}: missing target column '{card.target_name}'")
+        raise UsageError(f"{path}: missing target column {excerpt(card.target_name)}")
     x = numeric_columns(table, card.feature_names, path)
     y = _targets(card, table, path) if has_target else None
     return x, y, table
@@ -106,10 +106,9 @@ def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
     ]
     unseen = sorted({k for k in keys if k not in index})
     if unseen:
-        known = ", ".join(map(str, card.classes or []))
         raise UsageError(
-            f"{path}: column '{column}' has class label(s) the model never saw:"
-            f" {', '.join(unseen[:10])}; it knows: {known}"
+            f"{path}: column {excerpt(column)} has class label(s) the model never saw:"
+            f" {excerpts(unseen)}; it knows: {excerpts(card.classes or [])}"
         )
     return np.array([index[k] for k in keys], dtype=np.int64)
 
@@ -125,7 +124,7 @@ def predict(
     names = output_columns(card)
     if id_column in names:  # the copied ids would be overwritten by nncli's own column
         raise UsageError(
-            f"--id-column '{id_column}': predict writes a column of that name itself;"
+            f"--id-column {excerpt(id_column)}: predict writes a column of that name itself;"
             " rename that column in the file"
         )
     x, y, table = read_labelled_csv(card, Path(data), require_target=False, id_column=id_column)

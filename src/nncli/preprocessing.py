@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nncli.config import SplitConfig
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt
 
 SPLITS = ("train", "val", "test")
 
@@ -66,7 +66,7 @@ def _check_stratifiable(
     parts = sum(1 for c in counts.values() if c > 0)
     rare = [int(c) for c, m in zip(classes, members, strict=True) if m < parts]
     if rare:
-        name = f"'{class_names[rare[0]]}'" if class_names else f"index {rare[0]}"
+        name = excerpt(class_names[rare[0]]) if class_names else f"index {rare[0]}"
         raise UsageError(
             f"data: class {name} has {int(members[classes == rare[0]][0])} row(s), too few"
             f" for a stratified {_fractions(fractions)} split (needs {parts})"

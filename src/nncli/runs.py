@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from nncli.config import Config, dump_config
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt, excerpts
 from nncli.fileio import atomic_write_json, atomic_write_text
 
 CONFIG_FILE = "config.yaml"
@@ -95,7 +95,7 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
         known = {name for r in records for name in r["metrics"]}
         if records and sort not in known:
             raise UsageError(
-                f"--sort: no run has metric '{sort}'; known: {', '.join(sorted(known))}"
+                f"--sort: no run has metric {excerpt(sort)}; known: {excerpts(sorted(known))}"
             )
         sign = -1 if sort in HIGHER_IS_BETTER else 1
         records.sort(key=lambda r: _sort_key(r["metrics"].get(sort), sign))
