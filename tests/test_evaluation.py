@@ -336,3 +336,40 @@ def test_an_id_column_named_like_a_predict_column_is_refused_not_dropped(iris_ru
     assert result.exit_code == 2
     assert f"--id-column '{name}': predict writes a column of that name" in result.stderr
     assert len(result.stderr.splitlines()) == 1 and not out.exists()
+
+
+def with_card(checkpoint: Path, out: Path, edit) -> Path:
+    """A copy of a checkpoint whose model card `edit(card)` changed."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(checkpoint), "pt") as handle:
+        metadata = dict(handle.metadata())
+    card = json.loads(metadata["nncli"])
+    edit(card)
+    save_file(load_file(checkpoint), out, metadata={**metadata, "nncli": json.dumps(card)})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("secret", "target"),
+    [
+        ("root:SECRET-HASH:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n", "species"),
+        ("a,b\n1,2\n3,SECRET-HASH\n", "a"),
+        ("a,SECRET-HASH\n1,2\n", "b"),
+    ],
+)
+def test_evaluate_never_echoes_a_file_only_the_checkpoint_names(iris_run, tmp_path, secret, target):
+    """A foreign checkpoint whose config points data.source at /etc/shadow must not print it."""
+    shadow = tmp_path / "shadow"
+    shadow.write_text(secret)
+
+    def point_at_the_secret(card: dict) -> None:
+        card["config"]["data"].update(source=str(shadow), target=target)
+
+    checkpoint = Path(iris_run["run_dir"]) / "model.safetensors"
+    foreign = with_card(checkpoint, tmp_path / "foreign.safetensors", point_at_the_secret)
+    result = invoke("evaluate", foreign)
+    assert result.exit_code == 2, result.output
+    assert "cannot rebuild the run's data" in result.stderr and "<hidden>" in result.stderr
+    assert "SECRET" not in result.output and "19000" not in result.output

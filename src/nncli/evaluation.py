@@ -11,7 +11,7 @@ from torch import nn
 from nncli.checkpoint import ModelCard, load_checkpoint
 from nncli.config import validate_config
 from nncli.csvdata import numeric_columns, read_table
-from nncli.errors import UsageError, excerpt, excerpts
+from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
 from nncli.training import data_fingerprint, measure, prepare_data
@@ -36,7 +36,9 @@ def split_data(card: ModelCard, split: str) -> dict[str, tuple[np.ndarray, np.nd
     """Rebuild the run's split from its saved config: the rows `nncli train` measured."""
     config = validate_config(card.config, source="checkpoint config")
     try:
-        prepared = prepare_data(config)
+        # The checkpoint, not the user, names this file: its content stays out of messages.
+        with hidden_content():
+            prepared = prepare_data(config)
     except UsageError as exc:
         raise UsageError(f"cannot rebuild the run's data: {exc}") from None
     if card.data_fingerprint and card.data_fingerprint != data_fingerprint(prepared):
