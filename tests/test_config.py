@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -506,3 +508,73 @@ def test_seeds_out_of_range_are_config_errors(tmp_path, key, value):
     path.write_text("data: {source: moons}\n")
     with pytest.raises(ConfigError, match=f"--set {key}: input should be"):
         load_config(path, [f"{key}={value}"])
+
+
+# --- hostile YAML ------------------------------------------------------------------------------
+
+
+def billion_laughs() -> str:
+    """542 bytes that expand to 9**9 (387 million) strings through nested aliases."""
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(["data: {source: moons}", *lines]) + "\n"
+
+
+def nncli(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in a child process, killed after 60 s: a hang fails the test instead of stalling."""
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+@pytest.mark.parametrize("command", ["config", "train", "resume"])
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path, command: str):
+    (tmp_path / "bomb.yaml").write_text(billion_laughs())
+    run = tmp_path / "run"  # an interrupted run folder whose config.yaml is the bomb
+    run.mkdir()
+    (run / "run.json").write_text('{"status": "interrupted"}')
+    (run / "last.safetensors").write_bytes(b"")
+    (run / "config.yaml").write_text(billion_laughs())
+    args = {"config": ["config", "bomb.yaml"], "train": ["train", "bomb.yaml", "--out", "r"],
+            "resume": ["train", "--resume", "run"]}[command]  # fmt: skip
+    result = nncli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert "YAML aliases expand to more than 100,000 nodes" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+DEEP = r":\d+:\d+: nested deeper than 32 levels$"
+SELF_ALIAS = r":1:\d+: YAML alias \*\w refers to a node that contains it$"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("data: " + "[" * 5000 + "]" * 5000, DEEP),
+        ("data:\n" + "".join(f"{' ' * i}k{i}:\n" for i in range(1, 40)), DEEP),
+        ("data: &d {source: moons, again: *d}", SELF_ALIAS),
+        ("a: &a [*a]\ndata: {source: moons}", SELF_ALIAS),
+        ("seed: " + "9" * 5000, r": cannot read a value: Exceeds the limit \(4300 digits\)"),
+        ("seed: 2020-13-45\ndata: {source: moons}", r": cannot read a value: month must be in"),
+    ],
+)
+def test_deep_recursive_or_unreadable_yaml_is_one_line_not_a_crash(tmp_path, text, message):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(UsageError, match=rf"^{at(path)}{message}"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[" * 3000 + "]" * 3000, "--set data.noise:1:33: nested deeper than 32 levels"),
+        ("9" * 5000, "--set data.noise: cannot read a value"),
+        ("{a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], b: [" + ", ".join(["*a"] * 10**4) + "]}",
+         "YAML aliases expand to more than 100,000 nodes"),
+    ],
+)  # fmt: skip
+def test_hostile_override_values_are_refused(value, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        apply_overrides({"data": {"source": "moons"}}, [f"data.noise={value}"])

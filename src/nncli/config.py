@@ -193,8 +193,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read config: {exc}") from None
     try:
-        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text, str(path))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -211,7 +210,69 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _refuse_duplicate_keys(node: yaml.Node | None, path: Path) -> None:
+# Real configs nest four levels deep and hold a few dozen values (thousands with a long
+# data.ignore_columns); these bound what a hostile file can cost: a 500-byte "billion laughs"
+# of nested aliases expands to 10^9 nodes.
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 100_000
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """`yaml.safe_load(text)`, after refusing alias bombs, recursive aliases, deep nesting and
+    keys given twice; problems name `where` (a file, or `--set KEY`) and the line."""
+    _check_yaml_shape(text, where)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        _refuse_duplicate_keys(node, where)
+        return None if node is None else loader.construct_document(node)
+    except ValueError as exc:  # a date such as 2020-13-45, an integer of 5000 digits
+        raise UsageError(f"{where}: cannot read a value: {clipped(str(exc), 100)}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_shape(text: str, where: str) -> None:
+    """Count, on the parser's events (read without recursion, before anything is built), the
+    nodes the document expands to, an alias counting its anchor's nodes again, and the depth."""
+    sizes: dict[str, int] = {}  # anchor -> the nodes it expands to
+    open_nodes: list[list] = []  # collections being read: [anchor, nodes so far]
+    total = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        where_line = f"{where}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            if open_nodes:
+                open_nodes[-1][1] += size
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                raise UsageError(f"{where_line}: YAML alias *{clipped(event.anchor)} refers to"
+                                 " a node that contains it")  # fmt: skip
+            size = sizes.get(event.anchor, 1)  # an undefined one is the composer's to report
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(open_nodes) == MAX_YAML_DEPTH:
+                raise UsageError(f"{where_line}: nested deeper than {MAX_YAML_DEPTH} levels")
+            open_nodes.append([event.anchor, 1])
+            size = 0  # counted with its parent when it ends
+            total += 1
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        total += size
+        if open_nodes and size:
+            open_nodes[-1][1] += size
+        if total > MAX_YAML_NODES:
+            raise UsageError(f"{where_line}: YAML aliases expand to more than"
+                             f" {MAX_YAML_NODES:,} nodes")  # fmt: skip
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, path: str) -> None:
     """A key given twice would silently keep the last value: refuse it, naming the line."""
     if isinstance(node, yaml.MappingNode):
         seen: set = set()
@@ -238,7 +299,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> set[str]:
                 f"--set {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1"
             )
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml(text, f"--set {clipped(key)}") if text.strip() else None
         except yaml.YAMLError:
             value = text  # a plain string that merely looks odd, such as a path with ':'
         parts = key.split(".")

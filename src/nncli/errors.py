@@ -66,9 +66,10 @@ def excerpt(value: object) -> str:
         return f"<a {type(value).__name__}>"
 
 
-def clipped(text: str) -> str:
-    """`text` cut to 40 characters with '…', unquoted (a config key the user typed)."""
-    return text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else "")
+def clipped(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text` cut to `limit` characters with '…', unquoted (a key the user typed, a library's
+    message)."""
+    return text[:limit] + ("…" if len(text) > limit else "")
 
 
 def excerpts(values: Iterable[object], count: int = 8) -> str:
