@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -522,9 +523,17 @@ def billion_laughs() -> str:
 
 
 def nncli(*args: object, cwd: Path) -> subprocess.CompletedProcess:
-    """The CLI in a child process, killed after 60 s: a hang fails the test instead of stalling."""
+    """The CLI in a child process with 3 GB of address space, killed after 60 s: a hang or a
+    memory blow-up fails the test instead of stalling the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
     command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd, timeout=60, preexec_fn=limit
+    )
 
 
 @pytest.mark.parametrize("command", ["config", "train", "resume"])
@@ -578,3 +587,24 @@ def test_deep_recursive_or_unreadable_yaml_is_one_line_not_a_crash(tmp_path, tex
 def test_hostile_override_values_are_refused(value, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         apply_overrides({"data": {"source": "moons"}}, [f"data.noise={value}"])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "huge"])
+def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(tmp_path: Path, kind):
+    path = tmp_path / "cfg.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would wait for a writer forever
+    elif kind == "/dev/zero":
+        path.symlink_to("/dev/zero")  # reading it would never end
+    else:
+        with path.open("wb") as handle:
+            handle.truncate(1 << 40)
+    result = nncli("train", path, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    shown = {
+        "fifo": "is a FIFO, not a regular file",
+        "/dev/zero": "is a device, not a regular",
+        "huge": "; nncli reads at most 1 MiB",
+    }
+    assert result.stderr.startswith(f"error: {path}: config file ")
+    assert shown[kind] in result.stderr and len(result.stderr.splitlines()) == 1

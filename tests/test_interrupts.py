@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -261,3 +262,96 @@ def test_a_run_still_training_cannot_be_resumed_alongside(long_config, tmp_path)
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
+
+
+# --- run folders from elsewhere -----------------------------------------------------------------
+
+MEMORY_LIMIT = 3 << 30  # address space for a child: torch needs about 1 GB; /dev/zero needs all
+
+
+def limited_nncli(*args: object) -> subprocess.CompletedProcess:
+    """The CLI in a child with limited memory, killed after 60 s: a hang or a memory blow-up
+    fails the test instead of stalling it."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=limit)
+
+
+def plant(path: Path, kind: str) -> None:
+    """Replace a run folder's file by something nncli must not read."""
+    path.unlink(missing_ok=True)
+    if kind == "symlink to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "symlink to a secret":  # as to /etc/shadow: its lines must not be printed
+        secret = path.parent.parent / "shadow"
+        secret.write_text("root:SECRET-HASH:19000:0:99999:7:::\n")
+        path.symlink_to(secret)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:  # a 1 TB sparse file: no disk used, but reading it would never fit
+        with path.open("wb") as handle:
+            handle.truncate(1 << 40)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("finished")
+    config = folder / "moons.yaml"
+    config.write_text(
+        "data: {source: moons, n_samples: 100}\nmodel: {width: 4}\ntraining: {epochs: 2}\n"
+    )
+    assert runner.invoke(app, ["train", str(config), "--out", str(folder / "run")]).exit_code == 0
+    return folder / "run"
+
+
+@pytest.mark.parametrize(
+    ("command", "file", "kind"),
+    [
+        ("evaluate", "model.safetensors", "symlink to /dev/zero"),
+        ("evaluate", "model.safetensors", "fifo"),
+        ("evaluate", "model.safetensors", "huge"),
+        ("train", "last.safetensors", "symlink to /dev/zero"),
+        ("train", "last.safetensors", "fifo"),
+        ("train", "last.safetensors", "huge"),
+        ("compare-activations", "last.safetensors", "fifo"),
+        ("train", "run.json", "fifo"),
+        ("train", "run.json", "huge"),
+        ("train", "config.yaml", "symlink to /dev/zero"),
+        ("train", "config.yaml", "symlink to a secret"),
+        ("train", "config.yaml", "fifo"),
+        ("train", "config.yaml", "huge"),
+    ],
+)
+def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(
+    finished_run, tmp_path, command, file, kind
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / "run.json").write_text('{"status": "interrupted"}')  # resumable, as far as it says
+    shutil.copy(run / "model.safetensors", run / "last.safetensors")
+    plant(run / file, kind)
+    args = [command, run] if command == "evaluate" else [command, "--resume", run]
+    result = limited_nncli(*args)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.startswith(f"error: {run / file}: ") and len(result.stderr.splitlines()) == 1
+    )
+    expected = {"fifo": "is a FIFO", "huge": "is 1048576 MiB; nncli reads at most"}
+    assert expected.get(kind, "is a symbolic link; not followed") in result.stderr
+    assert "SECRET" not in result.stderr
+
+
+def test_nncli_runs_skips_run_folders_with_unreadable_files(finished_run, tmp_path):
+    planted = [("a", "run.json", "symlink to /dev/zero"), ("b", "run.json", "fifo"),
+               ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo")]  # fmt: skip
+    for name, file, kind in planted:
+        shutil.copytree(finished_run, tmp_path / name)
+        plant(tmp_path / name / file, kind)
+    shutil.copytree(finished_run, tmp_path / "good")
+    result = limited_nncli("runs", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [r["run"] for r in json.loads(result.stdout)] == ["good"]

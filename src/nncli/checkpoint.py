@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from nncli.errors import UsageError
-from nncli.fileio import atomic_write_bytes
-from nncli.model import build_mlp
+from nncli.fileio import atomic_write_bytes, read_regular_bytes
+from nncli.model import build_mlp, memory_bytes
 from nncli.preprocessing import Scaler
 
 FORMAT = "nncli.checkpoint"
@@ -73,18 +73,19 @@ def save_checkpoint(path: Path, net: nn.Sequential, card: ModelCard) -> None:
     atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
-def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
-    """Load a checkpoint as a plain `nn.Sequential` plus its card; never unpickles anything."""
+def load_checkpoint(path: Path, *, follow_symlinks: bool = True) -> tuple[nn.Sequential, ModelCard]:
+    """Load a checkpoint as a plain `nn.Sequential` plus its card; never unpickles anything.
+
+    One inside a run folder is read with `follow_symlinks=False`: nncli never writes a symlink
+    there, so one is foreign.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: checkpoint not found") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read checkpoint: {exc.strerror}") from None
+    data = read_regular_bytes(
+        path, limit=checkpoint_limit(), what="checkpoint", follow_symlinks=follow_symlinks
+    )
     if not data:
         raise UsageError(f"{path}: checkpoint file is empty")
     try:
@@ -119,6 +120,11 @@ def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
         raise UsageError(f"{path}: weights do not fit the saved architecture: {detail}") from None
     net.eval()
     return net, card
+
+
+def checkpoint_limit() -> int:
+    """The largest checkpoint read: it is held twice, as bytes and as tensors."""
+    return memory_bytes() // 2
 
 
 def _check_card(card: ModelCard) -> None:
@@ -206,7 +212,9 @@ def load_training_state(path: Path):
 
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(
+            path, limit=checkpoint_limit(), what="resumable checkpoint", follow_symlinks=False
+        )
         tensors = load(data)
         metadata = _read_metadata(data)
         if metadata.get("format") != STATE_FORMAT:

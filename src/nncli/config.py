@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from nncli.errors import ConfigError, UsageError, clipped, excerpt
+from nncli.fileio import MiB, read_regular_bytes
 
 # YAML 1.1 (PyYAML) reads `1e-3` as a string because it has no dot; every user writes it anyway.
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -35,6 +36,9 @@ Float = Annotated[float, BeforeValidator(_scientific_float)]
 
 # scikit-learn's random_state takes seeds below 2**32; compare-activations adds up to 999 more.
 MAX_SEED = 2**32 - 1000
+
+# Configs are a few hundred bytes; YAML parses at about 1 MB a second.
+CONFIG_LIMIT = 1 * MiB
 
 
 class _Strict(BaseModel):
@@ -173,10 +177,15 @@ def unknown_name(kind: str, name: object, valid: Any) -> str:
     return f"unknown {kind} {excerpt(str(name))}{hint}; valid: {', '.join(names)}"
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result."""
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, *, follow_symlinks: bool = True
+) -> Config:
+    """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result.
+
+    A run folder's config.yaml is read with `follow_symlinks=False` (nncli never writes one).
+    """
     path = Path(path)
-    raw = read_yaml_mapping(path)
+    raw = read_yaml_mapping(path, follow_symlinks=follow_symlinks)
     override_keys = apply_overrides(raw, overrides or [])
     _resolve_source_path(raw, path.parent, from_override="data.source" in override_keys)
     if raw.get("name") is None and "name" not in override_keys:
@@ -184,13 +193,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     return validate_config(raw, source=str(path), override_keys=override_keys)
 
 
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column."""
+def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
+    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column.
+
+    Anything but a regular file of at most CONFIG_LIMIT bytes is refused unread (a FIFO would
+    hang the read, /dev/zero never end it).
+    """
+    data = read_regular_bytes(
+        path, limit=CONFIG_LIMIT, what="config file", follow_symlinks=follow_symlinks
+    )
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: cannot read config: {exc}") from None
     try:
         raw = parse_yaml(text, str(path))

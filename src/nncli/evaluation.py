@@ -26,8 +26,8 @@ def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
             raise UsageError(
                 f"{target}: no {CHECKPOINT_FILE} in this folder; is it a finished run?"
             )
-        target = checkpoint
-    elif not target.exists():
+        return load_checkpoint(checkpoint, follow_symlinks=False)  # nncli writes no symlinks
+    if not target.exists():
         raise UsageError(f"{target}: no such run folder or checkpoint")
     return load_checkpoint(target)
 

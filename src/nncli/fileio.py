@@ -1,5 +1,5 @@
-"""Atomic writes: a reader (or a crash) sees the old file or the new one, never half of one; and
-what is not a regular file is never replaced."""
+"""Files in and out: atomic writes that never replace what is not a regular file, and reads
+that refuse anything but a bounded regular file."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import stat
 from pathlib import Path
 
 from nncli.errors import UsageError
+
+MiB = 1 << 20
+# What nncli reads of the small files in a run folder (run.json, metrics.json, summary.json).
+JSON_LIMIT = 8 * MiB
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, named_by_user: bool = False) -> None:
@@ -152,3 +156,68 @@ def atomic_write_text(path: Path, text: str, *, named_by_user: bool = False) -> 
 
 def atomic_write_json(path: Path, data: object) -> None:
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_regular_bytes(path: Path, *, limit: int, what: str, follow_symlinks: bool = True) -> bytes:
+    """The contents of `path` if it is a regular file of at most `limit` bytes.
+
+    Anything else is a UsageError naming the file, found before a byte is read: a folder, device
+    or FIFO (opened without blocking, so a FIFO cannot hang the open), a file over `limit` bytes,
+    and, unless `follow_symlinks`, a symlink (nncli never writes one into a run folder).
+    """
+    path = Path(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        # Checked before opening too: opening some devices has effects of its own.
+        _check_regular(path, os.stat(path) if follow_symlinks else os.lstat(path), limit, what)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise UsageError(
+                f"{path}: {what} is a symbolic link; not followed in a run folder"
+            ) from None
+        raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        _check_regular(path, info, limit, what)  # the file opened is the one checked
+        try:
+            data = handle.read(info.st_size + 1)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
+        except MemoryError:
+            raise UsageError(f"{path}: {what} is too large to read into memory") from None
+    if len(data) > info.st_size:
+        raise UsageError(f"{path}: {what} grew while it was read; not read")
+    return data
+
+
+def _check_regular(path: Path, info: os.stat_result, limit: int, what: str) -> None:
+    kind = _kind(info.st_mode)
+    if kind == "a symlink":
+        raise UsageError(f"{path}: {what} is a symbolic link; not followed in a run folder")
+    if kind != "a regular file":
+        raise UsageError(f"{path}: {what} is {kind}, not a regular file")
+    if info.st_size > limit:
+        raise UsageError(
+            f"{path}: {what} is {_size(info.st_size)}; nncli reads at most {_size(limit)}"
+        )
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:.0f} MiB" if n >= MiB else f"{n} bytes"
+
+
+def read_json_mapping(path: Path) -> dict:
+    """The JSON object in a run folder's file (never a symlink, at most JSON_LIMIT bytes)."""
+    data = read_regular_bytes(path, limit=JSON_LIMIT, what="file", follow_symlinks=False)
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested beyond Python's stack
+        raise UsageError(f"{path}: not valid JSON") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{path}: not a JSON object")
+    return value

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import os
+import resource
 
 import torch
 from torch import nn
 
 from nncli.activations import ACTIVATIONS, Activation
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory, or the address-space limit (`ulimit -v`) if lower."""
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return total if soft == resource.RLIM_INFINITY else min(total, soft)
 
 
 def layer_sizes(n_inputs: int, widths: list[int], n_outputs: int) -> list[int]:

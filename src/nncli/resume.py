@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from nncli.config import Config, load_config
 from nncli.errors import UsageError
+from nncli.fileio import read_json_mapping
 
 
 def save_training_state(path: Path, state, params, info: dict) -> None:
@@ -57,7 +57,7 @@ def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tu
     status_file = run_dir / runs.RUN_FILE
     if not status_file.exists():
         raise UsageError(f"{run_dir}: not a run folder (no {runs.RUN_FILE})")
-    record = json.loads(status_file.read_text())
+    record = read_json_mapping(status_file)
     status = record.get("status")
     if status == "running" and _alive(record.get("pid")):
         raise UsageError(
@@ -70,7 +70,7 @@ def open_resumable(run_dir: Path, kind: str = "train") -> tuple[Path, Config, tu
     last = run_dir / runs.LAST_STATE_FILE
     if not last.exists():
         raise UsageError(f"{run_dir}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)")
-    config = load_config(run_dir / runs.CONFIG_FILE)
+    config = load_config(run_dir / runs.CONFIG_FILE, follow_symlinks=False)
     state, params, info = load_training_state(last)
     if info.get("kind") != kind:
         other = "nncli train" if info.get("kind") == "train" else "nncli compare-activations"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime
 from pathlib import Path
 
-from nncli.config import Config, dump_config
+from nncli.config import Config, dump_config, read_yaml_mapping
 from nncli.errors import UsageError, excerpt, excerpts
-from nncli.fileio import atomic_write_json, atomic_write_text
+from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "model.safetensors"
@@ -51,7 +50,7 @@ def write_config(run_dir: Path, config: Config) -> None:
 def write_status(run_dir: Path, status: str, **details: object) -> None:
     """run.json: status (running, finished, failed, interrupted) and when it changed."""
     path = run_dir / RUN_FILE
-    record = json.loads(path.read_text()) if path.exists() else {}
+    record = read_json_mapping(path) if path.exists() else {}
     now = datetime.now().isoformat(timespec="seconds")
     record.setdefault("created", now)
     record.update({"status": status, "updated": now, **details})
@@ -87,7 +86,7 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
         run_dir = run_json.parent
         try:
             record = _run_record(run_dir, run_json)
-        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError):
             continue  # not a readable run folder: skip it rather than fail the listing
         records.append(record)
     records.sort(key=lambda r: str(r["created"] or ""), reverse=True)
@@ -111,7 +110,7 @@ def _run_record(run_dir: Path, run_json: Path) -> dict:
     """What `nncli runs` shows of one folder; raises on anything malformed."""
     from nncli.metrics import headline_metric
 
-    status = _mapping(json.loads(run_json.read_text()))
+    status = read_json_mapping(run_json)
     config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
     comparing = status.get("kind") == "compare"
     summary = _mapping(_read_json(run_dir / ("summary.json" if comparing else METRICS_FILE)))
@@ -145,15 +144,8 @@ def _mapping(value: object) -> dict:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json_mapping(path) if path.exists() else {}
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    if not path.exists():
-        return {}
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from None
+    return read_yaml_mapping(path, follow_symlinks=False) if path.exists() else {}
