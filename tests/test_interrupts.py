@@ -355,3 +355,27 @@ def test_nncli_runs_skips_run_folders_with_unreadable_files(finished_run, tmp_pa
     result = limited_nncli("runs", tmp_path, "--json")
     assert result.returncode == 0, result.stderr
     assert [r["run"] for r in json.loads(result.stdout)] == ["good"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+        (b"\xff\xfe{}", "not valid JSON"),
+    ],
+    ids=["not-json", "a-list", "deeply-nested", "not-utf8"],
+)
+@pytest.mark.parametrize("command", ["train", "compare-activations"])
+def test_a_corrupt_run_json_is_one_line_on_resume(finished_run, tmp_path, text, message, command):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    shutil.copy(run / "model.safetensors", run / "last.safetensors")
+    if isinstance(text, bytes):
+        (run / "run.json").write_bytes(text)
+    else:
+        (run / "run.json").write_text(text)
+    result = runner.invoke(app, [command, "--resume", str(run)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {run / 'run.json'}: {message}\n"

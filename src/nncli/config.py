@@ -37,6 +37,10 @@ Float = Annotated[float, BeforeValidator(_scientific_float)]
 # scikit-learn's random_state takes seeds below 2**32; compare-activations adds up to 999 more.
 MAX_SEED = 2**32 - 1000
 
+# The widest layer nncli builds (and loads): one of 10**7 units is already some gigabytes of
+# weights; 10**30 overflowed inside torch.
+MAX_WIDTH = 10**7
+
 # Configs are a few hundred bytes; YAML parses at about 1 MB a second.
 CONFIG_LIMIT = 1 * MiB
 

@@ -101,10 +101,23 @@ class Scaler:
         return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Scaler:
-        offset = np.asarray(data["offset"], dtype=np.float64)
-        scale = np.asarray(data["scale"], dtype=np.float64)
-        return cls(str(data["kind"]), offset, scale)
+    def from_dict(cls, data: dict, shape: tuple[int, ...] | None = None) -> Scaler:
+        """The scaler `to_dict` saved; with `shape`, a ValueError unless it is one of that
+        shape with finite offsets and positive, finite scales (as `fit_scaler` makes them)."""
+        scaler = cls(
+            str(data["kind"]),
+            np.asarray(data["offset"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+        )
+        if shape is not None:
+            if scaler.kind not in ("standard", "minmax", "none"):
+                raise ValueError(f"unknown scaling kind {excerpt(scaler.kind)}")
+            if scaler.offset.shape != shape or scaler.scale.shape != shape:
+                raise ValueError(f"offset and scale must have shape {shape}")
+            finite = np.isfinite(scaler.offset).all() and np.isfinite(scaler.scale).all()
+            if not (finite and (scaler.scale > 0).all()):
+                raise ValueError("offsets must be finite and scales finite and positive")
+        return scaler
 
 
 def fit_scaler(x: np.ndarray, kind: str) -> Scaler:
