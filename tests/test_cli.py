@@ -318,6 +318,8 @@ def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
         ("a,b,y\n1,2,x\n1,abc,y\n", "line 3, column 'b': not a finite number: 'abc'"),
         ("a,b,y\n" + "1,2,x\n" * 9 + "1,2,z\n", "class 'z' has 1 row(s), too few for a stratified"),
         ("a,b,y\n", "has a header but no data rows"),
+        ("a,b,y\n" + "1,2,x\n1,3,y\n" * 5 + "1e308,2,x\n", "line 12, column 'a': '1e308' is"),
+        ("a,b,y\n" + "1,2,0\n1,3,1\n" * 5 + "1,2,inf\n", "line 12, column 'y': not a finite"),
     ],
 )
 def test_bad_csv_exits_2_naming_the_cell_and_creates_no_run_folder(

@@ -423,3 +423,25 @@ def test_many_numeric_labels_as_classes_stay_numbers_in_numeric_order(csv):
     data = read_csv_dataset(csv("a,y\n" + rows), "y", "classification")
     assert data.classes == [i * 10 for i in range(25)]
     assert data.y[:3].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "task", "message"),
+    [
+        ("a,b,y\n1,2,0\n1e308,4,1\n5,6,0\n", "y", "auto", "3, column 'a': '1e308' is beyond"),
+        ("a,b,y\n1,2,0\n3,-2e150,1\n5,6,0\n", "y", "auto", "3, column 'b': '-2e150' is beyond"),
+        ("a,y\n1,0.5\n2,1e308\n3,2.5\n", "y", "regression", "3, column 'y': '1e308' is beyond"),
+        ("a,y\n1,0.5\n2,1.5\n3,inf\n", "y", "auto", "4, column 'y': not a finite number: 'inf'"),
+        ("a,y\n1,0\n2,1\n3,-inf\n", "y", "classification", "4, column 'y': not a finite number"),
+    ],
+    ids=["feature-1e308", "feature-minus-2e150", "target-1e308", "target-inf", "label-minus-inf"],
+)
+def test_values_that_overflow_are_refused_naming_line_and_column(csv, text, target, task, message):
+    """1e308 is finite, but its square is not: a scaler's std became inf and zeroed the column."""
+    with pytest.raises(UsageError, match=re.escape(f": line {message}")):
+        read_csv_dataset(csv(text), target, task)
+
+
+def test_values_up_to_1e150_are_kept(csv):
+    data = read_csv_dataset(csv("a,y\n1e150,0.5\n-1e150,1e150\n0,2.5\n"), "y", "regression")
+    assert data.X[:, 0].tolist() == [1e150, -1e150, 0.0] and data.y[1] == 1e150

@@ -373,3 +373,22 @@ def test_evaluate_never_echoes_a_file_only_the_checkpoint_names(iris_run, tmp_pa
     assert result.exit_code == 2, result.output
     assert "cannot rebuild the run's data" in result.stderr and "<hidden>" in result.stderr
     assert "SECRET" not in result.output and "19000" not in result.output
+
+
+def test_json_output_is_strict_json_even_from_a_folder_holding_nan(tmp_path, tiny_moons):
+    """Python's json writes NaN and Infinity, which no strict JSON reader accepts."""
+    base = tmp_path / "runs"
+    summary = run_train(tiny_moons, [], out=base / "run")
+    metrics = Path(summary["run_dir"]) / "metrics.json"
+    saved = json.loads(metrics.read_text())
+    saved["metrics"]["test"]["accuracy"] = float("nan")
+    saved["metrics"]["test"]["f1"] = float("inf")
+    metrics.write_text(json.dumps(saved))  # as a foreign or older tool might write it
+    result = invoke("runs", base, "--json")
+    assert result.exit_code == 0, result.output
+
+    def reject(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    records = json.loads(result.stdout, parse_constant=reject)
+    assert records[0]["metrics"]["accuracy"] is None and records[0]["metrics"]["f1"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import subprocess
@@ -152,3 +153,15 @@ def test_predict_onto_a_symlink_or_fifo_writes_through(tmp_path):
     assert (tmp_path / "link.csv").is_symlink()
     assert (tmp_path / "target.csv").read_text().startswith("prediction\n")
     assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
+
+
+def test_strict_json_turns_non_finite_numbers_into_null(tmp_path):
+    data = {"a": [1.0, math.inf, -math.inf], "b": (math.nan,), "c": "inf"}
+    assert json.loads(fileio.to_json(data)) == {"a": [1.0, None, None], "b": [None], "c": "inf"}
+    fileio.atomic_write_json(tmp_path / "m.json", data)
+    strict = json.loads((tmp_path / "m.json").read_text(), parse_constant=reject)
+    assert strict["a"] == [1.0, None, None]
+
+
+def reject(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")

@@ -5,7 +5,6 @@ Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --h
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from enum import Enum
@@ -14,6 +13,8 @@ from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
+
+from nncli.fileio import to_json
 
 
 class _ErrorsToExitCodes(TyperGroup):
@@ -158,7 +159,7 @@ def train(
     for warning in summary.pop("warnings"):
         make_console(stderr=True).print(f"[yellow]warning:[/] {warning}")
     if as_json:
-        print(json.dumps(summary))
+        print(to_json(summary))
         return
     from nncli.report import confusion_table, metrics_table
 
@@ -219,7 +220,7 @@ def compare_activations(
             on_info=None if quiet or as_json else progress.print,
         )
     if as_json:
-        print(json.dumps(result))
+        print(to_json(result))
         return
     console.print(comparison_table(result["results"], result["task"]))
     console.print(f"plots and per-model histories in [bold]{result['out_dir']}[/]")
@@ -255,7 +256,7 @@ def evaluate(
 
     result = evaluate_model(run, split=split.value, data=data)
     if as_json:
-        print(json.dumps(result))
+        print(to_json(result))
         return
     _, card = open_model(run)
     by_split = result["metrics"] if split == Split.all and data is None else None
@@ -320,7 +321,7 @@ def list_runs(
 
     records = find_runs(directory, sort=sort)
     if as_json:
-        print(json.dumps(records))
+        print(to_json(records))
         return
     table = Table(title=f"Runs in {directory}")
     for column in ("run", "created", "status", "task", "data", "activation", "epochs", "metric"):

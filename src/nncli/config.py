@@ -76,7 +76,7 @@ class DataConfig(_Strict):
     task: Literal["auto", "classification", "regression"] = "auto"
     # Synthetic sets only; None takes the set's own default.
     n_samples: int | None = Field(None, ge=4, le=10_000_000)
-    noise: Float | None = Field(None, ge=0)
+    noise: Float | None = Field(None, ge=0, allow_inf_nan=False)
     # Seeds the split (and synthetic generation) alone, so changing the top-level seed compares
     # models on the same data.
     seed: int = Field(0, ge=0, le=MAX_SEED)

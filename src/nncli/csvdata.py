@@ -13,6 +13,8 @@ from nncli.datasets import MAX_INFERRED_CLASSES, Dataset
 from nncli.errors import UsageError, excerpt, excerpts
 
 _MISSING = {"", "na", "nan", "n/a", "null", "none"}
+# Larger values overflow float64 once squared (in a variance, a loss): refused as bad input.
+MAX_MAGNITUDE = 1e150
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -79,13 +81,18 @@ def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.n
     for j, column in enumerate(columns):
         text = table[column].str.strip()
         values = pd.to_numeric(text, errors="coerce")
-        bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=np.float64))
+        numbers = values.to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = values.isna().to_numpy() | ~(np.abs(numbers) <= MAX_MAGNITUDE)
         if bad.any():
             row = int(np.argmax(bad))
             cell = text.iloc[row]
             where = f"{path}: line {table.index[row]}, column {excerpt(column)}"
             if cell.lower() in _MISSING:
                 raise UsageError(f"{where}: missing value; fill or drop the row")
+            if np.isfinite(numbers[row]):
+                raise UsageError(f"{where}: {excerpt(cell)} is beyond ±{MAX_MAGNITUDE:g}, too"
+                                 " large to compute with; rescale the column")  # fmt: skip
             raise UsageError(f"{where}: not a finite number: {excerpt(cell)}")
         matrix[:, j] = values.to_numpy(dtype=np.float64)
     return matrix
@@ -121,6 +128,11 @@ def read_csv_dataset(
         )
     numbers = pd.to_numeric(labels, errors="coerce")
     numeric = not numbers.isna().any()
+    infinite = np.isinf(numbers.to_numpy(dtype=np.float64))
+    if infinite.any():  # a class label inf would be printed as the invalid JSON `Infinity`
+        row = int(np.argmax(infinite))
+        where = f"{path}: line {table.index[row]}, column {excerpt(target)}"
+        raise UsageError(f"{where}: not a finite number: {excerpt(labels.iloc[row])}")
     if task == "regression" and not numeric:
         row = int(np.argmax(numbers.isna().to_numpy()))
         where = f"{path}: line {table.index[row]}, column {excerpt(target)}"
@@ -128,7 +140,7 @@ def read_csv_dataset(
     if task == "auto":
         task = "classification" if not numeric or _looks_like_classes(numbers) else "regression"
     if task == "regression":
-        y = numbers.to_numpy(dtype=np.float64)
+        y = numeric_columns(table, [target], path)[:, 0]  # refuses magnitudes too
         return Dataset(X, y, "regression", features, target, None)
     if numeric:  # numeric labels: classes in numeric order, kept as numbers
         classes, y = np.unique(numbers.to_numpy(dtype=np.float64), return_inverse=True)

@@ -1,10 +1,11 @@
-"""Files in and out: atomic writes that never replace what is not a regular file, and reads
-that refuse anything but a bounded regular file."""
+"""Files in and out: atomic writes that never replace what is not a regular file, reads that
+refuse anything but a bounded regular file, and strict JSON."""
 
 from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import secrets
@@ -155,7 +156,22 @@ def atomic_write_text(path: Path, text: str, *, named_by_user: bool = False) -> 
 
 
 def atomic_write_json(path: Path, data: object) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    atomic_write_text(path, to_json(data, indent=2) + "\n")
+
+
+def to_json(data: object, *, indent: int | None = None) -> str:
+    """Strict JSON (RFC 8259): JSON has no NaN or infinity, so such floats become null."""
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def read_regular_bytes(path: Path, *, limit: int, what: str, follow_symlinks: bool = True) -> bytes:

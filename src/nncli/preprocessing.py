@@ -122,11 +122,16 @@ class Scaler:
 
 def fit_scaler(x: np.ndarray, kind: str) -> Scaler:
     """Fit on (N, F) or (N,) training values; constant columns keep a scale of 1."""
-    if kind == "standard":
-        offset, scale = x.mean(axis=0), x.std(axis=0)
-    elif kind == "minmax":
-        offset, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
-    else:
-        offset, scale = np.zeros(x.shape[1:]), np.ones(x.shape[1:])
-    scale = np.where(scale > 1e-12, scale, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, naming the column
+        if kind == "standard":
+            offset, scale = x.mean(axis=0), x.std(axis=0)
+        elif kind == "minmax":
+            offset, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+        else:
+            offset, scale = np.zeros(x.shape[1:]), np.ones(x.shape[1:])
+        scale = np.where(scale > 1e-12, scale, 1.0)
+    overflowed = ~(np.isfinite(offset) & np.isfinite(scale))
+    if overflowed.any():
+        what = "the target" if x.ndim == 1 else f"feature column {int(np.argmax(overflowed)) + 1}"
+        raise UsageError(f"data: {what} holds values too large to scale; rescale it")
     return Scaler(kind, np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64))
