@@ -381,3 +381,28 @@ def test_the_error_printer_caps_each_line_and_the_number_of_lines(monkeypatch, t
     assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("internal error: RuntimeError: first line yyy")
     assert len(result.stderr) < 600 and "frame" not in result.stderr
+
+
+def test_a_network_too_big_for_memory_is_one_line_not_a_cpp_trace(tiny_moons, tmp_path):
+    """Within the config's bounds, but not within a 3 GB address space: refused before torch
+    allocates (it printed an allocator error with C++ frames, or the system killed it)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", "train",
+               str(tiny_moons), "-s", "model.depth=2", "-s", "model.width=20000"]  # fmt: skip
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, cwd=tmp_path, preexec_fn=limit
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: model.width, model.depth: 1 network(s) of layer")
+    assert len(result.stderr.splitlines()) == 1 and "GiB to train" in result.stderr
+
+
+def test_an_enormous_but_representable_lr_diverges_cleanly(tiny_moons, tmp_path):
+    lr = ("-s", "training.lr=1e30", "-s", "model.activation=relu")  # tanh saturates instead
+    result = invoke("train", tiny_moons, *lr, "--out", tmp_path / "r")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: training diverged: the loss became non-finite")

@@ -608,3 +608,19 @@ def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(tmp_path: 
     }
     assert result.stderr.startswith(f"error: {path}: config file ")
     assert shown[kind] in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        ("model", {"width": 10**9}, "model.width: every width must be at most 10,000,000"),
+        ("model", {"width": 10**30}, "model.width: every width must be at most 10,000,000"),
+        ("model", {"depth": 2, "width": [10**5, 10**5]}, "model: the hidden layers would hold"
+                                                          " 10,000,000,000 weights"),
+        ("model", {"depth": 256, "width": 5000}, "model: the hidden layers would hold"),
+        ("training", {"lr": 1e300}, "training.lr: must be at most 3.403e+38, the largest float32"),
+        ("training", {"weight_decay": 1e39}, "training.weight_decay: must be at most 3.403e+38"),
+    ],
+)  # fmt: skip
+def test_sizes_and_rates_that_cannot_be_trained_are_refused(section, values, message):
+    assert only_problem(with_section(section, values)).startswith(f"cfg.yaml: {message}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 from pathlib import Path
@@ -37,9 +38,14 @@ Float = Annotated[float, BeforeValidator(_scientific_float)]
 # scikit-learn's random_state takes seeds below 2**32; compare-activations adds up to 999 more.
 MAX_SEED = 2**32 - 1000
 
-# The widest layer nncli builds (and loads): one of 10**7 units is already some gigabytes of
-# weights; 10**30 overflowed inside torch.
+# The widest layer nncli builds (and loads), and the most weights its hidden layers may hold
+# (8 GB of float32, before gradients): wider networks cannot be trained in any memory nncli runs
+# in; 10**30 overflowed inside torch. model.check_fits_in_memory checks the whole network once
+# the data gives its input and output sizes.
 MAX_WIDTH = 10**7
+MAX_HIDDEN_WEIGHTS = 2 * 10**9
+# The weights are float32: a learning rate or decay beyond its range cannot be applied to them.
+FLOAT32_MAX = 3.4028234663852886e38
 
 # Configs are a few hundred bytes; YAML parses at about 1 MB a second.
 CONFIG_LIMIT = 1 * MiB
@@ -102,6 +108,8 @@ class ModelConfig(_Strict):
             raise ValueError(f"must be an integer or a list of integers, got {excerpt(width)}")
         if any(w < 1 for w in widths):
             raise ValueError(f"every width must be >= 1, got {excerpt(width)}")
+        if any(w > MAX_WIDTH for w in widths):
+            raise ValueError(f"every width must be at most {MAX_WIDTH:,}, got {excerpt(width)}")
         return width
 
     @field_validator("activation")
@@ -119,6 +127,12 @@ class ModelConfig(_Strict):
             raise ValueError(
                 f"width lists {len(self.width)} layers but depth is {self.depth};"
                 " give one width per hidden layer"
+            )
+        weights = sum(a * b for a, b in itertools.pairwise(self.widths))
+        if weights > MAX_HIDDEN_WEIGHTS:
+            raise ValueError(
+                f"the hidden layers would hold {weights:,} weights, more than the"
+                f" {MAX_HIDDEN_WEIGHTS:,} that fit in memory; reduce model.width or model.depth"
             )
         return self
 
@@ -144,6 +158,16 @@ class TrainingConfig(_Strict):
     nesterov: bool = False
     early_stopping: EarlyStoppingConfig | None = None
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+
+    @field_validator("lr", "weight_decay")
+    @classmethod
+    def _fits_float32(cls, value: float) -> float:
+        if value > FLOAT32_MAX:
+            raise ValueError(
+                f"must be at most {FLOAT32_MAX:.4g}, the largest float32 (the weights' type),"
+                f" got {value:g}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> TrainingConfig:

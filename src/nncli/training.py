@@ -20,7 +20,7 @@ from nncli.metrics import (
     classification_metrics,
     regression_metrics,
 )
-from nncli.model import StackedMLP, layer_sizes
+from nncli.model import StackedMLP, check_fits_in_memory, layer_sizes
 from nncli.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
 
 
@@ -141,6 +141,7 @@ def train_model(
     a state with its parameters. When `should_stop` ends training early, the outcome's
     `fit.stopped` is set and nothing is measured.
     """
+    check_fits_in_memory(stacked_sizes(config, prepared), n_models=1)
     device = resolve_device(config.training.device)
     train = prepared.tensors("train", device)
     val = prepared.tensors("val", device) if "val" in prepared.raw else None
