@@ -445,3 +445,42 @@ def test_values_that_overflow_are_refused_naming_line_and_column(csv, text, targ
 def test_values_up_to_1e150_are_kept(csv):
     data = read_csv_dataset(csv("a,y\n1e150,0.5\n-1e150,1e150\n0,2.5\n"), "y", "regression")
     assert data.X[:, 0].tolist() == [1e150, -1e150, 0.0] and data.y[1] == 1e150
+
+
+def wide_csv(path: Path, n_features: int, n_rows: int) -> Path:
+    with path.open("w") as handle:
+        handle.write(",".join(f"c{i}" for i in range(n_features)) + ",y\n")
+        for row in range(n_rows):
+            handle.write(",".join(str((row + i) % 7) for i in range(n_features)) + f",{row % 2}\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("n_features", "message"),
+    [
+        (100_000, "the header has 100,001 columns; nncli reads at most 10,000"),
+        (1_000_000, "the header line is longer than 4,194,304 characters"),
+    ],
+)
+def test_a_file_too_wide_is_refused_from_its_header_in_seconds(tmp_path, n_features, message):
+    """100,000 columns took over 2 minutes, a million over 15 (a quadratic duplicate check)."""
+    import subprocess
+    import sys
+
+    data = wide_csv(tmp_path / "wide.csv", n_features, n_rows=10)
+    (tmp_path / "wide.yaml").write_text("data: {source: wide.csv, target: y}\n")
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", "train", "wide.yaml"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == f"error: wide.yaml: {data}: {message}"
+        + ("" if n_features < 10**6 else "; nncli reads 10,000 columns at most")
+        + "\n"
+    )
+
+
+def test_the_widest_file_allowed_loads_with_every_column(tmp_path):
+    data = read_csv_dataset(wide_csv(tmp_path / "wide.csv", 9_999, n_rows=20), "y", "auto")
+    assert data.X.shape == (20, 9_999) and data.feature_names[-1] == "c9998"
+    assert data.X[3, 5] == (3 + 5) % 7

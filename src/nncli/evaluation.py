@@ -75,9 +75,10 @@ def read_labelled_csv(
     columns = [str(c) for c in table.columns]
     ignored = card.config.get("data", {}).get("ignore_columns", [])
     allowed = {*card.feature_names, card.target_name, *ignored, *([id_column] if id_column else [])}
-    missing = [c for c in card.feature_names if c not in columns]
+    present = set(columns)
+    missing = [c for c in card.feature_names if c not in present]
     extra = [c for c in columns if c not in allowed]
-    if id_column and id_column not in columns:
+    if id_column and id_column not in present:
         raise UsageError(f"{path}: --id-column {excerpt(id_column)} is not a column of this file")
     if missing or extra:
         parts = [f"missing feature column(s): {excerpts(missing)}"] if missing else []
@@ -86,7 +87,7 @@ def read_labelled_csv(
             f"{path}: columns do not match the model ({'; '.join(parts)});"
             f" the model expects: {excerpts(card.feature_names)}"
         )
-    has_target = card.target_name in columns
+    has_target = card.target_name in present
     if require_target and not has_target:
         raise UsageError(f"{path}: missing target column {excerpt(card.target_name)}")
     x = numeric_columns(table, card.feature_names, path)
