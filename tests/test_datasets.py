@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -484,3 +485,25 @@ def test_the_widest_file_allowed_loads_with_every_column(tmp_path):
     data = read_csv_dataset(wide_csv(tmp_path / "wide.csv", 9_999, n_rows=20), "y", "auto")
     assert data.X.shape == (20, 9_999) and data.feature_names[-1] == "c9998"
     assert data.X[3, 5] == (3 + 5) % 7
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name(csv):
+    """Spreadsheets save "CSV UTF-8" with a BOM; it became part of the first column's name."""
+    path = csv("y,a\n0,1\n1,2\n0,3\n")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    data = read_csv_dataset(path, "y", "auto")
+    assert data.feature_names == ["a"] and data.y.tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_data_file_that_is_not_a_regular_file_is_named_as_such(tmp_path, kind):
+    path = tmp_path / "d.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    shown = {"fifo": "a FIFO", "device": "a device", "folder": "a folder"}[kind]
+    with pytest.raises(UsageError, match=f"d.csv: data file is {shown}, not a regular file$"):
+        read_csv_dataset(path, "y", "auto")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from nncli.datasets import MAX_INFERRED_CLASSES, Dataset
 from nncli.errors import UsageError, excerpt, excerpts
+from nncli.fileio import require_regular_file
 
 _MISSING = {"", "na", "nan", "n/a", "null", "none"}
 # Larger values overflow float64 once squared (in a variance, a loss): refused as bad input.
@@ -28,8 +29,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
     The index holds each row's line number in the file, for error messages.
     """
-    if not path.is_file():
-        raise UsageError(f"{path}: data file not found")
+    require_regular_file(path, what="data file")
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         header = _checked_header(path, sep)
@@ -44,6 +44,7 @@ def read_table(path: Path) -> pd.DataFrame:
                 skipinitialspace=True,
                 skip_blank_lines=False,
                 index_col=False,  # never take the first column as an index
+                encoding="utf-8-sig",
             )
     except pd.errors.EmptyDataError:
         raise UsageError(f"{path}: file is empty; expected a header row and data rows") from None
@@ -63,7 +64,9 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def _checked_header(path: Path, sep: str) -> list[str]:
     """The header's names; every other non-blank row must have as many fields."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would
+    # otherwise become part of the first column's name.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         first = handle.readline(MAX_HEADER_CHARS + 1)
         if len(first) > MAX_HEADER_CHARS:
             raise UsageError(

@@ -211,6 +211,18 @@ def read_regular_bytes(path: Path, *, limit: int, what: str, follow_symlinks: bo
     return data
 
 
+def require_regular_file(path: Path, *, what: str) -> None:
+    """Refuse a path that is not a regular file (symlinks followed), for a file another library
+    opens itself: pandas would wait on a FIFO, or read /dev/zero forever."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    _check_regular(path, info, info.st_size, what)
+
+
 def _check_regular(path: Path, info: os.stat_result, limit: int, what: str) -> None:
     kind = _kind(info.st_mode)
     if kind == "a symlink":
