@@ -375,3 +375,13 @@ def test_crafted_checkpoints_exit_2_from_the_cli(saved, tmp_path):
         result = CliRunner().invoke(app, ["predict", str(path), "--data", str(data)])
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_thousands_of_unexpected_tensors_give_a_short_line(saved, tmp_path):
+    with safe_open(str(saved), "pt") as handle:
+        metadata = dict(handle.metadata())
+    tensors = load_file(saved) | {f"extra.{i}": torch.zeros(1) for i in range(5000)}
+    save_file(tensors, tmp_path / "extra.safetensors", metadata=metadata)
+    with pytest.raises(UsageError, match="weights do not fit the saved architecture") as info:
+        load_checkpoint(tmp_path / "extra.safetensors")
+    assert len(str(info.value)) < 400 + len(str(tmp_path))  # torch's message named all 5000

@@ -566,6 +566,10 @@ SELF_ALIAS = r":1:\d+: YAML alias \*\w refers to a node that contains it$"
         ("a: &a [*a]\ndata: {source: moons}", SELF_ALIAS),
         ("seed: " + "9" * 5000, r": cannot read a value: Exceeds the limit \(4300 digits\)"),
         ("seed: 2020-13-45\ndata: {source: moons}", r": cannot read a value: month must be in"),
+        (
+            "".join(f"k{i}: 1\n" for i in range(60_000)),
+            r":\d+:\d+: the YAML holds more than 100,000",
+        ),
     ],
 )
 def test_deep_recursive_or_unreadable_yaml_is_one_line_not_a_crash(tmp_path, text, message):
@@ -620,6 +624,7 @@ def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(tmp_path: 
         ("model", {"depth": 256, "width": 5000}, "model: the hidden layers would hold"),
         ("training", {"lr": 1e300}, "training.lr: must be at most 3.403e+38, the largest float32"),
         ("training", {"weight_decay": 1e39}, "training.weight_decay: must be at most 3.403e+38"),
+        ("training", {"batch_size": 10**4000}, "training.batch_size: input should be less than"),
     ],
 )  # fmt: skip
 def test_sizes_and_rates_that_cannot_be_trained_are_refused(section, values, message):

@@ -292,6 +292,8 @@ def plant(path: Path, kind: str) -> None:
         path.symlink_to(secret)
     elif kind == "fifo":
         os.mkfifo(path)
+    elif kind == "nested 100,000 deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
     else:  # a 1 TB sparse file: no disk used, but reading it would never fit
         with path.open("wb") as handle:
             handle.truncate(1 << 40)
@@ -347,7 +349,8 @@ def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(
 
 def test_nncli_runs_skips_run_folders_with_unreadable_files(finished_run, tmp_path):
     planted = [("a", "run.json", "symlink to /dev/zero"), ("b", "run.json", "fifo"),
-               ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo")]  # fmt: skip
+               ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo"),
+               ("e", "metrics.json", "nested 100,000 deep")]  # fmt: skip
     for name, file, kind in planted:
         shutil.copytree(finished_run, tmp_path / name)
         plant(tmp_path / name / file, kind)

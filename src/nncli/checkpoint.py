@@ -126,7 +126,7 @@ def load_checkpoint(path: Path, *, follow_symlinks: bool = True) -> tuple[nn.Seq
     try:
         net.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as exc:
-        detail = " ".join(str(exc).split())
+        detail = clipped(" ".join(str(exc).split()), 300)  # torch names every unexpected key
         raise UsageError(f"{path}: weights do not fit the saved architecture: {detail}") from None
     net.eval()
     return net, card

@@ -151,7 +151,7 @@ class EarlyStoppingConfig(_Strict):
 
 class TrainingConfig(_Strict):
     lr: Float = Field(0.05, gt=0, allow_inf_nan=False)
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, le=10**9)  # larger than the data is clamped anyway
     epochs: int = Field(100, ge=1, le=1_000_000)
     momentum: Float = Field(0.0, ge=0, lt=1)
     weight_decay: Float = Field(0.0, ge=0, allow_inf_nan=False)
@@ -279,7 +279,7 @@ def _check_yaml_shape(text: str, where: str) -> None:
     nodes the document expands to, an alias counting its anchor's nodes again, and the depth."""
     sizes: dict[str, int] = {}  # anchor -> the nodes it expands to
     open_nodes: list[list] = []  # collections being read: [anchor, nodes so far]
-    total = 0
+    total, aliased = 0, False
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         where_line = f"{where}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
         if isinstance(event, yaml.CollectionEndEvent):
@@ -294,6 +294,7 @@ def _check_yaml_shape(text: str, where: str) -> None:
                 raise UsageError(f"{where_line}: YAML alias *{clipped(event.anchor)} refers to"
                                  " a node that contains it")  # fmt: skip
             size = sizes.get(event.anchor, 1)  # an undefined one is the composer's to report
+            aliased = True
         elif isinstance(event, yaml.CollectionStartEvent):
             if len(open_nodes) == MAX_YAML_DEPTH:
                 raise UsageError(f"{where_line}: nested deeper than {MAX_YAML_DEPTH} levels")
@@ -310,8 +311,8 @@ def _check_yaml_shape(text: str, where: str) -> None:
         if open_nodes and size:
             open_nodes[-1][1] += size
         if total > MAX_YAML_NODES:
-            raise UsageError(f"{where_line}: YAML aliases expand to more than"
-                             f" {MAX_YAML_NODES:,} nodes")  # fmt: skip
+            what = "YAML aliases expand to" if aliased else "the YAML holds"
+            raise UsageError(f"{where_line}: {what} more than {MAX_YAML_NODES:,} nodes")
 
 
 def _refuse_duplicate_keys(node: yaml.Node | None, path: str) -> None:
