@@ -382,3 +382,53 @@ def test_a_corrupt_run_json_is_one_line_on_resume(finished_run, tmp_path, text, 
     result = runner.invoke(app, [command, "--resume", str(run)])
     assert result.exit_code == 2, result.output
     assert result.stderr == f"error: {run / 'run.json'}: {message}\n"
+
+
+def crafted_state(cut: Path, out: Path, edit) -> Path:
+    """A copy of an interrupted run whose last.safetensors `edit(loop, tensors)` changed."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    shutil.copytree(cut, out)
+    with safe_open(str(cut / "last.safetensors"), "pt") as handle:
+        metadata = dict(handle.metadata())
+    tensors = load_file(cut / "last.safetensors")
+    loop = json.loads(metadata["loop"])
+    edit(loop, tensors)
+    save_file(tensors, out / "last.safetensors", metadata={**metadata, "loop": json.dumps(loop)})
+    return out
+
+
+def _set(mapping: dict, key: str, value: object) -> None:
+    mapping[key] = value
+
+
+CRAFTED = {
+    "epoch-a-string": lambda loop, t: _set(loop, "epoch", "x"),
+    "epoch-negative": lambda loop, t: _set(loop, "epoch", -5),  # trained extra epochs silently
+    "step-beyond-the-epoch": lambda loop, t: _set(loop, "step", 10**12),
+    "order-out-of-range": lambda loop, t: _set(t, "order", t["order"] + 10**6),
+    "shuffler-state-cut": lambda loop, t: _set(t, "shuffler.0", t["shuffler.0"][:10].clone()),
+    "best-weights-resized": lambda loop, t: _set(t, "best.0", t["best.0"][:, :3].clone()),
+    "history-a-string": lambda loop, t: _set(loop["result"], "history", "zzz"),
+    "tracker-empty": lambda loop, t: _set(loop, "tracker", {"x": 1}),
+    "lr-a-string": lambda loop, t: _set(loop["param_groups"][0], "lr", "fast"),
+    "momentum-buffer-resized": lambda loop, t: (
+        _set(loop, "optimizer_state", {"0": {"momentum_buffer": "tensor"}}),
+        _set(t, "optimizer.0.momentum_buffer", torch.zeros(3)),
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", CRAFTED.values(), ids=CRAFTED.keys())
+def test_a_crafted_resumable_state_is_one_line_not_an_internal_error(tiny_moons, tmp_path, edit):
+    """Config and data match (so the run is resumable), but the saved loop state is malformed:
+    each was an internal error inside the training loop, or (a negative epoch) trained on."""
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted):
+        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(30))
+    crafted = crafted_state(cut, tmp_path / "crafted", edit)
+    result = runner.invoke(app, ["train", "--resume", str(crafted)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {crafted / 'last.safetensors'}: cannot resume from")
+    assert len(result.stderr.splitlines()) == 1

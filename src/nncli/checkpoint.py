@@ -309,9 +309,82 @@ def load_training_state(path: Path):
             grad_sums=tensors.get("grad_sums"),
             result=result,
         )
+        _check_resumable(state, params, info)
     except FileNotFoundError:
         raise UsageError(f"{path}: no resumable checkpoint here") from None
     except (OSError, SafetensorError, ValueError, KeyError, TypeError, OverflowError,
             RecursionError) as exc:  # fmt: skip
         raise UsageError(f"{path}: cannot resume from this file: {exc}") from None
     return state, params, info
+
+
+def _check_resumable(state, params: list[torch.Tensor], info: dict) -> None:
+    """What the engine reads of a resumed state, as `save_training_state` writes it for K
+    models: a crafted file fails here, as a ValueError, not inside the training loop."""
+    k, training = len(info["seeds"]), info["config"]["training"]
+    numbers = (int, float)
+
+    def require(ok: object, what: str) -> None:
+        if not ok:
+            raise ValueError(f"{what} is malformed")
+
+    def k_list(value: object, test) -> bool:
+        return isinstance(value, list) and len(value) == k and all(map(test, value))
+
+    require(k_list(info["activations"], lambda a: a in _activation_names()), "info.activations")
+    require(_is_int(state.epoch) and 1 <= state.epoch <= training["epochs"], "epoch")
+    require(params and all(p.dtype == torch.float32 and len(p) == k for p in params), "param")
+    require([p.shape for p in state.best_params] == [p.shape for p in params], "best")
+    generator = torch.Generator().get_state()
+    require(all(g.dtype == generator.dtype and g.shape == generator.shape
+                for g in state.shuffler_states), "shuffler")  # fmt: skip
+    require(_is_int(state.step) and state.step >= 0, "step")
+    if state.order is None:
+        require(state.step == 0 and state.outputs is None, "step")
+    else:
+        n = state.order.shape[-1]
+        batch = min(training["batch_size"], n)
+        require(state.order.dtype == torch.int64 and state.order.shape == (k, n)
+                and torch.equal(state.order.sort(dim=1).values, torch.arange(n).expand(k, n)),
+                "order")  # fmt: skip
+        require(state.step < -(-n // batch), "step")
+        shape = (k, state.step * batch, params[-1].shape[-1])  # (K, step * B, C)
+        outputs = state.outputs
+        require(state.step == 0 or (outputs is not None and outputs.shape == shape), "outputs")
+    tracker = state.tracker if isinstance(state.tracker, dict) else {}
+    require(k_list(tracker.get("active"), lambda a: a in (True, False))
+            and k_list(tracker.get("best_loss"), lambda v: isinstance(v, numbers))
+            and k_list(tracker.get("best_epoch"), _is_int)
+            and k_list(tracker.get("waited"), _is_int), "tracker")  # fmt: skip
+    groups = state.optimizer["param_groups"]
+    require(isinstance(groups, list) and len(groups) == 1 and isinstance(groups[0], dict)
+            and all(isinstance(groups[0].get(h), numbers) and not isinstance(groups[0].get(h), bool)
+                    for h in ("lr", "momentum", "dampening", "weight_decay"))
+            and groups[0].get("params") == list(range(len(params))), "param_groups")  # fmt: skip
+    layers = len(params) // 2
+    # One model trains as a plain module, ordered weight, bias, ...; K stacked ones as
+    # [weights..., biases...] with a leading K axis (see engine.fit).
+    shapes = [p.shape for p in params] if k > 1 else [
+        params[i // 2 + (i % 2) * layers].shape[1:] for i in range(len(params))]  # fmt: skip
+    for index, entry in state.optimizer["state"].items():
+        buffer = entry.get("momentum_buffer") if isinstance(entry, dict) else ""
+        require(0 <= index < len(params) and (buffer is None or (
+            isinstance(buffer, torch.Tensor) and buffer.shape == shapes[index])),
+            "optimizer state")  # fmt: skip
+    result = state.result
+    require(k_list(result.history, lambda h: isinstance(h, list)
+                   and all(isinstance(row, dict) for row in h)), "history")  # fmt: skip
+    for name in ("best_epoch", "kept_epoch", "epochs_run"):
+        require(k_list(getattr(result, name), _is_int), name)
+    require(k_list(result.diverged, lambda d: d is None or (len(d) == 2 and all(map(_is_int, d)))),
+            "diverged")  # fmt: skip
+    require(k_list(result.initial_train_loss, lambda v: isinstance(v, numbers)), "initial loss")
+    grads = state.grad_sums
+    require(grads is None or (grads.dtype == torch.float32 and grads.shape == (layers, k)),
+            "grad_sums")  # fmt: skip
+
+
+def _activation_names():
+    from nncli.activations import ACTIVATIONS
+
+    return ACTIVATIONS
