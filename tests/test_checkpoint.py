@@ -262,3 +262,126 @@ def test_missing_or_unparsable_card(saved, tmp_path, nncli):
     path = rewrite(saved, tmp_path / "bad.safetensors", nncli=nncli)
     with pytest.raises(UsageError, match="checkpoint metadata is incomplete or invalid"):
         load_checkpoint(path)
+
+
+# --- crafted checkpoints: every fault is one line (UsageError, exit 2), never an internal error --
+
+
+def with_weights(path: Path, out: Path, convert) -> Path:
+    """A copy of a checkpoint with every tensor passed through `convert`."""
+    with safe_open(str(path), "pt") as handle:
+        metadata = dict(handle.metadata())
+    save_file({k: convert(v) for k, v in load_file(path).items()}, out, metadata=metadata)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_weights_of_another_float_type_are_read_as_float32(saved, tmp_path, dtype):
+    other = with_weights(saved, tmp_path / "other.safetensors", lambda t: t.to(dtype))
+    net, card = load_checkpoint(other)
+    reference, _ = load_checkpoint(saved)
+    x = np.array([[0.3, -1.2], [2.0, 0.1]])
+    assert net[0].weight.dtype == torch.float32
+    tolerance = 1e-6 if dtype == torch.float64 else 1e-2
+    np.testing.assert_allclose(card.predict_raw(net, x), card.predict_raw(reference, x),
+                               atol=tolerance)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("convert", "message"),
+    [
+        (lambda t: t.to(torch.int32), "weights must be floating point, got int32"),
+        (lambda t: t.fill_(float("nan")), "weights hold NaN or infinite values"),
+    ],
+    ids=["int32", "nan"],
+)
+def test_weights_that_are_not_finite_floats_are_refused(saved, tmp_path, convert, message):
+    bad = with_weights(saved, tmp_path / "bad.safetensors", convert)
+    with pytest.raises(UsageError, match=message):
+        load_checkpoint(bad)
+
+
+BAD_CARDS = {
+    "scaling-not-a-mapping": {"feature_scaling": "x"},
+    "scaling-wrong-length": {"feature_scaling": {"kind": "standard", "offset": [0.0],
+                                                 "scale": [1.0, 1.0, 1.0]}},
+    "scaling-nan": {"feature_scaling": {"kind": "standard", "offset": [0.0, 0.0],
+                                        "scale": [float("nan"), 1.0]}},
+    "scaling-zero": {"feature_scaling": {"kind": "standard", "offset": [0.0, 0.0],
+                                         "scale": [0.0, 1.0]}},
+    "scaling-kind": {"feature_scaling": {"kind": "log", "offset": [0.0, 0.0], "scale": [1, 1]}},
+    "scaling-ragged": {"feature_scaling": {"kind": "none", "offset": [0, [1]], "scale": [1, 1]}},
+    "target-scaling": {"target_scaling": {"kind": "standard", "offset": 0.0, "scale": 1.0}},
+    "classes-null": {"classes": None},
+    "classes-short": {"classes": ["a", "b"]},
+    "classes-long": {"classes": ["a", "b", "c", "d"]},
+    "classes-twice": {"classes": ["a", "a", "b"]},
+    "classes-bool": {"classes": [True, False, "c"]},
+    "features-short": {"feature_names": ["x1"]},
+    "features-not-strings": {"feature_names": [1, 2]},
+    "config-not-a-mapping": {"config": "zzz"},
+    "ignore-not-a-list": {"config": {"data": {"ignore_columns": "id"}}},
+    "target-name": {"target_name": ["y"]},
+    "fingerprint": {"data_fingerprint": 5},
+    "huge-size": {"sizes": [2, 10**30, 4, 3]},
+    "huge-key": {"x" * 100_000: 1},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", BAD_CARDS.values(), ids=BAD_CARDS.keys())
+def test_a_malformed_model_card_is_one_short_line(saved, tmp_path, changes):
+    path = with_card_changes(saved, tmp_path / "bad.safetensors", **changes)
+    with pytest.raises(UsageError, match="checkpoint metadata is incomplete or invalid") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400 + len(str(path))
+
+
+def test_a_regression_card_with_classes_or_several_outputs_is_refused(tmp_path):
+    card = CARDS["regression"]
+    path = tmp_path / "r.safetensors"
+    save_checkpoint(path, seeded_mlp(card.sizes, card.activation, 0), card)
+    for changes in ({"classes": [1]}, {"target_scaling": {"kind": "standard", "offset": [1.0],
+                                                          "scale": [1.0]}}):  # fmt: skip
+        bad = with_card_changes(path, tmp_path / "bad.safetensors", **changes)
+        with pytest.raises(UsageError, match="checkpoint metadata is incomplete or invalid"):
+            load_checkpoint(bad)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"format_version": "1" * 100_000},
+        {"format_version": "0" * 100_000 + "1"},
+        {"nncli": "[" * 100_000 + "]" * 100_000},
+    ],
+    ids=["version-of-100000-digits", "padded-version", "deeply-nested-card"],
+)
+def test_absurd_metadata_is_one_line(saved, tmp_path, metadata):
+    path = rewrite(saved, tmp_path / "absurd.safetensors", **metadata)
+    with pytest.raises(UsageError) as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400 + len(str(path))
+
+
+def test_crafted_checkpoints_exit_2_from_the_cli(saved, tmp_path):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    data = tmp_path / "d.csv"
+    data.write_text("x1,x2\n0.5,1.0\n")
+    for name in ("classes-null", "scaling-wrong-length", "config-not-a-mapping"):
+        path = with_card_changes(saved, tmp_path / f"{name}.safetensors", **BAD_CARDS[name])
+        result = CliRunner().invoke(app, ["predict", str(path), "--data", str(data)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_thousands_of_unexpected_tensors_give_a_short_line(saved, tmp_path):
+    with safe_open(str(saved), "pt") as handle:
+        metadata = dict(handle.metadata())
+    tensors = load_file(saved) | {f"extra.{i}": torch.zeros(1) for i in range(5000)}
+    save_file(tensors, tmp_path / "extra.safetensors", metadata=metadata)
+    with pytest.raises(UsageError, match="weights do not fit the saved architecture") as info:
+        load_checkpoint(tmp_path / "extra.safetensors")
+    assert len(str(info.value)) < 400 + len(str(tmp_path))  # torch's message named all 5000

@@ -324,6 +324,8 @@ def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
         ("a,b,y\n1,2,x\n1,abc,y\n", "line 3, column 'b': not a finite number: 'abc'"),
         ("a,b,y\n" + "1,2,x\n" * 9 + "1,2,z\n", "class 'z' has 1 row(s), too few for a stratified"),
         ("a,b,y\n", "has a header but no data rows"),
+        ("a,b,y\n" + "1,2,x\n1,3,y\n" * 5 + "1e308,2,x\n", "line 12, column 'a': '1e308' is"),
+        ("a,b,y\n" + "1,2,0\n1,3,1\n" * 5 + "1,2,inf\n", "line 12, column 'y': not a finite"),
     ],
 )
 def test_bad_csv_exits_2_naming_the_cell_and_creates_no_run_folder(
@@ -335,3 +337,78 @@ def test_bad_csv_exits_2_naming_the_cell_and_creates_no_run_folder(
     assert result.exit_code == 2, result.output
     assert message in result.stderr and str(config) in result.stderr
     assert not (tmp_path / "never").exists()
+
+
+HUGE = "q" * 100_000  # under the csv module's 131072-character field limit
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "shown"),
+    [
+        ({}, ["config", "cfg.yaml", "--set", f"training.lr={HUGE}"], "got 'qqqq"),
+        ({}, ["config", "cfg.yaml", "--set", f"{HUGE}=1"], "unknown key 'qqqq"),
+        ({}, ["config", "cfg.yaml", "--set", f"model.activation={HUGE}"], "activation 'qqqq"),
+        ({"d.csv": f"a,b,y\n1,{HUGE},0\n1,2,1\n"}, ["train", "d.yaml"], "number: 'qqqq"),
+        ({"d.csv": f"a,{HUGE},y\n1,2,0\n1,2,1,4\n"}, ["train", "d.yaml"], "('a', 'qqqq"),
+        ({"d.csv": f"a,b,{HUGE}\n1,2,0\n"}, ["train", "d.yaml"], "the file has: 'a', 'b', 'qqq"),
+    ],
+)
+def test_huge_values_are_quoted_as_short_excerpts_in_one_line(tmp_path, files, args, shown):
+    (tmp_path / "cfg.yaml").write_text("data: {source: moons}\n")
+    (tmp_path / "d.yaml").write_text("data: {source: d.csv, target: y}\n")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = invoke(*[tmp_path / a if a.endswith(".yaml") else a for a in args])
+    assert result.exit_code == 2, result.output[:300]
+    assert len(result.stderr.splitlines()) == 1 and len(result.stderr) < 400, result.stderr[:500]
+    assert shown in result.stderr and "q" * 41 not in result.stderr
+
+
+def test_the_error_printer_caps_each_line_and_the_number_of_lines(monkeypatch, tmp_path):
+    from nncli import commands
+    from nncli.errors import ConfigError
+
+    def many_long_problems(*args: object) -> str:
+        raise ConfigError([f"problem {i}: " + "x" * 10_000 for i in range(50)])
+
+    monkeypatch.setattr(commands, "resolved_config_yaml", many_long_problems)
+    result = invoke("config", tmp_path / "any.yaml")
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2 and len(lines) == 20
+    assert all(len(line) <= len("error: ") + 500 for line in lines)
+    assert lines[0].startswith("error: problem 0: xxx")
+    assert lines[-1] == "error: … and 31 more problems"
+
+    def bug(*args: object) -> str:
+        raise RuntimeError("first line " + "y" * 10_000 + "\nframe #0: C++ frames\nframe #1")
+
+    monkeypatch.setattr(commands, "resolved_config_yaml", bug)
+    result = invoke("config", tmp_path / "any.yaml")
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("internal error: RuntimeError: first line yyy")
+    assert len(result.stderr) < 600 and "frame" not in result.stderr
+
+
+def test_a_network_too_big_for_memory_is_one_line_not_a_cpp_trace(tiny_moons, tmp_path):
+    """Within the config's bounds, but not within a 3 GB address space: refused before torch
+    allocates (it printed an allocator error with C++ frames, or the system killed it)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", "train",
+               str(tiny_moons), "-s", "model.depth=2", "-s", "model.width=20000"]  # fmt: skip
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, cwd=tmp_path, preexec_fn=limit
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: model.width, model.depth: 1 network(s) of layer")
+    assert len(result.stderr.splitlines()) == 1 and "GiB to train" in result.stderr
+
+
+def test_an_enormous_but_representable_lr_diverges_cleanly(tiny_moons, tmp_path):
+    lr = ("-s", "training.lr=1e30", "-s", "model.activation=relu")  # tanh saturates instead
+    result = invoke("train", tiny_moons, *lr, "--out", tmp_path / "r")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: training diverged: the loss became non-finite")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -519,3 +522,123 @@ def test_seeds_out_of_range_are_config_errors(tmp_path, key, value):
     path.write_text("data: {source: moons}\n")
     with pytest.raises(ConfigError, match=f"--set {key}: input should be"):
         load_config(path, [f"{key}={value}"])
+
+
+# --- hostile YAML ------------------------------------------------------------------------------
+
+
+def billion_laughs() -> str:
+    """542 bytes that expand to 9**9 (387 million) strings through nested aliases."""
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(["data: {source: moons}", *lines]) + "\n"
+
+
+def nncli(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in a child process with 3 GB of address space, killed after 60 s: a hang or a
+    memory blow-up fails the test instead of stalling the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd, timeout=60, preexec_fn=limit
+    )
+
+
+@pytest.mark.parametrize("command", ["config", "train", "resume"])
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path, command: str):
+    (tmp_path / "bomb.yaml").write_text(billion_laughs())
+    run = tmp_path / "run"  # an interrupted run folder whose config.yaml is the bomb
+    run.mkdir()
+    (run / "run.json").write_text('{"status": "interrupted"}')
+    (run / "last.safetensors").write_bytes(b"")
+    (run / "config.yaml").write_text(billion_laughs())
+    args = {"config": ["config", "bomb.yaml"], "train": ["train", "bomb.yaml", "--out", "r"],
+            "resume": ["train", "--resume", "run"]}[command]  # fmt: skip
+    result = nncli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert "YAML aliases expand to more than 100,000 nodes" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+DEEP = r":\d+:\d+: nested deeper than 32 levels$"
+SELF_ALIAS = r":1:\d+: YAML alias \*\w refers to a node that contains it$"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("data: " + "[" * 5000 + "]" * 5000, DEEP),
+        ("data:\n" + "".join(f"{' ' * i}k{i}:\n" for i in range(1, 40)), DEEP),
+        ("data: &d {source: moons, again: *d}", SELF_ALIAS),
+        ("a: &a [*a]\ndata: {source: moons}", SELF_ALIAS),
+        ("seed: " + "9" * 5000, r": cannot read a value: Exceeds the limit \(4300 digits\)"),
+        ("seed: 2020-13-45\ndata: {source: moons}", r": cannot read a value: month must be in"),
+        (
+            "".join(f"k{i}: 1\n" for i in range(60_000)),
+            r":\d+:\d+: the YAML holds more than 100,000",
+        ),
+    ],
+)
+def test_deep_recursive_or_unreadable_yaml_is_one_line_not_a_crash(tmp_path, text, message):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(UsageError, match=rf"^{at(path)}{message}"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[" * 3000 + "]" * 3000, "--set data.noise:1:33: nested deeper than 32 levels"),
+        ("9" * 5000, "--set data.noise: cannot read a value"),
+        ("{a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], b: [" + ", ".join(["*a"] * 10**4) + "]}",
+         "YAML aliases expand to more than 100,000 nodes"),
+    ],
+)  # fmt: skip
+def test_hostile_override_values_are_refused(value, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        apply_overrides({"data": {"source": "moons"}}, [f"data.noise={value}"])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "huge"])
+def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(tmp_path: Path, kind):
+    path = tmp_path / "cfg.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would wait for a writer forever
+    elif kind == "/dev/zero":
+        path.symlink_to("/dev/zero")  # reading it would never end
+    else:
+        with path.open("wb") as handle:
+            handle.truncate(1 << 40)
+    result = nncli("train", path, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    shown = {
+        "fifo": "is a FIFO, not a regular file",
+        "/dev/zero": "is a device, not a regular",
+        "huge": "; nncli reads at most 1 MiB",
+    }
+    assert result.stderr.startswith(f"error: {path}: config file ")
+    assert shown[kind] in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        ("model", {"width": 10**9}, "model.width: every width must be at most 10,000,000"),
+        ("model", {"width": 10**30}, "model.width: every width must be at most 10,000,000"),
+        ("model", {"depth": 2, "width": [10**5, 10**5]}, "model: the hidden layers would hold"
+                                                          " 10,000,000,000 weights"),
+        ("model", {"depth": 256, "width": 5000}, "model: the hidden layers would hold"),
+        ("training", {"lr": 1e300}, "training.lr: must be at most 3.403e+38, the largest float32"),
+        ("training", {"weight_decay": 1e39}, "training.weight_decay: must be at most 3.403e+38"),
+        ("training", {"batch_size": 10**4000}, "training.batch_size: input should be less than"),
+    ],
+)  # fmt: skip
+def test_sizes_and_rates_that_cannot_be_trained_are_refused(section, values, message):
+    assert only_problem(with_section(section, values)).startswith(f"cfg.yaml: {message}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -343,7 +344,7 @@ def test_header_only_csv_file(csv):
 def test_missing_target_column_lists_the_columns(csv):
     path = csv("a,b,y\n1,2,3\n")
     with pytest.raises(
-        UsageError, match=r"missing target column\(s\): label; the file has: a, b, y$"
+        UsageError, match=r"missing target column\(s\): 'label'; the file has: 'a', 'b', 'y'$"
     ):
         read_csv_dataset(path, "label", "auto")
 
@@ -399,7 +400,7 @@ def test_duplicate_column_names_are_refused(csv):
 
 def test_duplicate_column_message_names_the_column_as_written_in_the_file(csv):
     # pandas renames the second 'a' to 'a.1', a name the user never wrote.
-    with pytest.raises(UsageError, match=r"duplicate column name\(s\): a$"):
+    with pytest.raises(UsageError, match=r"duplicate column name\(s\): 'a'$"):
         read_csv_dataset(csv("a,a,y\n1,2,0\n3,4,1\n"), "y", "auto")
 
 
@@ -454,3 +455,86 @@ def test_numeric_csv_class_labels_become_ints_where_integral(csv):
     data = read_csv_dataset(csv("a,y\n1,2.0\n2,0.5\n3,1\n4,2\n"), "y", "classification")
     assert data.classes == [0.5, 1, 2] and [type(c) for c in data.classes] == [float, int, int]
     assert data.y.tolist() == [2, 0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "task", "message"),
+    [
+        ("a,b,y\n1,2,0\n1e308,4,1\n5,6,0\n", "y", "auto", "3, column 'a': '1e308' is beyond"),
+        ("a,b,y\n1,2,0\n3,-2e150,1\n5,6,0\n", "y", "auto", "3, column 'b': '-2e150' is beyond"),
+        ("a,y\n1,0.5\n2,1e308\n3,2.5\n", "y", "regression", "3, column 'y': '1e308' is beyond"),
+        ("a,y\n1,0.5\n2,1.5\n3,inf\n", "y", "auto", "4, column 'y': not a finite number: 'inf'"),
+        ("a,y\n1,0\n2,1\n3,-inf\n", "y", "classification", "4, column 'y': not a finite number"),
+    ],
+    ids=["feature-1e308", "feature-minus-2e150", "target-1e308", "target-inf", "label-minus-inf"],
+)
+def test_values_that_overflow_are_refused_naming_line_and_column(csv, text, target, task, message):
+    """1e308 is finite, but its square is not: a scaler's std became inf and zeroed the column."""
+    with pytest.raises(UsageError, match=re.escape(f": line {message}")):
+        read_csv_dataset(csv(text), target, task)
+
+
+def test_values_up_to_1e150_are_kept(csv):
+    data = read_csv_dataset(csv("a,y\n1e150,0.5\n-1e150,1e150\n0,2.5\n"), "y", "regression")
+    assert data.X[:, 0].tolist() == [1e150, -1e150, 0.0] and data.y[1] == 1e150
+
+
+def wide_csv(path: Path, n_features: int, n_rows: int) -> Path:
+    with path.open("w") as handle:
+        handle.write(",".join(f"c{i}" for i in range(n_features)) + ",y\n")
+        for row in range(n_rows):
+            handle.write(",".join(str((row + i) % 7) for i in range(n_features)) + f",{row % 2}\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("n_features", "message"),
+    [
+        (100_000, "the header has 100,001 columns; nncli reads at most 10,000"),
+        (1_000_000, "the header line is longer than 4,194,304 characters"),
+    ],
+)
+def test_a_file_too_wide_is_refused_from_its_header_in_seconds(tmp_path, n_features, message):
+    """100,000 columns took over 2 minutes, a million over 15 (a quadratic duplicate check)."""
+    import subprocess
+    import sys
+
+    data = wide_csv(tmp_path / "wide.csv", n_features, n_rows=10)
+    (tmp_path / "wide.yaml").write_text("data: {source: wide.csv, target: y}\n")
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", "train", "wide.yaml"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == f"error: wide.yaml: {data}: {message}"
+        + ("" if n_features < 10**6 else "; nncli reads 10,000 columns at most")
+        + "\n"
+    )
+
+
+def test_the_widest_file_allowed_loads_with_every_column(tmp_path):
+    data = read_csv_dataset(wide_csv(tmp_path / "wide.csv", 9_999, n_rows=20), "y", "auto")
+    assert data.X.shape == (20, 9_999) and data.feature_names[-1] == "c9998"
+    assert data.X[3, 5] == (3 + 5) % 7
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name(csv):
+    """Spreadsheets save "CSV UTF-8" with a BOM; it became part of the first column's name."""
+    path = csv("y,a\n0,1\n1,2\n0,3\n")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    data = read_csv_dataset(path, "y", "auto")
+    assert data.feature_names == ["a"] and data.y.tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_data_file_that_is_not_a_regular_file_is_named_as_such(tmp_path, kind):
+    path = tmp_path / "d.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    shown = {"fifo": "a FIFO", "device": "a device", "folder": "a folder"}[kind]
+    with pytest.raises(UsageError, match=f"d.csv: data file is {shown}, not a regular file$"):
+        read_csv_dataset(path, "y", "auto")

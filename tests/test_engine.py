@@ -139,7 +139,7 @@ def reference_fit(
 
 
 def solo(sizes, activation, seed, train, val, task, settings, **kwargs):
-    """Train one model alone (K = 1); returns (the plain module, the FitResult)."""
+    """Train one model alone (K = 1); returns (the plain module, its Result)."""
     stacked = StackedMLP.from_seeds(sizes, [activation], [seed])
     result = run_fit(stacked, train, val, task=task, settings=settings, seeds=[seed], **kwargs)
     return stacked.member(0), result

@@ -92,12 +92,15 @@ def test_evaluate_on_a_csv_matches_columns_by_name(iris_run, tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.drop(columns=["petal_width_cm"]), "missing feature column(s): petal_width_cm"),
-        (lambda t: t.assign(colour="red"), "unexpected column(s): colour"),
+        (
+            lambda t: t.drop(columns=["petal_width_cm"]),
+            "missing feature column(s): 'petal_width_cm'",
+        ),
+        (lambda t: t.assign(colour="red"), "unexpected column(s): 'colour'"),
         (lambda t: t.drop(columns=["species"]), "missing target column 'species'"),
         (
             lambda t: t.assign(species=t["species"].replace("setosa", "rosa")),
-            "class label(s) the model never saw: rosa",
+            "class label(s) the model never saw: 'rosa'",
         ),
         (
             lambda t: t.assign(
@@ -135,7 +138,7 @@ def test_numeric_class_labels_in_a_file_match_by_value(tmp_path):
     assert json.loads(results[0].stdout) == json.loads(results[1].stdout)
     (tmp_path / "f.csv").write_text("a,b,y\n0.1,0.2,3\n")
     unseen = invoke("evaluate", run_dir, "--data", tmp_path / "f.csv")
-    assert unseen.exit_code == 2 and "never saw: 3; it knows: 0, 1, 2.5" in unseen.stderr
+    assert unseen.exit_code == 2 and "never saw: '3'; it knows: 0, 1, 2.5" in unseen.stderr
 
 
 def test_predict_writes_labels_and_probabilities_that_evaluate_agrees_with(iris_run, tmp_path):
@@ -283,7 +286,7 @@ def test_runs_lists_sorts_and_prints_json(tmp_path, write_config):
     table = invoke("runs", base)
     assert table.exit_code == 0 and "test accuracy" in table.stdout
     bad = invoke("runs", base, "--sort", "speed")
-    assert bad.exit_code == 2 and "known: accuracy" in bad.stderr
+    assert bad.exit_code == 2 and "known: 'accuracy'" in bad.stderr
     assert invoke("runs", tmp_path / "nowhere").exit_code == 2
 
 
@@ -340,6 +343,75 @@ def test_ignored_columns_are_not_features_and_pass_through_predict(tmp_path):
     assert "flower_id" not in card.feature_names
     assert card.feature_names == [c for c in table.columns if c not in ("flower_id", "species")]
     wrong = invoke("train", config, "-s", "data.ignore_columns=[nope]", "--out", tmp_path / "x")
-    assert wrong.exit_code == 2 and "missing ignored column(s): nope" in wrong.stderr
+    assert wrong.exit_code == 2 and "missing ignored column(s): 'nope'" in wrong.stderr
     moons = invoke("train", config, "-s", "data.source=moons", "-s", "data.target=null")
     assert moons.exit_code == 2 and "data.ignore_columns: applies to CSV files only" in moons.stderr
+
+
+@pytest.mark.parametrize("name", ["prediction", "probability_setosa"])
+def test_an_id_column_named_like_a_predict_column_is_refused_not_dropped(iris_run, tmp_path, name):
+    table = pd.read_csv(IRIS)
+    table.insert(0, name, [f"id{i}" for i in range(len(table))])
+    data = tmp_path / "ids.csv"
+    table.to_csv(data, index=False)
+    out = tmp_path / "p.csv"
+    result = invoke("predict", iris_run["run_dir"], "--data", data, "--id-column", name, "-o", out)
+    assert result.exit_code == 2
+    assert f"--id-column '{name}': predict writes a column of that name" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not out.exists()
+
+
+def with_card(checkpoint: Path, out: Path, edit) -> Path:
+    """A copy of a checkpoint whose model card `edit(card)` changed."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(checkpoint), "pt") as handle:
+        metadata = dict(handle.metadata())
+    card = json.loads(metadata["nncli"])
+    edit(card)
+    save_file(load_file(checkpoint), out, metadata={**metadata, "nncli": json.dumps(card)})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("secret", "target"),
+    [
+        ("root:SECRET-HASH:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n", "species"),
+        ("a,b\n1,2\n3,SECRET-HASH\n", "a"),
+        ("a,SECRET-HASH\n1,2\n", "b"),
+    ],
+)
+def test_evaluate_never_echoes_a_file_only_the_checkpoint_names(iris_run, tmp_path, secret, target):
+    """A foreign checkpoint whose config points data.source at /etc/shadow must not print it."""
+    shadow = tmp_path / "shadow"
+    shadow.write_text(secret)
+
+    def point_at_the_secret(card: dict) -> None:
+        card["config"]["data"].update(source=str(shadow), target=target)
+
+    checkpoint = Path(iris_run["run_dir"]) / "model.safetensors"
+    foreign = with_card(checkpoint, tmp_path / "foreign.safetensors", point_at_the_secret)
+    result = invoke("evaluate", foreign)
+    assert result.exit_code == 2, result.output
+    assert "cannot rebuild the run's data" in result.stderr and "<hidden>" in result.stderr
+    assert "SECRET" not in result.output and "19000" not in result.output
+
+
+def test_json_output_is_strict_json_even_from_a_folder_holding_nan(tmp_path, tiny_moons):
+    """Python's json writes NaN and Infinity, which no strict JSON reader accepts."""
+    base = tmp_path / "runs"
+    summary = run_train(tiny_moons, [], out=base / "run")
+    metrics = Path(summary["run_dir"]) / "metrics.json"
+    saved = json.loads(metrics.read_text())
+    saved["metrics"]["test"]["accuracy"] = float("nan")
+    saved["metrics"]["test"]["f1"] = float("inf")
+    metrics.write_text(json.dumps(saved))  # as a foreign or older tool might write it
+    result = invoke("runs", base, "--json")
+    assert result.exit_code == 0, result.output
+
+    def reject(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    records = json.loads(result.stdout, parse_constant=reject)
+    assert records[0]["metrics"]["accuracy"] is None and records[0]["metrics"]["f1"] is None

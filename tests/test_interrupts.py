@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -262,3 +263,174 @@ def test_a_run_still_training_cannot_be_resumed_alongside(long_config, tmp_path)
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
+
+
+# --- run folders from elsewhere -----------------------------------------------------------------
+
+MEMORY_LIMIT = 3 << 30  # address space for a child: torch needs about 1 GB; /dev/zero needs all
+
+
+def limited_nncli(*args: object) -> subprocess.CompletedProcess:
+    """The CLI in a child with limited memory, killed after 60 s: a hang or a memory blow-up
+    fails the test instead of stalling it."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=limit)
+
+
+def plant(path: Path, kind: str) -> None:
+    """Replace a run folder's file by something nncli must not read."""
+    path.unlink(missing_ok=True)
+    if kind == "symlink to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "symlink to a secret":  # as to /etc/shadow: its lines must not be printed
+        secret = path.parent.parent / "shadow"
+        secret.write_text("root:SECRET-HASH:19000:0:99999:7:::\n")
+        path.symlink_to(secret)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "nested 100,000 deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:  # a 1 TB sparse file: no disk used, but reading it would never fit
+        with path.open("wb") as handle:
+            handle.truncate(1 << 40)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("finished")
+    config = folder / "moons.yaml"
+    config.write_text(
+        "data: {source: moons, n_samples: 100}\nmodel: {width: 4}\ntraining: {epochs: 2}\n"
+    )
+    assert runner.invoke(app, ["train", str(config), "--out", str(folder / "run")]).exit_code == 0
+    return folder / "run"
+
+
+@pytest.mark.parametrize(
+    ("command", "file", "kind"),
+    [
+        ("evaluate", "model.safetensors", "symlink to /dev/zero"),
+        ("evaluate", "model.safetensors", "fifo"),
+        ("evaluate", "model.safetensors", "huge"),
+        ("train", "last.safetensors", "symlink to /dev/zero"),
+        ("train", "last.safetensors", "fifo"),
+        ("train", "last.safetensors", "huge"),
+        ("compare-activations", "last.safetensors", "fifo"),
+        ("train", "run.json", "fifo"),
+        ("train", "run.json", "huge"),
+        ("train", "config.yaml", "symlink to /dev/zero"),
+        ("train", "config.yaml", "symlink to a secret"),
+        ("train", "config.yaml", "fifo"),
+        ("train", "config.yaml", "huge"),
+    ],
+)
+def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(
+    finished_run, tmp_path, command, file, kind
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    kind_of_run = "compare" if command == "compare-activations" else "train"
+    # Resumable, as far as it says, by the command that resumes it.
+    (run / "run.json").write_text(json.dumps({"status": "interrupted", "kind": kind_of_run}))
+    shutil.copy(run / "model.safetensors", run / "last.safetensors")
+    plant(run / file, kind)
+    args = [command, run] if command == "evaluate" else [command, "--resume", run]
+    result = limited_nncli(*args)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.startswith(f"error: {run / file}: ") and len(result.stderr.splitlines()) == 1
+    )
+    expected = {"fifo": "is a FIFO", "huge": "is 1048576 MiB; nncli reads at most"}
+    assert expected.get(kind, "is a symbolic link; not followed") in result.stderr
+    assert "SECRET" not in result.stderr
+
+
+def test_nncli_runs_skips_run_folders_with_unreadable_files(finished_run, tmp_path):
+    planted = [("a", "run.json", "symlink to /dev/zero"), ("b", "run.json", "fifo"),
+               ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo"),
+               ("e", "metrics.json", "nested 100,000 deep")]  # fmt: skip
+    for name, file, kind in planted:
+        shutil.copytree(finished_run, tmp_path / name)
+        plant(tmp_path / name / file, kind)
+    shutil.copytree(finished_run, tmp_path / "good")
+    result = limited_nncli("runs", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [r["run"] for r in json.loads(result.stdout)] == ["good"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+        (b"\xff\xfe{}", "not valid JSON"),
+    ],
+    ids=["not-json", "a-list", "deeply-nested", "not-utf8"],
+)
+@pytest.mark.parametrize("command", ["train", "compare-activations"])
+def test_a_corrupt_run_json_is_one_line_on_resume(finished_run, tmp_path, text, message, command):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    shutil.copy(run / "model.safetensors", run / "last.safetensors")
+    if isinstance(text, bytes):
+        (run / "run.json").write_bytes(text)
+    else:
+        (run / "run.json").write_text(text)
+    result = runner.invoke(app, [command, "--resume", str(run)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {run / 'run.json'}: {message}\n"
+
+
+def crafted_state(cut: Path, out: Path, edit) -> Path:
+    """A copy of an interrupted run whose last.safetensors `edit(loop, tensors)` changed."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    shutil.copytree(cut, out)
+    with safe_open(str(cut / "last.safetensors"), "pt") as handle:
+        metadata = dict(handle.metadata())
+    tensors = load_file(cut / "last.safetensors")
+    loop = json.loads(metadata["loop"])
+    edit(loop, tensors)
+    save_file(tensors, out / "last.safetensors", metadata={**metadata, "loop": json.dumps(loop)})
+    return out
+
+
+def _set(mapping: dict, key: str, value: object) -> None:
+    mapping[key] = value
+
+
+CRAFTED = {
+    "epoch-a-string": lambda loop, t: _set(loop, "epoch", "x"),
+    "epoch-negative": lambda loop, t: _set(loop, "epoch", -5),  # trained extra epochs silently
+    "step-beyond-the-epoch": lambda loop, t: _set(loop, "step", 10**12),
+    "order-out-of-range": lambda loop, t: _set(t, "order", t["order"] + 10**6),
+    "shuffler-state-cut": lambda loop, t: _set(t, "shuffler.0", t["shuffler.0"][:10].clone()),
+    "best-weights-resized": lambda loop, t: _set(t, "best.0", t["best.0"][:, :3].clone()),
+    "history-a-string": lambda loop, t: _set(loop["records"][0], "history", "zzz"),
+    "outputs-of-another-step": lambda loop, t: _set(loop, "step", loop["step"] + 1),
+    "tracker-empty": lambda loop, t: _set(loop, "tracker", {"x": 1}),
+    "models-miscounted": lambda loop, t: _set(loop, "n_models", 3),
+    "record-a-string": lambda loop, t: _set(loop["records"], 0, "fast"),
+    "momentum-buffer-resized": lambda loop, t: _set(t, "momentum.0", torch.zeros(3)),
+}
+
+
+@pytest.mark.parametrize("edit", CRAFTED.values(), ids=CRAFTED.keys())
+def test_a_crafted_resumable_state_is_one_line_not_an_internal_error(tiny_moons, tmp_path, edit):
+    """Config and data match (so the run is resumable), but the saved loop state is malformed:
+    each was an internal error inside the training loop, or (a negative epoch) trained on."""
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted):
+        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(30))
+    crafted = crafted_state(cut, tmp_path / "crafted", edit)
+    result = runner.invoke(app, ["train", "--resume", str(crafted)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {crafted / 'last.safetensors'}: cannot resume from")
+    assert len(result.stderr.splitlines()) == 1

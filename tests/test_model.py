@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 import torch
@@ -178,3 +179,28 @@ def test_member_is_an_ordinary_trainable_module(stacked):
     assert all(p.requires_grad and not p.is_meta for p in member.parameters())
     member(torch.randn(2, 3)).sum().backward()
     assert all(p.grad is not None for p in member.parameters())
+
+
+def test_a_network_that_cannot_be_trained_in_memory_is_refused_naming_width_and_depth(
+    monkeypatch,
+):
+    from nncli import model
+    from nncli.errors import UsageError
+
+    monkeypatch.setattr(model, "memory_bytes", lambda: 2**30)  # 1 GiB
+    sizes = [2, 6000, 6000, 2]  # 36 million parameters, 20 bytes each to train: 0.67 GiB
+    model.check_fits_in_memory(sizes, n_models=1)
+    shown = r"^model\.width, model\.depth: 2 network\(s\) of layer sizes 2 → 6000 → 6000 → 2"
+    with pytest.raises(UsageError, match=shown + " hold 72,0"):
+        model.check_fits_in_memory(sizes, n_models=2)
+
+
+def test_memory_is_the_address_space_limit_when_lower(monkeypatch):
+    import resource
+
+    from nncli import model
+
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (3 << 30, resource.RLIM_INFINITY))
+    assert model.memory_bytes() == min(
+        3 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    )

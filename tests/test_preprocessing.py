@@ -193,3 +193,12 @@ def test_scaler_round_trips_through_a_dict(kind):
     np.testing.assert_array_equal(again.offset, scaler.offset)
     np.testing.assert_array_equal(again.scale, scaler.scale)
     np.testing.assert_array_equal(again.transform(features(1)), scaler.transform(features(1)))
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax"])
+def test_values_too_large_to_scale_are_a_usage_error_naming_the_column(kind):
+    x = np.array([[0.0, 1.0], [1.0, 1e308], [2.0, -1e308]])
+    with pytest.raises(UsageError, match=r"^data: feature column 2 holds values too large"):
+        fit_scaler(x, kind)
+    with pytest.raises(UsageError, match=r"^data: the target holds values too large"):
+        fit_scaler(x[:, 1], kind)

@@ -9,6 +9,7 @@ and target names, class labels, and the feature and target scalers. docs/checkpo
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nncli.errors import UsageError
-from nncli.fileio import atomic_write_bytes
-from nncli.model import build_mlp, layer_sizes
+from nncli.errors import UsageError, clipped, excerpt
+from nncli.fileio import atomic_write_bytes, read_regular_bytes
+from nncli.model import build_mlp, layer_sizes, memory_bytes
 from nncli.preprocessing import Scaler
 
 if TYPE_CHECKING:
@@ -106,18 +107,19 @@ def save_checkpoint(path: Path, net: nn.Sequential, card: ModelCard) -> None:
     atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
-def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
-    """Load a checkpoint as a plain `nn.Sequential` plus its card; never unpickles anything."""
+def load_checkpoint(path: Path, *, follow_symlinks: bool = True) -> tuple[nn.Sequential, ModelCard]:
+    """Load a checkpoint as a plain `nn.Sequential` plus its card; never unpickles anything.
+
+    One inside a run folder is read with `follow_symlinks=False`: nncli never writes a symlink
+    there, so one is foreign.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: checkpoint not found") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read checkpoint: {exc.strerror}") from None
+    data = read_regular_bytes(
+        path, limit=checkpoint_limit(), what="checkpoint", follow_symlinks=follow_symlinks
+    )
     if not data:
         raise UsageError(f"{path}: checkpoint file is empty")
     try:
@@ -131,8 +133,8 @@ def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
     if metadata.get("format") != FORMAT:
         raise UsageError(f"{path}: a safetensors file, but not an nncli checkpoint")
     version = metadata.get("format_version", "")
-    if not (version.isascii() and version.isdigit()):
-        raise UsageError(f"{path}: checkpoint format_version {version!r} is not a number")
+    if not (version.isascii() and version.isdigit() and len(version) <= 9):
+        raise UsageError(f"{path}: checkpoint format_version {excerpt(version)} is not a number")
     if int(version) > FORMAT_VERSION:
         raise UsageError(
             f"{path}: checkpoint format {version} is newer than this nncli reads"
@@ -143,29 +145,90 @@ def load_checkpoint(path: Path) -> tuple[nn.Sequential, ModelCard]:
         _check_card(card)
         # On the meta device nothing is allocated, so absurd sizes cost nothing before the check.
         net = build_mlp(card.sizes, card.activation, device="meta")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: checkpoint metadata is incomplete or invalid: {exc}") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        detail = clipped(str(exc), 200)
+        raise UsageError(
+            f"{path}: checkpoint metadata is incomplete or invalid: {detail}"
+        ) from None
+    if not all(t.is_floating_point() for t in tensors.values()):
+        dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in tensors.values()})
+        raise UsageError(f"{path}: weights must be floating point, got {', '.join(dtypes)}")
+    tensors = {name: t.float() for name, t in tensors.items()}  # float16 and float64 too
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
+        raise UsageError(f"{path}: weights hold NaN or infinite values")
     try:
         net.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as exc:
-        detail = " ".join(str(exc).split())
+        detail = clipped(" ".join(str(exc).split()), 300)  # torch names every unexpected key
         raise UsageError(f"{path}: weights do not fit the saved architecture: {detail}") from None
     net.eval()
     return net, card
 
 
+def checkpoint_limit() -> int:
+    """The largest checkpoint read: it is held twice, as bytes and as tensors."""
+    return memory_bytes() // 2
+
+
 def _check_card(card: ModelCard) -> None:
+    """Every field a model is used through, so a malformed card fails here, as a ValueError or
+    TypeError, rather than later inside numpy or torch."""
     from nncli.activations import ACTIVATIONS
+    from nncli.config import MAX_WIDTH
 
     sizes = card.sizes
     if not (isinstance(sizes, list) and len(sizes) >= 2):
-        raise ValueError(f"sizes must list at least inputs and outputs, got {sizes!r}")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
-        raise ValueError(f"sizes must be positive integers, got {sizes!r}")
-    if card.activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {card.activation!r}")
+        raise ValueError(f"sizes must list at least inputs and outputs, got {excerpt(sizes)}")
+    if not all(_is_int(n) and 0 < n <= MAX_WIDTH for n in sizes):
+        raise ValueError(f"sizes must be integers from 1 to {MAX_WIDTH}, got {excerpt(sizes)}")
+    if not isinstance(card.activation, str) or card.activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {excerpt(card.activation)}")
     if card.task not in ("classification", "regression"):
-        raise ValueError(f"unknown task {card.task!r}")
+        raise ValueError(f"unknown task {excerpt(card.task)}")
+    data = card.config.get("data", {}) if isinstance(card.config, dict) else None
+    ignored = data.get("ignore_columns", []) if isinstance(data, dict) else None
+    if not (isinstance(ignored, list) and all(isinstance(c, str) for c in ignored)):
+        raise ValueError("config must be a mapping whose data.ignore_columns lists names")
+    names = card.feature_names
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)
+            and len(set(names)) == len(names) == sizes[0]):  # fmt: skip
+        raise ValueError(f"feature_names must list {sizes[0]} distinct names, got {excerpt(names)}")
+    if not isinstance(card.target_name, str):
+        raise ValueError(f"target_name must be a string, got {excerpt(card.target_name)}")
+    labels = card.classes
+    if card.task == "regression":
+        if sizes[-1] != 1 or labels is not None:
+            raise ValueError("a regression model has one output and no classes")
+    elif not (isinstance(labels, list) and all(_is_label(c) for c in labels)
+              and len({str(c) for c in labels}) == len(labels) == sizes[-1]):  # fmt: skip
+        raise ValueError(f"classes must list {sizes[-1]} distinct labels, got {excerpt(labels)}")
+    elif card.target_scaling is not None:
+        raise ValueError("a classification model has no target scaling")
+    scalers = [("feature_scaling", card.feature_scaling, (sizes[0],))]
+    if card.target_scaling is not None:
+        scalers.append(("target_scaling", card.target_scaling, ()))
+    for name, saved, shape in scalers:
+        if not isinstance(saved, dict):
+            raise ValueError(f"{name} must be a mapping of kind, offset and scale")
+        try:
+            Scaler.from_dict(saved, shape=shape)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    if not (card.data_fingerprint is None or isinstance(card.data_fingerprint, str)):
+        raise ValueError("data_fingerprint must be a string")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_label(value: object) -> bool:
+    """A class label as `nncli train` saves one: a string, an integer or a finite float."""
+    return (
+        isinstance(value, str)
+        or _is_int(value)
+        or (isinstance(value, float) and math.isfinite(value))
+    )
 
 
 def read_metadata(data: bytes) -> dict[str, str]:

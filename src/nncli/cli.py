@@ -6,7 +6,6 @@ Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --h
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from enum import Enum
@@ -16,6 +15,8 @@ from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
+
+from nncli.fileio import to_json
 
 
 class _ErrorsToExitCodes(TyperGroup):
@@ -31,8 +32,12 @@ class _ErrorsToExitCodes(TyperGroup):
             if debug:
                 raise
             prefix = "" if isinstance(exc, Interrupted) else "error: "
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                typer.echo(f"{prefix}{line}", err=True)
+            lines = str(exc).splitlines() or [type(exc).__name__]
+            if len(lines) > MAX_MESSAGE_LINES:
+                more = len(lines) - MAX_MESSAGE_LINES + 1
+                lines = [*lines[: MAX_MESSAGE_LINES - 1], f"… and {more} more problems"]
+            for line in lines:
+                typer.echo(f"{prefix}{_capped(line)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:  # before training, or a second Ctrl-C: no state to save
             if debug:
@@ -47,11 +52,24 @@ class _ErrorsToExitCodes(TyperGroup):
             ctx.exit(141)
         except Exception as exc:  # a bug in nncli: one line, and the traceback on request
             if debug or _is_cli_framework_exit(exc):
+                if isinstance(getattr(exc, "message", None), str):  # echoes a bad option value
+                    exc.message = _capped(exc.message)
                 raise
+            detail = _capped(next(iter(str(exc).splitlines()), ""))
             typer.echo(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True
+                f"internal error: {type(exc).__name__}: {detail} (rerun with --debug)", err=True
             )
             ctx.exit(1)
+
+
+# The last line of defence for messages that quote more than they should: every printed line is
+# cut to MAX_LINE_CHARS, and a message to MAX_MESSAGE_LINES lines (a config's problems, one each).
+MAX_LINE_CHARS = 500
+MAX_MESSAGE_LINES = 20
+
+
+def _capped(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…"
 
 
 def _is_cli_framework_exit(exc: Exception) -> bool:
@@ -148,7 +166,7 @@ def train(
             on_warning=_warn,
         )
     if as_json:
-        print(json.dumps(summary))
+        print(to_json(summary))
         return
     from nncli.report import confusion_table, metrics_table
 
@@ -162,9 +180,6 @@ def train(
     console.print(f"run saved to [bold]{summary['run_dir']}[/]")
 
 
-SeedsOption = Annotated[
-    int, typer.Option(help="Seeds per variant: seed, seed+1, ... (at most 999).")
-]
 SequentialOption = Annotated[
     bool, typer.Option("--sequential", help="Train the models one after another, not stacked.")
 ]
@@ -200,7 +215,7 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
             **options,
         )
     if as_json:
-        print(json.dumps(result))
+        print(to_json(result))
         return
     console = make_console()
     console.print(table(result))
@@ -219,7 +234,12 @@ def compare_activations(
         str | None,
         typer.Option(help="Comma-separated activations (default: every registered one)."),
     ] = None,
-    seeds: SeedsOption = 3,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Seeds per activation: seed, seed+1, ... [default: 3]", show_default=False
+        ),
+    ] = None,
     sequential: SequentialOption = False,
     out: GridOutOption = None,
     as_json: JsonOption = False,
@@ -259,7 +279,10 @@ def sweep(
         ),
     ] = None,
     overrides: SetOption = None,
-    seeds: SeedsOption = 1,
+    seeds: Annotated[
+        int | None,
+        typer.Option(help="Seeds per variant: seed, seed+1, ... [default: 1]", show_default=False),
+    ] = None,
     diagnostics: Annotated[
         bool,
         typer.Option(
@@ -325,7 +348,7 @@ def evaluate(
 
     result = evaluate_model(run, split=split.value, data=data)
     if as_json:
-        print(json.dumps(result))
+        print(to_json(result))
         return
     _, card = open_model(run)
     by_split = result["metrics"] if split == Split.all and data is None else None
@@ -345,7 +368,13 @@ def predict(
     run: RunArgument,
     data: Annotated[Path, typer.Option(help="CSV with the model's feature columns.")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write predictions here (else stdout).")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write predictions here (else stdout); a symlink, FIFO or device"
+            " is written through, never replaced.",
+        ),
     ] = None,
     id_column: Annotated[
         str | None, typer.Option(help="A column of the input to copy into the output.")
@@ -364,7 +393,7 @@ def predict(
     if out is None:
         sys.stdout.write(text)
         return
-    atomic_write_text(out, text)
+    atomic_write_text(out, text, named_by_user=True)
     typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
 
 
@@ -382,7 +411,7 @@ def list_runs(
 
     records = find_runs(directory, sort=sort)
     if as_json:
-        print(json.dumps(records))
+        print(to_json(records))
         return
     make_console().print(runs_table(records, directory, sort))
 

@@ -20,6 +20,7 @@ from nncli.data import PreparedData, prepare_data
 from nncli.errors import RunFailedError, UsageError
 from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
 from nncli.interrupts import StopRequest
+from nncli.model import check_fits_in_memory, layer_sizes
 from nncli.outputs import flat_row, write_grid_outputs, write_train_outputs
 from nncli.runfolder import RunFolder, Saved
 from nncli.sweep import PARTIAL_DIR, all_failed, summarize, train_grid
@@ -93,6 +94,7 @@ def _grid_run(
         for device in {m.config.training.device for m in grid.models}:
             resolve_device(device)
         prepared = _prepare(grid, request.config_path, None)
+        _check_memory(grid, prepared)
         _describe(grid, prepared, request.kind, on_info, on_warning)
         info = {
             "kind": request.kind,
@@ -150,6 +152,15 @@ def _keep_best_weights(folder: RunFolder, grid: Grid, prepared: dict) -> None:
     folder.also_save = lambda state: save_best_weights(
         folder.path / runs.BEST_FILE, card, state.best_params
     )
+
+
+def _check_memory(grid: Grid, prepared: dict[str, PreparedData]) -> None:
+    """Refuse, before a folder is claimed, a stack too large to train in this machine's memory."""
+    for stack in grid.stacks:
+        config = grid.models[stack[0]].config
+        data = prepared[data_key(config)]
+        sizes = layer_sizes(data.n_features, config.model.widths, data.n_outputs)
+        check_fits_in_memory(sizes, n_models=len(stack))
 
 
 def _prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, PreparedData]:

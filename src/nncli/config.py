@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import math
 import re
 from pathlib import Path
@@ -21,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from nncli.errors import ConfigError, UsageError
+from nncli.errors import ConfigError, UsageError, clipped, excerpt
+from nncli.fileio import MiB, read_regular_bytes
 
 # YAML 1.1 (PyYAML) reads `1e-3` as a string because it has no dot; every user writes it anyway.
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -37,6 +39,18 @@ Float = Annotated[float, BeforeValidator(_scientific_float)]
 
 # scikit-learn's random_state takes seeds below 2**32; compare-activations adds up to 999 more.
 MAX_SEED = 2**32 - 1000
+
+# The widest layer nncli builds (and loads), and the most weights its hidden layers may hold
+# (8 GB of float32, before gradients): wider networks cannot be trained in any memory nncli runs
+# in; 10**30 overflowed inside torch. model.check_fits_in_memory checks the whole network once
+# the data gives its input and output sizes.
+MAX_WIDTH = 10**7
+MAX_HIDDEN_WEIGHTS = 2 * 10**9
+# The weights are float32: a learning rate or decay beyond its range cannot be applied to them.
+FLOAT32_MAX = 3.4028234663852886e38
+
+# Configs are a few hundred bytes; YAML parses at about 1 MB a second.
+CONFIG_LIMIT = 1 * MiB
 
 
 class _Strict(BaseModel):
@@ -111,7 +125,7 @@ class DataConfig(_Strict):
                 if info.field_name == "target" and value is None:
                     raise ValueError("required for a CSV source (the column to predict)")
                 if info.field_name == "ignore_columns" and info.data.get("target") in value:
-                    raise ValueError(f"'{info.data['target']}' is the target")
+                    raise ValueError(f"{excerpt(info.data['target'])} is the target")
             elif given:
                 raise ValueError("applies to CSV files only")
             return value
@@ -151,9 +165,11 @@ class ModelConfig(_Strict):
     def _positive_widths(cls, width: Any) -> int | list[int]:
         widths = width if isinstance(width, list) else [width]
         if not all(isinstance(w, int) and not isinstance(w, bool) for w in widths):
-            raise ValueError(f"must be an integer or a list of integers, got {width!r}")
+            raise ValueError(f"must be an integer or a list of integers, got {excerpt(width)}")
         if any(w < 1 for w in widths):
-            raise ValueError(f"every width must be >= 1, got {width}")
+            raise ValueError(f"every width must be >= 1, got {excerpt(width)}")
+        if any(w > MAX_WIDTH for w in widths):
+            raise ValueError(f"every width must be at most {MAX_WIDTH:,}, got {excerpt(width)}")
         return width
 
     @field_validator("activation")
@@ -172,6 +188,12 @@ class ModelConfig(_Strict):
                 f"width lists {len(self.width)} layers but depth is {self.depth};"
                 " give one width per hidden layer"
             )
+        weights = sum(a * b for a, b in itertools.pairwise(self.widths))
+        if weights > MAX_HIDDEN_WEIGHTS:
+            raise ValueError(
+                f"the hidden layers would hold {weights:,} weights, more than the"
+                f" {MAX_HIDDEN_WEIGHTS:,} that fit in memory; reduce model.width or model.depth"
+            )
         return self
 
     @property
@@ -189,13 +211,23 @@ class EarlyStoppingConfig(_Strict):
 
 class TrainingConfig(_Strict):
     lr: Float = Field(0.05, gt=0, allow_inf_nan=False)
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, le=10**9)  # larger than the data is clamped anyway
     epochs: int = Field(100, ge=1, le=1_000_000)
     momentum: Float = Field(0.0, ge=0, lt=1)
     weight_decay: Float = Field(0.0, ge=0, allow_inf_nan=False)
     nesterov: bool = False
     early_stopping: EarlyStoppingConfig | None = None
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+
+    @field_validator("lr", "weight_decay")
+    @classmethod
+    def _fits_float32(cls, value: float) -> float:
+        if value > FLOAT32_MAX:
+            raise ValueError(
+                f"must be at most {FLOAT32_MAX:.4g}, the largest float32 (the weights' type),"
+                f" got {value:g}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> TrainingConfig:
@@ -228,15 +260,21 @@ class Config(_Strict):
 
 def unknown_name(kind: str, name: object, valid: Any) -> str:
     names = sorted(valid)
-    close = difflib.get_close_matches(str(name), names, n=1)
+    close = difflib.get_close_matches(str(name)[:100], names, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown {kind} '{name}'{hint}; valid: {', '.join(names)}"
+    return f"unknown {kind} {excerpt(str(name))}{hint}; valid: {', '.join(names)}"
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result."""
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, *, follow_symlinks: bool = True
+) -> Config:
+    """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result.
+
+    A run folder's config.yaml is read with `follow_symlinks=False` (nncli never writes one).
+    """
     path = Path(path)
-    return configure(read_yaml_mapping(path), path, overrides or [])
+    raw = read_yaml_mapping(path, follow_symlinks=follow_symlinks)
+    return configure(raw, path, overrides or [])
 
 
 def configure(
@@ -257,17 +295,21 @@ def configure(
     return validate_config(raw, source=str(path), override_flags=flags)
 
 
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column."""
+def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
+    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column.
+
+    Anything but a regular file of at most CONFIG_LIMIT bytes is refused unread (a FIFO would
+    hang the read, /dev/zero never end it).
+    """
+    data = read_regular_bytes(
+        path, limit=CONFIG_LIMIT, what="config file", follow_symlinks=follow_symlinks
+    )
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: cannot read config: {exc}") from None
     try:
-        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text, str(path))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -291,7 +333,70 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _refuse_duplicate_keys(node: yaml.Node | None, path: Path) -> None:
+# Real configs nest four levels deep and hold a few dozen values (thousands with a long
+# data.ignore_columns); these bound what a hostile file can cost: a 500-byte "billion laughs"
+# of nested aliases expands to 10^9 nodes.
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 100_000
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """`yaml.safe_load(text)`, after refusing alias bombs, recursive aliases, deep nesting and
+    keys given twice; problems name `where` (a file, or `--set KEY`) and the line."""
+    _check_yaml_shape(text, where)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        _refuse_duplicate_keys(node, where)
+        return None if node is None else loader.construct_document(node)
+    except ValueError as exc:  # a date such as 2020-13-45, an integer of 5000 digits
+        raise UsageError(f"{where}: cannot read a value: {clipped(str(exc), 100)}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_shape(text: str, where: str) -> None:
+    """Count, on the parser's events (read without recursion, before anything is built), the
+    nodes the document expands to, an alias counting its anchor's nodes again, and the depth."""
+    sizes: dict[str, int] = {}  # anchor -> the nodes it expands to
+    open_nodes: list[list] = []  # collections being read: [anchor, nodes so far]
+    total, aliased = 0, False
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        where_line = f"{where}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            if open_nodes:
+                open_nodes[-1][1] += size
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                raise UsageError(f"{where_line}: YAML alias *{clipped(event.anchor)} refers to"
+                                 " a node that contains it")  # fmt: skip
+            size = sizes.get(event.anchor, 1)  # an undefined one is the composer's to report
+            aliased = True
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(open_nodes) == MAX_YAML_DEPTH:
+                raise UsageError(f"{where_line}: nested deeper than {MAX_YAML_DEPTH} levels")
+            open_nodes.append([event.anchor, 1])
+            size = 0  # counted with its parent when it ends
+            total += 1
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        total += size
+        if open_nodes and size:
+            open_nodes[-1][1] += size
+        if total > MAX_YAML_NODES:
+            what = "YAML aliases expand to" if aliased else "the YAML holds"
+            raise UsageError(f"{where_line}: {what} more than {MAX_YAML_NODES:,} nodes")
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, path: str) -> None:
     """A key given twice would silently keep the last value: refuse it, naming the line."""
     if isinstance(node, yaml.MappingNode):
         seen: set = set()
@@ -314,9 +419,11 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--se
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE, for example training.lr=0.1")
+            raise UsageError(
+                f"{flag} {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1"
+            )
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml(text, f"--set {clipped(key)}") if text.strip() else None
         except yaml.YAMLError:
             value = text  # a plain string that merely looks odd, such as a path with ':'
         parts = key.split(".")
@@ -379,7 +486,7 @@ def _describe(err: Any, source: str, override_flags: dict[str, str]) -> str:
         message = err["msg"].removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
         if kind != "value_error" and not isinstance(err.get("input"), dict | list):
-            message += f", got {err.get('input')!r}"
+            message += f", got {excerpt(err.get('input'))}"
     # An unknown key set as `--set a.b.c=1` is reported at `a`: still say where it came from.
     flag = override_flags.get(key)
     if flag is None and kind == "extra_forbidden":
@@ -399,7 +506,7 @@ def _dotted_key(loc: tuple, kind: str) -> str:
             parts.append(item)
             model = _submodel(model.model_fields[item].annotation)
         elif kind == "extra_forbidden" and position == len(loc) - 1:
-            parts.append(item)
+            parts.append(clipped(str(item)))
         # Anything else is a union member's tag such as 'list[int]', not part of the key.
     return ".".join(parts)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nncli.config import DataConfig
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt
 
 # CSV targets with at most this many distinct integer values are taken as class labels.
 MAX_INFERRED_CLASSES = 20
@@ -148,7 +148,7 @@ def with_task(dataset: Dataset, task: str) -> Dataset:
         if not all(isinstance(c, int | float) for c in labels):
             raise UsageError(
                 "data.task: regression needs a numeric target, and the classes of"
-                f" this set are labels such as {labels[0]!r}"
+                f" this set are labels such as {excerpt(labels[0])}"
             )
         values = np.asarray(labels, dtype=np.float64)[dataset.y]
         return Dataset(dataset.X, values, "regression", dataset.feature_names,

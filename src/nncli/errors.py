@@ -1,4 +1,12 @@
-"""The project's exception types; only the CLI turns them into exit codes."""
+"""The project's exception types (only the CLI turns them into exit codes), and how their
+messages quote content."""
+
+from __future__ import annotations
+
+import contextvars
+import reprlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 
 class NncliError(Exception):
@@ -37,3 +45,52 @@ class Interrupted(NncliError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+# Content quoted in a message (a cell, a column name, a config value): at most this many
+# characters, so that no message grows with its input.
+EXCERPT_CHARS = 40
+_content_hidden = contextvars.ContextVar("content_hidden", default=False)
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring = 2, 4, 4, EXCERPT_CHARS
+
+
+def excerpt(value: object) -> str:
+    """`value` quoted for a message: its repr, cut to 40 characters with '…'.
+
+    Under `hidden_content()` it is `<hidden>`, for files the user did not name.
+    """
+    if _content_hidden.get():
+        return "<hidden>"
+    if isinstance(value, str):
+        return repr(value[:EXCERPT_CHARS]) + ("…" if len(value) > EXCERPT_CHARS else "")
+    try:
+        return clipped(_REPR.repr(value))
+    except (ValueError, RecursionError):  # an integer with more digits than Python prints
+        return f"<a {type(value).__name__}>"
+
+
+def clipped(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text` cut to `limit` characters with '…', unquoted (a key the user typed, a library's
+    message)."""
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def excerpts(values: Iterable[object], count: int = 8) -> str:
+    """The first `count` values, each an `excerpt`, then how many more there are."""
+    if _content_hidden.get():
+        return "<hidden>"
+    values = list(values)
+    shown = ", ".join(excerpt(value) for value in values[:count])
+    return shown + (f", … ({len(values) - count} more)" if len(values) > count else "")
+
+
+@contextmanager
+def hidden_content() -> Iterator[None]:
+    """Messages raised inside quote no content (`<hidden>`): the files read were not named by
+    the user, such as the data a foreign checkpoint's config points at."""
+    token = _content_hidden.set(True)
+    try:
+        yield
+    finally:
+        _content_hidden.reset(token)

@@ -13,7 +13,7 @@ from nncli.config import validate_config
 from nncli.csvdata import numeric_columns, read_table
 from nncli.data import prepare_data
 from nncli.datasets import label_value
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
 
@@ -27,8 +27,8 @@ def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
             raise UsageError(
                 f"{target}: no {CHECKPOINT_FILE} in this folder; is it a finished run?"
             )
-        target = checkpoint
-    elif not target.exists():
+        return load_checkpoint(checkpoint, follow_symlinks=False)  # nncli writes no symlinks
+    if not target.exists():
         raise UsageError(f"{target}: no such run folder or checkpoint")
     return load_checkpoint(target)
 
@@ -37,7 +37,9 @@ def split_data(card: ModelCard, split: str) -> dict[str, tuple[np.ndarray, np.nd
     """Rebuild the run's split from its saved config: the rows `nncli train` measured."""
     config = validate_config(card.config, source="checkpoint config")
     try:
-        prepared = prepare_data(config.data)
+        # The checkpoint, not the user, names this file: its content stays out of messages.
+        with hidden_content():
+            prepared = prepare_data(config.data)
     except UsageError as exc:
         raise UsageError(f"cannot rebuild the run's data: {exc}") from None
     if card.data_fingerprint and card.data_fingerprint != prepared.fingerprint():
@@ -74,20 +76,21 @@ def read_labelled_csv(
     columns = [str(c) for c in table.columns]
     ignored = card.config.get("data", {}).get("ignore_columns", [])
     allowed = {*card.feature_names, card.target_name, *ignored, *([id_column] if id_column else [])}
-    missing = [c for c in card.feature_names if c not in columns]
+    present = set(columns)
+    missing = [c for c in card.feature_names if c not in present]
     extra = [c for c in columns if c not in allowed]
-    if id_column and id_column not in columns:
-        raise UsageError(f"{path}: --id-column '{id_column}' is not a column of this file")
+    if id_column and id_column not in present:
+        raise UsageError(f"{path}: --id-column {excerpt(id_column)} is not a column of this file")
     if missing or extra:
-        parts = [f"missing feature column(s): {', '.join(missing)}"] if missing else []
-        parts += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
+        parts = [f"missing feature column(s): {excerpts(missing)}"] if missing else []
+        parts += [f"unexpected column(s): {excerpts(extra)}"] if extra else []
         raise UsageError(
             f"{path}: columns do not match the model ({'; '.join(parts)});"
-            f" the model expects: {', '.join(card.feature_names)}"
+            f" the model expects: {excerpts(card.feature_names)}"
         )
-    has_target = card.target_name in columns
+    has_target = card.target_name in present
     if require_target and not has_target:
-        raise UsageError(f"{path}: missing target column '{card.target_name}'")
+        raise UsageError(f"{path}: missing target column {excerpt(card.target_name)}")
     x = numeric_columns(table, card.feature_names, path)
     y = _targets(card, table, path) if has_target else None
     return x, y, table
@@ -107,10 +110,9 @@ def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
         keys.append(value if value in index else text)
     unseen = sorted({k for k in keys if k not in index})
     if unseen:
-        known = ", ".join(map(str, card.classes or []))
         raise UsageError(
-            f"{path}: column '{column}' has class label(s) the model never saw:"
-            f" {', '.join(unseen[:10])}; it knows: {known}"
+            f"{path}: column {excerpt(column)} has class label(s) the model never saw:"
+            f" {excerpts(unseen)}; it knows: {excerpts(card.classes or [])}"
         )
     return np.array([index[k] for k in keys], dtype=np.int64)
 
@@ -123,6 +125,12 @@ def predict(
     Also returns metrics when the file has the target column, as `evaluate` would report them.
     """
     net, card = open_model(target)
+    names = output_columns(card)
+    if id_column in names:  # the copied ids would be overwritten by nncli's own column
+        raise UsageError(
+            f"--id-column {excerpt(id_column)}: predict writes a column of that name itself;"
+            " rename that column in the file"
+        )
     x, y, table = read_labelled_csv(card, Path(data), require_target=False, id_column=id_column)
     outputs = card.predict_raw(net, x)
     result = pd.DataFrame()
@@ -130,10 +138,17 @@ def predict(
         result[id_column] = table[id_column].to_numpy()
     if card.task == "classification":
         labels = np.asarray(card.classes, dtype=object)
-        result["prediction"] = labels[outputs.argmax(axis=1)]
-        for i, label in enumerate(card.classes or []):
-            result[f"probability_{label}"] = outputs[:, i]
+        result[names[0]] = labels[outputs.argmax(axis=1)]
+        for i, name in enumerate(names[1:]):
+            result[name] = outputs[:, i]
     else:
-        result["prediction"] = outputs
+        result[names[0]] = outputs
     metrics = card.measure(net, x, y) if y is not None else None
     return result, metrics
+
+
+def output_columns(card: ModelCard) -> list[str]:
+    """The columns predict writes: the prediction, and a probability per class."""
+    if card.task == "classification":
+        return ["prediction", *(f"probability_{label}" for label in card.classes or [])]
+    return ["prediction"]

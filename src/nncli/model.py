@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import itertools
+import os
+import resource
 
 import torch
 from torch import nn
 
 from nncli.activations import ACTIVATIONS, Activation
+from nncli.errors import UsageError
+
+# Bytes each parameter holds while training, all float32: the weight, its gradient, the
+# momentum buffer, the best weights so far and the copy a checkpoint save makes.
+TRAINING_BYTES_PER_PARAMETER = 5 * 4
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory, or the address-space limit (`ulimit -v`) if lower."""
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return total if soft == resource.RLIM_INFINITY else min(total, soft)
+
+
+def check_fits_in_memory(sizes: list[int], n_models: int) -> None:
+    """Refuse, before anything is allocated, `n_models` networks of layer `sizes` (inputs
+    first) whose training would not fit in memory: torch fails mid-allocation, with C++ frames,
+    or the system kills the process."""
+    parameters = n_models * sum(a * b + b for a, b in itertools.pairwise(sizes))
+    needed, available = parameters * TRAINING_BYTES_PER_PARAMETER, memory_bytes()
+    if needed > available:
+        raise UsageError(
+            f"model.width, model.depth: {n_models} network(s) of layer sizes"
+            f" {' → '.join(map(str, sizes))} hold {parameters:,} parameters, about"
+            f" {needed / 2**30:,.1f} GiB to train; this machine has {available / 2**30:,.1f} GiB"
+        )
 
 
 def layer_sizes(n_inputs: int, widths: list[int], n_outputs: int) -> list[int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nncli.config import SplitConfig
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt
 
 SPLITS = ("train", "val", "test")
 
@@ -66,7 +66,7 @@ def _check_stratifiable(
     parts = sum(1 for c in counts.values() if c > 0)
     rare = [int(c) for c, m in zip(classes, members, strict=True) if m < parts]
     if rare:
-        name = f"'{class_names[rare[0]]}'" if class_names else f"index {rare[0]}"
+        name = excerpt(class_names[rare[0]]) if class_names else f"index {rare[0]}"
         raise UsageError(
             f"data: class {name} has {int(members[classes == rare[0]][0])} row(s), too few"
             f" for a stratified {_fractions(fractions)} split (needs {parts})"
@@ -101,19 +101,37 @@ class Scaler:
         return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Scaler:
-        offset = np.asarray(data["offset"], dtype=np.float64)
-        scale = np.asarray(data["scale"], dtype=np.float64)
-        return cls(str(data["kind"]), offset, scale)
+    def from_dict(cls, data: dict, shape: tuple[int, ...] | None = None) -> Scaler:
+        """The scaler `to_dict` saved; with `shape`, a ValueError unless it is one of that
+        shape with finite offsets and positive, finite scales (as `fit_scaler` makes them)."""
+        scaler = cls(
+            str(data["kind"]),
+            np.asarray(data["offset"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+        )
+        if shape is not None:
+            if scaler.kind not in ("standard", "minmax", "none"):
+                raise ValueError(f"unknown scaling kind {excerpt(scaler.kind)}")
+            if scaler.offset.shape != shape or scaler.scale.shape != shape:
+                raise ValueError(f"offset and scale must have shape {shape}")
+            finite = np.isfinite(scaler.offset).all() and np.isfinite(scaler.scale).all()
+            if not (finite and (scaler.scale > 0).all()):
+                raise ValueError("offsets must be finite and scales finite and positive")
+        return scaler
 
 
 def fit_scaler(x: np.ndarray, kind: str) -> Scaler:
     """Fit on (N, F) or (N,) training values; constant columns keep a scale of 1."""
-    if kind == "standard":
-        offset, scale = x.mean(axis=0), x.std(axis=0)
-    elif kind == "minmax":
-        offset, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
-    else:
-        offset, scale = np.zeros(x.shape[1:]), np.ones(x.shape[1:])
-    scale = np.where(scale > 1e-12, scale, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, naming the column
+        if kind == "standard":
+            offset, scale = x.mean(axis=0), x.std(axis=0)
+        elif kind == "minmax":
+            offset, scale = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+        else:
+            offset, scale = np.zeros(x.shape[1:]), np.ones(x.shape[1:])
+        scale = np.where(scale > 1e-12, scale, 1.0)
+    overflowed = ~(np.isfinite(offset) & np.isfinite(scale))
+    if overflowed.any():
+        what = "the target" if x.ndim == 1 else f"feature column {int(np.argmax(overflowed)) + 1}"
+        raise UsageError(f"data: {what} holds values too large to scale; rescale it")
     return Scaler(kind, np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64))

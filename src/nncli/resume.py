@@ -17,8 +17,8 @@ import torch
 
 from nncli.checkpoint import read_metadata
 from nncli.engine import ModelRecord, TrainingState
-from nncli.errors import UsageError
-from nncli.fileio import atomic_write_bytes
+from nncli.errors import UsageError, clipped
+from nncli.fileio import atomic_write_bytes, read_regular_bytes
 
 STATE_FORMAT = "nncli.training-state"
 # Its own version: the model checkpoint's format can change without orphaning resumable runs.
@@ -65,9 +65,13 @@ def load_training_state(path: Path) -> tuple[TrainingState, list[torch.Tensor], 
     from safetensors import SafetensorError
     from safetensors.torch import load
 
+    from nncli.checkpoint import checkpoint_limit
+
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(
+            path, limit=checkpoint_limit(), what="resumable checkpoint", follow_symlinks=False
+        )
         tensors = load(data)
         metadata = read_metadata(data)
         if metadata.get("format") != STATE_FORMAT:
@@ -94,15 +98,102 @@ def load_training_state(path: Path) -> tuple[TrainingState, list[torch.Tensor], 
             records=records,
         )
         params = [tensors[f"param.{i}"] for i in range(count)]
+        _check_resumable(state, params)
     except FileNotFoundError:
         raise UsageError(f"{path}: no resumable checkpoint here") from None
-    except (OSError, SafetensorError, ValueError, KeyError, TypeError, OverflowError) as exc:
-        raise UsageError(f"{path}: cannot resume from this file: {exc}") from None
+    except (OSError, SafetensorError, ValueError, KeyError, TypeError, OverflowError,
+            RecursionError) as exc:  # fmt: skip
+        raise UsageError(f"{path}: cannot resume from this file: {clipped(str(exc))}") from None
     return state, params, info
+
+
+def _check_resumable(state: TrainingState, params: list[torch.Tensor]) -> None:
+    """What the engine reads of a resumed state, as `save_training_state` writes it for K
+    models: a crafted file fails here, as a ValueError, not inside the training loop."""
+    k = len(state.records)
+
+    def require(ok: object, what: str) -> None:
+        if not ok:
+            raise ValueError(f"{what} is malformed")
+
+    def k_list(value: object, test) -> bool:
+        return isinstance(value, list) and len(value) == k and all(map(test, value))
+
+    require(k >= 1 and params and len(params) % 2 == 0, "param")
+    require(all(p.dtype == torch.float32 and p.dim() >= 2 and len(p) == k for p in params), "param")
+    require([p.shape for p in state.best_params] == [p.shape for p in params], "best")
+    generator = torch.Generator().get_state()
+    require(len(state.shuffler_states) == k and all(
+        g.dtype == generator.dtype and g.shape == generator.shape for g in state.shuffler_states
+    ), "shuffler")  # fmt: skip
+    require(_is_int(state.epoch) and state.epoch >= 1, "epoch")
+    require(_is_int(state.step) and state.step >= 0, "step")
+    if state.order is None:
+        require(state.step == 0 and state.outputs is None, "step")
+    else:
+        n = state.order.shape[-1]
+        require(state.step < n, "step")  # every step trains at least one sample
+        require(state.order.dtype == torch.int64 and state.order.shape == (k, n)
+                and torch.equal(state.order.sort(dim=1).values, torch.arange(n).expand(k, n)),
+                "order")  # fmt: skip
+        outputs = state.outputs
+        require(state.step == 0 or (
+            outputs is not None and outputs.dim() == 3 and outputs.shape[0] == k
+            and outputs.shape[2] == params[len(params) // 2 - 1].shape[1]
+            and 0 < outputs.shape[1] <= n), "outputs")  # fmt: skip
+    layers = len(params) // 2
+    # One model trains as a plain module, ordered weight, bias, ...; K stacked ones as
+    # [weights..., biases...] with a leading K axis (see engine.fit).
+    shapes = [p.shape for p in params] if k > 1 else [
+        params[i // 2 + (i % 2) * layers].shape[1:] for i in range(len(params))]  # fmt: skip
+    buffers = state.momentum_buffers
+    require(len(buffers) == len(params) and all(
+        b is None or (b.dtype == torch.float32 and b.shape == shape)
+        for b, shape in zip(buffers, shapes, strict=True)), "momentum buffers")  # fmt: skip
+    tracker = state.tracker if isinstance(state.tracker, dict) else {}
+    require(k_list(tracker.get("active"), lambda a: a in (True, False))
+            and k_list(tracker.get("best_loss"), lambda v: isinstance(v, int | float))
+            and k_list(tracker.get("best_epoch"), _is_int)
+            and k_list(tracker.get("waited"), _is_int), "tracker")  # fmt: skip
+    for record in state.records:
+        require(isinstance(record.history, list)
+                and all(isinstance(row, dict) for row in record.history), "history")  # fmt: skip
+        require(all(_is_int(getattr(record, name))
+                    for name in ("best_epoch", "kept_epoch", "epochs_run")), "record")  # fmt: skip
+    grads = state.grad_sums
+    require(grads is None or (grads.dtype == torch.float32 and grads.shape == (layers, k)),
+            "grad_sums")  # fmt: skip
+
+
+def check_state_fits(
+    path: Path, state: TrainingState, *, n_models: int, n_train: int, batch_size: int
+) -> None:
+    """Refuse a saved state that is well formed but not of this stack: its model count, its
+    epoch's sample order and the outputs of its done steps must fit the stack's data."""
+    batch = min(batch_size, n_train)
+    fits = len(state.records) == n_models and (
+        state.order is None
+        or (
+            state.order.shape[-1] == n_train
+            and state.step < -(-n_train // batch)
+            and (state.step == 0 or state.outputs.shape[1] == state.step * batch)
+        )
+    )
+    if not fits:
+        raise UsageError(
+            f"{path}: cannot resume from this file: its state does not fit the run's"
+            f" {n_models} model(s) and {n_train} training rows in batches of {batch}"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def record_from_json(saved: dict) -> ModelRecord:
     """A ModelRecord from its `dataclasses.asdict` JSON."""
+    if not isinstance(saved, dict):
+        raise ValueError("a model record is not a mapping")
     record = ModelRecord(**saved)
     record.diverged = tuple(record.diverged) if record.diverged else None
     return record

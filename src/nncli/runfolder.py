@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from nncli import runs
 from nncli.config import Config, dump_config, load_config
 from nncli.engine import TrainingStopped
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
-from nncli.fileio import atomic_write_json, atomic_write_text
+from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 from nncli.interrupts import StopRequest
 from nncli.resume import ThrottledSaver, load_training_state, save_training_state
 
@@ -106,7 +105,7 @@ class RunFolder:
         """An interrupted folder, its config and saved state; refuse anything not resumable."""
         path = Path(path)
         status_file = path / runs.RUN_FILE
-        if not status_file.is_file():
+        if not os.path.lexists(status_file):
             raise UsageError(f"{path}: not a run folder (no {runs.RUN_FILE})")
         lock_fd = _lock(path)
         try:
@@ -127,7 +126,7 @@ class RunFolder:
                 raise UsageError(
                     f"{path}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)"
                 )
-            config = load_config(path / runs.CONFIG_FILE)
+            config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False)
             state, params, info = load_training_state(last)
             if info.get("config") != config.model_dump(mode="json"):
                 raise UsageError(
@@ -283,10 +282,5 @@ def _unlock(fd: int) -> None:
 
 
 def _read_record(path: Path) -> dict:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: unreadable run status: {type(exc).__name__}") from None
-    if not isinstance(record, dict):
-        raise UsageError(f"{path}: unreadable run status: not a JSON object")
-    return record
+    """run.json: a regular file (never a symlink), of bounded size, holding a JSON object."""
+    return read_json_mapping(path)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from nncli.errors import UsageError
+from nncli.config import read_yaml_mapping
+from nncli.errors import UsageError, excerpt, excerpts
+from nncli.fileio import read_json_mapping
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "model.safetensors"
@@ -34,7 +35,7 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
         run_dir = run_json.parent
         try:
             record = _run_record(run_dir, run_json)
-        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError):
             continue  # not a readable run folder: skip it rather than fail the listing
         records.append(record)
     records.sort(key=lambda r: str(r["created"] or ""), reverse=True)
@@ -42,7 +43,7 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
         known = {name for r in records for name in r["metrics"]}
         if records and sort not in known:
             raise UsageError(
-                f"--sort: no run has metric '{sort}'; known: {', '.join(sorted(known))}"
+                f"--sort: no run has metric {excerpt(sort)}; known: {excerpts(sorted(known))}"
             )
         from nncli.metrics import METRICS
 
@@ -60,7 +61,7 @@ def _run_record(run_dir: Path, run_json: Path) -> dict:
     """What `nncli runs` shows of one folder; raises on anything malformed."""
     from nncli.metrics import headline_metric
 
-    status = _mapping(json.loads(run_json.read_text()))
+    status = read_json_mapping(run_json)
     config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
     comparing = status.get("kind") in ("compare", "sweep")
     summary = _mapping(_read_json(run_dir / (SUMMARY_FILE if comparing else METRICS_FILE)))
@@ -96,15 +97,8 @@ def _mapping(value: object) -> dict:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json_mapping(path) if path.exists() else {}
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    if not path.exists():
-        return {}
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from None
+    return read_yaml_mapping(path, follow_symlinks=False) if path.exists() else {}

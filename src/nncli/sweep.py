@@ -41,6 +41,7 @@ def train_grid(
     import torch
 
     from nncli.diagnostics import input_blind_loss
+    from nncli.resume import check_state_fits
     from nncli.training import measure_model, train_stack
 
     partial = folder.path / PARTIAL_DIR
@@ -60,9 +61,16 @@ def train_grid(
             ]
         else:
             folder.info |= {"stack": s, "stacks": len(grid.stacks)}
-            resume = (
-                (saved.state, saved.params) if saved is not None and s == resume_stack else None
-            )
+            resume = None
+            if saved is not None and s == resume_stack:
+                check_state_fits(
+                    folder.last_state,
+                    saved.state,
+                    n_models=len(configs),
+                    n_train=len(data.raw["train"][1]),
+                    batch_size=configs[0].training.batch_size,
+                )
+                resume = (saved.state, saved.params)
             done = train_stack(
                 configs,
                 data,
