@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nncli.config import validate_config
+from nncli.configfile import validate_config
 from nncli.data import prepare_data
 from nncli.engine import FitSettings, ModelSettings, fit
 from nncli.model import StackedMLP, layer_sizes, seeded_mlp

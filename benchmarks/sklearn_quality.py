@@ -36,7 +36,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, mean_squared_error, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from nncli.config import validate_config
+from nncli.configfile import validate_config
 from nncli.data import PreparedData, prepare_data
 from nncli.training import train_stack
 

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from nncli.cli import app
-from nncli.config import load_config
+from nncli.configfile import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -273,7 +273,7 @@ SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_configs_validate_and_say_how_to_run_them(path):
-    from nncli.config import load_config
+    from nncli.configfile import load_config
 
     assert path.read_text().splitlines()[0] == f"# nncli train configs/{path.name}"
     load_config(path, [])

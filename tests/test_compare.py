@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from nncli.cli import app
 from nncli.commands import run_compare, run_train
-from nncli.config import Config, load_config
+from nncli.config import Config
+from nncli.configfile import load_config
 from nncli.data import prepare_data
 from nncli.diagnostics import input_blind_loss
 from nncli.model import seeded_mlp

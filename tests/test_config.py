@@ -12,13 +12,8 @@ import pytest
 import yaml
 
 from nncli.activations import ACTIVATIONS
-from nncli.config import (
-    apply_overrides,
-    dump_config,
-    load_config,
-    read_yaml_mapping,
-    validate_config,
-)
+from nncli.config import dump_config
+from nncli.configfile import apply_overrides, load_config, read_yaml_mapping, validate_config
 from nncli.errors import ConfigError, UsageError
 
 MINIMAL = {"data": {"source": "xor"}}

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nncli.config import DataConfig, validate_config
+from nncli.config import DataConfig
+from nncli.configfile import validate_config
 from nncli.csvdata import read_csv_dataset
 from nncli.data import load_dataset
 from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, label_value

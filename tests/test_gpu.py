@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nncli.config import validate_config
+from nncli.configfile import validate_config
 from nncli.data import prepare_data
 from nncli.training import train_stack
 

@@ -12,7 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nncli.config import dump_config, load_config
+from nncli.config import dump_config
+from nncli.configfile import load_config
 from nncli.csvdata import read_csv_dataset
 from nncli.datasets import Dataset
 from nncli.errors import ConfigError, NncliError

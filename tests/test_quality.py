@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from nncli.config import validate_config
+from nncli.configfile import validate_config
 from nncli.data import prepare_data
 from nncli.training import train_stack
 

@@ -14,7 +14,7 @@ import pytest
 
 from nncli import commands
 from nncli.commands import run_compare, run_sweep, run_train
-from nncli.config import load_config
+from nncli.configfile import load_config
 from nncli.errors import UsageError, WriteError
 from nncli.runfolder import RunFolder
 

@@ -5,8 +5,6 @@ Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --h
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from enum import Enum
 from functools import partial
@@ -14,76 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
+from nncli.exitcodes import ErrorsToExitCodes
 from nncli.fileio import to_json
 
-
-class _ErrorsToExitCodes(TyperGroup):
-    """Turns nncli's errors into one line on stderr and an exit code; --debug re-raises."""
-
-    def invoke(self, ctx: typer.Context) -> object:
-        from nncli.errors import Interrupted, NncliError
-
-        debug = _DEBUG or bool(ctx.params.get("debug"))
-        try:
-            return super().invoke(ctx)
-        except NncliError as exc:
-            if debug:
-                raise
-            prefix = "" if isinstance(exc, Interrupted) else "error: "
-            lines = str(exc).splitlines() or [type(exc).__name__]
-            if len(lines) > MAX_MESSAGE_LINES:
-                more = len(lines) - MAX_MESSAGE_LINES + 1
-                lines = [*lines[: MAX_MESSAGE_LINES - 1], f"… and {more} more problems"]
-            for line in lines:
-                typer.echo(f"{prefix}{_capped(line)}", err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt as exc:  # before training, or a second Ctrl-C: no state to save
-            if debug:
-                raise
-            code = getattr(exc, "exit_code", 130)
-            with contextlib.suppress(OSError):
-                typer.echo(f"interrupted ({exc or 'SIGINT'}); nothing more was saved", err=True)
-            ctx.exit(code)
-        except BrokenPipeError:  # `nncli ... | head`: the reader left; that is not an error
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())  # so flushing at exit cannot fail again
-            ctx.exit(141)
-        except Exception as exc:  # a bug in nncli: one line, and the traceback on request
-            if debug or _is_cli_framework_exit(exc):
-                if isinstance(getattr(exc, "message", None), str):  # echoes a bad option value
-                    exc.message = _capped(exc.message)
-                raise
-            detail = _capped(next(iter(str(exc).splitlines()), ""))
-            typer.echo(
-                f"internal error: {type(exc).__name__}: {detail} (rerun with --debug)", err=True
-            )
-            ctx.exit(1)
-
-
-# The last line of defence for messages that quote more than they should: every printed line is
-# cut to MAX_LINE_CHARS, and a message to MAX_MESSAGE_LINES lines (a config's problems, one each).
-MAX_LINE_CHARS = 500
-MAX_MESSAGE_LINES = 20
-
-
-def _capped(line: str) -> str:
-    return line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…"
-
-
-def _is_cli_framework_exit(exc: Exception) -> bool:
-    """Usage errors and exits of Typer (and the click it wraps), which print and exit themselves."""
-    return isinstance(exc, typer.Exit | typer.Abort) or type(exc).__module__.startswith(
-        ("click", "typer")
-    )
-
-
-# Set by main() when --debug appears anywhere on the command line, not only before the command.
-_DEBUG = False
-
 app = typer.Typer(
-    cls=_ErrorsToExitCodes,
+    cls=ErrorsToExitCodes,
     name="nncli",
     help="Train, measure and understand multilayer perceptrons from a YAML config.",
     no_args_is_help=True,
@@ -434,8 +368,7 @@ def datasets() -> None:
 
 def main() -> None:
     """Console-script entry point; accepts --debug in any position."""
-    global _DEBUG
     if "--debug" in sys.argv[1:]:
-        _DEBUG = True
+        ErrorsToExitCodes.debug = True
         sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
     app()

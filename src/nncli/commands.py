@@ -15,7 +15,8 @@ from pathlib import Path
 
 from nncli import report, runs
 from nncli.checkpoint import ModelCard, save_checkpoint
-from nncli.config import dump_config, load_config
+from nncli.config import dump_config
+from nncli.configfile import load_config
 from nncli.data import PreparedData, prepare_data
 from nncli.errors import RunFailedError, UsageError
 from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec

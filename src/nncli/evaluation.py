@@ -9,7 +9,7 @@ import pandas as pd
 from torch import nn
 
 from nncli.checkpoint import ModelCard, load_checkpoint
-from nncli.config import validate_config
+from nncli.configfile import validate_config
 from nncli.csvdata import numeric_columns, read_table
 from nncli.data import prepare_data
 from nncli.datasets import label_value

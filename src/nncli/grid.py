@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nncli.config import Config, configure, looks_like_path, read_yaml_mapping
+from nncli.config import Config, looks_like_path
+from nncli.configfile import configure, read_yaml_mapping
 from nncli.errors import ConfigError, UsageError
 
 MAX_SEEDS = 999

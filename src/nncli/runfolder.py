@@ -18,7 +18,8 @@ from pathlib import Path
 from types import TracebackType
 
 from nncli import runs
-from nncli.config import Config, dump_config, load_config
+from nncli.config import Config, dump_config
+from nncli.configfile import load_config
 from nncli.engine import TrainingStopped
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nncli.config import read_yaml_mapping
+from nncli.configfile import read_yaml_mapping
 from nncli.errors import UsageError, excerpt, excerpts
 from nncli.fileio import read_json_mapping
 
