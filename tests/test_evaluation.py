@@ -290,8 +290,8 @@ def test_runs_lists_sorts_and_prints_json(tmp_path, write_config):
     assert invoke("runs", tmp_path / "nowhere").exit_code == 2
 
 
-def test_runs_lists_comparisons_as_such(tmp_path, write_config):
-    from nncli.commands import run_compare
+def test_runs_lists_comparisons_and_sweeps_by_their_best_variant(tmp_path, write_config):
+    from nncli.commands import run_compare, run_sweep
 
     config = write_config(
         {
@@ -300,10 +300,16 @@ def test_runs_lists_comparisons_as_such(tmp_path, write_config):
             "output": {"dir": str(tmp_path / "runs")},
         }
     )
-    run_compare(config, [], activations=["tanh", "relu"], n_seeds=1)
-    (record,) = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
-    assert record["kind"] == "compare" and record["activation"] == "compare: tanh,relu"
-    assert record["status"] == "finished" and record["task"] == "classification"
+    result = run_compare(config, [], activations=["tanh", "relu"], n_seeds=1)
+    run_sweep(config, [], vary=["training.lr=0.01,0.5"])
+    sweep, comparison = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
+    # No single model: each shows its best variant by mean test accuracy, and that variant's means.
+    best = max(result["results"], key=lambda r: r["metrics"]["test"]["accuracy"]["mean"])
+    assert comparison["kind"] == "compare"
+    assert comparison["activation"] == f"compare, best: {best['activation']}"
+    assert comparison["metrics"]["accuracy"] == best["metrics"]["test"]["accuracy"]["mean"]
+    assert comparison["status"] == "finished" and comparison["task"] == "classification"
+    assert sweep["kind"] == "sweep" and sweep["activation"] == "sweep, best: lr=0.5"
 
 
 def test_runs_skips_malformed_folders_instead_of_failing(tmp_path, tiny_moons):

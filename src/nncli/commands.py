@@ -226,6 +226,11 @@ def run_train(
             raise RunFailedError(
                 f"training diverged: the loss became non-finite at epoch {epoch}, step {step};"
                 f" try a smaller training.lr (now {config.training.lr:g})"
+                + (
+                    f" or training.weight_decay (now {config.training.weight_decay:g})"
+                    if config.training.weight_decay * config.training.lr >= 1
+                    else ""
+                )
             )
         summary = {
             "task": prepared.task,

@@ -65,15 +65,14 @@ def _run_record(run_dir: Path, run_json: Path) -> dict:
     config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
     comparing = status.get("kind") in ("compare", "sweep")
     summary = _mapping(_read_json(run_dir / (SUMMARY_FILE if comparing else METRICS_FILE)))
-    metrics = summary.get("metrics", {})  # a comparison has no single model's metrics
-    split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
+    metrics = summary.get("metrics", {})
     task = summary.get("task")
     activation = config.get("model", {}).get("activation")
-    if status.get("kind") == "compare":
-        compared = [r.get("activation") for r in summary.get("results", [])]
-        activation = f"compare: {','.join(compared)}" if compared else "compare"
-    elif status.get("kind") == "sweep":
-        activation = f"sweep: {','.join(map(str, summary.get('varied', [])))}"
+    if comparing:  # no single model: show the best variant's means
+        best, metrics = _best_variant(summary.get("results", []), task)
+        kind = "compare" if status.get("kind") == "compare" else "sweep"
+        activation = f"{kind}, best: {best}" if best else kind
+    split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
     return {
         "run": run_dir.name,
         "path": str(run_dir),
@@ -88,6 +87,34 @@ def _run_record(run_dir: Path, run_json: Path) -> dict:
         "headline": headline_metric(task) if task else None,
         "metrics": {k: v for k, v in metrics.get(split, {}).items() if k != "confusion_matrix"},
     }
+
+
+def _best_variant(results: list, task: str | None) -> tuple[str | None, dict]:
+    """A sweep's or comparison's variant with the best mean headline test (or last) metric,
+    and its mean metrics by split."""
+    from nncli.grid import variant_label
+    from nncli.metrics import METRICS, headline_metric
+
+    if not task or not results:
+        return None, {}
+    headline = headline_metric(task)
+    sign = -1 if METRICS[headline].higher_is_better else 1
+
+    def means(record: dict) -> dict:
+        return {
+            split: {name: stats.get("mean") for name, stats in by_metric.items()}
+            for split, by_metric in record.get("metrics", {}).items()
+        }
+
+    def score(record: dict) -> tuple[bool, float]:
+        by_split = means(record)
+        split = next((s for s in ("test", "val", "train") if s in by_split), None)
+        value = by_split.get(split, {}).get(headline) if split else None
+        return (value is None, sign * (value or 0.0))
+
+    best = min(results, key=score)
+    label = best.get("activation") or variant_label(best.get("values", {}))
+    return str(label), means(best)
 
 
 def _mapping(value: object) -> dict:
