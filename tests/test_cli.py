@@ -412,3 +412,15 @@ def test_an_enormous_but_representable_lr_diverges_cleanly(tiny_moons, tmp_path)
     result = invoke("train", tiny_moons, *lr, "--out", tmp_path / "r")
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: training diverged: the loss became non-finite")
+
+
+def test_a_divergence_from_weight_decay_names_it(tiny_moons, tmp_path):
+    decay = ("-s", "training.weight_decay=1e6", "-s", "training.lr=0.5")
+    result = invoke("train", tiny_moons, *decay, "--out", tmp_path / "r")
+    assert result.exit_code == 1, result.output
+    assert "try a smaller training.lr (now 0.5) or training.weight_decay (now 1e+06)" in (
+        result.stderr
+    )
+    plain = invoke("train", tiny_moons, "-s", "training.lr=1e30", "-s", "model.activation=relu",
+                   "--out", tmp_path / "p")  # fmt: skip
+    assert "weight_decay" not in plain.stderr
