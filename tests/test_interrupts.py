@@ -411,6 +411,7 @@ CRAFTED = {
     "epoch-negative": lambda loop, t: _set(loop, "epoch", -5),  # trained extra epochs silently
     "step-beyond-the-epoch": lambda loop, t: _set(loop, "step", 10**12),
     "order-out-of-range": lambda loop, t: _set(t, "order", t["order"] + 10**6),
+    "order-of-other-data": lambda loop, t: _set(t, "order", torch.randperm(7).unsqueeze(0)),
     "shuffler-state-cut": lambda loop, t: _set(t, "shuffler.0", t["shuffler.0"][:10].clone()),
     "best-weights-resized": lambda loop, t: _set(t, "best.0", t["best.0"][:, :3].clone()),
     "history-a-string": lambda loop, t: _set(loop["records"][0], "history", "zzz"),
