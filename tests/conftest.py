@@ -41,3 +41,18 @@ def tiny_moons(write_config, tmp_path: Path) -> Path:
         },
         "moons.yaml",
     )
+
+
+@pytest.fixture
+def grid_config(write_config, tmp_path: Path) -> Path:
+    """A config small enough to train a grid of it in a second or two."""
+    return write_config(
+        {
+            "seed": 4,
+            "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
+            "model": {"depth": 2, "width": 6, "activation": "tanh"},
+            "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
+            "output": {"dir": str(tmp_path / "runs")},
+        },
+        "small.yaml",
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import signal
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,20 +18,6 @@ from nncli.grid import build_grid
 from nncli.interrupts import StopRequest
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def small(write_config, tmp_path) -> Path:
-    return write_config(
-        {
-            "seed": 4,
-            "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
-            "model": {"depth": 2, "width": 6, "activation": "tanh"},
-            "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
-            "output": {"dir": str(tmp_path / "runs")},
-        },
-        "small.yaml",
-    )
 
 
 def assert_close(a: float | None, b: float | None, rel: float = 1e-4) -> None:
@@ -49,15 +34,15 @@ def assert_close(a: float | None, b: float | None, rel: float = 1e-4) -> None:
     ],
     ids=["one stack", "two widths"],
 )
-def test_every_sweep_model_is_the_model_nncli_train_builds(small, tmp_path, vary):
-    result = run_sweep(small, [], vary=vary, n_seeds=2, out=tmp_path / "sweep")
-    grid = build_grid(small, [], vary, 2)
+def test_every_sweep_model_is_the_model_nncli_train_builds(grid_config, tmp_path, vary):
+    result = run_sweep(grid_config, [], vary=vary, n_seeds=2, out=tmp_path / "sweep")
+    grid = build_grid(grid_config, [], vary, 2)
     rows = {(json.dumps(r["values"]), s): (r, i) for r in result["results"]
             for i, s in enumerate(r["seeds"])}  # fmt: skip
     for model in grid.models:
         values = grid.values[model.variant]
         overrides = [f"{k}={v}" for k, v in values.items()] + [f"seed={model.seed}"]
-        trained = run_train(small, overrides, out=tmp_path / grid.label(model))
+        trained = run_train(grid_config, overrides, out=tmp_path / grid.label(model))
         record, i = rows[(json.dumps(values), model.seed)]
         for name, value in trained["metrics"]["test"].items():
             if name != "confusion_matrix":
@@ -68,9 +53,9 @@ def test_every_sweep_model_is_the_model_nncli_train_builds(small, tmp_path, vary
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_json_files_and_plots_of_a_sweep(small, tmp_path):
+def test_json_files_and_plots_of_a_sweep(grid_config, tmp_path):
     out = tmp_path / "lr"
-    args = ["sweep", str(small), "--vary", "training.lr=1,0.1,0.01", "--seeds", "2"]
+    args = ["sweep", str(grid_config), "--vary", "training.lr=1,0.1,0.01", "--seeds", "2"]
     result = runner.invoke(app, [*args, "--json", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -112,20 +97,20 @@ def test_json_files_and_plots_of_a_sweep(small, tmp_path):
     assert "3 variants x 2 seeds (4, 5) = 6 models" in table.stdout
 
 
-def test_diagnostics_on_request(small, tmp_path):
-    result = run_sweep(small, [], vary=["model.activation=sigmoid,step"], diagnostics=True,
+def test_diagnostics_on_request(grid_config, tmp_path):
+    result = run_sweep(grid_config, [], vary=["model.activation=sigmoid,step"], diagnostics=True,
                        out=tmp_path / "d")  # fmt: skip
     sigmoid, step = result["results"]
     assert len(sigmoid["grad_norms"]) == 3 and all(g > 0 for g in sigmoid["grad_norms"])
     assert step["frozen_layers"] == [0, 1]
     assert (tmp_path / "d/grad_norms.png").exists()
-    plain = run_sweep(small, [], vary=["model.activation=sigmoid,step"], out=tmp_path / "p")
+    plain = run_sweep(grid_config, [], vary=["model.activation=sigmoid,step"], out=tmp_path / "p")
     assert "grad_norms" not in plain["results"][0]
 
 
-def test_a_diverging_variant_is_reported_and_the_others_finish(small, tmp_path):
+def test_a_diverging_variant_is_reported_and_the_others_finish(grid_config, tmp_path):
     regression = ["data.source=sine", "data.scale_target=false"]
-    result = run_sweep(small, regression, vary=["training.lr=10,0.05"], out=tmp_path / "d")
+    result = run_sweep(grid_config, regression, vary=["training.lr=10,0.05"], out=tmp_path / "d")
     diverged, fine = result["results"]
     assert diverged["diverged"] == 1 and diverged["metrics"]["test"]["mse"]["mean"] is None
     (where,) = diverged["diverged_at"]
@@ -136,10 +121,12 @@ def test_a_diverging_variant_is_reported_and_the_others_finish(small, tmp_path):
 
 
 @pytest.mark.parametrize("lr", ["10,100", "1e4,1e5"])  # late, and in the very first epoch
-def test_when_every_variant_diverges_the_sweep_fails_with_its_results_written(small, tmp_path, lr):
+def test_when_every_variant_diverges_the_sweep_fails_with_its_results_written(
+    grid_config, tmp_path, lr
+):
     regression = ["data.source=sine", "data.scale_target=false"]
     with pytest.raises(RunFailedError, match="every variant diverged on every seed"):
-        run_sweep(small, regression, vary=[f"training.lr={lr}"], out=tmp_path / "x")
+        run_sweep(grid_config, regression, vary=[f"training.lr={lr}"], out=tmp_path / "x")
     assert json.loads((tmp_path / "x/run.json").read_text())["status"] == "failed"
     assert (tmp_path / "x/loss_curves.png").exists() and (tmp_path / "x/summary.json").exists()
 
@@ -161,12 +148,12 @@ class StopAfter(StopRequest):
 
 # Each stack takes 24 steps: stop inside the first, before the second, inside the second.
 @pytest.mark.parametrize("stop_at", [3, 25, 30])
-def test_an_interrupted_sweep_resumes_to_the_same_results(small, tmp_path, stop_at):
+def test_an_interrupted_sweep_resumes_to_the_same_results(grid_config, tmp_path, stop_at):
     vary = ["model.width=3,5", "training.lr=0.2,0.05"]
-    whole = run_sweep(small, [], vary=vary, n_seeds=2, out=tmp_path / "whole")
+    whole = run_sweep(grid_config, [], vary=vary, n_seeds=2, out=tmp_path / "whole")
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted) as info:
-        run_sweep(small, [], vary=vary, n_seeds=2, out=cut, should_stop=StopAfter(stop_at))
+        run_sweep(grid_config, [], vary=vary, n_seeds=2, out=cut, should_stop=StopAfter(stop_at))
     assert info.value.exit_code == 143
     assert f"resume with: nncli sweep --resume {cut}" in str(info.value)
     status = json.loads((cut / "run.json").read_text())
@@ -187,12 +174,12 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(small, tmp_path, stop_
     "options",
     [{"vary": ["training.lr=0.1"]}, {"n_seeds": 5}, {"diagnostics": True}, {"sequential": True}],
 )
-def test_resume_takes_only_the_folder(small, tmp_path, options):
+def test_resume_takes_only_the_folder(grid_config, tmp_path, options):
     with pytest.raises(UsageError, match="--resume takes only the run folder"):
         run_sweep(None, [], resume=tmp_path, **options)
 
 
-def test_a_sweep_over_data_sources_resumes_from_anywhere(small, tmp_path, monkeypatch):
+def test_a_sweep_over_data_sources_resumes_from_anywhere(grid_config, tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     for name, shift in (("a.csv", 0.0), ("b.csv", 0.5)):
@@ -202,10 +189,10 @@ def test_a_sweep_over_data_sources_resumes_from_anywhere(small, tmp_path, monkey
     setup = ["data.target=label", "data.n_samples=null", "data.noise=null"]
     vary = ["data.source=a.csv,b.csv,moons"]
     with pytest.raises(UsageError, match=r"data\.target: applies to CSV files only"):
-        run_sweep(small, setup, vary=vary, out=tmp_path / "bad")  # moons has no target column
+        run_sweep(grid_config, setup, vary=vary, out=tmp_path / "bad")  # moons has no target column
     vary = ["data.source=a.csv,b.csv"]
-    whole = run_sweep(small, setup, vary=vary, out=tmp_path / "whole")
+    whole = run_sweep(grid_config, setup, vary=vary, out=tmp_path / "whole")
     with pytest.raises(Interrupted):
-        run_sweep(small, setup, vary=vary, out=tmp_path / "cut", should_stop=StopAfter(15))
+        run_sweep(grid_config, setup, vary=vary, out=tmp_path / "cut", should_stop=StopAfter(15))
     monkeypatch.chdir(tmp_path)  # elsewhere: the relative paths were kept absolute
     assert run_sweep(None, [], resume=tmp_path / "cut")["results"] == whole["results"]
