@@ -25,3 +25,11 @@ def test_readme_metrics_table_quotes_each_registry_note_in_order():
     section = (ROOT / "README.md").read_text().split("## Metrics\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(\w+)` \| (.*) \|$", section, flags=re.M)
     assert rows == [(name, spec.note) for name, spec in METRICS.items()]
+
+
+def test_the_architecture_page_lists_every_module():
+    text = (ROOT / "docs/architecture.md").read_text()
+    modules = sorted(
+        p.name for p in (ROOT / "src/nncli").glob("*.py") if not p.name.startswith("_")
+    )
+    assert [m for m in modules if f"`{m}`" not in text] == []

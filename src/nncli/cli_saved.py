@@ -1,0 +1,120 @@
+"""The commands on what training left behind: evaluate, predict, runs, config, datasets.
+
+Registered on the app in `cli.py`; heavy imports happen inside each, so `nncli --help` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nncli.cli_options import ConfigArgument, JsonOption, RunArgument, SetOption
+from nncli.fileio import to_json
+
+
+class Split(str, Enum):
+    train = "train"
+    val = "val"
+    test = "test"
+    all = "all"
+
+
+def evaluate(
+    run: RunArgument,
+    split: Annotated[Split, typer.Option(help="Which split of the run's own data.")] = Split.test,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Measure on this CSV instead (same feature columns, and the target)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-measure a saved model on a split of its data or on a CSV file."""
+
+    from nncli.evaluation import evaluate as evaluate_model
+    from nncli.evaluation import open_model
+    from nncli.report import confusion_table, make_console, metrics_table
+
+    result = evaluate_model(run, split=split.value, data=data)
+    if as_json:
+        print(to_json(result))
+        return
+    _, card = open_model(run)
+    by_split = result["metrics"] if split == Split.all and data is None else None
+    label = data.name if data is not None else split.value
+    metrics = by_split or {label: result["metrics"]}
+    console = make_console()
+    title = f"{run}: {result['n_samples']} rows"
+    console.print(metrics_table(metrics, card.task, title=title))
+    if card.task == "classification":
+        for name, values in metrics.items():
+            matrix = values["confusion_matrix"]
+            console.print(confusion_table(matrix, card.classes, title=f"Confusion ({name})"))
+
+
+def predict(
+    run: RunArgument,
+    data: Annotated[Path, typer.Option(help="CSV with the model's feature columns.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write predictions here (else stdout); a symlink, FIFO or device"
+            " is written through, never replaced.",
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="A column of the input to copy into the output.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Predict every row of a CSV: the label (or value) and one probability per class."""
+    from nncli.errors import UsageError
+    from nncli.evaluation import predict as predict_rows
+    from nncli.fileio import atomic_write_text
+
+    if out is not None and out.exists() and not force:
+        raise UsageError(f"{out}: already exists; pass --force to overwrite it")
+    table, _ = predict_rows(run, data, id_column=id_column)
+    text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    if out is None:
+        sys.stdout.write(text)
+        return
+    atomic_write_text(out, text, named_by_user=True)
+    typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
+
+
+def list_runs(
+    directory: Annotated[Path, typer.Argument(help="Folder holding run folders.")] = Path("runs"),
+    sort: Annotated[
+        str | None, typer.Option(help="Sort by a test metric, best first (e.g. accuracy, mse).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List past runs: when, status, task, data, epochs and the headline test metric."""
+    from nncli.report import make_console, runs_table
+    from nncli.runs import list_runs as find_runs
+
+    records = find_runs(directory, sort=sort)
+    if as_json:
+        print(to_json(records))
+        return
+    make_console().print(runs_table(records, directory, sort))
+
+
+def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> None:
+    """Print the fully resolved config (defaults filled in), after --set overrides."""
+    from nncli.commands import resolved_config_yaml
+
+    typer.echo(resolved_config_yaml(config_path, overrides or []), nl=False)
+
+
+def datasets() -> None:
+    """List the built-in datasets (any .csv path works too)."""
+    from nncli.report import datasets_table, make_console
+
+    make_console().print(datasets_table())

@@ -1,0 +1,197 @@
+"""What every training command shares: build (or rebuild) a grid, check and prepare its data,
+claim its run folder, and train its stacks inside the folder's lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nncli import report, runs
+from nncli.checkpoint import ModelCard, save_checkpoint
+from nncli.data import PreparedData, prepare_data
+from nncli.errors import UsageError
+from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
+from nncli.interrupts import StopRequest
+from nncli.model import check_fits_in_memory, layer_sizes
+from nncli.runfolder import RunFolder, Saved
+from nncli.sweep import train_grid
+from nncli.training import batch_size_note, resolve_device
+
+Info = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GridRequest:
+    """What to train: a config file, its overrides and what to vary; or a folder to resume.
+
+    None means "not given": with `resume`, the folder's own settings apply and giving any other
+    option is an error; without it, the defaults below apply.
+    """
+
+    kind: str  # "train", "sweep" or "compare": names the folder and the resume command
+    config_path: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    vary: list[str] = field(default_factory=list)
+    n_seeds: int | None = None  # default 1
+    sequential: bool | None = None  # default False
+    diagnostics: bool | None = None  # default False
+    out: Path | None = None
+    resume: Path | None = None
+
+
+@dataclass
+class GridRun:
+    folder: RunFolder
+    grid: Grid
+    prepared: dict[str, PreparedData]
+    fits: list
+    diagnostics: bool
+
+
+@contextmanager
+def grid_run(
+    request: GridRequest,
+    *,
+    should_stop: StopRequest | None = None,
+    on_epoch: Callable | None = None,
+    on_info: Info | None = None,
+    on_warning: Info | None = None,
+    on_stack: Callable[[int, int], None] | None = None,
+) -> Iterator[GridRun]:
+    """Build (or rebuild) the grid, prepare its data, claim the folder, train every stack.
+
+    Everything that can be wrong with the input is found before a folder is created; the body
+    of the `with` writes the outputs inside the folder's lifecycle.
+    """
+    flag = _vary_flag(request.kind)
+    saved: Saved | None = None
+    if request.resume is None:
+        if request.config_path is None:
+            raise UsageError("give a config file, or --resume FOLDER")
+        grid = build_grid(
+            request.config_path,
+            request.overrides,
+            request.vary,
+            1 if request.n_seeds is None else request.n_seeds,
+            sequential=bool(request.sequential),
+            require_vary=request.kind == "sweep",
+            flag=flag,
+        )
+        diagnostics = bool(request.diagnostics)
+        for device in {m.config.training.device for m in grid.models}:
+            resolve_device(device)
+        prepared = _prepare(grid, request.config_path, None)
+        _check_memory(grid, prepared)
+        _describe(grid, prepared, request.kind, on_info, on_warning)
+        info = {
+            "kind": request.kind,
+            "config": grid.base.model_dump(mode="json"),
+            "data": {key: data.fingerprint() for key, data in prepared.items()},
+            "grid": asdict(grid.spec),
+            "diagnostics": diagnostics,
+        }
+        folder = RunFolder.create(
+            grid.base, request.out, kind=request.kind, stop=should_stop, info=info
+        )
+    else:
+        given = [request.config_path, request.out, *request.overrides, *request.vary]
+        given += [request.n_seeds, request.sequential, request.diagnostics]
+        if any(option not in (None, False) for option in given) or request.overrides:
+            raise UsageError("--resume takes only the run folder: it holds the config and settings")
+        folder, _, saved = RunFolder.reopen(request.resume, kind=request.kind, stop=should_stop)
+        try:
+            grid = grid_from_spec(GridSpec(**saved.info["grid"]), require_vary=False, flag=flag)
+            diagnostics = bool(saved.info.get("diagnostics"))
+            prepared = _prepare(grid, folder.path, saved.info.get("data"))
+            _describe(grid, prepared, request.kind, on_info, on_warning)
+            if on_info is not None:
+                on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
+        except BaseException:
+            folder.release()  # it stays as it was: interrupted, resumable
+            raise
+    with folder:
+        _keep_best_weights(folder, grid, prepared)
+        fits = train_grid(
+            grid,
+            prepared,
+            folder,
+            saved=saved,
+            diagnostics=diagnostics,
+            should_stop=should_stop,
+            on_stack=on_stack,
+            on_epoch=on_epoch,
+        )
+        yield GridRun(folder, grid, prepared, fits, diagnostics)
+
+
+def _vary_flag(kind: str) -> str:
+    return "--activations" if kind == "compare" else "--vary"
+
+
+def _keep_best_weights(folder: RunFolder, grid: Grid, prepared: dict) -> None:
+    """With early stopping, `nncli train` keeps the best weights so far beside its state."""
+    if folder.kind != "train":
+        return
+    (model,) = grid.models
+    if model.config.training.early_stopping is None:
+        return
+    card = ModelCard.describe(model.config, prepared[data_key(model.config)])
+    folder.also_save = lambda state: save_best_weights(
+        folder.path / runs.BEST_FILE, card, state.best_params
+    )
+
+
+def _check_memory(grid: Grid, prepared: dict[str, PreparedData]) -> None:
+    """Refuse, before a folder is claimed, a stack too large to train in this machine's memory."""
+    for stack in grid.stacks:
+        config = grid.models[stack[0]].config
+        data = prepared[data_key(config)]
+        sizes = layer_sizes(data.n_features, config.model.widths, data.n_outputs)
+        check_fits_in_memory(sizes, n_models=len(stack))
+
+
+def _prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, PreparedData]:
+    """Each distinct data section of the grid, loaded and split once; a resumed run's must match."""
+    prepared = {}
+    for model in grid.models:
+        key = data_key(model.config)
+        if key in prepared:
+            continue
+        try:
+            prepared[key] = prepare_data(model.config.data)
+        except UsageError as exc:
+            raise UsageError(f"{source}: {exc}") from None
+        if fingerprints is not None and fingerprints.get(key) != prepared[key].fingerprint():
+            raise UsageError(f"{source}: the data no longer matches what this run trained on")
+    return prepared
+
+
+def _describe(
+    grid: Grid, prepared: dict, kind: str, on_info: Info | None, on_warning: Info | None
+) -> None:
+    first = grid.models[0].config
+    data = prepared[data_key(first)]
+    if on_warning is not None:
+        for note in dict.fromkeys(
+            batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models
+        ):
+            if note:
+                on_warning(note)
+    if on_info is None:
+        return
+    if kind == "train":
+        on_info(report.describe_setup(first, data))
+        return
+    on_info(report.describe_setup(first, data, varied=grid.varied))
+    on_info(report.describe_grid(grid))
+
+
+def save_best_weights(path: Path, card: ModelCard, best_params: list) -> None:
+    """With early stopping, the best epoch's weights so far, as a checkpoint evaluate reads."""
+    from nncli.model import StackedMLP, load_parameters
+
+    stacked = StackedMLP(card.sizes, [card.activation])
+    load_parameters(stacked, best_params)
+    save_checkpoint(path, stacked.member(0), card)
