@@ -54,6 +54,9 @@ def assert_metrics_close(a: dict, b: dict, rel: float = 1e-4) -> None:
     for name in a:
         if name == "confusion_matrix":
             assert a[name] == b[name]
+        elif name == "per_class":
+            for mine, theirs in zip(a[name], b[name], strict=True):
+                assert_metrics_close(mine, theirs, rel)
         elif a[name] is None or b[name] is None:
             assert a[name] is b[name], name
         else:

@@ -113,11 +113,18 @@ def test_non_finite_metric_values_become_none():
 # --- classification ----------------------------------------------------------------------------
 
 
+def probabilities(y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """(N, C) probabilities whose most likely class is `y_pred`: 0.7 there, the rest shared."""
+    out = np.full((len(y_pred), n_classes), 0.3 / (n_classes - 1))
+    out[np.arange(len(y_pred)), y_pred] = 0.7
+    return out
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_binary_metrics_match_scikit_learn(seed):
     y_true, y_pred = labels(seed, 2)
-    scores = classification_metrics(y_true, y_pred, 2)
-    assert list(scores) == [*metric_names("classification"), "confusion_matrix"]
+    scores = classification_metrics(y_true, probabilities(y_pred, 2), 2)
+    assert list(scores) == [*metric_names("classification"), "confusion_matrix", "per_class"]
     assert scores["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert scores["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="binary"))
     assert scores["precision"] == pytest.approx(skm.precision_score(y_true, y_pred))
@@ -129,7 +136,7 @@ def test_binary_metrics_match_scikit_learn(seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_multiclass_metrics_are_macro_averages(seed):
     y_true, y_pred = labels(seed, 3)
-    scores = classification_metrics(y_true, y_pred, 3)
+    scores = classification_metrics(y_true, probabilities(y_pred, 3), 3)
     assert scores["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
     for name, fn in [
         ("f1", skm.f1_score),
@@ -140,11 +147,41 @@ def test_multiclass_metrics_are_macro_averages(seed):
     assert scores["confusion_matrix"] == skm.confusion_matrix(y_true, y_pred).tolist()
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_log_loss_roc_auc_and_per_class_scores_match_scikit_learn(n_classes):
+    g = np.random.default_rng(n_classes)
+    y_true = np.arange(60) % n_classes
+    raw = g.random((60, n_classes)) + np.eye(n_classes)[y_true] * g.random(60)[:, None]
+    probs = raw / raw.sum(axis=1, keepdims=True)
+    scores = classification_metrics(y_true, probs, n_classes)
+    assert scores["log_loss"] == pytest.approx(skm.log_loss(y_true, probs))
+    expected_auc = (
+        skm.roc_auc_score(y_true, probs[:, 1])
+        if n_classes == 2
+        else skm.roc_auc_score(y_true, probs, multi_class="ovr")
+    )
+    assert scores["roc_auc"] == pytest.approx(expected_auc)
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_true, probs.argmax(axis=1), average=None, zero_division=0
+    )
+    assert scores["per_class"] == [
+        {"precision": pytest.approx(p), "recall": pytest.approx(r), "f1": pytest.approx(f),
+         "support": int(n)}
+        for p, r, f, n in zip(precision, recall, f1, support, strict=True)
+    ]  # fmt: skip
+
+
+def test_roc_auc_is_undefined_for_a_split_missing_a_class():
+    y_true = np.array([0, 0, 1, 1])
+    scores = classification_metrics(y_true, probabilities(np.array([0, 1, 1, 1]), 3), 3)
+    assert scores["roc_auc"] is None and scores["log_loss"] is not None
+
+
 def test_binary_f1_takes_the_second_class_as_positive():
     # Class 1: one true positive, one false positive, one false negative.
     y_true = np.array([1, 1, 0, 0, 0])
     y_pred = np.array([1, 0, 1, 0, 0])
-    scores = classification_metrics(y_true, y_pred, 2)
+    scores = classification_metrics(y_true, probabilities(y_pred, 2), 2)
     assert scores["precision"] == pytest.approx(1 / 2)
     assert scores["recall"] == pytest.approx(1 / 2)
     assert scores["f1"] == pytest.approx(1 / 2)
@@ -155,7 +192,7 @@ def test_binary_f1_takes_the_second_class_as_positive():
 def test_confusion_matrix_keeps_its_shape_when_a_class_is_never_predicted():
     y_true = np.array([0, 1, 2, 2, 1])
     y_pred = np.array([0, 1, 1, 1, 1])  # class 2 is never predicted
-    scores = classification_metrics(y_true, y_pred, 3)
+    scores = classification_metrics(y_true, probabilities(y_pred, 3), 3)
     assert scores["confusion_matrix"] == [[1, 0, 0], [0, 2, 0], [0, 2, 0]]
     labels_ = [0, 1, 2]
     for name, fn in [
@@ -170,7 +207,7 @@ def test_confusion_matrix_keeps_its_shape_when_a_class_is_never_predicted():
 def test_confusion_matrix_has_a_row_for_a_class_absent_from_the_split():
     y_true = np.array([0, 0, 1, 1])
     y_pred = np.array([0, 1, 1, 1])
-    scores = classification_metrics(y_true, y_pred, 4)
+    scores = classification_metrics(y_true, probabilities(y_pred, 4), 4)
     matrix = np.array(scores["confusion_matrix"])
     assert matrix.shape == (4, 4)
     assert matrix.tolist() == [[1, 1, 0, 0], [0, 2, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
@@ -182,7 +219,7 @@ def test_confusion_matrix_has_a_row_for_a_class_absent_from_the_split():
 def test_a_model_that_never_predicts_the_positive_class_scores_zero_not_nan():
     y_true = np.array([0, 1, 1, 0])
     y_pred = np.zeros(4, dtype=np.int64)
-    scores = classification_metrics(y_true, y_pred, 2)
+    scores = classification_metrics(y_true, probabilities(y_pred, 2), 2)
     assert scores["precision"] == 0.0
     assert scores["recall"] == 0.0
     assert scores["f1"] == 0.0
@@ -194,7 +231,14 @@ def test_a_model_that_never_predicts_the_positive_class_scores_zero_not_nan():
 
 def test_each_task_has_its_metrics_and_every_metric_says_what_it_is():
     assert metric_names("regression") == ["mse", "mape", "mae", "r2"]
-    assert metric_names("classification") == ["accuracy", "f1", "precision", "recall"]
+    assert metric_names("classification") == [
+        "accuracy",
+        "f1",
+        "precision",
+        "recall",
+        "log_loss",
+        "roc_auc",
+    ]
     for name, spec in METRICS.items():
         assert spec.note.strip(), name
         # Regression metrics compute themselves; classification ones share one call.
@@ -216,7 +260,7 @@ def scores_of(task: str, *, good: bool) -> dict:
     y_true = np.array([0, 1] * 10)
     y_pred = y_true.copy()
     y_pred[:1] = 1  # one mistake
-    return classification_metrics(y_true, y_pred if good else 1 - y_true, 2)
+    return classification_metrics(y_true, probabilities(y_pred if good else 1 - y_true, 2), 2)
 
 
 @pytest.mark.parametrize("name", list(METRICS))

@@ -61,11 +61,14 @@ def test_metrics_table_lists_each_task_in_its_order_with_units():
         ["r2", "0.2500", "0.2500"],
     ]
     classification = {"recall": 0.4, "precision": 0.3, "f1": 0.2, "accuracy": 0.1}
+    classification |= {"roc_auc": None, "log_loss": 0.5}
     assert rows(metrics_table({"val": classification}, "classification")) == [
         ["accuracy", "0.1000"],
         ["f1", "0.2000"],
         ["precision", "0.3000"],
         ["recall", "0.4000"],
+        ["log_loss", "0.5000"],
+        ["roc_auc", "undefined"],
     ]
 
 

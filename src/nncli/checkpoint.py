@@ -74,7 +74,7 @@ class ModelCard:
         if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
             return undefined_metrics(self.task)
         if self.task == "classification":
-            return classification_metrics(y, outputs.argmax(axis=1), len(self.classes or []))
+            return classification_metrics(y, outputs, len(self.classes or []))
         return regression_metrics(y, outputs)
 
     @classmethod

@@ -86,15 +86,17 @@ def train(
     if as_json:
         print(to_json(summary))
         return
-    from nncli.report import confusion_table, metrics_table
+    from nncli.report import confusion_table, metrics_table, per_class_table
 
     console.print(metrics_table(summary["metrics"], summary["task"], title="Metrics by split"))
     test_split = "test" if "test" in summary["metrics"] else "val"
     if summary["task"] == "classification" and not quiet and test_split in summary["metrics"]:
-        matrix = summary["metrics"][test_split]["confusion_matrix"]
-        console.print(
-            confusion_table(matrix, summary["classes"], title=f"Confusion ({test_split})")
-        )
+        scores, classes = summary["metrics"][test_split], summary["classes"]
+        if scores.get("per_class"):  # None for a diverged model
+            title = f"Per class ({test_split})"
+            console.print(per_class_table(scores["per_class"], classes, title=title))
+        matrix = scores["confusion_matrix"]
+        console.print(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
     console.print(f"run saved to [bold]{summary['run_dir']}[/]")
 
 

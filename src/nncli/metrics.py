@@ -103,7 +103,23 @@ METRICS: dict[str, MetricSpec] = {
         "classification", higher_is_better=True, note="precision, averaged as f1 is"
     ),
     "recall": MetricSpec("classification", higher_is_better=True, note="recall, averaged as f1 is"),
+    "log_loss": MetricSpec(
+        "classification",
+        higher_is_better=False,
+        note="cross-entropy of the predicted probabilities (0 is certain and right); it sees"
+        " how confident a model is, which accuracy does not",
+    ),
+    "roc_auc": MetricSpec(
+        "classification",
+        higher_is_better=True,
+        note="area under the ROC curve: binary, or one-vs-rest macro-averaged for more classes;"
+        " undefined when a split lacks a class",
+        may_be_undefined=True,
+    ),
 }
+
+# Entries of a split's metrics that are not one number, kept out of tables and summaries.
+DETAILS = ("confusion_matrix", "per_class")
 
 
 def metric_names(task: str) -> list[str]:
@@ -123,22 +139,46 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         return {name: _finite(METRICS[name].fn(y_true, y_pred)) for name in names}
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
-    """Scores plus the confusion matrix (rows: true class, columns: predicted class)."""
+def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int) -> dict:
+    """Scores from class probabilities (N, C), plus the confusion matrix (rows: true class,
+    columns: predicted class) and per-class precision, recall, F1 and support."""
     skm = _skm()
+    # float32 softmax sums to 1 within 1e-7, looser than scikit-learn's check: renormalize.
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+    y_pred = probabilities.argmax(axis=1)
+    labels = list(range(n_classes))
     precision, recall, f1, _ = skm.precision_recall_fscore_support(
         y_true,
         y_pred,
         average=_average(n_classes),
-        labels=range(n_classes) if n_classes > 2 else None,
+        labels=labels if n_classes > 2 else None,
         zero_division=0,
     )
     found = {"accuracy": skm.accuracy_score(y_true, y_pred), "f1": f1}
     found |= {"precision": precision, "recall": recall}
+    found["log_loss"] = skm.log_loss(y_true, probabilities, labels=labels)
+    found["roc_auc"] = _roc_auc(y_true, probabilities, n_classes)
     scores: dict = {name: _finite(found[name]) for name in metric_names("classification")}
-    matrix = skm.confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
     scores["confusion_matrix"] = matrix.tolist()
+    each = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
+    scores["per_class"] = [
+        {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+        for p, r, f, n in zip(*each, strict=True)
+    ]
     return scores
+
+
+def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int) -> float | None:
+    """None where it has no meaning: a split that lacks one of the classes."""
+    if len(np.unique(y_true)) < n_classes:
+        return None
+    if n_classes == 2:
+        return _skm().roc_auc_score(y_true, probabilities[:, 1])
+    return _skm().roc_auc_score(y_true, probabilities, multi_class="ovr", labels=range(n_classes))
 
 
 def _finite(value: float | None) -> float | None:
@@ -149,5 +189,5 @@ def _finite(value: float | None) -> float | None:
 
 def undefined_metrics(task: str) -> dict[str, None]:
     """Every metric of the task as None: what a diverged model's outputs are scored as."""
-    extra = ["confusion_matrix"] if task == "classification" else []
+    extra = list(DETAILS) if task == "classification" else []
     return dict.fromkeys([*metric_names(task), *extra])

@@ -13,7 +13,7 @@ from nncli.config import Config
 from nncli.data import PreparedData
 from nncli.fileio import atomic_write_json, atomic_write_text
 from nncli.grid import variant_label
-from nncli.metrics import headline_metric
+from nncli.metrics import DETAILS, headline_metric
 from nncli.training import ModelFit
 
 
@@ -158,6 +158,6 @@ def _model_rows(grid, fits: list[ModelFit]) -> list[dict]:
         )
         for split, metrics in f.metrics.items():
             row[f"{split}_loss"] = f.losses.get(split)
-            row |= {f"{split}_{k}": v for k, v in metrics.items() if k != "confusion_matrix"}
+            row |= {f"{split}_{k}": v for k, v in metrics.items() if k not in DETAILS}
         rows.append(row)
     return rows

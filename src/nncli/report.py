@@ -45,6 +45,21 @@ def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics"
     return table
 
 
+def per_class_table(per_class: list[dict], classes: list, *, title: str) -> Table:
+    """Precision, recall, F1 and support of each class: what an average can hide."""
+    table = Table(title=title)
+    table.add_column("class")
+    for column in ("precision", "recall", "f1", "support"):
+        table.add_column(column, justify="right")
+    for label, scores in zip(classes, per_class, strict=True):
+        table.add_row(
+            str(label),
+            *(f"{scores[m]:.4f}" for m in ("precision", "recall", "f1")),
+            str(scores["support"]),
+        )
+    return table
+
+
 def confusion_table(matrix: list[list[int]], classes: list, *, title: str) -> Table:
     table = Table(title=title)
     table.add_column("true \\ predicted")

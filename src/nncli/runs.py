@@ -59,7 +59,7 @@ def _sort_key(value: object, sign: int) -> tuple[bool, float]:
 
 def _run_record(run_dir: Path, run_json: Path) -> dict:
     """What `nncli runs` shows of one folder; raises on anything malformed."""
-    from nncli.metrics import headline_metric
+    from nncli.metrics import DETAILS, headline_metric
 
     status = read_json_mapping(run_json)
     config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
@@ -85,7 +85,7 @@ def _run_record(run_dir: Path, run_json: Path) -> dict:
         "epochs_run": summary.get("epochs_run"),
         "split": split if metrics else None,
         "headline": headline_metric(task) if task else None,
-        "metrics": {k: v for k, v in metrics.get(split, {}).items() if k != "confusion_matrix"},
+        "metrics": {k: v for k, v in metrics.get(split, {}).items() if k not in DETAILS},
     }
 
 

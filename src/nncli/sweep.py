@@ -17,6 +17,7 @@ import numpy as np
 from nncli.config import Config
 from nncli.errors import UsageError
 from nncli.grid import Grid, data_key
+from nncli.metrics import DETAILS
 
 PARTIAL_DIR = "partial"  # finished stacks of an unfinished grid
 
@@ -149,7 +150,7 @@ def summarize(grid: Grid, fits: list, *, diagnostics: bool) -> list[dict]:
     for v, values in enumerate(grid.values):
         group = [f for m, f in zip(grid.models, fits, strict=True) if m.variant == v]
         splits = list(group[0].metrics)
-        names = [m for m in group[0].metrics[splits[0]] if m != "confusion_matrix"]
+        names = [m for m in group[0].metrics[splits[0]] if m not in DETAILS]
         record: dict[str, Any] = {
             "values": values,
             "seeds": grid.seeds(v),
