@@ -66,3 +66,19 @@ def test_the_scorer_reports_each_models_loss_and_metric_in_original_units():
     for k in range(2):
         assert losses[k] == pytest.approx(F.cross_entropy(logits[k], labels[k]).item(), rel=1e-6)
         assert accuracy[k] == (logits[k].argmax(-1) == labels[k]).double().mean().item()
+
+
+def test_class_weights_make_each_models_loss_the_weighted_mean_torch_computes():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(3, 7, 4, generator=g, requires_grad=True)  # (K, B, C)
+    labels = torch.randint(0, 4, (3, 7), generator=g)
+    weight = torch.tensor([0.5, 2.0, 1.0, 3.0])
+    stacked_loss(logits, labels, "classification", weight).backward()
+    for k in range(3):
+        alone = logits[k].detach().clone().requires_grad_()
+        F.cross_entropy(alone, labels[k], weight=weight).backward()
+        torch.testing.assert_close(logits.grad[k], alone.grad)
+    losses, _ = Scorer(lambda x: x, "classification", 1.0, weight).score(logits.detach(), labels)
+    for k in range(3):
+        expected = F.cross_entropy(logits[k].detach(), labels[k], weight=weight).item()
+        assert losses[k] == pytest.approx(expected, rel=1e-6)

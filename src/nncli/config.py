@@ -213,6 +213,20 @@ class TrainingConfig(_Strict):
     nesterov: bool = False
     early_stopping: EarlyStoppingConfig | None = None
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+    # Classification: weigh each class in the loss; "balanced" gives class c the weight
+    # n / (n_classes * n_c) on the training split (scikit-learn's), a mapping names labels.
+    class_weight: Literal["balanced"] | dict[str | int, Float] | None = None
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, weights: object) -> object:
+        if isinstance(weights, dict):
+            bad = [k for k, w in weights.items() if not (0 < w < float("inf"))]
+            if bad:
+                raise ValueError(
+                    f"every weight must be a positive number; {excerpt(bad[0])} is not"
+                )
+        return weights
 
     @field_validator("lr", "weight_decay")
     @classmethod

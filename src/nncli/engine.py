@@ -108,6 +108,7 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     on_checkpoint: Callable[[TrainingState], None] | None = None,
     resume: TrainingState | None = None,
+    class_weight: torch.Tensor | None = None,
 ) -> list[ModelRecord]:
     """Train every model in `model` in place; return one record per model.
 
@@ -115,7 +116,8 @@ def fit(
     `probe_gradients` records each layer's gradient norm during the first epoch.
     `should_stop` is asked before every step; when it says yes, `TrainingStopped` is raised with
     the state to `resume` from. `on_checkpoint` gets the state after every epoch. `resume`
-    continues from such a state (with `model` holding its parameters).
+    continues from such a state (with `model` holding its parameters). `class_weight` (C,)
+    weighs each class in the classification loss, as `F.cross_entropy(weight=...)` does.
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
@@ -132,7 +134,7 @@ def fit(
     def predict(x: torch.Tensor) -> torch.Tensor:  # (N, F) -> (K, N, C)
         return net(x).unsqueeze(0) if net is not None else model(x.expand(k, *x.shape))
 
-    measure = Scorer(predict, task, target_scale)
+    measure = Scorer(predict, task, target_scale, class_weight)
     tracker = Tracker(model, models, has_val=val is not None)
     if resume is None:
         records = [ModelRecord() for _ in range(k)]
@@ -187,10 +189,10 @@ def fit(
             lo = step * batch
             if net is not None:
                 outputs = net(x_epoch[0, lo : lo + batch])  # (B, C)
-                loss = single_loss(outputs, y_epoch[0, lo : lo + batch], task)
+                loss = single_loss(outputs, y_epoch[0, lo : lo + batch], task, class_weight)
             else:
                 outputs = model(x_epoch[:, lo : lo + batch])  # (K, B, C)
-                loss = stacked_loss(outputs, y_epoch[:, lo : lo + batch], task)
+                loss = stacked_loss(outputs, y_epoch[:, lo : lo + batch], task, class_weight)
             step_outputs.append(outputs.detach())
             optimizer.zero_grad()
             loss.backward()
@@ -200,7 +202,7 @@ def fit(
         first_step = 0
 
         epoch_outputs = torch.cat(step_outputs, dim=-2).view(k, n, -1)  # (K, N, C)
-        sample_losses = per_sample_loss(epoch_outputs, y_epoch, task)  # (K, N)
+        sample_losses = per_sample_loss(epoch_outputs, y_epoch, task, class_weight)  # (K, N)
         train_loss, train_metric = measure.score(epoch_outputs, y_epoch, sample_losses)
         val_loss, val_metric = measure(*val) if val is not None else (None, None)
         active_before = list(tracker.active)

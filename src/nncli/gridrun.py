@@ -17,7 +17,7 @@ from nncli.interrupts import StopRequest
 from nncli.model import check_fits_in_memory, layer_sizes
 from nncli.runfolder import RunFolder, Saved
 from nncli.sweep import train_grid
-from nncli.training import batch_size_note, resolve_device
+from nncli.training import batch_size_note, class_weights, resolve_device
 
 Info = Callable[[str], None]
 
@@ -83,7 +83,7 @@ def grid_run(
         for device in {m.config.training.device for m in grid.models}:
             resolve_device(device)
         prepared = _prepare(grid, request.config_path, None)
-        _check_memory(grid, prepared)
+        _check_stacks(grid, prepared)
         _describe(grid, prepared, request.kind, on_info, on_warning)
         info = {
             "kind": request.kind,
@@ -143,13 +143,15 @@ def _keep_best_weights(folder: RunFolder, grid: Grid, prepared: dict) -> None:
     )
 
 
-def _check_memory(grid: Grid, prepared: dict[str, PreparedData]) -> None:
-    """Refuse, before a folder is claimed, a stack too large to train in this machine's memory."""
+def _check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:
+    """Refuse, before a folder is claimed, a stack too large to train in this machine's memory,
+    or class weights that do not fit its data."""
     for stack in grid.stacks:
         config = grid.models[stack[0]].config
         data = prepared[data_key(config)]
         sizes = layer_sizes(data.n_features, config.model.widths, data.n_outputs)
         check_fits_in_memory(sizes, n_models=len(stack))
+        class_weights(config, data)
 
 
 def _prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, PreparedData]:

@@ -8,21 +8,32 @@ import torch
 import torch.nn.functional as F
 
 
-def per_sample_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
-    """(K, B, C) outputs and (K, B) targets -> (K, B) loss of each sample under each model."""
+def per_sample_loss(
+    outputs: torch.Tensor, targets: torch.Tensor, task: str, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(K, B, C) outputs and (K, B) targets -> (K, B) loss of each sample under each model;
+    with class weights (C,), each sample's loss is multiplied by its class's weight."""
     k, b, c = outputs.shape
     if task == "classification":
         losses = F.cross_entropy(
-            outputs.reshape(k * b, c), targets.reshape(k * b), reduction="none"
+            outputs.reshape(k * b, c), targets.reshape(k * b), weight=weight, reduction="none"
         )
         return losses.view(k, b)
     return (outputs.squeeze(-1) - targets) ** 2
 
 
-def stacked_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+def stacked_loss(
+    outputs: torch.Tensor, targets: torch.Tensor, task: str, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """The sum over models of each one's mean loss, in fewest operations: its gradient with
-    respect to model k's parameters is model k's own, as all models share the batch size."""
+    respect to model k's parameters is model k's own, as all models share the batch size.
+
+    With class weights each model's mean is weighted, as `F.cross_entropy(weight=...)` takes it
+    (divided by the weights of that model's batch), so the models' denominators differ."""
     k, b, c = outputs.shape
+    if task == "classification" and weight is not None:
+        losses = per_sample_loss(outputs, targets, task, weight)  # (K, B)
+        return (losses.sum(dim=1) / weight[targets].sum(dim=1)).sum()
     if task == "classification":
         summed = F.cross_entropy(outputs.reshape(k * b, c), targets.reshape(k * b), reduction="sum")
     else:
@@ -30,20 +41,29 @@ def stacked_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> tor
     return summed / b
 
 
-def single_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+def single_loss(
+    outputs: torch.Tensor, targets: torch.Tensor, task: str, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """(B, C) outputs and (B,) targets -> scalar mean loss, as a bare loop computes it."""
     if task == "classification":
-        return F.cross_entropy(outputs, targets)
+        return F.cross_entropy(outputs, targets, weight=weight)
     return F.mse_loss(outputs.squeeze(-1), targets)
 
 
 class Scorer:
     """Whole-split loss and headline metric of every model, without gradients."""
 
-    def __init__(self, predict: Callable, task: str, target_scale: float):
+    def __init__(
+        self,
+        predict: Callable,
+        task: str,
+        target_scale: float,
+        weight: torch.Tensor | None = None,
+    ):
         self.predict = predict
         self.task = task
         self.target_scale = target_scale
+        self.weight = weight  # (C,) class weights: the loss is their weighted mean
         from nncli.metrics import headline_metric
 
         self.metric = headline_metric(task)
@@ -59,8 +79,11 @@ class Scorer:
     ) -> tuple[list, list]:
         """(K, N, C) outputs and (K, N) targets (and (K, N) losses) -> per-model loss, metric."""
         if losses is None:
-            losses = per_sample_loss(outputs, targets, self.task)
-        loss = losses.mean(dim=1)
+            losses = per_sample_loss(outputs, targets, self.task, self.weight)
+        if self.weight is not None and self.task == "classification":
+            loss = losses.sum(dim=1) / self.weight[targets].sum(dim=1)
+        else:
+            loss = losses.mean(dim=1)
         if self.task == "classification":
             metric = (outputs.argmax(dim=-1) == targets).double().mean(dim=1)
         else:

@@ -27,7 +27,7 @@ from nncli.engine import (
     TrainingState,
     fit,
 )
-from nncli.errors import UsageError
+from nncli.errors import UsageError, excerpt, excerpts
 from nncli.losses import single_loss
 from nncli.model import StackedMLP, load_parameters
 from nncli.preprocessing import SPLITS
@@ -113,6 +113,36 @@ def batch_size_note(config: Config, prepared: PreparedData) -> str | None:
     )
 
 
+def class_weights(config: Config, prepared: PreparedData) -> torch.Tensor | None:
+    """(C,) weights of `training.class_weight` for this data, or None; bad names are UsageErrors."""
+    wanted = config.training.class_weight
+    if wanted is None:
+        return None
+    if prepared.task != "classification":
+        raise UsageError("training.class_weight: applies to classification only")
+    classes = prepared.dataset.classes or []
+    counts = torch.bincount(torch.as_tensor(prepared.raw["train"][1]), minlength=len(classes))
+    if wanted == "balanced":
+        if bool((counts == 0).any()):
+            absent = classes[int((counts == 0).int().argmax())]
+            raise UsageError(
+                f"training.class_weight: balanced weights need every class in the training"
+                f" split, and {excerpt(absent)} has no rows there"
+            )
+        return (counts.sum() / (len(classes) * counts)).float()
+    by_name = {str(c): i for i, c in enumerate(classes)}
+    unknown = [label for label in wanted if str(label) not in by_name]
+    if unknown:
+        raise UsageError(
+            f"training.class_weight: {excerpt(unknown[0])} is not a class; the classes are"
+            f" {excerpts(classes)}"
+        )
+    weights = torch.ones(len(classes))
+    for label, weight in wanted.items():
+        weights[by_name[str(label)]] = weight
+    return weights
+
+
 def train_stack(
     configs: list[Config],
     prepared: PreparedData,
@@ -142,6 +172,7 @@ def train_stack(
     if resume is not None:
         load_parameters(stacked, resume[1])
     stacked = stacked.to(device)
+    weight = class_weights(first, prepared)
     checkpoint = None
     if on_checkpoint is not None:
 
@@ -161,8 +192,11 @@ def train_stack(
         should_stop=should_stop,
         on_checkpoint=checkpoint,
         resume=resume[0] if resume is not None else None,
+        class_weight=weight.to(device) if weight is not None else None,
     )
-    baseline = input_blind_loss(*prepared.tensors("train", torch.device("cpu")), prepared.task)
+    baseline = input_blind_loss(
+        *prepared.tensors("train", torch.device("cpu")), prepared.task, weight
+    )
     return [
         measure_model(config, prepared, stacked.member(k).cpu(), record, baseline, diagnostics)
         for k, (config, record) in enumerate(zip(configs, records, strict=True))
@@ -187,7 +221,7 @@ def measure_model(
         net=net,
         card=card,
         metrics={s: card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
-        losses=_losses(net, tensors, prepared.task),
+        losses=_losses(net, tensors, prepared.task, class_weights(config, prepared)),
         baseline_loss=baseline_loss,
     )
     if diagnostics:
@@ -214,9 +248,11 @@ def _model_settings(config: Config) -> ModelSettings:
 
 
 @torch.no_grad()
-def _losses(net: nn.Module, tensors: dict, task: str) -> dict[str, float | None]:
+def _losses(
+    net: nn.Module, tensors: dict, task: str, weight: torch.Tensor | None
+) -> dict[str, float | None]:
     losses = {}
     for split, (x, y) in tensors.items():
-        loss = float(single_loss(net(x), y, task))
+        loss = float(single_loss(net(x), y, task, weight))
         losses[split] = loss if math.isfinite(loss) else None
     return losses

@@ -1,0 +1,87 @@
+"""train_stack: class weights as scikit-learn defines them, and what they do to a rare class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nncli.configfile import validate_config
+from nncli.data import prepare_data
+from nncli.errors import UsageError
+from nncli.training import class_weights, train_stack
+
+
+@pytest.fixture
+def rare_class_csv(tmp_path):
+    """Two overlapping clouds, one ten times rarer: accuracy looks fine while it is missed."""
+    rng = np.random.default_rng(0)
+    common, rare = rng.normal(0, 1, (900, 2)), rng.normal(1.2, 1, (90, 2))
+    rows = [(*x, "common") for x in common] + [(*x, "rare") for x in rare]
+    lines = ["a,b,kind"] + [f"{a:.5f},{b:.5f},{k}" for a, b, k in rows]
+    path = tmp_path / "rare.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def config(path, **training):
+    return validate_config(
+        {
+            "data": {"source": str(path), "target": "kind"},
+            "model": {"depth": 1, "width": 8},
+            "training": {"epochs": 15, "lr": 0.1, **training},
+        }
+    )
+
+
+def test_balanced_weights_are_scikit_learns(rare_class_csv):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    prepared = prepare_data(config(rare_class_csv).data)
+    y = prepared.raw["train"][1]
+    expected = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    weights = class_weights(config(rare_class_csv, class_weight="balanced"), prepared)
+    torch.testing.assert_close(weights, torch.tensor(expected, dtype=torch.float32))
+    named = class_weights(config(rare_class_csv, class_weight={"rare": 5}), prepared)
+    assert named.tolist() == [1.0, 5.0]
+
+
+def test_balanced_weights_find_the_rare_class_that_accuracy_hides(rare_class_csv):
+    plain, balanced = (config(rare_class_csv), config(rare_class_csv, class_weight="balanced"))
+    prepared = prepare_data(plain.data)
+    (unweighted,) = train_stack([plain], prepared)
+    (weighted,) = train_stack([balanced], prepared)
+    rare = 1  # classes are sorted: common, rare
+    before = unweighted.metrics["test"]["per_class"][rare]["recall"]
+    after = weighted.metrics["test"]["per_class"][rare]["recall"]
+    assert after > before + 0.2, (before, after)
+
+
+def test_a_weighted_stack_trains_each_model_as_alone(rare_class_csv):
+    configs = [config(rare_class_csv, class_weight="balanced").model_copy(update={"seed": s})
+               for s in (0, 1)]  # fmt: skip
+    prepared = prepare_data(configs[0].data)
+    stacked = train_stack(configs, prepared)
+    for together, alone_config in zip(stacked, configs, strict=True):
+        (alone,) = train_stack([alone_config], prepared)
+        assert together.losses["test"] == pytest.approx(alone.losses["test"], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ({"rarer": 2}, "training.class_weight: 'rarer' is not a class; the classes are"),
+    ],
+)
+def test_class_weights_that_do_not_fit_the_data_are_refused(rare_class_csv, weights, message):
+    prepared = prepare_data(config(rare_class_csv).data)
+    with pytest.raises(UsageError, match=message):
+        class_weights(config(rare_class_csv, class_weight=weights), prepared)
+
+
+def test_class_weights_apply_to_classification_only():
+    regression = validate_config(
+        {"data": {"source": "sine"}, "training": {"class_weight": "balanced"}}
+    )
+    with pytest.raises(UsageError, match="applies to classification only"):
+        class_weights(regression, prepare_data(regression.data))
