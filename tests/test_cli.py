@@ -424,3 +424,42 @@ def test_a_divergence_from_weight_decay_names_it(tiny_moons, tmp_path):
     plain = invoke("train", tiny_moons, "-s", "training.lr=1e30", "-s", "model.activation=relu",
                    "--out", tmp_path / "p")  # fmt: skip
     assert "weight_decay" not in plain.stderr
+
+
+def test_version_comes_from_the_package_metadata_without_importing_torch():
+    from importlib.metadata import version
+
+    probe = (
+        "import sys; from nncli.cli import main\n"
+        "sys.argv = ['nncli', '--version']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"nncli {version('nncli')}\n"
+    assert result.stderr.strip().endswith("NO-TORCH")
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        ([], ["--debug", "--version"]),
+        (["train"], ["--json", "--quiet"]),
+        (["sweep"], ["--diagnostics", "--sequential", "--json", "--quiet"]),
+        (["compare-activations"], ["--sequential", "--json", "--quiet"]),
+        (["evaluate"], ["--json"]),
+        (["predict"], ["--force"]),
+        (["runs"], ["--json"]),
+    ],
+)
+def test_boolean_flags_show_as_flags_in_help(command, flags):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for flag in [*flags, "--help"]:
+        (line,) = [line for line in lines if f" {flag} " in line]
+        assert "<bool>" not in line, line
+    assert "<bool>" not in result.output
+    if command == ["train"]:  # options that take a value still say what it is
+        assert any("--out" in line and "<path>" in line for line in lines)
