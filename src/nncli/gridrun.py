@@ -15,6 +15,7 @@ from nncli.errors import UsageError
 from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
 from nncli.interrupts import StopRequest
 from nncli.model import check_fits_in_memory, layer_sizes
+from nncli.outputs import HistoryLog
 from nncli.runfolder import RunFolder, Saved
 from nncli.sweep import train_grid
 from nncli.training import batch_size_note, resolve_device
@@ -113,6 +114,7 @@ def grid_run(
             raise
     with folder:
         _keep_best_weights(folder, grid, prepared)
+        on_epoch = _log_history(folder, saved, on_epoch)
         fits = train_grid(
             grid,
             prepared,
@@ -141,6 +143,25 @@ def _keep_best_weights(folder: RunFolder, grid: Grid, prepared: dict) -> None:
     folder.also_save = lambda state: save_best_weights(
         folder.path / runs.BEST_FILE, card, state.best_params
     )
+
+
+def _log_history(
+    folder: RunFolder, saved: Saved | None, on_epoch: Callable | None
+) -> Callable | None:
+    """`nncli train` appends each epoch to history.csv as it ends (a sweep writes its models'
+    histories when it finishes); a resumed run's file restarts from the rows its state holds."""
+    if folder.kind != "train":
+        return on_epoch
+    records = saved.state.records if saved is not None else []
+    log = HistoryLog(folder.path / runs.HISTORY_FILE, records[0].history if records else [])
+    if on_epoch is None:
+        return log
+
+    def log_then_report(report) -> None:
+        log(report)
+        on_epoch(report)
+
+    return log_then_report
 
 
 def _check_memory(grid: Grid, prepared: dict[str, PreparedData]) -> None:
