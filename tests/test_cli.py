@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,10 +93,14 @@ def test_set_overrides_reach_the_saved_config(tiny_moons, tmp_path):
 
 
 def test_plain_epoch_lines_when_not_a_terminal_and_quiet_silences_them(tiny_moons, tmp_path):
-    loud = invoke("train", tiny_moons, "--out", tmp_path / "a")
+    started = time.monotonic()
+    loud = invoke("train", tiny_moons, "--out", tmp_path / "a", "--set", "training.epochs=300")
+    seconds = time.monotonic() - started
     assert loud.exit_code == 0, loud.output
     lines = [line for line in loud.stdout.splitlines() if line.startswith("epoch ")]
-    assert [line.split()[1] for line in lines] == [f"{i}/5" for i in range(1, 6)]
+    # Throttled: the first and last epoch, and at most one line a second between them.
+    assert lines[0].split()[1] == "1/300" and lines[-1].split()[1] == "300/300"
+    assert len(lines) <= 2 + seconds, (seconds, lines)
     assert "val_accuracy" in lines[0]
     quiet = invoke("train", tiny_moons, "--out", tmp_path / "b", "--quiet")
     assert quiet.exit_code == 0, quiet.output
@@ -147,6 +152,7 @@ def test_early_stopping_restores_and_names_the_best_epoch(write_config, tmp_path
     assert summary["kept_epoch"] == summary["best_epoch"]
     assert summary["epochs_run"] == summary["best_epoch"] + 3
     assert f"restored the best weights, from epoch {summary['best_epoch']}" in result.stdout
+    assert f"\nepoch {summary['epochs_run']}/200 " in result.stdout  # where it stopped: shown
     with (tmp_path / "es/history.csv").open() as handle:
         val = [float(row["val_loss"]) for row in csv.DictReader(handle)]
     assert min(val) == val[summary["best_epoch"] - 1]
@@ -176,6 +182,14 @@ def test_batch_size_larger_than_training_split_is_clamped_with_a_warning(write_c
     result = invoke("train", config, "--out", tmp_path / "r", "--quiet")
     assert result.exit_code == 0, result.output
     assert "warning: training.batch_size 500 is larger than the training split" in result.stderr
+    # Before training, beside the setup line, not after it: stderr and stdout in one pipe.
+    command = [sys.executable, "-c", "from nncli.cli import main; main()"]
+    both = subprocess.run([*command, "train", str(config), "--out", str(tmp_path / "s")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    lines = both.stdout.splitlines()
+    warning = next(i for i, line in enumerate(lines) if "batch_size 500 is larger" in line)
+    assert warning < next(i for i, line in enumerate(lines) if line.startswith("epoch 1/2"))
+    assert "batch 34 (clamped from 500; 1 step per epoch)" in both.stdout
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,8 @@ def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] 
     n_train = len(prepared.raw["train"][1])
     batch = min(t.batch_size, n_train)
     steps = -(-n_train // batch)
+    clamped = f"clamped from {t.batch_size}; " if batch < t.batch_size else ""
+    batch_shown = f"{batch} ({clamped}{_count(steps, 'step')} per epoch)"
 
     def shown(key: str, value: object) -> str:
         return "varied" if key in varied else str(value)
@@ -132,7 +134,7 @@ def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] 
         f"MLP {network}{activation}{parameters};"
         f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
         f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
-        f" batch {shown('training.batch_size', f'{batch} ({steps} steps per epoch)')},"
+        f" batch {shown('training.batch_size', batch_shown)},"
         f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}"
     )
 
