@@ -63,7 +63,9 @@ def test_json_output_is_exactly_one_object_with_the_documented_shape(tiny_moons,
     result = invoke("train", tiny_moons, "--json", "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # fails on any extra line
-    assert {"run_dir", "task", "classes", "epochs_run", "best_epoch", "metrics"} <= set(summary)
+    assert {"run_dir", "task", "device", "classes", "epochs_run", "best_epoch", "metrics"} <= set(
+        summary
+    )
     assert summary["task"] == "classification" and summary["classes"] == [0, 1]
     assert set(summary["metrics"]) == {"train", "val", "test"}
     for split in summary["metrics"].values():
@@ -477,3 +479,57 @@ def test_boolean_flags_show_as_flags_in_help(command, flags):
     assert "<bool>" not in result.output
     if command == ["train"]:  # options that take a value still say what it is
         assert any("--out" in line and "<path>" in line for line in lines)
+
+
+def test_auto_device_is_reported_in_the_setup_line_json_and_run_json(
+    tiny_moons, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU path, even on a GPU
+    shown = invoke("train", tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "a")
+    assert shown.exit_code == 0, shown.output
+    setup = next(line for line in shown.stdout.splitlines() if line.startswith("MLP "))
+    assert setup.endswith(", seed 3; on cpu"), setup
+    summary = train_json(tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "b")
+    assert summary["device"] == "cpu"
+    assert json.loads((tmp_path / "b/run.json").read_text())["device"] == "cpu"
+    assert json.loads((tmp_path / "b/metrics.json").read_text())["device"] == "cpu"
+    assert yaml.safe_load((tmp_path / "b/config.yaml").read_text())["training"]["device"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("available", "count", "device", "message"),
+    [
+        (False, 0, "cuda:1", "training.device: cuda:1 requested but no CUDA device is available"),
+        (False, 0, "cuda", "training.device: cuda requested but no CUDA device is available"),
+        (
+            True,
+            2,
+            "cuda:2",
+            "training.device: cuda:2 requested but this machine has 2 CUDA device(s),"
+            " cuda:0 to cuda:1",
+        ),
+    ],
+)
+def test_a_cuda_device_that_is_not_there_is_one_line_and_no_run_folder(
+    tiny_moons, tmp_path, monkeypatch, available, count, device, message
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    for command in (["train"], ["sweep", "--vary", "training.lr=0.1,0.2"]):
+        result = invoke(*command, tiny_moons, "--set", f"training.device={device}")
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {message}\n"
+        assert not (tmp_path / "runs").exists()
+
+
+def test_cuda_n_and_auto_resolve_to_an_indexed_cuda_device_where_there_is_one(monkeypatch):
+    from nncli.training import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("auto") == resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")

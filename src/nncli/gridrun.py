@@ -3,6 +3,7 @@ claim its run folder, and train its stacks inside the folder's lifecycle."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from nncli.model import check_fits_in_memory, layer_sizes
 from nncli.outputs import HistoryLog
 from nncli.runfolder import RunFolder, Saved
 from nncli.sweep import train_grid
-from nncli.training import batch_size_note, resolve_device
+from nncli.training import batch_size_note, device_label, resolve_device
 
 Info = Callable[[str], None]
 
@@ -49,6 +50,7 @@ class GridRun:
     prepared: dict[str, PreparedData]
     fits: list
     diagnostics: bool
+    device: str  # where it trained: "cpu", "cuda:0"; several stacks' devices joined by ", "
 
 
 @contextmanager
@@ -81,11 +83,10 @@ def grid_run(
             flag=flag,
         )
         diagnostics = bool(request.diagnostics)
-        for device in {m.config.training.device for m in grid.models}:
-            resolve_device(device)
+        device = _devices(grid)
         prepared = _prepare(grid, request.config_path, None)
         _check_memory(grid, prepared)
-        _describe(grid, prepared, request.kind, on_info, on_warning)
+        _describe(grid, prepared, device, request.kind, on_info, on_warning)
         info = {
             "kind": request.kind,
             "config": grid.base.model_dump(mode="json"),
@@ -94,7 +95,7 @@ def grid_run(
             "diagnostics": diagnostics,
         }
         folder = RunFolder.create(
-            grid.base, request.out, kind=request.kind, stop=should_stop, info=info
+            grid.base, request.out, kind=request.kind, stop=should_stop, info=info, device=device
         )
     else:
         given = [request.config_path, request.out, *request.overrides, *request.vary]
@@ -105,8 +106,10 @@ def grid_run(
         try:
             grid = grid_from_spec(GridSpec(**saved.info["grid"]), require_vary=False, flag=flag)
             diagnostics = bool(saved.info.get("diagnostics"))
+            device = _devices(grid)  # `auto` may choose another device than the first run's
             prepared = _prepare(grid, folder.path, saved.info.get("data"))
-            _describe(grid, prepared, request.kind, on_info, on_warning)
+            _describe(grid, prepared, device, request.kind, on_info, on_warning)
+            folder.set_status("running", pid=os.getpid(), device=device)
             if on_info is not None:
                 on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
         except BaseException:
@@ -125,7 +128,7 @@ def grid_run(
             on_stack=on_stack,
             on_epoch=on_epoch,
         )
-        yield GridRun(folder, grid, prepared, fits, diagnostics)
+        yield GridRun(folder, grid, prepared, fits, diagnostics, device)
 
 
 def _vary_flag(kind: str) -> str:
@@ -189,8 +192,21 @@ def _prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, P
     return prepared
 
 
+def _devices(grid: Grid) -> str:
+    """The device(s) the grid's `training.device` resolve to; one that is not there is refused
+    before anything is prepared."""
+    return ", ".join(
+        dict.fromkeys(str(resolve_device(m.config.training.device)) for m in grid.models)
+    )
+
+
 def _describe(
-    grid: Grid, prepared: dict, kind: str, on_info: Info | None, on_warning: Info | None
+    grid: Grid,
+    prepared: dict,
+    device: str,
+    kind: str,
+    on_info: Info | None,
+    on_warning: Info | None,
 ) -> None:
     first = grid.models[0].config
     data = prepared[data_key(first)]
@@ -202,10 +218,11 @@ def _describe(
                 on_warning(note)
     if on_info is None:
         return
+    shown = device_label(device)
     if kind == "train":
-        on_info(report.describe_setup(first, data))
+        on_info(report.describe_setup(first, data, device=shown))
         return
-    on_info(report.describe_setup(first, data, varied=grid.varied))
+    on_info(report.describe_setup(first, data, varied=grid.varied, device=shown))
     on_info(report.describe_grid(grid))
 
 

@@ -106,8 +106,11 @@ def comparison_table(results: list[dict], task: str) -> Table:
     return table
 
 
-def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] = ()) -> str:
-    """The data, the network and the training settings, before training starts."""
+def describe_setup(
+    config: Config, prepared: PreparedData, *, varied: list[str] = (), device: str = "cpu"
+) -> str:
+    """The data, the network and the training settings, before training starts; `device` is
+    where it trains (what `training.device` chose)."""
     dataset = prepared.dataset
     counts = "/".join(str(len(prepared.raw[s][1])) for s in prepared.raw)
     kinds = "/".join(prepared.raw)
@@ -135,7 +138,7 @@ def describe_setup(config: Config, prepared: PreparedData, *, varied: list[str] 
         f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
         f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
         f" batch {shown('training.batch_size', batch_shown)},"
-        f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}"
+        f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}; on {device}"
     )
 
 
