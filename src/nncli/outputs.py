@@ -93,6 +93,7 @@ def write_train_outputs(
         loss_name=loss_name(prepared),
         metric=headline_metric(prepared.task),
         kept_epoch=model.record.kept_epoch,
+        log=prepared.task == "regression",
     )
     if prepared.task == "regression" and prepared.n_features == 1:
         plots.plot_function_fit(
@@ -170,6 +171,8 @@ def write_grid_outputs(
             x,
             y,
             title=f"{title}: decision boundaries (first seed, training points)",
+            feature_names=prepared.dataset.feature_names,
+            classes=prepared.dataset.classes,
         )
 
 
