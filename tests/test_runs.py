@@ -135,3 +135,18 @@ def test_json_records_have_the_fields_the_help_and_readme_name(runs_dir):
     json_help = " ".join(help_text.split("--json", 1)[1].split())
     assert all(re.search(rf"\b{key}\b", json_help) for key in keys), json_help
     assert "one JSON list" in json_help
+
+
+def test_a_foreign_config_with_dates_and_odd_values_still_lists(runs_dir, tmp_path):
+    import shutil
+
+    base = tmp_path / "runs"
+    for name, day in (("moons-a", "2019-12-31"), ("moons-b", "2020-01-01")):
+        shutil.copytree(runs_dir / name, base / name)
+        config = base / name / "config.yaml"  # as another tool might have left it
+        config.write_text(config.read_text() + f"notes: {{when: {day}, 1: one}}\n")
+    result = runner.invoke(app, ["runs", str(base), "--json"])
+    assert result.exit_code == 0, result.output
+    differs = {r["run"]: r["differs"] for r in json.loads(result.stdout)}
+    assert differs["moons-b"]["notes.when"] == "2020-01-01"
+    assert runner.invoke(app, ["runs", str(base)]).exit_code == 0

@@ -62,10 +62,10 @@ def list_runs(
         if (name is None or _name_matches(record["run"], name))
         and (source is None or _source_matches(record["source"], source))
     ]
+    flattened = [(record, _settings(config)) for record, config in found]
     records = []
     for source_of in dict.fromkeys(record["source"] for record, _ in found):
-        on_it = [(record, _settings(config)) for record, config in found]
-        on_it = [(record, values) for record, values in on_it if record["source"] == source_of]
+        on_it = [(record, values) for record, values in flattened if record["source"] == source_of]
         differing = _differing([values for _, values in on_it])
         for record, values in on_it:
             shown = [k for k in differing if k in values and k not in record["varied"]]
@@ -168,7 +168,8 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
     from nncli.metrics import headline_metric
 
     status = read_json_mapping(run_json)
-    config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
+    # As JSON holds it: a foreign file's YAML dates become text, as --json must print them.
+    config = json.loads(json.dumps(_mapping(_read_yaml(run_dir / CONFIG_FILE)), default=str))
     comparing = status.get("kind") in ("compare", "sweep")
     summary = _mapping(_read_json(run_dir / (SUMMARY_FILE if comparing else METRICS_FILE)))
     metrics = summary.get("metrics", {})
@@ -180,8 +181,8 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
         kind = "compare" if status.get("kind") == "compare" else "sweep"
         activation = f"{kind}, best: {best}" if best else kind
         varied = ["model.activation"] if kind == "compare" else summary.get("varied", [])
-        if not all(isinstance(key, str) for key in varied):
-            raise TypeError("varied keys are not strings")
+        if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
+            raise TypeError("varied is not a list of keys")
     split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
     record = {
         "run": run_dir.name,
