@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,9 @@ def test_json_output_is_exactly_one_object_with_the_documented_shape(tiny_moons,
     result = invoke("train", tiny_moons, "--json", "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # fails on any extra line
-    assert {"run_dir", "task", "classes", "epochs_run", "best_epoch", "metrics"} <= set(summary)
+    assert {"run_dir", "task", "device", "classes", "epochs_run", "best_epoch", "metrics"} <= set(
+        summary
+    )
     assert summary["task"] == "classification" and summary["classes"] == [0, 1]
     assert set(summary["metrics"]) == {"train", "val", "test"}
     for split in summary["metrics"].values():
@@ -92,10 +95,14 @@ def test_set_overrides_reach_the_saved_config(tiny_moons, tmp_path):
 
 
 def test_plain_epoch_lines_when_not_a_terminal_and_quiet_silences_them(tiny_moons, tmp_path):
-    loud = invoke("train", tiny_moons, "--out", tmp_path / "a")
+    started = time.monotonic()
+    loud = invoke("train", tiny_moons, "--out", tmp_path / "a", "--set", "training.epochs=300")
+    seconds = time.monotonic() - started
     assert loud.exit_code == 0, loud.output
     lines = [line for line in loud.stdout.splitlines() if line.startswith("epoch ")]
-    assert [line.split()[1] for line in lines] == [f"{i}/5" for i in range(1, 6)]
+    # Throttled: the first and last epoch, and at most one line a second between them.
+    assert lines[0].split()[1] == "1/300" and lines[-1].split()[1] == "300/300"
+    assert len(lines) <= 2 + seconds, (seconds, lines)
     assert "val_accuracy" in lines[0]
     quiet = invoke("train", tiny_moons, "--out", tmp_path / "b", "--quiet")
     assert quiet.exit_code == 0, quiet.output
@@ -147,6 +154,7 @@ def test_early_stopping_restores_and_names_the_best_epoch(write_config, tmp_path
     assert summary["kept_epoch"] == summary["best_epoch"]
     assert summary["epochs_run"] == summary["best_epoch"] + 3
     assert f"restored the best weights, from epoch {summary['best_epoch']}" in result.stdout
+    assert f"\nepoch {summary['epochs_run']}/200 " in result.stdout  # where it stopped: shown
     with (tmp_path / "es/history.csv").open() as handle:
         val = [float(row["val_loss"]) for row in csv.DictReader(handle)]
     assert min(val) == val[summary["best_epoch"] - 1]
@@ -176,6 +184,14 @@ def test_batch_size_larger_than_training_split_is_clamped_with_a_warning(write_c
     result = invoke("train", config, "--out", tmp_path / "r", "--quiet")
     assert result.exit_code == 0, result.output
     assert "warning: training.batch_size 500 is larger than the training split" in result.stderr
+    # Before training, beside the setup line, not after it: stderr and stdout in one pipe.
+    command = [sys.executable, "-c", "from nncli.cli import main; main()"]
+    both = subprocess.run([*command, "train", str(config), "--out", str(tmp_path / "s")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    lines = both.stdout.splitlines()
+    warning = next(i for i, line in enumerate(lines) if "batch_size 500 is larger" in line)
+    assert warning < next(i for i, line in enumerate(lines) if line.startswith("epoch 1/2"))
+    assert "batch 34 (clamped from 500; 1 step per epoch)" in both.stdout
 
 
 @pytest.mark.parametrize(
@@ -424,3 +440,96 @@ def test_a_divergence_from_weight_decay_names_it(tiny_moons, tmp_path):
     plain = invoke("train", tiny_moons, "-s", "training.lr=1e30", "-s", "model.activation=relu",
                    "--out", tmp_path / "p")  # fmt: skip
     assert "weight_decay" not in plain.stderr
+
+
+def test_version_comes_from_the_package_metadata_without_importing_torch():
+    from importlib.metadata import version
+
+    probe = (
+        "import sys; from nncli.cli import main\n"
+        "sys.argv = ['nncli', '--version']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"nncli {version('nncli')}\n"
+    assert result.stderr.strip().endswith("NO-TORCH")
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        ([], ["--debug", "--version"]),
+        (["train"], ["--json", "--quiet"]),
+        (["sweep"], ["--diagnostics", "--sequential", "--json", "--quiet"]),
+        (["compare-activations"], ["--sequential", "--json", "--quiet"]),
+        (["evaluate"], ["--json"]),
+        (["predict"], ["--force"]),
+        (["runs"], ["--json"]),
+    ],
+)
+def test_boolean_flags_show_as_flags_in_help(command, flags):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for flag in [*flags, "--help"]:
+        (line,) = [line for line in lines if f" {flag} " in line]
+        assert "<bool>" not in line, line
+    assert "<bool>" not in result.output
+    if command == ["train"]:  # options that take a value still say what it is
+        assert any("--out" in line and "<path>" in line for line in lines)
+
+
+def test_auto_device_is_reported_in_the_setup_line_json_and_run_json(
+    tiny_moons, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU path, even on a GPU
+    shown = invoke("train", tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "a")
+    assert shown.exit_code == 0, shown.output
+    setup = next(line for line in shown.stdout.splitlines() if line.startswith("MLP "))
+    assert setup.endswith(", seed 3; on cpu"), setup
+    summary = train_json(tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "b")
+    assert summary["device"] == "cpu"
+    assert json.loads((tmp_path / "b/run.json").read_text())["device"] == "cpu"
+    assert json.loads((tmp_path / "b/metrics.json").read_text())["device"] == "cpu"
+    assert yaml.safe_load((tmp_path / "b/config.yaml").read_text())["training"]["device"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("available", "count", "device", "message"),
+    [
+        (False, 0, "cuda:1", "training.device: cuda:1 requested but no CUDA device is available"),
+        (False, 0, "cuda", "training.device: cuda requested but no CUDA device is available"),
+        (
+            True,
+            2,
+            "cuda:2",
+            "training.device: cuda:2 requested but this machine has 2 CUDA device(s),"
+            " cuda:0 to cuda:1",
+        ),
+    ],
+)
+def test_a_cuda_device_that_is_not_there_is_one_line_and_no_run_folder(
+    tiny_moons, tmp_path, monkeypatch, available, count, device, message
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    for command in (["train"], ["sweep", "--vary", "training.lr=0.1,0.2"]):
+        result = invoke(*command, tiny_moons, "--set", f"training.device={device}")
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {message}\n"
+        assert not (tmp_path / "runs").exists()
+
+
+def test_cuda_n_and_auto_resolve_to_an_indexed_cuda_device_where_there_is_one(monkeypatch):
+    from nncli.training import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("auto") == resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")

@@ -182,6 +182,20 @@ def test_nesterov_needs_momentum():
     assert config.training.nesterov
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:0", "cuda:12", "auto"])
+def test_training_device_takes_cpu_cuda_cuda_n_or_auto(device):
+    assert validate_config(with_section("training", {"device": device})).training.device == device
+
+
+@pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:", "cuda:-1", "cuda:1:2", "cuda0", "mps"])
+def test_a_device_of_another_form_is_refused_naming_the_forms(device):
+    problem = only_problem(with_section("training", {"device": device}))
+    assert problem == (
+        "cfg.yaml: training.device: must be cpu, cuda, cuda:N (the index of a CUDA device) or"
+        f" auto, got {device!r}"
+    )
+
+
 def test_early_stopping_needs_a_validation_split():
     raw = with_section("training", {"early_stopping": {"patience": 3}})
     raw["data"]["split"] = {"train": 0.8, "val": 0.0, "test": 0.2}

@@ -302,7 +302,9 @@ def test_runs_lists_comparisons_and_sweeps_by_their_best_variant(tmp_path, write
     )
     result = run_compare(config, [], activations=["tanh", "relu"], n_seeds=1)
     run_sweep(config, [], vary=["training.lr=0.01,0.5"])
-    sweep, comparison = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
+    records = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
+    by_kind = {r["kind"]: r for r in records}  # both may be created within one second
+    sweep, comparison = by_kind["sweep"], by_kind["compare"]
     # No single model: each shows its best variant by mean test accuracy, and that variant's means.
     best = max(result["results"], key=lambda r: r["metrics"]["test"]["accuracy"]["mean"])
     assert comparison["kind"] == "compare"

@@ -9,6 +9,7 @@ import torch
 
 from nncli.configfile import validate_config
 from nncli.data import prepare_data
+from nncli.errors import UsageError
 from nncli.training import train_stack
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -76,3 +77,22 @@ def test_stopping_mid_epoch_on_cuda_resumes_bit_for_bit():
     assert [r.history for r in resumed] == [r.history for r in expected]
     for a, b in zip(whole.parameters(), second.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_auto_and_cuda_n_train_on_the_gpu_and_say_so(tiny_moons, tmp_path):
+    import json
+
+    from nncli.commands import run_train
+
+    shown: list[str] = []
+    summary = run_train(
+        tiny_moons, ["training.device=auto"], out=tmp_path / "auto", on_info=shown.append
+    )
+    assert summary["device"] == "cuda:0"
+    assert json.loads((tmp_path / "auto/run.json").read_text())["device"] == "cuda:0"
+    assert f"; on cuda:0 ({torch.cuda.get_device_name(0)})" in shown[0]
+    explicit = run_train(tiny_moons, ["training.device=cuda:0"], out=tmp_path / "cuda0")
+    assert explicit["device"] == "cuda:0"
+    count = torch.cuda.device_count()
+    with pytest.raises(UsageError, match=f"cuda:{count} requested but this machine has {count}"):
+        run_train(tiny_moons, [f"training.device=cuda:{count}"], out=tmp_path / "none")

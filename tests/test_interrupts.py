@@ -50,8 +50,9 @@ def start(*args) -> subprocess.Popen:
 
 
 def wait_for_epoch(process: subprocess.Popen, epoch: int) -> None:
+    """Until a progress line of `epoch` or later (lines to a pipe are throttled)."""
     for line in process.stdout:
-        if line.startswith(f"epoch {epoch}/"):
+        if line.startswith("epoch ") and int(line.split()[1].split("/")[0]) >= epoch:
             return
     raise AssertionError(f"training ended before epoch {epoch}: {process.stderr.read()}")
 
@@ -141,6 +142,56 @@ class StopAfter:
     def __call__(self) -> bool:
         self.asked += 1
         return self.asked >= self.calls
+
+
+def test_history_csv_grows_each_epoch_and_a_resumed_run_continues_it(tiny_moons, tmp_path):
+    full = tmp_path / "full"
+    seen: list[str] = []  # the file as each epoch's progress report finds it
+
+    def snapshot(folder: Path):
+        return lambda report: seen.append((folder / "history.csv").read_text())
+
+    run_train(tiny_moons, [], out=full, on_epoch=snapshot(full))
+    final = (full / "history.csv").read_text()
+    lines = final.splitlines(keepends=True)
+    assert [len(text.splitlines()) for text in seen] == [2, 3, 4, 5, 6]  # header + epochs so far
+    assert seen == ["".join(lines[: n + 2]) for n in range(5)]  # appended, never rewritten
+    assert lines[0] == "epoch,train_loss,train_accuracy,val_loss,val_accuracy\n"
+
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupted):
+        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(30))  # inside epoch 4
+    assert (cut / "history.csv").read_text() == "".join(lines[:4])  # epochs 1-3
+    # As if epoch 4 had ended and been logged after the state was saved, then the process was
+    # killed: the resumed run starts again from its state and must not repeat that row.
+    with (cut / "history.csv").open("a") as handle:
+        handle.write(lines[4])
+    seen.clear()
+    run_train(None, [], resume=cut, on_epoch=snapshot(cut))
+    assert seen == ["".join(lines[:5]), final]
+    assert (cut / "history.csv").read_text() == final
+
+
+def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumable(
+    tiny_moons, tmp_path, monkeypatch
+):
+    from nncli import outputs
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    run_train(tiny_moons, [], out=full)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, os.strerror(28))
+
+    monkeypatch.setattr(outputs, "open", no_space, raising=False)  # epoch 2 on cannot append
+    result = runner.invoke(app, ["train", str(tiny_moons), "--out", str(cut)])
+    assert result.exit_code == 2, result.output
+    assert f"{cut / 'history.csv'}: cannot write: No space left on device" in result.stderr
+    assert "Traceback" not in result.output
+    assert json.loads((cut / "run.json").read_text())["resumable"] is True
+    monkeypatch.undo()
+    run_train(None, [], resume=cut)
+    assert (cut / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
 
 
 def test_resume_refuses_data_that_changed(tmp_path):

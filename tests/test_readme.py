@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
+from nncli.activations import ACTIVATIONS
 from nncli.checkpoint import load_checkpoint
 from nncli.commands import run_train
 
@@ -18,26 +20,50 @@ def python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
-def test_plain_pytorch_snippet_loads_the_same_model(tiny_moons, tmp_path):
-    run_dir = Path(run_train(tiny_moons, [], out=tmp_path / "run")["run_dir"])
-    checkpoint = run_dir / "model.safetensors"
+@pytest.fixture(scope="module")
+def every_activation(tmp_path_factory) -> dict[tuple[str, str], Path]:
+    """A checkpoint per registered activation and task: (task, activation) -> its file.
+
+    Classification on moons; regression on diabetes, whose target is standardized for training
+    (data.scale_target), so the loader must undo it.
+    """
+    from nncli.commands import run_compare
+
+    base = tmp_path_factory.mktemp("loaders")
+    sets = {"classification": "moons", "regression": "diabetes"}
+    found = {}
+    for task, source in sets.items():
+        config = base / f"{source}.yaml"
+        config.write_text(
+            f"data: {{source: {source}}}\nmodel: {{depth: 2, width: 8}}\ntraining: {{epochs: 2}}\n"
+        )
+        run_compare(config, [], n_seeds=1, out=base / source)
+        for name in ACTIVATIONS:
+            found[task, name] = base / source / "models" / f"{name}-seed0.safetensors"
+    return found
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_the_plain_pytorch_loader_predicts_what_nncli_predicts(every_activation, task, activation):
+    checkpoint = every_activation[task, activation]
     snippet = next(b for b in python_blocks((ROOT / "README.md").read_text()) if "load_file" in b)
     snippet = re.sub(r'path = ".*?"', f'path = "{checkpoint}"', snippet)
     namespace: dict = {}
     exec(snippet, namespace)  # the README's own code, nothing else
 
     reference, card = load_checkpoint(checkpoint)
-    x = np.random.default_rng(0).normal(size=(7, 2))
-    scaled = (x - np.array(namespace["scaling"]["offset"])) / np.array(
-        namespace["scaling"]["scale"]
-    )
-    inputs = torch.as_tensor(scaled, dtype=torch.float32)
-    with torch.no_grad():
-        assert torch.equal(namespace["net"](inputs), reference(inputs))
-    expected = card.predict_raw(reference, x)
-    np.testing.assert_allclose(
-        torch.softmax(namespace["net"](inputs), -1).detach(), expected, rtol=1e-6
-    )
+    assert card.activation == activation and card.task == task
+    assert (card.target_scaling is not None) == (task == "regression")
+    rows = np.random.default_rng(0).normal(size=(50, card.sizes[0]))
+    rows = rows * card.scaler.scale + card.scaler.offset  # in the features' own units
+    expected = card.predict_raw(reference, rows)
+    got = namespace["predict"](rows).numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)  # the same arithmetic, so the same numbers
+    with torch.no_grad():  # the network itself, layer by layer
+        x = torch.randn(5, card.sizes[0])
+        assert torch.equal(namespace["net"](x), reference(x))
 
 
 def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):

@@ -12,13 +12,20 @@ from typing import Annotated
 
 import typer
 
-from nncli.cli_options import JsonOption, OptionalConfigArgument, QuietOption, SetOption
+from nncli.cli_options import (
+    Command,
+    Group,
+    JsonOption,
+    OptionalConfigArgument,
+    QuietOption,
+    SetOption,
+)
 from nncli.cli_saved import datasets, evaluate, list_runs, predict, show_config
 from nncli.exitcodes import ErrorsToExitCodes
 from nncli.fileio import to_json
 
 app = typer.Typer(
-    cls=ErrorsToExitCodes,
+    cls=Group,
     name="nncli",
     help="Train, measure and understand multilayer perceptrons from a YAML config.",
     no_args_is_help=True,
@@ -34,16 +41,33 @@ def _progress_target(*, as_json: bool, quiet: bool):
     return stream, not quiet and (not as_json or stream.isatty())
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"nncli {version('nncli')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the full traceback on errors (any position).")
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print nncli's version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
 ) -> None:
     """nncli: train, measure and understand multilayer perceptrons."""
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
     config_path: OptionalConfigArgument = None,
     overrides: SetOption = None,
@@ -142,7 +166,7 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     console.print(f"{saved} in [bold]{result['out_dir']}[/]")
 
 
-@app.command("compare-activations")
+@app.command("compare-activations", cls=Command)
 def compare_activations(
     config_path: OptionalConfigArgument = None,
     overrides: SetOption = None,
@@ -186,7 +210,7 @@ def compare_activations(
     )
 
 
-@app.command()
+@app.command(cls=Command)
 def sweep(
     config_path: OptionalConfigArgument = None,
     vary: Annotated[
@@ -238,11 +262,11 @@ def sweep(
     )
 
 
-app.command()(evaluate)
-app.command()(predict)
-app.command("runs")(list_runs)
-app.command("config")(show_config)
-app.command()(datasets)
+app.command(cls=Command)(evaluate)
+app.command(cls=Command)(predict)
+app.command("runs", cls=Command)(list_runs)
+app.command("config", cls=Command)(show_config)
+app.command(cls=Command)(datasets)
 
 
 def main() -> None:

@@ -93,17 +93,42 @@ def list_runs(
     sort: Annotated[
         str | None, typer.Option(help="Sort by a test metric, best first (e.g. accuracy, mse).")
     ] = None,
-    as_json: JsonOption = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Only runs on this data: a dataset or file name (moons, iris.csv, iris),"
+            " or a pattern (iris*)."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Only runs whose folder name contains this text, or matches it as a pattern"
+            " (moons-2026*)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print exactly one JSON list on stdout, one record per run: run, path, kind,"
+            " created, status, task, source, device, activation, epochs_run, split, headline,"
+            " metrics, varied, differs (README: Listing runs).",
+        ),
+    ] = False,
 ) -> None:
-    """List past runs: when, status, task, data, epochs and the headline test metric."""
+    """List past runs, newest first: name, status, data, epochs, the settings that differ
+    between them and the headline test metric."""
     from nncli.report import make_console, runs_table
     from nncli.runs import list_runs as find_runs
 
-    records = find_runs(directory, sort=sort)
+    records = find_runs(directory, sort=sort, source=source, name=name)
     if as_json:
         print(to_json(records))
         return
-    make_console().print(runs_table(records, directory, sort))
+    console = make_console()
+    # crop=False: a name longer than the terminal is wide wraps there, and is never cut.
+    console.print(runs_table(records, directory, sort, width=console.width), crop=False)
 
 
 def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> None:

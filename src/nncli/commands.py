@@ -60,6 +60,7 @@ def run_train(
             )
         summary = {
             "task": prepared.task,
+            "device": run.device,
             **({"classes": prepared.dataset.classes} if prepared.task == "classification" else {}),
             "epochs_run": model.record.epochs_run,
             "best_epoch": model.record.best_epoch,
@@ -134,7 +135,11 @@ def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         prepared = run.prepared[data_key(grid.models[0].config)]
-        summary: dict = {"out_dir": str(run.folder.path), "task": prepared.task}
+        summary: dict = {
+            "out_dir": str(run.folder.path),
+            "task": prepared.task,
+            "device": run.device,
+        }
         if request.kind == "compare":  # its contract: records named by activation
             shown = [
                 {"activation": r["values"]["model.activation"]}

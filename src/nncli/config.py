@@ -212,7 +212,19 @@ class TrainingConfig(_Strict):
     weight_decay: Float = Field(0.0, ge=0, allow_inf_nan=False)
     nesterov: bool = False
     early_stopping: EarlyStoppingConfig | None = None
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    # "cuda:N" is the CUDA device of index N; "auto" is CUDA where there is one, else the CPU.
+    device: str = "cpu"
+
+    @field_validator("device")
+    @classmethod
+    def _device_form(cls, device: str) -> str:
+        if not re.fullmatch(r"cpu|auto|cuda(:[0-9]{1,4})?", device):
+            raise ValueError(
+                f"must be cpu, cuda, cuda:N (the index of a CUDA device) or auto,"
+                f" got {excerpt(device)}"
+            )
+        return device
+
     # Classification: weigh each class in the loss; "balanced" gives class c the weight
     # n / (n_classes * n_c) on the training split (scikit-learn's), a mapping names labels.
     class_weight: Literal["balanced"] | dict[str | int, Float] | None = None

@@ -3,6 +3,7 @@ claim its run folder, and train its stacks inside the folder's lifecycle."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -15,9 +16,10 @@ from nncli.errors import UsageError
 from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
 from nncli.interrupts import StopRequest
 from nncli.model import check_fits_in_memory, layer_sizes
+from nncli.outputs import HistoryLog
 from nncli.runfolder import RunFolder, Saved
 from nncli.sweep import train_grid
-from nncli.training import batch_size_note, class_weights, resolve_device
+from nncli.training import batch_size_note, class_weights, device_label, resolve_device
 
 Info = Callable[[str], None]
 
@@ -48,6 +50,7 @@ class GridRun:
     prepared: dict[str, PreparedData]
     fits: list
     diagnostics: bool
+    device: str  # where it trained: "cpu", "cuda:0"; several stacks' devices joined by ", "
 
 
 @contextmanager
@@ -80,11 +83,10 @@ def grid_run(
             flag=flag,
         )
         diagnostics = bool(request.diagnostics)
-        for device in {m.config.training.device for m in grid.models}:
-            resolve_device(device)
+        device = _devices(grid)
         prepared = _prepare(grid, request.config_path, None)
         _check_stacks(grid, prepared)
-        _describe(grid, prepared, request.kind, on_info, on_warning)
+        _describe(grid, prepared, device, request.kind, on_info, on_warning)
         info = {
             "kind": request.kind,
             "config": grid.base.model_dump(mode="json"),
@@ -93,7 +95,7 @@ def grid_run(
             "diagnostics": diagnostics,
         }
         folder = RunFolder.create(
-            grid.base, request.out, kind=request.kind, stop=should_stop, info=info
+            grid.base, request.out, kind=request.kind, stop=should_stop, info=info, device=device
         )
     else:
         given = [request.config_path, request.out, *request.overrides, *request.vary]
@@ -104,8 +106,10 @@ def grid_run(
         try:
             grid = grid_from_spec(GridSpec(**saved.info["grid"]), require_vary=False, flag=flag)
             diagnostics = bool(saved.info.get("diagnostics"))
+            device = _devices(grid)  # `auto` may choose another device than the first run's
             prepared = _prepare(grid, folder.path, saved.info.get("data"))
-            _describe(grid, prepared, request.kind, on_info, on_warning)
+            _describe(grid, prepared, device, request.kind, on_info, on_warning)
+            folder.set_status("running", pid=os.getpid(), device=device)
             if on_info is not None:
                 on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
         except BaseException:
@@ -113,6 +117,7 @@ def grid_run(
             raise
     with folder:
         _keep_best_weights(folder, grid, prepared)
+        on_epoch = _log_history(folder, saved, on_epoch)
         fits = train_grid(
             grid,
             prepared,
@@ -123,7 +128,7 @@ def grid_run(
             on_stack=on_stack,
             on_epoch=on_epoch,
         )
-        yield GridRun(folder, grid, prepared, fits, diagnostics)
+        yield GridRun(folder, grid, prepared, fits, diagnostics, device)
 
 
 def _vary_flag(kind: str) -> str:
@@ -143,9 +148,29 @@ def _keep_best_weights(folder: RunFolder, grid: Grid, prepared: dict) -> None:
     )
 
 
+def _log_history(
+    folder: RunFolder, saved: Saved | None, on_epoch: Callable | None
+) -> Callable | None:
+    """`nncli train` appends each epoch to history.csv as it ends (a sweep writes its models'
+    histories when it finishes); a resumed run's file restarts from the rows its state holds."""
+    if folder.kind != "train":
+        return on_epoch
+    records = saved.state.records if saved is not None else []
+    log = HistoryLog(folder.path / runs.HISTORY_FILE, records[0].history if records else [])
+    if on_epoch is None:
+        return log
+
+    def log_then_report(report) -> None:
+        log(report)
+        on_epoch(report)
+
+    return log_then_report
+
+
 def _check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:
     """Refuse, before a folder is claimed, a stack too large to train in this machine's memory,
     or class weights that do not fit its data."""
+
     for stack in grid.stacks:
         config = grid.models[stack[0]].config
         data = prepared[data_key(config)]
@@ -170,8 +195,21 @@ def _prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, P
     return prepared
 
 
+def _devices(grid: Grid) -> str:
+    """The device(s) the grid's `training.device` resolve to; one that is not there is refused
+    before anything is prepared."""
+    return ", ".join(
+        dict.fromkeys(str(resolve_device(m.config.training.device)) for m in grid.models)
+    )
+
+
 def _describe(
-    grid: Grid, prepared: dict, kind: str, on_info: Info | None, on_warning: Info | None
+    grid: Grid,
+    prepared: dict,
+    device: str,
+    kind: str,
+    on_info: Info | None,
+    on_warning: Info | None,
 ) -> None:
     first = grid.models[0].config
     data = prepared[data_key(first)]
@@ -183,10 +221,11 @@ def _describe(
                 on_warning(note)
     if on_info is None:
         return
+    shown = device_label(device)
     if kind == "train":
-        on_info(report.describe_setup(first, data))
+        on_info(report.describe_setup(first, data, device=shown))
         return
-    on_info(report.describe_setup(first, data, varied=grid.varied))
+    on_info(report.describe_setup(first, data, varied=grid.varied, device=shown))
     on_info(report.describe_grid(grid))
 
 

@@ -4,28 +4,70 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nncli import plots, runs
 from nncli.checkpoint import save_checkpoint
 from nncli.config import Config
 from nncli.data import PreparedData
+from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text
 from nncli.grid import variant_label
 from nncli.metrics import DETAILS, headline_metric
 from nncli.training import ModelFit
+
+if TYPE_CHECKING:
+    from nncli.engine import EpochReport
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
     atomic_write_text(path, _csv(history))
 
 
-def _csv(rows: list[dict]) -> str:
+class HistoryLog:
+    """`history.csv` written while training (as Keras' CSVLogger writes it), so `tail -f` follows
+    it; called with each `EpochReport` of one model.
+
+    The first epoch's report writes the file anew: the rows before it (none, or those a resumed
+    run's state holds) and its own, so a run resumed from a state saved before its last epochs
+    continues the file without repeating them. Each later epoch appends its row. The finished
+    run's `write_history` writes the same bytes.
+    """
+
+    def __init__(self, path: Path, rows: list[dict[str, float]]):
+        self.path = path
+        # A copy: a resumed run's rows are its record's history, which the engine appends to.
+        self.rows_before: list[dict[str, float]] | None = list(rows)  # None once written
+
+    def __call__(self, report: EpochReport) -> None:
+        row = {"epoch": report.epoch, "train_loss": report.train_loss[0]}
+        row[f"train_{report.metric}"] = report.train_metric[0]
+        if report.val_loss is not None and report.val_metric is not None:
+            row |= {"val_loss": report.val_loss[0], f"val_{report.metric}": report.val_metric[0]}
+        if self.rows_before is not None:
+            write_history(self.path, [*self.rows_before, row])
+            self.rows_before = None
+            return
+        try:  # never through a symlink: nothing in a run folder is written through one
+            with open(self.path, "a", encoding="utf-8", opener=_no_follow) as handle:
+                handle.write(_csv([row], header=False))
+        except OSError as exc:
+            raise WriteError(f"{self.path}: cannot write: {exc.strerror}") from None
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def _csv(rows: list[dict], *, header: bool = True) -> str:
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
+        if header:
+            writer.writeheader()
         writer.writerows(rows)
     return buffer.getvalue()
 
@@ -51,6 +93,7 @@ def write_train_outputs(
         loss_name=loss_name(prepared),
         metric=headline_metric(prepared.task),
         kept_epoch=model.record.kept_epoch,
+        log=prepared.task == "regression",
     )
     if prepared.task == "regression" and prepared.n_features == 1:
         plots.plot_function_fit(
@@ -128,6 +171,8 @@ def write_grid_outputs(
             x,
             y,
             title=f"{title}: decision boundaries (first seed, training points)",
+            feature_names=prepared.dataset.feature_names,
+            classes=prepared.dataset.classes,
         )
 
 

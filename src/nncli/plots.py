@@ -33,11 +33,16 @@ def plot_learning_curves(
     loss_name: str,
     metric: str,
     kept_epoch: int,
+    log: bool = False,
 ) -> None:
-    """Loss (left) and the headline metric (right) for train and val, the kept epoch marked."""
+    """Loss (left) and the headline metric (right) for train and val, the kept epoch marked.
+
+    `log` puts both on a log axis (regression: errors span decades); otherwise the loss gets
+    one when it spans more than two decades.
+    """
     plt = _pyplot()
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for ax, key, label in ((axes[0], "loss", loss_name), (axes[1], metric, metric)):
         for split, style in (("train", "-"), ("val", "--")):
             column = f"{split}_{key}"
@@ -50,13 +55,15 @@ def plot_learning_curves(
             linestyle=":",
             label=f"kept (epoch {kept_epoch})",
         )
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
         values = [row[f"train_{key}"] for row in history if row[f"train_{key}"] > 0]
-        if key == "loss" and values and max(values) / min(values) > 100:
+        if log or (key == "loss" and values and max(values) / min(values) > 100):
             ax.set_yscale("log")
+            label += " (log scale)"
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_ticks())
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
     if history and "val_loss" not in history[0]:
         title += " (no validation split)"
     fig.suptitle(title)
@@ -72,7 +79,9 @@ def plot_loss_bands(path: Path, groups: list[tuple[str, list[list[dict]]]], *, t
     first = groups[0][1][0]
     has_val = bool(first) and "val_loss" in first[0]
     splits = ("train", "val") if has_val else ("train",)
-    fig, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4.5), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(splits), figsize=(6 * len(splits), 4.5), squeeze=False, layout="constrained"
+    )
     colours = plt.get_cmap("tab10" if len(groups) <= 10 else "viridis")
     for ax, split in zip(axes[0], splits, strict=True):
         for i, (label, runs) in enumerate(groups):
@@ -92,11 +101,13 @@ def plot_loss_bands(path: Path, groups: list[tuple[str, list[list[dict]]]], *, t
         else:
             ax.text(0.5, 0.5, "every model diverged", ha="center", transform=ax.transAxes)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.set_ylabel(f"{split} loss (log scale)")
         ax.set_title(f"{split} loss: mean over seeds, band = min to max")
         ax.grid(alpha=0.3, which="both")
-        if ax.lines:
-            ax.legend(fontsize=8)
+    drawn = next((ax for ax in axes[0] if ax.lines), None)
+    if drawn is not None:  # one legend for both panels, beside them: it covers no curve
+        fig.legend(*drawn.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
 
@@ -107,7 +118,7 @@ def plot_grad_norms(path: Path, rows: list[tuple[str, list]], *, title: str) -> 
     `rows` pairs a label with its per-layer norms (None where a model diverged).
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     known = [g for _, norms in rows for g in norms if g is not None]
     floor = min((g for g in known if g > 0), default=1e-12) / 10
     for label, row in rows:
@@ -130,34 +141,90 @@ def plot_grad_norms(path: Path, rows: list[tuple[str, list]], *, title: str) -> 
 
 
 def plot_decision_boundaries(
-    path: Path, models: list[tuple[str, object]], x: object, y: object, *, title: str
+    path: Path,
+    models: list[tuple[str, object]],
+    x: object,
+    y: object,
+    *,
+    title: str,
+    feature_names: list[str],
+    classes: list,
 ) -> None:
     """For 2-D inputs: each model's predicted class over a grid, with the training points.
 
-    `models` pairs a label with a function from (N, 2) raw inputs to (N, C) probabilities.
+    `models` pairs a label with a function from (N, 2) raw inputs to (N, C) probabilities; `y`
+    holds class indices into `classes`. Each class has its own colour (a qualitative palette, so
+    three or more stay apart), named in a legend; the axes are the two features.
     """
     import numpy as np
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.lines import Line2D
 
     plt = _pyplot()
+    colours = class_colours(len(classes))
+    cmap = ListedColormap(colours)
+    norm = BoundaryNorm(np.arange(len(classes) + 1) - 0.5, len(classes))
     columns = min(len(models), 5)
     rows = -(-len(models) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(3.2 * columns + 1.2, 3.2 * rows + 0.6),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+    )
     pad = 0.5
     (x0, x1), (y0, y1) = [(x[:, j].min() - pad, x[:, j].max() + pad) for j in range(2)]
-    gx, gy = np.meshgrid(np.linspace(x0, x1, 150), np.linspace(y0, y1, 150))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])  # (G, 2)
     for ax in axes.ravel()[len(models) :]:
         ax.axis("off")
     for ax, (label, predict) in zip(axes.ravel(), models, strict=False):
-        probabilities = predict(grid)
-        classes = probabilities.argmax(axis=1).reshape(gx.shape)
-        ax.contourf(gx, gy, classes, alpha=0.3, cmap="coolwarm", levels=probabilities.shape[1] - 1)
-        ax.scatter(x[:, 0], x[:, 1], c=y, s=6, cmap="coolwarm", edgecolors="none")
+        predicted = predict(grid).argmax(axis=1).reshape(gx.shape)  # (200, 200) class indices
+        # Each grid cell coloured by its class: contours would interpolate class *indices*,
+        # drawing a band of class 1 wherever class 0 meets class 2.
+        ax.imshow(
+            predicted,
+            extent=(x0, x1, y0, y1),
+            origin="lower",
+            cmap=cmap,
+            norm=norm,
+            alpha=0.3,
+            interpolation="nearest",
+            aspect="auto",
+        )
+        ax.scatter(
+            x[:, 0], x[:, 1], c=y, cmap=cmap, norm=norm, s=7, edgecolors="white", linewidths=0.2
+        )
         ax.set_title(label, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+    fig.supxlabel(feature_names[0])
+    fig.supylabel(feature_names[1])
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=colour, label=str(name))
+        for name, colour in zip(classes, colours, strict=True)
+    ]
+    fig.legend(handles=handles, title="class", loc="outside right upper", fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
+
+
+def class_colours(n: int) -> list:
+    """`n` colours told apart at a glance: tab10's, then tab20's, then evenly spaced hues."""
+    plt = _pyplot()
+    if n <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(n)]
+    if n <= 20:
+        return [plt.get_cmap("tab20")(i) for i in range(n)]
+    return [plt.get_cmap("hsv")(i / n) for i in range(n)]
+
+
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def plot_activations(path: Path, names: list[str]) -> None:
@@ -207,7 +274,7 @@ def plot_function_fit(
     lo, hi = float(x.min()), float(x.max())
     span = hi - lo or 1.0
     grid = np.linspace(lo - span / 2, hi + span / 2, 600)[:, None]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     ax.axvspan(lo, hi, color="grey", alpha=0.12, label="training range")
     ax.scatter(x[:, 0], y, s=8, color="black", alpha=0.5, label="training data")
     ax.plot(grid[:, 0], predict(grid), color="tab:red", label="network")
@@ -228,7 +295,12 @@ def plot_metric_by_value(
 
     plt = _pyplot()
     fig, axes = plt.subplots(
-        1, len(varied), figsize=(5.5 * len(varied), 4.2), squeeze=False, sharey=True
+        1,
+        len(varied),
+        figsize=(5.5 * len(varied), 4.2),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
     )
     for ax, key in zip(axes[0], varied, strict=True):
         # Values as shown (lists and mappings are values too, and not hashable).

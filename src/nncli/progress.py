@@ -1,9 +1,10 @@
-"""Training progress: a live bar on a terminal, one plain line per epoch anywhere else."""
+"""Training progress: a live bar on a terminal, throttled plain epoch lines anywhere else."""
 
 from __future__ import annotations
 
 import math
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
@@ -24,8 +25,41 @@ def epoch_line(report: EpochReport, model: int = 0) -> str:
     return "  ".join(parts)
 
 
+class LineThrottle:
+    """Which epochs get a plain progress line, so a log of a fast run stays short.
+
+    Always the first epoch reported (of each stack), the last, and any epoch at which a model
+    stopped (early stopping or divergence); any other epoch only when both a second and 1% of
+    the epochs have passed since the last line: at most one line a second, and at most about a
+    hundred over a run.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.restart()
+
+    def restart(self) -> None:
+        self._time: float | None = None
+        self._epoch = 0
+        self._active: int | None = None
+
+    def __call__(self, report: EpochReport) -> bool:
+        now, active = self.clock(), sum(report.active)
+        stopped = self._active is not None and active < self._active
+        wanted = (
+            self._time is None
+            or report.epoch >= report.epochs
+            or stopped
+            or (now - self._time >= 1.0 and (report.epoch - self._epoch) * 100 >= report.epochs)
+        )
+        self._active = active
+        if wanted:
+            self._time, self._epoch = now, report.epoch
+        return wanted
+
+
 class EpochProgress:
-    """A rich progress bar on a terminal; one plain line per epoch anywhere else."""
+    """A rich progress bar on a terminal; throttled plain epoch lines anywhere else."""
 
     def __init__(
         self,
@@ -40,6 +74,7 @@ class EpochProgress:
         self.on_pipe_closed = on_pipe_closed  # the reader left (`| head`): say so, print no more
         self._progress = None
         self._task = None
+        self.throttle = LineThrottle()  # plain lines only: a live bar redraws in place
 
     def __enter__(self) -> EpochProgress:
         if self.live:
@@ -82,7 +117,8 @@ class EpochProgress:
             return
         try:
             if self._progress is None:
-                print(epoch_line(report), file=self.stream, flush=True)
+                if self.throttle(report):
+                    print(epoch_line(report), file=self.stream, flush=True)
                 return
             if self._task is None:
                 self._task = self._progress.add_task("train", total=report.epochs, stats="")
@@ -118,6 +154,7 @@ class GridProgress(EpochProgress):
 
     def start_stack(self, index: int, n_stacks: int) -> None:
         self.stack = (index, n_stacks)
+        self.throttle.restart()  # each stack's first epoch gets its line
 
     def __call__(self, report: EpochReport) -> None:
         if not self.enabled:
@@ -133,11 +170,12 @@ class GridProgress(EpochProgress):
             where = f"stack {self.stack[0] + 1}/{self.stack[1]}  "
         try:
             if self._progress is None:
-                print(
-                    f"{where}epoch {report.epoch}/{report.epochs}  {stats}",
-                    file=self.stream,
-                    flush=True,
-                )
+                if self.throttle(report):
+                    print(
+                        f"{where}epoch {report.epoch}/{report.epochs}  {stats}",
+                        file=self.stream,
+                        flush=True,
+                    )
                 return
             if self._task is None:
                 self._task = self._progress.add_task("epoch", total=report.epochs, stats="")

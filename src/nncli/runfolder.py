@@ -68,10 +68,12 @@ class RunFolder:
         kind: str,
         stop: StopRequest | None = None,
         info: dict | None = None,
+        **details: object,
     ) -> RunFolder:
         """Claim `out` (new or empty) or a new `<output.dir>/<name>[-kind]-<time>[-n]`.
 
-        `info` is saved with every resumable state: what a resume needs back.
+        `info` is saved with every resumable state: what a resume needs back. `details` go into
+        run.json.
         """
         if out is not None:
             path = Path(out)
@@ -93,7 +95,7 @@ class RunFolder:
         folder.info = dict(info or {})
         try:
             atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
-            folder.set_status("running", kind=kind, pid=os.getpid())
+            folder.set_status("running", kind=kind, pid=os.getpid(), **details)
         except BaseException:
             folder.release()
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from pathlib import Path
 
 from nncli.configfile import read_yaml_mapping
@@ -25,19 +27,50 @@ HISTORY_DIR = "history"  # <label>.csv per model
 MODELS_DIR = "models"  # <label>.safetensors per model
 
 
-def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
-    """One record per run folder under `directory` (those with a run.json), newest first."""
+# Config keys never shown as a difference between runs: they name or place a run, or have their
+# own column (data.source).
+NOT_SETTINGS = ("name", "output.dir", "data.source")
+
+
+def list_runs(
+    directory: Path,
+    *,
+    sort: str | None = None,
+    source: str | None = None,
+    name: str | None = None,
+) -> list[dict]:
+    """One record per run folder under `directory` (those with a run.json), newest first.
+
+    `source` keeps runs whose data source (`moons`, `iris.csv`) has that name, or that name
+    without the extension, or matches it as a shell pattern; `name` keeps runs whose folder name
+    contains it, or matches it as a shell pattern (`moons-*`). Each record's `differs` holds the
+    config values (dotted keys) that differ between the listed runs on the same data source.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise UsageError(f"{directory}: no such runs folder")
-    records = []
+    found = []
     for run_json in directory.glob(f"*/{RUN_FILE}"):
         run_dir = run_json.parent
         try:
-            record = _run_record(run_dir, run_json)
+            found.append(_run_record(run_dir, run_json))
         except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError):
             continue  # not a readable run folder: skip it rather than fail the listing
-        records.append(record)
+    found = [
+        (record, config)
+        for record, config in found
+        if (name is None or _name_matches(record["run"], name))
+        and (source is None or _source_matches(record["source"], source))
+    ]
+    flattened = [(record, _settings(config)) for record, config in found]
+    records = []
+    for source_of in dict.fromkeys(record["source"] for record, _ in found):
+        on_it = [(record, values) for record, values in flattened if record["source"] == source_of]
+        differing = _differing([values for _, values in on_it])
+        for record, values in on_it:
+            shown = [k for k in differing if k in values and k not in record["varied"]]
+            record["differs"] = {key: values[key] for key in shown}
+            records.append(record)
     records.sort(key=lambda r: str(r["created"] or ""), reverse=True)
     if sort is not None:
         known = {name for r in records for name in r["metrics"]}
@@ -52,28 +85,106 @@ def list_runs(directory: Path, *, sort: str | None = None) -> list[dict]:
     return records
 
 
+def _name_matches(run: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(run, pattern) if _is_pattern(pattern) else pattern in run
+
+
+def _source_matches(source: str | None, wanted: str) -> bool:
+    if source is None:
+        return False
+    if _is_pattern(wanted):
+        return fnmatch.fnmatchcase(source, wanted)
+    return wanted in (source, Path(source).stem)
+
+
+def _is_pattern(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _settings(config: dict, prefix: str = "") -> dict:
+    """A config as {dotted key: value}: every leaf, and every mapping (such as
+    `training.early_stopping`) as itself, then its keys; minus NOT_SETTINGS."""
+    flat: dict = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if dotted in NOT_SETTINGS:
+            continue
+        flat[dotted] = value
+        if isinstance(value, dict):
+            flat |= _settings(value, f"{dotted}.")
+    return flat
+
+
+def _differing(settings: list[dict]) -> list[str]:
+    """The keys whose values differ between the runs that have them, in config order.
+
+    A mapping differs only in being set or null (`early_stopping` on or off); its keys say the
+    rest. A key some runs lack (its mapping is null there, or their nncli had no such key)
+    differs only if the runs that have it disagree.
+    """
+    keys = list(dict.fromkeys(key for values in settings for key in values))
+    differing = []
+    for key in keys:
+        present = {
+            "on" if isinstance(v[key], dict) else json.dumps(v[key], sort_keys=True)
+            for v in settings
+            if key in v
+        }
+        if len(present) > 1:
+            differing.append(key)
+    return differing
+
+
+def shown_settings(records: list[dict]) -> list[str]:
+    """Each record's differing values as `nncli runs` shows them: `lr=0.1 width=[8,8]`, a
+    mapping `on` where it is set and `off` where it is null."""
+    keys = list(dict.fromkeys(key for r in records for key in r["differs"]))
+    mappings = {k for r in records for k, v in r["differs"].items() if isinstance(v, dict)}
+    return [_shown(r["differs"], keys, mappings) for r in records]
+
+
+def _shown(differs: dict, keys: list[str], mappings: set[str]) -> str:
+    from nncli.grid import short_key, shown_value
+
+    parts = []
+    for key, value in differs.items():
+        if isinstance(value, dict):
+            shown = "on"
+        elif value is None and key in mappings:
+            shown = "off"
+        else:
+            shown = shown_value(value)
+        parts.append(f"{short_key(key, keys)}={shown}")
+    return " ".join(parts)
+
+
 def _sort_key(value: object, sign: int) -> tuple[bool, float]:
     number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
     return (number is None, sign * (number or 0))
 
 
-def _run_record(run_dir: Path, run_json: Path) -> dict:
-    """What `nncli runs` shows of one folder; raises on anything malformed."""
+def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
+    """What `nncli runs` shows of one folder, and its config; raises on anything malformed."""
     from nncli.metrics import DETAILS, headline_metric
 
     status = read_json_mapping(run_json)
-    config = _mapping(_read_yaml(run_dir / CONFIG_FILE))
+    # As JSON holds it: a foreign file's YAML dates become text, as --json must print them.
+    config = json.loads(json.dumps(_mapping(_read_yaml(run_dir / CONFIG_FILE)), default=str))
     comparing = status.get("kind") in ("compare", "sweep")
     summary = _mapping(_read_json(run_dir / (SUMMARY_FILE if comparing else METRICS_FILE)))
     metrics = summary.get("metrics", {})
     task = summary.get("task")
     activation = config.get("model", {}).get("activation")
+    varied = []  # a grid's keys with several values: its config.yaml holds only the base value
     if comparing:  # no single model: show the best variant's means
         best, metrics = _best_variant(summary.get("results", []), task)
         kind = "compare" if status.get("kind") == "compare" else "sweep"
         activation = f"{kind}, best: {best}" if best else kind
+        varied = ["model.activation"] if kind == "compare" else summary.get("varied", [])
+        if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
+            raise TypeError("varied is not a list of keys")
     split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
-    return {
+    record = {
         "run": run_dir.name,
         "path": str(run_dir),
         "kind": status.get("kind", "train"),
@@ -86,7 +197,10 @@ def _run_record(run_dir: Path, run_json: Path) -> dict:
         "split": split if metrics else None,
         "headline": headline_metric(task) if task else None,
         "metrics": {k: v for k, v in metrics.get(split, {}).items() if k not in DETAILS},
+        "device": status.get("device"),
+        "varied": list(varied),
     }
+    return record, config
 
 
 def _best_variant(results: list, task: str | None) -> tuple[str | None, dict]:

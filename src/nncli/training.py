@@ -95,11 +95,29 @@ class ModelFit:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("training.device: cuda requested but no CUDA device is available")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """The device `training.device` names, with its index for CUDA: `auto` is the current CUDA
+    device where there is one, else the CPU. A CUDA device that is not there is a UsageError."""
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise UsageError(f"training.device: {name} requested but no CUDA device is available")
+    index = int(name.partition(":")[2] or torch.cuda.current_device())
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise UsageError(
+            f"training.device: {name} requested but this machine has {count} CUDA device(s),"
+            f" cuda:0 to cuda:{count - 1}"
+        )
+    return torch.device("cuda", index)
+
+
+def device_label(devices: str) -> str:
+    """Devices as the setup line shows them: a CUDA device with its name, `cuda:0 (NVIDIA H200)`."""
+    shown = []
+    for device in devices.split(", "):
+        name = torch.cuda.get_device_name(device) if device.startswith("cuda") else ""
+        shown.append(f"{device} ({name})" if name else device)
+    return ", ".join(shown)
 
 
 def batch_size_note(config: Config, prepared: PreparedData) -> str | None:

@@ -1,0 +1,141 @@
+"""The figures: labelled axes, a legend per class in colours told apart, log axes for regression
+losses, and no text drawn over other text."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nncli import plots
+
+
+@pytest.fixture
+def figures(monkeypatch) -> list:
+    """The figures the plot functions would save, kept open to look at."""
+    saved: list = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
+    yield saved
+    for fig in saved:
+        plots._pyplot().close(fig)
+
+
+def texts_do_not_overlap(fig) -> None:
+    """Titles, axis labels, tick labels and legends: no two bounding boxes intersect."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for text in [fig._suptitle, fig._supxlabel, fig._supylabel]:
+        if text is not None and text.get_text():
+            boxes.append((text.get_text(), text.get_window_extent(renderer)))
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison:
+            continue
+        parts = [ax.title, ax.xaxis.label, ax.yaxis.label]
+        for axis in (ax.xaxis, ax.yaxis):  # the tick labels drawn: visible, inside the view
+            lo, hi = sorted(axis.get_view_interval())
+            parts += [
+                tick.label1
+                for tick in axis.get_major_ticks()
+                if tick.label1.get_visible() and lo <= tick.get_loc() <= hi
+            ]
+        boxes += [(t.get_text(), t.get_window_extent(renderer)) for t in parts if t.get_text()]
+    boxes += [("legend", legend.get_window_extent(renderer)) for legend in fig.legends]
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
+        assert not box_a.overlaps(box_b), (a, b)
+
+
+def three_classes(grid: np.ndarray) -> np.ndarray:
+    """A model of three vertical bands: class 0 left of -1, class 2 right of 1, class 1 between;
+    and the probabilities (N, 3)."""
+    index = np.digitize(grid[:, 0], [-1.0, 1.0])
+    return np.eye(3)[index]
+
+
+def two_classes_far_apart(grid: np.ndarray) -> np.ndarray:
+    """Class 0 left of 0, class 2 right of it: class 1 is never predicted."""
+    return np.eye(3)[np.where(grid[:, 0] < 0, 0, 2)]
+
+
+def test_decision_boundaries_name_the_features_and_each_class_in_its_own_colour(figures, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, size=(300, 2))
+    y = np.digitize(x[:, 0], [-1.0, 1.0])
+    models = [("lr=0.1", three_classes), ("lr=0.5", two_classes_far_apart), ("lr=1", three_classes)]
+    plots.plot_decision_boundaries(
+        tmp_path / "b.png",
+        models,
+        x,
+        y,
+        title="blobs: decision boundaries",
+        feature_names=["petal length", "petal width"],
+        classes=["setosa", "versicolor", "virginica"],
+    )
+    (fig,) = figures
+    assert fig._supxlabel.get_text() == "petal length"
+    assert fig._supylabel.get_text() == "petal width"
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["setosa", "versicolor", "virginica"]
+    colours = [tuple(h.get_color()) for h in legend.legend_handles]
+    assert len(set(colours)) == 3
+    for a, b in itertools.combinations(colours, 2):  # told apart: far apart in RGB
+        assert np.abs(np.subtract(a, b)[:3]).sum() > 0.5, (a, b)
+    # Regions are coloured by class: where class 0 meets class 2, no band of class 1 between.
+    far_apart = fig.axes[1].images[0].get_array()
+    assert set(np.unique(far_apart)) == {0, 2}
+    assert set(np.unique(fig.axes[0].images[0].get_array())) == {0, 1, 2}
+    texts_do_not_overlap(fig)
+
+
+def test_class_colours_stay_distinct_for_many_classes():
+    for n in (2, 3, 10, 12, 20, 25):
+        colours = plots.class_colours(n)
+        assert len(colours) == n and len({tuple(np.round(c, 3)) for c in colours}) == n
+
+
+def history(epochs: int, metric: str, scale: float) -> list[dict]:
+    return [
+        {
+            "epoch": e,
+            "train_loss": scale / e,
+            f"train_{metric}": 1 - 1 / (e + 1),
+            "val_loss": 1.2 * scale / e,
+            f"val_{metric}": 1 - 1.2 / (e + 2),
+        }
+        for e in range(1, epochs + 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("metric", "log", "scales"),
+    [("mse", True, ("log", "log")), ("accuracy", False, ("linear", "linear"))],
+)
+def test_regression_losses_are_on_a_log_axis_and_labels_never_overlap(
+    figures, tmp_path, metric, log, scales
+):
+    plots.plot_learning_curves(
+        tmp_path / "loss.png",
+        history(40, metric, 2.0),
+        title="diabetes: relu, depth 1, a title long enough to reach both panels of the figure",
+        loss_name="MSE loss (standardized target)" if log else "cross-entropy loss",
+        metric=metric,
+        kept_epoch=12,
+        log=log,
+    )
+    (fig,) = figures
+    assert tuple(ax.get_yscale() for ax in fig.axes) == scales
+    if log:
+        assert all("(log scale)" in ax.get_ylabel() for ax in fig.axes)
+    texts_do_not_overlap(fig)
+
+
+def test_loss_bands_share_one_legend_beside_the_panels(figures, tmp_path):
+    groups = [(f"activation={a}", [history(10, "accuracy", s), history(10, "accuracy", 2 * s)])
+              for a, s in (("relu", 1.0), ("tanh", 0.5), ("sigmoid", 0.2))]  # fmt: skip
+    plots.plot_loss_bands(tmp_path / "bands.png", groups, title="moons: depth 2, width 16")
+    (fig,) = figures
+    assert [ax.get_legend() for ax in fig.axes] == [None, None]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [g[0] for g in groups]
+    texts_do_not_overlap(fig)
