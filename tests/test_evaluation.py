@@ -434,3 +434,16 @@ def test_json_output_is_strict_json_even_from_a_folder_holding_nan(tmp_path, tin
 
     records = json.loads(result.stdout, parse_constant=reject)
     assert records[0]["metrics"]["accuracy"] is None and records[0]["metrics"]["f1"] is None
+
+
+def test_a_built_in_sets_split_exports_its_values_and_measures_the_same(tiny_moons, tmp_path):
+    run = run_train(tiny_moons, [], out=tmp_path / "run")
+    result = invoke("split", run["run_dir"], "--out", tmp_path / "parts")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == f"wrote 140 rows to {tmp_path / 'parts/train.csv'}"
+    test = pd.read_csv(tmp_path / "parts/test.csv")
+    assert list(test.columns) == ["x1", "x2", "y"] and len(test) == 30
+    measured = json.loads(
+        invoke("evaluate", run["run_dir"], "--data", tmp_path / "parts/test.csv", "--json").stdout
+    )
+    assert measured["metrics"] == run["metrics"]["test"]

@@ -1,6 +1,6 @@
 """Real-shaped tables, end to end from the command line: a spreadsheet's CSV with a byte-order
 mark and `;`, categories, booleans, blanks, an `NA` class and an imbalanced binary target go
-through train, evaluate, predict and runs as they come."""
+through train, evaluate, predict, split and runs as they come."""
 
 from __future__ import annotations
 
@@ -73,6 +73,27 @@ def test_a_spreadsheet_csv_with_categories_and_blanks_trains_and_says_what_it_di
         result = invoke("evaluate", penguin_run["run"], "--split", split, "--json")
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["metrics"] == metrics[split]
+
+
+def test_the_saved_split_exports_the_rows_the_run_measured(penguin_run, tmp_path):
+    run = penguin_run["run"]
+    split = json.loads((run / "split.json").read_text())
+    assert split["rows"] == "line" and split["source"].endswith("penguins.csv")
+    assert sorted(split["train"] + split["val"] + split["test"]) == list(range(2, 302))
+    result = invoke("split", run, "--out", tmp_path / "parts")
+    assert result.exit_code == 0, result.output
+    original = pd.read_csv(penguin_run["folder"] / "penguins.csv", sep=";", dtype=str,
+                           keep_default_na=False, encoding="utf-8-sig")  # fmt: skip
+    test = pd.read_csv(tmp_path / "parts/test.csv", dtype=str, keep_default_na=False)
+    lines = np.array(split["test"])
+    pd.testing.assert_frame_equal(test, original.iloc[lines - 2].reset_index(drop=True))
+    # The exported rows measure exactly as the run's own test split.
+    on_file = json.loads(invoke("evaluate", run, "--data", tmp_path / "parts/test.csv",
+                                "--json").stdout)  # fmt: skip
+    assert on_file["metrics"] == json.loads((run / "metrics.json").read_text())["metrics"]["test"]
+    again = invoke("split", run, "--out", tmp_path / "parts")
+    assert again.exit_code == 2 and "already exists; pass --force" in again.stderr
+    assert invoke("split", run, "--out", tmp_path / "parts", "--force").exit_code == 0
 
 
 def test_predict_takes_new_rows_with_blank_or_unseen_targets_and_copies_the_rest(

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from nncli.cli_options import JsonOption, OptionalConfigArgument, QuietOption, SetOption
-from nncli.cli_saved import datasets, evaluate, list_runs, predict, show_config
+from nncli.cli_saved import datasets, evaluate, export_split, list_runs, predict, show_config
 from nncli.exitcodes import ErrorsToExitCodes
 from nncli.fileio import to_json
 
@@ -238,6 +238,7 @@ def sweep(
 
 app.command()(evaluate)
 app.command()(predict)
+app.command("split")(export_split)
 app.command("runs")(list_runs)
 app.command("config")(show_config)
 app.command()(datasets)

@@ -1,4 +1,4 @@
-"""The commands on what training left behind: evaluate, predict, runs, config, datasets.
+"""The commands on what training left behind: evaluate, predict, split, runs, config, datasets.
 
 Registered on the app in `cli.py`; heavy imports happen inside each, so `nncli --help` is fast.
 """
@@ -93,6 +93,23 @@ def predict(
         return
     atomic_write_text(out, text, named_by_user=True)
     typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
+
+
+def export_split(
+    run: RunArgument,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder for train.csv, val.csv and test.csv."),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite those files.")] = False,
+) -> None:
+    """Write the rows of each split of a run's data as CSV files, exactly as the run split them
+    (a CSV source's rows with every column; split.json in the run folder lists their lines)."""
+    from nncli.evaluation import export_splits
+
+    written = export_splits(run, out, force=force)
+    for split, count in written.items():
+        typer.echo(f"wrote {count} rows to {out / f'{split}.csv'}", err=True)
 
 
 def list_runs(

@@ -9,11 +9,13 @@ import pandas as pd
 from torch import nn
 
 from nncli.checkpoint import ModelCard, load_checkpoint
+from nncli.config import looks_like_path
 from nncli.configfile import validate_config
 from nncli.csvdata import is_missing, numeric_columns, read_table, typed_features
 from nncli.data import PreparedData, prepare_data
 from nncli.datasets import label_value
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
+from nncli.fileio import atomic_write_text
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
 
@@ -181,6 +183,39 @@ def predict(target: Path, data: Path, *, id_column: str | None = None) -> pd.Dat
     else:
         result[names[0]] = outputs
     return result
+
+
+def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, int]:
+    """Write `out/train.csv`, `val.csv`, `test.csv`: each split's rows of the run's data, as the
+    CSV file holds them (every column, in file order), or a built-in set's features and target.
+    Returns the rows written per split."""
+    _, card = open_model(target)
+    prepared = rebuild_data(card)
+    out = Path(out).expanduser()
+    files = {split: out / f"{split}.csv" for split in prepared.rows}
+    existing = [str(f) for f in files.values() if f.exists()]
+    if existing and not force:
+        raise UsageError(f"{existing[0]}: already exists; pass --force to overwrite it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot create the folder: {exc.strerror}") from None
+    source = prepared.dataset
+    config = card.config["data"]
+    if looks_like_path(config["source"]):
+        with hidden_content():
+            table = read_table(Path(config["source"]), config.get("delimiter", "auto"))
+    for split, rows in prepared.rows.items():
+        if looks_like_path(config["source"]):
+            part = table.loc[rows]
+        else:
+            x, y = prepared.raw[split]
+            part = pd.DataFrame(x, columns=source.feature_names)
+            labels = np.asarray(source.classes, dtype=object)[y] if source.classes else y
+            part[source.target_name] = labels
+        text = part.to_csv(index=False, lineterminator="\n")
+        atomic_write_text(files[split], text, named_by_user=True)
+    return {split: len(rows) for split, rows in prepared.rows.items()}
 
 
 def output_columns(card: ModelCard) -> list[str]:
