@@ -18,7 +18,7 @@ from nncli.config import MISSING_VALUES, DataConfig
 from nncli.errors import UsageError, excerpt, excerpts
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
-# An MLP's inputs: as many as nncli reads columns (csvdata.MAX_COLUMNS).
+# An MLP's inputs: as many as nncli reads columns (csvfile.MAX_COLUMNS).
 MAX_INPUTS = 10_000
 
 

@@ -11,7 +11,8 @@ from torch import nn
 from nncli.checkpoint import ModelCard, load_checkpoint
 from nncli.config import looks_like_path
 from nncli.configfile import validate_config
-from nncli.csvdata import is_missing, numeric_columns, read_table, typed_features
+from nncli.csvdata import is_missing, numeric_columns, typed_features
+from nncli.csvfile import read_table
 from nncli.data import PreparedData, prepare_data
 from nncli.datasets import label_value
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
