@@ -447,3 +447,11 @@ def test_a_built_in_sets_split_exports_its_values_and_measures_the_same(tiny_moo
         invoke("evaluate", run["run_dir"], "--data", tmp_path / "parts/test.csv", "--json").stdout
     )
     assert measured["metrics"] == run["metrics"]["test"]
+
+
+def test_a_tilde_in_data_is_the_home_folder(iris_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "flowers.csv").write_bytes(IRIS.read_bytes())
+    for command in ("evaluate", "predict"):
+        result = invoke(command, iris_run["run_dir"], "--data", "~/flowers.csv")
+        assert result.exit_code == 0, result.output
