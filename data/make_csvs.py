@@ -40,3 +40,26 @@ inside = np.linspace(-np.pi, np.pi, 101)
 outside = np.concatenate([np.linspace(-2 * np.pi, -np.pi, 51), np.linspace(np.pi, 2 * np.pi, 51)])
 for name, xs in (("sine_inside.csv", inside), ("sine_outside.csv", outside)):
     write(HERE / name, ["x", "y"], ([f"{x:.6f}", f"{np.sin(x):.6f}"] for x in xs))
+
+# claims.csv: a made-up table shaped as practitioners' tables are (categories, booleans, blanks,
+# "NA", an id column), for the README's example. The decision follows the amount, the region
+# and the prior claims, with noise.
+rng = np.random.default_rng(2026)
+n = 600
+region = rng.choice(["north", "south", "east", "west"], n)
+channel = rng.choice(["online", "phone", "agent", ""], n, p=[0.5, 0.3, 0.15, 0.05])
+amount = np.round(rng.lognormal(6, 0.8, n), 2)
+prior = rng.poisson(1.0, n)
+repeat = rng.random(n) < 0.3
+risk = np.log(amount) / 2 + 0.6 * prior + (region == "east") + rng.normal(0, 0.2, n)
+decision = np.select([risk < 3.6, risk < 4.6], ["approve", "review"], "reject")
+amount_text = amount.astype(str).astype(object)
+amount_text[rng.random(n) < 0.06] = "NA"
+write(
+    HERE / "claims.csv",
+    ["claim_id", "region", "channel", "amount", "prior_claims", "repeat_customer", "decision"],
+    (
+        [f"C{i:04d}", region[i], channel[i], amount_text[i], prior[i], repeat[i], decision[i]]
+        for i in range(n)
+    ),
+)

@@ -213,7 +213,7 @@ def test_safetensors_file_without_nncli_metadata(tmp_path, card):
 
 def test_newer_format_version_asks_for_an_upgrade(saved, tmp_path):
     path = rewrite(saved, tmp_path / "future.safetensors", format_version="999")
-    with pytest.raises(UsageError, match=r"format 999 is newer .*\(up to 1\); upgrade nncli"):
+    with pytest.raises(UsageError, match=r"format 999 is newer .*\(up to 2\); upgrade nncli"):
         load_checkpoint(path)
 
 
@@ -301,6 +301,12 @@ def test_weights_that_are_not_finite_floats_are_refused(saved, tmp_path, convert
         load_checkpoint(bad)
 
 
+# A valid encoding of the classification card's inputs, and its columns, to break one by one.
+X1 = {"name": "x1", "kind": "numeric", "categories": [], "fill": None}
+CODE = {"name": "x2", "kind": "categorical", "categories": ["p"], "fill": None}
+ENCODING = {"columns": [X1, {**X1, "name": "x2"}], "missing": "error", "missing_values": [],
+            "unknown_categories": "error"}  # fmt: skip
+
 BAD_CARDS = {
     "scaling-not-a-mapping": {"feature_scaling": "x"},
     "scaling-wrong-length": {"feature_scaling": {"kind": "standard", "offset": [0.0],
@@ -325,6 +331,13 @@ BAD_CARDS = {
     "fingerprint": {"data_fingerprint": 5},
     "huge-size": {"sizes": [2, 10**30, 4, 3]},
     "huge-key": {"x" * 100_000: 1},
+    "features-not-a-list": {"config": {"data": {"features": "x1"}}},
+    "encoding-not-a-mapping": {"encoding": "x"},
+    "encoding-other-inputs": {"encoding": ENCODING | {"columns": [X1, CODE | {"name": "c"}]}},
+    "encoding-fill-not-a-category": {"encoding": ENCODING | {"columns": [X1, CODE | {"fill": 1}]}},
+    "encoding-numeric-fill": {"encoding": ENCODING | {"columns": [X1 | {"fill": "1"}, CODE]}},
+    "encoding-kind": {"encoding": ENCODING | {"columns": [X1 | {"kind": "date"}, CODE]}},
+    "encoding-policy": {"encoding": ENCODING | {"missing": "guess"}},
 }  # fmt: skip
 
 
@@ -334,6 +347,22 @@ def test_a_malformed_model_card_is_one_short_line(saved, tmp_path, changes):
     with pytest.raises(UsageError, match="checkpoint metadata is incomplete or invalid") as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value) and len(str(info.value)) < 400 + len(str(path))
+
+
+def test_a_version_1_checkpoint_without_an_encoding_still_loads_and_predicts(saved, tmp_path):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    old = rewrite(saved, tmp_path / "v1.safetensors", format_version="1")
+    _, card = load_checkpoint(old)
+    assert card.encoding is None and card.encoder.feature_names == ["x1", "x2"]
+    data = tmp_path / "d.csv"
+    data.write_text("x2,x1,id\n1.0,0.5,a\n2,3,b\n")
+    result = CliRunner().invoke(app, ["predict", str(old), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    header = "id,prediction,probability_a,probability_b,probability_c"
+    assert result.stdout.splitlines()[0] == header
 
 
 def test_a_regression_card_with_classes_or_several_outputs_is_refused(tmp_path):

@@ -45,8 +45,13 @@ def test_train_writes_a_complete_run_folder(tiny_moons, tmp_path):
         "metrics.json",
         "model.safetensors",
         "run.json",
+        "split.json",
     ]
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    split = json.loads((out / "split.json").read_text())
+    assert split["source"] == "moons" and split["rows"] == "position"
+    assert sorted(split["train"] + split["val"] + split["test"]) == list(range(200))
+    assert [len(split[s]) for s in ("train", "val", "test")] == [140, 30, 30]
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == {k: v for k, v in summary.items() if k != "run_dir"}
     with (out / "history.csv").open() as handle:

@@ -258,6 +258,48 @@ def test_every_problem_is_reported_at_once_with_file_and_dotted_key(tmp_path: Pa
     assert str(info.value) == "\n".join(problems)
 
 
+def test_every_problem_of_the_csv_data_keys_is_reported_at_once():
+    data = {
+        "source": "penguins.csv",
+        "target": "species",
+        "ignore_columns": ["id"],
+        "features": ["bill", "bill", "species", "id"],
+        "missing": "drop",
+        "impute": "median",
+        "delimiter": ":",
+    }
+    assert problems_of({"data": data}) == [
+        "cfg.yaml: data.features: listed twice: 'bill'; 'species' is the target;"
+        " also in data.ignore_columns: 'id'",
+        "cfg.yaml: data.impute: applies only with data.missing: impute",
+        "cfg.yaml: data.delimiter: input should be 'auto', ',', ';', '\\t' or '|', got ':'",
+    ]
+    forced = {"source": "p.csv", "target": "y", "features": ["a", "b"], "ignore_columns": ["c"],
+              "categorical": ["a", "y"], "numeric": ["a", "c", "z"]}  # fmt: skip
+    assert problems_of({"data": forced}) == [
+        "cfg.yaml: data.categorical: 'y' is the target",
+        "cfg.yaml: data.numeric: also in data.ignore_columns: 'c'; not in data.features: 'z'",
+    ]
+    both = {"source": "p.csv", "target": "y", "categorical": ["a"], "numeric": ["a"]}
+    assert problems_of({"data": both}) == ["cfg.yaml: data.numeric: also in data.categorical: 'a'"]
+
+
+def test_the_csv_data_keys_apply_to_csv_files_only():
+    keys = {"features": ["x1"], "categorical": ["x1"], "numeric": ["x2"],
+            "unknown_categories": "zeros", "missing": "impute", "missing_values": ["?"],
+            "delimiter": ";"}  # fmt: skip
+    problems = problems_of({"data": {"source": "xor", **keys}})
+    assert problems == [f"cfg.yaml: data.{key}: applies to CSV files only" for key in keys]
+
+
+def test_impute_defaults_to_the_mean_and_missing_values_to_the_usual_spellings():
+    data = validate_config({"data": {"source": "p.csv", "target": "y", "missing": "impute"}}).data
+    assert (data.missing, data.impute) == ("impute", "mean")
+    assert data.missing_values == ["NA", "NaN", "N/A", "null", "None"]
+    plain = validate_config({"data": {"source": "p.csv", "target": "y"}}).data
+    assert (plain.missing, plain.impute, plain.delimiter) == ("error", None, "auto")
+
+
 # --- reading YAML ------------------------------------------------------------------------------
 
 
@@ -440,6 +482,14 @@ def test_relative_csv_path_from_set_resolves_from_the_current_directory(
     monkeypatch.chdir(cwd)
     config = load_config(path, ["data.source=points.csv"])
     assert Path(config.data.source) == (cwd / "points.csv").resolve()
+
+
+def test_a_tilde_in_a_csv_path_is_the_home_folder(write_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = load_config(write_config({"data": {"source": "~/d/points.csv", "target": "y"}}))
+    assert config.data.source == str(tmp_path / "home" / "d" / "points.csv")
+    again = load_config(write_config(MINIMAL), ["data.source=~/p.csv", "data.target=y"])
+    assert again.data.source == str(tmp_path / "home" / "p.csv")
 
 
 def test_dataset_names_are_not_treated_as_paths(write_config):

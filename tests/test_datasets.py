@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nncli import csvdata
 from nncli.config import DataConfig
 from nncli.configfile import validate_config
-from nncli.csvdata import read_csv_dataset
 from nncli.data import load_dataset
 from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.errors import ConfigError, UsageError
@@ -23,6 +23,19 @@ BUNDLED = [name for name in NAMES if not DATASETS[name].synthetic]
 
 def load(source: str, **fields) -> Dataset:
     return load_dataset(DataConfig(source=source, **fields))
+
+
+def read_csv_dataset(path: Path, target: str, task: str = "auto", **fields) -> Dataset:
+    """A CSV read as a data section naming it reads it."""
+    return csvdata.read_csv_dataset(
+        DataConfig(source=str(path), target=target, task=task, **fields)
+    )
+
+
+def matrix(data: Dataset) -> np.ndarray:
+    """The features of an all-numeric set as an (N, F) float64 array."""
+    assert all(dtype == np.float64 for dtype in data.features.dtypes)
+    return data.features.to_numpy()
 
 
 def data_problems(**data) -> list[str]:
@@ -67,10 +80,11 @@ def test_every_registered_dataset_loads(name):
     data = load(name, n_samples=60) if spec.synthetic else load(name)
     n = len(data.y)
     assert data.task == spec.task
-    assert data.X.dtype == np.float64
-    assert data.X.ndim == 2 and data.X.shape[0] == n > 0
-    assert np.isfinite(data.X).all()
-    assert len(data.feature_names) == data.X.shape[1]
+    X = matrix(data)
+    assert X.ndim == 2 and X.shape[0] == n > 0
+    assert np.isfinite(X).all()
+    assert len(data.feature_names) == X.shape[1]
+    assert data.features.index.tolist() == list(range(n))  # positions
     assert spec.description
     if spec.task == "classification":
         assert data.y.dtype == np.int64
@@ -88,7 +102,7 @@ def test_bundled_sets_match_scikit_learn(name):
 
     bunch = getattr(sklearn.datasets, f"load_{name}")()
     data = load(name)
-    np.testing.assert_array_equal(data.X, bunch.data)
+    np.testing.assert_array_equal(matrix(data), bunch.data)
     np.testing.assert_array_equal(data.y, bunch.target)
     assert data.feature_names == [str(f) for f in bunch.feature_names]
     if data.task == "classification":
@@ -103,29 +117,29 @@ def test_synthetic_sets_take_their_default_size(name):
 @pytest.mark.parametrize("name", SYNTHETIC)
 def test_synthetic_sets_honour_n_samples(name):
     data = load(name, n_samples=37)
-    assert data.X.shape[0] == len(data.y) == 37
+    assert matrix(data).shape[0] == len(data.y) == 37
 
 
 @pytest.mark.parametrize("name", SYNTHETIC)
 def test_synthetic_sets_are_deterministic_per_seed(name):
     first, again = load(name, n_samples=50, seed=5), load(name, n_samples=50, seed=5)
-    np.testing.assert_array_equal(first.X, again.X)
+    np.testing.assert_array_equal(matrix(first), matrix(again))
     np.testing.assert_array_equal(first.y, again.y)
     other = load(name, n_samples=50, seed=6)
-    assert not np.array_equal(first.X, other.X)
+    assert not np.array_equal(matrix(first), matrix(other))
 
 
 @pytest.mark.parametrize("name", SYNTHETIC)
 def test_noise_zero_puts_every_point_on_the_noise_free_shape(name):
     data = load(name, n_samples=200, noise=0.0, seed=1)
-    np.testing.assert_allclose(noiseless_residual(name, data.X, data.y), 0.0, atol=1e-9)
+    np.testing.assert_allclose(noiseless_residual(name, matrix(data), data.y), 0.0, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", SYNTHETIC)
 def test_more_noise_moves_points_further_from_the_shape(name):
     def spread(noise: float) -> float:
         data = load(name, n_samples=400, noise=noise, seed=1)
-        return float(np.std(noiseless_residual(name, data.X, data.y)))
+        return float(np.std(noiseless_residual(name, matrix(data), data.y)))
 
     quiet, loud = spread(0.02), spread(0.1)
     assert 0 < quiet < loud
@@ -134,15 +148,15 @@ def test_more_noise_moves_points_further_from_the_shape(name):
 @pytest.mark.parametrize(("name", "noise"), [("xor", 0.1), ("sine", 0.3)])
 def test_additive_noise_has_the_configured_standard_deviation(name, noise):
     data = load(name, n_samples=4000, noise=noise, seed=2)
-    residual = noiseless_residual(name, data.X, data.y)
+    residual = noiseless_residual(name, matrix(data), data.y)
     if name == "xor":
-        residual = residual[: data.X.size]  # the coordinate offsets, not the label check
+        residual = residual[: matrix(data).size]  # the coordinate offsets, not the label check
     assert np.std(residual) == pytest.approx(noise, rel=0.05)
 
 
 def test_xor_with_four_samples_and_no_noise_is_the_truth_table():
     data = load("xor", n_samples=4, noise=0.0)
-    rows = sorted(zip(map(tuple, data.X.tolist()), data.y.tolist(), strict=True))
+    rows = sorted(zip(map(tuple, matrix(data).tolist()), data.y.tolist(), strict=True))
     assert rows == [((0.0, 0.0), 0), ((0.0, 1.0), 1), ((1.0, 0.0), 1), ((1.0, 1.0), 0)]
     assert data.classes == [0, 1]
 
@@ -220,7 +234,7 @@ def test_classification_set_as_regression_uses_the_numeric_class_values():
     assert as_regression.classes is None
     assert as_regression.y.dtype == np.float64
     np.testing.assert_array_equal(as_regression.y, np.asarray(natural.classes)[natural.y])
-    np.testing.assert_array_equal(as_regression.X, natural.X)
+    np.testing.assert_array_equal(matrix(as_regression), matrix(natural))
 
 
 def test_string_labels_cannot_become_a_regression_target():
@@ -274,8 +288,8 @@ def test_string_labels_become_sorted_classes(csv):
     assert data.y.tolist() == [1, 2, 0, 1]
     assert data.feature_names == ["a", "b"]
     assert data.target_name == "y"
-    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4], [5, 6], [7, 8]])
-    assert data.X.dtype == np.float64
+    np.testing.assert_array_equal(matrix(data), [[1, 2], [3, 4], [5, 6], [7, 8]])
+    assert data.features.index.tolist() == [2, 3, 4, 5]  # line numbers
 
 
 def test_target_column_may_be_anywhere(csv):
@@ -363,11 +377,22 @@ def test_missing_feature_value_names_line_and_column(csv, cell):
         read_csv_dataset(path, "y", "auto")
 
 
-@pytest.mark.parametrize("cell", ["", "NaN"])
-def test_missing_target_value_names_line_and_column(csv, cell):
-    path = csv(f"a,y\n1,0\n2,1\n3,{cell}\n")
-    with pytest.raises(UsageError, match=r"line 4, column 'y': missing target value"):
-        read_csv_dataset(path, "y", "auto")
+@pytest.mark.parametrize("cell", ["", "NaN", "na", " None "])
+def test_a_missing_target_drops_the_row_and_says_so(csv, cell):
+    data = read_csv_dataset(csv(f"a,y\n1,0\n2,1\n3,{cell}\n4,1\n"), "y", "auto")
+    assert data.y.tolist() == [0, 1, 1] and data.features.index.tolist() == [2, 3, 5]
+    assert "dropped 1 row(s) with no 'y' value (line(s) 4)" in data.notes
+
+
+def test_na_and_none_are_class_labels_in_a_text_target(csv):
+    data = read_csv_dataset(csv("a,y\n1,NA\n2,None\n3,cat\n4,\n5,NA\n"), "y", "auto")
+    assert data.classes == ["NA", "None", "cat"] and data.y.tolist() == [0, 1, 2, 0]
+    assert data.notes == ("dropped 1 row(s) with no 'y' value (line(s) 5)",)
+
+
+def test_a_target_with_no_value_at_all_is_refused(csv):
+    with pytest.raises(UsageError, match=r"column 'y' has no target value in any row"):
+        read_csv_dataset(csv("a,y\n1,\n2,NA\n"), "y", "regression")
 
 
 @pytest.mark.parametrize("cell", ["abc", "1,5", "inf", "1e999"])
@@ -376,7 +401,8 @@ def test_non_numeric_feature_names_line_column_and_value(csv, cell):
     path = csv(f"a,b,y\n1,2,0\n3,4,1\n5,{quoted},0\n")
     with pytest.raises(UsageError) as info:
         read_csv_dataset(path, "y", "auto")
-    assert str(info.value) == f"{path}: line 4, column 'b': not a finite number: {cell!r}"
+    hint = " (a decimal comma? nncli reads '.' decimals)" if cell == "1,5" else ""
+    assert str(info.value) == f"{path}: line 4, column 'b': not a finite number: {cell!r}{hint}"
 
 
 def test_line_numbers_count_blank_lines_in_the_file(csv):
@@ -477,7 +503,7 @@ def test_values_that_overflow_are_refused_naming_line_and_column(csv, text, targ
 
 def test_values_up_to_1e150_are_kept(csv):
     data = read_csv_dataset(csv("a,y\n1e150,0.5\n-1e150,1e150\n0,2.5\n"), "y", "regression")
-    assert data.X[:, 0].tolist() == [1e150, -1e150, 0.0] and data.y[1] == 1e150
+    assert matrix(data)[:, 0].tolist() == [1e150, -1e150, 0.0] and data.y[1] == 1e150
 
 
 def wide_csv(path: Path, n_features: int, n_rows: int) -> Path:
@@ -515,8 +541,8 @@ def test_a_file_too_wide_is_refused_from_its_header_in_seconds(tmp_path, n_featu
 
 def test_the_widest_file_allowed_loads_with_every_column(tmp_path):
     data = read_csv_dataset(wide_csv(tmp_path / "wide.csv", 9_999, n_rows=20), "y", "auto")
-    assert data.X.shape == (20, 9_999) and data.feature_names[-1] == "c9998"
-    assert data.X[3, 5] == (3 + 5) % 7
+    assert matrix(data).shape == (20, 9_999) and data.feature_names[-1] == "c9998"
+    assert matrix(data)[3, 5] == (3 + 5) % 7
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_column_name(csv):
@@ -539,3 +565,137 @@ def test_a_data_file_that_is_not_a_regular_file_is_named_as_such(tmp_path, kind)
     shown = {"fifo": "a FIFO", "device": "a device", "folder": "a folder"}[kind]
     with pytest.raises(UsageError, match=f"d.csv: data file is {shown}, not a regular file$"):
         read_csv_dataset(path, "y", "auto")
+
+
+# --- dialects, chosen columns, categories and missing values -----------------------------------
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_the_delimiter_is_found_in_the_header_line(csv, sep):
+    text = f"a{sep}colour{sep}y\n1,5{sep}red{sep}0\n2{sep}blue{sep}1\n".replace("1,5", "1.5")
+    data = read_csv_dataset(csv(text), "y", "auto")
+    assert data.feature_names == ["a", "colour"] and data.y.tolist() == [0, 1]
+    assert f"data.csv: fields separated by {sep!r}" in data.notes
+
+
+def test_a_quoted_comma_in_a_header_name_does_not_fool_the_detection(csv):
+    data = read_csv_dataset(csv('"a,b";c;y\n1;2;0\n3;4;1\n'), "y", "auto")
+    assert data.feature_names == ["a,b", "c"]
+
+
+def test_data_delimiter_overrides_the_detection(csv):
+    path = csv("a;b,c,d;y\n1;2,5,7;0\n3;4,5,7;1\n")  # as many commas as semicolons: ','
+    with pytest.raises(UsageError, match=r"missing target column\(s\): 'y'; the file has: 'a;b'"):
+        read_csv_dataset(path, "y", "auto")
+    data = read_csv_dataset(path, "y", "auto", delimiter=";", categorical=["b,c,d"])
+    assert data.feature_names == ["a", "b,c,d"] and data.features["b,c,d"].tolist() == [
+        "2,5,7",
+        "4,5,7",
+    ]
+
+
+def test_a_tilde_in_the_source_is_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "d.csv").write_text("a,y\n1,0\n2,1\n")
+    assert read_csv_dataset(Path("~/d.csv"), "y").y.tolist() == [0, 1]
+
+
+def test_data_features_chooses_the_columns_in_its_order(csv):
+    path = csv("id,a,b,c,y\n1,2,3,4,0\n5,6,7,8,1\n")
+    data = read_csv_dataset(path, "y", "auto", features=["c", "a"])
+    assert data.feature_names == ["c", "a"] and matrix(data).tolist() == [[4, 2], [8, 6]]
+
+
+def test_unknown_column_names_are_all_reported_with_the_closest(csv):
+    path = csv("bill_length_mm,island,species\n1,Dream,a\n2,Biscoe,b\n")
+    has = "it has: 'bill_length_mm', 'island', 'species'"
+    with pytest.raises(UsageError) as info:
+        read_csv_dataset(path, "species", ignore_columns=["id"], categorical=["ilsand"],
+                         numeric=["zzz"])  # fmt: skip
+    assert str(info.value).splitlines() == [
+        f"{path}: data.ignore_columns: no column 'id' in the file; {has}",
+        f"{path}: data.categorical: no column 'ilsand' in the file (did you mean 'island'?); {has}",
+        f"{path}: data.numeric: no column 'zzz' in the file; {has}",
+    ]
+    with pytest.raises(UsageError) as info:
+        read_csv_dataset(path, "species", features=["bill_lenght_mm", "island"])
+    assert str(info.value) == (
+        f"{path}: data.features: no column 'bill_lenght_mm' in the file (did you mean"
+        f" 'bill_length_mm'?); {has}"
+    )
+
+
+def test_text_and_boolean_columns_are_categories_and_numbers_stay_numbers(csv):
+    path = csv("n,colour,flag,y\n1,red,True,0\n2,blue,False,1\n3,red,True,0\n")
+    data = read_csv_dataset(path, "y")
+    assert list(data.features.dtypes) == [np.float64, object, object]
+    assert data.features["flag"].tolist() == ["True", "False", "True"]
+
+
+def test_forced_columns_are_categories_or_numbers_as_told(csv):
+    path = csv("code,n,y\n1,2,0\n2,3,1\n10,4,0\n")
+    data = read_csv_dataset(path, "y", categorical=["code"])
+    assert data.features["code"].tolist() == ["1", "2", "10"]
+    with pytest.raises(UsageError, match=r"line 3, column 'c': not a finite number: 'x'$"):
+        read_csv_dataset(csv("c,y\n2,0\nx,1\n", "e.csv"), "y", numeric=["c"])
+
+
+@pytest.mark.parametrize(
+    "cell", ["2012-01-31", "2012/1/31", "2012-01-31 13:05:00", "2012-01-31T13:05Z"]
+)
+def test_dates_are_refused_with_what_to_do_instead(csv, cell):
+    path = csv(f"when,a,y\n{cell},1,0\n{cell},2,1\n")
+    with pytest.raises(UsageError) as info:
+        read_csv_dataset(path, "y")
+    assert str(info.value).startswith(
+        f"{path}: column 'when' holds dates such as {cell!r} (line 2);"
+    )
+    assert "data.ignore_columns" in str(info.value) and "day of year" in str(info.value)
+    assert read_csv_dataset(path, "y", categorical=["when"]).features["when"].tolist() == [cell] * 2
+
+
+def test_numbers_with_decimal_commas_are_refused_not_taken_as_categories(csv):
+    with pytest.raises(UsageError, match=r"column 'w' holds numbers with a decimal comma such as"
+                       r" '3,5' \(line 2\)"):  # fmt: skip
+        read_csv_dataset(csv("w;y\n3,5;0\n4,25;1\n"), "y")
+
+
+def test_an_id_or_free_text_column_is_refused_unless_named_categorical(csv):
+    rows = "".join(f"person{i},{i % 2}\n" for i in range(30))
+    path = csv("name,y\n" + rows)
+    with pytest.raises(UsageError, match=r"column 'name' holds 30 distinct texts in 30 rows"):
+        read_csv_dataset(path, "y")
+    assert read_csv_dataset(path, "y", categorical=["name"]).features["name"].nunique() == 30
+
+
+@pytest.mark.parametrize("cell", ["", "NA", "n/a", "?"])
+def test_missing_features_under_each_policy(csv, cell):
+    path = csv(f"a,c,y\n1,x,no\n{cell},y,yes\n3,{cell},no\n4,y,yes\n")
+    listed = ["?"] if cell == "?" else ["NA", "n/a"]
+    with pytest.raises(UsageError, match=r"line 3, column 'a': missing value; fill or drop the"
+                       r" row, or set data.missing: drop or impute$"):  # fmt: skip
+        read_csv_dataset(path, "y", missing_values=listed)
+    dropped = read_csv_dataset(path, "y", missing="drop", missing_values=listed)
+    assert dropped.features.index.tolist() == [2, 5] and dropped.classes == ["no", "yes"]
+    assert dropped.notes == (
+        "data.missing: drop: dropped 2 row(s) missing a feature value (line(s) 3, 4)",
+    )
+    kept = read_csv_dataset(path, "y", missing="impute", missing_values=listed)
+    assert np.isnan(kept.features["a"].tolist()[1]) and kept.features["c"].tolist()[2] is None
+    assert kept.notes[0].startswith("data.missing: impute: 2 missing value(s) in 'a', 'c'")
+
+
+def test_a_string_not_listed_as_missing_is_a_value(csv):
+    data = read_csv_dataset(csv("c,y\nNA,0\nx,1\n"), "y", missing_values=[])
+    assert data.features["c"].tolist() == ["NA", "x"]
+
+
+def test_integer_targets_taken_as_classes_say_so_and_data_task_overrides_it(csv):
+    path = csv("a,y\n1,3\n2,1\n3,3\n4,2\n")
+    data = read_csv_dataset(path, "y")
+    assert data.task == "classification" and data.notes == (
+        "target 'y': 3 distinct integers, taken as classes; set data.task: regression to"
+        " predict numbers",
+    )
+    regression = read_csv_dataset(path, "y", "regression")
+    assert regression.task == "regression" and regression.notes == ()

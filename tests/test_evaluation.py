@@ -163,6 +163,7 @@ def test_predict_writes_labels_and_probabilities_that_evaluate_agrees_with(iris_
     assert len(predictions) == 150
     assert list(predictions.columns) == [
         "flower_id",
+        "species",  # not a feature: copied through
         "prediction",
         "probability_setosa",
         "probability_versicolor",
@@ -351,7 +352,8 @@ def test_ignored_columns_are_not_features_and_pass_through_predict(tmp_path):
     assert "flower_id" not in card.feature_names
     assert card.feature_names == [c for c in table.columns if c not in ("flower_id", "species")]
     wrong = invoke("train", config, "-s", "data.ignore_columns=[nope]", "--out", tmp_path / "x")
-    assert wrong.exit_code == 2 and "missing ignored column(s): 'nope'" in wrong.stderr
+    assert wrong.exit_code == 2
+    assert "data.ignore_columns: no column 'nope' in the file; it has: 'flower_id'" in wrong.stderr
     moons = invoke("train", config, "-s", "data.source=moons", "-s", "data.target=null")
     assert moons.exit_code == 2 and "data.ignore_columns: applies to CSV files only" in moons.stderr
 
@@ -367,6 +369,17 @@ def test_an_id_column_named_like_a_predict_column_is_refused_not_dropped(iris_ru
     assert result.exit_code == 2
     assert f"--id-column '{name}': predict writes a column of that name" in result.stderr
     assert len(result.stderr.splitlines()) == 1 and not out.exists()
+
+
+def test_a_copied_column_named_like_a_predict_column_is_refused_not_dropped(iris_run, tmp_path):
+    table = pd.read_csv(IRIS).assign(probability_virginica="mine")
+    table.to_csv(tmp_path / "d.csv", index=False)
+    result = invoke("predict", iris_run["run_dir"], "--data", tmp_path / "d.csv")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"error: {tmp_path / 'd.csv'}: column 'probability_virginica': predict writes a column"
+        " of that name itself; rename that column in the file\n"
+    )
 
 
 def with_card(checkpoint: Path, out: Path, edit) -> Path:
@@ -423,3 +436,24 @@ def test_json_output_is_strict_json_even_from_a_folder_holding_nan(tmp_path, tin
 
     records = json.loads(result.stdout, parse_constant=reject)
     assert records[0]["metrics"]["accuracy"] is None and records[0]["metrics"]["f1"] is None
+
+
+def test_a_built_in_sets_split_exports_its_values_and_measures_the_same(tiny_moons, tmp_path):
+    run = run_train(tiny_moons, [], out=tmp_path / "run")
+    result = invoke("split", run["run_dir"], "--out", tmp_path / "parts")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == f"wrote 140 rows to {tmp_path / 'parts/train.csv'}"
+    test = pd.read_csv(tmp_path / "parts/test.csv")
+    assert list(test.columns) == ["x1", "x2", "y"] and len(test) == 30
+    measured = json.loads(
+        invoke("evaluate", run["run_dir"], "--data", tmp_path / "parts/test.csv", "--json").stdout
+    )
+    assert measured["metrics"] == run["metrics"]["test"]
+
+
+def test_a_tilde_in_data_is_the_home_folder(iris_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "flowers.csv").write_bytes(IRIS.read_bytes())
+    for command in ("evaluate", "predict"):
+        result = invoke(command, iris_run["run_dir"], "--data", "~/flowers.csv")
+        assert result.exit_code == 0, result.output

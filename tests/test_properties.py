@@ -12,10 +12,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nncli.config import dump_config
+from nncli.config import DataConfig, dump_config
 from nncli.configfile import load_config
 from nncli.csvdata import read_csv_dataset
 from nncli.datasets import Dataset
+from nncli.encoding import fit_encoder
 from nncli.errors import ConfigError, NncliError
 
 # NNCLI_EXAMPLES raises the count for a longer hunt; CI keeps the suite fast.
@@ -106,11 +107,18 @@ def test_override_keys_with_any_values(keys, values):
     assert_loads_or_says_where("data: {source: moons}\n", overrides)
 
 
-def assert_usable(dataset: Dataset) -> None:
-    """What training relies on: finite features, one target per row, labels that index classes."""
-    n, f = dataset.X.shape
+def read(path: Path, task: str = "auto", missing: str = "error") -> Dataset:
+    return read_csv_dataset(DataConfig(source=str(path), target="y", task=task, missing=missing))
+
+
+def assert_usable(dataset: Dataset, missing: str = "error") -> None:
+    """What training relies on: finite inputs once encoded, one target per row, labels that
+    index classes."""
+    n, f = dataset.features.shape
     assert n == len(dataset.y) > 0 and f == len(dataset.feature_names) > 0
-    assert np.isfinite(dataset.X).all()
+    settings = DataConfig(source="d.csv", target="y", missing=missing)
+    x = fit_encoder(dataset.features, settings).transform(dataset.features, "d.csv")
+    assert x.shape[0] == n and np.isfinite(x).all()
     if dataset.task == "classification":
         assert dataset.classes and set(dataset.y.tolist()) <= set(range(len(dataset.classes)))
     else:
@@ -130,18 +138,20 @@ CELLS = st.one_of(
     st.lists(st.sampled_from(["a", "b", "y", "c", "a"]), min_size=0, max_size=4),
     st.lists(st.lists(CELLS, min_size=0, max_size=5), max_size=12),
     st.sampled_from(["auto", "classification", "regression"]),
+    st.sampled_from(["error", "drop", "impute"]),
+    st.sampled_from([",", ";"]),
 )
-def test_any_csv_contents(header, rows, task):
-    text = ",".join(header) + "\n" + "\n".join(",".join(row) for row in rows)
+def test_any_csv_contents(header, rows, task, missing, delimiter):
+    text = delimiter.join(header) + "\n" + "\n".join(delimiter.join(row) for row in rows)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "d.csv"
         path.write_text(text, encoding="utf-8")
         try:
-            dataset = read_csv_dataset(path, "y", task)
+            dataset = read(path, task, missing)
         except NncliError as exc:
             assert str(path) in str(exc)
             return
-    assert_usable(dataset)
+    assert_usable(dataset, missing)
 
 
 @SETTINGS
@@ -151,7 +161,7 @@ def test_any_bytes_as_a_csv(data):
         path = Path(folder) / "d.csv"
         path.write_bytes(data)
         try:
-            dataset = read_csv_dataset(path, "y", "auto")
+            dataset = read(path)
         except NncliError as exc:
             assert str(path) in str(exc)
             return

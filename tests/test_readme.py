@@ -75,3 +75,27 @@ def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):
     assert inside["r2"] > 0.99 and outside["r2"] < 0.5
     assert outside["mse"] > 100 * inside["mse"]
     assert (run_dir / "fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_data_sections_example_is_what_nncli_prints(tmp_path):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    section = (ROOT / "README.md").read_text().split("## Data\n", 1)[1].split("\n## ", 1)[0]
+    shown = re.search(r"```console\n(.*?)```", section, flags=re.S).group(1).splitlines()
+    run = tmp_path / "claims"
+    result = CliRunner().invoke(
+        app, ["train", str(ROOT / "configs/claims_csv.yaml"), "--out", str(run)]
+    )
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.splitlines()
+    assert shown[1:4] == printed[:3]  # the setup line and its note
+    assert [line for line in shown if line.startswith("│")][:4] == [
+        line for line in printed if line.startswith("│")
+    ][:4]  # the metrics
+    new = tmp_path / "new_claims.csv"
+    new.write_text("\n".join(shown[shown.index("$ cat new_claims.csv") + 1 :][:4]) + "\n")
+    predicted = CliRunner().invoke(app, ["predict", str(run), "--data", str(new)])
+    start = shown.index("$ nncli predict runs/claims --data new_claims.csv") + 1
+    assert predicted.stdout.splitlines() == shown[start : start + 4]

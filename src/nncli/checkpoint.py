@@ -3,7 +3,8 @@
 Tensors are the `state_dict` of a plain `nn.Sequential` (`0.weight`, `0.bias`, `2.weight`, ...).
 The safetensors header's string metadata holds `format` ("nncli.checkpoint"), `format_version`
 and `nncli`: a JSON object with the resolved config, the task, layer sizes, activation, feature
-and target names, class labels, and the feature and target scalers. docs/checkpoint.md has it all.
+and target names, class labels, the feature encoding (categories, imputed values) and the feature
+and target scalers. docs/checkpoint.md has it all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nncli.encoding import Encoder
 from nncli.errors import UsageError, clipped, excerpt
 from nncli.fileio import atomic_write_bytes, read_regular_bytes
 from nncli.model import build_mlp, layer_sizes, memory_bytes
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
     from nncli.data import PreparedData
 
 FORMAT = "nncli.checkpoint"
-FORMAT_VERSION = 1
+# 2 added `encoding`; a version-1 card is read as numeric columns with nothing to impute.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ class ModelCard:
     target_scaling: dict | None
     # sha256 of the split rows it trained on; evaluate refuses to rebuild a split that changed.
     data_fingerprint: str | None = None
+    # Encoder.to_dict(): how a file's feature columns become `feature_names` (format 2 on).
+    encoding: dict | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self.encoding is None:
+            return Encoder.numeric(self.feature_names)
+        return Encoder.from_dict(self.encoding)
 
     @property
     def scaler(self) -> Scaler:
@@ -86,12 +97,13 @@ class ModelCard:
             task=dataset.task,
             sizes=layer_sizes(prepared.n_features, config.model.widths, prepared.n_outputs),
             activation=config.model.activation,
-            feature_names=dataset.feature_names,
+            feature_names=prepared.encoder.feature_names,
             target_name=dataset.target_name,
             classes=dataset.classes,
             feature_scaling=prepared.scaler.to_dict(),
             target_scaling=prepared.target_scaler.to_dict() if prepared.target_scaler else None,
             data_fingerprint=prepared.fingerprint(),
+            encoding=prepared.encoder.to_dict(),
         )
 
 
@@ -193,6 +205,11 @@ def _check_card(card: ModelCard) -> None:
     if not (isinstance(names, list) and all(isinstance(n, str) for n in names)
             and len(set(names)) == len(names) == sizes[0]):  # fmt: skip
         raise ValueError(f"feature_names must list {sizes[0]} distinct names, got {excerpt(names)}")
+    if card.encoding is not None and card.encoder.feature_names != names:
+        raise ValueError("encoding: its inputs are not feature_names")
+    features = data.get("features") if isinstance(data, dict) else None
+    if not (features is None or isinstance(features, list)):
+        raise ValueError("config: data.features must list names")
     if not isinstance(card.target_name, str):
         raise ValueError(f"target_name must be a string, got {excerpt(card.target_name)}")
     labels = card.classes

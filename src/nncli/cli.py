@@ -20,7 +20,7 @@ from nncli.cli_options import (
     QuietOption,
     SetOption,
 )
-from nncli.cli_saved import datasets, evaluate, list_runs, predict, show_config
+from nncli.cli_saved import datasets, evaluate, export_split, list_runs, predict, show_config
 from nncli.exitcodes import ErrorsToExitCodes
 from nncli.fileio import to_json
 
@@ -264,6 +264,7 @@ def sweep(
 
 app.command(cls=Command)(evaluate)
 app.command(cls=Command)(predict)
+app.command("split", cls=Command)(export_split)
 app.command("runs", cls=Command)(list_runs)
 app.command("config", cls=Command)(show_config)
 app.command(cls=Command)(datasets)

@@ -1,4 +1,4 @@
-"""The commands on what training left behind: evaluate, predict, runs, config, datasets.
+"""The commands on what training left behind: evaluate, predict, split, runs, config, datasets.
 
 Registered on the app in `cli.py`; heavy imports happen inside each, so `nncli --help` is fast.
 """
@@ -47,6 +47,8 @@ def evaluate(
     label = data.name if data is not None else split.value
     metrics = by_split or {label: result["metrics"]}
     console = make_console()
+    for note in result["notes"]:
+        typer.echo(f"note: {note}", err=True)
     title = f"{run}: {result['n_samples']} rows"
     console.print(metrics_table(metrics, card.task, title=title))
     if card.task == "classification":
@@ -68,24 +70,46 @@ def predict(
         ),
     ] = None,
     id_column: Annotated[
-        str | None, typer.Option(help="A column of the input to copy into the output.")
+        str | None,
+        typer.Option(
+            help="A column to put first in the output (every column that is not a feature is"
+            " copied anyway)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
-    """Predict every row of a CSV: the label (or value) and one probability per class."""
+    """Predict every row of a CSV: its other columns, the label (or value) and one probability
+    per class. A target column is copied, not read: it may be blank or hold new labels."""
     from nncli.errors import UsageError
     from nncli.evaluation import predict as predict_rows
     from nncli.fileio import atomic_write_text
 
     if out is not None and out.exists() and not force:
         raise UsageError(f"{out}: already exists; pass --force to overwrite it")
-    table, _ = predict_rows(run, data, id_column=id_column)
+    table = predict_rows(run, data, id_column=id_column)
     text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
     if out is None:
         sys.stdout.write(text)
         return
     atomic_write_text(out, text, named_by_user=True)
     typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
+
+
+def export_split(
+    run: RunArgument,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder for train.csv, val.csv and test.csv."),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite those files.")] = False,
+) -> None:
+    """Write the rows of each split of a run's data as CSV files, exactly as the run split them
+    (a CSV source's rows with every column; split.json in the run folder lists their lines)."""
+    from nncli.evaluation import export_splits
+
+    written = export_splits(run, out, force=force)
+    for split, count in written.items():
+        typer.echo(f"wrote {count} rows to {out / f'{split}.csv'}", err=True)
 
 
 def list_runs(

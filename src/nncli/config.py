@@ -6,6 +6,7 @@ import difflib
 import itertools
 import math
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -19,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from nncli.errors import excerpt
+from nncli.errors import excerpt, excerpts
 
 # YAML 1.1 (PyYAML) reads `1e-3` as a string because it has no dot; every user writes it anyway.
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -44,6 +45,9 @@ MAX_WIDTH = 10**7
 MAX_HIDDEN_WEIGHTS = 2 * 10**9
 # The weights are float32: a learning rate or decay beyond its range cannot be applied to them.
 FLOAT32_MAX = 3.4028234663852886e38
+
+# Feature cells read as missing by default, besides an empty cell (in any letter case).
+MISSING_VALUES = ("NA", "NaN", "N/A", "null", "None")
 
 # Configs are a few hundred bytes; YAML parses at about 1 MB a second.
 
@@ -82,6 +86,8 @@ class DataConfig(_Strict):
     # CSV only: the column to predict, and columns (ids, notes) that are not features.
     target: str | None = Field(None, validate_default=True)
     ignore_columns: list[str] = Field([], validate_default=True)
+    # CSV only: the feature columns; default every column but the target and ignore_columns.
+    features: list[str] | None = Field(None, validate_default=True)
     task: Literal["auto", "classification", "regression"] = "auto"
     # Synthetic sets only; None takes the set's own default.
     n_samples: int | None = Field(None, ge=4, le=10_000_000, validate_default=True)
@@ -94,6 +100,22 @@ class DataConfig(_Strict):
     scaling: Literal["standard", "minmax", "none"] = "standard"
     # Regression: train on standardized targets; metrics are always in the original units.
     scale_target: bool = True
+    # CSV only, from here on. A column holding any number is numeric, one of text categorical
+    # (one-hot encoded, its categories learned on the training split); these force either.
+    categorical: list[str] = Field([], validate_default=True)
+    numeric: list[str] = Field([], validate_default=True)
+    # A category the training split lacks, met later: an error, or encoded as all zeros.
+    unknown_categories: Literal["error", "zeros"] = "error"
+    # A missing feature value: an error, the row dropped, or imputed from the training split
+    # (numbers: `impute`, by default the mean; categories: the most frequent).
+    missing: Literal["error", "drop", "impute"] = "error"
+    impute: Literal["mean", "median"] | None = Field(None, validate_default=True)
+    # Feature cells that mean "missing" besides an empty one, in any letter case. In the target
+    # only an empty cell is missing, or one of these where the target is numeric: `NA` can be a
+    # class label.
+    missing_values: list[str] = Field(list(MISSING_VALUES), validate_default=True)
+    # The field separator; auto takes the most frequent of , ; tab | in the header line.
+    delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
 
     @field_validator("source")
     @classmethod
@@ -133,8 +155,70 @@ class DataConfig(_Strict):
                 raise ValueError(f"applies to synthetic sets only, not '{source}'")
         return value
 
+    @field_validator(
+        "features", "categorical", "numeric", "unknown_categories", "missing", "impute",
+        "missing_values", "delimiter",
+    )  # fmt: skip
+    @classmethod
+    def _csv_only(cls, value: Any, info: ValidationInfo) -> Any:
+        source = info.data.get("source")
+        default = cls.model_fields[info.field_name].get_default(call_default_factory=True)
+        if source is not None and not looks_like_path(source) and value != default:
+            raise ValueError("applies to CSV files only")
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _features_are_not_target_or_ignored(cls, value: list[str] | None, info: ValidationInfo):
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("must name at least one column (or leave it out for every column)")
+        problems = _repeated(value)
+        if info.data.get("target") in value:
+            problems.append(f"{excerpt(info.data['target'])} is the target")
+        ignored = [c for c in value if c in info.data.get("ignore_columns", [])]
+        if ignored:
+            problems.append(f"also in data.ignore_columns: {excerpts(ignored)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("categorical", "numeric")
+    @classmethod
+    def _forced_columns_are_features(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        problems = _repeated(value)
+        if info.data.get("target") in value:
+            problems.append(f"{excerpt(info.data['target'])} is the target")
+        ignored = [c for c in value if c in info.data.get("ignore_columns", [])]
+        if ignored:
+            problems.append(f"also in data.ignore_columns: {excerpts(ignored)}")
+        features = info.data.get("features")
+        outside = [
+            c
+            for c in value
+            if features is not None and c not in [*features, info.data.get("target"), *ignored]
+        ]
+        if outside:
+            problems.append(f"not in data.features: {excerpts(outside)}")
+        both = [c for c in value if c in info.data.get("categorical", [])]
+        if info.field_name == "numeric" and both:
+            problems.append(f"also in data.categorical: {excerpts(both)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("impute")
+    @classmethod
+    def _impute_needs_missing_impute(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("missing") not in (None, "impute"):
+            raise ValueError("applies only with data.missing: impute")
+        return value
+
     @model_validator(mode="after")
     def _synthetic_defaults(self) -> DataConfig:
+        if self.missing == "impute" and self.impute is None:
+            self.impute = "mean"
         if looks_like_path(self.source):
             return self
         from nncli.datasets import DATASETS
@@ -277,6 +361,11 @@ class Config(_Strict):
         if self.training.early_stopping is not None and self.data.split.val == 0:
             raise ValueError("training.early_stopping needs a validation split (data.split.val)")
         return self
+
+
+def _repeated(names: list[str]) -> list[str]:
+    twice = [name for name, count in Counter(names).items() if count > 1]
+    return [f"listed twice: {excerpts(twice)}"] if twice else []
 
 
 def unknown_name(kind: str, name: object, valid: Any) -> str:

@@ -194,14 +194,15 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--se
 
 
 def _resolve_source_path(raw: dict[str, Any], config_dir: Path, *, from_override: bool) -> None:
-    """Make a CSV path in the config file relative to that file; one from --set to the cwd."""
+    """Make a CSV path in the config file relative to that file, one from --set to the cwd,
+    and `~` the home folder."""
     data = raw.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("source"), str):
         return
     source = data["source"]
     if looks_like_path(source):
         base = Path.cwd() if from_override else config_dir
-        data["source"] = str((base / source).resolve())
+        data["source"] = str((base / Path(source).expanduser()).resolve())
 
 
 def _default_name(path: Path) -> str:

@@ -1,118 +1,147 @@
-"""CSV input: every cell checked, and every problem named by file, line and column."""
+"""A CSV file as a dataset: every cell checked and typed as a number or a category, rows without
+a target (or, by `data.missing`, a feature) dropped; every problem named by line and column."""
 
 from __future__ import annotations
 
-import csv
-import itertools
-import warnings
-from collections import Counter
+import difflib
+import re
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nncli.config import DataConfig
+from nncli.csvfile import read_table
 from nncli.datasets import MAX_INFERRED_CLASSES, Dataset, label_value
+from nncli.encoding import CATEGORICAL, NUMERIC
 from nncli.errors import UsageError, excerpt, excerpts
-from nncli.fileio import require_regular_file
 
-_MISSING = {"", "na", "nan", "n/a", "null", "none"}
+# Auto-detected categories: a text column with more distinct values (or, in a small file, more
+# than half its rows) is more likely an id or free text, and must be named in data.categorical.
+MAX_GUESSED_CATEGORIES = 100
+# ISO-like dates and times (2024-03-01, 2024/03/01, 2024-03-01T12:30:00Z): refused with advice.
+_DATE = re.compile(
+    r"^\d{4}([-/])\d{1,2}\1\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
 # Larger values overflow float64 once squared (in a variance, a loss): refused as bad input.
 MAX_MAGNITUDE = 1e150
-# Wider files are refused from their header alone, read in bounded time (a million columns took
-# over 15 minutes to fail); an MLP on 10,000 raw features is already far outside nncli's scope.
-MAX_COLUMNS = 10_000
-MAX_HEADER_CHARS = 4 * 2**20
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV with a header as strings, refusing missing, empty and header-only files.
+def is_missing(text: pd.Series, missing_values: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(N,) bool: stripped cells that are empty or one of `missing_values`, in any case."""
+    listed = {value.strip().lower() for value in missing_values}
+    return (text.eq("") | text.str.lower().isin(listed)).to_numpy(dtype=bool)
 
-    The index holds each row's line number in the file, for error messages.
+
+def typed_features(
+    table: pd.DataFrame,
+    columns: list[str],
+    path: Path,
+    *,
+    missing_values: tuple[str, ...] | list[str],
+    categorical: Collection[str] = (),
+    numeric: Collection[str] = (),
+    detect: bool = True,
+) -> pd.DataFrame:
+    """The named columns as typed cells (what `encoding` takes): `categorical` ones as strings,
+    None where missing; the others as float64, NaN where missing. With `detect`, a column in
+    neither list is numeric if it holds any number, else categorical (unless it looks like
+    dates, decimal commas or ids: refused); without, it is numeric.
+
+    A cell of a numeric column that is neither a number within bounds nor missing is an error.
+    The index keeps each row's line number.
     """
-    require_regular_file(path, what="data file")
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        header = _checked_header(path, sep)
-        with warnings.catch_warnings():
-            # pandas warns, then drops data, when it reads rows differently from the csv module.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            table = pd.read_csv(
-                path,
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                skipinitialspace=True,
-                skip_blank_lines=False,
-                index_col=False,  # never take the first column as an index
-                encoding="utf-8-sig",
-            )
-    except pd.errors.EmptyDataError:
-        raise UsageError(f"{path}: file is empty; expected a header row and data rows") from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, OSError,
-            csv.Error) as exc:  # fmt: skip
-        raise UsageError(f"{path}: cannot parse CSV: {str(exc).strip()}") from None
-    duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
-    if duplicated:
-        raise UsageError(f"{path}: duplicate column name(s): {excerpts(duplicated)}")
-    table.columns = header  # stripped of surrounding spaces
-    table.index = pd.RangeIndex(2, len(table) + 2)  # line 1 is the header
-    table = table[~(table == "").all(axis=1)]  # blank lines
-    if table.empty:
-        raise UsageError(f"{path}: has a header but no data rows")
-    return table
+    n = len(table)
+    # One pandas call for all cells (one per column made 10,000 columns take seconds).
+    text = pd.Series(table[columns].to_numpy(dtype=object).ravel(order="F")).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    missing = is_missing(text, missing_values)
+    kinds = []
+    for j, name in enumerate(columns):
+        if name in categorical:
+            kinds.append(CATEGORICAL)
+        elif name in numeric or not detect:
+            kinds.append(NUMERIC)
+        else:
+            cells = slice(j * n, (j + 1) * n)
+            found = ~np.isnan(numbers[cells]) & ~missing[cells]
+            if found.any() or missing[cells].all():
+                kinds.append(NUMERIC)
+            else:
+                _check_categories(text[cells], ~missing[cells], table.index, name, path)
+                kinds.append(CATEGORICAL)
+    number_columns = [j for j, kind in enumerate(kinds) if kind == NUMERIC]
+    cells_of = np.concatenate([np.arange(j * n, (j + 1) * n) for j in number_columns] or [[]])
+    cells_of = cells_of.astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(numbers[cells_of]) <= MAX_MAGNITUDE) & ~missing[cells_of]
+    if bad.any():
+        first = int(cells_of[np.argmax(bad)])  # column by column: the first bad cell
+        _refuse_cell(text.iloc[first], numbers[first], table.index[first % n],
+                     columns[first // n], path)  # fmt: skip
+    values = np.where(missing, np.nan, numbers).reshape(len(columns), n)  # (F, N)
+    typed = {}
+    for j, name in enumerate(columns):
+        if kinds[j] == NUMERIC:
+            typed[name] = pd.Series(values[j], index=table.index)
+        else:
+            strings = text.iloc[j * n : (j + 1) * n].to_numpy(dtype=object)
+            strings[missing[j * n : (j + 1) * n]] = None
+            typed[name] = pd.Series(strings, index=table.index, dtype=object)
+    if len(number_columns) == len(columns):  # one block: fast for wide files
+        return pd.DataFrame(values.T.copy(), index=table.index, columns=columns)
+    return pd.DataFrame(typed, index=table.index, columns=columns)
 
 
-def _checked_header(path: Path, sep: str) -> list[str]:
-    """The header's names; every other non-blank row must have as many fields."""
-    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would
-    # otherwise become part of the first column's name.
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        first = handle.readline(MAX_HEADER_CHARS + 1)
-        if len(first) > MAX_HEADER_CHARS:
-            raise UsageError(
-                f"{path}: the header line is longer than {MAX_HEADER_CHARS:,} characters;"
-                f" nncli reads {MAX_COLUMNS:,} columns at most"
-            )
-        rows = csv.reader(itertools.chain([first], handle), delimiter=sep, skipinitialspace=True)
-        header = next(rows, None)
-        if header is None:
-            raise pd.errors.EmptyDataError
-        if len(header) > MAX_COLUMNS:
-            raise UsageError(f"{path}: the header has {len(header):,} columns; nncli reads at"
-                             f" most {MAX_COLUMNS:,}")  # fmt: skip
-        for row in rows:
-            if row and any(cell.strip() for cell in row) and len(row) != len(header):
-                raise UsageError(
-                    f"{path}: line {rows.line_num} has {len(row)} fields, but the header has"
-                    f" {len(header)} ({excerpts(header)})"
-                )
-    names = [name.strip() for name in header]
-    unnamed = [i + 1 for i, name in enumerate(names) if not name]
-    if unnamed:
-        raise UsageError(f"{path}: header column {unnamed[0]} has no name")
-    return names
+def _refuse_cell(cell: str, number: float, line: int, column: str, path: Path) -> None:
+    where = f"{path}: line {line}, column {excerpt(column)}"
+    if np.isfinite(number):
+        raise UsageError(f"{where}: {excerpt(cell)} is beyond ±{MAX_MAGNITUDE:g}, too"
+                         " large to compute with; rescale the column")  # fmt: skip
+    hint = " (a decimal comma? nncli reads '.' decimals)" if _DECIMAL_COMMA.match(cell) else ""
+    raise UsageError(f"{where}: not a finite number: {excerpt(cell)}{hint}")
+
+
+def _check_categories(
+    text: pd.Series, present: np.ndarray, lines: pd.Index, name: str, path: Path
+) -> None:
+    """Refuse a text column that is not categories nncli should guess: dates, numbers with a
+    decimal comma, and ids or free text (more distinct values than categories usually have)."""
+    cells = text[present]
+    first = cells.iloc[0]
+    where = f"{path}: column {excerpt(name)}"
+    line = lines[int(np.flatnonzero(present)[0])]
+    if cells.str.match(_DATE).all():
+        raise UsageError(
+            f"{where} holds dates such as {excerpt(first)} (line {line}); nncli does not encode"
+            " dates: leave the column out (data.ignore_columns), derive numbers from it in the"
+            " file (year, day of year, days since a start), or list it in data.categorical"
+        )
+    if cells.str.match(_DECIMAL_COMMA).all():
+        raise UsageError(
+            f"{where} holds numbers with a decimal comma such as {excerpt(first)} (line {line});"
+            " nncli reads numbers written with '.': save the file with '.' decimals"
+        )
+    distinct = cells.nunique()
+    if distinct > min(MAX_GUESSED_CATEGORIES, max(10, len(text) // 2)):
+        raise UsageError(
+            f"{where} holds {distinct:,} distinct texts in {len(text):,} rows, such as"
+            f" {excerpt(first)}: an id or free text? Leave it out (data.ignore_columns), or list"
+            " it in data.categorical to one-hot encode it anyway"
+        )
 
 
 def numeric_columns(table: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
-    """The named columns as a float64 matrix; the first blank, non-numeric or overflowing cell
-    (column by column) is an error. One pandas call for all cells: one per column made a file
-    of 10,000 columns take seconds."""
-    text = pd.Series(table[columns].to_numpy(dtype=object).ravel(order="F")).str.strip()
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.abs(numbers) <= MAX_MAGNITUDE)  # also NaN: blank or not a number
-    if bad.any():
-        first = int(np.argmax(bad))  # (F, N) order: the first column with a bad cell
-        column, row = divmod(first, len(table))
-        cell = text.iloc[first]
-        where = f"{path}: line {table.index[row]}, column {excerpt(columns[column])}"
-        if cell.lower() in _MISSING:
-            raise UsageError(f"{where}: missing value; fill or drop the row")
-        if np.isfinite(numbers[first]):
-            raise UsageError(f"{where}: {excerpt(cell)} is beyond ±{MAX_MAGNITUDE:g}, too"
-                             " large to compute with; rescale the column")  # fmt: skip
-        raise UsageError(f"{where}: not a finite number: {excerpt(cell)}")
-    return numbers.reshape(len(columns), len(table)).T.copy()  # (N, F)
+    """The named columns as a float64 matrix; a blank, non-numeric or overflowing cell is an
+    error."""
+    values = typed_features(table, columns, path, missing_values=(), detect=False).to_numpy()
+    if np.isnan(values).any():
+        column, row = divmod(int(np.argmax(np.isnan(values).T)), len(table))
+        raise UsageError(f"{path}: line {table.index[row]}, column {excerpt(columns[column])}:"
+                         " missing value; fill or drop the row")  # fmt: skip
+    return values
 
 
 def check_columns(table: pd.DataFrame, expected: list[str], path: Path, what: str) -> None:
@@ -122,28 +151,113 @@ def check_columns(table: pd.DataFrame, expected: list[str], path: Path, what: st
                          f" the file has: {excerpts(table.columns)}")  # fmt: skip
 
 
-def read_csv_dataset(
-    path: Path, target: str, task: str, ignore: list[str] | tuple[str, ...] = ()
-) -> Dataset:
-    """A training set from CSV: numeric features, and a target that may hold string labels.
+def _check_named_columns(table: pd.DataFrame, data: DataConfig, path: Path) -> None:
+    """Every column the data section names exists; all that do not, at once, with the closest
+    name suggested."""
+    present = [str(c) for c in table.columns]
+    known = set(present)
+    problems = []
+    for key in ("features", "ignore_columns", "categorical", "numeric"):
+        for name in getattr(data, key) or []:
+            if name not in known:
+                close = difflib.get_close_matches(name[:100], present, n=1)
+                hint = f" (did you mean {excerpt(close[0])}?)" if close else ""
+                problems.append(f"{path}: data.{key}: no column {excerpt(name)} in the file"
+                                f"{hint}; it has: {excerpts(present)}")  # fmt: skip
+    if problems:
+        raise UsageError("\n".join(problems))
 
-    `ignore` names columns (ids, notes) that are neither features nor the target.
-    """
-    table = read_table(path)
+
+def read_csv_dataset(data: DataConfig) -> Dataset:
+    """A training set from the CSV a data section names: typed feature cells, and a target that
+    may hold string labels. Rows with no target, and with `data.missing: drop` rows missing a
+    feature, are dropped, and `Dataset.notes` says how many."""
+    path = Path(data.source).expanduser()
+    table = read_table(path, data.delimiter)
+    target = data.target or ""
     check_columns(table, [target], path, "target")
-    check_columns(table, list(ignore), path, "ignored")
-    ignored = set(ignore)
-    features = [str(c) for c in table.columns if c != target and c not in ignored]
+    _check_named_columns(table, data, path)
+    notes = []
+    if table.attrs["delimiter"] != ",":
+        notes.append(f"{path.name}: fields separated by {excerpt(table.attrs['delimiter'])}")
+    table, label_notes = _drop_missing_targets(table, target, data, path)
+    notes += label_notes
+    ignored = set(data.ignore_columns)
+    features = data.features or [str(c) for c in table.columns if c != target and c not in ignored]
     if not features:
         raise UsageError(f"{path}: no feature columns besides the target {excerpt(target)}")
-    X = numeric_columns(table, features, path)
+    cells = typed_features(
+        table,
+        features,
+        path,
+        missing_values=data.missing_values,
+        categorical=data.categorical,
+        numeric=data.numeric,
+    )
+    cells, missing_notes = _apply_missing_policy(cells, data, path)
+    notes += missing_notes
+    table = table.loc[cells.index]
+    y, task, classes, task_notes = _target_values(table, target, data.task, path)
+    return Dataset(cells, y, task, target, classes, tuple(notes + task_notes))
+
+
+def _drop_missing_targets(
+    table: pd.DataFrame, target: str, data: DataConfig, path: Path
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows whose target is empty, or one of `data.missing_values` where the other targets are
+    numbers (elsewhere such a cell is a class label, such as `NA`), are dropped and counted."""
     labels = table[target].str.strip()
-    blank = labels.str.lower().isin(_MISSING).to_numpy()
-    if blank.any():
-        row = int(np.argmax(blank))
+    blank = labels.eq("").to_numpy()
+    listed = is_missing(labels, data.missing_values) & ~blank
+    numbers = pd.to_numeric(labels, errors="coerce").notna().to_numpy()
+    numeric = data.task == "regression" or (numbers.any() and (numbers | listed | blank).all())
+    dropped = blank | (listed if numeric else False)
+    if not dropped.any():
+        return table, []
+    if dropped.all():
+        raise UsageError(f"{path}: column {excerpt(target)} has no target value in any row")
+    lines = table.index[dropped].tolist()
+    note = (f"dropped {len(lines)} row(s) with no {excerpt(target)} value (line(s)"
+            f" {excerpts(lines)})")  # fmt: skip
+    return table[~dropped], [note]
+
+
+def _apply_missing_policy(
+    cells: pd.DataFrame, data: DataConfig, path: Path
+) -> tuple[pd.DataFrame, list[str]]:
+    missing = cells.isna().to_numpy()  # (N, F)
+    if not missing.any():
+        return cells, []
+    if data.missing == "error":
+        column, row = divmod(int(np.argmax(missing.T)), len(cells))
         raise UsageError(
-            f"{path}: line {table.index[row]}, column {excerpt(target)}: missing target value"
+            f"{path}: line {cells.index[row]}, column {excerpt(cells.columns[column])}: missing"
+            " value; fill or drop the row, or set data.missing: drop or impute"
         )
+    if data.missing == "drop":
+        rows = missing.any(axis=1)
+        if rows.all():
+            raise UsageError(f"{path}: every row misses a feature value; data.missing: drop"
+                             " would leave none (data.missing: impute fills them in)")  # fmt: skip
+        lines = cells.index[rows].tolist()
+        return cells[~rows], [f"data.missing: drop: dropped {len(lines)} row(s) missing a"
+                              f" feature value (line(s) {excerpts(lines)})"]  # fmt: skip
+    if missing.all(axis=0).any():
+        empty = cells.columns[int(np.argmax(missing.all(axis=0)))]
+        raise UsageError(f"{path}: column {excerpt(empty)} has no value to impute from; leave"
+                         " it out (data.ignore_columns)")  # fmt: skip
+    columns = [str(c) for c, n in zip(cells.columns, missing.sum(axis=0), strict=True) if n]
+    how = "median" if data.impute == "median" else "mean"
+    return cells, [f"data.missing: impute: {int(missing.sum())} missing value(s) in"
+                   f" {excerpts(columns)}, filled with the training split's {how} (numbers)"
+                   " or most frequent category"]  # fmt: skip
+
+
+def _target_values(
+    table: pd.DataFrame, target: str, task: str, path: Path
+) -> tuple[np.ndarray, str, list | None, list[str]]:
+    """The target as class indices (and the classes) or values; the task, settled."""
+    labels = table[target].str.strip()
     numbers = pd.to_numeric(labels, errors="coerce")
     numeric = not numbers.isna().any()
     infinite = np.isinf(numbers.to_numpy(dtype=np.float64))
@@ -155,18 +269,22 @@ def read_csv_dataset(
         row = int(np.argmax(numbers.isna().to_numpy()))
         where = f"{path}: line {table.index[row]}, column {excerpt(target)}"
         raise UsageError(f"{where}: regression needs a number, got {excerpt(labels.iloc[row])}")
+    notes = []
     if task == "auto":
         task = "classification" if not numeric or _looks_like_classes(numbers) else "regression"
+        if numeric and task == "classification":
+            notes.append(
+                f"target {excerpt(target)}: {numbers.nunique()} distinct integers, taken as"
+                " classes; set data.task: regression to predict numbers"
+            )
     if task == "regression":
         y = numeric_columns(table, [target], path)[:, 0]  # refuses magnitudes too
-        return Dataset(X, y, "regression", features, target, None)
+        return y, "regression", None, notes
     if numeric:  # numeric labels: classes in numeric order, kept as numbers
         classes, y = np.unique(numbers.to_numpy(dtype=np.float64), return_inverse=True)
-        labels_out = [label_value(c) for c in classes]
-        return Dataset(X, y.astype(np.int64), "classification", features, target, labels_out)
+        return y.astype(np.int64), task, [label_value(c) for c in classes], notes
     classes, y = np.unique(labels.to_numpy(dtype=str), return_inverse=True)
-    return Dataset(X, y.astype(np.int64), "classification", features, target,
-                   [str(c) for c in classes])  # fmt: skip
+    return y.astype(np.int64), task, [str(c) for c in classes], notes
 
 
 def _looks_like_classes(numbers: pd.Series) -> bool:

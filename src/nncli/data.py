@@ -1,25 +1,28 @@
-"""From a config's data section to split, scaled arrays: load, split, fit scalers, fingerprint."""
+"""From a config's data section to split, scaled arrays: load, split, fit the encoder and
+scalers on the training split, fingerprint."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from nncli.config import DataConfig, looks_like_path
 from nncli.datasets import Dataset, load_registered, with_task
+from nncli.encoding import Encoder, fit_encoder
 from nncli.preprocessing import Scaler, fit_scaler, split_indices
 
 
 @dataclass(frozen=True)
 class PreparedData:
-    """The dataset split and scaled; `raw` keeps each split's original-unit arrays."""
+    """The dataset split, encoded and scaled; `raw` keeps each split's original-unit arrays."""
 
     dataset: Dataset
-    raw: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (X, y), original units
+    raw: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (X, y): encoded, original units
+    rows: dict[str, np.ndarray]  # split -> its rows' CSV line numbers or built-in positions
+    encoder: Encoder
     scaler: Scaler
     target_scaler: Scaler | None
 
@@ -29,11 +32,18 @@ class PreparedData:
 
     @property
     def n_features(self) -> int:
-        return len(self.dataset.feature_names)
+        """The model's inputs: one per numeric column, one per category of a categorical one."""
+        return len(self.encoder.feature_names)
 
     @property
     def n_outputs(self) -> int:
         return len(self.dataset.classes) if self.dataset.classes else 1
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What loading did that the setup line says: dropped rows, imputed cells, inferred
+        classes."""
+        return self.dataset.notes
 
     @property
     def target_scale(self) -> float:
@@ -65,16 +75,15 @@ def load_dataset(data: DataConfig) -> Dataset:
     if looks_like_path(data.source):
         from nncli.csvdata import read_csv_dataset
 
-        dataset = read_csv_dataset(
-            Path(data.source), data.target or "", data.task, data.ignore_columns
-        )
+        dataset = read_csv_dataset(data)
     else:
         dataset = load_registered(data)
     return with_task(dataset, data.task)
 
 
 def prepare_data(data: DataConfig) -> PreparedData:
-    """Load, split (seeded by `data.seed` alone) and fit scalers on the training split."""
+    """Load, split (seeded by `data.seed` alone), and fit the encoder (categories, imputed
+    values) and the scalers on the training split."""
     dataset = load_dataset(data)
     indices = split_indices(
         dataset.y,
@@ -83,9 +92,16 @@ def prepare_data(data: DataConfig) -> PreparedData:
         stratify=dataset.task == "classification",
         class_names=dataset.classes,
     )
-    raw = {name: (dataset.X[rows], dataset.y[rows]) for name, rows in indices.items()}
-    scaler = fit_scaler(raw["train"][0], data.scaling)
+    encoder = fit_encoder(dataset.features.iloc[indices["train"]], data)
+    where = data.source if looks_like_path(data.source) else "data"
+    raw = {
+        name: (encoder.transform(dataset.features.iloc[rows], where), dataset.y[rows])
+        for name, rows in indices.items()
+    }
+    lines = dataset.features.index.to_numpy()
+    scaler = fit_scaler(raw["train"][0], data.scaling, unscaled=encoder.one_hot)
     target_scaler = None
     if dataset.task == "regression" and data.scale_target:
         target_scaler = fit_scaler(raw["train"][1], "standard")
-    return PreparedData(dataset, raw, scaler, target_scaler)
+    rows = {name: lines[chosen] for name, chosen in indices.items()}
+    return PreparedData(dataset, raw, rows, encoder, scaler, target_scaler)

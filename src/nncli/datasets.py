@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from nncli.config import DataConfig
 from nncli.errors import UsageError, excerpt
@@ -16,12 +17,19 @@ MAX_INFERRED_CLASSES = 20
 
 @dataclass(frozen=True)
 class Dataset:
-    X: np.ndarray  # (N, F) float64
+    # (N, F) typed cells, one column per feature (as `encoding` takes them): float64, or
+    # category strings from a CSV. The index is each row's line in the CSV file, or its
+    # position in a built-in set.
+    features: pd.DataFrame
     y: np.ndarray  # (N,) class index (int64) or target value (float64)
     task: str  # "classification" | "regression"
-    feature_names: list[str]
     target_name: str
     classes: list | None  # original class labels, index-aligned with y; None for regression
+    notes: tuple[str, ...] = ()  # what loading did that the user should hear: dropped rows, ...
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(name) for name in self.features.columns]
 
 
 def label_value(x: float) -> int | float:
@@ -126,13 +134,16 @@ def load_registered(data: DataConfig) -> Dataset:
     if spec.synthetic:
         X, y = spec.load(data.n_samples, data.noise, data.seed)
         classes = sorted(int(c) for c in np.unique(y)) if spec.task == "classification" else None
-        return Dataset(np.asarray(X, dtype=np.float64), _target(y, spec.task), spec.task,
-                       list(spec.feature_names), "y", classes)  # fmt: skip
+        return Dataset(_table(X, spec.feature_names), _target(y, spec.task), spec.task, "y",
+                       classes)  # fmt: skip
     bunch = spec.load()
-    names = [str(n) for n in bunch.feature_names]
     classes = [str(c) for c in bunch.target_names] if spec.task == "classification" else None
-    return Dataset(np.asarray(bunch.data, dtype=np.float64), _target(bunch.target, spec.task),
-                   spec.task, names, "target", classes)  # fmt: skip
+    return Dataset(_table(bunch.data, bunch.feature_names), _target(bunch.target, spec.task),
+                   spec.task, "target", classes)  # fmt: skip
+
+
+def _table(X: np.ndarray, names) -> pd.DataFrame:
+    return pd.DataFrame(np.asarray(X, dtype=np.float64), columns=[str(n) for n in names])
 
 
 def _target(y: np.ndarray, task: str) -> np.ndarray:
@@ -151,9 +162,7 @@ def with_task(dataset: Dataset, task: str) -> Dataset:
                 f" this set are labels such as {excerpt(labels[0])}"
             )
         values = np.asarray(labels, dtype=np.float64)[dataset.y]
-        return Dataset(dataset.X, values, "regression", dataset.feature_names,
-                       dataset.target_name, None)  # fmt: skip
+        return replace(dataset, y=values, task="regression", classes=None)
     values, index = np.unique(dataset.y, return_inverse=True)
     classes = [label_value(v) for v in values]
-    return Dataset(dataset.X, index.astype(np.int64), "classification", dataset.feature_names,
-                   dataset.target_name, classes)  # fmt: skip
+    return replace(dataset, y=index.astype(np.int64), task="classification", classes=classes)

@@ -11,16 +11,19 @@ from typing import TYPE_CHECKING
 
 from nncli import plots, runs
 from nncli.checkpoint import save_checkpoint
-from nncli.config import Config
+from nncli.config import Config, looks_like_path
 from nncli.data import PreparedData
 from nncli.errors import WriteError
-from nncli.fileio import atomic_write_json, atomic_write_text
+from nncli.fileio import atomic_write_json, atomic_write_text, to_json
 from nncli.grid import variant_label
 from nncli.metrics import DETAILS, headline_metric
 from nncli.training import ModelFit
 
 if TYPE_CHECKING:
     from nncli.engine import EpochReport
+
+# The rows of each split: CSV line numbers (the header is line 1), or a built-in set's positions.
+SPLIT_FILE = "split.json"
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -82,8 +85,11 @@ def loss_name(prepared: PreparedData) -> str:
 def write_train_outputs(
     run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
 ) -> None:
-    """model.safetensors, history.csv, metrics.json, loss.png, and fit.png for 1-D regression."""
+    """model.safetensors, history.csv, metrics.json, split.json, loss.png, and fit.png for 1-D
+    regression."""
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
+    # Compact: indented, every one of (possibly millions of) row numbers gets a line.
+    atomic_write_text(run_dir / SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
     write_history(run_dir / runs.HISTORY_FILE, model.record.history)
     atomic_write_json(run_dir / runs.METRICS_FILE, summary)
     plots.plot_learning_curves(
@@ -104,6 +110,16 @@ def write_train_outputs(
             feature=prepared.dataset.feature_names[0],
             target=prepared.dataset.target_name,
         )
+
+
+def split_record(config: Config, prepared: PreparedData) -> dict:
+    """Which rows of the data each split holds, for split.json."""
+    csv_source = looks_like_path(config.data.source)
+    return {
+        "source": config.data.source,
+        "rows": "line" if csv_source else "position",
+        **{split: rows.tolist() for split, rows in prepared.rows.items()},
+    }
 
 
 def write_grid_outputs(

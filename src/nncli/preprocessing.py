@@ -120,8 +120,9 @@ class Scaler:
         return scaler
 
 
-def fit_scaler(x: np.ndarray, kind: str) -> Scaler:
-    """Fit on (N, F) or (N,) training values; constant columns keep a scale of 1."""
+def fit_scaler(x: np.ndarray, kind: str, *, unscaled: np.ndarray | None = None) -> Scaler:
+    """Fit on (N, F) or (N,) training values; constant columns, and those marked in the (F,)
+    bool `unscaled` (one-hot inputs), keep an offset of 0 and a scale of 1."""
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, naming the column
         if kind == "standard":
             offset, scale = x.mean(axis=0), x.std(axis=0)
@@ -130,6 +131,8 @@ def fit_scaler(x: np.ndarray, kind: str) -> Scaler:
         else:
             offset, scale = np.zeros(x.shape[1:]), np.ones(x.shape[1:])
         scale = np.where(scale > 1e-12, scale, 1.0)
+        if unscaled is not None:
+            offset, scale = np.where(unscaled, 0.0, offset), np.where(unscaled, 1.0, scale)
     overflowed = ~(np.isfinite(offset) & np.isfinite(scale))
     if overflowed.any():
         what = "the target" if x.ndim == 1 else f"feature column {int(np.argmax(overflowed)) + 1}"

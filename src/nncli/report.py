@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nncli.grid import short_key, shown_value
@@ -143,13 +144,20 @@ def describe_setup(
     def shown(key: str, value: object) -> str:
         return "varied" if key in varied else str(value)
 
+    features = f"{prepared.n_features} features"
+    if prepared.encoder.categorical:
+        features = (
+            f"{len(dataset.feature_names)} feature columns → {prepared.n_features} inputs"
+            f" (one-hot: {prepared.encoder.describe()})"
+        )
+    notes = "".join(f"\n[yellow]note:[/] {escape(note)}" for note in prepared.notes)
     activation = "" if "model.activation" in varied else f", {config.model.activation}"
     network, parameters = " → ".join(map(str, sizes)), f", {n_params} parameters"
     if {"model.width", "model.depth"} & set(varied):
         network, parameters = f"{sizes[0]} → hidden layers varied → {sizes[-1]}", ""
     return (
-        f"[bold]{config.name}[/]: {len(dataset.y)} rows, {prepared.n_features} features,"
-        f" {what}; split {kinds} {counts} (data.seed {config.data.seed})\n"
+        f"[bold]{config.name}[/]: {len(dataset.y)} rows, {escape(features)},"
+        f" {what}; split {kinds} {counts} (data.seed {config.data.seed}){notes}\n"
         f"MLP {network}{activation}{parameters};"
         f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
         f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
