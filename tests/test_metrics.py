@@ -299,3 +299,13 @@ def test_non_finite_regression_predictions_give_no_metrics():
     assert regression_metrics(y_true, np.array([1.0, np.nan, 3.0])) == dict.fromkeys(
         ["mse", "mape", "mae", "r2"]
     )
+
+
+def test_the_positive_class_can_be_named():
+    y_true = np.array([1, 1, 0, 0, 0, 1])
+    probs = probabilities(np.array([1, 0, 1, 0, 0, 1]), 2)
+    scores = classification_metrics(y_true, probs, 2, positive=0)
+    for name, fn in [("f1", skm.f1_score), ("precision", skm.precision_score),
+                     ("recall", skm.recall_score)]:  # fmt: skip
+        assert scores[name] == pytest.approx(fn(y_true, probs.argmax(1), pos_label=0)), name
+    assert scores["roc_auc"] == pytest.approx(skm.roc_auc_score(y_true == 0, probs[:, 0]))

@@ -85,3 +85,27 @@ def test_class_weights_apply_to_classification_only():
     )
     with pytest.raises(UsageError, match="applies to classification only"):
         class_weights(regression, prepare_data(regression.data))
+
+
+def test_the_positive_class_names_what_binary_scores_score(rare_class_csv, tmp_path):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    (tmp_path / "c.yaml").write_text(
+        f"data: {{source: {rare_class_csv}, target: kind, positive_class: common}}\n"
+        "training: {epochs: 5}\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(tmp_path / "c.yaml"), "--json", "--out",
+                                 str(tmp_path / "r")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import json
+
+    test = json.loads(result.stdout)["metrics"]["test"]
+    assert test["recall"] == pytest.approx(test["per_class"][0]["recall"])  # common: index 0
+    assert test["recall"] != pytest.approx(test["per_class"][1]["recall"])
+    bad = runner.invoke(app, ["train", str(tmp_path / "c.yaml"), "-s", "data.positive_class=x",
+                              "--out", str(tmp_path / "never")])  # fmt: skip
+    assert bad.exit_code == 2 and "data.positive_class: 'x' is not a class" in bad.stderr
+    assert not (tmp_path / "never").exists()

@@ -85,8 +85,13 @@ class ModelCard:
         if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
             return undefined_metrics(self.task)
         if self.task == "classification":
-            return classification_metrics(y, outputs, len(self.classes or []))
+            return classification_metrics(y, outputs, len(self.classes or []), self.positive)
         return regression_metrics(y, outputs)
+
+    @property
+    def positive(self) -> int:
+        """Index of the class binary scores take as positive: `data.positive_class`, or 1."""
+        return positive_index(self.config.get("data", {}).get("positive_class"), self.classes)
 
     @classmethod
     def describe(cls, config: Config, prepared: PreparedData) -> ModelCard:
@@ -105,6 +110,22 @@ class ModelCard:
             data_fingerprint=prepared.fingerprint(),
             encoding=prepared.encoder.to_dict(),
         )
+
+
+def positive_index(positive_class: object, classes: list | None) -> int:
+    """Where `data.positive_class` stands among the classes (1, the second, when unset)."""
+    if positive_class is None:
+        return 1
+    classes = classes or []
+    names = [str(c) for c in classes]
+    if len(classes) != 2:
+        raise UsageError("data.positive_class: applies to binary classification only")
+    if str(positive_class) not in names:
+        raise UsageError(
+            f"data.positive_class: {excerpt(positive_class)} is not a class; the classes are"
+            f" {excerpt(classes[0])} and {excerpt(classes[1])}"
+        )
+    return names.index(str(positive_class))
 
 
 def save_checkpoint(path: Path, net: nn.Sequential, card: ModelCard) -> None:

@@ -100,6 +100,9 @@ class DataConfig(_Strict):
     scaling: Literal["standard", "minmax", "none"] = "standard"
     # Regression: train on standardized targets; metrics are always in the original units.
     scale_target: bool = True
+    # Binary classification: the class that F1, precision, recall and ROC AUC score as positive
+    # (by default the second of the sorted classes).
+    positive_class: str | int | None = None
     # CSV only, from here on. A column holding any number is numeric, one of text categorical
     # (one-hot encoded, its categories learned on the training split); these force either.
     categorical: list[str] = Field([], validate_default=True)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nncli import report, runs
-from nncli.checkpoint import ModelCard, save_checkpoint
+from nncli.checkpoint import ModelCard, positive_index, save_checkpoint
 from nncli.data import PreparedData, prepare_data
 from nncli.errors import UsageError
 from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
@@ -177,6 +177,8 @@ def _check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:
         sizes = layer_sizes(data.n_features, config.model.widths, data.n_outputs)
         check_fits_in_memory(sizes, n_models=len(stack))
         class_weights(config, data)
+        if config.data.positive_class is not None:
+            positive_index(config.data.positive_class, data.dataset.classes)
 
 
 def _prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, PreparedData]:

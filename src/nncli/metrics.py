@@ -97,7 +97,8 @@ METRICS: dict[str, MetricSpec] = {
     "f1": MetricSpec(
         "classification",
         higher_is_better=True,
-        note="F1 score: binary for two classes (positive = second class), else macro-averaged",
+        note="F1 score: binary for two classes (positive = `data.positive_class`, by default the"
+        " second class), else macro-averaged",
     ),
     "precision": MetricSpec(
         "classification", higher_is_better=True, note="precision, averaged as f1 is"
@@ -139,9 +140,12 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         return {name: _finite(METRICS[name].fn(y_true, y_pred)) for name in names}
 
 
-def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int) -> dict:
+def classification_metrics(
+    y_true: np.ndarray, probabilities: np.ndarray, n_classes: int, positive: int = 1
+) -> dict:
     """Scores from class probabilities (N, C), plus the confusion matrix (rows: true class,
-    columns: predicted class) and per-class precision, recall, F1 and support."""
+    columns: predicted class) and per-class precision, recall, F1 and support. With two
+    classes, `positive` is the index of the class F1, precision, recall and ROC AUC score."""
     skm = _skm()
     # float32 softmax sums to 1 within 1e-7, looser than scikit-learn's check: renormalize.
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -153,12 +157,13 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_clas
         y_pred,
         average=_average(n_classes),
         labels=labels if n_classes > 2 else None,
+        pos_label=positive,
         zero_division=0,
     )
     found = {"accuracy": skm.accuracy_score(y_true, y_pred), "f1": f1}
     found |= {"precision": precision, "recall": recall}
     found["log_loss"] = skm.log_loss(y_true, probabilities, labels=labels)
-    found["roc_auc"] = _roc_auc(y_true, probabilities, n_classes)
+    found["roc_auc"] = _roc_auc(y_true, probabilities, n_classes, positive)
     scores: dict = {name: _finite(found[name]) for name in metric_names("classification")}
     matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
     scores["confusion_matrix"] = matrix.tolist()
@@ -172,12 +177,14 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_clas
     return scores
 
 
-def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int) -> float | None:
+def _roc_auc(
+    y_true: np.ndarray, probabilities: np.ndarray, n_classes: int, positive: int
+) -> float | None:
     """None where it has no meaning: a split that lacks one of the classes."""
     if len(np.unique(y_true)) < n_classes:
         return None
     if n_classes == 2:
-        return _skm().roc_auc_score(y_true, probabilities[:, 1])
+        return _skm().roc_auc_score(y_true == positive, probabilities[:, positive])
     return _skm().roc_auc_score(y_true, probabilities, multi_class="ovr", labels=range(n_classes))
 
 
