@@ -177,12 +177,7 @@ class DataConfig(_Strict):
             return value
         if not value:
             raise ValueError("must name at least one column (or leave it out for every column)")
-        problems = _repeated(value)
-        if info.data.get("target") in value:
-            problems.append(f"{excerpt(info.data['target'])} is the target")
-        ignored = [c for c in value if c in info.data.get("ignore_columns", [])]
-        if ignored:
-            problems.append(f"also in data.ignore_columns: {excerpts(ignored)}")
+        problems = _column_list_problems(value, info)
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -190,12 +185,8 @@ class DataConfig(_Strict):
     @field_validator("categorical", "numeric")
     @classmethod
     def _forced_columns_are_features(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        problems = _repeated(value)
-        if info.data.get("target") in value:
-            problems.append(f"{excerpt(info.data['target'])} is the target")
-        ignored = [c for c in value if c in info.data.get("ignore_columns", [])]
-        if ignored:
-            problems.append(f"also in data.ignore_columns: {excerpts(ignored)}")
+        problems = _column_list_problems(value, info)
+        ignored = info.data.get("ignore_columns", [])
         features = info.data.get("features")
         outside = [
             c
@@ -364,6 +355,17 @@ class Config(_Strict):
         if self.training.early_stopping is not None and self.data.split.val == 0:
             raise ValueError("training.early_stopping needs a validation split (data.split.val)")
         return self
+
+
+def _column_list_problems(names: list[str], info: ValidationInfo) -> list[str]:
+    """What is wrong with a list of feature columns: repeats, the target, ignored columns."""
+    problems = _repeated(names)
+    if info.data.get("target") in names:
+        problems.append(f"{excerpt(info.data['target'])} is the target")
+    ignored = [c for c in names if c in info.data.get("ignore_columns", [])]
+    if ignored:
+        problems.append(f"also in data.ignore_columns: {excerpts(ignored)}")
+    return problems
 
 
 def _repeated(names: list[str]) -> list[str]:
