@@ -701,3 +701,12 @@ def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(tmp_path: 
 )  # fmt: skip
 def test_sizes_and_rates_that_cannot_be_trained_are_refused(section, values, message):
     assert only_problem(with_section(section, values)).startswith(f"cfg.yaml: {message}")
+
+
+def test_training_precision_takes_fp32_tf32_or_bf16():
+    for precision in ["fp32", "tf32", "bf16"]:
+        config = validate_config(with_section("training", {"precision": precision}))
+        assert config.training.precision == precision
+    problem = only_problem(with_section("training", {"precision": "fp16"}))
+    assert problem.startswith("cfg.yaml: training.precision: ")
+    assert "'fp32', 'tf32' or 'bf16'" in problem and "fp16" in problem

@@ -32,9 +32,9 @@ def run_torch(params: list[torch.Tensor], s: SGDSettings, steps: int) -> list[to
     return [p.detach() for p in params]
 
 
-def run_ours(params, settings, steps: int, *, stacked: bool) -> list[torch.Tensor]:
+def run_ours(params, settings, steps: int) -> list[torch.Tensor]:
     params = [p.clone().requires_grad_() for p in params]
-    optimizer = StackedSGD(params, settings, stacked=stacked)
+    optimizer = StackedSGD(params, settings)
     for step in range(steps):
         for p, grad in zip(params, gradients(step, [p.shape for p in params]), strict=True):
             p.grad = grad
@@ -46,16 +46,15 @@ def run_ours(params, settings, steps: int, *, stacked: bool) -> list[torch.Tenso
 def test_shared_settings_are_torch_sgd_bit_for_bit(settings):
     params = gradients(99, [(3, 4, 5), (3, 4)])  # (K, out, in) and (K, out)
     expected = run_torch(params, settings, steps=6)
-    for stacked in (True, False):
-        ours = run_ours(params, [settings] * (3 if stacked else 1), steps=6, stacked=stacked)
-        for a, b in zip(ours, expected, strict=True):
-            assert torch.equal(a, b)
+    ours = run_ours(params, [settings] * 3, steps=6)
+    for a, b in zip(ours, expected, strict=True):
+        assert torch.equal(a, b)
 
 
 def test_each_model_gets_its_own_settings():
     k = len(SETTINGS)
     params = gradients(7, [(k, 4, 3), (k, 4)])
-    ours = run_ours(params, SETTINGS, steps=8, stacked=True)
+    ours = run_ours(params, SETTINGS, steps=8)
     for i, settings in enumerate(SETTINGS):
         # Model i alone: its slice of every parameter and of every gradient.
         alone = [p[i : i + 1] for p in params]
@@ -74,13 +73,13 @@ def test_each_model_gets_its_own_settings():
 def test_momentum_buffers_round_trip_through_the_state_dict():
     params = gradients(3, [(2, 3)])
     settings = [SGDSettings(lr=0.1, momentum=0.9), SGDSettings(lr=0.2)]
-    whole = run_ours(params, settings, steps=4, stacked=True)
+    whole = run_ours(params, settings, steps=4)
     first = [p.clone().requires_grad_() for p in params]
-    optimizer = StackedSGD(first, settings, stacked=True)
+    optimizer = StackedSGD(first, settings)
     for step in range(2):
         first[0].grad = gradients(step, [(2, 3)])[0]
         optimizer.step()
-    resumed = StackedSGD(first, settings, stacked=True)
+    resumed = StackedSGD(first, settings)
     resumed.load_state_dict(optimizer.state_dict())
     for step in range(2, 4):
         first[0].grad = gradients(step, [(2, 3)])[0]
@@ -88,6 +87,38 @@ def test_momentum_buffers_round_trip_through_the_state_dict():
     assert torch.equal(first[0].detach(), whole[0])
 
 
-def test_one_model_takes_one_setting():
-    with pytest.raises(ValueError):
-        StackedSGD([torch.zeros(2)], SETTINGS[:2], stacked=False)
+def run_layer_updates(settings, k: int, one_model: bool, *, fused: bool) -> list[torch.Tensor]:
+    """Six steps on a linear layer whose gradients are d^T h and d summed over the batch:
+    through `update_layer` (fused where it can) or as gradients through `update`."""
+    params = [p.clone() for p in gradients(5, [(k, 4, 3), (k, 4)])]
+    optimizer = StackedSGD(params, settings)
+    for step in range(6):
+        d, h = gradients(100 + step, [(k, 8, 4), (k, 8, 3)])
+        if one_model:
+            d, h = d[0], h[0]
+        if fused:
+            optimizer.update_layer(0, 1, d.clone(), h, one_model=one_model)
+        else:
+            d3, h3 = (d.unsqueeze(0), h.unsqueeze(0)) if one_model else (d, h)
+            optimizer.update(0, torch.bmm(d3.transpose(1, 2), h3))
+            optimizer.update(1, d3.sum(1))
+    return params
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+@pytest.mark.parametrize("one_model", [True, False])
+def test_a_layer_update_from_its_gradient_product_equals_the_plain_update(settings, one_model):
+    k = 1 if one_model else 3
+    fused = run_layer_updates([settings] * k, k, one_model, fused=True)
+    plain = run_layer_updates([settings] * k, k, one_model, fused=False)
+    for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_per_model_layer_updates_equal_the_plain_update(momentum):
+    settings = [SGDSettings(lr=0.1, momentum=momentum), SGDSettings(lr=0.01, momentum=momentum)]
+    fused = run_layer_updates(settings, 2, False, fused=True)
+    plain = run_layer_updates(settings, 2, False, fused=False)
+    for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)

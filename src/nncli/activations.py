@@ -79,11 +79,32 @@ def _softplus_derivative(x: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(x).masked_fill(x > 20, 1.0)
 
 
+_aten = torch.ops.aten
+
+
+def _identity_out(z: torch.Tensor, out: torch.Tensor) -> None:
+    if out is not z:
+        out.copy_(z)
+
+
+def _identity_backward(grad: torch.Tensor, saved: torch.Tensor, out: torch.Tensor) -> None:
+    if out is not grad:
+        out.copy_(grad)
+
+
 @dataclass(frozen=True)
 class ActivationSpec:
     fn: Callable[[torch.Tensor], torch.Tensor]
-    # f'(x) from the pre-activation x, elementwise, in x's dtype.
+    # f'(x) from the pre-activation x, elementwise, in x's dtype: the math, for plots and tests.
     derivative: Callable[[torch.Tensor], torch.Tensor]
+    # The explicit engine's kernels, the very ones autograd runs, so its gradients equal
+    # autograd's: `forward_out(z, out)` writes f(z) into `out` (which may be `z` itself);
+    # `backward_out(grad, saved, out)` writes grad * f'(z) into `out` (which may be `grad`) from
+    # `saved`, which is f(z) when `saves == "output"` (then f can run in place) and z otherwise.
+    # An activation without them trains through autograd.
+    forward_out: Callable[[torch.Tensor, torch.Tensor], object] | None = None
+    backward_out: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], object] | None = None
+    saves: Literal["output", "input"] = "output"
     # "relu-like": a unit whose input is <= 0 on every sample is dead (diagnostics.dead_fraction).
     # "saturating": a unit is flat where f' is small relative to `max_derivative`.
     family: Family | None = None
@@ -92,26 +113,82 @@ class ActivationSpec:
 
 
 ACTIVATIONS: dict[str, ActivationSpec] = {
-    "identity": ActivationSpec(identity, torch.ones_like),
+    "identity": ActivationSpec(
+        identity, torch.ones_like, _identity_out, _identity_backward, saves="output"
+    ),
     "step": ActivationSpec(
         step,
         torch.zeros_like,  # the true derivative wherever it is defined, and what backward passes
+        lambda z, out: out.copy_(z > 0),
+        lambda grad, saved, out: out.zero_(),
         note="f' = 0 wherever defined:\nno gradient flows back",
     ),
     "sigmoid": ActivationSpec(
         torch.sigmoid,
         _sigmoid_derivative,
-        "saturating",
+        lambda z, out: torch.sigmoid(z, out=out),
+        lambda grad, y, out: _aten.sigmoid_backward.grad_input(grad, y, grad_input=out),
+        family="saturating",
         max_derivative=0.25,
         note="f' <= 0.25 (dotted): each sigmoid layer\nshrinks the gradient 4x or more",
     ),
-    "tanh": ActivationSpec(torch.tanh, _tanh_derivative, "saturating", max_derivative=1.0),
-    "relu": ActivationSpec(torch.relu, lambda x: (x > 0).to(x.dtype), "relu-like"),
-    "leaky_relu": ActivationSpec(F.leaky_relu, _leaky_relu_derivative, "relu-like"),
-    "elu": ActivationSpec(F.elu, _elu_derivative, "relu-like"),
-    "gelu": ActivationSpec(F.gelu, _gelu_derivative, "relu-like"),
-    "silu": ActivationSpec(F.silu, _silu_derivative, "relu-like"),
-    "softplus": ActivationSpec(F.softplus, _softplus_derivative),
+    "tanh": ActivationSpec(
+        torch.tanh,
+        _tanh_derivative,
+        lambda z, out: torch.tanh(z, out=out),
+        lambda grad, y, out: _aten.tanh_backward.grad_input(grad, y, grad_input=out),
+        family="saturating",
+        max_derivative=1.0,
+    ),
+    "relu": ActivationSpec(
+        torch.relu,
+        lambda x: (x > 0).to(x.dtype),
+        lambda z, out: torch.clamp_min(z, 0, out=out),  # what torch.relu computes
+        lambda grad, y, out: _aten.threshold_backward.grad_input(grad, y, 0, grad_input=out),
+        family="relu-like",
+    ),
+    "leaky_relu": ActivationSpec(
+        F.leaky_relu,
+        _leaky_relu_derivative,
+        lambda z, out: _aten.leaky_relu.out(z, 0.01, out=out),
+        lambda grad, y, out: _aten.leaky_relu_backward.grad_input(
+            grad, y, 0.01, True, grad_input=out
+        ),
+        family="relu-like",
+    ),
+    "elu": ActivationSpec(
+        F.elu,
+        _elu_derivative,
+        lambda z, out: _aten.elu.out(z, out=out),
+        lambda grad, z, out: _aten.elu_backward.grad_input(
+            grad, 1.0, 1, 1, False, z, grad_input=out
+        ),
+        saves="input",  # autograd's ELU backward reads the input; from its output it rounds apart
+        family="relu-like",
+    ),
+    "gelu": ActivationSpec(
+        F.gelu,
+        _gelu_derivative,
+        lambda z, out: _aten.gelu.out(z, out=out),
+        lambda grad, z, out: _aten.gelu_backward.grad_input(grad, z, grad_input=out),
+        saves="input",
+        family="relu-like",
+    ),
+    "silu": ActivationSpec(
+        F.silu,
+        _silu_derivative,
+        lambda z, out: _aten.silu.out(z, out=out),
+        lambda grad, z, out: _aten.silu_backward.grad_input(grad, z, grad_input=out),
+        saves="input",
+        family="relu-like",
+    ),
+    "softplus": ActivationSpec(
+        F.softplus,
+        _softplus_derivative,
+        lambda z, out: _aten.softplus.out(z, 1, 20, out=out),
+        lambda grad, z, out: _aten.softplus_backward.grad_input(grad, z, 1, 20, grad_input=out),
+        saves="input",
+    ),
 }
 
 

@@ -292,6 +292,10 @@ class TrainingConfig(_Strict):
     early_stopping: EarlyStoppingConfig | None = None
     # "cuda:N" is the CUDA device of index N; "auto" is CUDA where there is one, else the CPU.
     device: str = "cpu"
+    # The matrix products' float format. tf32: CUDA tensor cores round their inputs to a 10-bit
+    # mantissa (float32 elsewhere; the CPU has no tf32). bf16: autocast runs products and
+    # activations in bfloat16 while weights, loss and updates stay float32.
+    precision: Literal["fp32", "tf32", "bf16"] = "fp32"
 
     @field_validator("device")
     @classmethod

@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
-from nncli.losses import Scorer, per_sample_loss, single_loss, stacked_loss
+from nncli.backprop import ExplicitStep, covers
+from nncli.losses import Scorer, per_sample_loss, stacked_loss
 from nncli.model import StackedMLP
 from nncli.sgd import SGDSettings, StackedSGD
 from nncli.tracker import Tracker
+
+Engine = Literal["auto", "explicit", "autograd"]
+Precision = Literal["fp32", "tf32", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,77 @@ class TrainingStopped(Exception):
         self.params = params
 
 
+class AutogradStep:
+    """One SGD step of every model of a stack through autograd: the reference the explicit
+    engine is tested against, and the path for what it does not cover (bf16 autocast, an
+    activation without explicit kernels)."""
+
+    def __init__(
+        self,
+        model: StackedMLP,
+        optimizer: StackedSGD,
+        task: str,
+        class_weight: torch.Tensor | None = None,
+        autocast_dtype: torch.dtype | None = None,
+    ):
+        self.model = model
+        self.optimizer = optimizer
+        self.task = task
+        self.class_weight = class_weight
+        self.autocast_dtype = autocast_dtype
+        self.one_model = model.n_models == 1
+
+    def _autocast(self, x: torch.Tensor):
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(x.device.type, dtype=self.autocast_dtype)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, F) -> (K, N, C), in float32."""
+        with self._autocast(x):
+            return self.model(x.expand(self.model.n_models, *x.shape)).float()
+
+    def __call__(
+        self, x: torch.Tensor, y: torch.Tensor, grad_norms: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """As `ExplicitStep.__call__`."""
+        if self.one_model:
+            x, y = x.unsqueeze(0), y.unsqueeze(0)
+        with self._autocast(x):
+            outputs = self.model(x)  # (K, B, C)
+            loss = stacked_loss(outputs.float(), y, self.task, self.class_weight)
+        self.optimizer.zero_grad()
+        loss.backward()
+        if grad_norms is not None:
+            with torch.no_grad():
+                grad_norms += torch.stack(
+                    [w.grad.flatten(1).norm(dim=1) for w in self.model.weights]
+                )
+        self.optimizer.step()
+        return outputs.detach().float()
+
+
+def choose_step(
+    model: StackedMLP,
+    optimizer: StackedSGD,
+    task: str,
+    class_weight: torch.Tensor | None,
+    engine: Engine = "auto",
+    precision: Precision = "fp32",
+) -> ExplicitStep | AutogradStep:
+    """The explicit engine (backprop.py) wherever it covers the models; autograd for bf16 (its
+    autocast recipe keeps float32 master weights) and activations without explicit kernels."""
+    if engine == "auto":
+        engine = "explicit" if precision != "bf16" and covers(model) else "autograd"
+    if engine == "explicit":
+        if precision == "bf16" or not covers(model):
+            raise ValueError("the explicit engine covers float32 models of registered activations")
+        return ExplicitStep(model, optimizer, task, class_weight)
+    autocast = torch.bfloat16 if precision == "bf16" else None
+    return AutogradStep(model, optimizer, task, class_weight, autocast)
+
+
 def fit(
     model: StackedMLP,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -109,6 +186,8 @@ def fit(
     on_checkpoint: Callable[[TrainingState], None] | None = None,
     resume: TrainingState | None = None,
     class_weight: torch.Tensor | None = None,
+    engine: Engine = "auto",
+    precision: Precision = "fp32",
 ) -> list[ModelRecord]:
     """Train every model in `model` in place; return one record per model.
 
@@ -118,6 +197,7 @@ def fit(
     the state to `resume` from. `on_checkpoint` gets the state after every epoch. `resume`
     continues from such a state (with `model` holding its parameters). `class_weight` (C,)
     weighs each class in the classification loss, as `F.cross_entropy(weight=...)` does.
+    `engine` and `precision`: see `choose_step`.
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
@@ -125,22 +205,17 @@ def fit(
     batch = min(settings.batch_size, n)
     steps_per_epoch = -(-n // batch)
     shufflers = [torch.Generator().manual_seed(m.seed) for m in models]
-    # One model trains as a plain nn.Sequential viewing the stacked parameters: a bare loop's cost.
-    net = model.member(0, share=True) if k == 1 else None
-    params = list(net.parameters()) if net is not None else list(model.parameters())
-    weights = [layer.weight for layer in net[::2]] if net is not None else list(model.weights)
-    optimizer = StackedSGD(params, [m.sgd for m in models], stacked=net is None)
-
-    def predict(x: torch.Tensor) -> torch.Tensor:  # (N, F) -> (K, N, C)
-        return net(x).unsqueeze(0) if net is not None else model(x.expand(k, *x.shape))
-
-    measure = Scorer(predict, task, target_scale, class_weight)
+    optimizer = StackedSGD(list(model.parameters()), [m.sgd for m in models])
+    step = choose_step(model, optimizer, task, class_weight, engine, precision)
+    measure = Scorer(step.predict, task, target_scale, class_weight)
     tracker = Tracker(model, models, has_val=val is not None)
     if resume is None:
         records = [ModelRecord() for _ in range(k)]
         for record, loss in zip(records, measure(x_train, y_train)[0], strict=True):
             record.initial_train_loss = loss
-        grad_sums = torch.zeros(len(weights), k) if probe_gradients else None  # (L, K)
+        grad_sums = None
+        if probe_gradients:  # (L, K), on the model's device: no transfer inside the step loop
+            grad_sums = torch.zeros(len(model.weights), k, device=x_train.device)
         first_epoch, resume_order, first_step, done_outputs = 1, None, 0, None
     else:
         optimizer.load_state_dict({"momentum_buffers": resume.momentum_buffers})
@@ -152,6 +227,8 @@ def fit(
         # Saved states live on the CPU; the epoch in progress continues on the model's device.
         resume_order = resume.order.to(x_train.device) if resume.order is not None else None
         done_outputs = resume.outputs.to(x_train.device) if resume.outputs is not None else None
+        if grad_sums is not None:
+            grad_sums = grad_sums.to(x_train.device)
 
     def snapshot(epoch: int, step: int, order, step_outputs) -> TrainingState:
         outputs = None
@@ -176,32 +253,29 @@ def fit(
         else:
             order = torch.stack([torch.randperm(n, generator=g) for g in shufflers])  # (K, N)
         x_epoch, y_epoch = x_train[order], y_train[order]  # (K, N, F), (K, N)
+        if k == 1:  # one model's batches are 2-D
+            x_epoch, y_epoch = x_epoch[0], y_epoch[0]
         # Each step's outputs, kept (a list append is the cheapest record) to report the epoch's
         # training loss and metric, and find a diverging step, without another pass over the data.
         step_outputs: list[torch.Tensor] = []
         if done_outputs is not None:
-            step_outputs.append(done_outputs if net is None else done_outputs[0])
+            step_outputs.append(done_outputs)
             done_outputs = None
-        for step in range(first_step, steps_per_epoch):
+        probe = grad_sums if epoch == 1 else None
+        for step_index in range(first_step, steps_per_epoch):
             if should_stop is not None and should_stop():
-                state = snapshot(epoch, step, order, step_outputs)
+                state = snapshot(epoch, step_index, order, step_outputs)
                 raise TrainingStopped(state, list(model.parameters()))
-            lo = step * batch
-            if net is not None:
-                outputs = net(x_epoch[0, lo : lo + batch])  # (B, C)
-                loss = single_loss(outputs, y_epoch[0, lo : lo + batch], task, class_weight)
+            lo = step_index * batch
+            if k == 1:
+                outputs = step(x_epoch[lo : lo + batch], y_epoch[lo : lo + batch], probe)
             else:
-                outputs = model(x_epoch[:, lo : lo + batch])  # (K, B, C)
-                loss = stacked_loss(outputs, y_epoch[:, lo : lo + batch], task, class_weight)
-            step_outputs.append(outputs.detach())
-            optimizer.zero_grad()
-            loss.backward()
-            if grad_sums is not None and epoch == 1:
-                grad_sums += _weight_grad_norms(weights, k)
-            optimizer.step()
+                outputs = step(x_epoch[:, lo : lo + batch], y_epoch[:, lo : lo + batch], probe)
+            step_outputs.append(outputs)
         first_step = 0
 
         epoch_outputs = torch.cat(step_outputs, dim=-2).view(k, n, -1)  # (K, N, C)
+        y_epoch = y_epoch.view(k, n)
         sample_losses = per_sample_loss(epoch_outputs, y_epoch, task, class_weight)  # (K, N)
         train_loss, train_metric = measure.score(epoch_outputs, y_epoch, sample_losses)
         val_loss, val_metric = measure(*val) if val is not None else (None, None)
@@ -240,8 +314,3 @@ def fit(
         for record, norms in zip(records, (grad_sums / steps_per_epoch).T.tolist(), strict=True):
             record.grad_norms = norms
     return records
-
-
-def _weight_grad_norms(weights: list[torch.Tensor], k: int) -> torch.Tensor:
-    """(L, K): the Frobenius norm of each layer's weight gradient for each model."""
-    return torch.stack([g.grad.reshape(k, -1).norm(dim=1) for g in weights]).cpu()

@@ -19,7 +19,13 @@ from nncli.model import check_fits_in_memory, layer_sizes
 from nncli.outputs import HistoryLog
 from nncli.runfolder import RunFolder, Saved
 from nncli.sweep import train_grid
-from nncli.training import batch_size_note, class_weights, device_label, resolve_device
+from nncli.training import (
+    batch_size_note,
+    class_weights,
+    device_label,
+    precision_note,
+    resolve_device,
+)
 
 Info = Callable[[str], None]
 
@@ -216,14 +222,20 @@ def _describe(
     first = grid.models[0].config
     data = prepared[data_key(first)]
     if on_warning is not None:
-        for note in dict.fromkeys(
-            batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models
-        ):
+        notes = [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
+        notes += [precision_note(m.config, device) for m in grid.models]
+        for note in dict.fromkeys(notes):
             if note:
                 on_warning(note)
     if on_info is None:
         return
     shown = device_label(device)
+    precisions = {m.config.training.precision for m in grid.models} - {"fp32"}
+    if not device.startswith("cuda"):
+        precisions.discard("tf32")  # the warning above says so
+    precisions = sorted(precisions)
+    if precisions:
+        shown += f" in {'/'.join(precisions)}"
     if kind == "train":
         on_info(report.describe_setup(first, data, device=shown))
         return

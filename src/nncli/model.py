@@ -79,17 +79,14 @@ class StackedMLP(nn.Module):
             nn.Parameter(torch.empty(k, n_out, n_in)) for n_in, n_out in itertools.pairwise(sizes)
         )
         self.biases = nn.ParameterList(nn.Parameter(torch.empty(k, n_out)) for n_out in sizes[1:])
-        # One activation function per run of equal names along K, and the runs' lengths.
-        self._functions: list = []
-        self._run_lengths: list[int] = []
-        previous = None
-        for name in activations:
-            if name == previous:
-                self._run_lengths[-1] += 1
+        # (start, stop, name) of each run of equal activations along K.
+        self.activation_runs: list[tuple[int, int, str]] = []
+        for k, name in enumerate(activations):
+            if self.activation_runs and self.activation_runs[-1][2] == name:
+                start, _, _ = self.activation_runs[-1]
+                self.activation_runs[-1] = (start, k + 1, name)
             else:
-                self._functions.append(ACTIVATIONS[name].fn)
-                self._run_lengths.append(1)
-                previous = name
+                self.activation_runs.append((k, k + 1, name))
 
     @classmethod
     def from_seeds(cls, sizes: list[int], activations: list[str], seeds: list[int]) -> StackedMLP:
@@ -118,12 +115,14 @@ class StackedMLP(nn.Module):
         return h
 
     def _activate(self, h: torch.Tensor) -> torch.Tensor:
-        if len(self._functions) == 1:
-            return self._functions[0](h)
-        # One split (whose backward is one cat) rather than a slice per run: slicing's backward
+        functions = [ACTIVATIONS[name].fn for _, _, name in self.activation_runs]
+        if len(functions) == 1:
+            return functions[0](h)
+        # Autograd's path (the explicit engine, backprop.py, activates slices in place). One
+        # split, whose backward is one cat, rather than a slice per run: slicing's backward
         # fills a zero tensor of the whole stack for every run.
-        parts = torch.split(h, self._run_lengths)
-        return torch.cat([fn(part) for fn, part in zip(self._functions, parts, strict=True)])
+        parts = torch.split(h, [stop - start for start, stop, _ in self.activation_runs])
+        return torch.cat([fn(part) for fn, part in zip(functions, parts, strict=True)])
 
     def member(self, k: int, *, share: bool = False) -> nn.Sequential:
         """Model k as a plain `nn.Sequential`; with `share`, its parameters are views of ours."""

@@ -22,7 +22,7 @@ from nncli.fileio import atomic_write_bytes, read_regular_bytes
 
 STATE_FORMAT = "nncli.training-state"
 # Its own version: the model checkpoint's format can change without orphaning resumable runs.
-STATE_FORMAT_VERSION = 2
+STATE_FORMAT_VERSION = 3  # 3: K = 1 momentum buffers are stacked like K > 1's
 
 
 def save_training_state(
@@ -141,11 +141,7 @@ def _check_resumable(state: TrainingState, params: list[torch.Tensor]) -> None:
             outputs is not None and outputs.dim() == 3 and outputs.shape[0] == k
             and outputs.shape[2] == params[len(params) // 2 - 1].shape[1]
             and 0 < outputs.shape[1] <= n), "outputs")  # fmt: skip
-    layers = len(params) // 2
-    # One model trains as a plain module, ordered weight, bias, ...; K stacked ones as
-    # [weights..., biases...] with a leading K axis (see engine.fit).
-    shapes = [p.shape for p in params] if k > 1 else [
-        params[i // 2 + (i % 2) * layers].shape[1:] for i in range(len(params))]  # fmt: skip
+    shapes = [p.shape for p in params]  # one buffer per stacked parameter, K = 1 included
     buffers = state.momentum_buffers
     require(len(buffers) == len(params) and all(
         b is None or (b.dtype == torch.float32 and b.shape == shape)
@@ -160,7 +156,7 @@ def _check_resumable(state: TrainingState, params: list[torch.Tensor]) -> None:
                 and all(isinstance(row, dict) for row in record.history), "history")  # fmt: skip
         require(all(_is_int(getattr(record, name))
                     for name in ("best_epoch", "kept_epoch", "epochs_run")), "record")  # fmt: skip
-    grads = state.grad_sums
+    grads, layers = state.grad_sums, len(params) // 2
     require(grads is None or (grads.dtype == torch.float32 and grads.shape == (layers, k)),
             "grad_sums")  # fmt: skip
 

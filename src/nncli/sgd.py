@@ -1,10 +1,15 @@
 """Stochastic gradient descent for K stacked models, each with its own hyperparameters.
 
 The update is `torch.optim.SGD`'s (weight decay, momentum without dampening, Nesterov), written
-out: when every model shares its settings the operations are SGD's own, so a single model ends bit
-for bit where `torch.optim.SGD` would; otherwise each setting is a (K, 1, ...) tensor broadcast
-over the stacked parameters. It also spares each step the optimizer's bookkeeping, and a start
-the import of `torch._dynamo` that `torch.optim` pulls in.
+out: when every model shares its settings the operations are SGD's own, so given the same
+gradients a model ends bit for bit where `torch.optim.SGD` would; otherwise each setting is a
+(K, 1, ...) tensor broadcast over the stacked parameters. Parameters are stacked: their leading
+axis is the model axis K (K = 1 for one model).
+
+The explicit engine hands a weight's gradient over as the matrix product it is (`d^T h`), so
+plain SGD and shared momentum fold the product into the update (`W.addmm_(d^T, h, alpha=-lr)`)
+instead of materializing the gradient first; the result equals the two-step update to float32
+rounding.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+_SETTINGS = ("lr", "momentum", "weight_decay", "nesterov")
 
 
 @dataclass(frozen=True)
@@ -25,25 +32,24 @@ class SGDSettings:
 
 
 class StackedSGD:
-    """SGD over parameters whose leading axis is the model axis (K), or over one model's.
+    """SGD over stacked parameters, one `SGDSettings` per model."""
 
-    With `stacked=False` the parameters belong to one model and `settings` has one entry.
-    """
-
-    def __init__(self, params: list[torch.Tensor], settings: list[SGDSettings], *, stacked: bool):
+    def __init__(self, params: list[torch.Tensor], settings: list[SGDSettings]):
         self.params = params
         self.settings = settings
         self.shared = all(s == settings[0] for s in settings)
-        if not self.shared and not stacked:
-            raise ValueError("one model's parameters take one SGDSettings")
         self.uses_momentum = any(s.momentum != 0 for s in settings)
+        self.uses_decay = any(s.weight_decay != 0 for s in settings)
+        self.uses_nesterov = any(s.nesterov for s in settings)
         self.momentum_buffers: list[torch.Tensor | None] = [None] * len(params)
-        if not self.shared:
-            device = params[0].device
-            self._per_model = {  # name -> (K,) tensor
-                name: torch.tensor([float(getattr(s, name)) for s in settings], device=device)
-                for name in ("lr", "momentum", "weight_decay", "nesterov")
-            }
+        device = params[0].device
+        # name -> (K,) tensor, for models with settings of their own
+        self._per_model = {
+            name: torch.tensor([float(getattr(s, name)) for s in settings], device=device)
+            for name in _SETTINGS
+        }
+        self._fused = not self.uses_decay and not self.uses_nesterov
+        self._lr_scale = self._per_model["lr"].view(-1, 1, 1)  # (K, 1, 1) scales d per model
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -51,46 +57,86 @@ class StackedSGD:
 
     @torch.no_grad()
     def step(self) -> None:
+        """Update every parameter with its autograd gradient (`.grad`)."""
+        for i, param in enumerate(self.params):
+            self.update(i, param.grad)
+
+    @torch.no_grad()
+    def update(self, i: int, grad: torch.Tensor) -> None:
+        """Update parameter i with its gradient `grad`, shaped like it."""
         if self.shared:
-            self._shared_step(self.settings[0])
+            self._shared_update(i, grad, self.settings[0])
         else:
-            self._per_model_step()
+            self._per_model_update(i, grad)
 
-    def _shared_step(self, s: SGDSettings) -> None:
-        for i, param in enumerate(self.params):
-            grad = param.grad
-            if s.weight_decay != 0:
-                grad = grad.add(param, alpha=s.weight_decay)
-            if s.momentum != 0:
-                buf = self.momentum_buffers[i]
-                if buf is None:
-                    buf = self.momentum_buffers[i] = grad.detach().clone()
-                else:
-                    buf.mul_(s.momentum).add_(grad)
-                grad = grad.add(buf, alpha=s.momentum) if s.nesterov else buf
-            param.add_(grad, alpha=-s.lr)
+    @torch.no_grad()
+    def update_layer(
+        self, weight: int, bias: int, d: torch.Tensor, h: torch.Tensor, *, one_model: bool
+    ) -> None:
+        """Update a linear layer's parameters (indices `weight`, `bias`) from the gradient at its
+        output `d` (K, B, out) and its input `h` (K, B, in): the weight's gradient is d^T h, the
+        bias's d summed over the batch. `d` may be scaled in place. With `one_model`, d and h
+        are one model's (B, out) and (B, in) and K = 1."""
+        w, b = self.params[weight], self.params[bias]
+        if not self._fused:
+            self.update(weight, _product(d, h, one_model))
+            self.update(bias, _batch_sum(d, one_model))
+            return
+        if not self.shared and not self.uses_momentum:
+            d.mul_(self._lr_scale)  # each model's gradient times its own lr, then one fused step
+            lr = 1.0
+        elif not self.shared:
+            self.update(weight, _product(d, h, one_model))
+            self.update(bias, _batch_sum(d, one_model))
+            return
+        else:
+            lr = self.settings[0].lr
+        if not self.uses_momentum:
+            _add_product(w, d, h, one_model, alpha=-lr)
+            b.add_(_batch_sum(d, one_model), alpha=-lr)
+            return
+        momentum = self.settings[0].momentum
+        buffers = self.momentum_buffers
+        if buffers[weight] is None:  # as SGD's first step: the buffer starts as the gradient
+            buffers[weight] = _product(d, h, one_model)
+            buffers[bias] = _batch_sum(d, one_model)
+        else:
+            _add_product(buffers[weight], d, h, one_model, beta=momentum)
+            buffers[bias].mul_(momentum).add_(_batch_sum(d, one_model))
+        w.add_(buffers[weight], alpha=-lr)
+        b.add_(buffers[bias], alpha=-lr)
 
-    def _per_model_step(self) -> None:
-        for i, param in enumerate(self.params):
-            shape = (-1,) + (1,) * (param.dim() - 1)  # broadcast (K,) over (K, ...)
-            lr, momentum, decay, nesterov = (
-                self._per_model[name].view(shape)
-                for name in ("lr", "momentum", "weight_decay", "nesterov")
+    def _shared_update(self, i: int, grad: torch.Tensor, s: SGDSettings) -> None:
+        param = self.params[i]
+        if s.weight_decay != 0:
+            grad = grad.add(param, alpha=s.weight_decay)
+        if s.momentum != 0:
+            buf = self.momentum_buffers[i]
+            if buf is None:
+                buf = self.momentum_buffers[i] = grad.detach().clone()
+            else:
+                buf.mul_(s.momentum).add_(grad)
+            grad = grad.add(buf, alpha=s.momentum) if s.nesterov else buf
+        param.add_(grad, alpha=-s.lr)
+
+    def _per_model_update(self, i: int, grad: torch.Tensor) -> None:
+        param = self.params[i]
+        shape = (-1,) + (1,) * (param.dim() - 1)  # broadcast (K,) over (K, ...)
+        lr, momentum, decay, nesterov = (self._per_model[name].view(shape) for name in _SETTINGS)
+        if self.uses_decay:
+            grad = grad + param * decay
+        if self.uses_momentum:
+            buf = self.momentum_buffers[i]
+            if buf is None:  # as SGD's first step: the buffer starts as the gradient
+                buf = self.momentum_buffers[i] = grad.detach().clone()
+            else:
+                buf.mul_(momentum).add_(grad)  # momentum 0 leaves exactly the gradient
+            grad = (
+                torch.where(nesterov.bool(), grad + buf * momentum, buf)
+                if self.uses_nesterov
+                else buf
             )
-            grad = param.grad
-            if any(s.weight_decay != 0 for s in self.settings):
-                grad = grad + param * decay
-            if self.uses_momentum:
-                buf = self.momentum_buffers[i]
-                if buf is None:  # as SGD's first step: the buffer starts as the gradient
-                    buf = self.momentum_buffers[i] = grad.detach().clone()
-                else:
-                    buf.mul_(momentum).add_(grad)  # momentum 0 leaves exactly the gradient
-                if any(s.nesterov for s in self.settings):
-                    grad = torch.where(nesterov.bool(), grad + buf * momentum, buf)
-                else:
-                    grad = buf
-            param.sub_(grad * lr)
+        param.sub_(grad * lr)
 
     def state_dict(self) -> dict:
         return {"momentum_buffers": list(self.momentum_buffers)}
@@ -99,6 +145,33 @@ class StackedSGD:
         buffers = state["momentum_buffers"]
         if len(buffers) != len(self.params):
             raise ValueError("saved momentum buffers do not match the parameters")
+        for b, p in zip(buffers, self.params, strict=True):
+            if b is not None and b.shape != p.shape:
+                raise ValueError("saved momentum buffers do not match the parameters")
         self.momentum_buffers = [
             None if b is None else b.to(p.device) for b, p in zip(buffers, self.params, strict=True)
         ]
+
+
+# One model's tensors are (B, n) with parameters (1, out, in): 2-D kernels on views of model 0,
+# which cost less than their batched forms.
+
+
+def _product(d: torch.Tensor, h: torch.Tensor, one_model: bool) -> torch.Tensor:
+    """d^T h: (K, out, in), the weight gradient."""
+    return d.t().mm(h).unsqueeze(0) if one_model else torch.bmm(d.transpose(1, 2), h)
+
+
+def _batch_sum(d: torch.Tensor, one_model: bool) -> torch.Tensor:
+    """(K, out): the bias gradient."""
+    return d.sum(0).unsqueeze(0) if one_model else d.sum(1)
+
+
+def _add_product(
+    target: torch.Tensor, d: torch.Tensor, h: torch.Tensor, one_model: bool, *, alpha=1.0, beta=1.0
+) -> None:
+    """target = beta * target + alpha * d^T h, in place, in one kernel."""
+    if one_model:
+        target[0].addmm_(d.t(), h, beta=beta, alpha=alpha)
+    else:
+        target.baddbmm_(d.transpose(1, 2), h, beta=beta, alpha=alpha)

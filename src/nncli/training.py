@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -111,6 +112,24 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda", index)
 
 
+@contextmanager
+def matmul_precision(precision: str) -> Iterator[None]:
+    """Let CUDA matrix products use tf32 while training with `training.precision: tf32`."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def precision_note(config: Config, device: str) -> str | None:
+    """Why `training.precision` does not do what it says on `device`, if it does not."""
+    if config.training.precision == "tf32" and not device.startswith("cuda"):
+        return "training.precision tf32 applies to CUDA matrix products; on the CPU it is fp32"
+    return None
+
+
 def device_label(devices: str) -> str:
     """Devices as the setup line shows them: a CUDA device with its name, `cuda:0 (NVIDIA H200)`."""
     shown = []
@@ -197,21 +216,23 @@ def train_stack(
         def checkpoint(state: TrainingState) -> None:
             on_checkpoint(state, list(stacked.parameters()))
 
-    records = fit(
-        stacked,
-        train,
-        val,
-        task=prepared.task,
-        settings=FitSettings(first.training.batch_size, first.training.epochs),
-        models=[_model_settings(c) for c in configs],
-        target_scale=prepared.target_scale,
-        on_epoch=on_epoch,
-        probe_gradients=diagnostics,
-        should_stop=should_stop,
-        on_checkpoint=checkpoint,
-        resume=resume[0] if resume is not None else None,
-        class_weight=weight.to(device) if weight is not None else None,
-    )
+    with matmul_precision(first.training.precision):
+        records = fit(
+            stacked,
+            train,
+            val,
+            task=prepared.task,
+            settings=FitSettings(first.training.batch_size, first.training.epochs),
+            models=[_model_settings(c) for c in configs],
+            target_scale=prepared.target_scale,
+            on_epoch=on_epoch,
+            probe_gradients=diagnostics,
+            should_stop=should_stop,
+            on_checkpoint=checkpoint,
+            resume=resume[0] if resume is not None else None,
+            class_weight=weight.to(device) if weight is not None else None,
+            precision=first.training.precision,
+        )
     baseline = input_blind_loss(
         *prepared.tensors("train", torch.device("cpu")), prepared.task, weight
     )
