@@ -96,3 +96,60 @@ def test_auto_and_cuda_n_train_on_the_gpu_and_say_so(tiny_moons, tmp_path):
     count = torch.cuda.device_count()
     with pytest.raises(UsageError, match=f"cuda:{count} requested but this machine has {count}"):
         run_train(tiny_moons, [f"training.device=cuda:{count}"], out=tmp_path / "none")
+
+
+def cuda_fit(**options):
+    """Three stacked models trained on cuda for two epochs; their records and parameters."""
+    from nncli.engine import FitSettings, ModelSettings, fit
+    from nncli.model import StackedMLP
+    from nncli.sgd import SGDSettings
+
+    prepared = prepare_data(configs("cpu")[0].data)
+    cuda = torch.device("cuda")
+    model = StackedMLP.from_seeds([2, 16, 16, 2], ["relu", "tanh", "tanh"], [0, 1, 2]).to(cuda)
+    models = [ModelSettings(s, SGDSettings(0.1, momentum=0.9)) for s in (0, 1, 2)]
+    records = fit(model, prepared.tensors("train", cuda), prepared.tensors("val", cuda),
+                  task="classification", settings=FitSettings(32, 2), models=models,
+                  **options)  # fmt: skip
+    return records, [p.detach().cpu() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    "options", [{"engine": "autograd"}, {"cuda_graphs": True}, {"precision": "tf32"}]
+)
+def test_explicit_steps_on_cuda_match_autograd_graphs_and_tf32(options):
+    _, eager = cuda_fit()
+    _, other = cuda_fit(**options)
+    tol = 1e-2 if options.get("precision") == "tf32" else 1e-5
+    for a, b in zip(eager, other, strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+def test_bf16_on_cuda_keeps_float32_weights_and_trains():
+    records, params = cuda_fit(precision="bf16")
+    assert all(p.dtype == torch.float32 for p in params)
+    assert all(r.history[-1]["train_loss"] < r.initial_train_loss for r in records)
+
+
+def test_a_training_step_never_waits_for_the_gpu():
+    from nncli.backprop import ExplicitStep
+    from nncli.graphs import GraphedStep
+    from nncli.model import StackedMLP
+    from nncli.sgd import SGDSettings, StackedSGD
+
+    cuda = torch.device("cuda")
+    model = StackedMLP.from_seeds([4, 32, 32, 3], ["relu", "gelu"], [0, 1]).to(cuda)
+    optimizer = StackedSGD(list(model.parameters()), [SGDSettings(0.1, momentum=0.9)] * 2)
+    step = ExplicitStep(model, optimizer, "classification")
+    graphed = GraphedStep(step, torch.Size([2, 64, 4]))
+    x, y = torch.randn(2, 64, 4, device=cuda), torch.randint(0, 3, (2, 64), device=cuda)
+    for _ in range(5):  # three warm-up steps, then the capture (which synchronizes, once)
+        graphed(x, y)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any host synchronization now raises
+    try:
+        for _ in range(8):
+            step(x, y)
+            graphed(x, y)  # replays
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

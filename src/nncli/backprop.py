@@ -8,7 +8,8 @@ Backward, from the output down, with d = dL/dz (the loss gradient at the output 
     the gradient below, d W, is taken while W still holds this step's weights;
     W's gradient is d^T h and b's is d summed over the batch, and SGD updates both (sgd.py);
     d for the layer below is (d W) * f'(z_below).
-No autograd graph is built and no gradient is kept: each weight is updated as soon as its
+No autograd graph is built (every tensor here is detached from the parameters) and no gradient
+is kept: each weight is updated as soon as its
 gradient exists. One model runs 2-D kernels on views of the stacked parameters; K models run
 batched ones. Models with different activations share the stack: each activation runs on its
 contiguous slice of the model axis, in place, with no split or concatenation.
@@ -43,9 +44,13 @@ class ExplicitStep:
         class_weight: torch.Tensor | None = None,
     ):
         self.one_model = model.n_models == 1
-        # One model's layers as 2-D views; K models' as the stacked (K, out, in) tensors.
+        # One model's layers as 2-D views; K models' as the stacked (K, out, in) tensors. The
+        # forward pass multiplies by W^T: transposed views, made once (W changes in place).
         self.weights = [w.detach()[0] if self.one_model else w.detach() for w in model.weights]
-        self.biases = [b.detach()[0] if self.one_model else b.detach() for b in model.biases]
+        self.transposed = [w.transpose(-1, -2) for w in self.weights]
+        self.biases = [
+            b.detach()[0] if self.one_model else b.detach().unsqueeze(1) for b in model.biases
+        ]
         self.n_layers = len(self.weights)
         # (start, stop, spec) of each run of equal activations along K; one run covers K = 1.
         self.runs: list[tuple[int, int, ActivationSpec]] = [
@@ -58,10 +63,9 @@ class ExplicitStep:
         self.class_weight = class_weight
 
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
-        w, b = self.weights[layer], self.biases[layer]
         if self.one_model:
-            return torch.addmm(b, h, w.t())  # (B, out)
-        return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))  # (K, B, out)
+            return torch.addmm(self.biases[layer], h, self.transposed[layer])  # (B, out)
+        return torch.baddbmm(self.biases[layer], h, self.transposed[layer])  # (K, B, out)
 
     def _activate(self, z: torch.Tensor) -> torch.Tensor:
         """f(z) per model: in place when every activation can run from its output."""
@@ -83,17 +87,15 @@ class ExplicitStep:
             saved = y if spec.saves == "output" else z
             spec.backward_out(d[start:stop], saved[start:stop], d[start:stop])
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F) -> (K, N, C), every model on the same rows."""
-        h = x if self.one_model else x.expand(len(self.weights[0]), *x.shape)
+        h = x if self.one_model else x.expand(len(self.weights[0]), *x.shape)  # (K, N, F)
         for layer in range(self.n_layers):
             h = self._linear(h, layer)
             if layer < self.n_layers - 1:
                 h = self._activate(h)
         return h.unsqueeze(0) if self.one_model else h
 
-    @torch.no_grad()
     def __call__(
         self, x: torch.Tensor, y: torch.Tensor, grad_norms: torch.Tensor | None = None
     ) -> torch.Tensor:

@@ -188,6 +188,7 @@ def fit(
     class_weight: torch.Tensor | None = None,
     engine: Engine = "auto",
     precision: Precision = "fp32",
+    cuda_graphs: bool = False,
 ) -> list[ModelRecord]:
     """Train every model in `model` in place; return one record per model.
 
@@ -197,7 +198,8 @@ def fit(
     the state to `resume` from. `on_checkpoint` gets the state after every epoch. `resume`
     continues from such a state (with `model` holding its parameters). `class_weight` (C,)
     weighs each class in the classification loss, as `F.cross_entropy(weight=...)` does.
-    `engine` and `precision`: see `choose_step`.
+    `engine` and `precision`: see `choose_step`. `cuda_graphs` replays the explicit step's full
+    batches as one captured CUDA graph (graphs.py) when training on CUDA.
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
@@ -207,6 +209,11 @@ def fit(
     shufflers = [torch.Generator().manual_seed(m.seed) for m in models]
     optimizer = StackedSGD(list(model.parameters()), [m.sgd for m in models])
     step = choose_step(model, optimizer, task, class_weight, engine, precision)
+    if cuda_graphs and x_train.is_cuda and isinstance(step, ExplicitStep):
+        from nncli.graphs import GraphedStep
+
+        full_batch = (batch, x_train.shape[1]) if k == 1 else (k, batch, x_train.shape[1])
+        step = GraphedStep(step, torch.Size(full_batch))
     measure = Scorer(step.predict, task, target_scale, class_weight)
     tracker = Tracker(model, models, has_val=val is not None)
     if resume is None:
@@ -262,16 +269,15 @@ def fit(
             step_outputs.append(done_outputs)
             done_outputs = None
         probe = grad_sums if epoch == 1 else None
-        for step_index in range(first_step, steps_per_epoch):
+        # The epoch's batches as views, made at once: cheaper than slicing at every step.
+        batches = zip(x_epoch.split(batch, dim=-2), y_epoch.split(batch, dim=-1), strict=True)
+        for step_index, (x_batch, y_batch) in enumerate(batches):
+            if step_index < first_step:  # done before the run was stopped
+                continue
             if should_stop is not None and should_stop():
                 state = snapshot(epoch, step_index, order, step_outputs)
                 raise TrainingStopped(state, list(model.parameters()))
-            lo = step_index * batch
-            if k == 1:
-                outputs = step(x_epoch[lo : lo + batch], y_epoch[lo : lo + batch], probe)
-            else:
-                outputs = step(x_epoch[:, lo : lo + batch], y_epoch[:, lo : lo + batch], probe)
-            step_outputs.append(outputs)
+            step_outputs.append(step(x_batch, y_batch, probe))
         first_step = 0
 
         epoch_outputs = torch.cat(step_outputs, dim=-2).view(k, n, -1)  # (K, N, C)

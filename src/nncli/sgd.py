@@ -35,7 +35,9 @@ class StackedSGD:
     """SGD over stacked parameters, one `SGDSettings` per model."""
 
     def __init__(self, params: list[torch.Tensor], settings: list[SGDSettings]):
-        self.params = params
+        self._sources = params  # where autograd leaves `.grad`
+        # Detached views: updating them in place needs no `torch.no_grad()` around every step.
+        self.params = [p.detach() for p in params]
         self.settings = settings
         self.shared = all(s == settings[0] for s in settings)
         self.uses_momentum = any(s.momentum != 0 for s in settings)
@@ -48,20 +50,25 @@ class StackedSGD:
             name: torch.tensor([float(getattr(s, name)) for s in settings], device=device)
             for name in _SETTINGS
         }
-        self._fused = not self.uses_decay and not self.uses_nesterov
         self._lr_scale = self._per_model["lr"].view(-1, 1, 1)  # (K, 1, 1) scales d per model
+        # How `update_layer` updates: "plain" SGD and shared "momentum" fold the gradient's
+        # product into the update; anything else materializes the gradient first.
+        if self.uses_decay or self.uses_nesterov or (self.uses_momentum and not self.shared):
+            self._layer_rule = "general"
+        elif self.uses_momentum:
+            self._layer_rule = "momentum"
+        else:
+            self._layer_rule = "plain" if self.shared else "plain per model"
 
     def zero_grad(self) -> None:
-        for p in self.params:
+        for p in self._sources:
             p.grad = None
 
-    @torch.no_grad()
     def step(self) -> None:
         """Update every parameter with its autograd gradient (`.grad`)."""
-        for i, param in enumerate(self.params):
+        for i, param in enumerate(self._sources):
             self.update(i, param.grad)
 
-    @torch.no_grad()
     def update(self, i: int, grad: torch.Tensor) -> None:
         """Update parameter i with its gradient `grad`, shaped like it."""
         if self.shared:
@@ -69,7 +76,6 @@ class StackedSGD:
         else:
             self._per_model_update(i, grad)
 
-    @torch.no_grad()
     def update_layer(
         self, weight: int, bias: int, d: torch.Tensor, h: torch.Tensor, *, one_model: bool
     ) -> None:
@@ -77,34 +83,37 @@ class StackedSGD:
         output `d` (K, B, out) and its input `h` (K, B, in): the weight's gradient is d^T h, the
         bias's d summed over the batch. `d` may be scaled in place. With `one_model`, d and h
         are one model's (B, out) and (B, in) and K = 1."""
+        rule = self._layer_rule
+        if rule == "general":
+            self.update(weight, _product(d, h, one_model))
+            self.update(bias, _batch_sum(d, one_model))
+            return
         w, b = self.params[weight], self.params[bias]
-        if not self._fused:
-            self.update(weight, _product(d, h, one_model))
-            self.update(bias, _batch_sum(d, one_model))
-            return
-        if not self.shared and not self.uses_momentum:
-            d.mul_(self._lr_scale)  # each model's gradient times its own lr, then one fused step
+        if one_model:  # 2-D kernels on model 0's views
+            w, b = w[0], b[0]
+        lr = self.settings[0].lr
+        if rule == "plain per model":
+            d.mul_(self._lr_scale)  # each model's gradient times its own lr, then one step
             lr = 1.0
-        elif not self.shared:
-            self.update(weight, _product(d, h, one_model))
-            self.update(bias, _batch_sum(d, one_model))
-            return
-        else:
-            lr = self.settings[0].lr
-        if not self.uses_momentum:
+        if rule != "momentum":
             _add_product(w, d, h, one_model, alpha=-lr)
-            b.add_(_batch_sum(d, one_model), alpha=-lr)
+            b.add_(d.sum(-2), alpha=-lr)
             return
-        momentum = self.settings[0].momentum
-        buffers = self.momentum_buffers
+        momentum, buffers = self.settings[0].momentum, self.momentum_buffers
         if buffers[weight] is None:  # as SGD's first step: the buffer starts as the gradient
             buffers[weight] = _product(d, h, one_model)
             buffers[bias] = _batch_sum(d, one_model)
         else:
-            _add_product(buffers[weight], d, h, one_model, beta=momentum)
-            buffers[bias].mul_(momentum).add_(_batch_sum(d, one_model))
-        w.add_(buffers[weight], alpha=-lr)
-        b.add_(buffers[bias], alpha=-lr)
+            w_buffer, b_buffer = buffers[weight], buffers[bias]
+            if one_model:
+                w_buffer, b_buffer = w_buffer[0], b_buffer[0]
+            _add_product(w_buffer, d, h, one_model, beta=momentum)
+            b_buffer.mul_(momentum).add_(d.sum(-2))
+        w_buffer, b_buffer = buffers[weight], buffers[bias]
+        if one_model:
+            w_buffer, b_buffer = w_buffer[0], b_buffer[0]
+        w.add_(w_buffer, alpha=-lr)
+        b.add_(b_buffer, alpha=-lr)
 
     def _shared_update(self, i: int, grad: torch.Tensor, s: SGDSettings) -> None:
         param = self.params[i]
@@ -131,11 +140,10 @@ class StackedSGD:
                 buf = self.momentum_buffers[i] = grad.detach().clone()
             else:
                 buf.mul_(momentum).add_(grad)  # momentum 0 leaves exactly the gradient
-            grad = (
-                torch.where(nesterov.bool(), grad + buf * momentum, buf)
-                if self.uses_nesterov
-                else buf
-            )
+            if self.uses_nesterov:
+                grad = torch.where(nesterov.bool(), grad + buf * momentum, buf)
+            else:
+                grad = buf
         param.sub_(grad * lr)
 
     def state_dict(self) -> dict:
@@ -170,8 +178,9 @@ def _batch_sum(d: torch.Tensor, one_model: bool) -> torch.Tensor:
 def _add_product(
     target: torch.Tensor, d: torch.Tensor, h: torch.Tensor, one_model: bool, *, alpha=1.0, beta=1.0
 ) -> None:
-    """target = beta * target + alpha * d^T h, in place, in one kernel."""
+    """target = beta * target + alpha * d^T h, in place, in one kernel (target 2-D for one
+    model)."""
     if one_model:
-        target[0].addmm_(d.t(), h, beta=beta, alpha=alpha)
+        target.addmm_(d.t(), h, beta=beta, alpha=alpha)
     else:
         target.baddbmm_(d.transpose(1, 2), h, beta=beta, alpha=alpha)

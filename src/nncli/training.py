@@ -232,6 +232,7 @@ def train_stack(
             resume=resume[0] if resume is not None else None,
             class_weight=weight.to(device) if weight is not None else None,
             precision=first.training.precision,
+            cuda_graphs=first.training.cuda_graphs,
         )
     baseline = input_blind_loss(
         *prepared.tensors("train", torch.device("cpu")), prepared.task, weight
