@@ -291,8 +291,8 @@ def sized_scenario(
         f" {s.repeats} rounds"
     )
     notes = [
-        f"{MATMUL}: a step's FLOPs (6 x Σ in·out per sample) at the rate of the products"
-        f" {s.batch}x{width} @ {width}x{width} and its two gradient products, timed each round"
+        f"{MATMUL}: a step's FLOPs (6 x Σ in·out per sample) at the rate of a {s.batch}x{width}"
+        f" @ {width}x{width} layer's three products (forward, both gradients), timed each round"
     ]
     header = ["side", "per step", f"÷ {reference}", "GFLOP/s", "of matmul rate"]
     return Section(title, notes, header, rows, measured, list(targets))
