@@ -417,9 +417,8 @@ def write_docs(lines: list[str], done: list[Section], command: str) -> None:
     text = DOCS.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{DOCS}: the markers {BEGIN} and {END} are missing")
-    body = "\n".join(
-        [f"`{command}` on {lines[0]}.", "", f"{lines[1]}.", ""]
-        + [s.render(markdown=True) for s in done]
+    body = "\n\n".join(
+        [f"`{command}` on {lines[0]}.", f"{lines[1]}."] + [s.render(markdown=True) for s in done]
     )
     head, rest = text.split(BEGIN, 1)
     DOCS.write_text(f"{head}{BEGIN}\n{body}\n{END}{rest.split(END, 1)[1]}")
