@@ -21,8 +21,7 @@ test: $(BIN)/nncli
 	$(BIN)/pytest
 
 bench: $(BIN)/nncli
-	$(BIN)/python benchmarks/engine_overhead.py
-	$(BIN)/python benchmarks/sweep_speed.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) runs comparisons
