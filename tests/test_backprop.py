@@ -10,6 +10,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nncli.activations import ACTIVATIONS
 from nncli.backprop import ExplicitStep, covers
@@ -42,7 +43,7 @@ def explicit_gradients(model, x, y, task, weight=None) -> list[torch.Tensor]:
     k = model.n_models
     optimizer = StackedSGD(list(model.parameters()), [SGDSettings(lr=0.1, momentum=0.5)] * k)
     step = ExplicitStep(model, optimizer, task, weight)
-    step(x[0], y[0]) if k == 1 else step(x, y)
+    step(x[0], step.targets(y[0])) if k == 1 else step(x, step.targets(y))
     return optimizer.momentum_buffers
 
 
@@ -108,7 +109,10 @@ def test_the_output_gradient_is_the_losss(task):
     _, y = batch(task, 2, b=6)
     for weight in [None, torch.tensor([1.0, 3.0, 0.5])] if task == "classification" else [None]:
         (expected,) = torch.autograd.grad(stacked_loss(outputs, y, task, weight), outputs)
-        torch.testing.assert_close(output_gradient(outputs.detach(), y, task, weight), expected)
+        targets = F.one_hot(y, 3).float() if task == "classification" else y
+        torch.testing.assert_close(
+            output_gradient(outputs.detach(), targets, task, weight), expected
+        )
 
 
 def test_prediction_equals_the_stacked_forward_with_mixed_activations():

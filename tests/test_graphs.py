@@ -58,7 +58,7 @@ def test_full_batches_replay_one_capture_and_train_as_the_eager_step_does():
         sizes = [8] * 6 + [5] + [8] * 3  # a shorter last batch mid-way, as at an epoch's end
         for i, b in enumerate(sizes):
             x = torch.randn(*([b, 3] if k == 1 else [k, b, 3]), generator=g)
-            y = torch.randint(0, 2, x.shape[:-1], generator=g)
+            y = eager.targets(torch.randint(0, 2, x.shape[:-1], generator=g))
             probe = torch.zeros(2, k) if i == 0 else None
             expected = eager(x, y, probe.clone() if probe is not None else None)
             got = graphed(x, y, probe)
@@ -74,7 +74,7 @@ def test_full_batches_replay_one_capture_and_train_as_the_eager_step_does():
 def test_replayed_outputs_survive_the_next_replay():
     _, inner = explicit_step(1)
     graphed, _ = graphed_step(inner, [4, 3], (1, 4, 2), warmup_steps=0)
-    x, y = torch.randn(4, 3), torch.tensor([0, 1, 1, 0])
+    x, y = torch.randn(4, 3), inner.targets(torch.tensor([0, 1, 1, 0]))
     first = graphed(x, y)
     kept = first.clone()
     second = graphed(2 * x, y)

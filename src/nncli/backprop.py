@@ -18,6 +18,7 @@ contiguous slice of the model axis, in place, with no split or concatenation.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from nncli.activations import ACTIVATIONS, ActivationSpec
 from nncli.losses import output_gradient
@@ -61,6 +62,14 @@ class ExplicitStep:
         self.optimizer = optimizer
         self.task = task
         self.class_weight = class_weight
+        self.n_outputs = model.sizes[-1]
+
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        """Targets as a step takes them: classes one-hot (..., C), made once an epoch rather
+        than every step; regression targets as they are."""
+        if self.task != "classification":
+            return y
+        return F.one_hot(y, self.n_outputs).to(self.weights[0].dtype)
 
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
         if self.one_model:
@@ -99,9 +108,9 @@ class ExplicitStep:
     def __call__(
         self, x: torch.Tensor, y: torch.Tensor, grad_norms: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Train on one batch, x (K, B, F) and y (K, B) (for one model (B, F) and (B,)); return
-        the outputs the step's loss was taken on. With `grad_norms` (L, K), each layer's
-        weight-gradient norm is added to it."""
+        """Train on one batch, x (K, B, F) and y (K, B) as `targets` makes them (for one model
+        (B, F) and (B,)); return the outputs the step's loss was taken on. With `grad_norms`
+        (L, K), each layer's weight-gradient norm is added to it."""
         inputs, pre_activations = [], []  # each layer's input h; each hidden layer's z
         h = x
         for layer in range(self.n_layers):

@@ -10,7 +10,6 @@ not bit for bit.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -69,7 +68,6 @@ class ModelRecord:
     kept_epoch: int = 0  # the epoch whose weights the model ends with
     epochs_run: int = 0
     diverged: tuple[int, int] | None = None  # (epoch, step) where the loss became non-finite
-    initial_train_loss: float = math.nan  # before the first step
     # With probe_gradients: each layer's weight-gradient norm (input layer first), averaged over
     # the steps of the first epoch.
     grad_norms: list[float] | None = None
@@ -126,6 +124,9 @@ class AutogradStep:
         return torch.autocast(x.device.type, dtype=self.autocast_dtype)
 
     @torch.no_grad()
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        return y  # class indices, as cross-entropy takes them
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F) -> (K, N, C), in float32."""
         with self._autocast(x):
@@ -218,8 +219,6 @@ def fit(
     tracker = Tracker(model, models, has_val=val is not None)
     if resume is None:
         records = [ModelRecord() for _ in range(k)]
-        for record, loss in zip(records, measure(x_train, y_train)[0], strict=True):
-            record.initial_train_loss = loss
         grad_sums = None
         if probe_gradients:  # (L, K), on the model's device: no transfer inside the step loop
             grad_sums = torch.zeros(len(model.weights), k, device=x_train.device)
@@ -270,7 +269,9 @@ def fit(
             done_outputs = None
         probe = grad_sums if epoch == 1 else None
         # The epoch's batches as views, made at once: cheaper than slicing at every step.
-        batches = zip(x_epoch.split(batch, dim=-2), y_epoch.split(batch, dim=-1), strict=True)
+        targets = step.targets(y_epoch)  # (K, N) or, one-hot, (K, N, C)
+        batches = zip(x_epoch.split(batch, dim=-2), targets.split(batch, dim=y_epoch.dim() - 1),
+                      strict=True)  # fmt: skip
         for step_index, (x_batch, y_batch) in enumerate(batches):
             if step_index < first_step:  # done before the run was stopped
                 continue

@@ -53,6 +53,7 @@ class GraphedStep:
     ):
         self.step = step
         self.predict = step.predict
+        self.targets = step.targets
         self.batch_shape = batch_shape  # a full batch's x; others run eagerly
         self.warmup_left = warmup_steps
         self.capture = capture

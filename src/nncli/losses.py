@@ -45,18 +45,16 @@ def output_gradient(
     outputs: torch.Tensor, targets: torch.Tensor, task: str, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
     """The gradient of `stacked_loss` (of `single_loss` for one model's (B, C) outputs) with
-    respect to the outputs, written out: (softmax - one-hot) / B for cross-entropy (each
-    sample's term times its class weight over the batch's weight sum), 2 (output - target) / B
-    for the squared error."""
+    respect to the outputs, written out. Classification takes one-hot `targets` (K, B, C) and
+    gives (softmax - one-hot) / B, each sample's term times its class weight over the batch's
+    weight sum; regression gives 2 (output - target) / B."""
     b = outputs.shape[-2]
     if task != "classification":
         return (outputs - targets.unsqueeze(-1)).mul_(2.0 / b)
-    d = torch.softmax(outputs, dim=-1)
-    index = targets.unsqueeze(-1)  # (K, B, 1)
-    d.scatter_add_(-1, index, torch.full(index.shape, -1.0, device=d.device, dtype=d.dtype))
+    d = torch.softmax(outputs, dim=-1).sub_(targets)
     if weight is None:
         return d.mul_(1.0 / b)
-    sample_weight = weight[targets]  # (K, B)
+    sample_weight = targets @ weight  # (K, B): each sample's class weight
     return d.mul_((sample_weight / sample_weight.sum(-1, keepdim=True)).unsqueeze(-1))
 
 
