@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, run once on a machine with CUDA (see the device notes in docs/benchmarks.md):
-# the GPU tests, a sweep trained on cuda against the same sweep on the CPU, and the stacked
-# speed-up on the GPU. Writes its outputs under $OUT when set.
+# the GPU tests (explicit vs autograd, CUDA graphs, tf32, bf16, no host sync in a step), a sweep
+# trained on cuda against the same sweep on the CPU, the harness's GPU scenarios (per step
+# against bare loops, CUDA graphs, each precision) and the stacked speed-up on the GPU. Writes
+# its outputs under $OUT when set.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
@@ -22,6 +24,7 @@ for a, b in zip(cuda["results"], cpu["results"]):
         worst = max(worst, abs(x - y) / max(abs(y), 1e-9))
 print(f"sweep on cuda vs cpu: {len(cuda['results'])} variants, worst relative test-loss gap {worst:.2e}")
 PY
+python3 benchmarks/run.py --quick --threads 4 2>&1 | tee "$out/harness.txt"
 python3 benchmarks/sweep_speed.py --engine-only --set training.device=cuda --repeats 3
 python3 benchmarks/sweep_speed.py --engine-only --set training.device=cuda --repeats 3 --seeds 5 \
   --set model.depth=4 --set model.width=64 \

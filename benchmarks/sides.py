@@ -10,6 +10,7 @@ loop draw the same batches: each epoch a `torch.randperm` from a generator seede
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import itertools
@@ -169,9 +170,8 @@ def parameters(spec: Spec) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     return [m.weight.detach() for m in linears], [m.bias.detach() for m in linears]
 
 
-def nncli_side(spec: Spec, data: Data) -> float | None:
+def nncli_side(spec: Spec, data: Data, **extra) -> float | None:
     """`engine.fit` on one stacked model, without a validation split."""
-    extra = {}
     if spec.precision != "fp32":
         if "precision" not in inspect.signature(fit).parameters:
             return None
@@ -312,6 +312,7 @@ def sides(device: str) -> dict[str, Side]:
     """Every side that can run on `device`, nncli first (the one the others are divided by)."""
     found: dict[str, Side] = {"nncli": nncli_side, "explicit lower bound": explicit_side}
     if device.startswith("cuda"):
+        found["nncli + CUDA graphs"] = functools.partial(nncli_side, cuda_graphs=True)
         found["explicit + CUDA graph"] = explicit_graph_side
     found["bare autograd"] = bare_side
     if device == "cpu":
