@@ -534,7 +534,7 @@ def test_auto_device_is_reported_in_the_setup_line_json_and_run_json(
     shown = invoke("train", tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "a")
     assert shown.exit_code == 0, shown.output
     setup = next(line for line in shown.stdout.splitlines() if line.startswith("MLP "))
-    assert setup.endswith(", seed 3; on cpu"), setup
+    assert setup.endswith(", seed 3; on cpu, 1 thread"), setup
     summary = train_json(tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "b")
     assert summary["device"] == "cpu"
     assert json.loads((tmp_path / "b/run.json").read_text())["device"] == "cpu"
