@@ -325,6 +325,47 @@ def test_help_does_not_import_torch():
     assert result.stderr.strip().endswith("NO-TORCH")
 
 
+def test_training_a_built_in_set_imports_neither_scikit_learn_nor_dynamo(tmp_path):
+    """Start-up (issue 10): a synthetic set is drawn, split and scored without scikit-learn
+    (or scipy); matplotlib waits for the first plot; nothing builds torch._dynamo. Each
+    synthetic set trains one epoch through the real CLI in one fresh process."""
+    from nncli.datasets import DATASETS
+
+    synthetic = [name for name, spec in DATASETS.items() if spec.synthetic]
+    probe = f"""
+import sys
+from nncli import plots
+from nncli.cli import main
+
+HEAVY = ("sklearn", "scipy", "matplotlib", "torch._dynamo")
+before_plotting = []  # what the first plot found imported: the first set trained by then
+make_pyplot = plots._pyplot
+
+def first_plot():
+    if not before_plotting:
+        before_plotting.append(sorted(name for name in HEAVY if name in sys.modules))
+    return make_pyplot()
+
+plots._pyplot = first_plot
+for name in {synthetic!r}:
+    sys.argv = ["nncli", "train", {str(ROOT / "configs/moons.yaml")!r}, "--quiet",
+                "-s", "data.source=" + name, "-s", "data.n_samples=60", "-s", "training.epochs=1",
+                "--out", {str(tmp_path)!r} + "/" + name]
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None), (name, exc.code)
+print("before plotting:", *before_plotting, file=sys.stderr)
+print("at the end:", sorted(name for name in HEAVY if name in sys.modules), file=sys.stderr)
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "before plotting: []",
+        "at the end: ['matplotlib']",  # it did plot
+    ]
+
+
 def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
     ok = run_cli("train", tiny_moons, "--json", "--out", tmp_path / "r")
     assert ok.returncode == 0, ok.stderr
@@ -493,7 +534,7 @@ def test_auto_device_is_reported_in_the_setup_line_json_and_run_json(
     shown = invoke("train", tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "a")
     assert shown.exit_code == 0, shown.output
     setup = next(line for line in shown.stdout.splitlines() if line.startswith("MLP "))
-    assert setup.endswith(", seed 3; on cpu"), setup
+    assert setup.endswith(", seed 3; on cpu, 1 thread"), setup
     summary = train_json(tiny_moons, "--set", "training.device=auto", "--out", tmp_path / "b")
     assert summary["device"] == "cpu"
     assert json.loads((tmp_path / "b/run.json").read_text())["device"] == "cpu"

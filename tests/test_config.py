@@ -196,6 +196,23 @@ def test_a_device_of_another_form_is_refused_naming_the_forms(device):
     )
 
 
+@pytest.mark.parametrize("threads", ["auto", 1, 2, 64])
+def test_training_threads_takes_auto_or_a_count(threads):
+    assert (
+        validate_config(with_section("training", {"threads": threads})).training.threads == threads
+    )
+    assert validate_config(MINIMAL).training.threads == "auto"
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True, "2", "all", None, [2], 1025])
+def test_training_threads_of_another_kind_is_one_problem_naming_the_key(threads):
+    problem = only_problem(with_section("training", {"threads": threads}))
+    assert problem == (
+        "cfg.yaml: training.threads: must be auto or a whole number from 1 to 1024,"
+        f" got {threads!r}"
+    )
+
+
 def test_early_stopping_needs_a_validation_split():
     raw = with_section("training", {"early_stopping": {"patience": 3}})
     raw["data"]["split"] = {"train": 0.8, "val": 0.0, "test": 0.2}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nncli import csvdata
-from nncli.config import DataConfig
+from nncli.config import MAX_SEED, DataConfig
 from nncli.configfile import validate_config
 from nncli.data import load_dataset
 from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, label_value
@@ -107,6 +107,37 @@ def test_bundled_sets_match_scikit_learn(name):
     assert data.feature_names == [str(f) for f in bunch.feature_names]
     if data.task == "classification":
         assert data.classes == [str(c) for c in bunch.target_names]
+
+
+def scikit_learn_twin(name: str, n: int, noise: float, seed: int):
+    import sklearn.datasets as skd
+
+    if name == "moons":
+        return skd.make_moons(n_samples=n, noise=noise, random_state=seed)
+    if name == "circles":
+        return skd.make_circles(n_samples=n, noise=noise, factor=0.5, random_state=seed)
+    return skd.make_blobs(n_samples=n, centers=3, cluster_std=noise, random_state=seed)
+
+
+@pytest.mark.parametrize("name", ["moons", "circles", "blobs"])
+@pytest.mark.parametrize(
+    ("n", "noise", "seed"),
+    [
+        (1000, None, 0),
+        (4, 0.2, 0),
+        (5, 0.0, 1),
+        (7, 0.3, 5),
+        (101, 1.5, 12345),
+        (60, 0.1, MAX_SEED),
+    ],
+)
+def test_scikit_learn_shapes_are_its_arrays_bit_for_bit(name, n, noise, seed):
+    """numpy re-implementations, so that training on them never imports scikit-learn."""
+    noise = DATASETS[name].default_noise if noise is None else noise
+    data = load(name, n_samples=n, noise=noise, seed=seed)
+    X, y = scikit_learn_twin(name, n, noise, seed)
+    assert matrix(data).tobytes() == X.tobytes()
+    assert data.y.tobytes() == y.astype(np.int64).tobytes()
 
 
 @pytest.mark.parametrize("name", SYNTHETIC)

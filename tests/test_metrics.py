@@ -309,3 +309,68 @@ def test_the_positive_class_can_be_named():
                      ("recall", skm.recall_score)]:  # fmt: skip
         assert scores[name] == pytest.approx(fn(y_true, probs.argmax(1), pos_label=0)), name
     assert scores["roc_auc"] == pytest.approx(skm.roc_auc_score(y_true == 0, probs[:, 0]))
+
+
+# --- numpy, as scikit-learn computes them ------------------------------------------------------
+
+
+def scikit_learn_scores(y_true, probs, n_classes: int, positive: int) -> dict:
+    """What classification_metrics called scikit-learn for, before it computed them itself."""
+    probs = probs / probs.sum(axis=1, keepdims=True)  # renormalized in float64, as it does
+    y_pred = probs.argmax(axis=1)
+    labels_ = list(range(n_classes))
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y_true, y_pred, average="binary" if n_classes == 2 else "macro",
+        labels=labels_ if n_classes > 2 else None, pos_label=positive if n_classes == 2 else 1,
+        zero_division=0,
+    )  # fmt: skip
+    scores = {"accuracy": skm.accuracy_score(y_true, y_pred), "f1": f1, "precision": precision,
+              "recall": recall, "log_loss": skm.log_loss(y_true, y_proba=probs, labels=labels_),
+              "roc_auc": None}  # fmt: skip
+    if len(np.unique(y_true)) == n_classes:
+        scores["roc_auc"] = (
+            skm.roc_auc_score(y_true == positive, probs[:, positive])
+            if n_classes == 2
+            else skm.roc_auc_score(y_true, probs, multi_class="ovr", labels=labels_)
+        )
+    return scores
+
+
+def test_classification_metrics_equal_scikit_learns_bit_for_bit():
+    """Over random labels and probabilities, tied scores (ROC AUC's hard case), absent and
+    never-predicted classes: the same floats, not merely close ones."""
+    g = np.random.default_rng(1)
+    for case in range(200):
+        n_classes, n = int(g.integers(2, 6)), int(g.integers(2, 80))
+        y_true = g.integers(0, n_classes, size=n)
+        raw = g.random((n, n_classes)) ** 3
+        if case % 3 == 0:
+            raw = np.round(raw, 1) + 1e-3  # many ties
+        probs = raw / raw.sum(axis=1, keepdims=True)
+        positive = int(g.integers(0, 2))
+        scores = classification_metrics(y_true, probs, n_classes, positive=positive)
+        expected = scikit_learn_scores(y_true, probs, n_classes, positive)
+        assert {k: scores[k] for k in expected} == expected, case
+        matrix = skm.confusion_matrix(y_true, probs.argmax(axis=1), labels=range(n_classes))
+        assert scores["confusion_matrix"] == matrix.tolist()
+
+
+def test_regression_metrics_equal_scikit_learns_bit_for_bit():
+    g = np.random.default_rng(2)
+    for case in range(100):
+        n = int(g.integers(2, 50))
+        y_true = g.uniform(0.5, 10.0, n) * (1 if case % 2 else -1)
+        if case % 7 == 0:
+            y_true = np.full(n, 3.0)  # a constant target: R² is 1 if predicted exactly, else 0
+        y_pred = y_true + g.normal(0.0, 1.0, n) * (case % 5 != 0)
+        scores = regression_metrics(y_true, y_pred)
+        assert scores == {
+            "mse": skm.mean_squared_error(y_true, y_pred),
+            "mape": skm.mean_absolute_percentage_error(y_true, y_pred),
+            "mae": skm.mean_absolute_error(y_true, y_pred),
+            "r2": skm.r2_score(y_true, y_pred),
+        }, case
+
+
+def test_r2_of_one_row_is_no_value():
+    assert regression_metrics(np.array([2.0]), np.array([1.0]))["r2"] is None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from nncli.config import SplitConfig
+from nncli.config import MAX_SEED, SplitConfig
 from nncli.errors import UsageError
 from nncli.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
 
@@ -113,6 +113,57 @@ def test_a_single_class_is_a_usage_error():
 def test_too_few_rows_for_a_training_split_is_a_usage_error():
     with pytest.raises(UsageError, match=r"2 rows are too few for the split 0\.7/0\.15/0\.15"):
         split_indices(np.zeros(2), DEFAULT, seed=0, stratify=False)
+
+
+def scikit_learn_split(y: np.ndarray, sizes: dict[str, int], seed: int, stratify: bool) -> dict:
+    """What split_indices did with scikit-learn's train_test_split: train, then val/test."""
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(y))
+    rest_size = sizes["val"] + sizes["test"]
+    train, rest = train_test_split(indices, test_size=rest_size, random_state=seed,
+                                   stratify=y if stratify else None)  # fmt: skip
+    val, test = train_test_split(rest, test_size=sizes["test"], random_state=seed,
+                                 stratify=y[rest] if stratify else None)  # fmt: skip
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def test_split_is_scikit_learns_row_for_row():
+    """The split is written out (no scikit-learn import) and splits every seed as it did."""
+    g = np.random.default_rng(0)
+    fractions = [DEFAULT, SplitConfig(train=0.5, val=0.25, test=0.25),
+                 SplitConfig(train=0.8, val=0.1, test=0.1)]  # fmt: skip
+    compared = 0
+    for case in range(150):
+        n, n_classes = int(g.integers(30, 400)), int(g.integers(2, 6))
+        y = g.choice(n_classes, size=n, p=g.dirichlet(np.full(n_classes, 3.0)))
+        seed, stratify = int(g.integers(0, MAX_SEED)), case % 4 != 0
+        try:
+            parts = split_indices(y, fractions[case % 3], seed=seed, stratify=stratify)
+            expected = scikit_learn_split(y, sizes(parts), seed, stratify)
+        except UsageError:  # a class too rare for a stratified split
+            continue
+        except ValueError:  # scikit-learn's: one row of a class left for val/test (next test)
+            continue
+        for name in SPLITS:
+            assert parts[name].tolist() == expected[name].tolist(), (case, name)
+        compared += 1
+    assert compared > 130, compared
+
+
+def test_a_class_with_one_row_left_for_val_and_test_still_splits():
+    """scikit-learn refuses to stratify a class of one row, which val/test's share of a small
+    class can be; it goes to one of the two."""
+    y = np.repeat([0, 1, 2], [7, 27, 38])
+    fractions = SplitConfig(train=0.8, val=0.1, test=0.1)
+    with pytest.raises(ValueError, match="only 1 member"):
+        scikit_learn_split(y, {"val": 7, "test": 7}, 0, True)
+    parts = split_indices(y, fractions, seed=0, stratify=True)
+    counts = {name: np.bincount(y[parts[name]], minlength=3).tolist() for name in SPLITS}
+    # Train's 58 rows: shares 5.64, 21.75, 30.61 rounded down, the two left over to the largest
+    # remainders. Test's 7 of the [1, 5, 8] left: 0.5, 2.5, 4, the one left over to class 0 or
+    # 1 (tied), here class 0.
+    assert counts == {"train": [6, 22, 30], "val": [0, 3, 4], "test": [1, 2, 4]}
 
 
 # --- scalers -----------------------------------------------------------------------------------

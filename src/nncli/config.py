@@ -46,6 +46,9 @@ MAX_HIDDEN_WEIGHTS = 2 * 10**9
 # The weights are float32: a learning rate or decay beyond its range cannot be applied to them.
 FLOAT32_MAX = 3.4028234663852886e38
 
+# The most CPU threads `training.threads` may ask torch for.
+MAX_THREADS = 1024
+
 # Feature cells read as missing by default, besides an empty cell (in any letter case).
 MISSING_VALUES = ("NA", "NaN", "N/A", "null", "None")
 
@@ -310,6 +313,20 @@ class TrainingConfig(_Strict):
                 f" got {excerpt(device)}"
             )
         return device
+
+    # CPU threads torch computes with: "auto" chooses from the work per step (one thread for
+    # small models, more for large batches and wide layers; threads.py), a number is used as is.
+    threads: int | Literal["auto"] = "auto"
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _thread_count(cls, threads: Any) -> int | str:
+        whole = isinstance(threads, int) and not isinstance(threads, bool)
+        if threads == "auto" or (whole and 1 <= threads <= MAX_THREADS):
+            return threads
+        raise ValueError(
+            f"must be auto or a whole number from 1 to {MAX_THREADS}, got {excerpt(threads)}"
+        )
 
     # Classification: weigh each class in the loss; "balanced" gives class c the weight
     # n / (n_classes * n_c) on the training split (scikit-learn's), a mapping names labels.

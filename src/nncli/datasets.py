@@ -58,22 +58,71 @@ def _xor(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X[order], y[order]
 
 
-def _moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_moons
+# moons, circles and blobs are scikit-learn's `make_moons`, `make_circles` and `make_blobs`
+# (sklearn/datasets/_samples_generator.py, 1.9), written out so that a built-in set does not
+# import scikit-learn (over a second of start-up): the same arrays for the same seed, because
+# every draw is made from the same `RandomState` in the same order, `sklearn.utils.shuffle`'s
+# included. tests/test_datasets.py compares them bit for bit.
 
-    return make_moons(n_samples=n, noise=noise, random_state=seed)
+
+def _moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    outer, inner = np.linspace(0, np.pi, n // 2), np.linspace(0, np.pi, n - n // 2)
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(outer), np.sin(outer)]),  # the unit circle's top half
+            np.column_stack([1 - np.cos(inner), 1 - np.sin(inner) - 0.5]),  # upside down
+        ]
+    )
+    return _shuffled_with_noise(X, n // 2, noise, seed)
 
 
 def _circles(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_circles
+    # endpoint=False: a circle's first point is not also its last
+    outer = np.linspace(0, 2 * np.pi, n // 2, endpoint=False)
+    inner = np.linspace(0, 2 * np.pi, n - n // 2, endpoint=False)
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(outer), np.sin(outer)]),
+            np.column_stack([np.cos(inner) * 0.5, np.sin(inner) * 0.5]),  # make_circles' factor
+        ]
+    )
+    return _shuffled_with_noise(X, n // 2, noise, seed)
 
-    return make_circles(n_samples=n, noise=noise, factor=0.5, random_state=seed)
+
+def _shuffled_with_noise(
+    X: np.ndarray, n_first: int, noise: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """X's first `n_first` rows are class 0, the rest class 1: shuffled, then Gaussian noise."""
+    rng = np.random.RandomState(seed)
+    y = (np.arange(len(X)) >= n_first).astype(np.intp)
+    X, y = _shuffle(X, y, rng)
+    return X + rng.normal(scale=noise, size=X.shape), y
+
+
+def _shuffle(
+    X: np.ndarray, y: np.ndarray, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
+    """`sklearn.utils.shuffle(X, y, random_state=rng)`."""
+    order = np.arange(len(y))
+    rng.shuffle(order)
+    return X[order], y[order]
 
 
 def _blobs(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_blobs
-
-    return make_blobs(n_samples=n, centers=3, cluster_std=noise, random_state=seed)
+    """Three Gaussian clusters of standard deviation `noise` about centres drawn uniformly in
+    [-10, 10]^2; the first `n % 3` clusters have one point more."""
+    rng = np.random.RandomState(seed)
+    n_centers, n_features = 3, 2
+    centers = rng.uniform(-10.0, 10.0, size=(n_centers, n_features))
+    sizes = [n // n_centers + (i < n % n_centers) for i in range(n_centers)]
+    X = np.vstack(
+        [
+            rng.normal(loc=centre, scale=noise, size=(size, n_features))
+            for centre, size in zip(centers, sizes, strict=True)
+        ]
+    )  # (N, 2), cluster by cluster
+    y = np.repeat(np.arange(n_centers), sizes)
+    return _shuffle(X, y, rng)
 
 
 def _spiral(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.fileio import atomic_write_text
 from nncli.preprocessing import SPLITS
 from nncli.runs import CHECKPOINT_FILE
+from nncli.threads import multiply_adds, use_auto_threads
 
 
 def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
@@ -71,8 +72,10 @@ def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> 
     net, card = open_model(target)
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))
+        use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows
         return {"metrics": card.measure(net, x, y), "n_samples": len(x), "notes": notes}
     splits = split_data(card, split)
+    use_auto_threads(multiply_adds(card.sizes, max(len(y) for _, y in splits.values())))
     metrics = {name: card.measure(net, x, y) for name, (x, y) in splits.items()}
     n_samples = sum(len(y) for _, y in splits.values())
     return {"metrics": metrics if split == "all" else metrics[split], "n_samples": n_samples,
@@ -174,6 +177,7 @@ def predict(target: Path, data: Path, *, id_column: str | None = None) -> pd.Dat
     if clash:
         raise UsageError(f"{path}: column {excerpt(clash[0])}: predict writes a column of that"
                          " name itself; rename that column in the file")  # fmt: skip
+    use_auto_threads(multiply_adds(card.sizes, len(table)))
     outputs = card.predict_raw(net, encoder.transform(_typed(encoder, table, path), str(path)))
     result = table[([id_column] if id_column else []) + kept].reset_index(drop=True)
     if card.task == "classification":

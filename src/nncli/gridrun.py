@@ -19,6 +19,7 @@ from nncli.model import check_fits_in_memory, layer_sizes
 from nncli.outputs import HistoryLog
 from nncli.runfolder import RunFolder, Saved
 from nncli.sweep import train_grid
+from nncli.threads import stack_threads
 from nncli.training import (
     batch_size_note,
     class_weights,
@@ -92,7 +93,8 @@ def grid_run(
         device = _devices(grid)
         prepared = _prepare(grid, request.config_path, None)
         _check_stacks(grid, prepared)
-        _describe(grid, prepared, device, request.kind, on_info, on_warning)
+        threads = _threads(grid, prepared)
+        _describe(grid, prepared, device, threads, request.kind, on_info, on_warning)
         info = {
             "kind": request.kind,
             "config": grid.base.model_dump(mode="json"),
@@ -101,8 +103,9 @@ def grid_run(
             "diagnostics": diagnostics,
         }
         folder = RunFolder.create(
-            grid.base, request.out, kind=request.kind, stop=should_stop, info=info, device=device
-        )
+            grid.base, request.out, kind=request.kind, stop=should_stop, info=info, device=device,
+            threads=_threads_record(threads),
+        )  # fmt: skip
     else:
         given = [request.config_path, request.out, *request.overrides, *request.vary]
         given += [request.n_seeds, request.sequential, request.diagnostics]
@@ -114,8 +117,11 @@ def grid_run(
             diagnostics = bool(saved.info.get("diagnostics"))
             device = _devices(grid)  # `auto` may choose another device than the first run's
             prepared = _prepare(grid, folder.path, saved.info.get("data"))
-            _describe(grid, prepared, device, request.kind, on_info, on_warning)
-            folder.set_status("running", pid=os.getpid(), device=device)
+            threads = _threads(grid, prepared)  # `auto` counts this machine's cores anew
+            _describe(grid, prepared, device, threads, request.kind, on_info, on_warning)
+            folder.set_status(
+                "running", pid=os.getpid(), device=device, threads=_threads_record(threads)
+            )
             if on_info is not None:
                 on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
         except BaseException:
@@ -211,10 +217,33 @@ def _devices(grid: Grid) -> str:
     )
 
 
+def _threads(grid: Grid, prepared: dict[str, PreparedData]) -> list[int]:
+    """The torch threads each stack trains with, in training order."""
+    firsts = [grid.models[stack[0]].config for stack in grid.stacks]
+    return [
+        stack_threads(config, prepared[data_key(config)], len(stack))
+        for config, stack in zip(firsts, grid.stacks, strict=True)
+    ]
+
+
+def _threads_record(threads: list[int]) -> int | list[int]:
+    """run.json's `threads`: the count, or each stack's where they differ."""
+    return threads[0] if len(set(threads)) == 1 else threads
+
+
+def _threads_label(threads: list[int], device: str) -> str:
+    """`1 thread`, `2 threads`, `1 or 2 threads by stack`; `CPU threads` beside a GPU."""
+    counts = sorted(set(threads))
+    noun = "thread" if device == "cpu" else "CPU thread"
+    shown = f"{' or '.join(map(str, counts))} {noun}{'' if counts == [1] else 's'}"
+    return shown + (" by stack" if len(counts) > 1 else "")
+
+
 def _describe(
     grid: Grid,
     prepared: dict,
     device: str,
+    threads: list[int],
     kind: str,
     on_info: Info | None,
     on_warning: Info | None,
@@ -236,6 +265,7 @@ def _describe(
     precisions = sorted(precisions)
     if precisions:
         shown += f" in {'/'.join(precisions)}"
+    shown += f", {_threads_label(threads, device)}"
     if kind == "train":
         on_info(report.describe_setup(first, data, device=shown))
         return

@@ -1,4 +1,4 @@
-"""The one registry of metrics, each computed by scikit-learn on original-unit values."""
+"""The one registry of metrics on original-unit values, computed as scikit-learn computes them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Literal
 
 import numpy as np
 
-# scikit-learn is imported on first use, so commands that only read results (`nncli runs`) start
-# fast.
+# Written with numpy rather than called from scikit-learn, whose import (scipy's, mostly) took
+# over a second, as long as torch's: the formulas of sklearn/metrics/_classification.py,
+# _regression.py and _ranking.py (1.9), with its conventions (zero_division=0, log loss clipped
+# to [eps, 1 - eps], R² of a constant target), and tests/test_metrics.py compares the two.
 
 # A target this close to zero, relative to the mean |target|, makes MAPE meaningless.
 MAPE_ZERO_TOLERANCE = 1e-3
@@ -26,23 +28,19 @@ def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
     both_signs = y_true.min() < 0 < y_true.max()
     if both_signs or magnitude.min() <= MAPE_ZERO_TOLERANCE * max(magnitude.mean(), 1e-300):
         return None
-    return float(_skm().mean_absolute_percentage_error(y_true, y_pred))
+    eps = np.finfo(np.float64).eps
+    return float(np.mean(np.abs(y_pred - y_true) / np.maximum(magnitude, eps)))
 
 
-def _skm():
-    import warnings
-
-    from sklearn import metrics
-    from sklearn.exceptions import UndefinedMetricWarning
-
-    # Undefined values (R² of one row) come back as None; scikit-learn's warning would only
-    # print its own file and line to the user.
-    warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
-    return metrics
-
-
-def _average(n_classes: int) -> str:
-    return "binary" if n_classes == 2 else "macro"
+def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
+    """Undefined for one row; a constant target scores 1 when predicted exactly, else 0."""
+    if len(y_true) < 2:
+        return None
+    residual = np.sum((y_true - y_pred) ** 2)
+    spread = np.sum((y_true - np.mean(y_true)) ** 2)
+    if residual == 0 or spread == 0:
+        return 1.0 if residual == 0 else 0.0
+    return float(1 - residual / spread)
 
 
 @dataclass(frozen=True)
@@ -51,9 +49,8 @@ class MetricSpec:
     higher_is_better: bool  # `nncli runs --sort` lists the best run first
     note: str  # what it says; the README's Metrics table quotes it (tests/test_docs.py)
     unit: str = ""  # shown after the name in metric tables
-    # Regression: (y_true, y_pred) -> value. None for classification metrics, which come from
-    # one shared scikit-learn call (`precision_recall_fscore_support`, which `f1_score`,
-    # `precision_score` and `recall_score` each call) under their registry name.
+    # Regression: (y_true, y_pred) -> value. None for classification metrics, which
+    # `classification_metrics` computes together from one confusion matrix.
     fn: Callable[[np.ndarray, np.ndarray], float | None] | None = None
     # Whether None can mean "no meaning for this data" (shown "undefined") rather than only
     # "no value" (a diverged model, a one-row split; shown "-").
@@ -67,7 +64,7 @@ METRICS: dict[str, MetricSpec] = {
         "regression",
         higher_is_better=False,
         note="mean squared error, in target units squared",
-        fn=lambda t, p: _skm().mean_squared_error(t, p),
+        fn=lambda t, p: float(np.mean((t - p) ** 2)),
     ),
     "mape": MetricSpec(
         "regression",
@@ -83,13 +80,13 @@ METRICS: dict[str, MetricSpec] = {
         "regression",
         higher_is_better=False,
         note="mean absolute error, in target units",
-        fn=lambda t, p: _skm().mean_absolute_error(t, p),
+        fn=lambda t, p: float(np.mean(np.abs(p - t))),
     ),
     "r2": MetricSpec(
         "regression",
         higher_is_better=True,
         note="coefficient of determination (1 is perfect, 0 is predicting the mean)",
-        fn=lambda t, p: _skm().r2_score(t, p),
+        fn=_r2,
     ),
     "accuracy": MetricSpec(
         "classification", higher_is_better=True, note="fraction classified correctly"
@@ -145,47 +142,68 @@ def classification_metrics(
 ) -> dict:
     """Scores from class probabilities (N, C), plus the confusion matrix (rows: true class,
     columns: predicted class) and per-class precision, recall, F1 and support. With two
-    classes, `positive` is the index of the class F1, precision, recall and ROC AUC score."""
-    skm = _skm()
-    # float32 softmax sums to 1 within 1e-7, looser than scikit-learn's check: renormalize.
+    classes, `positive` is the index of the class F1, precision, recall and ROC AUC score;
+    with more, they are macro averages (a class never predicted or absent scores 0)."""
+    # float32 softmax sums to 1 within 1e-7: renormalize in float64.
     probabilities = np.asarray(probabilities, dtype=np.float64)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     y_pred = probabilities.argmax(axis=1)
-    labels = list(range(n_classes))
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
-        y_true,
-        y_pred,
-        average=_average(n_classes),
-        labels=labels if n_classes > 2 else None,
-        pos_label=positive,
-        zero_division=0,
-    )
-    found = {"accuracy": skm.accuracy_score(y_true, y_pred), "f1": f1}
-    found |= {"precision": precision, "recall": recall}
-    found["log_loss"] = skm.log_loss(y_true, probabilities, labels=labels)
+    matrix = np.bincount(y_true * n_classes + y_pred, minlength=n_classes**2)
+    matrix = matrix.reshape(n_classes, n_classes)  # (C true, C predicted)
+    hits, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    each = {
+        "precision": _ratio(hits, predicted),
+        "recall": _ratio(hits, actual),
+        "f1": _ratio(2.0 * hits, actual + predicted),
+    }  # name -> (C,)
+    scored = [positive] if n_classes == 2 else slice(None)
+    found = {name: np.mean(values[scored]) for name, values in each.items()}
+    found["accuracy"] = np.mean(y_true == y_pred)
+    eps = np.finfo(np.float64).eps
+    likelihood = np.clip(probabilities, eps, 1 - eps)[np.arange(len(y_true)), y_true]  # (N,)
+    found["log_loss"] = np.mean(-np.log(likelihood))
     found["roc_auc"] = _roc_auc(y_true, probabilities, n_classes, positive)
     scores: dict = {name: _finite(found[name]) for name in metric_names("classification")}
-    matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
     scores["confusion_matrix"] = matrix.tolist()
-    each = skm.precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average=None, zero_division=0
-    )
     scores["per_class"] = [
         {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
-        for p, r, f, n in zip(*each, strict=True)
+        for p, r, f, n in zip(each["precision"], each["recall"], each["f1"], actual, strict=True)
     ]
     return scores
+
+
+def _ratio(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """counts / totals, 0 where a total is 0 (scikit-learn's zero_division=0)."""
+    return np.where(totals > 0, counts / np.maximum(totals, 1), 0.0)
 
 
 def _roc_auc(
     y_true: np.ndarray, probabilities: np.ndarray, n_classes: int, positive: int
 ) -> float | None:
-    """None where it has no meaning: a split that lacks one of the classes."""
+    """Binary, or one-vs-rest macro-averaged; None where it has no meaning: a split that lacks
+    one of the classes."""
     if len(np.unique(y_true)) < n_classes:
         return None
     if n_classes == 2:
-        return _skm().roc_auc_score(y_true == positive, probabilities[:, positive])
-    return _skm().roc_auc_score(y_true, probabilities, multi_class="ovr", labels=range(n_classes))
+        return _binary_roc_auc(y_true == positive, probabilities[:, positive])
+    return float(
+        np.mean([_binary_roc_auc(y_true == c, probabilities[:, c]) for c in range(n_classes)])
+    )
+
+
+def _binary_roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    """The trapezoidal area under the ROC curve through each distinct score (collinear points
+    dropped, as scikit-learn's `roc_curve` drops them, so the sums agree)."""
+    order = np.argsort(-scores, kind="stable")
+    scores, is_positive = scores[order], is_positive[order].astype(np.float64)
+    ends = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # each score's last row
+    tps = np.cumsum(is_positive)[ends]
+    fps = 1 + ends - tps
+    if len(fps) > 2:
+        keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+        fps, tps = fps[keep], tps[keep]
+    fpr, tpr = np.r_[0.0, fps] / fps[-1], np.r_[0.0, tps] / tps[-1]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
 def _finite(value: float | None) -> float | None:

@@ -24,8 +24,6 @@ def split_indices(
 
     `class_names` (index-aligned with the class indices in `y`) only make errors readable.
     """
-    from sklearn.model_selection import train_test_split
-
     n = len(y)
     counts = _split_counts(n, fractions)
     if counts["train"] < 1:
@@ -37,14 +35,64 @@ def split_indices(
     if rest_size == 0:
         return {"train": indices}
     strata = y if stratify else None
-    train, rest = train_test_split(indices, test_size=rest_size, random_state=seed, stratify=strata)
+    train, rest = _train_test_split(indices, rest_size, seed, strata)
     result = {"train": np.sort(train)}
     if counts["val"] == 0 or counts["test"] == 0:
         result["val" if counts["val"] else "test"] = np.sort(rest)
         return result
     strata = y[rest] if stratify else None
-    val, test = train_test_split(rest, test_size=counts["test"], random_state=seed, stratify=strata)
+    val, test = _train_test_split(rest, counts["test"], seed, strata)
     return {"train": result["train"], "val": np.sort(val), "test": np.sort(test)}
+
+
+# `_train_test_split` is scikit-learn's `train_test_split(indices, test_size=n_test,
+# random_state=seed, stratify=strata)` (ShuffleSplit and StratifiedShuffleSplit._iter_indices in
+# sklearn/model_selection/_split.py, `_approximate_mode` in sklearn/utils/extmath.py, 1.9),
+# written out so that splitting does not import scikit-learn (over a second of start-up): the
+# same draws from the same `RandomState` in the same order, so every seed splits as it did.
+# tests/test_preprocessing.py compares the two. Unlike scikit-learn it does not refuse a class
+# with a single row in what it splits (the val/test remainder of a small class can be one row).
+
+
+def _train_test_split(
+    indices: np.ndarray, n_test: int, seed: int, strata: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`indices` split into (train, test) parts in shuffled order, `n_test` rows to test."""
+    rng = np.random.RandomState(seed)
+    if strata is None:
+        order = rng.permutation(len(indices))
+        return indices[order[n_test:]], indices[order[:n_test]]
+    _, class_of, class_counts = np.unique(strata, return_inverse=True, return_counts=True)
+    members = np.split(np.argsort(class_of, kind="stable"), np.cumsum(class_counts)[:-1])
+    n_train = _approximate_mode(class_counts, len(indices) - n_test, rng)
+    n_tests = _approximate_mode(class_counts - n_train, n_test, rng)
+    train: list[int] = []
+    test: list[int] = []
+    for rows, to_train, to_test in zip(members, n_train, n_tests, strict=True):
+        rows = rows[rng.permutation(len(rows))]
+        train.extend(rows[:to_train])
+        test.extend(rows[to_train : to_train + to_test])
+    train_rows = rng.permutation(np.array(train, dtype=np.intp))
+    test_rows = rng.permutation(np.array(test, dtype=np.intp))
+    return indices[train_rows], indices[test_rows]
+
+
+def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState):
+    """How many of `n_draws` rows each class gets: its share rounded down, the rows left over
+    going to the largest remainders, ties drawn at random."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need = int(n_draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (tied,) = np.where(remainder == value)
+            add_now = min(len(tied), need)
+            floored[rng.choice(tied, size=add_now, replace=False)] += 1
+            need -= add_now
+            if need == 0:
+                break
+    return floored.astype(int)
 
 
 def _split_counts(n: int, fractions: SplitConfig) -> dict[str, int]:

@@ -33,6 +33,7 @@ from nncli.losses import single_loss
 from nncli.model import StackedMLP, load_parameters
 from nncli.preprocessing import SPLITS
 from nncli.sgd import SGDSettings
+from nncli.threads import stack_threads
 
 # Config keys a model of a stack may have of its own; every other key its stack shares.
 PER_MODEL_KEYS = (
@@ -200,6 +201,7 @@ def train_stack(
     if any(stack_key(c) != stack_key(first) for c in configs):
         raise ValueError("configs of one stack may differ only in PER_MODEL_KEYS")
     device = resolve_device(first.training.device)
+    torch.set_num_threads(stack_threads(first, prepared, len(configs)))
     train = prepared.tensors("train", device)
     val = prepared.tensors("val", device) if "val" in prepared.raw else None
     card = ModelCard.describe(first, prepared)
