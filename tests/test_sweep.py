@@ -109,6 +109,15 @@ def test_diagnostics_on_request(grid_config, tmp_path):
     assert "grad_norms" not in plain["results"][0]
 
 
+def test_diagnostics_of_a_depth_sweep_give_each_depth_its_layers(grid_config, tmp_path):
+    result = run_sweep(grid_config, [], vary=["model.depth=1,3"], diagnostics=True,
+                       out=tmp_path / "d")  # fmt: skip
+    assert [len(r["grad_norms"]) for r in result["results"]] == [2, 4]
+    header, shallow, deep = (tmp_path / "d/summary.csv").read_text().splitlines()
+    layer4 = header.split(",").index("grad_norm_layer4")
+    assert shallow.split(",")[layer4] == "" and deep.split(",")[layer4] != ""
+
+
 def test_a_diverging_variant_is_reported_and_the_others_finish(grid_config, tmp_path):
     regression = ["data.source=sine", "data.scale_target=false"]
     result = run_sweep(grid_config, regression, vary=["training.lr=10,0.05"], out=tmp_path / "d")

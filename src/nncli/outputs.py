@@ -68,7 +68,10 @@ def _no_follow(path: str, flags: int) -> int:
 def _csv(rows: list[dict], *, header: bool = True) -> str:
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        # Every row's columns, in order of first appearance: a sweep of model.depth has more
+        # grad_norm_layer columns for deeper variants (restval leaves the others' cells empty).
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         if header:
             writer.writeheader()
         writer.writerows(rows)
