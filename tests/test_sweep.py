@@ -116,6 +116,7 @@ def test_diagnostics_of_a_depth_sweep_give_each_depth_its_layers(grid_config, tm
     header, shallow, deep = (tmp_path / "d/summary.csv").read_text().splitlines()
     layer4 = header.split(",").index("grad_norm_layer4")
     assert shallow.split(",")[layer4] == "" and deep.split(",")[layer4] != ""
+    assert (tmp_path / "d/grad_ratio_by_value.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_diverging_variant_is_reported_and_the_others_finish(grid_config, tmp_path):

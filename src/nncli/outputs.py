@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nncli import plots, runs
+from nncli import gridplots, plots, runs
 from nncli.checkpoint import save_checkpoint
 from nncli.config import Config, looks_like_path
 from nncli.data import PreparedData
@@ -22,6 +22,8 @@ from nncli.training import ModelFit
 if TYPE_CHECKING:
     from nncli.engine import EpochReport
 
+# With diagnostics: the first layer's gradient over the output layer's, against the varied values.
+GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
 # The rows of each split: CSV line numbers (the header is line 1), or a built-in set's positions.
 SPLIT_FILE = "split.json"
 
@@ -157,23 +159,33 @@ def write_grid_outputs(
         )
         for v, label in enumerate(labels)
     ]
-    plots.plot_loss_bands(out_dir / "loss_curves.png", histories, title=title)
+    gridplots.plot_loss_bands(out_dir / "loss_curves.png", histories, title=title)
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     if grid.varied:
         metric = headline_metric(prepared.task)
-        plots.plot_metric_by_value(
+        gridplots.plot_by_value(
             out_dir / "metric_by_value.png",
             results,
             grid.varied,
-            split=split,
-            metric=metric,
+            stat=lambda r: r["metrics"][split][metric],
+            ylabel=f"{split} {metric}",
             title=f"{title}: {split} {metric}",
         )
     if diagnostics:
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
-        plots.plot_grad_norms(
+        gridplots.plot_grad_norms(
             out_dir / "grad_norms.png", norms, title=f"{title}: gradient by layer"
         )
+        if grid.varied:
+            gridplots.plot_by_value(
+                out_dir / GRAD_RATIO_PLOT,
+                results,
+                grid.varied,
+                stat=lambda r: r["grad_ratio"],
+                ylabel="first-layer / output-layer gradient norm",
+                title=f"{title}: how much gradient reaches the first layer",
+                log=True,
+            )
     activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
     if "model.activation" in grid.varied:
         plots.plot_activations(out_dir / "activations.png", activations)
