@@ -168,3 +168,38 @@ def test_gradient_figures_show_every_layer_of_the_deepest_variant_on_log_axes(fi
     assert len(depth_panel.collections) == 2  # each seed's value, per line
     texts_do_not_overlap(norms)
     texts_do_not_overlap(ratios)
+
+
+def test_function_fits_of_several_models_share_one_legend_beside_the_panel(figures, tmp_path):
+    x = np.linspace(-np.pi, np.pi, 50)[:, None]
+    models = [(f"width={w}", lambda g, w=w: np.sin(g[:, 0]) * w / 8) for w in (1, 2, 8)]
+    plots.plot_function_fit(
+        tmp_path / "fits.png", models, x, np.sin(x[:, 0]), title="sine", feature="x", target="y"
+    )
+    (fig,) = figures
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["training range", "training data", "width=1", "width=2", "width=8"]
+    (ax,) = fig.axes
+    assert ax.get_xlim()[0] < -1.4 * np.pi and ax.get_xlim()[1] > 1.4 * np.pi  # beyond the data
+    texts_do_not_overlap(fig)
+
+
+@pytest.mark.parametrize("mape", [0.25, None])
+def test_regression_errors_show_percentage_errors_exploding_near_zero(figures, tmp_path, mape):
+    y_true = np.array([0.01, 0.1, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y_pred = y_true + 0.05  # the same absolute error on every row
+    plots.plot_regression_errors(
+        tmp_path / "e.png", y_true, y_pred, split="test", target="y", mape=mape
+    )
+    (fig,) = figures
+    left, right = fig.axes
+    assert left.get_xlabel() == "true y" and left.get_ylabel() == "predicted y"
+    assert (right.get_xscale(), right.get_yscale()) == ("log", "log")
+    errors = right.collections[0].get_offsets()[:, 1]
+    np.testing.assert_allclose(errors, 0.05 / y_true)  # 5 for the smallest target, 0.008 largest
+    share = (5 + 0.5) / float(np.sum(0.05 / y_true))  # the 2 smallest of 8 rows
+    assert f"the 2 rows with the smallest |target| hold {share:.0%}" in right.get_title()
+    assert right.get_title().startswith("MAPE undefined" if mape is None else "MAPE\n")
+    assert [line.get_ydata()[0] for line in right.lines] == ([] if mape is None else [mape])
+    texts_do_not_overlap(fig)

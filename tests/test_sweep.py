@@ -129,6 +129,7 @@ def test_a_diverging_variant_is_reported_and_the_others_finish(grid_config, tmp_
     assert fine["diverged"] == 0 and fine["metrics"]["test"]["mse"]["mean"] < 1
     assert diverged["best_epoch"]["values"] == [None] and diverged["best_epoch"]["mean"] is None
     assert "Infinity" not in (tmp_path / "d/summary.json").read_text()
+    assert (tmp_path / "d/fits.png").read_bytes()[:4] == b"\x89PNG"  # 1-D: each variant's fit
 
 
 @pytest.mark.parametrize("lr", ["10,100", "1e4,1e5"])  # late, and in the very first epoch

@@ -152,7 +152,9 @@ def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
             summary |= {"varied": grid.varied, "results": results}
             rows = [flat_row(r["values"], r) for r in results]
         config = grid.base
-        title = f"{config.name}: depth {config.model.depth}, width {config.model.width}"
+        shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
+                 if f"model.{key}" not in grid.varied]  # fmt: skip
+        title = ", ".join([config.name or "run", *shape]).replace(", ", ": ", 1)
         write_grid_outputs(
             run.folder.path,
             grid,

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 # With diagnostics: the first layer's gradient over the output layer's, against the varied values.
 GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
+# 1-D regression: each variant's learned function, over and beyond the training range.
+FITS_PLOT = "fits.png"
 # The rows of each split: CSV line numbers (the header is line 1), or a built-in set's positions.
 SPLIT_FILE = "split.json"
 
@@ -90,8 +92,8 @@ def loss_name(prepared: PreparedData) -> str:
 def write_train_outputs(
     run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
 ) -> None:
-    """model.safetensors, history.csv, metrics.json, split.json, loss.png, and fit.png for 1-D
-    regression."""
+    """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
+    errors.png, and fit.png for one feature."""
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
     atomic_write_text(run_dir / SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
@@ -106,10 +108,22 @@ def write_train_outputs(
         kept_epoch=model.record.kept_epoch,
         log=prepared.task == "regression",
     )
-    if prepared.task == "regression" and prepared.n_features == 1:
+    if prepared.task != "regression":
+        return
+    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
+    x, y = prepared.raw[split]
+    plots.plot_regression_errors(
+        run_dir / runs.ERRORS_PLOT_FILE,
+        y,
+        model.card.predict_raw(model.net, x),
+        split=split,
+        target=prepared.dataset.target_name,
+        mape=model.metrics[split]["mape"],
+    )
+    if prepared.n_features == 1:
         plots.plot_function_fit(
             run_dir / runs.FIT_PLOT_FILE,
-            partial(model.card.predict_raw, model.net),
+            [("network", partial(model.card.predict_raw, model.net))],
             *prepared.raw["train"],
             title=config.name or "fit",
             feature=prepared.dataset.feature_names[0],
@@ -190,12 +204,22 @@ def write_grid_outputs(
     if "model.activation" in grid.varied:
         plots.plot_activations(out_dir / "activations.png", activations)
     x, y = prepared.raw["train"]
+    first_seed = [
+        (labels[m.variant], partial(f.card.predict_raw, f.net))
+        for m, f in zip(grid.models, fits, strict=True)
+        if m.seed == grid.seeds(m.variant)[0]
+    ][:20]
+    if prepared.task == "regression" and x.shape[1] == 1:
+        plots.plot_function_fit(
+            out_dir / FITS_PLOT,
+            first_seed[:10],
+            x,
+            y,
+            title=f"{title} (first seed)",
+            feature=prepared.dataset.feature_names[0],
+            target=prepared.dataset.target_name,
+        )
     if prepared.task == "classification" and x.shape[1] == 2:
-        first_seed = [
-            (labels[m.variant], partial(f.card.predict_raw, f.net))
-            for m, f in zip(grid.models, fits, strict=True)
-            if m.seed == grid.seeds(m.variant)[0]
-        ][:20]
         plots.plot_decision_boundaries(
             out_dir / "decision_boundaries.png",
             first_seed,

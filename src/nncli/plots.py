@@ -192,11 +192,20 @@ def plot_activations(path: Path, names: list[str]) -> None:
 
 
 def plot_function_fit(
-    path: Path, predict, x: object, y: object, *, title: str, feature: str, target: str
+    path: Path,
+    models: list[tuple[str, object]],
+    x: object,
+    y: object,
+    *,
+    title: str,
+    feature: str,
+    target: str,
 ) -> None:
-    """A 1-D regression: the learned function beyond the training range, the data inside it.
+    """A 1-D regression: each learned function over the training range and as far again beyond
+    it, with the training data inside.
 
-    `predict` maps raw (N, 1) inputs to predictions in the target's units.
+    `models` pairs a label with a function from raw (N, 1) inputs to predictions in the target's
+    units.
     """
     import numpy as np
 
@@ -207,10 +216,73 @@ def plot_function_fit(
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     ax.axvspan(lo, hi, color="grey", alpha=0.12, label="training range")
     ax.scatter(x[:, 0], y, s=8, color="black", alpha=0.5, label="training data")
-    ax.plot(grid[:, 0], predict(grid), color="tab:red", label="network")
+    low, high = float(np.min(y)), float(np.max(y))
+    colours = class_colours(max(len(models), 1)) if len(models) > 1 else ["tab:red"]
+    for (label, predict), colour in zip(models, colours, strict=True):
+        ax.plot(grid[:, 0], predict(grid), color=colour, label=label)
+    # Far outside, a guess can run off by orders of magnitude: keep the data's scale in view.
+    margin = high - low or 1.0
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(max(bottom, low - 2 * margin), min(top, high + 2 * margin))
     ax.set_xlabel(feature)
     ax.set_ylabel(target)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{title}: fits inside the training range, guesses outside it")
+    if len(models) > 1:  # beside the panel, below the title: it covers neither
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize=8)
+    else:
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{title}: fits inside the training range, guesses outside it")
     save_figure(fig, path)
+
+
+def plot_regression_errors(
+    path: Path, y_true: object, y_pred: object, *, split: str, target: str, mape: float | None
+) -> None:
+    """Predicted against true values (left), and each row's absolute percentage error against
+    its |target| (right, log axes): percentage errors explode as targets approach zero, which
+    is where MAPE misleads, or (near zero, or of both signs) is undefined.
+    """
+    import numpy as np
+
+    plt = pyplot()
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    left.scatter(y_true, y_pred, s=8, alpha=0.6)
+    ends = [float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))]
+    left.plot(ends, ends, color="grey", linewidth=0.8, linestyle="--", label="perfect")
+    left.set_xlabel(f"true {target}")
+    left.set_ylabel(f"predicted {target}")
+    left.set_title(f"{split} split: {len(y_true)} rows", fontsize=9)
+    left.legend(fontsize=8)
+    magnitude = np.abs(y_true)
+    shown = magnitude > 0  # a zero target has no percentage error at all
+    ape = np.abs(y_pred - y_true)[shown] / magnitude[shown]
+    right.scatter(magnitude[shown], ape, s=8, alpha=0.6)
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel(f"|true {target}| (log scale)")
+    right.set_ylabel("absolute percentage error (fraction, log scale)")
+    if mape is not None:
+        right.axhline(mape, color="tab:red", linewidth=0.8, label=f"MAPE {mape:.3g}")
+        right.legend(fontsize=8)
+    right.set_title(_smallest_share(magnitude[shown], ape, mape), fontsize=9)
+    for ax in (left, right):
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(f"{split} errors: squared errors weigh every row alike, percentages do not")
+    save_figure(fig, path)
+
+
+def _smallest_share(magnitude: object, ape: object, mape: float | None) -> str:
+    """What the right panel shows, in words: how much of the summed percentage error the quarter
+    of rows with the smallest |target| holds."""
+    import numpy as np
+
+    order = np.argsort(magnitude, kind="stable")
+    quarter = max(len(order) // 4, 1)
+    total = float(np.sum(ape))
+    share = float(np.sum(ape[order[:quarter]])) / total if total > 0 else 0.0
+    head = "MAPE undefined: targets near zero or of both signs" if mape is None else "MAPE"
+    return (
+        f"{head}\nthe {quarter} rows with the smallest |target| hold {share:.0%}"
+        " of the summed percentage error"
+    )
