@@ -73,6 +73,9 @@ def test_json_files_and_plots_of_a_sweep(grid_config, tmp_path):
         assert stats["mean"] == pytest.approx(sum(stats["values"]) / 2)
         assert set(record["best_epoch"]) == {"mean", "std", "values"}
     assert json.loads((out / "summary.json").read_text()) == report
+    (stack,) = report["stacks"]  # the lr values train in one pass
+    assert stack["variants"] == ["lr=1.0", "lr=0.1", "lr=0.01"] and stack["models"] == 6
+    assert stack["seconds"] > 0
     assert (out / "summary.csv").read_text().splitlines()[0].startswith("training.lr,seeds,")
     models = (out / "models.csv").read_text().splitlines()
     assert len(models) == 7 and models[0].startswith("training.lr,seed,file,")
@@ -172,6 +175,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(grid_config, tmp_path,
     assert status["status"] == "interrupted" and status["resumable"] is True
     resumed = run_sweep(None, [], resume=cut)
     assert resumed["results"] == whole["results"]
+    # The stack it stopped in took an unknown time; a finished one's was saved with it.
+    assert [s["seconds"] is None for s in resumed["stacks"]].count(True) == 1
     for name in ("summary.csv", "models.csv"):
         assert (cut / name).read_text() == (tmp_path / "whole" / name).read_text()
     for path in (tmp_path / "whole/models").iterdir():

@@ -161,8 +161,12 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     if as_json:
         print(to_json(result))
         return
+    from nncli.report import describe_times
+
     console = make_console()
     console.print(table(result))
+    if not quiet:
+        console.print(describe_times(result["stacks"]))
     console.print(f"{saved} in [bold]{result['out_dir']}[/]")
 
 

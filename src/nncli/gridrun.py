@@ -228,7 +228,8 @@ def _describe(
         on_info(report.describe_setup(first, data, device=shown))
         return
     on_info(report.describe_setup(first, data, varied=grid.varied, device=shown))
-    on_info(report.describe_grid(grid))
+    data_varied = any(key.startswith("data.") for key in grid.varied)
+    on_info(report.describe_grid(grid, n_train=None if data_varied else len(data.raw["train"][1])))
 
 
 def save_best_weights(path: Path, card: ModelCard, best_params: list) -> None:
