@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nncli import gridplots, plots, runs
+from nncli import gridplots, htmlreport, plots, runs
 from nncli.checkpoint import save_checkpoint
 from nncli.config import Config, looks_like_path
 from nncli.data import PreparedData
@@ -93,7 +93,7 @@ def write_train_outputs(
     run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
 ) -> None:
     """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
-    errors.png, and fit.png for one feature."""
+    errors.png, and fit.png for one feature; report.html."""
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
     atomic_write_text(run_dir / SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
@@ -108,8 +108,15 @@ def write_train_outputs(
         kept_epoch=model.record.kept_epoch,
         log=prepared.task == "regression",
     )
-    if prepared.task != "regression":
-        return
+    if prepared.task == "regression":
+        _regression_figures(run_dir, config, prepared, model)
+    htmlreport.write_report(run_dir)  # last: it embeds the figures
+
+
+def _regression_figures(
+    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
+) -> None:
+    """errors.png, and fit.png for one feature."""
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     x, y = prepared.raw[split]
     plots.plot_regression_errors(
@@ -153,7 +160,7 @@ def write_grid_outputs(
     title: str,
     diagnostics: bool,
 ) -> None:
-    """summary.json/.csv, models.csv, history/ and models/ per model, and the plots."""
+    """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html."""
     atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
     atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
     atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
@@ -229,6 +236,7 @@ def write_grid_outputs(
             feature_names=prepared.dataset.feature_names,
             classes=prepared.dataset.classes,
         )
+    htmlreport.write_report(out_dir)  # last: it embeds the figures
 
 
 def flat_row(first: dict, record: dict) -> dict:
