@@ -163,6 +163,7 @@ def test_gradient_figures_show_every_layer_of_the_deepest_variant_on_log_axes(fi
     assert [t.get_text() for t in norms.axes[0].get_xticklabels()] == ["1", "2", "3", "4"]
     depth_panel = ratios.axes[0]
     assert depth_panel.get_yscale() == "log" and "log scale" in depth_panel.get_ylabel()
+    assert ratios.axes[1].get_ylabel() == ""  # the panels share the first one's
     labels = [t.get_text() for t in depth_panel.get_legend().get_texts()]
     assert labels == ["activation=sigmoid", "activation=relu"]
     assert len(depth_panel.collections) == 2  # each seed's value, per line
@@ -202,4 +203,14 @@ def test_regression_errors_show_percentage_errors_exploding_near_zero(figures, t
     assert f"the 2 rows with the smallest |target| hold {share:.0%}" in right.get_title()
     assert right.get_title().startswith("MAPE undefined" if mape is None else "MAPE\n")
     assert [line.get_ydata()[0] for line in right.lines] == ([] if mape is None else [mape])
+    texts_do_not_overlap(fig)
+
+
+def test_a_variant_that_diverged_keeps_its_legend_entry_and_sets_no_scale(figures, tmp_path):
+    groups = [("lr=1.0 (2/2 diverged)", []), ("lr=0.1", [history(10, "mse", 1.0)])]
+    gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="sgd: depth 1")
+    (fig,) = figures
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [g[0] for g in groups]
+    assert all(ax.get_ylim()[1] < 10 for ax in fig.axes)  # the losses drawn set the scale
     texts_do_not_overlap(fig)

@@ -165,13 +165,14 @@ def test_a_varied_batch_size_says_its_steps_per_epoch(write_config):
 
 
 def test_training_times_name_each_stack_when_there_are_several():
-    one = [{"variants": ["lr=0.1", "lr=0.01"], "models": 6, "seconds": 4.04}]
+    one = [{"values": {}, "models": 6, "seconds": 4.04}]
     assert describe_times(one) == "training took 4.0 s (6 models in one pass)"
     several = [
-        {"variants": ["batch_size=1"], "models": 3, "seconds": 31.25},
-        {"variants": ["batch_size=32"], "models": 3, "seconds": None},
+        {"values": {"training.batch_size": 1}, "models": 3, "seconds": 31.25},
+        {"values": {"training.batch_size": 32}, "models": 3, "seconds": None},
+        {"values": {}, "models": 3, "seconds": 2.0},
     ]
     assert describe_times(several) == (
         "training took, stack by stack: batch_size=1: 31.2 s; batch_size=32: time not known"
-        " (resumed)"
+        " (resumed); stack 3: 2.0 s"
     )

@@ -11,31 +11,35 @@ from nncli import plots
 
 def plot_loss_bands(path: Path, groups: list[tuple[str, list[list[dict]]]], *, title: str) -> None:
     """Train and val loss by epoch: per group (label, seeds' histories) the mean over seeds,
-    with a min-max band."""
+    with a min-max band.
+
+    A group without histories (the caller leaves out models that diverged: their last finite
+    losses would set the scale at 1e30) keeps its legend entry, and draws nothing.
+    """
     import numpy as np
 
     plt = plots.pyplot()
-    first = groups[0][1][0]
-    has_val = bool(first) and "val_loss" in first[0]
-    splits = ("train", "val") if has_val else ("train",)
+    first = next((h for _, runs in groups for h in runs if h), [])
+    splits = ("train", "val") if first and "val_loss" in first[0] else ("train",)
     fig, axes = plt.subplots(
         1, len(splits), figsize=(6 * len(splits), 4.5), squeeze=False, layout="constrained"
     )
     colours = plt.get_cmap("tab10" if len(groups) <= 10 else "viridis")
     for ax, split in zip(axes[0], splits, strict=True):
+        drawn = False
         for i, (label, runs) in enumerate(groups):
+            colour = colours(i % 10) if len(groups) <= 10 else colours(i / (len(groups) - 1))
             runs = [h for h in runs if h]  # a model that diverged in its first epoch has none
-            if not runs:
-                continue
-            length = min(len(h) for h in runs)  # early stopping may end seeds at different epochs
+            length = min((len(h) for h in runs), default=0)  # early stopping ends seeds apart
             curves = np.array([[row[f"{split}_loss"] for row in h[:length]] for h in runs])
-            if not np.isfinite(curves).any():  # diverged in its first epoch: nothing to draw
+            if not runs or not np.isfinite(curves).any():
+                ax.plot([], [], color=colour, label=label)  # named in the legend all the same
                 continue
             epochs = np.arange(1, length + 1)
-            colour = colours(i % 10) if len(groups) <= 10 else colours(i / (len(groups) - 1))
             ax.plot(epochs, curves.mean(axis=0), color=colour, label=label)
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=colour, alpha=0.2)
-        if ax.lines:  # a log axis needs something positive on it; all diverged draws nothing
+            drawn = True
+        if drawn:  # a log axis needs something positive on it
             ax.set_yscale("log")
         else:
             ax.text(0.5, 0.5, "every model diverged", ha="center", transform=ax.transAxes)
@@ -44,9 +48,8 @@ def plot_loss_bands(path: Path, groups: list[tuple[str, list[list[dict]]]], *, t
         ax.set_ylabel(f"{split} loss (log scale)")
         ax.set_title(f"{split} loss: mean over seeds, band = min to max")
         ax.grid(alpha=0.3, which="both")
-    drawn = next((ax for ax in axes[0] if ax.lines), None)
-    if drawn is not None:  # one legend for both panels, beside them: it covers no curve
-        fig.legend(*drawn.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+    # One legend for both panels, beside them: it covers no curve.
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     fig.suptitle(title)
     plots.save_figure(fig, path)
 
@@ -154,8 +157,9 @@ def plot_by_value(
         ax.set_xlabel(key + (" (log scale)" if ax.get_xscale() == "log" else ""))
         if log:
             ax.set_yscale("log")
-        spread = "mean, dots: each seed; log scale" if log else "mean ± std over seeds"
-        ax.set_ylabel(f"{ylabel} ({spread})")
+        if ax is axes[0][0]:  # the panels share it
+            spread = "mean, dots: each seed; log scale" if log else "mean ± std over seeds"
+            ax.set_ylabel(f"{ylabel}\n({spread})")
         ax.grid(alpha=0.3, which="both")
         if others:
             ax.legend(fontsize=8)

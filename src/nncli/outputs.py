@@ -173,14 +173,9 @@ def write_grid_outputs(
             out_dir / runs.MODELS_DIR / f"{label}.safetensors", model_fit.net, model_fit.card
         )
     labels = [variant_label(values) for values in grid.values]
-    histories = [
-        (
-            label,
-            [f.record.history for m, f in zip(grid.models, fits, strict=True) if m.variant == v],
-        )
-        for v, label in enumerate(labels)
-    ]
-    gridplots.plot_loss_bands(out_dir / "loss_curves.png", histories, title=title)
+    gridplots.plot_loss_bands(
+        out_dir / "loss_curves.png", _histories(grid, fits, labels), title=title
+    )
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     if grid.varied:
         metric = headline_metric(prepared.task)
@@ -203,7 +198,7 @@ def write_grid_outputs(
                 results,
                 grid.varied,
                 stat=lambda r: r["grad_ratio"],
-                ylabel="first-layer / output-layer gradient norm",
+                ylabel="first layer's gradient / output layer's",
                 title=f"{title}: how much gradient reaches the first layer",
                 log=True,
             )
@@ -237,6 +232,17 @@ def write_grid_outputs(
             classes=prepared.dataset.classes,
         )
     htmlreport.write_report(out_dir)  # last: it embeds the figures
+
+
+def _histories(grid, fits: list[ModelFit], labels: list[str]) -> list[tuple[str, list]]:
+    """Per variant: its label, saying how many seeds diverged, and the histories of the rest."""
+    groups = []
+    for v, label in enumerate(labels):
+        records = [f.record for m, f in zip(grid.models, fits, strict=True) if m.variant == v]
+        kept = [r.history for r in records if r.diverged is None]
+        lost = len(records) - len(kept)
+        groups.append((f"{label} ({lost}/{len(records)} diverged)" if lost else label, kept))
+    return groups
 
 
 def flat_row(first: dict, record: dict) -> dict:

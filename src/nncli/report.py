@@ -206,8 +206,9 @@ def describe_grid(grid: Grid, *, n_train: int | None = None) -> str:
 
 
 def describe_times(stacks: list[dict]) -> str:
-    """How long training took: each stack's seconds, named by its variants when there are
-    several stacks."""
+    """How long training took: each stack's seconds, named by the values its models share when
+    there are several stacks."""
+    from nncli.grid import variant_label
 
     def seconds(stack: dict) -> str:
         return (
@@ -217,7 +218,10 @@ def describe_times(stacks: list[dict]) -> str:
     if len(stacks) == 1:
         (stack,) = stacks
         return f"training took {seconds(stack)} ({_count(stack['models'], 'model')} in one pass)"
-    parts = [f"{', '.join(stack['variants'])}: {seconds(stack)}" for stack in stacks]
+    parts = [
+        f"{variant_label(stack['values']) if stack['values'] else f'stack {i}'}: {seconds(stack)}"
+        for i, stack in enumerate(stacks, start=1)
+    ]
     return f"training took, stack by stack: {'; '.join(parts)}"
 
 

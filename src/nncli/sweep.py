@@ -208,18 +208,16 @@ def _diagnostics(group: list) -> dict[str, Any]:
 
 
 def stack_times(grid: Grid, fits: list) -> list[dict]:
-    """Each stack's variants (labels), model count and training seconds, in training order."""
-    from nncli.grid import variant_label
-
-    return [
-        {
-            "variants": list(dict.fromkeys(variant_label(grid.values[grid.models[i].variant])
-                                           for i in stack)),
-            "models": len(stack),
-            "seconds": fits[stack[0]].stack_seconds,
-        }
-        for stack in grid.stacks
-    ]  # fmt: skip
+    """Each stack in training order: the varied values its models share (what sets it apart from
+    the other stacks), its model count and its training seconds."""
+    found = []
+    for stack in grid.stacks:
+        values = [grid.values[grid.models[i].variant] for i in stack]
+        shared = {key: value for key, value in values[0].items()
+                  if all(other[key] == value for other in values)}  # fmt: skip
+        seconds = fits[stack[0]].stack_seconds
+        found.append({"values": shared, "models": len(stack), "seconds": seconds})
+    return found
 
 
 def all_failed(results: list[dict]) -> bool:
