@@ -170,9 +170,9 @@ def test_training_times_name_each_stack_when_there_are_several():
     several = [
         {"values": {"training.batch_size": 1}, "models": 3, "seconds": 31.25},
         {"values": {"training.batch_size": 32}, "models": 3, "seconds": None},
-        {"values": {}, "models": 3, "seconds": 2.0},
+        {"values": {}, "models": 3, "seconds": 0.043},
     ]
     assert describe_times(several) == (
         "training took, stack by stack: batch_size=1: 31.2 s; batch_size=32: time not known"
-        " (resumed); stack 3: 2.0 s"
+        " (resumed); stack 3: 0.04 s"
     )

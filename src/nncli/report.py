@@ -211,9 +211,9 @@ def describe_times(stacks: list[dict]) -> str:
     from nncli.grid import variant_label
 
     def seconds(stack: dict) -> str:
-        return (
-            "time not known (resumed)" if stack["seconds"] is None else f"{stack['seconds']:.1f} s"
-        )
+        if stack["seconds"] is None:
+            return "time not known (resumed)"
+        return f"{stack['seconds']:.{1 if stack['seconds'] >= 1 else 2}f} s"
 
     if len(stacks) == 1:
         (stack,) = stacks
