@@ -63,3 +63,23 @@ write(
         for i in range(n)
     ),
 )
+
+# transactions.csv: made up, and imbalanced on purpose: about 1 in 25 card transactions is
+# fraud. Fraud is likelier for large amounts, at night and far from home, but overlaps the rest,
+# so a model that never says "fraud" is already 96% accurate (docs/tutorial.md, lesson 6).
+rng = np.random.default_rng(11)
+n = 3000
+amount = np.round(rng.lognormal(3.5, 1.0, n), 2)
+hour = rng.integers(0, 24, n)
+distance = np.round(rng.exponential(8.0, n), 1)
+night = (hour < 6) | (hour >= 23)
+score = 1.1 * np.log(amount) + 1.6 * night + 0.12 * distance + rng.normal(0, 1.0, n)
+fraud = score > np.quantile(score, 0.96)
+write(
+    HERE / "transactions.csv",
+    ["amount", "hour", "distance_km", "fraud"],
+    (
+        [f"{amount[i]:g}", hour[i], f"{distance[i]:g}", "yes" if fraud[i] else "no"]
+        for i in range(n)
+    ),
+)

@@ -44,10 +44,13 @@ def test_train_writes_a_complete_run_folder(tiny_moons, tmp_path):
         "loss.png",
         "metrics.json",
         "model.safetensors",
+        "report.html",  # the folder as one page
         "run.json",
         "split.json",
     ]
-    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "finished"
+    assert status["setup"].startswith("moons: 200 rows, 2 features, 2 classes")  # as printed
     split = json.loads((out / "split.json").read_text())
     assert split["source"] == "moons" and split["rows"] == "position"
     assert sorted(split["train"] + split["val"] + split["test"]) == list(range(200))

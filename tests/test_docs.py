@@ -33,3 +33,17 @@ def test_the_architecture_page_lists_every_module():
         p.name for p in (ROOT / "src/nncli").glob("*.py") if not p.name.startswith("_")
     )
     assert [m for m in modules if f"`{m}`" not in text] == []
+
+
+def test_the_tutorial_names_real_tests_and_shows_every_figure_it_ships():
+    text = (ROOT / "docs/tutorial.md").read_text()
+    tree = ast.parse((ROOT / "tests/test_lessons.py").read_text())
+    lessons = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    named = set(re.findall(r"`tests/test_lessons\.py::(test_\w+)`", text))
+    assert named == {name for name in lessons if name.startswith("test_lesson")}
+    shown = set(re.findall(r"\]\(tutorial/([\w.-]+\.png)\)", text))
+    shipped = {p.name for p in (ROOT / "docs/tutorial").glob("*.png")}
+    assert shown == shipped  # none missing, none left over from an older page
+    for name in shipped:
+        assert (ROOT / "docs/tutorial" / name).stat().st_size < 100_000, name
+    assert "docs/tutorial.md" in (ROOT / "README.md").read_text()

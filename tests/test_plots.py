@@ -8,17 +8,17 @@ import itertools
 import numpy as np
 import pytest
 
-from nncli import plots
+from nncli import gridplots, plots
 
 
 @pytest.fixture
 def figures(monkeypatch) -> list:
     """The figures the plot functions would save, kept open to look at."""
     saved: list = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig))
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: saved.append(fig))
     yield saved
     for fig in saved:
-        plots._pyplot().close(fig)
+        plots.pyplot().close(fig)
 
 
 def texts_do_not_overlap(fig) -> None:
@@ -133,9 +133,84 @@ def test_regression_losses_are_on_a_log_axis_and_labels_never_overlap(
 def test_loss_bands_share_one_legend_beside_the_panels(figures, tmp_path):
     groups = [(f"activation={a}", [history(10, "accuracy", s), history(10, "accuracy", 2 * s)])
               for a, s in (("relu", 1.0), ("tanh", 0.5), ("sigmoid", 0.2))]  # fmt: skip
-    plots.plot_loss_bands(tmp_path / "bands.png", groups, title="moons: depth 2, width 16")
+    gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="moons: depth 2, width 16")
     (fig,) = figures
     assert [ax.get_legend() for ax in fig.axes] == [None, None]
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == [g[0] for g in groups]
+    texts_do_not_overlap(fig)
+
+
+def test_gradient_figures_show_every_layer_of_the_deepest_variant_on_log_axes(figures, tmp_path):
+    rows = [("depth=1", [1e-1, 5e-1]), ("depth=3", [1e-5, 1e-3, 1e-2, 4e-1])]
+    gridplots.plot_grad_norms(tmp_path / "g.png", rows, title="deep_moons: gradient by layer")
+    results = [
+        {"values": {"model.depth": d, "model.activation": a}, "seeds": [0, 1], "diverged": 0,
+         "grad_ratio": {"mean": r, "std": r, "values": [r / 2, 3 * r / 2]}}
+        for d, a, r in ((1, "sigmoid", 0.2), (4, "sigmoid", 1e-4), (1, "relu", 0.3),
+                        (4, "relu", 0.1))
+    ]  # fmt: skip
+    gridplots.plot_by_value(
+        tmp_path / "r.png",
+        results,
+        ["model.depth", "model.activation"],
+        stat=lambda r: r["grad_ratio"],
+        ylabel="first / output",
+        title="deep_moons: how much gradient reaches the first layer",
+        log=True,
+    )
+    norms, ratios = figures
+    assert [t.get_text() for t in norms.axes[0].get_xticklabels()] == ["1", "2", "3", "4"]
+    depth_panel = ratios.axes[0]
+    assert depth_panel.get_yscale() == "log" and "log scale" in depth_panel.get_ylabel()
+    assert ratios.axes[1].get_ylabel() == ""  # the panels share the first one's
+    labels = [t.get_text() for t in depth_panel.get_legend().get_texts()]
+    assert labels == ["activation=sigmoid", "activation=relu"]
+    assert len(depth_panel.collections) == 2  # each seed's value, per line
+    texts_do_not_overlap(norms)
+    texts_do_not_overlap(ratios)
+
+
+def test_function_fits_of_several_models_share_one_legend_beside_the_panel(figures, tmp_path):
+    x = np.linspace(-np.pi, np.pi, 50)[:, None]
+    models = [(f"width={w}", lambda g, w=w: np.sin(g[:, 0]) * w / 8) for w in (1, 2, 8)]
+    plots.plot_function_fit(
+        tmp_path / "fits.png", models, x, np.sin(x[:, 0]), title="sine", feature="x", target="y"
+    )
+    (fig,) = figures
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["training range", "training data", "width=1", "width=2", "width=8"]
+    (ax,) = fig.axes
+    assert ax.get_xlim()[0] < -1.4 * np.pi and ax.get_xlim()[1] > 1.4 * np.pi  # beyond the data
+    texts_do_not_overlap(fig)
+
+
+@pytest.mark.parametrize("mape", [0.25, None])
+def test_regression_errors_show_percentage_errors_exploding_near_zero(figures, tmp_path, mape):
+    y_true = np.array([0.01, 0.1, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y_pred = y_true + 0.05  # the same absolute error on every row
+    plots.plot_regression_errors(
+        tmp_path / "e.png", y_true, y_pred, split="test", target="y", mape=mape
+    )
+    (fig,) = figures
+    left, right = fig.axes
+    assert left.get_xlabel() == "true y" and left.get_ylabel() == "predicted y"
+    assert (right.get_xscale(), right.get_yscale()) == ("log", "log")
+    errors = right.collections[0].get_offsets()[:, 1]
+    np.testing.assert_allclose(errors, 0.05 / y_true)  # 5 for the smallest target, 0.008 largest
+    share = (5 + 0.5) / float(np.sum(0.05 / y_true))  # the 2 smallest of 8 rows
+    assert f"the 2 rows with the smallest |target| hold {share:.0%}" in right.get_title()
+    assert right.get_title().startswith("MAPE undefined" if mape is None else "MAPE\n")
+    assert [line.get_ydata()[0] for line in right.lines] == ([] if mape is None else [mape])
+    texts_do_not_overlap(fig)
+
+
+def test_a_variant_that_diverged_keeps_its_legend_entry_and_sets_no_scale(figures, tmp_path):
+    groups = [("lr=1.0 (2/2 diverged)", []), ("lr=0.1", [history(10, "mse", 1.0)])]
+    gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="sgd: depth 1")
+    (fig,) = figures
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [g[0] for g in groups]
+    assert all(ax.get_ylim()[1] < 10 for ax in fig.axes)  # the losses drawn set the scale
     texts_do_not_overlap(fig)

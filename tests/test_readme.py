@@ -74,7 +74,8 @@ def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):
     outside = evaluate(run_dir, data=ROOT / "data/sine_outside.csv")["metrics"]
     assert inside["r2"] > 0.99 and outside["r2"] < 0.5
     assert outside["mse"] > 100 * inside["mse"]
-    assert (run_dir / "fit.png").read_bytes()[:4] == b"\x89PNG"
+    for figure in ("fit.png", "errors.png"):
+        assert (run_dir / figure).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_the_data_sections_example_is_what_nncli_prints(tmp_path):

@@ -8,7 +8,14 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from nncli.report import _ranges, comparison_table, describe_grid, format_value, metrics_table
+from nncli.report import (
+    _ranges,
+    comparison_table,
+    describe_grid,
+    describe_times,
+    format_value,
+    metrics_table,
+)
 
 
 def rows(table: Table) -> list[list[str]]:
@@ -126,15 +133,17 @@ def test_comparison_table_of_one_seed_shows_plain_values_and_regression_metrics(
         "test mse",
         "test mape",
     ]
-    assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "-", "4.0"]
+    assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "undefined", "4.0"]  # as train's
     assert rows(table)[0][-1] == "1/1"
 
 
-def grid_text(write_config, model: dict, vary: list[str], n_seeds: int = 2) -> str:
+def grid_text(
+    write_config, model: dict, vary: list[str], n_seeds: int = 2, n_train: int | None = None
+) -> str:
     from nncli.grid import build_grid
 
     path = write_config({"data": {"source": "xor"}, "model": model})
-    return describe_grid(build_grid(path, [], vary, n_seeds))
+    return describe_grid(build_grid(path, [], vary, n_seeds), n_train=n_train)
 
 
 def test_the_grid_line_says_what_varies_and_how_it_trains(write_config):
@@ -147,3 +156,23 @@ def test_the_grid_line_says_what_varies_and_how_it_trains(write_config):
 def test_the_grid_line_warns_that_a_perceptron_ignores_its_activation(write_config):
     text = grid_text(write_config, {"depth": 0}, ["model.activation=relu,tanh"], 1)
     assert "model.depth is 0: with no hidden layer the activation is never used" in text
+
+
+def test_a_varied_batch_size_says_its_steps_per_epoch(write_config):
+    text = grid_text(write_config, {"depth": 1}, ["training.batch_size=1,32,500"], 1, n_train=280)
+    # 280 rows: one step per row, ceil(280 / 32) = 9, and 500 clamped to the 280 there are.
+    assert "varied: training.batch_size = 1, 32, 500 (280, 9, 1 steps per epoch" in text
+
+
+def test_training_times_name_each_stack_when_there_are_several():
+    one = [{"values": {}, "models": 6, "seconds": 4.04}]
+    assert describe_times(one) == "training took 4.0 s (6 models in one pass)"
+    several = [
+        {"values": {"training.batch_size": 1}, "models": 3, "seconds": 31.25},
+        {"values": {"training.batch_size": 32}, "models": 3, "seconds": None},
+        {"values": {}, "models": 3, "seconds": 0.043},
+    ]
+    assert describe_times(several) == (
+        "training took, stack by stack: batch_size=1: 31.2 s; batch_size=32: time not known"
+        " (resumed); stack 3: 0.04 s"
+    )

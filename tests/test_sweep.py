@@ -73,6 +73,9 @@ def test_json_files_and_plots_of_a_sweep(grid_config, tmp_path):
         assert stats["mean"] == pytest.approx(sum(stats["values"]) / 2)
         assert set(record["best_epoch"]) == {"mean", "std", "values"}
     assert json.loads((out / "summary.json").read_text()) == report
+    (stack,) = report["stacks"]  # the lr values train in one pass
+    assert stack["values"] == {} and stack["models"] == 6  # no lr of its own
+    assert stack["seconds"] > 0
     assert (out / "summary.csv").read_text().splitlines()[0].startswith("training.lr,seeds,")
     models = (out / "models.csv").read_text().splitlines()
     assert len(models) == 7 and models[0].startswith("training.lr,seed,file,")
@@ -109,6 +112,16 @@ def test_diagnostics_on_request(grid_config, tmp_path):
     assert "grad_norms" not in plain["results"][0]
 
 
+def test_diagnostics_of_a_depth_sweep_give_each_depth_its_layers(grid_config, tmp_path):
+    result = run_sweep(grid_config, [], vary=["model.depth=1,3"], diagnostics=True,
+                       out=tmp_path / "d")  # fmt: skip
+    assert [len(r["grad_norms"]) for r in result["results"]] == [2, 4]
+    header, shallow, deep = (tmp_path / "d/summary.csv").read_text().splitlines()
+    layer4 = header.split(",").index("grad_norm_layer4")
+    assert shallow.split(",")[layer4] == "" and deep.split(",")[layer4] != ""
+    assert (tmp_path / "d/grad_ratio_by_value.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_diverging_variant_is_reported_and_the_others_finish(grid_config, tmp_path):
     regression = ["data.source=sine", "data.scale_target=false"]
     result = run_sweep(grid_config, regression, vary=["training.lr=10,0.05"], out=tmp_path / "d")
@@ -119,6 +132,7 @@ def test_a_diverging_variant_is_reported_and_the_others_finish(grid_config, tmp_
     assert fine["diverged"] == 0 and fine["metrics"]["test"]["mse"]["mean"] < 1
     assert diverged["best_epoch"]["values"] == [None] and diverged["best_epoch"]["mean"] is None
     assert "Infinity" not in (tmp_path / "d/summary.json").read_text()
+    assert (tmp_path / "d/fits.png").read_bytes()[:4] == b"\x89PNG"  # 1-D: each variant's fit
 
 
 @pytest.mark.parametrize("lr", ["10,100", "1e4,1e5"])  # late, and in the very first epoch
@@ -161,6 +175,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(grid_config, tmp_path,
     assert status["status"] == "interrupted" and status["resumable"] is True
     resumed = run_sweep(None, [], resume=cut)
     assert resumed["results"] == whole["results"]
+    # The stack it stopped in took an unknown time; a finished one's was saved with it.
+    assert [s["seconds"] is None for s in resumed["stacks"]].count(True) == 1
     for name in ("summary.csv", "models.csv"):
         assert (cut / name).read_text() == (tmp_path / "whole" / name).read_text()
     for path in (tmp_path / "whole/models").iterdir():

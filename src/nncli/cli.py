@@ -20,7 +20,15 @@ from nncli.cli_options import (
     QuietOption,
     SetOption,
 )
-from nncli.cli_saved import datasets, evaluate, export_split, list_runs, predict, show_config
+from nncli.cli_saved import (
+    datasets,
+    evaluate,
+    export_split,
+    list_runs,
+    predict,
+    show_config,
+    show_report,
+)
 from nncli.exitcodes import ErrorsToExitCodes
 from nncli.fileio import to_json
 
@@ -161,8 +169,12 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     if as_json:
         print(to_json(result))
         return
+    from nncli.report import describe_times
+
     console = make_console()
     console.print(table(result))
+    if not quiet:
+        console.print(describe_times(result["stacks"]))
     console.print(f"{saved} in [bold]{result['out_dir']}[/]")
 
 
@@ -266,6 +278,7 @@ app.command(cls=Command)(evaluate)
 app.command(cls=Command)(predict)
 app.command("split", cls=Command)(export_split)
 app.command("runs", cls=Command)(list_runs)
+app.command("report", cls=Command)(show_report)
 app.command("config", cls=Command)(show_config)
 app.command(cls=Command)(datasets)
 

@@ -1,4 +1,5 @@
-"""The commands on what training left behind: evaluate, predict, split, runs, config, datasets.
+"""The commands on what training left behind: evaluate, predict, split, runs, report, config,
+datasets.
 
 Registered on the app in `cli.py`; heavy imports happen inside each, so `nncli --help` is fast.
 """
@@ -153,6 +154,40 @@ def list_runs(
     console = make_console()
     # crop=False: a name longer than the terminal is wide wraps there, and is never cut.
     console.print(runs_table(records, directory, sort, width=console.width), crop=False)
+
+
+def show_report(
+    run: Annotated[
+        Path, typer.Argument(help="A run, sweep or comparison folder.", show_default=False)
+    ],
+    open_page: Annotated[
+        bool,
+        typer.Option(
+            "--open/--no-open", help="Open it in the default web browser, where there is one."
+        ),
+    ] = True,
+) -> None:
+    """Print the path of a folder's report.html (config, setup, metrics, every figure, in one
+    file) and open it in the web browser; a folder without one (an older nncli's) gets one."""
+    from nncli.htmlreport import report_for
+
+    path, written = report_for(run)
+    if written:
+        typer.echo(f"wrote {path}", err=True)
+    typer.echo(str(path))
+    if open_page and not _open_in_browser(path):
+        typer.echo("no web browser found here: open the file in one yourself", err=True)
+
+
+def _open_in_browser(path: Path) -> bool:
+    """Show `path` in the default web browser; False where there is none (a server, a
+    container), or it would not start."""
+    import webbrowser
+
+    try:
+        return bool(webbrowser.get().open(path.resolve().as_uri()))
+    except (webbrowser.Error, OSError):
+        return False
 
 
 def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> None:

@@ -19,7 +19,7 @@ from nncli.grid import data_key
 from nncli.gridrun import GridRequest, Info, grid_run
 from nncli.interrupts import StopRequest
 from nncli.outputs import flat_row, write_grid_outputs, write_train_outputs
-from nncli.sweep import PARTIAL_DIR, all_failed, summarize
+from nncli.sweep import PARTIAL_DIR, all_failed, stack_times, summarize
 
 
 def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
@@ -151,8 +151,11 @@ def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
         else:
             summary |= {"varied": grid.varied, "results": results}
             rows = [flat_row(r["values"], r) for r in results]
+        summary["stacks"] = stack_times(grid, run.fits)
         config = grid.base
-        title = f"{config.name}: depth {config.model.depth}, width {config.model.width}"
+        shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
+                 if f"model.{key}" not in grid.varied]  # fmt: skip
+        title = ", ".join([config.name or "run", *shape]).replace(", ", ": ", 1)
         write_grid_outputs(
             run.folder.path,
             grid,

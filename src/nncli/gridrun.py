@@ -94,7 +94,7 @@ def grid_run(
         prepared = _prepare(grid, request.config_path, None)
         _check_stacks(grid, prepared)
         threads = _threads(grid, prepared)
-        _describe(grid, prepared, device, threads, request.kind, on_info, on_warning)
+        setup = _describe(grid, prepared, device, threads, request.kind, on_info, on_warning)
         info = {
             "kind": request.kind,
             "config": grid.base.model_dump(mode="json"),
@@ -103,9 +103,15 @@ def grid_run(
             "diagnostics": diagnostics,
         }
         folder = RunFolder.create(
-            grid.base, request.out, kind=request.kind, stop=should_stop, info=info, device=device,
+            grid.base,
+            request.out,
+            kind=request.kind,
+            stop=should_stop,
+            info=info,
+            device=device,
             threads=_threads_record(threads),
-        )  # fmt: skip
+            setup=setup,
+        )
     else:
         given = [request.config_path, request.out, *request.overrides, *request.vary]
         given += [request.n_seeds, request.sequential, request.diagnostics]
@@ -247,7 +253,11 @@ def _describe(
     kind: str,
     on_info: Info | None,
     on_warning: Info | None,
-) -> None:
+) -> str:
+    """Report the setup lines (and warnings) before training; return them as plain text, which
+    run.json keeps for the report page."""
+    from rich.text import Text
+
     first = grid.models[0].config
     data = prepared[data_key(first)]
     if on_warning is not None:
@@ -256,8 +266,6 @@ def _describe(
         for note in dict.fromkeys(notes):
             if note:
                 on_warning(note)
-    if on_info is None:
-        return
     shown = device_label(device)
     precisions = {m.config.training.precision for m in grid.models} - {"fp32"}
     if not device.startswith("cuda"):
@@ -267,10 +275,18 @@ def _describe(
         shown += f" in {'/'.join(precisions)}"
     shown += f", {_threads_label(threads, device)}"
     if kind == "train":
-        on_info(report.describe_setup(first, data, device=shown))
-        return
-    on_info(report.describe_setup(first, data, varied=grid.varied, device=shown))
-    on_info(report.describe_grid(grid))
+        lines = [report.describe_setup(first, data, device=shown)]
+    else:
+        data_varied = any(key.startswith("data.") for key in grid.varied)
+        n_train = None if data_varied else len(data.raw["train"][1])
+        lines = [
+            report.describe_setup(first, data, varied=grid.varied, device=shown),
+            report.describe_grid(grid, n_train=n_train),
+        ]
+    if on_info is not None:
+        for line in lines:
+            on_info(line)
+    return "\n".join(Text.from_markup(line).plain for line in lines)
 
 
 def save_best_weights(path: Path, card: ModelCard, best_params: list) -> None:

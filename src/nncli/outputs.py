@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nncli import plots, runs
+from nncli import gridplots, htmlreport, plots, runs
 from nncli.checkpoint import save_checkpoint
 from nncli.config import Config, looks_like_path
 from nncli.data import PreparedData
@@ -22,6 +22,10 @@ from nncli.training import ModelFit
 if TYPE_CHECKING:
     from nncli.engine import EpochReport
 
+# With diagnostics: the first layer's gradient over the output layer's, against the varied values.
+GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
+# 1-D regression: each variant's learned function, over and beyond the training range.
+FITS_PLOT = "fits.png"
 # The rows of each split: CSV line numbers (the header is line 1), or a built-in set's positions.
 SPLIT_FILE = "split.json"
 
@@ -68,7 +72,10 @@ def _no_follow(path: str, flags: int) -> int:
 def _csv(rows: list[dict], *, header: bool = True) -> str:
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        # Every row's columns, in order of first appearance: a sweep of model.depth has more
+        # grad_norm_layer columns for deeper variants (restval leaves the others' cells empty).
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         if header:
             writer.writeheader()
         writer.writerows(rows)
@@ -85,8 +92,8 @@ def loss_name(prepared: PreparedData) -> str:
 def write_train_outputs(
     run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
 ) -> None:
-    """model.safetensors, history.csv, metrics.json, split.json, loss.png, and fit.png for 1-D
-    regression."""
+    """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
+    errors.png, and fit.png for one feature; report.html."""
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
     atomic_write_text(run_dir / SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
@@ -101,10 +108,29 @@ def write_train_outputs(
         kept_epoch=model.record.kept_epoch,
         log=prepared.task == "regression",
     )
-    if prepared.task == "regression" and prepared.n_features == 1:
+    if prepared.task == "regression":
+        _regression_figures(run_dir, config, prepared, model)
+    htmlreport.write_report(run_dir)  # last: it embeds the figures
+
+
+def _regression_figures(
+    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
+) -> None:
+    """errors.png, and fit.png for one feature."""
+    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
+    x, y = prepared.raw[split]
+    plots.plot_regression_errors(
+        run_dir / runs.ERRORS_PLOT_FILE,
+        y,
+        model.card.predict_raw(model.net, x),
+        split=split,
+        target=prepared.dataset.target_name,
+        mape=model.metrics[split]["mape"],
+    )
+    if prepared.n_features == 1:
         plots.plot_function_fit(
             run_dir / runs.FIT_PLOT_FILE,
-            partial(model.card.predict_raw, model.net),
+            [("network", partial(model.card.predict_raw, model.net))],
             *prepared.raw["train"],
             title=config.name or "fit",
             feature=prepared.dataset.feature_names[0],
@@ -134,7 +160,7 @@ def write_grid_outputs(
     title: str,
     diagnostics: bool,
 ) -> None:
-    """summary.json/.csv, models.csv, history/ and models/ per model, and the plots."""
+    """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html."""
     atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
     atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
     atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
@@ -147,40 +173,55 @@ def write_grid_outputs(
             out_dir / runs.MODELS_DIR / f"{label}.safetensors", model_fit.net, model_fit.card
         )
     labels = [variant_label(values) for values in grid.values]
-    histories = [
-        (
-            label,
-            [f.record.history for m, f in zip(grid.models, fits, strict=True) if m.variant == v],
-        )
-        for v, label in enumerate(labels)
-    ]
-    plots.plot_loss_bands(out_dir / "loss_curves.png", histories, title=title)
+    gridplots.plot_loss_bands(
+        out_dir / "loss_curves.png", _histories(grid, fits, labels), title=title
+    )
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     if grid.varied:
         metric = headline_metric(prepared.task)
-        plots.plot_metric_by_value(
+        gridplots.plot_by_value(
             out_dir / "metric_by_value.png",
             results,
             grid.varied,
-            split=split,
-            metric=metric,
+            stat=lambda r: r["metrics"][split][metric],
+            ylabel=f"{split} {metric}",
             title=f"{title}: {split} {metric}",
         )
     if diagnostics:
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
-        plots.plot_grad_norms(
+        gridplots.plot_grad_norms(
             out_dir / "grad_norms.png", norms, title=f"{title}: gradient by layer"
         )
+        if grid.varied:
+            gridplots.plot_by_value(
+                out_dir / GRAD_RATIO_PLOT,
+                results,
+                grid.varied,
+                stat=lambda r: r["grad_ratio"],
+                ylabel="first layer's gradient / output layer's",
+                title=f"{title}: how much gradient reaches the first layer",
+                log=True,
+            )
     activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
     if "model.activation" in grid.varied:
         plots.plot_activations(out_dir / "activations.png", activations)
     x, y = prepared.raw["train"]
+    first_seed = [
+        (labels[m.variant], partial(f.card.predict_raw, f.net))
+        for m, f in zip(grid.models, fits, strict=True)
+        if m.seed == grid.seeds(m.variant)[0]
+    ][:20]
+    if prepared.task == "regression" and x.shape[1] == 1:
+        plots.plot_function_fit(
+            out_dir / FITS_PLOT,
+            first_seed[:10],
+            x,
+            y,
+            title=f"{title} (first seed)",
+            feature=prepared.dataset.feature_names[0],
+            target=prepared.dataset.target_name,
+        )
     if prepared.task == "classification" and x.shape[1] == 2:
-        first_seed = [
-            (labels[m.variant], partial(f.card.predict_raw, f.net))
-            for m, f in zip(grid.models, fits, strict=True)
-            if m.seed == grid.seeds(m.variant)[0]
-        ][:20]
         plots.plot_decision_boundaries(
             out_dir / "decision_boundaries.png",
             first_seed,
@@ -190,6 +231,18 @@ def write_grid_outputs(
             feature_names=prepared.dataset.feature_names,
             classes=prepared.dataset.classes,
         )
+    htmlreport.write_report(out_dir)  # last: it embeds the figures
+
+
+def _histories(grid, fits: list[ModelFit], labels: list[str]) -> list[tuple[str, list]]:
+    """Per variant: its label, saying how many seeds diverged, and the histories of the rest."""
+    groups = []
+    for v, label in enumerate(labels):
+        records = [f.record for m, f in zip(grid.models, fits, strict=True) if m.variant == v]
+        kept = [r.history for r in records if r.diverged is None]
+        lost = len(records) - len(kept)
+        groups.append((f"{label} ({lost}/{len(records)} diverged)" if lost else label, kept))
+    return groups
 
 
 def flat_row(first: dict, record: dict) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 from nncli.fileio import atomic_write_bytes
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,12 +16,12 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     import io
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -40,7 +40,7 @@ def plot_learning_curves(
     `log` puts both on a log axis (regression: errors span decades); otherwise the loss gets
     one when it spans more than two decades.
     """
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for ax, key, label in ((axes[0], "loss", loss_name), (axes[1], metric, metric)):
@@ -60,84 +60,14 @@ def plot_learning_curves(
             ax.set_yscale("log")
             label += " (log scale)"
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(_integer_ticks())
+        ax.xaxis.set_major_locator(integer_ticks())
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     if history and "val_loss" not in history[0]:
         title += " (no validation split)"
     fig.suptitle(title)
-    _save(fig, path)
-
-
-def plot_loss_bands(path: Path, groups: list[tuple[str, list[list[dict]]]], *, title: str) -> None:
-    """Train and val loss by epoch: per group (label, seeds' histories) the mean over seeds,
-    with a min-max band."""
-    import numpy as np
-
-    plt = _pyplot()
-    first = groups[0][1][0]
-    has_val = bool(first) and "val_loss" in first[0]
-    splits = ("train", "val") if has_val else ("train",)
-    fig, axes = plt.subplots(
-        1, len(splits), figsize=(6 * len(splits), 4.5), squeeze=False, layout="constrained"
-    )
-    colours = plt.get_cmap("tab10" if len(groups) <= 10 else "viridis")
-    for ax, split in zip(axes[0], splits, strict=True):
-        for i, (label, runs) in enumerate(groups):
-            runs = [h for h in runs if h]  # a model that diverged in its first epoch has none
-            if not runs:
-                continue
-            length = min(len(h) for h in runs)  # early stopping may end seeds at different epochs
-            curves = np.array([[row[f"{split}_loss"] for row in h[:length]] for h in runs])
-            if not np.isfinite(curves).any():  # diverged in its first epoch: nothing to draw
-                continue
-            epochs = np.arange(1, length + 1)
-            colour = colours(i % 10) if len(groups) <= 10 else colours(i / (len(groups) - 1))
-            ax.plot(epochs, curves.mean(axis=0), color=colour, label=label)
-            ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=colour, alpha=0.2)
-        if ax.lines:  # a log axis needs something positive on it; all diverged draws nothing
-            ax.set_yscale("log")
-        else:
-            ax.text(0.5, 0.5, "every model diverged", ha="center", transform=ax.transAxes)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(_integer_ticks())
-        ax.set_ylabel(f"{split} loss (log scale)")
-        ax.set_title(f"{split} loss: mean over seeds, band = min to max")
-        ax.grid(alpha=0.3, which="both")
-    drawn = next((ax for ax in axes[0] if ax.lines), None)
-    if drawn is not None:  # one legend for both panels, beside them: it covers no curve
-        fig.legend(*drawn.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
-    fig.suptitle(title)
-    _save(fig, path)
-
-
-def plot_grad_norms(path: Path, rows: list[tuple[str, list]], *, title: str) -> None:
-    """Mean first-epoch weight-gradient norm per layer, input layer first, log scale.
-
-    `rows` pairs a label with its per-layer norms (None where a model diverged).
-    """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    known = [g for _, norms in rows for g in norms if g is not None]
-    floor = min((g for g in known if g > 0), default=1e-12) / 10
-    for label, row in rows:
-        norms = [float("nan") if g is None else g for g in row]
-        layers = range(1, len(norms) + 1)
-        ax.plot(layers, [max(g, floor) for g in norms], marker="o", label=label)
-        zero = [layer for layer, g in zip(layers, norms, strict=True) if g == 0]
-        if zero:
-            ax.scatter(zero, [floor] * len(zero), marker="x", s=80, color="black", zorder=3)
-    ax.axhline(floor, color="black", linewidth=0.5, linestyle=":")
-    ax.text(1, floor, " x = exactly zero gradient", va="bottom", fontsize=8)
-    ax.set_yscale("log")
-    ax.set_xticks(range(1, len(rows[0][1]) + 1))
-    ax.set_xlabel("layer (1 = input layer, last = output layer)")
-    ax.set_ylabel("weight-gradient norm, first-epoch mean")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_decision_boundaries(
@@ -160,7 +90,7 @@ def plot_decision_boundaries(
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.lines import Line2D
 
-    plt = _pyplot()
+    plt = pyplot()
     colours = class_colours(len(classes))
     cmap = ListedColormap(colours)
     norm = BoundaryNorm(np.arange(len(classes) + 1) - 0.5, len(classes))
@@ -208,12 +138,12 @@ def plot_decision_boundaries(
     ]
     fig.legend(handles=handles, title="class", loc="outside right upper", fontsize=8)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def class_colours(n: int) -> list:
     """`n` colours told apart at a glance: tab10's, then tab20's, then evenly spaced hues."""
-    plt = _pyplot()
+    plt = pyplot()
     if n <= 10:
         return [plt.get_cmap("tab10")(i) for i in range(n)]
     if n <= 20:
@@ -221,7 +151,7 @@ def class_colours(n: int) -> list:
     return [plt.get_cmap("hsv")(i / n) for i in range(n)]
 
 
-def _integer_ticks():
+def integer_ticks():
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(integer=True)
@@ -233,7 +163,7 @@ def plot_activations(path: Path, names: list[str]) -> None:
 
     from nncli.activations import ACTIVATIONS
 
-    plt = _pyplot()
+    plt = pyplot()
     columns = min(len(names), 5)
     rows = -(-len(names) // columns)
     fig, axes = plt.subplots(
@@ -258,91 +188,101 @@ def plot_activations(path: Path, names: list[str]) -> None:
             ax.text(0.03, 0.97, spec.note, transform=ax.transAxes, va="top", fontsize=6)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Activations and their derivatives")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_function_fit(
-    path: Path, predict, x: object, y: object, *, title: str, feature: str, target: str
+    path: Path,
+    models: list[tuple[str, object]],
+    x: object,
+    y: object,
+    *,
+    title: str,
+    feature: str,
+    target: str,
 ) -> None:
-    """A 1-D regression: the learned function beyond the training range, the data inside it.
+    """A 1-D regression: each learned function over the training range and as far again beyond
+    it, with the training data inside.
 
-    `predict` maps raw (N, 1) inputs to predictions in the target's units.
+    `models` pairs a label with a function from raw (N, 1) inputs to predictions in the target's
+    units.
     """
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     lo, hi = float(x.min()), float(x.max())
     span = hi - lo or 1.0
     grid = np.linspace(lo - span / 2, hi + span / 2, 600)[:, None]
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     ax.axvspan(lo, hi, color="grey", alpha=0.12, label="training range")
     ax.scatter(x[:, 0], y, s=8, color="black", alpha=0.5, label="training data")
-    ax.plot(grid[:, 0], predict(grid), color="tab:red", label="network")
+    low, high = float(np.min(y)), float(np.max(y))
+    colours = class_colours(max(len(models), 1)) if len(models) > 1 else ["tab:red"]
+    for (label, predict), colour in zip(models, colours, strict=True):
+        ax.plot(grid[:, 0], predict(grid), color=colour, label=label)
+    # Far outside, a guess can run off by orders of magnitude: keep the data's scale in view.
+    margin = high - low or 1.0
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(max(bottom, low - 2 * margin), min(top, high + 2 * margin))
     ax.set_xlabel(feature)
     ax.set_ylabel(target)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{title}: fits inside the training range, guesses outside it")
-    _save(fig, path)
+    if len(models) > 1:  # beside the panel, below the title: it covers neither
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize=8)
+    else:
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{title}: fits inside the training range, guesses outside it")
+    save_figure(fig, path)
 
 
-def plot_metric_by_value(
-    path: Path, results: list[dict], varied: list[str], *, split: str, metric: str, title: str
+def plot_regression_errors(
+    path: Path, y_true: object, y_pred: object, *, split: str, target: str, mape: float | None
 ) -> None:
-    """The metric (mean ± std over seeds) against each varied key's values, one panel per key;
-    a line per combination of the other keys. Values spanning decades get a log axis."""
-    from nncli.grid import short_key, shown_value
+    """Predicted against true values (left), and each row's absolute percentage error against
+    its |target| (right, log axes): percentage errors explode as targets approach zero, which
+    is where MAPE misleads, or (near zero, or of both signs) is undefined.
+    """
+    import numpy as np
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(
-        1,
-        len(varied),
-        figsize=(5.5 * len(varied), 4.2),
-        squeeze=False,
-        sharey=True,
-        layout="constrained",
-    )
-    for ax, key in zip(axes[0], varied, strict=True):
-        # Values as shown (lists and mappings are values too, and not hashable).
-        shown = list(dict.fromkeys(shown_value(r["values"][key]) for r in results))
-        first = {shown_value(r["values"][key]): r["values"][key] for r in reversed(results)}
-        xs = [first[x] for x in shown]
-        numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
-        others = [k for k in varied if k != key]
-        lines: dict[str, list[dict]] = {}
-        for r in results:
-            rest = ", ".join(
-                f"{short_key(k, varied)}={shown_value(r['values'][k])}" for k in others
-            )
-            lines.setdefault(rest, []).append(r)
-        for rest, rows in lines.items():
-            rows = [r for r in rows if r["metrics"][split][metric]["mean"] is not None]
-            if not rows:
-                continue
-            position = [
-                r["values"][key] if numeric else shown.index(shown_value(r["values"][key]))
-                for r in rows
-            ]
-            means = [r["metrics"][split][metric]["mean"] for r in rows]
-            stds = [r["metrics"][split][metric]["std"] for r in rows]
-            ax.errorbar(position, means, yerr=stds, marker="o", capsize=3, label=rest or None)
-        if numeric and min(xs) > 0 and max(xs) / min(xs) >= 100:
-            ax.set_xscale("log")
-        if not numeric:
-            ax.set_xticks(range(len(shown)), shown)
-        diverged = [
-            shown_value(r["values"][key]) for r in results if r["diverged"] == len(r["seeds"])
-        ]
-        if diverged:
-            ax.set_title(
-                f"all seeds diverged at {short_key(key, varied)} = "
-                f"{', '.join(dict.fromkeys(diverged))}",
-                fontsize=8,
-            )
-        ax.set_xlabel(key + (" (log scale)" if ax.get_xscale() == "log" else ""))
-        ax.set_ylabel(f"{split} {metric} (mean ± std over seeds)")
+    plt = pyplot()
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    left.scatter(y_true, y_pred, s=8, alpha=0.6)
+    ends = [float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))]
+    left.plot(ends, ends, color="grey", linewidth=0.8, linestyle="--", label="perfect")
+    left.set_xlabel(f"true {target}")
+    left.set_ylabel(f"predicted {target}")
+    left.set_title(f"{split} split: {len(y_true)} rows", fontsize=9)
+    left.legend(fontsize=8)
+    magnitude = np.abs(y_true)
+    shown = magnitude > 0  # a zero target has no percentage error at all
+    ape = np.abs(y_pred - y_true)[shown] / magnitude[shown]
+    right.scatter(magnitude[shown], ape, s=8, alpha=0.6)
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel(f"|true {target}| (log scale)")
+    right.set_ylabel("absolute percentage error (fraction, log scale)")
+    if mape is not None:
+        right.axhline(mape, color="tab:red", linewidth=0.8, label=f"MAPE {mape:.3g}")
+        right.legend(fontsize=8)
+    right.set_title(_smallest_share(magnitude[shown], ape, mape), fontsize=9)
+    for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
-        if others:
-            ax.legend(fontsize=8)
-    fig.suptitle(title)
-    _save(fig, path)
+    fig.suptitle(f"{split} errors: squared errors weigh every row alike, percentages do not")
+    save_figure(fig, path)
+
+
+def _smallest_share(magnitude: object, ape: object, mape: float | None) -> str:
+    """What the right panel shows, in words: how much of the summed percentage error the quarter
+    of rows with the smallest |target| holds."""
+    import numpy as np
+
+    order = np.argsort(magnitude, kind="stable")
+    quarter = max(len(order) // 4, 1)
+    total = float(np.sum(ape))
+    share = float(np.sum(ape[order[:quarter]])) / total if total > 0 else 0.0
+    head = "MAPE undefined: targets near zero or of both signs" if mape is None else "MAPE"
+    return (
+        f"{head}\nthe {quarter} rows with the smallest |target| hold {share:.0%}"
+        " of the summed percentage error"
+    )

@@ -83,10 +83,13 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans)
 
 
-def _mean_std(stats: dict | None, digits: int = 4, *, single: bool = False) -> str:
-    """`mean ± std`, or the value alone when one seed gives no spread to speak of."""
+def _mean_std(
+    stats: dict | None, digits: int = 4, *, single: bool = False, metric: str = ""
+) -> str:
+    """`mean ± std`, or the value alone when one seed gives no spread to speak of; a metric
+    with no value is `undefined` where it may have no meaning (MAPE), else `-`."""
     if not stats or stats.get("mean") is None:
-        return "-"
+        return format_value(None, metric)
     if single:
         return f"{stats['mean']:.{digits}f}"
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
@@ -113,7 +116,7 @@ def comparison_table(results: list[dict], task: str) -> Table:
         table.add_row(
             r["activation"],
             *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
-            *(_mean_std(r["metrics"][splits[-1]][m], single=one) for m in metrics),
+            *(_mean_std(r["metrics"][splits[-1]][m], single=one, metric=m) for m in metrics),
             _mean_std(r["best_epoch"], 1, single=one),
             f"{ratio['mean']:.2e}" if ratio["mean"] is not None else "-",
             _mean_std(r["dead_fraction"], 2, single=one),
@@ -144,7 +147,7 @@ def describe_setup(
     def shown(key: str, value: object) -> str:
         return "varied" if key in varied else str(value)
 
-    features = f"{prepared.n_features} features"
+    features = _count(prepared.n_features, "feature")
     if prepared.encoder.categorical:
         features = (
             f"{len(dataset.feature_names)} feature columns → {prepared.n_features} inputs"
@@ -166,14 +169,20 @@ def describe_setup(
     )
 
 
-def describe_grid(grid: Grid) -> str:
-    """How many variants, seeds, models and stacks a sweep trains, and how."""
+def describe_grid(grid: Grid, *, n_train: int | None = None) -> str:
+    """How many variants, seeds, models and stacks a sweep trains, and how; with `n_train` (the
+    training rows, when no data key is varied) a varied batch size says its steps per epoch."""
     n_variants = len(grid.values)
     seeds = grid.seeds(0)
     lines = []
     for key in grid.varied:
         shown = dict.fromkeys(shown_value(r[key]) for r in grid.values)
-        lines.append(f"varied: {key} = {', '.join(shown)}")
+        line = f"varied: {key} = {', '.join(shown)}"
+        if key == "training.batch_size" and n_train:
+            sizes = dict.fromkeys(min(r[key], n_train) for r in grid.values)
+            steps = ", ".join(str(-(-n_train // size)) for size in sizes)
+            line += f" ({steps} steps per epoch over {n_train} training rows)"
+        lines.append(line)
     sizes = [len(stack) for stack in grid.stacks]
     if grid.spec.sequential:
         how = "one after another"
@@ -194,6 +203,26 @@ def describe_grid(grid: Grid) -> str:
             " used, so every activation gives the same model"
         )
     return "\n".join(lines)
+
+
+def describe_times(stacks: list[dict]) -> str:
+    """How long training took: each stack's seconds, named by the values its models share when
+    there are several stacks."""
+    from nncli.grid import variant_label
+
+    def seconds(stack: dict) -> str:
+        if stack["seconds"] is None:
+            return "time not known (resumed)"
+        return f"{stack['seconds']:.{1 if stack['seconds'] >= 1 else 2}f} s"
+
+    if len(stacks) == 1:
+        (stack,) = stacks
+        return f"training took {seconds(stack)} ({_count(stack['models'], 'model')} in one pass)"
+    parts = [
+        f"{variant_label(stack['values']) if stack['values'] else f'stack {i}'}: {seconds(stack)}"
+        for i, stack in enumerate(stacks, start=1)
+    ]
+    return f"training took, stack by stack: {'; '.join(parts)}"
 
 
 def describe_outcome(config: Config, summary: dict) -> str:
@@ -229,7 +258,7 @@ def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
         table.add_row(
             *(shown_value(r["values"][k]) for k in varied),
             *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
-            *(_mean_std(r["metrics"][splits[-1]][m], single=one) for m in metrics),
+            *(_mean_std(r["metrics"][splits[-1]][m], single=one, metric=m) for m in metrics),
             _mean_std(r["best_epoch"], 1, single=one),
             f"{r['learned']}/{len(r['seeds'])}",
             f"{r['diverged']}/{len(r['seeds'])}" + (f" ({where})" if where else ""),

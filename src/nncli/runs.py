@@ -17,6 +17,8 @@ METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
 LOSS_PLOT_FILE = "loss.png"
 FIT_PLOT_FILE = "fit.png"  # 1-D regression only: the learned function, beyond the data too
+ERRORS_PLOT_FILE = "errors.png"  # regression: predicted vs true, percentage error vs |target|
+REPORT_FILE = "report.html"  # every run, sweep and comparison: the folder as one page
 LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes
 BEST_FILE = "best.safetensors"  # with early stopping, the best weights so far; removed likewise
 # Sweeps and comparisons

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,14 @@ def train_grid(
         if on_stack is not None:
             on_stack(s, len(grid.stacks))
         if s < resume_stack:
-            nets, records = _load_stack(partial / f"stack-{s}.safetensors", configs, data)
+            nets, records, seconds = _load_stack(partial / f"stack-{s}.safetensors", configs, data)
             baseline = input_blind_loss(*data.tensors("train", torch.device("cpu")), data.task)
             done = [
                 measure_model(c, data, net, record, baseline, diagnostics)
                 for c, net, record in zip(configs, nets, records, strict=True)
             ]
+            for model_fit in done:
+                model_fit.stack_seconds = seconds
         else:
             folder.info |= {"stack": s, "stacks": len(grid.stacks)}
             resume = None
@@ -72,6 +75,7 @@ def train_grid(
                     batch_size=configs[0].training.batch_size,
                 )
                 resume = (saved.state, saved.params)
+            start = time.perf_counter()
             done = train_stack(
                 configs,
                 data,
@@ -81,6 +85,9 @@ def train_grid(
                 on_checkpoint=folder.checkpoint,
                 resume=resume,
             )
+            seconds = None if resume is not None else time.perf_counter() - start
+            for model_fit in done:
+                model_fit.stack_seconds = seconds
             if len(grid.stacks) > 1:
                 partial.mkdir(exist_ok=True)
                 _save_stack(partial / f"stack-{s}.safetensors", done)
@@ -102,10 +109,11 @@ def _save_stack(path: Path, fits: list) -> None:
         for name, t in f.net.state_dict().items()
     }
     records = json.dumps([asdict(f.record) for f in fits])
-    atomic_write_bytes(path, save(tensors, metadata={"records": records}))
+    seconds = json.dumps(fits[0].stack_seconds)
+    atomic_write_bytes(path, save(tensors, metadata={"records": records, "seconds": seconds}))
 
 
-def _load_stack(path: Path, configs: list[Config], data) -> tuple[list, list]:
+def _load_stack(path: Path, configs: list[Config], data) -> tuple[list, list, float | None]:
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -116,7 +124,9 @@ def _load_stack(path: Path, configs: list[Config], data) -> tuple[list, list]:
     try:
         raw = path.read_bytes()
         tensors = load(raw)
-        records = [record_from_json(r) for r in json.loads(read_metadata(raw)["records"])]
+        metadata = read_metadata(raw)
+        records = [record_from_json(r) for r in json.loads(metadata["records"])]
+        seconds = json.loads(metadata.get("seconds", "null"))
         nets = []
         for k, config in enumerate(configs):
             card = ModelCard.describe(config, data)
@@ -128,7 +138,7 @@ def _load_stack(path: Path, configs: list[Config], data) -> tuple[list, list]:
             nets.append(net)
     except (OSError, SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise UsageError(f"{path}: cannot read a finished stack back: {exc}") from None
-    return nets, records
+    return nets, records, seconds
 
 
 # --- summaries ----------------------------------------------------------------------------------
@@ -195,6 +205,19 @@ def _diagnostics(group: list) -> dict[str, Any]:
         "saturated_fraction": mean_std([f.saturated_fraction for f in group]),
         "frozen_layers": [layer for layer in range(layers) if all(n == 0.0 for n in norms(layer))],
     }
+
+
+def stack_times(grid: Grid, fits: list) -> list[dict]:
+    """Each stack in training order: the varied values its models share (what sets it apart from
+    the other stacks), its model count and its training seconds."""
+    found = []
+    for stack in grid.stacks:
+        values = [grid.values[grid.models[i].variant] for i in stack]
+        shared = {key: value for key, value in values[0].items()
+                  if all(other[key] == value for other in values)}  # fmt: skip
+        seconds = fits[stack[0]].stack_seconds
+        found.append({"values": shared, "models": len(stack), "seconds": seconds})
+    return found
 
 
 def all_failed(results: list[dict]) -> bool:

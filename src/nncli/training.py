@@ -81,6 +81,9 @@ class ModelFit:
     baseline_loss: float  # training loss of the best prediction that ignores the inputs
     dead_fraction: float | None = None  # with diagnostics only
     saturated_fraction: float | None = None
+    # Wall-clock seconds its stack took to train (shared by the stack's models); None for a stack
+    # resumed part-way, whose time before the interruption is not known.
+    stack_seconds: float | None = None
 
     @property
     def learned(self) -> bool:
