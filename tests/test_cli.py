@@ -342,14 +342,14 @@ from nncli.cli import main
 
 HEAVY = ("sklearn", "scipy", "matplotlib", "torch._dynamo")
 before_plotting = []  # what the first plot found imported: the first set trained by then
-make_pyplot = plots._pyplot
+make_pyplot = plots.pyplot
 
 def first_plot():
     if not before_plotting:
         before_plotting.append(sorted(name for name in HEAVY if name in sys.modules))
     return make_pyplot()
 
-plots._pyplot = first_plot
+plots.pyplot = first_plot
 for name in {synthetic!r}:
     sys.argv = ["nncli", "train", {str(ROOT / "configs/moons.yaml")!r}, "--quiet",
                 "-s", "data.source=" + name, "-s", "data.n_samples=60", "-s", "training.epochs=1",
