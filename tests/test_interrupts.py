@@ -318,20 +318,6 @@ def test_a_run_still_training_cannot_be_resumed_alongside(long_config, tmp_path)
 
 # --- run folders from elsewhere -----------------------------------------------------------------
 
-MEMORY_LIMIT = 3 << 30  # address space for a child: torch needs about 1 GB; /dev/zero needs all
-
-
-def limited_nncli(*args: object) -> subprocess.CompletedProcess:
-    """The CLI in a child with limited memory, killed after 60 s: a hang or a memory blow-up
-    fails the test instead of stalling it."""
-    import resource
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=limit)
-
 
 def plant(path: Path, kind: str) -> None:
     """Replace a run folder's file by something nncli must not read."""
@@ -362,36 +348,57 @@ def finished_run(tmp_path_factory) -> Path:
     return folder / "run"
 
 
-@pytest.mark.parametrize(
-    ("command", "file", "kind"),
-    [
-        ("evaluate", "model.safetensors", "symlink to /dev/zero"),
-        ("evaluate", "model.safetensors", "fifo"),
-        ("evaluate", "model.safetensors", "huge"),
-        ("train", "last.safetensors", "symlink to /dev/zero"),
-        ("train", "last.safetensors", "fifo"),
-        ("train", "last.safetensors", "huge"),
-        ("compare-activations", "last.safetensors", "fifo"),
-        ("train", "run.json", "fifo"),
-        ("train", "run.json", "huge"),
-        ("train", "config.yaml", "symlink to /dev/zero"),
-        ("train", "config.yaml", "symlink to a secret"),
-        ("train", "config.yaml", "fifo"),
-        ("train", "config.yaml", "huge"),
-    ],
-)
-def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(
-    finished_run, tmp_path, command, file, kind
-):
-    run = tmp_path / "run"
-    shutil.copytree(finished_run, run)
-    kind_of_run = "compare" if command == "compare-activations" else "train"
-    # Resumable, as far as it says, by the command that resumes it.
-    (run / "run.json").write_text(json.dumps({"status": "interrupted", "kind": kind_of_run}))
-    shutil.copy(run / "model.safetensors", run / "last.safetensors")
-    plant(run / file, kind)
-    args = [command, run] if command == "evaluate" else [command, "--resume", run]
-    result = limited_nncli(*args)
+FOREIGN = [
+    ("evaluate", "model.safetensors", "symlink to /dev/zero"),
+    ("evaluate", "model.safetensors", "fifo"),
+    ("evaluate", "model.safetensors", "huge"),
+    ("train", "last.safetensors", "symlink to /dev/zero"),
+    ("train", "last.safetensors", "fifo"),
+    ("train", "last.safetensors", "huge"),
+    ("compare-activations", "last.safetensors", "fifo"),
+    ("train", "run.json", "fifo"),
+    ("train", "run.json", "huge"),
+    ("train", "config.yaml", "symlink to /dev/zero"),
+    ("train", "config.yaml", "symlink to a secret"),
+    ("train", "config.yaml", "fifo"),
+    ("train", "config.yaml", "huge"),
+]
+UNREADABLE = [("a", "run.json", "symlink to /dev/zero"), ("b", "run.json", "fifo"),
+              ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo"),
+              ("e", "metrics.json", "nested 100,000 deep")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def foreign(finished_run, tmp_path_factory, limited_cli) -> dict:
+    """Copies of a finished run with one file planted, each resumed (or evaluated) by the CLI,
+    and `nncli runs` over a folder of such copies, all in one limited child process:
+    case -> (the run folder, the CompletedProcess)."""
+    base = tmp_path_factory.mktemp("foreign")
+    cases, folders = {}, {}
+    for i, (command, file, kind) in enumerate(FOREIGN):
+        run = base / str(i) / "run"
+        shutil.copytree(finished_run, run)
+        kind_of_run = "compare" if command == "compare-activations" else "train"
+        # Resumable, as far as it says, by the command that resumes it.
+        (run / "run.json").write_text(json.dumps({"status": "interrupted", "kind": kind_of_run}))
+        shutil.copy(run / "model.safetensors", run / "last.safetensors")
+        plant(run / file, kind)
+        args = [command, run] if command == "evaluate" else [command, "--resume", run]
+        name = f"{command} {file} {kind}"
+        cases[name], folders[name] = (args, base), run
+    listed = base / "runs"
+    for name, file, kind in UNREADABLE:
+        shutil.copytree(finished_run, listed / name)
+        plant(listed / name / file, kind)
+    shutil.copytree(finished_run, listed / "good")
+    cases["runs"], folders["runs"] = (["runs", listed, "--json"], base), listed
+    results = limited_cli(cases)
+    return {name: (folders[name], results[name]) for name in cases}
+
+
+@pytest.mark.parametrize(("command", "file", "kind"), FOREIGN)
+def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(foreign, command, file, kind):
+    run, result = foreign[f"{command} {file} {kind}"]
     assert result.returncode == 2, result.stderr
     assert (
         result.stderr.startswith(f"error: {run / file}: ") and len(result.stderr.splitlines()) == 1
@@ -401,15 +408,8 @@ def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(
     assert "SECRET" not in result.stderr
 
 
-def test_nncli_runs_skips_run_folders_with_unreadable_files(finished_run, tmp_path):
-    planted = [("a", "run.json", "symlink to /dev/zero"), ("b", "run.json", "fifo"),
-               ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo"),
-               ("e", "metrics.json", "nested 100,000 deep")]  # fmt: skip
-    for name, file, kind in planted:
-        shutil.copytree(finished_run, tmp_path / name)
-        plant(tmp_path / name / file, kind)
-    shutil.copytree(finished_run, tmp_path / "good")
-    result = limited_nncli("runs", tmp_path, "--json")
+def test_nncli_runs_skips_run_folders_with_unreadable_files(foreign):
+    _, result = foreign["runs"]
     assert result.returncode == 0, result.stderr
     assert [r["run"] for r in json.loads(result.stdout)] == ["good"]
 
