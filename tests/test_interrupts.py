@@ -26,22 +26,25 @@ from nncli.resume import load_training_state
 runner = CliRunner()
 
 
-@pytest.fixture
-def long_config(write_config) -> Path:
+@pytest.fixture(scope="module")
+def long_config(tmp_path_factory) -> Path:
     """A run of a few seconds, long enough to interrupt mid-epoch; early stopping on."""
-    return write_config(
-        {
-            "data": {"source": "moons", "n_samples": 1500},
-            "model": {"depth": 2, "width": 16},
-            "training": {
-                "lr": 0.05,
-                "momentum": 0.9,
-                "batch_size": 16,
-                "epochs": 120,
-                "early_stopping": {"patience": 500},
-            },
-        }
+    path = tmp_path_factory.mktemp("long") / "cfg.yaml"
+    path.write_text(
+        "data: {source: moons, n_samples: 1500}\nmodel: {depth: 2, width: 16}\n"
+        "training: {lr: 0.05, momentum: 0.9, batch_size: 16, epochs: 120,"
+        " early_stopping: {patience: 500}}\n"
     )
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(long_config, tmp_path_factory) -> Path:
+    """The long run's folder, trained without a break: what an interrupted run, resumed, must
+    equal."""
+    full = tmp_path_factory.mktemp("uninterrupted") / "full"
+    assert runner.invoke(app, ["train", str(long_config), "--out", str(full), "-q"]).exit_code == 0
+    return full
 
 
 def start(*args) -> subprocess.Popen:
@@ -64,11 +67,9 @@ def same_weights(a: Path, b: Path) -> bool:
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_at_a_random_step_then_resume_is_bitwise_identical(
-    long_config, tmp_path, sig, code
+    long_config, uninterrupted, tmp_path, sig, code
 ):
-    full = tmp_path / "full"
-    assert runner.invoke(app, ["train", str(long_config), "--out", str(full), "-q"]).exit_code == 0
-
+    full = uninterrupted
     seed = random.randrange(10**6)
     delay = random.Random(seed).uniform(0.0, 0.5)
     cut = tmp_path / "cut"
