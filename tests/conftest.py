@@ -46,19 +46,26 @@ def tiny_moons(write_config, tmp_path: Path) -> Path:
     )
 
 
+GRID_CONFIG = {
+    "seed": 4,
+    "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
+    "model": {"depth": 2, "width": 6, "activation": "tanh"},
+    "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
+}
+
+
 @pytest.fixture
 def grid_config(write_config, tmp_path: Path) -> Path:
     """A config small enough to train a grid of it in a second or two."""
-    return write_config(
-        {
-            "seed": 4,
-            "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
-            "model": {"depth": 2, "width": 6, "activation": "tanh"},
-            "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
-            "output": {"dir": str(tmp_path / "runs")},
-        },
-        "small.yaml",
-    )
+    return write_config({**GRID_CONFIG, "output": {"dir": str(tmp_path / "runs")}}, "small.yaml")
+
+
+@pytest.fixture(scope="module")
+def module_grid_config(tmp_path_factory) -> Path:
+    """grid_config for runs a module shares between its tests (each names its --out)."""
+    path = tmp_path_factory.mktemp("grid") / "small.yaml"
+    path.write_text(yaml.safe_dump(GRID_CONFIG))
+    return path
 
 
 # Address space for a child: torch needs about 1 GB; reading /dev/zero or expanding a YAML bomb
