@@ -68,6 +68,16 @@ def module_grid_config(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def unrendered_plots(monkeypatch) -> None:
+    """Figures built as usual but not rendered to PNG, which is most of a small run's time: for
+    tests about numbers that train many runs. The tests that check a run's files, and
+    tests/test_plots.py, render them."""
+    from nncli import plots
+
+    monkeypatch.setattr(plots, "_save", lambda fig, path: plots._pyplot().close(fig))
+
+
 # Address space for a child: torch needs about 1 GB; reading /dev/zero or expanding a YAML bomb
 # would take it all.
 MEMORY_LIMIT = 3 << 30

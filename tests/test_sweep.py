@@ -28,6 +28,7 @@ def assert_close(a: float | None, b: float | None, rel: float = 1e-4) -> None:
         assert math.isclose(a, b, rel_tol=rel, abs_tol=1e-9), (a, b)
 
 
+@pytest.mark.usefixtures("unrendered_plots")  # figures of up to 17 runs, rendered elsewhere
 @pytest.mark.parametrize(
     "vary",
     [
