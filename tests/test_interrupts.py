@@ -28,11 +28,12 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def long_config(tmp_path_factory) -> Path:
-    """A run of a few seconds, long enough to interrupt mid-epoch; early stopping on."""
+    """A run of a few seconds (80 epochs of 66 steps), long enough to interrupt mid-epoch;
+    early stopping on."""
     path = tmp_path_factory.mktemp("long") / "cfg.yaml"
     path.write_text(
         "data: {source: moons, n_samples: 1500}\nmodel: {depth: 2, width: 16}\n"
-        "training: {lr: 0.05, momentum: 0.9, batch_size: 16, epochs: 120,"
+        "training: {lr: 0.05, momentum: 0.9, batch_size: 16, epochs: 80,"
         " early_stopping: {patience: 500}}\n"
     )
     return path
@@ -52,12 +53,16 @@ def start(*args) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_epoch(process: subprocess.Popen, epoch: int) -> None:
-    """Until a progress line of `epoch` or later (lines to a pipe are throttled)."""
-    for line in process.stdout:
-        if line.startswith("epoch ") and int(line.split()[1].split("/")[0]) >= epoch:
-            return
-    raise AssertionError(f"training ended before epoch {epoch}: {process.stderr.read()}")
+def wait_for_saved_state(process: subprocess.Popen, folder: Path) -> None:
+    """Until the first epoch's resumable state is saved: training is under way, and something
+    can be resumed. (Waiting for progress lines would take a second: to a pipe they are
+    throttled.)"""
+    deadline = time.monotonic() + 60
+    while not (folder / "last.safetensors").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"no state saved: {process.communicate()[1]}")
+        time.sleep(0.02)
 
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -74,7 +79,7 @@ def test_interrupt_at_a_random_step_then_resume_is_bitwise_identical(
     delay = random.Random(seed).uniform(0.0, 0.5)
     cut = tmp_path / "cut"
     process = start("train", long_config, "--out", cut)
-    wait_for_epoch(process, 3)
+    wait_for_saved_state(process, cut)
     time.sleep(delay)  # lands on an arbitrary step of some epoch
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
@@ -95,13 +100,19 @@ def test_interrupt_at_a_random_step_then_resume_is_bitwise_identical(
     assert not (cut / "last.safetensors").exists()
 
 
-def test_a_second_ctrl_c_quits_at_once_leaving_loadable_files(long_config, tmp_path):
+def test_a_run_still_training_refuses_a_resume_and_a_second_ctrl_c_quits_at_once(
+    long_config, tmp_path
+):
     cut = tmp_path / "cut"
     process = start("train", long_config, "--out", cut)
-    wait_for_epoch(process, 3)
-    process.send_signal(signal.SIGINT)
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=60)
+    try:
+        wait_for_saved_state(process, cut)
+        result = runner.invoke(app, ["train", "--resume", str(cut)])
+        assert result.exit_code == 2 and "still running (process" in result.stderr
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
     assert process.returncode in (130, -signal.SIGINT)
     assert not list(cut.glob(".*.tmp"))
     # The state is saved after the first epoch (and then at most once a second): it exists, and
@@ -303,18 +314,6 @@ def test_resuming_with_the_other_command_says_which_to_use(tiny_moons, tmp_path)
         run_train(tiny_moons, [], out=cut, should_stop=StopAfter(20))
     result = runner.invoke(app, ["compare-activations", "--resume", str(cut)])
     assert result.exit_code == 2 and "started by nncli train" in result.stderr
-
-
-def test_a_run_still_training_cannot_be_resumed_alongside(long_config, tmp_path):
-    run = tmp_path / "live"
-    process = start("train", long_config, "--out", run)
-    try:
-        wait_for_epoch(process, 3)
-        result = runner.invoke(app, ["train", "--resume", str(run)])
-        assert result.exit_code == 2 and "still running (process" in result.stderr
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
 
 
 # --- run folders from elsewhere -----------------------------------------------------------------
