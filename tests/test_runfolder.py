@@ -23,12 +23,13 @@ NNCLI = [sys.executable, "-m", "nncli"]
 
 @pytest.fixture
 def slow_config(write_config, tmp_path) -> Path:
-    """A run that lasts a few seconds, so another process can meet it while it trains."""
+    """A run that lasts a second or two (20 epochs of 350 steps), so another process can meet it
+    while it trains."""
     return write_config(
         {
             "data": {"source": "moons", "n_samples": 2000},
             "model": {"depth": 2, "width": 32},
-            "training": {"epochs": 40, "batch_size": 4},
+            "training": {"epochs": 20, "batch_size": 4},
             "output": {"dir": str(tmp_path / "runs")},
         },
         "slow.yaml",
@@ -80,7 +81,7 @@ def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow
         assert status(out)["status"] == "running"
         # The kernel dropped the lock with the process, so the folder resumes (no stale pid).
         result = run_train(None, [], resume=out)
-        assert result["epochs_run"] == 40 and status(out)["status"] == "finished"
+        assert result["epochs_run"] == 20 and status(out)["status"] == "finished"
     finally:
         process.kill()
 
