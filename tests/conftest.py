@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny configs that train in well under a second."""
+"""Shared fixtures: tiny configs that train in well under a second, and ways to keep the slow
+paths few (one memory-limited child for many CLI cases; figures built but not rendered)."""
 
 from __future__ import annotations
 
