@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny configs that train in well under a second."""
+"""Shared fixtures: tiny configs that train in well under a second, and ways to keep the slow
+paths few (one memory-limited child for many CLI cases; figures built but not rendered)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,16 +47,89 @@ def tiny_moons(write_config, tmp_path: Path) -> Path:
     )
 
 
+GRID_CONFIG = {
+    "seed": 4,
+    "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
+    "model": {"depth": 2, "width": 6, "activation": "tanh"},
+    "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
+}
+
+
 @pytest.fixture
 def grid_config(write_config, tmp_path: Path) -> Path:
     """A config small enough to train a grid of it in a second or two."""
-    return write_config(
-        {
-            "seed": 4,
-            "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
-            "model": {"depth": 2, "width": 6, "activation": "tanh"},
-            "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
-            "output": {"dir": str(tmp_path / "runs")},
-        },
-        "small.yaml",
-    )
+    return write_config({**GRID_CONFIG, "output": {"dir": str(tmp_path / "runs")}}, "small.yaml")
+
+
+@pytest.fixture(scope="module")
+def module_grid_config(tmp_path_factory) -> Path:
+    """grid_config for runs a module shares between its tests (each names its --out)."""
+    path = tmp_path_factory.mktemp("grid") / "small.yaml"
+    path.write_text(yaml.safe_dump(GRID_CONFIG))
+    return path
+
+
+@pytest.fixture
+def unrendered_plots(monkeypatch) -> None:
+    """Figures built as usual but not rendered to PNG, which is most of a small run's time: for
+    tests about numbers that train many runs. The tests that check a run's files, and
+    tests/test_plots.py, render them."""
+    from nncli import plots
+
+    monkeypatch.setattr(plots, "_save", lambda fig, path: plots._pyplot().close(fig))
+
+
+# Address space for a child: torch needs about 1 GB; reading /dev/zero or expanding a YAML bomb
+# would take it all.
+MEMORY_LIMIT = 3 << 30
+
+# Runs each case through the CLI in turn, naming it on stderr first, so that a case that hangs
+# or blows up is named; prints {case: [exit code, stdout, stderr]} at the end.
+_CASES_CHILD = """
+import json, os, sys, traceback
+from typer.testing import CliRunner
+from nncli.cli import app
+
+results = {}
+for name, (args, cwd) in json.load(sys.stdin).items():
+    print(name, file=sys.stderr, flush=True)
+    os.chdir(cwd)
+    result = CliRunner().invoke(app, args)
+    stderr = result.stderr
+    if result.exc_info and not isinstance(result.exception, SystemExit):  # a crash, shown
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    results[name] = [result.exit_code, result.stdout, stderr]
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="session")
+def limited_cli():
+    """Run CLI cases, {name: (args, cwd)}, in one child process with MEMORY_LIMIT of address
+    space, killed after `timeout` seconds: a hang or a memory blow-up fails the tests instead of
+    stalling the machine. One child for many cases: each would otherwise import torch anew.
+    Returns {name: CompletedProcess}."""
+
+    def run(cases: dict[str, tuple[list, Path]], timeout: float = 120) -> dict:
+        import resource
+
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+        request = {name: ([str(a) for a in args], str(cwd)) for name, (args, cwd) in cases.items()}
+        try:
+            child = subprocess.run([sys.executable, "-c", _CASES_CHILD], input=json.dumps(request),
+                                   capture_output=True, text=True, timeout=timeout,
+                                   preexec_fn=limit)  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            named = exc.stderr or b""
+            last = (named.decode() if isinstance(named, bytes) else named).splitlines()[-1:]
+            raise AssertionError(f"a case hung past {timeout} s: {last}") from None
+        assert child.returncode == 0, child.stderr[-2000:]
+        results = json.loads(child.stdout)
+        return {
+            name: subprocess.CompletedProcess(cases[name][0], code, stdout, stderr)
+            for name, (code, stdout, stderr) in results.items()
+        }
+
+    return run

@@ -66,6 +66,7 @@ def assert_metrics_close(a: dict, b: dict, rel: float = 1e-4) -> None:
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "step"]
 
 
+@pytest.mark.usefixtures("unrendered_plots")  # figures of 6 runs, rendered elsewhere
 def test_stacked_models_match_sequential_and_nncli_train(deep_moons, tmp_path):
     stacked = run_compare(deep_moons, [], activations=ACTIVATIONS, n_seeds=2, out=tmp_path / "s")
     sequential = run_compare(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -611,35 +609,49 @@ def billion_laughs() -> str:
     return "\n".join(["data: {source: moons}", *lines]) + "\n"
 
 
-def nncli(*args: object, cwd: Path) -> subprocess.CompletedProcess:
-    """The CLI in a child process with 3 GB of address space, killed after 60 s: a hang or a
-    memory blow-up fails the test instead of stalling the machine."""
-    import resource
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-
-    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
-    return subprocess.run(
-        command, capture_output=True, text=True, cwd=cwd, timeout=60, preexec_fn=limit
-    )
+BOMB_COMMANDS = {"config": ["config", "bomb.yaml"], "train": ["train", "bomb.yaml", "--out", "r"],
+                 "resume": ["train", "--resume", "run"]}  # fmt: skip
+NOT_REGULAR = ["fifo", "/dev/zero", "huge"]
 
 
-@pytest.mark.parametrize("command", ["config", "train", "resume"])
-def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path, command: str):
-    (tmp_path / "bomb.yaml").write_text(billion_laughs())
-    run = tmp_path / "run"  # an interrupted run folder whose config.yaml is the bomb
-    run.mkdir()
-    (run / "run.json").write_text('{"status": "interrupted"}')
-    (run / "last.safetensors").write_bytes(b"")
-    (run / "config.yaml").write_text(billion_laughs())
-    args = {"config": ["config", "bomb.yaml"], "train": ["train", "bomb.yaml", "--out", "r"],
-            "resume": ["train", "--resume", "run"]}[command]  # fmt: skip
-    result = nncli(*args, cwd=tmp_path)
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory, limited_cli) -> dict:
+    """The CLI given a YAML bomb (by each command that reads a config) and configs that are not
+    small regular files, all in one child process with limited memory and time: a hang or a
+    memory blow-up fails the tests instead of stalling the machine. case -> (its folder, the
+    CompletedProcess)."""
+    cases = {}
+    for command, args in BOMB_COMMANDS.items():
+        folder = tmp_path_factory.mktemp("bomb")
+        (folder / "bomb.yaml").write_text(billion_laughs())
+        run = folder / "run"  # an interrupted run folder whose config.yaml is the bomb
+        run.mkdir()
+        (run / "run.json").write_text('{"status": "interrupted"}')
+        (run / "last.safetensors").write_bytes(b"")
+        (run / "config.yaml").write_text(billion_laughs())
+        cases[command] = (args, folder)
+    for kind in NOT_REGULAR:
+        folder = tmp_path_factory.mktemp("irregular")
+        path = folder / "cfg.yaml"
+        if kind == "fifo":
+            os.mkfifo(path)  # reading it would wait for a writer forever
+        elif kind == "/dev/zero":
+            path.symlink_to("/dev/zero")  # reading it would never end
+        else:
+            with path.open("wb") as handle:
+                handle.truncate(1 << 40)
+        cases[kind] = (["train", path], folder)
+    results = limited_cli(cases)
+    return {name: (folder, results[name]) for name, (_, folder) in cases.items()}
+
+
+@pytest.mark.parametrize("command", list(BOMB_COMMANDS))
+def test_a_yaml_alias_bomb_is_refused_at_once(hostile_files, command: str):
+    folder, result = hostile_files[command]
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert "YAML aliases expand to more than 100,000 nodes" in result.stderr
-    assert not (tmp_path / "r").exists()
+    assert not (folder / "r").exists()
 
 
 DEEP = r":\d+:\d+: nested deeper than 32 levels$"
@@ -682,24 +694,16 @@ def test_hostile_override_values_are_refused(value, message):
         apply_overrides({"data": {"source": "moons"}}, [f"data.noise={value}"])
 
 
-@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "huge"])
-def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(tmp_path: Path, kind):
-    path = tmp_path / "cfg.yaml"
-    if kind == "fifo":
-        os.mkfifo(path)  # reading it would wait for a writer forever
-    elif kind == "/dev/zero":
-        path.symlink_to("/dev/zero")  # reading it would never end
-    else:
-        with path.open("wb") as handle:
-            handle.truncate(1 << 40)
-    result = nncli("train", path, cwd=tmp_path)
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(hostile_files, kind):
+    folder, result = hostile_files[kind]
     assert result.returncode == 2, result.stderr
     shown = {
         "fifo": "is a FIFO, not a regular file",
         "/dev/zero": "is a device, not a regular",
         "huge": "; nncli reads at most 1 MiB",
     }
-    assert result.stderr.startswith(f"error: {path}: config file ")
+    assert result.stderr.startswith(f"error: {folder / 'cfg.yaml'}: config file ")
     assert shown[kind] in result.stderr and len(result.stderr.splitlines()) == 1
 
 

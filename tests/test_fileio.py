@@ -124,7 +124,10 @@ def test_new_files_follow_the_umask_and_rewritten_files_keep_their_mode(tmp_path
 
 def test_predict_onto_a_symlink_or_fifo_writes_through(tmp_path):
     """End to end: `predict --out LINK --force` keeps the link; a FIFO gets the rows."""
+    from typer.testing import CliRunner
+
     from nncli.checkpoint import ModelCard, save_checkpoint
+    from nncli.cli import app
     from nncli.model import seeded_mlp
 
     card = ModelCard(config={}, task="regression", sizes=[1, 1], activation="relu",
@@ -141,12 +144,9 @@ def test_predict_onto_a_symlink_or_fifo_writes_through(tmp_path):
     reader = os.open(tmp_path / "fifo", os.O_RDONLY | os.O_NONBLOCK)
     try:
         for out in ("link.csv", "fifo"):
-            result = subprocess.run(
-                [sys.executable, "-c", "from nncli.cli import main; main()", "predict", str(model),
-                 "--data", str(data), "--out", str(tmp_path / out), "--force"],
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            assert result.returncode == 0, result.stderr
+            result = CliRunner().invoke(app, ["predict", str(model), "--data", str(data),
+                                              "--out", str(tmp_path / out), "--force"])  # fmt: skip
+            assert result.exit_code == 0, result.output
         assert os.read(reader, 1000).decode().startswith("prediction\n")
     finally:
         os.close(reader)

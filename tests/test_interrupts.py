@@ -26,22 +26,26 @@ from nncli.resume import load_training_state
 runner = CliRunner()
 
 
-@pytest.fixture
-def long_config(write_config) -> Path:
-    """A run of a few seconds, long enough to interrupt mid-epoch; early stopping on."""
-    return write_config(
-        {
-            "data": {"source": "moons", "n_samples": 1500},
-            "model": {"depth": 2, "width": 16},
-            "training": {
-                "lr": 0.05,
-                "momentum": 0.9,
-                "batch_size": 16,
-                "epochs": 120,
-                "early_stopping": {"patience": 500},
-            },
-        }
+@pytest.fixture(scope="module")
+def long_config(tmp_path_factory) -> Path:
+    """A run of a few seconds (80 epochs of 66 steps), long enough to interrupt mid-epoch;
+    early stopping on."""
+    path = tmp_path_factory.mktemp("long") / "cfg.yaml"
+    path.write_text(
+        "data: {source: moons, n_samples: 1500}\nmodel: {depth: 2, width: 16}\n"
+        "training: {lr: 0.05, momentum: 0.9, batch_size: 16, epochs: 80,"
+        " early_stopping: {patience: 500}}\n"
     )
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(long_config, tmp_path_factory) -> Path:
+    """The long run's folder, trained without a break: what an interrupted run, resumed, must
+    equal."""
+    full = tmp_path_factory.mktemp("uninterrupted") / "full"
+    assert runner.invoke(app, ["train", str(long_config), "--out", str(full), "-q"]).exit_code == 0
+    return full
 
 
 def start(*args) -> subprocess.Popen:
@@ -49,12 +53,16 @@ def start(*args) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_epoch(process: subprocess.Popen, epoch: int) -> None:
-    """Until a progress line of `epoch` or later (lines to a pipe are throttled)."""
-    for line in process.stdout:
-        if line.startswith("epoch ") and int(line.split()[1].split("/")[0]) >= epoch:
-            return
-    raise AssertionError(f"training ended before epoch {epoch}: {process.stderr.read()}")
+def wait_for_saved_state(process: subprocess.Popen, folder: Path) -> None:
+    """Until the first epoch's resumable state is saved: training is under way, and something
+    can be resumed. (Waiting for progress lines would take a second: to a pipe they are
+    throttled.)"""
+    deadline = time.monotonic() + 60
+    while not (folder / "last.safetensors").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"no state saved: {process.communicate()[1]}")
+        time.sleep(0.02)
 
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -64,16 +72,14 @@ def same_weights(a: Path, b: Path) -> bool:
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_at_a_random_step_then_resume_is_bitwise_identical(
-    long_config, tmp_path, sig, code
+    long_config, uninterrupted, tmp_path, sig, code
 ):
-    full = tmp_path / "full"
-    assert runner.invoke(app, ["train", str(long_config), "--out", str(full), "-q"]).exit_code == 0
-
+    full = uninterrupted
     seed = random.randrange(10**6)
     delay = random.Random(seed).uniform(0.0, 0.5)
     cut = tmp_path / "cut"
     process = start("train", long_config, "--out", cut)
-    wait_for_epoch(process, 3)
+    wait_for_saved_state(process, cut)
     time.sleep(delay)  # lands on an arbitrary step of some epoch
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
@@ -94,13 +100,19 @@ def test_interrupt_at_a_random_step_then_resume_is_bitwise_identical(
     assert not (cut / "last.safetensors").exists()
 
 
-def test_a_second_ctrl_c_quits_at_once_leaving_loadable_files(long_config, tmp_path):
+def test_a_run_still_training_refuses_a_resume_and_a_second_ctrl_c_quits_at_once(
+    long_config, tmp_path
+):
     cut = tmp_path / "cut"
     process = start("train", long_config, "--out", cut)
-    wait_for_epoch(process, 3)
-    process.send_signal(signal.SIGINT)
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=60)
+    try:
+        wait_for_saved_state(process, cut)
+        result = runner.invoke(app, ["train", "--resume", str(cut)])
+        assert result.exit_code == 2 and "still running (process" in result.stderr
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
     assert process.returncode in (130, -signal.SIGINT)
     assert not list(cut.glob(".*.tmp"))
     # The state is saved after the first epoch (and then at most once a second): it exists, and
@@ -304,33 +316,7 @@ def test_resuming_with_the_other_command_says_which_to_use(tiny_moons, tmp_path)
     assert result.exit_code == 2 and "started by nncli train" in result.stderr
 
 
-def test_a_run_still_training_cannot_be_resumed_alongside(long_config, tmp_path):
-    run = tmp_path / "live"
-    process = start("train", long_config, "--out", run)
-    try:
-        wait_for_epoch(process, 3)
-        result = runner.invoke(app, ["train", "--resume", str(run)])
-        assert result.exit_code == 2 and "still running (process" in result.stderr
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
-
-
 # --- run folders from elsewhere -----------------------------------------------------------------
-
-MEMORY_LIMIT = 3 << 30  # address space for a child: torch needs about 1 GB; /dev/zero needs all
-
-
-def limited_nncli(*args: object) -> subprocess.CompletedProcess:
-    """The CLI in a child with limited memory, killed after 60 s: a hang or a memory blow-up
-    fails the test instead of stalling it."""
-    import resource
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=limit)
 
 
 def plant(path: Path, kind: str) -> None:
@@ -362,36 +348,57 @@ def finished_run(tmp_path_factory) -> Path:
     return folder / "run"
 
 
-@pytest.mark.parametrize(
-    ("command", "file", "kind"),
-    [
-        ("evaluate", "model.safetensors", "symlink to /dev/zero"),
-        ("evaluate", "model.safetensors", "fifo"),
-        ("evaluate", "model.safetensors", "huge"),
-        ("train", "last.safetensors", "symlink to /dev/zero"),
-        ("train", "last.safetensors", "fifo"),
-        ("train", "last.safetensors", "huge"),
-        ("compare-activations", "last.safetensors", "fifo"),
-        ("train", "run.json", "fifo"),
-        ("train", "run.json", "huge"),
-        ("train", "config.yaml", "symlink to /dev/zero"),
-        ("train", "config.yaml", "symlink to a secret"),
-        ("train", "config.yaml", "fifo"),
-        ("train", "config.yaml", "huge"),
-    ],
-)
-def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(
-    finished_run, tmp_path, command, file, kind
-):
-    run = tmp_path / "run"
-    shutil.copytree(finished_run, run)
-    kind_of_run = "compare" if command == "compare-activations" else "train"
-    # Resumable, as far as it says, by the command that resumes it.
-    (run / "run.json").write_text(json.dumps({"status": "interrupted", "kind": kind_of_run}))
-    shutil.copy(run / "model.safetensors", run / "last.safetensors")
-    plant(run / file, kind)
-    args = [command, run] if command == "evaluate" else [command, "--resume", run]
-    result = limited_nncli(*args)
+FOREIGN = [
+    ("evaluate", "model.safetensors", "symlink to /dev/zero"),
+    ("evaluate", "model.safetensors", "fifo"),
+    ("evaluate", "model.safetensors", "huge"),
+    ("train", "last.safetensors", "symlink to /dev/zero"),
+    ("train", "last.safetensors", "fifo"),
+    ("train", "last.safetensors", "huge"),
+    ("compare-activations", "last.safetensors", "fifo"),
+    ("train", "run.json", "fifo"),
+    ("train", "run.json", "huge"),
+    ("train", "config.yaml", "symlink to /dev/zero"),
+    ("train", "config.yaml", "symlink to a secret"),
+    ("train", "config.yaml", "fifo"),
+    ("train", "config.yaml", "huge"),
+]
+UNREADABLE = [("a", "run.json", "symlink to /dev/zero"), ("b", "run.json", "fifo"),
+              ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo"),
+              ("e", "metrics.json", "nested 100,000 deep")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def foreign(finished_run, tmp_path_factory, limited_cli) -> dict:
+    """Copies of a finished run with one file planted, each resumed (or evaluated) by the CLI,
+    and `nncli runs` over a folder of such copies, all in one limited child process:
+    case -> (the run folder, the CompletedProcess)."""
+    base = tmp_path_factory.mktemp("foreign")
+    cases, folders = {}, {}
+    for i, (command, file, kind) in enumerate(FOREIGN):
+        run = base / str(i) / "run"
+        shutil.copytree(finished_run, run)
+        kind_of_run = "compare" if command == "compare-activations" else "train"
+        # Resumable, as far as it says, by the command that resumes it.
+        (run / "run.json").write_text(json.dumps({"status": "interrupted", "kind": kind_of_run}))
+        shutil.copy(run / "model.safetensors", run / "last.safetensors")
+        plant(run / file, kind)
+        args = [command, run] if command == "evaluate" else [command, "--resume", run]
+        name = f"{command} {file} {kind}"
+        cases[name], folders[name] = (args, base), run
+    listed = base / "runs"
+    for name, file, kind in UNREADABLE:
+        shutil.copytree(finished_run, listed / name)
+        plant(listed / name / file, kind)
+    shutil.copytree(finished_run, listed / "good")
+    cases["runs"], folders["runs"] = (["runs", listed, "--json"], base), listed
+    results = limited_cli(cases)
+    return {name: (folders[name], results[name]) for name in cases}
+
+
+@pytest.mark.parametrize(("command", "file", "kind"), FOREIGN)
+def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(foreign, command, file, kind):
+    run, result = foreign[f"{command} {file} {kind}"]
     assert result.returncode == 2, result.stderr
     assert (
         result.stderr.startswith(f"error: {run / file}: ") and len(result.stderr.splitlines()) == 1
@@ -401,15 +408,8 @@ def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(
     assert "SECRET" not in result.stderr
 
 
-def test_nncli_runs_skips_run_folders_with_unreadable_files(finished_run, tmp_path):
-    planted = [("a", "run.json", "symlink to /dev/zero"), ("b", "run.json", "fifo"),
-               ("c", "config.yaml", "huge"), ("d", "metrics.json", "fifo"),
-               ("e", "metrics.json", "nested 100,000 deep")]  # fmt: skip
-    for name, file, kind in planted:
-        shutil.copytree(finished_run, tmp_path / name)
-        plant(tmp_path / name / file, kind)
-    shutil.copytree(finished_run, tmp_path / "good")
-    result = limited_nncli("runs", tmp_path, "--json")
+def test_nncli_runs_skips_run_folders_with_unreadable_files(foreign):
+    _, result = foreign["runs"]
     assert result.returncode == 0, result.stderr
     assert [r["run"] for r in json.loads(result.stdout)] == ["good"]
 

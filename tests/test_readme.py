@@ -16,8 +16,21 @@ from nncli.commands import run_train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def python_blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+def plain_loader(checkpoint: Path, rows: Path) -> dict:
+    """Run docs/checkpoint.md's plain-PyTorch loader, nothing else, on a checkpoint and a CSV
+    file; its namespace: `net`, `predict`, and `outputs` (its predictions for the file)."""
+    section = (ROOT / "docs/checkpoint.md").read_text().split("## Loading without nncli\n")[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    code = code.replace('"runs/claims/model.safetensors"', repr(str(checkpoint)), 1)
+    code = code.replace('"new_claims.csv"', repr(str(rows)), 1)
+    namespace: dict = {}
+    exec(code, namespace)
+    return namespace
+
+
+def test_the_readme_points_to_the_plain_pytorch_loader():
+    section = (ROOT / "README.md").read_text().split("### Loading a model in plain PyTorch\n")[1]
+    assert "(docs/checkpoint.md#loading-without-nncli)" in section.split("\n## ")[0]
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +58,105 @@ def every_activation(tmp_path_factory) -> dict[tuple[str, str], Path]:
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
-def test_the_plain_pytorch_loader_predicts_what_nncli_predicts(every_activation, task, activation):
+def test_the_plain_pytorch_loader_predicts_what_nncli_predicts(
+    every_activation, tmp_path, task, activation
+):
     checkpoint = every_activation[task, activation]
-    snippet = next(b for b in python_blocks((ROOT / "README.md").read_text()) if "load_file" in b)
-    snippet = re.sub(r'path = ".*?"', f'path = "{checkpoint}"', snippet)
-    namespace: dict = {}
-    exec(snippet, namespace)  # the README's own code, nothing else
-
     reference, card = load_checkpoint(checkpoint)
     assert card.activation == activation and card.task == task
     assert (card.target_scaling is not None) == (task == "regression")
     rows = np.random.default_rng(0).normal(size=(50, card.sizes[0]))
     rows = rows * card.scaler.scale + card.scaler.offset  # in the features' own units
+    table = tmp_path / "rows.csv"
+    table.write_text(
+        ",".join(card.feature_names) + "\n"
+        + "".join(",".join(map(repr, row.tolist())) + "\n" for row in rows)
+    )  # fmt: skip
+    namespace = plain_loader(checkpoint, table)
     expected = card.predict_raw(reference, rows)
-    got = namespace["predict"](rows).numpy()
+    got = namespace["outputs"].numpy()
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)  # the same arithmetic, so the same numbers
     with torch.no_grad():  # the network itself, layer by layer
         x = torch.randn(5, card.sizes[0])
         assert torch.equal(namespace["net"](x), reference(x))
+
+
+@pytest.fixture(scope="module")
+def claims_models(tmp_path_factory) -> dict[str, Path]:
+    """data/claims.csv (region and channel categories, blank channels, NA amounts) trained for
+    each task, missing cells imputed: classification of `decision`, unseen categories as zeros;
+    regression of `prior_claims`, unseen categories refused."""
+    base = tmp_path_factory.mktemp("claims")
+    settings = {
+        "classification": "target: decision, unknown_categories: zeros",
+        "regression": "target: prior_claims, task: regression",
+    }
+    runs = {}
+    for task, data in settings.items():
+        config = base / f"{task}.yaml"
+        config.write_text(
+            f"data: {{source: {ROOT / 'data/claims.csv'}, {data}, ignore_columns: [claim_id],"
+            " missing: impute, impute: median}\ntraining: {epochs: 3}\n"
+        )
+        runs[task] = Path(run_train(config, [], out=base / task)["run_dir"])
+    return runs
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_plain_pytorch_loader_encodes_categories_and_missing_cells_as_nncli_predict(
+    claims_models, tmp_path, task
+):
+    from nncli.errors import UsageError
+    from nncli.evaluation import predict
+
+    run = claims_models[task]
+    lines = (ROOT / "data/claims.csv").read_text().splitlines()
+    # Every row, with blanks in channel and NA in amount, and some spaces and letter cases
+    # that nncli reads as it reads the training file.
+    rows = [*lines, "N001, east ,,na,2,True,approve", "N002,west,phone, 99.5 ,1,False,"]
+    data = tmp_path / "rows.csv"
+    data.write_text("\n".join(rows) + "\n")
+    namespace = plain_loader(run / "model.safetensors", data)
+    _, card = load_checkpoint(run / "model.safetensors")
+    fills = {c["name"]: c["fill"] for c in card.encoding["columns"]}
+    assert fills["channel"] in ("agent", "online", "phone") and fills["amount"] > 0
+    expected = predict(run, data)
+    assert len(expected) == len(rows) - 1
+    if task == "classification":
+        probabilities = expected[[f"probability_{c}" for c in card.classes]].to_numpy()
+        np.testing.assert_array_equal(namespace["outputs"].numpy(), probabilities)
+    else:
+        np.testing.assert_array_equal(namespace["outputs"].numpy(), expected["prediction"])
+
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text(f"{lines[0]}\nN003,space,phone,10,0,True,approve\n")
+    if task == "classification":  # unknown_categories: zeros, in both
+        probabilities = predict(run, unseen).filter(like="probability_").to_numpy()
+        got = plain_loader(run / "model.safetensors", unseen)["outputs"].numpy()
+        np.testing.assert_array_equal(got, probabilities)
+    else:
+        with pytest.raises(UsageError, match="category 'space' is not in the training split"):
+            predict(run, unseen)
+        with pytest.raises(ValueError, match="region: category 'space' is not in the training"):
+            plain_loader(run / "model.safetensors", unseen)
+
+
+def test_the_plain_pytorch_loader_refuses_a_missing_cell_nncli_would_not_fill(
+    every_activation, tmp_path
+):
+    from nncli.errors import UsageError
+    from nncli.evaluation import predict
+
+    checkpoint = every_activation["classification", "relu"]  # moons: nothing to impute
+    _, card = load_checkpoint(checkpoint)
+    assert [c["fill"] for c in card.encoding["columns"]] == [None, None]
+    data = tmp_path / "blank.csv"
+    data.write_text(f"{card.feature_names[0]},{card.feature_names[1]}\n0.5,\n")
+    with pytest.raises(UsageError, match="missing value"):
+        predict(checkpoint, data)
+    with pytest.raises(ValueError, match=f"{card.feature_names[1]}: missing value"):
+        plain_loader(checkpoint, data)
 
 
 def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+from pathlib import Path
 
 import pytest
 import torch
@@ -27,6 +28,7 @@ def assert_close(a: float | None, b: float | None, rel: float = 1e-4) -> None:
         assert math.isclose(a, b, rel_tol=rel, abs_tol=1e-9), (a, b)
 
 
+@pytest.mark.usefixtures("unrendered_plots")  # figures of up to 17 runs, rendered elsewhere
 @pytest.mark.parametrize(
     "vary",
     [
@@ -161,14 +163,25 @@ class StopAfter(StopRequest):
         return super().__call__()
 
 
+RESUMED = {"vary": ["model.width=3,5", "training.lr=0.2,0.05"], "n_seeds": 2}
+
+
+@pytest.fixture(scope="module")
+def whole_sweep(module_grid_config, tmp_path_factory) -> tuple[Path, dict]:
+    """The sweep that interrupted ones, resumed, must equal: its folder and summary."""
+    out = tmp_path_factory.mktemp("whole") / "whole"
+    return out, run_sweep(module_grid_config, [], out=out, **RESUMED)
+
+
 # Each stack takes 24 steps: stop inside the first, before the second, inside the second.
 @pytest.mark.parametrize("stop_at", [3, 25, 30])
-def test_an_interrupted_sweep_resumes_to_the_same_results(grid_config, tmp_path, stop_at):
-    vary = ["model.width=3,5", "training.lr=0.2,0.05"]
-    whole = run_sweep(grid_config, [], vary=vary, n_seeds=2, out=tmp_path / "whole")
+def test_an_interrupted_sweep_resumes_to_the_same_results(
+    module_grid_config, whole_sweep, tmp_path, stop_at
+):
+    whole_dir, whole = whole_sweep
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted) as info:
-        run_sweep(grid_config, [], vary=vary, n_seeds=2, out=cut, should_stop=StopAfter(stop_at))
+        run_sweep(module_grid_config, [], out=cut, should_stop=StopAfter(stop_at), **RESUMED)
     assert info.value.exit_code == 143
     assert f"resume with: nncli sweep --resume {cut}" in str(info.value)
     status = json.loads((cut / "run.json").read_text())
@@ -178,8 +191,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(grid_config, tmp_path,
     # The stack it stopped in took an unknown time; a finished one's was saved with it.
     assert [s["seconds"] is None for s in resumed["stacks"]].count(True) == 1
     for name in ("summary.csv", "models.csv"):
-        assert (cut / name).read_text() == (tmp_path / "whole" / name).read_text()
-    for path in (tmp_path / "whole/models").iterdir():
+        assert (cut / name).read_text() == (whole_dir / name).read_text()
+    for path in (whole_dir / "models").iterdir():
         a, _ = load_checkpoint(path)
         b, _ = load_checkpoint(cut / "models" / path.name)
         for pa, pb in zip(a.parameters(), b.parameters(), strict=True):

@@ -5,8 +5,6 @@ through train, evaluate, predict, split and runs as they come."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +53,10 @@ def penguin_run(tmp_path_factory) -> dict:
         "  missing: impute\n  unknown_categories: zeros\n"
         "training: {epochs: 40, lr: 0.1, momentum: 0.9}\n"
     )
-    command = [sys.executable, "-c", "from nncli.cli import main; main()", "train",
-               "penguins.yaml", "--out", "run"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, cwd=folder, timeout=120)
-    assert result.returncode == 0, result.stderr
+    with pytest.MonkeyPatch.context() as patch:  # relative paths, as typed in that folder
+        patch.chdir(folder)
+        result = invoke("train", "penguins.yaml", "--out", "run")
+    assert result.exit_code == 0, result.output
     return {"folder": folder, "run": folder / "run", "stdout": result.stdout}
 
 
