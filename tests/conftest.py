@@ -76,7 +76,7 @@ def unrendered_plots(monkeypatch) -> None:
     tests/test_plots.py, render them."""
     from nncli import plots
 
-    monkeypatch.setattr(plots, "_save", lambda fig, path: plots._pyplot().close(fig))
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: plots.pyplot().close(fig))
 
 
 # Address space for a child: torch needs about 1 GB; reading /dev/zero or expanding a YAML bomb
