@@ -30,8 +30,10 @@ def idle_machine(monkeypatch):
     def cores(n: int) -> None:
         monkeypatch.setattr(threads, "available_cores", lambda: n)
         monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+        threads.cores_to_use.cache_clear()
 
-    return cores
+    yield cores
+    threads.cores_to_use.cache_clear()  # the next test looks at the machine afresh
 
 
 def test_multiply_adds_count_every_layer_of_every_stacked_model():
@@ -111,6 +113,8 @@ def test_a_large_stack_takes_the_idle_cores_only(idle_machine, monkeypatch):
     prepared = prepare_data(wide.data)
     assert stack_threads(wide, prepared, 1) == 2
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.2, 1.0, 1.0))  # other work
+    assert stack_threads(wide, prepared, 1) == 2  # counted once, before training loaded it
+    threads.cores_to_use.cache_clear()
     assert stack_threads(wide, prepared, 1) == 1
     assert stack_threads(config(batch_size=10**6, threads=2), prepared, 1) == 2  # as asked
 

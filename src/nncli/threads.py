@@ -3,6 +3,7 @@ share (`training.threads`)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from typing import TYPE_CHECKING
@@ -11,11 +12,12 @@ if TYPE_CHECKING:
     from nncli.config import Config
     from nncli.data import PreparedData
 
-# A thread pays for itself only with at least this many multiply-adds of a step to do: below
-# it, handing work to a second thread and waiting for it costs more than the thread saves, and
-# on a machine shared with other work the wait can make a step several times slower. Measured
-# with benchmarks/threads.py (docs/benchmarks.md, "Threads").
-MULTIPLY_ADDS_PER_THREAD = 2_000_000
+# Each thread gets at least this many multiply-adds of a step: on this 2-core machine with
+# nothing else running, a second thread gained nothing up to 1M multiply-adds per step, 12% at
+# 4.3M, 25% at 8.5M and 32-110% from 17M up; with one other busy process, two threads ran at
+# 0.3-45% of one thread's speed at every size, hence the idle cores only (benchmarks/threads.py;
+# docs/benchmarks.md, "Threads").
+MULTIPLY_ADDS_PER_THREAD = 4_000_000
 
 
 def multiply_adds(sizes: list[int], batch: int, n_models: int = 1) -> int:
@@ -42,6 +44,13 @@ def idle_cores(cores: int, load: float | None = None) -> int:
     return max(1, min(cores, int(cores - busy + 0.5)))
 
 
+@functools.cache
+def cores_to_use() -> int:
+    """The idle cores as this process first finds them: once it trains, its own threads count
+    in the load average, and a sweep's later stacks would see fewer."""
+    return idle_cores(available_cores())
+
+
 def choose_threads(setting: int | str, work: int, cores: int) -> int:
     """`training.threads`: a number is used as given; "auto" is one thread per
     `MULTIPLY_ADDS_PER_THREAD` of `work` (multiply-adds per step), at least one and at most
@@ -56,13 +65,13 @@ def stack_threads(config: Config, prepared: PreparedData, n_models: int) -> int:
     sizes = [prepared.n_features, *config.model.widths, prepared.n_outputs]
     batch = min(config.training.batch_size, len(prepared.raw["train"][1]))  # as training clamps it
     work = multiply_adds(sizes, batch, n_models)
-    return choose_threads(config.training.threads, work, idle_cores(available_cores()))
+    return choose_threads(config.training.threads, work, cores_to_use())
 
 
 def use_auto_threads(work: int) -> int:
     """Set torch's thread count as "auto" chooses it for `work` multiply-adds; return it."""
     import torch
 
-    threads = choose_threads("auto", work, idle_cores(available_cores()))
+    threads = choose_threads("auto", work, cores_to_use())
     torch.set_num_threads(threads)
     return threads
