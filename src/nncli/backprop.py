@@ -53,6 +53,7 @@ class ExplicitStep:
             b.detach()[0] if self.one_model else b.detach().unsqueeze(1) for b in model.biases
         ]
         self.n_layers = len(self.weights)
+        self._multiply_add = torch.addmm if self.one_model else torch.baddbmm
         # (start, stop, spec) of each run of equal activations along K; one run covers K = 1.
         self.runs: list[tuple[int, int, ActivationSpec]] = [
             (start, stop, ACTIVATIONS[name]) for start, stop, name in model.activation_runs
@@ -72,9 +73,8 @@ class ExplicitStep:
         return F.one_hot(y, self.n_outputs).to(self.weights[0].dtype)
 
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
-        if self.one_model:
-            return torch.addmm(self.biases[layer], h, self.transposed[layer])  # (B, out)
-        return torch.baddbmm(self.biases[layer], h, self.transposed[layer])  # (K, B, out)
+        """h W^T + b: (B, out) for one model, (K, B, out) for a stack."""
+        return self._multiply_add(self.biases[layer], h, self.transposed[layer])
 
     def _activate(self, z: torch.Tensor) -> torch.Tensor:
         """f(z) per model: in place when every activation can run from its output."""

@@ -44,6 +44,11 @@ class StackedSGD:
         self.uses_decay = any(s.weight_decay != 0 for s in settings)
         self.uses_nesterov = any(s.nesterov for s in settings)
         self.momentum_buffers: list[torch.Tensor | None] = [None] * len(params)
+        # What `update_layer` writes: for one model, 2-D views of model 0 (made once: a view a
+        # step costs as much as a small kernel), else the stacked tensors themselves.
+        self._one_model = len(settings) == 1
+        self._targets = [p[0] for p in self.params] if self._one_model else self.params
+        self._buffer_targets: list[torch.Tensor | None] = [None] * len(params)
         device = params[0].device
         # name -> (K,) tensor, for models with settings of their own
         self._per_model = {
@@ -88,9 +93,7 @@ class StackedSGD:
             self.update(weight, _product(d, h, one_model))
             self.update(bias, _batch_sum(d, one_model))
             return
-        w, b = self.params[weight], self.params[bias]
-        if one_model:  # 2-D kernels on model 0's views
-            w, b = w[0], b[0]
+        w, b = self._targets[weight], self._targets[bias]
         lr = self.settings[0].lr
         if rule == "plain per model":
             d.mul_(self._lr_scale)  # each model's gradient times its own lr, then one step
@@ -99,21 +102,19 @@ class StackedSGD:
             _add_product(w, d, h, one_model, alpha=-lr)
             b.add_(d.sum(-2), alpha=-lr)
             return
-        momentum, buffers = self.settings[0].momentum, self.momentum_buffers
+        momentum, buffers = self.settings[0].momentum, self._buffer_targets
         if buffers[weight] is None:  # as SGD's first step: the buffer starts as the gradient
-            buffers[weight] = _product(d, h, one_model)
-            buffers[bias] = _batch_sum(d, one_model)
+            self._set_buffer(weight, _product(d, h, one_model))
+            self._set_buffer(bias, _batch_sum(d, one_model))
         else:
-            w_buffer, b_buffer = buffers[weight], buffers[bias]
-            if one_model:
-                w_buffer, b_buffer = w_buffer[0], b_buffer[0]
-            _add_product(w_buffer, d, h, one_model, beta=momentum)
-            b_buffer.mul_(momentum).add_(d.sum(-2))
-        w_buffer, b_buffer = buffers[weight], buffers[bias]
-        if one_model:
-            w_buffer, b_buffer = w_buffer[0], b_buffer[0]
-        w.add_(w_buffer, alpha=-lr)
-        b.add_(b_buffer, alpha=-lr)
+            _add_product(buffers[weight], d, h, one_model, beta=momentum)
+            buffers[bias].mul_(momentum).add_(d.sum(-2))
+        w.add_(buffers[weight], alpha=-lr)
+        b.add_(buffers[bias], alpha=-lr)
+
+    def _set_buffer(self, i: int, buffer: torch.Tensor | None) -> None:
+        self.momentum_buffers[i] = buffer
+        self._buffer_targets[i] = buffer if buffer is None or not self._one_model else buffer[0]
 
     def _shared_update(self, i: int, grad: torch.Tensor, s: SGDSettings) -> None:
         param = self.params[i]
@@ -122,7 +123,8 @@ class StackedSGD:
         if s.momentum != 0:
             buf = self.momentum_buffers[i]
             if buf is None:
-                buf = self.momentum_buffers[i] = grad.detach().clone()
+                buf = grad.detach().clone()
+                self._set_buffer(i, buf)
             else:
                 buf.mul_(s.momentum).add_(grad)
             grad = grad.add(buf, alpha=s.momentum) if s.nesterov else buf
@@ -137,7 +139,8 @@ class StackedSGD:
         if self.uses_momentum:
             buf = self.momentum_buffers[i]
             if buf is None:  # as SGD's first step: the buffer starts as the gradient
-                buf = self.momentum_buffers[i] = grad.detach().clone()
+                buf = grad.detach().clone()
+                self._set_buffer(i, buf)
             else:
                 buf.mul_(momentum).add_(grad)  # momentum 0 leaves exactly the gradient
             if self.uses_nesterov:
@@ -156,9 +159,8 @@ class StackedSGD:
         for b, p in zip(buffers, self.params, strict=True):
             if b is not None and b.shape != p.shape:
                 raise ValueError("saved momentum buffers do not match the parameters")
-        self.momentum_buffers = [
-            None if b is None else b.to(p.device) for b, p in zip(buffers, self.params, strict=True)
-        ]
+        for i, (b, p) in enumerate(zip(buffers, self.params, strict=True)):
+            self._set_buffer(i, None if b is None else b.to(p.device))
 
 
 # One model's tensors are (B, n) with parameters (1, out, in): 2-D kernels on views of model 0,
