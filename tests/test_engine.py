@@ -19,17 +19,16 @@ from torch import nn
 
 from nncli.backprop import ExplicitStep
 from nncli.engine import (
-    AutogradStep,
     EpochReport,
     FitSettings,
     ModelRecord,
     ModelSettings,
     TrainingStopped,
-    choose_step,
     fit,
 )
 from nncli.model import StackedMLP
 from nncli.sgd import SGDSettings, StackedSGD
+from nncli.steps import AutogradStep, choose_step
 
 HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
