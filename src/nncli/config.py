@@ -314,8 +314,9 @@ class TrainingConfig(_Strict):
             )
         return device
 
-    # CPU threads torch computes with: "auto" chooses from the work per step (one thread for
-    # small models, more for large batches and wide layers; threads.py), a number is used as is.
+    # CPU threads torch computes with: "auto" chooses from the work per step and the cores idle
+    # (one thread for small models or on a busy machine, more for large batches and wide layers;
+    # threads.py), a number is used as is.
     threads: int | Literal["auto"] = "auto"
 
     @field_validator("threads", mode="before")

@@ -77,7 +77,9 @@ def _train_test_split(
     return indices[train_rows], indices[test_rows]
 
 
-def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState):
+def _approximate_mode(
+    class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState
+) -> np.ndarray:
     """How many of `n_draws` rows each class gets: its share rounded down, the rows left over
     going to the largest remainders, ties drawn at random."""
     continuous = class_counts / class_counts.sum() * n_draws
