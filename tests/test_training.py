@@ -109,3 +109,43 @@ def test_the_positive_class_names_what_binary_scores_score(rare_class_csv, tmp_p
                               "--out", str(tmp_path / "never")])  # fmt: skip
     assert bad.exit_code == 2 and "data.positive_class: 'x' is not a class" in bad.stderr
     assert not (tmp_path / "never").exists()
+
+
+TF32_ON_CPU = "training.precision tf32 applies to CUDA matrix products; on the CPU it is fp32"
+
+
+@pytest.mark.parametrize(
+    ("precision", "shown", "warned"),
+    [
+        ("fp32", "; on cpu, ", []),
+        ("bf16", "; on cpu in bf16, ", []),
+        ("tf32", "; on cpu, ", [TF32_ON_CPU]),
+    ],
+)
+def test_the_setup_line_names_the_precision_and_tf32_on_the_cpu_is_a_warning(
+    tiny_moons, tmp_path, precision, shown, warned
+):
+    from nncli.commands import run_train
+
+    info, warnings = [], []
+    run_train(tiny_moons, [f"training.precision={precision}"], out=tmp_path / precision,
+              on_info=info.append, on_warning=warnings.append)  # fmt: skip
+    assert shown in info[0]
+    assert warnings == warned
+
+
+def test_precision_and_cuda_graphs_reach_the_engine(tiny_moons, monkeypatch):
+    import nncli.training
+    from nncli.configfile import load_config
+
+    seen = {}
+    real_fit = nncli.training.fit
+
+    def spy(*args, **kwargs):
+        seen.update(precision=kwargs["precision"], cuda_graphs=kwargs["cuda_graphs"])
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(nncli.training, "fit", spy)
+    config = load_config(tiny_moons, ["training.precision=bf16", "training.cuda_graphs=true"])
+    train_stack([config], prepare_data(config.data))
+    assert seen == {"precision": "bf16", "cuda_graphs": True}
