@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nncli.activations import ACTIVATIONS, ActivationSpec
+from nncli.distributed import GradientSync
 from nncli.losses import output_gradient
 from nncli.model import StackedMLP
 from nncli.sgd import StackedSGD
@@ -43,6 +44,7 @@ class ExplicitStep:
         optimizer: StackedSGD,
         task: str,
         class_weight: torch.Tensor | None = None,
+        sync: GradientSync | None = None,
     ):
         self.one_model = model.n_models == 1
         # One model's layers as 2-D views; K models' as the stacked (K, out, in) tensors. The
@@ -64,6 +66,8 @@ class ExplicitStep:
         self.task = task
         self.class_weight = class_weight
         self.n_outputs = model.sizes[-1]
+        # Data-parallel: gradients go to `sync` to be summed over the ranks, then update.
+        self.sync = sync
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """Targets as a step takes them: classes one-hot (..., C), made once an epoch rather
@@ -71,6 +75,13 @@ class ExplicitStep:
         if self.task != "classification":
             return y
         return F.one_hot(y, self.n_outputs).to(self.weights[0].dtype)
+
+    def denominator(self, y: torch.Tensor) -> float | torch.Tensor:
+        """The loss's denominator over a whole batch of `targets` y: its rows, or with class
+        weights each model's weight sum ((K,), or () for one model)."""
+        if self.task == "classification" and self.class_weight is not None:
+            return (y @ self.class_weight).sum(-1)
+        return y.shape[-2] if self.task == "classification" else y.shape[-1]
 
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
         """h W^T + b: (B, out) for one model, (K, B, out) for a stack."""
@@ -106,11 +117,16 @@ class ExplicitStep:
         return h.unsqueeze(0) if self.one_model else h
 
     def __call__(
-        self, x: torch.Tensor, y: torch.Tensor, grad_norms: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        grad_norms: torch.Tensor | None = None,
+        denominator: float | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Train on one batch, x (K, B, F) and y (K, B) as `targets` makes them (for one model
         (B, F) and (B,)); return the outputs the step's loss was taken on. With `grad_norms`
-        (L, K), each layer's weight-gradient norm is added to it."""
+        (L, K), each layer's weight-gradient norm is added to it. With `denominator` (a rank's
+        shard of a batch), the loss is that shard's part of the whole batch's mean."""
         inputs, pre_activations = [], []  # each layer's input h; each hidden layer's z
         h = x
         for layer in range(self.n_layers):
@@ -122,21 +138,48 @@ class ExplicitStep:
             pre_activations.append(z)
             h = self._activate(z)
 
-        d = output_gradient(outputs, y, self.task, self.class_weight)  # dL/dz of the output
-        optimizer, n = self.optimizer, self.n_layers
+        d = output_gradient(outputs, y, self.task, self.class_weight, denominator)  # dL/dz
+        optimizer, n, sync = self.optimizer, self.n_layers, self.sync
         for layer in reversed(range(n)):
             h = inputs[layer]
             below = None
             if layer > 0:  # before W changes
                 w = self.weights[layer]
                 below = d.mm(w) if self.one_model else torch.bmm(d, w)
-            if grad_norms is not None:
-                grad_norms[layer] += _norms(d, h, self.one_model)
-            optimizer.update_layer(layer, n + layer, d, h, one_model=self.one_model)
+            if sync is not None:  # kept for the all-reduce: the update waits for it
+                _gradients_into(sync.grads[layer], sync.grads[n + layer], d, h, self.one_model)
+            else:
+                if grad_norms is not None:
+                    grad_norms[layer] += _norms(d, h, self.one_model)
+                optimizer.update_layer(layer, n + layer, d, h, one_model=self.one_model)
             if below is not None:
                 self._activation_backward(below, pre_activations[layer - 1], h)
                 d = below
+        if sync is not None:
+            sync()
+            if grad_norms is not None:
+                for layer in range(n):
+                    grad_norms[layer] += sync.grads[layer].flatten(1).norm(dim=1)
+            for i, grad in enumerate(sync.grads):
+                optimizer.update(i, grad)
         return outputs.unsqueeze(0) if self.one_model else outputs
+
+
+def _gradients_into(
+    weight_grad: torch.Tensor,
+    bias_grad: torch.Tensor,
+    d: torch.Tensor,
+    h: torch.Tensor,
+    one_model: bool,
+) -> None:
+    """A layer's weight gradient d^T h and bias gradient (d summed over the batch), written
+    into the stacked (K, out, in) and (K, out) tensors given."""
+    if one_model:
+        torch.mm(d.t(), h, out=weight_grad[0])
+        torch.sum(d, dim=0, out=bias_grad[0])
+    else:
+        torch.bmm(d.transpose(1, 2), h, out=weight_grad)
+        torch.sum(d, dim=1, out=bias_grad)
 
 
 def _norms(d: torch.Tensor, h: torch.Tensor, one_model: bool) -> torch.Tensor:

@@ -6,6 +6,8 @@ Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --h
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -47,6 +49,24 @@ def _progress_target(*, as_json: bool, quiet: bool):
     """Progress goes to stdout, or to stderr under --json (and only if that is a terminal)."""
     stream = sys.stderr if as_json else sys.stdout
     return stream, not quiet and (not as_json or stream.isatty())
+
+
+@contextmanager
+def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[tuple]:
+    """What a training command runs inside: the torchrun launch's process group (if it is in
+    one), signals as stop requests, and its progress display; yields (ranks, stop, progress).
+    Under torchrun only rank 0 shows progress and announces a stop."""
+    from nncli.distributed import process_group
+    from nncli.interrupts import stop_on_signals
+
+    with process_group() as ranks:
+        leader = ranks is None or ranks.leader
+        stream, show_progress = _progress_target(as_json=as_json, quiet=quiet or not leader)
+        with (
+            stop_on_signals(launched=ranks is not None, announce=leader) as stop,
+            progress_class(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
+        ):
+            yield ranks, stop, bar
 
 
 def _print_version(value: bool) -> None:
@@ -95,16 +115,11 @@ def train(
     """Train the MLP a config describes; report metrics and save a run folder."""
 
     from nncli.commands import run_train
-    from nncli.interrupts import stop_on_signals
     from nncli.progress import EpochProgress
     from nncli.report import make_console
 
     console = make_console(stderr=as_json)
-    stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
-    with (
-        stop_on_signals() as stop,
-        EpochProgress(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
-    ):
+    with _session(EpochProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
         summary = run_train(
             config_path,
             overrides or [],
@@ -114,7 +129,10 @@ def train(
             on_epoch=bar,
             on_info=None if quiet or as_json else bar.print,
             on_warning=_warn,
+            ranks=ranks,
         )
+    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+        return
     if as_json:
         print(to_json(summary))
         return
@@ -149,23 +167,21 @@ def _warn(message: str) -> None:
 def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **options) -> None:
     """Run a sweep-like command with signals handled and progress shown; print its result as
     JSON, or as `table(result)` and where the folder is (`saved` says what it holds)."""
-    from nncli.interrupts import stop_on_signals
     from nncli.progress import GridProgress
     from nncli.report import make_console
 
-    stream, show_progress = _progress_target(as_json=as_json, quiet=quiet)
-    with (
-        stop_on_signals() as stop,
-        GridProgress(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as progress,
-    ):
+    with _session(GridProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
         result = command(
             should_stop=stop,
-            on_epoch=progress,
-            on_stack=progress.start_stack,
-            on_info=None if quiet or as_json else progress.print,
+            on_epoch=bar,
+            on_stack=bar.start_stack,
+            on_info=None if quiet or as_json else bar.print,
             on_warning=_warn,
+            ranks=ranks,
             **options,
         )
+    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+        return
     if as_json:
         print(to_json(result))
         return

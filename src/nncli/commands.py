@@ -14,6 +14,7 @@ from pathlib import Path
 from nncli import report, runs
 from nncli.config import dump_config
 from nncli.configfile import load_config
+from nncli.distributed import Ranks
 from nncli.errors import RunFailedError, UsageError
 from nncli.grid import data_key
 from nncli.gridrun import GridRequest, Info, grid_run
@@ -36,15 +37,20 @@ def run_train(
     on_epoch: Callable | None = None,
     on_info: Info | None = None,
     on_warning: Info | None = None,
+    ranks: Ranks | None = None,
 ) -> dict:
     """Train the one model a config describes (or `resume` a run folder); return the summary.
 
-    On a stop request the run is saved resumable and `Interrupted` is raised.
+    On a stop request the run is saved resumable and `Interrupted` is raised. Under torchrun
+    (`ranks`) every rank trains its shard of each batch; the leader returns the summary, the
+    others an empty one.
     """
-    request = GridRequest("train", config_path, overrides, out=out, resume=resume)
+    request = GridRequest("train", config_path, overrides, out=out, resume=resume, ranks=ranks)
     with grid_run(
         request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info, on_warning=on_warning
     ) as run:
+        if not run.leader:
+            return {}
         (model,) = run.fits
         config, prepared = model.config, run.prepared[data_key(model.config)]
         if model.record.diverged is not None:
@@ -86,15 +92,27 @@ def run_sweep(
     diagnostics: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
+    ranks: Ranks | None = None,
     **callbacks,
 ) -> dict:
     """Train every variant x seed of a grid; write the sweep folder; return its JSON summary.
 
     `callbacks` are `_grid_run`'s (should_stop, on_epoch, on_info, on_warning, on_stack).
-    The exit is a `RunFailedError` only when every variant diverged on every seed.
+    The exit is a `RunFailedError` only when every variant diverged on every seed. Under
+    torchrun (`ranks`) the models are split across the ranks (gridsplit.py); the leader
+    returns the summary, the others an empty one.
     """
     request = GridRequest(
-        "sweep", config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume
+        "sweep",
+        config_path,
+        overrides,
+        vary or [],
+        n_seeds,
+        sequential,
+        diagnostics,
+        out,
+        resume,
+        ranks,
     )
     return _run_grid_command(request, callbacks)
 
@@ -108,6 +126,7 @@ def run_compare(
     sequential: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
+    ranks: Ranks | None = None,
     **callbacks,
 ) -> dict:
     """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
@@ -125,13 +144,24 @@ def run_compare(
         raise UsageError("--resume takes only the run folder: it holds the config and settings")
     diagnostics = None if resume else True  # always on: the comparison's reason to be
     request = GridRequest(
-        "compare", config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume
+        "compare",
+        config_path,
+        overrides,
+        vary,
+        n_seeds,
+        sequential,
+        diagnostics,
+        out,
+        resume,
+        ranks,
     )
     return _run_grid_command(request, callbacks)
 
 
 def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
     with grid_run(request, **callbacks) as run:
+        if not run.leader:
+            return {}
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         prepared = run.prepared[data_key(grid.models[0].config)]

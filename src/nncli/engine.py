@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from nncli.backprop import ExplicitStep
+from nncli.distributed import DataParallel, GradientSync
 from nncli.losses import Scorer, per_sample_loss
 from nncli.model import StackedMLP
 from nncli.sgd import SGDSettings, StackedSGD
@@ -112,6 +113,7 @@ def fit(
     engine: Engine = "auto",
     precision: Precision = "fp32",
     cuda_graphs: bool = False,
+    group: DataParallel | None = None,
 ) -> list[ModelRecord]:
     """Train every model in `model` in place; return one record per model.
 
@@ -123,6 +125,13 @@ def fit(
     weighs each class in the classification loss, as `F.cross_entropy(weight=...)` does.
     `engine` and `precision`: see `steps.choose_step`. `cuda_graphs` replays the explicit
     step's full batches as one captured CUDA graph (graphs.py) when training on CUDA.
+
+    With `group`, every rank of a torchrun launch calls `fit` with the same model, data and
+    settings, and trains its shard of every batch (`settings.batch_size` is the whole batch's):
+    the gradients are summed over the ranks before each update, so every rank holds the same
+    parameters, and each epoch's outputs are gathered, so every rank reports the same losses
+    and makes the same early-stopping decisions as one process would, to float32 rounding. A
+    stop request on any rank stops every rank at the same step.
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
@@ -131,13 +140,17 @@ def fit(
     steps_per_epoch = -(-n // batch)
     shufflers = [torch.Generator().manual_seed(m.seed) for m in models]
     optimizer = StackedSGD(list(model.parameters()), [m.sgd for m in models])
-    step = choose_step(model, optimizer, task, class_weight, engine, precision)
-    if cuda_graphs and x_train.is_cuda and isinstance(step, ExplicitStep):
+    sync = None
+    if group is not None:
+        group.broadcast_parameters(list(model.parameters()))  # the leader's, exactly
+        sync = GradientSync(group, list(model.parameters()))
+    step = choose_step(model, optimizer, task, class_weight, engine, precision, sync)
+    if cuda_graphs and x_train.is_cuda and isinstance(step, ExplicitStep) and group is None:
         from nncli.graphs import GraphedStep
 
         full_batch = (batch, x_train.shape[1]) if k == 1 else (k, batch, x_train.shape[1])
         step = GraphedStep(step, torch.Size(full_batch))
-    measure = Scorer(step.predict, task, target_scale, class_weight)
+    measure = Scorer(_shared_predict(step.predict, group), task, target_scale, class_weight)
     tracker = Tracker(model, models, has_val=val is not None)
     if resume is None:
         records = [ModelRecord() for _ in range(k)]
@@ -175,6 +188,13 @@ def fit(
             records=records,
         )
 
+    def gathered(local: list[torch.Tensor], start: int, stop: int) -> list[torch.Tensor]:
+        """Data-parallel: steps [start, stop) of every rank's outputs, in the epoch's order."""
+        if group is None or stop <= start:
+            return local
+        rows = group.batch_rows(n, batch, start, stop)
+        return [group.gather_rows(torch.cat(local, dim=-2), rows)]
+
     for epoch in range(first_epoch, settings.epochs + 1):
         if resume_order is not None:  # resuming inside this epoch
             order, resume_order = resume_order, None
@@ -192,16 +212,34 @@ def fit(
         probe = grad_sums if epoch == 1 else None
         # The epoch's batches as views, made at once: cheaper than slicing at every step.
         targets = step.targets(y_epoch)  # (K, N) or, one-hot, (K, N, C)
-        batches = zip(x_epoch.split(batch, dim=-2), targets.split(batch, dim=y_epoch.dim() - 1),
+        rows_axis = y_epoch.dim() - 1
+        batches = zip(x_epoch.split(batch, dim=-2), targets.split(batch, dim=rows_axis),
                       strict=True)  # fmt: skip
+        # Data-parallel, this rank's outputs of this epoch's steps from `segment` on (those
+        # before it, done before a resume, are in `step_outputs` already, whole).
+        segment, local_outputs = first_step, []
         for step_index, (x_batch, y_batch) in enumerate(batches):
             if step_index < first_step:  # done before the run was stopped
                 continue
-            if should_stop is not None and should_stop():
-                state = snapshot(epoch, step_index, order, step_outputs)
-                raise TrainingStopped(state, list(model.parameters()))
-            step_outputs.append(step(x_batch, y_batch, probe))
+            if sync is None:
+                if should_stop is not None and should_stop():
+                    state = snapshot(epoch, step_index, order, step_outputs)
+                    raise TrainingStopped(state, list(model.parameters()))
+                step_outputs.append(step(x_batch, y_batch, probe))
+                continue
+            if sync.stop_agreed:  # a rank was asked to stop during the last step
+                done = step_outputs + gathered(local_outputs, segment, step_index)
+                raise TrainingStopped(
+                    snapshot(epoch, step_index, order, done), list(model.parameters())
+                )
+            sync.stop_requested = should_stop is not None and should_stop()
+            lo, hi = group.bounds(x_batch.shape[-2])
+            shard = y_batch.narrow(rows_axis, lo, hi - lo)
+            local_outputs.append(
+                step(x_batch[..., lo:hi, :], shard, probe, step.denominator(y_batch))
+            )
         first_step = 0
+        step_outputs += gathered(local_outputs, segment, steps_per_epoch)
 
         epoch_outputs = torch.cat(step_outputs, dim=-2).view(k, n, -1)  # (K, N, C)
         y_epoch = y_epoch.view(k, n)
@@ -243,3 +281,16 @@ def fit(
         for record, norms in zip(records, (grad_sums / steps_per_epoch).T.tolist(), strict=True):
             record.grad_norms = norms
     return records
+
+
+def _shared_predict(predict: Callable, group: DataParallel | None) -> Callable:
+    """`predict`, or data-parallel: each rank predicts its share of the rows and every rank
+    gets all of them, in order."""
+    if group is None:
+        return predict
+
+    def shared(x: torch.Tensor) -> torch.Tensor:
+        lo, hi = group.bounds(len(x))
+        return group.gather_rows(predict(x[lo:hi]), group.split_rows(len(x)))
+
+    return shared

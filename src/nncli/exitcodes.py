@@ -17,15 +17,21 @@ class ErrorsToExitCodes(TyperGroup):
     debug = False
 
     def invoke(self, ctx: typer.Context) -> object:
+        from nncli.distributed import PeerFailed
         from nncli.errors import Interrupted, NncliError
 
         debug = self.debug or bool(ctx.params.get("debug"))
+        rank = _launch_rank()
         try:
             return super().invoke(ctx)
         except NncliError as exc:
             if debug:
                 raise
+            if isinstance(exc, PeerFailed) and (rank or not str(exc)):
+                ctx.exit(exc.exit_code)  # the failing rank, or the leader, says what happened
             prefix = "" if isinstance(exc, Interrupted) else "error: "
+            if rank:
+                prefix += f"rank {rank}: "
             lines = str(exc).splitlines() or [type(exc).__name__]
             if len(lines) > MAX_MESSAGE_LINES:
                 more = len(lines) - MAX_MESSAGE_LINES + 1
@@ -37,8 +43,9 @@ class ErrorsToExitCodes(TyperGroup):
             if debug:
                 raise
             code = getattr(exc, "exit_code", 130)
-            with contextlib.suppress(OSError):
-                typer.echo(f"interrupted ({exc or 'SIGINT'}); nothing more was saved", err=True)
+            if not rank:  # a launch's leader speaks for every rank
+                with contextlib.suppress(OSError):
+                    typer.echo(f"interrupted ({exc or 'SIGINT'}); nothing more was saved", err=True)
             ctx.exit(code)
         except BrokenPipeError:  # `nncli ... | head`: the reader left; that is not an error
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -50,8 +57,10 @@ class ErrorsToExitCodes(TyperGroup):
                     exc.message = _capped(exc.message)
                 raise
             detail = _capped(next(iter(str(exc).splitlines()), ""))
+            where = f"rank {rank}: " if rank else ""
             typer.echo(
-                f"internal error: {type(exc).__name__}: {detail} (rerun with --debug)", err=True
+                f"{where}internal error: {type(exc).__name__}: {detail} (rerun with --debug)",
+                err=True,
             )
             ctx.exit(1)
 
@@ -60,6 +69,12 @@ class ErrorsToExitCodes(TyperGroup):
 # cut to MAX_LINE_CHARS, and a message to MAX_MESSAGE_LINES lines (a config's problems, one each).
 MAX_LINE_CHARS = 500
 MAX_MESSAGE_LINES = 20
+
+
+def _launch_rank() -> int:
+    """This process's rank in a torchrun launch (0 alone): messages of the others name it."""
+    value = os.environ.get("RANK", "0") if os.environ.get("WORLD_SIZE", "1") != "1" else "0"
+    return int(value) if value.isdigit() else 0
 
 
 def _capped(line: str) -> str:

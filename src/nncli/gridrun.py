@@ -8,16 +8,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from nncli import report, runs
 from nncli.checkpoint import ModelCard, positive_index, save_checkpoint
 from nncli.data import PreparedData, prepare_data
+from nncli.distributed import DataParallel, Ranks, agree, broadcast
 from nncli.errors import UsageError
 from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
+from nncli.gridsplit import train_grid_split
 from nncli.interrupts import StopRequest
 from nncli.model import check_fits_in_memory, layer_sizes
 from nncli.outputs import HistoryLog
-from nncli.runfolder import RunFolder, Saved
+from nncli.runfolder import Follower, RunFolder, Saved
 from nncli.sweep import train_grid
 from nncli.threads import stack_threads
 from nncli.training import (
@@ -48,6 +51,7 @@ class GridRequest:
     diagnostics: bool | None = None  # default False
     out: Path | None = None
     resume: Path | None = None
+    ranks: Ranks | None = None  # this process's place in a torchrun launch, if it is in one
 
 
 @dataclass
@@ -58,6 +62,7 @@ class GridRun:
     fits: list
     diagnostics: bool
     device: str  # where it trained: "cpu", "cuda:0"; several stacks' devices joined by ", "
+    leader: bool = True  # False on the other ranks of a torchrun launch: they write nothing
 
 
 @contextmanager
@@ -73,28 +78,23 @@ def grid_run(
     """Build (or rebuild) the grid, prepare its data, claim the folder, train every stack.
 
     Everything that can be wrong with the input is found before a folder is created; the body
-    of the `with` writes the outputs inside the folder's lifecycle.
+    of the `with` writes the outputs inside the folder's lifecycle. Under torchrun every rank
+    does the same, and goes on only when every rank did: the leader alone reports, claims and
+    writes the folder (see `distributed`).
     """
+    ranks = request.ranks
+    leader = ranks is None or ranks.leader
+    if not leader:  # the leader reports for every rank
+        on_epoch = on_info = on_warning = on_stack = None
     flag = _vary_flag(request.kind)
     saved: Saved | None = None
     if request.resume is None:
         if request.config_path is None:
             raise UsageError("give a config file, or --resume FOLDER")
-        grid = build_grid(
-            request.config_path,
-            request.overrides,
-            request.vary,
-            1 if request.n_seeds is None else request.n_seeds,
-            sequential=bool(request.sequential),
-            require_vary=request.kind == "sweep",
-            flag=flag,
+        grid, prepared, diagnostics, device, threads, setup = _together(
+            ranks, lambda: _fresh_grid(request, flag, on_info, on_warning)
         )
-        diagnostics = bool(request.diagnostics)
-        device = _devices(grid)
-        prepared = _prepare(grid, request.config_path, None)
-        _check_stacks(grid, prepared)
-        threads = _threads(grid, prepared)
-        setup = _describe(grid, prepared, device, threads, request.kind, on_info, on_warning)
+        _together(ranks, lambda: _check_same_data(ranks, prepared, request.config_path))
         info = {
             "kind": request.kind,
             "config": grid.base.model_dump(mode="json"),
@@ -102,51 +102,156 @@ def grid_run(
             "grid": asdict(grid.spec),
             "diagnostics": diagnostics,
         }
-        folder = RunFolder.create(
-            grid.base,
-            request.out,
-            kind=request.kind,
-            stop=should_stop,
-            info=info,
-            device=device,
-            threads=_threads_record(threads),
-            setup=setup,
-        )
+
+        def claim() -> RunFolder | Follower:
+            if not leader:
+                return Follower(request.kind, should_stop)
+            return RunFolder.create(
+                grid.base,
+                request.out,
+                kind=request.kind,
+                stop=should_stop,
+                info=info,
+                device=device,
+                threads=_threads_record(threads),
+                **_launch_record(ranks),
+                setup=setup,
+            )
+
+        folder = _together(ranks, claim)
     else:
         given = [request.config_path, request.out, *request.overrides, *request.vary]
         given += [request.n_seeds, request.sequential, request.diagnostics]
-        if any(option not in (None, False) for option in given) or request.overrides:
-            raise UsageError("--resume takes only the run folder: it holds the config and settings")
-        folder, _, saved = RunFolder.reopen(request.resume, kind=request.kind, stop=should_stop)
+
+        def reopen() -> tuple[RunFolder, Saved] | None:
+            if any(option not in (None, False) for option in given) or request.overrides:
+                raise UsageError(
+                    "--resume takes only the run folder: it holds the config and settings"
+                )
+            if not leader:
+                return None
+            opened, _, saved = RunFolder.reopen(request.resume, kind=request.kind, stop=should_stop)
+            if ranks is not None and request.kind != "train" and saved.state is not None:
+                opened.release()
+                raise UsageError(
+                    f"{request.resume}: this {request.kind} ran in one process; resume it"
+                    " without torchrun"
+                )
+            return opened, saved
+
+        reopened = _together(ranks, reopen)
+        folder = reopened[0] if reopened is not None else Follower(request.kind, should_stop)
         try:
-            grid = grid_from_spec(GridSpec(**saved.info["grid"]), require_vary=False, flag=flag)
+            saved = broadcast(ranks, reopened[1] if reopened is not None else None)
+            folder.info = saved.info
+            path = request.resume
+
+            def rebuild():
+                grid = grid_from_spec(GridSpec(**saved.info["grid"]), require_vary=False, flag=flag)
+                device = _devices(grid)  # `auto` may choose another device than the first run's
+                prepared = _prepare(grid, path, saved.info.get("data"))
+                threads = _threads(grid, prepared)  # `auto` counts this machine's cores anew
+                _describe(grid, prepared, device, threads, request.kind, ranks, on_info, on_warning)
+                return grid, prepared, device, threads
+
+            grid, prepared, device, threads = _together(ranks, rebuild)
             diagnostics = bool(saved.info.get("diagnostics"))
-            device = _devices(grid)  # `auto` may choose another device than the first run's
-            prepared = _prepare(grid, folder.path, saved.info.get("data"))
-            threads = _threads(grid, prepared)  # `auto` counts this machine's cores anew
-            _describe(grid, prepared, device, threads, request.kind, on_info, on_warning)
-            folder.set_status(
-                "running", pid=os.getpid(), device=device, threads=_threads_record(threads)
-            )
+            if leader:
+                folder.set_status(
+                    "running",
+                    pid=os.getpid(),
+                    device=device,
+                    threads=_threads_record(threads),
+                    **_launch_record(ranks),
+                )
             if on_info is not None:
                 on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
         except BaseException:
-            folder.release()  # it stays as it was: interrupted, resumable
+            if leader:
+                folder.release()  # it stays as it was: interrupted, resumable
             raise
     with folder:
-        _keep_best_weights(folder, grid, prepared)
-        on_epoch = _log_history(folder, saved, on_epoch)
-        fits = train_grid(
-            grid,
-            prepared,
-            folder,
-            saved=saved,
-            diagnostics=diagnostics,
-            should_stop=should_stop,
-            on_stack=on_stack,
-            on_epoch=on_epoch,
+        if leader:
+            _keep_best_weights(folder, grid, prepared)
+            on_epoch = _log_history(folder, saved, on_epoch)
+        if request.kind != "train" and (ranks is not None or (saved and saved.state is None)):
+            fits = train_grid_split(  # its models split across the launch's processes
+                grid,
+                prepared,
+                folder,
+                ranks,
+                resuming=saved is not None,
+                diagnostics=diagnostics,
+                should_stop=should_stop,
+                on_stack=on_stack,
+                on_epoch=on_epoch,
+            )
+        else:
+            fits = train_grid(
+                grid,
+                prepared,
+                folder,
+                saved=saved,
+                diagnostics=diagnostics,
+                should_stop=should_stop,
+                on_stack=on_stack,
+                on_epoch=on_epoch,
+                group=DataParallel(ranks) if ranks is not None else None,
+            )
+        yield GridRun(folder, grid, prepared, fits, diagnostics, device, leader)
+
+
+T = TypeVar("T")
+
+
+def _together(ranks: Ranks | None, work: Callable[[], T]) -> T:
+    """`work()`, on every rank of a launch: each goes on only if it succeeded on every rank
+    (`distributed.agree`); alone, simply `work()`."""
+    try:
+        result = work()
+    except Exception as exc:
+        agree(ranks, exc)
+        raise  # not reached: agree raised
+    agree(ranks, None)
+    return result
+
+
+def _fresh_grid(request: GridRequest, flag: str, on_info: Info | None, on_warning: Info | None):
+    """A new run's grid, its prepared data, and its setup (reported)."""
+    grid = build_grid(
+        request.config_path,
+        request.overrides,
+        request.vary,
+        1 if request.n_seeds is None else request.n_seeds,
+        sequential=bool(request.sequential),
+        require_vary=request.kind == "sweep",
+        flag=flag,
+    )
+    diagnostics = bool(request.diagnostics)
+    device = _devices(grid)
+    prepared = _prepare(grid, request.config_path, None)
+    _check_stacks(grid, prepared)
+    threads = _threads(grid, prepared)
+    ranks = request.ranks
+    setup = _describe(grid, prepared, device, threads, request.kind, ranks, on_info, on_warning)
+    return grid, prepared, diagnostics, device, threads, setup
+
+
+def _check_same_data(ranks: Ranks | None, prepared: dict, source: Path) -> None:
+    """Under torchrun, refuse a rank whose data is not the leader's (another machine's files)."""
+    if ranks is None:
+        return
+    mine = {key: data.fingerprint() for key, data in prepared.items()}
+    if broadcast(ranks, mine) != mine:
+        raise UsageError(
+            f"{source}: this process's data differs from rank 0's: every machine of a launch"
+            " needs the same config and data files"
         )
-        yield GridRun(folder, grid, prepared, fits, diagnostics, device)
+
+
+def _launch_record(ranks: Ranks | None) -> dict:
+    """run.json's `processes`: how many ranks trained (absent for one process)."""
+    return {} if ranks is None else {"processes": ranks.world}
 
 
 def _vary_flag(kind: str) -> str:
@@ -251,6 +356,7 @@ def _describe(
     device: str,
     threads: list[int],
     kind: str,
+    ranks: Ranks | None,
     on_info: Info | None,
     on_warning: Info | None,
 ) -> str:
@@ -274,6 +380,8 @@ def _describe(
     if precisions:
         shown += f" in {'/'.join(precisions)}"
     shown += f", {_threads_label(threads, device)}"
+    if ranks is not None:
+        shown += f", {ranks.world} processes (torchrun)"
     if kind == "train":
         lines = [report.describe_setup(first, data, device=shown)]
     else:

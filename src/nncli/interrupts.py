@@ -50,22 +50,32 @@ class StopRequest:
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[StopRequest]:
-    """SIGINT or SIGTERM stop at once before training and at a step boundary during it."""
+def stop_on_signals(*, launched: bool = False, announce: bool = True) -> Iterator[StopRequest]:
+    """SIGINT or SIGTERM stop at once before training and at a step boundary during it.
+
+    In a torchrun launch (`launched`) a second Ctrl-C does not quit at once: torchrun passes
+    the terminal's Ctrl-C on to its processes, so each one gets it twice, and every rank must
+    reach the step where they stop together. Only the process that `announce`s says so.
+    """
     request = StopRequest()
 
     def handle(signum: int, frame: object) -> None:
         if not request.training:
             raise SignalExit(signum)
-        if request.signum is not None and signum == signal.SIGINT:
+        if request.signum is not None and signum == signal.SIGINT and not launched:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             raise SignalExit(signum)  # files are written atomically, so nothing is half-written
+        first = request.signum is None
         request.signum = signum
+        if not announce or (not first and launched):
+            return
         name = signal.Signals(signum).name
+        then = "every process stops" if launched else "stopping"
+        again = "" if launched else "; Ctrl-C again to quit at once"
         with contextlib.suppress(OSError):  # stderr may be a closed pipe too
             print(
-                f"\n{name}: stopping at the next training step (if training is still running)"
-                " and saving a resumable checkpoint; Ctrl-C again to quit at once",
+                f"\n{name}: {then} at the next training step (if training is still running)"
+                f" and saving a resumable checkpoint{again}",
                 file=sys.stderr,
                 flush=True,
             )

@@ -23,49 +23,66 @@ def per_sample_loss(
 
 
 def stacked_loss(
-    outputs: torch.Tensor, targets: torch.Tensor, task: str, weight: torch.Tensor | None = None
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    task: str,
+    weight: torch.Tensor | None = None,
+    denominator: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The sum over models of each one's mean loss, in fewest operations: its gradient with
     respect to model k's parameters is model k's own, as all models share the batch size.
 
     With class weights each model's mean is weighted, as `F.cross_entropy(weight=...)` takes it
-    (divided by the weights of that model's batch), so the models' denominators differ."""
+    (divided by the weights of that model's batch), so the models' denominators differ. A
+    `denominator` (the rows, or (K,) weight sums, of the whole batch) replaces this batch's own:
+    a rank's shard then contributes its part of the whole batch's mean."""
     k, b, c = outputs.shape
     if task == "classification" and weight is not None:
         losses = per_sample_loss(outputs, targets, task, weight)  # (K, B)
-        return (losses.sum(dim=1) / weight[targets].sum(dim=1)).sum()
+        if denominator is None:
+            denominator = weight[targets].sum(dim=1)
+        return (losses.sum(dim=1) / denominator).sum()
     if task == "classification":
         summed = F.cross_entropy(outputs.reshape(k * b, c), targets.reshape(k * b), reduction="sum")
     else:
         summed = ((outputs.squeeze(-1) - targets) ** 2).sum()
-    return summed / b
+    return summed / (b if denominator is None else denominator)
 
 
 def softmax(outputs: torch.Tensor) -> torch.Tensor:
-    """Softmax over the last axis. With few classes and many rows (a stack, a large batch) it
-    runs over the transposed view: torch's CPU kernel along a short last axis is slow, up to 10x
-    at 4096 rows of 4 classes (measured); the result is that transposed view's own."""
+    """Softmax over the last axis. With few classes it runs over the transposed view for a
+    stack (K, B, C) and for one model's large batch: torch's CPU kernel along a short last axis
+    is slow, up to 10x at 4096 rows of 4 classes, while one model's small batch is faster as it
+    is (measured). A stack always takes the transposed kernel, so each model's result does not
+    depend on how many models share the stack: a sweep split across processes trains the same
+    bits (each column's softmax is computed alone)."""
     c = outputs.shape[-1]
-    if c < 32 and outputs.numel() >= 128 * c:
+    if c < 32 and (outputs.dim() == 3 or outputs.shape[-2] >= 128):
         return torch.softmax(outputs.transpose(-1, -2), dim=-2).transpose(-1, -2)
     return torch.softmax(outputs, dim=-1)
 
 
 def output_gradient(
-    outputs: torch.Tensor, targets: torch.Tensor, task: str, weight: torch.Tensor | None = None
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    task: str,
+    weight: torch.Tensor | None = None,
+    denominator: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The gradient of `stacked_loss` (of `single_loss` for one model's (B, C) outputs) with
     respect to the outputs, written out. Classification takes one-hot `targets` (K, B, C) and
     gives (softmax - one-hot) / B, each sample's term times its class weight over the batch's
-    weight sum; regression gives 2 (output - target) / B."""
-    b = outputs.shape[-2]
+    weight sum; regression gives 2 (output - target) / B. `denominator`: as `stacked_loss`'s."""
+    b = outputs.shape[-2] if denominator is None else denominator
     if task != "classification":
         return (outputs - targets.unsqueeze(-1)).mul_(2.0 / b)
     d = softmax(outputs).sub_(targets)
     if weight is None:
         return d.mul_(1.0 / b)
     sample_weight = targets @ weight  # (K, B): each sample's class weight
-    return d.mul_((sample_weight / sample_weight.sum(-1, keepdim=True)).unsqueeze(-1))
+    if denominator is None:
+        denominator = sample_weight.sum(-1)
+    return d.mul_((sample_weight / denominator[..., None]).unsqueeze(-1))
 
 
 def single_loss(

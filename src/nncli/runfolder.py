@@ -23,6 +23,7 @@ from nncli.configfile import load_config
 from nncli.engine import TrainingStopped
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
+from nncli.gridsplit import PartsStopped, read_units
 from nncli.interrupts import StopRequest
 from nncli.resume import ThrottledSaver, load_training_state, save_training_state
 
@@ -125,12 +126,18 @@ class RunFolder:
                     " resume it with that"
                 )
             last = path / runs.LAST_STATE_FILE
-            if not last.exists():
+            split = read_units(path)  # a sweep split across processes keeps its parts instead
+            if not last.exists() and split is None:
                 raise UsageError(
                     f"{path}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)"
                 )
             config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False)
-            state, params, info = load_training_state(last)
+            if split is not None:
+                state, params, info = None, None, split.get("info")
+            else:
+                state, params, info = load_training_state(last)
+            if not isinstance(info, dict):
+                raise UsageError(f"{path}: its saved progress is malformed")
             if info.get("config") != config.model_dump(mode="json"):
                 raise UsageError(
                     f"{path}: {runs.CONFIG_FILE} does not match the saved training state;"
@@ -168,6 +175,8 @@ class RunFolder:
 
     def position(self, state) -> str:
         """Where a saved state stands: `epoch 3, step 7` (and which stack, in a grid of several)."""
+        if state is None:
+            return "its saved parts (partial/)"
         where = f"epoch {state.epoch}, step {state.step}"
         stacks = self.info.get("stacks", 1)
         if stacks > 1:
@@ -176,7 +185,17 @@ class RunFolder:
 
     @property
     def resume_command(self) -> str:
-        return f"{command_name(self.kind)} --resume {self.path}"
+        """How to continue: as it ran, alone or under torchrun (on any number of processes)."""
+        from nncli.distributed import launched
+
+        command = f"{command_name(self.kind)} --resume {self.path}"
+        ranks = launched()
+        if ranks is None:
+            return command
+        command = f"torchrun --nproc-per-node {ranks.local_world} -m {command}"
+        if ranks.world > ranks.local_world:
+            command += " (with the launch's --nnodes and rendezvous options)"
+        return command
 
     # --- ending --------------------------------------------------------------------------------
 
@@ -199,6 +218,14 @@ class RunFolder:
         return False
 
     def _record_ending(self, exc: BaseException) -> None:
+        if isinstance(exc, PartsStopped):  # a split sweep: every part's progress is saved
+            self._best_effort_status("interrupted", resumable=True, stopped_at=str(exc))
+            code = self.stop.exit_code if self.stop is not None else 130
+            raise Interrupted(
+                f"interrupted: {exc}; saved in {self.path / 'partial'}\n"
+                f"resume with: {self.resume_command}",
+                code,
+            ) from None
         if isinstance(exc, TrainingStopped):
             self.save_state(exc.state, exc.params)
             where = self.position(exc.state)
@@ -210,6 +237,20 @@ class RunFolder:
                 code,
             ) from None
         resumable = self.last_state.exists()
+        from nncli.distributed import PeerFailed
+
+        if isinstance(exc, PeerFailed):  # another rank of the launch failed or was killed
+            self._best_effort_status(
+                "interrupted", resumable=resumable, error="another rank of the launch stopped"
+            )
+            then = (
+                f"resume from its last saved epoch with: {self.resume_command}"
+                if resumable
+                else "it stopped before its first epoch was saved"
+            )
+            raise PeerFailed(
+                exc.exit_code, f"another process of the launch stopped ({exc}); {then}"
+            ) from None
         if isinstance(exc, KeyboardInterrupt | BrokenPipeError):
             self._best_effort_status("interrupted", resumable=resumable)
             return
@@ -230,6 +271,36 @@ class RunFolder:
         if self._lock_fd >= 0:
             _unlock(self._lock_fd)
             self._lock_fd = -1
+
+
+class Follower:
+    """What a rank other than the leader of a torchrun launch holds in place of the run folder:
+    it writes nothing (the leader writes the folder), and ends as the leader does, quietly."""
+
+    def __init__(self, kind: str, stop: StopRequest | None):
+        self.kind = kind
+        self.stop = stop
+        self.info: dict = {}
+        self.also_save: Callable[[object], None] | None = None
+        self.last_state = Path(runs.LAST_STATE_FILE)  # the leader's, named in messages
+
+    def checkpoint(self, state, params: list) -> None:
+        """The leader saves the resumable state."""
+
+    def __enter__(self) -> Follower:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if isinstance(exc, TrainingStopped | PartsStopped):  # every rank stopped together
+            from nncli.distributed import PeerFailed
+
+            raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
+        return False
 
 
 def command_name(kind: str) -> str:

@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 
 from nncli.backprop import ExplicitStep, covers
+from nncli.distributed import GradientSync
 from nncli.losses import stacked_loss
 from nncli.model import StackedMLP
 from nncli.sgd import StackedSGD
@@ -30,6 +31,7 @@ class AutogradStep:
         task: str,
         class_weight: torch.Tensor | None = None,
         autocast_dtype: torch.dtype | None = None,
+        sync: GradientSync | None = None,
     ):
         self.model = model
         self.optimizer = optimizer
@@ -37,6 +39,7 @@ class AutogradStep:
         self.class_weight = class_weight
         self.autocast_dtype = autocast_dtype
         self.one_model = model.n_models == 1
+        self.sync = sync  # data-parallel: gradients summed over the ranks before the update
 
     def _autocast(self, x: torch.Tensor):
         if self.autocast_dtype is None:
@@ -47,28 +50,44 @@ class AutogradStep:
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         return y  # class indices, as cross-entropy takes them
 
+    def denominator(self, y: torch.Tensor) -> float | torch.Tensor:
+        """As `ExplicitStep.denominator`, for class-index targets."""
+        if self.task == "classification" and self.class_weight is not None:
+            return self.class_weight[y].sum(-1)
+        return y.shape[-1]
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F) -> (K, N, C), in float32."""
         with self._autocast(x):
             return self.model(x.expand(self.model.n_models, *x.shape)).float()
 
     def __call__(
-        self, x: torch.Tensor, y: torch.Tensor, grad_norms: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        grad_norms: torch.Tensor | None = None,
+        denominator: float | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """As `ExplicitStep.__call__`."""
         if self.one_model:
             x, y = x.unsqueeze(0), y.unsqueeze(0)
         with self._autocast(x):
             outputs = self.model(x)  # (K, B, C)
-            loss = stacked_loss(outputs.float(), y, self.task, self.class_weight)
+            loss = stacked_loss(outputs.float(), y, self.task, self.class_weight, denominator)
         self.optimizer.zero_grad()
         loss.backward()
+        grads = [p.grad for p in self.model.parameters()]
+        if self.sync is not None:
+            for summed, grad in zip(self.sync.grads, grads, strict=True):
+                summed.copy_(grad)
+            self.sync()
+            grads = self.sync.grads
         if grad_norms is not None:
             with torch.no_grad():
-                grad_norms += torch.stack(
-                    [w.grad.flatten(1).norm(dim=1) for w in self.model.weights]
-                )
-        self.optimizer.step()
+                weights = grads[: len(grads) // 2]  # then the biases
+                grad_norms += torch.stack([g.flatten(1).norm(dim=1) for g in weights])
+        for i, grad in enumerate(grads):
+            self.optimizer.update(i, grad)
         return outputs.detach().float()
 
 
@@ -79,6 +98,7 @@ def choose_step(
     class_weight: torch.Tensor | None,
     engine: Engine = "auto",
     precision: Precision = "fp32",
+    sync: GradientSync | None = None,
 ) -> ExplicitStep | AutogradStep:
     """The explicit engine (backprop.py) wherever it covers the models; autograd for bf16 (its
     autocast recipe keeps float32 master weights) and activations without explicit kernels."""
@@ -87,6 +107,6 @@ def choose_step(
     if engine == "explicit":
         if precision == "bf16" or not covers(model):
             raise ValueError("the explicit engine covers float32 models of registered activations")
-        return ExplicitStep(model, optimizer, task, class_weight)
+        return ExplicitStep(model, optimizer, task, class_weight, sync)
     autocast = torch.bfloat16 if precision == "bf16" else None
-    return AutogradStep(model, optimizer, task, class_weight, autocast)
+    return AutogradStep(model, optimizer, task, class_weight, autocast, sync)

@@ -33,20 +33,18 @@ def train_grid(
     should_stop: Callable[[], bool] | None = None,
     on_stack: Callable[[int, int], None] | None = None,
     on_epoch: Callable | None = None,
+    group=None,
 ) -> list:
     """Train every stack of `grid` into `folder` (a RunFolder); one ModelFit per grid model.
 
     `prepared` maps `data_key(config)` to its PreparedData. `saved` resumes an interrupted grid:
     finished stacks are read back from `partial/`, the stack in progress continues from its
-    state, and later ones train afresh.
+    state, and later ones train afresh. With `group` (a `distributed.DataParallel`), every rank
+    of a launch trains each stack data-parallel, and only the leader gets the fits.
     """
-    import torch
-
-    from nncli.diagnostics import input_blind_loss
     from nncli.resume import check_state_fits
-    from nncli.training import measure_model, train_stack
+    from nncli.training import train_stack
 
-    partial = folder.path / PARTIAL_DIR
     fits: list = [None] * len(grid.models)
     resume_stack = saved.info.get("stack", 0) if saved is not None else 0
     for s, members in enumerate(grid.stacks):
@@ -55,14 +53,8 @@ def train_grid(
         if on_stack is not None:
             on_stack(s, len(grid.stacks))
         if s < resume_stack:
-            nets, records, seconds = _load_stack(partial / f"stack-{s}.safetensors", configs, data)
-            baseline = input_blind_loss(*data.tensors("train", torch.device("cpu")), data.task)
-            done = [
-                measure_model(c, data, net, record, baseline, diagnostics)
-                for c, net, record in zip(configs, nets, records, strict=True)
-            ]
-            for model_fit in done:
-                model_fit.stack_seconds = seconds
+            path = folder.path / PARTIAL_DIR / f"stack-{s}.safetensors"
+            done = measure_saved(path, configs, data, diagnostics)
         else:
             folder.info |= {"stack": s, "stacks": len(grid.stacks)}
             resume = None
@@ -84,19 +76,42 @@ def train_grid(
                 should_stop=should_stop,
                 on_checkpoint=folder.checkpoint,
                 resume=resume,
+                group=group,
             )
+            if not done:  # a rank of a launch other than the leader
+                return []
             seconds = None if resume is not None else time.perf_counter() - start
             for model_fit in done:
                 model_fit.stack_seconds = seconds
             if len(grid.stacks) > 1:
-                partial.mkdir(exist_ok=True)
-                _save_stack(partial / f"stack-{s}.safetensors", done)
+                (folder.path / PARTIAL_DIR).mkdir(exist_ok=True)
+                save_models(folder.path / PARTIAL_DIR / f"stack-{s}.safetensors", done)
         for i, model_fit in zip(members, done, strict=True):
             fits[i] = model_fit
     return fits
 
 
-def _save_stack(path: Path, fits: list) -> None:
+def measure_saved(path: Path, configs: list[Config], data, diagnostics: bool) -> list:
+    """The models `save_models` kept for `configs`, measured as `train_stack` measures them."""
+    import torch
+
+    from nncli.diagnostics import input_blind_loss
+    from nncli.training import class_weights, measure_model
+
+    nets, records, seconds = load_models(path, configs, data)
+    weight = class_weights(configs[0], data)
+    baseline = input_blind_loss(*data.tensors("train", torch.device("cpu")), data.task, weight)
+    fits = [
+        measure_model(c, data, net, record, baseline, diagnostics)
+        for c, net, record in zip(configs, nets, records, strict=True)
+    ]
+    for model_fit in fits:
+        model_fit.stack_seconds = seconds
+    return fits
+
+
+def save_models(path: Path, fits: list) -> None:
+    """Trained models of one stack (or part of one), with their records and training time."""
     from dataclasses import asdict
 
     from safetensors.torch import save
@@ -113,7 +128,8 @@ def _save_stack(path: Path, fits: list) -> None:
     atomic_write_bytes(path, save(tensors, metadata={"records": records, "seconds": seconds}))
 
 
-def _load_stack(path: Path, configs: list[Config], data) -> tuple[list, list, float | None]:
+def load_models(path: Path, configs: list[Config], data) -> tuple[list, list, float | None]:
+    """`save_models`' file back: the models of `configs`, their records and training time."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -215,7 +231,8 @@ def stack_times(grid: Grid, fits: list) -> list[dict]:
         values = [grid.values[grid.models[i].variant] for i in stack]
         shared = {key: value for key, value in values[0].items()
                   if all(other[key] == value for other in values)}  # fmt: skip
-        seconds = fits[stack[0]].stack_seconds
+        times = [fits[i].stack_seconds for i in stack]  # its parts may train apart: the longest
+        seconds = None if None in times else max(times)
         found.append({"values": shared, "models": len(stack), "seconds": seconds})
     return found
 

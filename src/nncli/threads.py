@@ -47,8 +47,14 @@ def idle_cores(cores: int, load: float | None = None) -> int:
 @functools.cache
 def cores_to_use() -> int:
     """The idle cores as this process first finds them: once it trains, its own threads count
-    in the load average, and a sweep's later stacks would see fewer."""
-    return idle_cores(available_cores())
+    in the load average, and a sweep's later stacks would see fewer. Processes of one torchrun
+    launch on this machine share them (torchrun itself sets OMP_NUM_THREADS=1 unless told)."""
+    from nncli.distributed import local_share
+
+    cores = idle_cores(available_cores())
+    if "OMP_NUM_THREADS" not in os.environ:  # a per-process count, when given
+        cores = max(1, cores // local_share())
+    return cores
 
 
 def choose_threads(setting: int | str, work: int, cores: int) -> int:

@@ -20,6 +20,7 @@ from nncli.checkpoint import ModelCard
 from nncli.config import Config
 from nncli.data import PreparedData
 from nncli.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
+from nncli.distributed import DataParallel, launched
 from nncli.engine import (
     EpochReport,
     FitSettings,
@@ -106,8 +107,21 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise UsageError(f"training.device: {name} requested but no CUDA device is available")
-    index = int(name.partition(":")[2] or torch.cuda.current_device())
     count = torch.cuda.device_count()
+    ranks = launched()
+    if ranks is not None:  # one device per rank of a torchrun launch: its LOCAL_RANK
+        if ":" in name:
+            raise UsageError(
+                f"training.device: {name} names one device, and each process of a torchrun"
+                " launch takes its own (cuda:LOCAL_RANK); use cuda or auto"
+            )
+        if ranks.local_rank >= count:
+            raise UsageError(
+                f"training.device: LOCAL_RANK {ranks.local_rank} has no CUDA device of its own:"
+                f" this machine has {count}; launch at most {count} processes per machine"
+            )
+        return torch.device("cuda", ranks.local_rank)
+    index = int(name.partition(":")[2] or torch.cuda.current_device())
     if index >= count:
         raise UsageError(
             f"training.device: {name} requested but this machine has {count} CUDA device(s),"
@@ -193,12 +207,15 @@ def train_stack(
     should_stop: Callable[[], bool] | None = None,
     on_checkpoint: Callable[[TrainingState, list[torch.Tensor]], None] | None = None,
     resume: tuple[TrainingState, list[torch.Tensor]] | None = None,
+    group: DataParallel | None = None,
 ) -> list[ModelFit]:
     """Train the models `configs` describe, at once, on `prepared` data; one fit per config.
 
     `diagnostics` probes first-epoch gradients and dead and saturated units. `on_checkpoint`
     gets the resumable state (and the stacked parameters) after every epoch; `resume` is such a
-    pair. A stop request raises `engine.TrainingStopped` with the state to resume from.
+    pair. A stop request raises `engine.TrainingStopped` with the state to resume from. With
+    `group`, every rank of a launch trains the stack data-parallel (`engine.fit`); only the
+    leader measures the models, and the other ranks return no fits.
     """
     first = configs[0]
     if any(stack_key(c) != stack_key(first) for c in configs):
@@ -238,7 +255,10 @@ def train_stack(
             class_weight=weight.to(device) if weight is not None else None,
             precision=first.training.precision,
             cuda_graphs=first.training.cuda_graphs,
+            group=group,
         )
+    if group is not None and not group.ranks.leader:
+        return []
     baseline = input_blind_loss(
         *prepared.tensors("train", torch.device("cpu")), prepared.task, weight
     )
