@@ -29,3 +29,5 @@ python3 benchmarks/sweep_speed.py --engine-only --set training.device=cuda --rep
 python3 benchmarks/sweep_speed.py --engine-only --set training.device=cuda --repeats 3 --seeds 5 \
   --set model.depth=4 --set model.width=64 \
   --vary model.activation=sigmoid,tanh,relu,leaky_relu,elu,gelu
+# CPU scaling on this machine's 16 cores: one process against two under torchrun (gloo).
+python3 benchmarks/scaling.py --repeats 1 2>&1 | tee "$out/scaling.txt"

@@ -217,8 +217,8 @@ def test_a_killed_rank_stops_the_launch_with_one_message_and_two_ranks_resume_it
     assert process.returncode != 0
     errors = [line for line in ours(stderr) if line.startswith("error")]
     assert errors == [
-        f"error: another process of the launch stopped (its connection closed); resume from its"
-        f" last saved epoch with: torchrun --nproc-per-node 2 -m nncli train --resume {out}"
+        f"error: another process of the launch stopped (its connection closed); resume from what"
+        f" it saved with: torchrun --nproc-per-node 2 -m nncli train --resume {out}"
     ], stderr
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "interrupted" and status["resumable"] is True
@@ -321,3 +321,48 @@ def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_
         without_times(json.loads(resumed.stdout))["results"]
         == without_times(json.loads(single.stdout))["results"]
     )
+
+
+# --- the batch ---------------------------------------------------------------------------------
+
+
+def test_a_batch_per_process_is_the_batch_of_them_all_trained_alone(moons, tmp_path):
+    short = ["--set", "training.epochs=4"]
+    alone = runner.invoke(app, ["train", str(moons), *short, "--set", "training.batch_size=32",
+                                "--out", str(tmp_path / "one"), "--json"])  # fmt: skip
+    assert alone.exit_code == 0, alone.output
+    per_process = ["--set", "training.batch_scope=process", "--set", "training.batch_size=16"]
+    result = launch("train", moons, *short, *per_process, "--out", tmp_path / "two", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert close(json.loads(result.stdout)["metrics"], json.loads(alone.stdout)["metrics"])
+    setup = json.loads((tmp_path / "two" / "run.json").read_text())["setup"]
+    assert "batch 32 (16 per process; 33 steps per epoch)" in setup
+
+
+def test_a_run_with_a_batch_per_process_resumes_only_on_as_many(moons, tmp_path):
+    from nncli.commands import run_train
+    from nncli.errors import Interrupted
+
+    out = tmp_path / "cut"
+    with pytest.raises(Interrupted):
+        run_train(moons, ["training.batch_scope=process"], out=out, should_stop=StopAfter(200))
+    result = launch("train", "--resume", out)
+    errors = [line for line in ours(result.stderr) if line.startswith("error")]
+    assert errors == [
+        f"error: {out}: its batch is training.batch_size per process (training.batch_scope:"
+        " process) and it trained on 1 process(es); resume it on 1"
+    ], result.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+
+
+class StopAfter:
+    """A stop request that comes after `steps` training steps."""
+
+    exit_code = 130
+
+    def __init__(self, steps: int):
+        self.left = steps
+
+    def __call__(self) -> bool:
+        self.left -= 1
+        return self.left < 0

@@ -112,7 +112,10 @@ def train(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Train the MLP a config describes; report metrics and save a run folder."""
+    """Train the MLP a config describes; report metrics and save a run folder.
+
+    Under torchrun every process trains its share of each batch (README: "Scaling out").
+    """
 
     from nncli.commands import run_train
     from nncli.progress import EpochProgress
@@ -217,7 +220,10 @@ def compare_activations(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Train the same network with every activation and several seeds, side by side."""
+    """Train the same network with every activation and several seeds, side by side.
+
+    Under torchrun the models are split across the processes (README: "Scaling out").
+    """
     from nncli.commands import run_compare
     from nncli.report import comparison_table
 
@@ -271,7 +277,10 @@ def sweep(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Train every combination of --vary values x seeds side by side, and compare them."""
+    """Train every combination of --vary values x seeds side by side, and compare them.
+
+    Under torchrun the models are split across the processes (README: "Scaling out").
+    """
     from nncli.commands import run_sweep
     from nncli.report import sweep_table
 

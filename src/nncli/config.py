@@ -288,6 +288,10 @@ class EarlyStoppingConfig(_Strict):
 class TrainingConfig(_Strict):
     lr: Float = Field(0.05, gt=0, allow_inf_nan=False)
     batch_size: int = Field(32, ge=1, le=10**9)  # larger than the data is clamped anyway
+    # Under torchrun, data-parallel `train`: "global" keeps batch_size the whole batch, as one
+    # process trains it (each process computes its share); "process" makes it each process's,
+    # so N processes take batches of N x batch_size (fewer steps, fewer all-reduces an epoch).
+    batch_scope: Literal["global", "process"] = "global"
     epochs: int = Field(100, ge=1, le=1_000_000)
     momentum: Float = Field(0.0, ge=0, lt=1)
     weight_decay: Float = Field(0.0, ge=0, allow_inf_nan=False)

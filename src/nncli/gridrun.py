@@ -101,6 +101,7 @@ def grid_run(
             "data": {key: data.fingerprint() for key, data in prepared.items()},
             "grid": asdict(grid.spec),
             "diagnostics": diagnostics,
+            "processes": 1 if ranks is None else ranks.world,
         }
 
         def claim() -> RunFolder | Follower:
@@ -148,6 +149,7 @@ def grid_run(
 
             def rebuild():
                 grid = grid_from_spec(GridSpec(**saved.info["grid"]), require_vary=False, flag=flag)
+                _check_same_batch(grid, saved.info, ranks, path)
                 device = _devices(grid)  # `auto` may choose another device than the first run's
                 prepared = _prepare(grid, path, saved.info.get("data"))
                 threads = _threads(grid, prepared)  # `auto` counts this machine's cores anew
@@ -246,6 +248,18 @@ def _check_same_data(ranks: Ranks | None, prepared: dict, source: Path) -> None:
         raise UsageError(
             f"{source}: this process's data differs from rank 0's: every machine of a launch"
             " needs the same config and data files"
+        )
+
+
+def _check_same_batch(grid: Grid, info: dict, ranks: Ranks | None, path: Path) -> None:
+    """A data-parallel run whose batch is per process continues on as many processes: on any
+    other number its batches, and so its training, would change."""
+    before, now = info.get("processes", 1), 1 if ranks is None else ranks.world
+    config = grid.models[0].config
+    if info.get("kind") == "train" and config.training.batch_scope == "process" and before != now:
+        raise UsageError(
+            f"{path}: its batch is training.batch_size per process (training.batch_scope:"
+            f" process) and it trained on {before} process(es); resume it on {before}"
         )
 
 
@@ -369,6 +383,11 @@ def _describe(
     if on_warning is not None:
         notes = [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
         notes += [precision_note(m.config, device) for m in grid.models]
+        if ranks is not None and kind == "train" and first.training.cuda_graphs:
+            notes.append(
+                "training.cuda_graphs: not used in data-parallel training (each step's"
+                " all-reduce runs between processes, outside any graph)"
+            )
         for note in dict.fromkeys(notes):
             if note:
                 on_warning(note)
@@ -383,7 +402,8 @@ def _describe(
     if ranks is not None:
         shown += f", {ranks.world} processes (torchrun)"
     if kind == "train":
-        lines = [report.describe_setup(first, data, device=shown)]
+        processes = 1 if ranks is None else ranks.world
+        lines = [report.describe_setup(first, data, device=shown, processes=processes)]
     else:
         data_varied = any(key.startswith("data.") for key in grid.varied)
         n_train = None if data_varied else len(data.raw["train"][1])

@@ -127,10 +127,15 @@ def comparison_table(results: list[dict], task: str) -> Table:
 
 
 def describe_setup(
-    config: Config, prepared: PreparedData, *, varied: list[str] = (), device: str = "cpu"
+    config: Config,
+    prepared: PreparedData,
+    *,
+    varied: list[str] = (),
+    device: str = "cpu",
+    processes: int = 1,
 ) -> str:
     """The data, the network and the training settings, before training starts; `device` is
-    where it trains (what `training.device` chose)."""
+    where it trains (what `training.device` chose); `processes` share each batch (torchrun)."""
     dataset = prepared.dataset
     counts = "/".join(str(len(prepared.raw[s][1])) for s in prepared.raw)
     kinds = "/".join(prepared.raw)
@@ -139,10 +144,13 @@ def describe_setup(
     n_params = sum(a * b + b for a, b in itertools.pairwise(sizes))
     t = config.training
     n_train = len(prepared.raw["train"][1])
-    batch = min(t.batch_size, n_train)
+    wanted = t.batch_size * (processes if t.batch_scope == "process" else 1)
+    batch = min(wanted, n_train)
     steps = -(-n_train // batch)
-    clamped = f"clamped from {t.batch_size}; " if batch < t.batch_size else ""
-    batch_shown = f"{batch} ({clamped}{_count(steps, 'step')} per epoch)"
+    clamped = f"clamped from {wanted}; " if batch < wanted else ""
+    shares = sorted({batch // processes, -(-batch // processes)})  # rows each process computes
+    shared = f"{'-'.join(map(str, shares))} per process; " if processes > 1 else ""
+    batch_shown = f"{batch} ({clamped}{shared}{_count(steps, 'step')} per epoch)"
 
     def shown(key: str, value: object) -> str:
         return "varied" if key in varied else str(value)

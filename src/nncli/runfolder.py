@@ -236,7 +236,7 @@ class RunFolder:
                 f"resume with: {self.resume_command}",
                 code,
             ) from None
-        resumable = self.last_state.exists()
+        resumable = self.last_state.exists() or read_units(self.path) is not None
         from nncli.distributed import PeerFailed
 
         if isinstance(exc, PeerFailed):  # another rank of the launch failed or was killed
@@ -244,7 +244,7 @@ class RunFolder:
                 "interrupted", resumable=resumable, error="another rank of the launch stopped"
             )
             then = (
-                f"resume from its last saved epoch with: {self.resume_command}"
+                f"resume from what it saved with: {self.resume_command}"
                 if resumable
                 else "it stopped before its first epoch was saved"
             )

@@ -43,7 +43,7 @@ def train_grid(
     of a launch trains each stack data-parallel, and only the leader gets the fits.
     """
     from nncli.resume import check_state_fits
-    from nncli.training import train_stack
+    from nncli.training import train_stack, whole_batch
 
     fits: list = [None] * len(grid.models)
     resume_stack = saved.info.get("stack", 0) if saved is not None else 0
@@ -64,7 +64,7 @@ def train_grid(
                     saved.state,
                     n_models=len(configs),
                     n_train=len(data.raw["train"][1]),
-                    batch_size=configs[0].training.batch_size,
+                    batch_size=whole_batch(configs[0], group),
                 )
                 resume = (saved.state, saved.params)
             start = time.perf_counter()

@@ -20,7 +20,7 @@ from nncli.checkpoint import ModelCard
 from nncli.config import Config
 from nncli.data import PreparedData
 from nncli.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
-from nncli.distributed import DataParallel, launched
+from nncli.distributed import DataParallel, Ranks, launched
 from nncli.engine import (
     EpochReport,
     FitSettings,
@@ -157,6 +157,14 @@ def device_label(devices: str) -> str:
     return ", ".join(shown)
 
 
+def whole_batch(config: Config, group: DataParallel | Ranks | None) -> int:
+    """The batch one SGD step takes: `training.batch_size`, or under torchrun with
+    `training.batch_scope: process` that many rows per process."""
+    processes = 1 if group is None else group.world
+    scale = processes if config.training.batch_scope == "process" else 1
+    return config.training.batch_size * scale
+
+
 def batch_size_note(config: Config, prepared: PreparedData) -> str | None:
     """Why the batch size used differs from the config's, if it does."""
     n_train = len(prepared.raw["train"][1])
@@ -244,7 +252,7 @@ def train_stack(
             train,
             val,
             task=prepared.task,
-            settings=FitSettings(first.training.batch_size, first.training.epochs),
+            settings=FitSettings(whole_batch(first, group), first.training.epochs),
             models=[_model_settings(c) for c in configs],
             target_scale=prepared.target_scale,
             on_epoch=on_epoch,
