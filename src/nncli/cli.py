@@ -193,7 +193,7 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     console = make_console()
     console.print(table(result))
     if not quiet:
-        console.print(describe_times(result["stacks"]))
+        console.print(describe_times(result["stacks"], 1 if ranks is None else ranks.world))
     console.print(f"{saved} in [bold]{result['out_dir']}[/]")
 
 

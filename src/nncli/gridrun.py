@@ -164,7 +164,7 @@ def grid_run(
                     pid=os.getpid(),
                     device=device,
                     threads=_threads_record(threads),
-                    **_launch_record(ranks),
+                    processes=1 if ranks is None else ranks.world,
                 )
             if on_info is not None:
                 on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
@@ -411,6 +411,11 @@ def _describe(
             report.describe_setup(first, data, varied=grid.varied, device=shown),
             report.describe_grid(grid, n_train=n_train),
         ]
+        if ranks is not None:
+            lines.append(
+                f"split across {ranks.world} processes: each trains parts of the stacks (two"
+                " models or more each) on its own; progress shows rank 0's"
+            )
     if on_info is not None:
         for line in lines:
             on_info(line)

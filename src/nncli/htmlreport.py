@@ -87,7 +87,7 @@ def build_report(folder: Path) -> str:
     if train:
         parts.append(_train_section(train))
     if grid.get("results"):
-        parts.append(_grid_section(grid))
+        parts.append(_grid_section(grid, status.get("processes", 1)))
     parts.append(_figures(folder))
     config = folder / runs.CONFIG_FILE
     if config.exists():
@@ -155,9 +155,9 @@ def _train_section(summary: dict) -> str:
     return "\n".join(parts)
 
 
-def _grid_section(summary: dict) -> str:
+def _grid_section(summary: dict, processes: int = 1) -> str:
     """A sweep's or comparison's results: a table of metrics per split, then how each variant
-    trained, over its seeds."""
+    trained, over its seeds (on `processes` processes)."""
     from nncli.grid import variant_label
     from nncli.report import describe_times
 
@@ -190,7 +190,7 @@ def _grid_section(summary: dict) -> str:
     ]
     parts += ["<h3>Training</h3>", _table(["variant", *columns], rows)]
     if summary.get("stacks"):
-        parts.append(f"<p>{escape(describe_times(summary['stacks']))}</p>")
+        parts.append(f"<p>{escape(describe_times(summary['stacks'], processes))}</p>")
     return "\n".join(parts)
 
 

@@ -213,9 +213,9 @@ def describe_grid(grid: Grid, *, n_train: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def describe_times(stacks: list[dict]) -> str:
+def describe_times(stacks: list[dict], processes: int = 1) -> str:
     """How long training took: each stack's seconds, named by the values its models share when
-    there are several stacks."""
+    there are several stacks; split across `processes`, the slowest part's."""
     from nncli.grid import variant_label
 
     def seconds(stack: dict) -> str:
@@ -225,7 +225,8 @@ def describe_times(stacks: list[dict]) -> str:
 
     if len(stacks) == 1:
         (stack,) = stacks
-        return f"training took {seconds(stack)} ({_count(stack['models'], 'model')} in one pass)"
+        how = "in one pass" if processes == 1 else f"split across {processes} processes"
+        return f"training took {seconds(stack)} ({_count(stack['models'], 'model')} {how})"
     parts = [
         f"{variant_label(stack['values']) if stack['values'] else f'stack {i}'}: {seconds(stack)}"
         for i, stack in enumerate(stacks, start=1)
