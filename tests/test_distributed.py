@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -275,26 +276,32 @@ def without_times(summary: dict) -> dict:
     }
 
 
+SWEEP_OF_SIX_LRS = ["sweep", "--vary", "model.depth=1,2", "--vary", "training.lr=0.1,0.05,0.02",
+                    "--seeds", "2"]  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "command",
+    ("command", "processes"),
     [
-        ["compare-activations", "--activations", "tanh,relu,sigmoid", "--seeds", "2"],
-        ["sweep", "--vary", "model.depth=1,2", "--vary", "training.lr=0.1,0.05"],
+        (["compare-activations", "--activations", "tanh,relu,sigmoid", "--seeds", "2"], 2),
+        # Stacks of 6 models with 3 learning rates, cut into parts of 2 that share theirs: each
+        # part must still update as its stack does (sgd.UpdateRule).
+        (SWEEP_OF_SIX_LRS, 3),
     ],
-    ids=["one stack cut in two", "two stacks"],
+    ids=["one stack cut in two", "two stacks cut in three"],
 )
-def test_a_sweep_split_across_two_ranks_writes_the_summary_one_process_writes(
-    grid, tmp_path, command
+def test_a_sweep_split_across_ranks_writes_the_summary_one_process_writes(
+    grid, tmp_path, command, processes
 ):
     single = runner.invoke(app, [*command, str(grid), "--out", str(tmp_path / "one"), "--json"])
     assert single.exit_code == 0, single.output
-    result = launch(*command, grid, "--out", tmp_path / "two", "--json")
+    result = launch(*command, grid, "--out", tmp_path / "two", "--json", processes=processes)
     assert result.returncode == 0, result.stderr[-3000:]
     assert without_times(json.loads(result.stdout)) == without_times(json.loads(single.stdout))
     written = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert without_times(written) == without_times(json.loads(single.stdout))
     assert not (tmp_path / "two" / "partial").exists()
-    assert json.loads((tmp_path / "two" / "run.json").read_text())["processes"] == 2
+    assert json.loads((tmp_path / "two" / "run.json").read_text())["processes"] == processes
 
 
 def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_path):
@@ -314,6 +321,14 @@ def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_
     stopped = [line for line in ours(stderr) if line.startswith("interrupted")]
     assert len(stopped) == 1 and "saved part-way" in stopped[0], stderr
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+
+    broken = tmp_path / "broken"  # a copy with a part's saved state damaged: refused, kept
+    shutil.copytree(out, broken)
+    (state,) = list((broken / "partial").glob("part-*.state.safetensors"))[:1]
+    state.write_bytes(state.read_bytes()[:100])
+    refused = runner.invoke(app, ["sweep", "--resume", str(broken)])
+    assert refused.exit_code == 2 and f"{state}: cannot resume from this file" in refused.stderr
+    assert json.loads((broken / "run.json").read_text())["status"] == "interrupted"
 
     resumed = runner.invoke(app, ["sweep", "--resume", str(out), "--json"])
     assert resumed.exit_code == 0, resumed.output

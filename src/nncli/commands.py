@@ -197,7 +197,8 @@ def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
             title=title,
             diagnostics=run.diagnostics,
         )
-        if all_failed(results):
+        if all_failed(results):  # nothing to resume: the partial models are in the results
+            shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)
             raise RunFailedError(
                 f"every variant diverged on every seed; the results are in {run.folder.path}"
             )

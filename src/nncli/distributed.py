@@ -26,9 +26,10 @@ from nncli.errors import NncliError, UsageError, clipped
 if TYPE_CHECKING:
     import torch
 
-# How long a rank waits for the others at a collective before giving up. A rank that dies
-# closes its connections and the others fail at once; this bounds a rank that hangs.
-COLLECTIVE_TIMEOUT = timedelta(minutes=30)
+# How long a rank waits for the others at a collective. A sweep's ranks meet after each round
+# of parts, which may take hours, so it is long: a rank that dies closes its connections and the
+# others fail at once, and a hung launch stops with Ctrl-C.
+COLLECTIVE_TIMEOUT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _peer_lost(exc: RuntimeError) -> PeerFailed:
     text = str(exc)
     gone = any(word in text.lower() for word in ("closed", "reset", "broken pipe"))
     detail = "its connection closed" if gone else clipped(text, 160)
-    return PeerFailed(1, detail)
+    return PeerFailed(1, f"another process of the launch stopped ({detail})")
 
 
 class PeerFailed(NncliError):

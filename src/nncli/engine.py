@@ -19,7 +19,7 @@ from nncli.backprop import ExplicitStep
 from nncli.distributed import DataParallel, GradientSync
 from nncli.losses import Scorer, per_sample_loss
 from nncli.model import StackedMLP
-from nncli.sgd import SGDSettings, StackedSGD
+from nncli.sgd import SGDSettings, StackedSGD, UpdateRule
 from nncli.steps import Engine, Precision, choose_step
 from nncli.tracker import Tracker
 
@@ -114,6 +114,7 @@ def fit(
     precision: Precision = "fp32",
     cuda_graphs: bool = False,
     group: DataParallel | None = None,
+    update_rule: UpdateRule | None = None,
 ) -> list[ModelRecord]:
     """Train every model in `model` in place; return one record per model.
 
@@ -131,7 +132,8 @@ def fit(
     the gradients are summed over the ranks before each update, so every rank holds the same
     parameters, and each epoch's outputs are gathered, so every rank reports the same losses
     and makes the same early-stopping decisions as one process would, to float32 rounding. A
-    stop request on any rank stops every rank at the same step.
+    stop request on any rank stops every rank at the same step. `update_rule`: SGD's arithmetic,
+    when these models are a part of a larger stack (see `sgd.UpdateRule`).
     """
     k = model.n_models
     x_train, y_train = train  # (N, F), (N,)
@@ -139,7 +141,7 @@ def fit(
     batch = min(settings.batch_size, n)
     steps_per_epoch = -(-n // batch)
     shufflers = [torch.Generator().manual_seed(m.seed) for m in models]
-    optimizer = StackedSGD(list(model.parameters()), [m.sgd for m in models])
+    optimizer = StackedSGD(list(model.parameters()), [m.sgd for m in models], update_rule)
     sync = None
     if group is not None:
         group.broadcast_parameters(list(model.parameters()))  # the leader's, exactly

@@ -13,10 +13,10 @@ from typing import TypeVar
 from nncli import report, runs
 from nncli.checkpoint import ModelCard, positive_index, save_checkpoint
 from nncli.data import PreparedData, prepare_data
-from nncli.distributed import DataParallel, Ranks, agree, broadcast
+from nncli.distributed import DataParallel, PeerFailed, Ranks, agree, broadcast
 from nncli.errors import UsageError
 from nncli.grid import Grid, GridSpec, build_grid, data_key, grid_from_spec
-from nncli.gridsplit import train_grid_split
+from nncli.gridsplit import survey, train_grid_split
 from nncli.interrupts import StopRequest
 from nncli.model import check_fits_in_memory, layer_sizes
 from nncli.outputs import HistoryLog
@@ -119,7 +119,17 @@ def grid_run(
                 setup=setup,
             )
 
-        folder = _together(ranks, claim)
+        try:
+            folder = claim()
+        except Exception as exc:
+            agree(ranks, exc)
+            raise
+        try:
+            agree(ranks, None)
+        except PeerFailed:  # another process died while the leader claimed: nothing trained
+            if leader:
+                folder.abandon("another process of the launch stopped before training")
+            raise
     else:
         given = [request.config_path, request.out, *request.overrides, *request.vary]
         given += [request.n_seeds, request.sequential, request.diagnostics]
@@ -157,6 +167,10 @@ def grid_run(
                 return grid, prepared, device, threads
 
             grid, prepared, device, threads = _together(ranks, rebuild)
+            if request.kind != "train" and saved.state is None:  # a sweep split across ranks
+                world = 1 if ranks is None else ranks.world
+                found = _together(ranks, lambda: survey(grid, world, path) if leader else None)
+                progress = broadcast(ranks, found)
             diagnostics = bool(saved.info.get("diagnostics"))
             if leader:
                 folder.set_status(
@@ -177,11 +191,14 @@ def grid_run(
             _keep_best_weights(folder, grid, prepared)
             on_epoch = _log_history(folder, saved, on_epoch)
         if request.kind != "train" and (ranks is not None or (saved and saved.state is None)):
+            if saved is None:
+                progress = survey(grid, ranks.world)
             fits = train_grid_split(  # its models split across the launch's processes
                 grid,
                 prepared,
                 folder,
                 ranks,
+                progress,
                 resuming=saved is not None,
                 diagnostics=diagnostics,
                 should_stop=should_stop,

@@ -16,9 +16,11 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nncli.distributed import Ranks, broadcast, gather
+from nncli.errors import UsageError
 from nncli.fileio import atomic_write_json, read_json_mapping
 from nncli.grid import Grid, data_key
 from nncli.sweep import PARTIAL_DIR, save_models
@@ -76,11 +78,47 @@ def read_units(folder_path: Path) -> dict | None:
     return read_json_mapping(path)
 
 
+@dataclass
+class SplitProgress:
+    """A split sweep's parts, and (resuming) which are finished and which stopped part-way."""
+
+    parts: list[Part]
+    done: set[int] = field(default_factory=set)
+    states: dict[int, tuple] = field(default_factory=dict)  # part -> (state, params)
+
+
+def survey(grid: Grid, world: int, folder_path: Path | None = None) -> SplitProgress:
+    """A new split sweep's parts for `world` processes; or, with the folder of one to resume,
+    its parts, the finished ones and the states of those stopped part-way, read and checked
+    (a bad file is refused before the folder is touched)."""
+    if folder_path is None:
+        return SplitProgress(split_parts(grid, world))
+    partial = folder_path / PARTIAL_DIR
+    units = read_units(folder_path) or {}
+    saved = units.get("parts")
+    parts = [tuple(p) for p in saved] if isinstance(saved, list) else []
+    if not parts or not all(_fits(part, grid) for part in parts):
+        raise UsageError(f"{partial / UNITS_FILE}: its parts do not fit this sweep's grid")
+    done = {u for u in range(len(parts)) if _done_file(partial, u).exists()}
+    states = {u: _load_state(partial, u) for u in range(len(parts))
+              if u not in done and _state_file(partial, u).exists()}  # fmt: skip
+    return SplitProgress(parts, done, states)
+
+
+def _fits(part: tuple, grid: Grid) -> bool:
+    """Whether `part`, as read back, is (stack, first, stop) of models of `grid`."""
+    if len(part) != 3 or not all(type(value) is int for value in part):
+        return False
+    stack, first, stop = part
+    return 0 <= stack < len(grid.stacks) and 0 <= first < stop <= len(grid.stacks[stack])
+
+
 def train_grid_split(
     grid: Grid,
     prepared: dict,
     folder,
     ranks: Ranks | None,
+    progress: SplitProgress,
     *,
     resuming: bool = False,
     diagnostics: bool = False,
@@ -88,26 +126,16 @@ def train_grid_split(
     on_stack: Callable[[int, int], None] | None = None,
     on_epoch: Callable | None = None,
 ) -> list:
-    """Train the grid's models split across the ranks (in turn, alone); the leader returns one
-    ModelFit per grid model, the others nothing. A stop request raises `PartsStopped` on
-    every rank once the round's progress is saved."""
+    """Train the grid's models split across the ranks (in turn, alone) from `progress`; the
+    leader returns one ModelFit per grid model, the others nothing. A stop request raises
+    `PartsStopped` on every rank once the round's progress is saved."""
     world = 1 if ranks is None else ranks.world
     leader = ranks is None or ranks.leader
     partial = folder.path / PARTIAL_DIR if leader else None
-
-    def survey():  # the leader's view of the folder, for every rank
-        if not resuming:
-            parts = split_parts(grid, world)
-            partial.mkdir(exist_ok=True)
-            atomic_write_json(partial / UNITS_FILE, {"info": folder.info, "parts": parts})
-            return parts, set(), {}
-        parts = [tuple(p) for p in read_units(folder.path)["parts"]]
-        done = {u for u in range(len(parts)) if _done_file(partial, u).exists()}
-        states = {u: _load_state(partial, u) for u in range(len(parts))
-                  if u not in done and _state_file(partial, u).exists()}  # fmt: skip
-        return parts, done, states
-
-    parts, done, states = broadcast(ranks, survey() if leader else None)
+    parts, done, states = progress.parts, progress.done, progress.states
+    if leader and not resuming:
+        partial.mkdir(exist_ok=True)
+        atomic_write_json(partial / UNITS_FILE, {"info": folder.info, "parts": parts})
     todo = [u for u in range(len(parts)) if u not in done]
     dealt = deal([part_cost(grid, prepared, parts[u]) for u in todo], world)
     mine = [todo[i] for i in dealt[0 if ranks is None else ranks.rank]]
@@ -124,13 +152,15 @@ def train_grid_split(
                 on_stack(round_index, len(mine))
             outcome = _train_part(grid, prepared, parts[u], u, states.get(u), diagnostics,
                                   should_stop, on_epoch)  # fmt: skip
+            if leader:  # kept before waiting for the others, whatever happens to them
+                _save_outcome(grid, fits, partial, parts, outcome)
         stop = should_stop is not None and should_stop()
         outcomes = [(outcome, stop)] if ranks is None else gather(ranks, (outcome, stop))
         stopping = False
         if leader:
-            for result, stopped in outcomes:
+            for rank, (result, stopped) in enumerate(outcomes):
                 stopping |= stopped or (bool(result) and result[1] == "stopped")
-                if result:
+                if result and rank > 0:
                     _save_outcome(grid, fits, partial, parts, result)
         if broadcast(ranks, stopping):
             if not leader:
@@ -160,8 +190,9 @@ def _train_part(grid, prepared, part: Part, u: int, state, diagnostics, should_s
         )
     start = time.perf_counter()
     try:
+        whole = [grid.models[i].config for i in grid.stacks[stack]]
         fits = train_stack(configs, data, diagnostics=diagnostics, on_epoch=on_epoch,
-                           should_stop=should_stop, resume=state)  # fmt: skip
+                           should_stop=should_stop, resume=state, stack=whole)  # fmt: skip
     except TrainingStopped as exc:
         return (u, "stopped", exc.state, [p.detach().cpu() for p in exc.params])
     seconds = None if state is not None else time.perf_counter() - start

@@ -248,9 +248,7 @@ class RunFolder:
                 if resumable
                 else "it stopped before its first epoch was saved"
             )
-            raise PeerFailed(
-                exc.exit_code, f"another process of the launch stopped ({exc}); {then}"
-            ) from None
+            raise PeerFailed(exc.exit_code, f"{exc}; {then}") from None
         if isinstance(exc, KeyboardInterrupt | BrokenPipeError):
             self._best_effort_status("interrupted", resumable=resumable)
             return
@@ -259,8 +257,13 @@ class RunFolder:
             raise WriteError(f"{exc}\nfree the space, then resume with: {self.resume_command}")
         message = str(exc) if isinstance(exc, NncliError) else f"{type(exc).__name__}: {exc}"
         self._best_effort_status("failed", error=message, resumable=False)
-        if isinstance(exc, RunFailedError) and resumable:
+        if isinstance(exc, RunFailedError) and self.last_state.exists():
             raise RunFailedError(f"{exc}; the last good state is kept in {self.last_state}")
+
+    def abandon(self, reason: str) -> None:
+        """Give the folder up before training: `failed`, with nothing to resume."""
+        self._best_effort_status("failed", error=reason, resumable=False)
+        self.release()
 
     def _best_effort_status(self, status: str, **details: object) -> None:
         """Record how the run ended, unless the disk will not take even that."""

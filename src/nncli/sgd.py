@@ -31,18 +31,48 @@ class SGDSettings:
     nesterov: bool = False
 
 
-class StackedSGD:
-    """SGD over stacked parameters, one `SGDSettings` per model."""
+@dataclass(frozen=True)
+class UpdateRule:
+    """Which arithmetic `StackedSGD` runs, chosen from the settings of every model of a stack.
 
-    def __init__(self, params: list[torch.Tensor], settings: list[SGDSettings]):
+    A part of a stack (a sweep split across processes) takes its whole stack's rule, so each of
+    its models computes the very operations, and bits, it would in the stack.
+    """
+
+    shared: bool  # every model has the same settings: SGD's own operations
+    momentum: bool
+    decay: bool
+    nesterov: bool
+
+    @classmethod
+    def of(cls, settings: list[SGDSettings]) -> UpdateRule:
+        return cls(
+            shared=all(s == settings[0] for s in settings),
+            momentum=any(s.momentum != 0 for s in settings),
+            decay=any(s.weight_decay != 0 for s in settings),
+            nesterov=any(s.nesterov for s in settings),
+        )
+
+
+class StackedSGD:
+    """SGD over stacked parameters, one `SGDSettings` per model; `rule` as `UpdateRule.of`
+    chooses it from them unless given (a part of a stack takes the stack's)."""
+
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        settings: list[SGDSettings],
+        rule: UpdateRule | None = None,
+    ):
         self._sources = params  # where autograd leaves `.grad`
         # Detached views: updating them in place needs no `torch.no_grad()` around every step.
         self.params = [p.detach() for p in params]
         self.settings = settings
-        self.shared = all(s == settings[0] for s in settings)
-        self.uses_momentum = any(s.momentum != 0 for s in settings)
-        self.uses_decay = any(s.weight_decay != 0 for s in settings)
-        self.uses_nesterov = any(s.nesterov for s in settings)
+        rule = UpdateRule.of(settings) if rule is None else rule
+        self.shared = rule.shared
+        self.uses_momentum = rule.momentum
+        self.uses_decay = rule.decay
+        self.uses_nesterov = rule.nesterov
         self.momentum_buffers: list[torch.Tensor | None] = [None] * len(params)
         # What `update_layer` writes: for one model, 2-D views of model 0 (made once: a view a
         # step costs as much as a small kernel), else the stacked tensors themselves.

@@ -33,7 +33,7 @@ from nncli.errors import UsageError, excerpt, excerpts
 from nncli.losses import single_loss
 from nncli.model import StackedMLP, load_parameters
 from nncli.preprocessing import SPLITS
-from nncli.sgd import SGDSettings
+from nncli.sgd import SGDSettings, UpdateRule
 from nncli.threads import stack_threads
 
 # Config keys a model of a stack may have of its own; every other key its stack shares.
@@ -216,6 +216,7 @@ def train_stack(
     on_checkpoint: Callable[[TrainingState, list[torch.Tensor]], None] | None = None,
     resume: tuple[TrainingState, list[torch.Tensor]] | None = None,
     group: DataParallel | None = None,
+    stack: list[Config] | None = None,
 ) -> list[ModelFit]:
     """Train the models `configs` describe, at once, on `prepared` data; one fit per config.
 
@@ -223,7 +224,9 @@ def train_stack(
     gets the resumable state (and the stacked parameters) after every epoch; `resume` is such a
     pair. A stop request raises `engine.TrainingStopped` with the state to resume from. With
     `group`, every rank of a launch trains the stack data-parallel (`engine.fit`); only the
-    leader measures the models, and the other ranks return no fits.
+    leader measures the models, and the other ranks return no fits. `stack`: the configs of the
+    whole stack `configs` are a part of (a sweep split across processes), so that each model
+    trains as it would there.
     """
     first = configs[0]
     if any(stack_key(c) != stack_key(first) for c in configs):
@@ -264,6 +267,7 @@ def train_stack(
             precision=first.training.precision,
             cuda_graphs=first.training.cuda_graphs,
             group=group,
+            update_rule=UpdateRule.of([_model_settings(c).sgd for c in stack or configs]),
         )
     if group is not None and not group.ranks.leader:
         return []
