@@ -381,3 +381,12 @@ class StopAfter:
     def __call__(self) -> bool:
         self.left -= 1
         return self.left < 0
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices (NCCL)")
+def test_data_parallel_on_two_gpus_matches_one_process_on_the_cpu(moons, alone, tmp_path):
+    out = tmp_path / "gpus"
+    result = launch("train", moons, "--set", "training.device=cuda", "--out", out, "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert close(json.loads(result.stdout)["metrics"], alone, rel=1e-3)
+    assert json.loads((out / "run.json").read_text())["device"].startswith("cuda:0")
