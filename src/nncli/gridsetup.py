@@ -147,23 +147,18 @@ def describe(
     if precisions:
         shown += f" in {'/'.join(precisions)}"
     shown += f", {threads_label(threads, device)}"
+    processes = 1 if ranks is None else ranks.world
     if ranks is not None:
-        shown += f", {ranks.world} processes (torchrun)"
+        shown += f", {processes} processes (torchrun)"
     if kind == "train":
-        processes = 1 if ranks is None else ranks.world
         lines = [report.describe_setup(first, data, device=shown, processes=processes)]
     else:
         data_varied = any(key.startswith("data.") for key in grid.varied)
         n_train = None if data_varied else len(data.raw["train"][1])
         lines = [
             report.describe_setup(first, data, varied=grid.varied, device=shown),
-            report.describe_grid(grid, n_train=n_train),
+            report.describe_grid(grid, n_train=n_train, processes=processes),
         ]
-        if ranks is not None:
-            lines.append(
-                f"split across {ranks.world} processes: each trains parts of the stacks (two"
-                " models or more each) on its own; progress shows rank 0's"
-            )
     if on_info is not None:
         for line in lines:
             on_info(line)

@@ -177,9 +177,10 @@ def describe_setup(
     )
 
 
-def describe_grid(grid: Grid, *, n_train: int | None = None) -> str:
+def describe_grid(grid: Grid, *, n_train: int | None = None, processes: int = 1) -> str:
     """How many variants, seeds, models and stacks a sweep trains, and how; with `n_train` (the
-    training rows, when no data key is varied) a varied batch size says its steps per epoch."""
+    training rows, when no data key is varied) a varied batch size says its steps per epoch;
+    `processes` (torchrun) share the models."""
     n_variants = len(grid.values)
     seeds = grid.seeds(0)
     lines = []
@@ -200,6 +201,12 @@ def describe_grid(grid: Grid, *, n_train: int | None = None) -> str:
         how = (
             f"in {len(sizes)} stacks one after another ({', '.join(map(str, sizes))} models each;"
             " a stack shares shapes and step schedule)"
+        )
+    if processes > 1:
+        how = (
+            f"split across {processes} processes, each training parts of the"
+            f" {_count(len(sizes), 'stack')} (two models or more each) on its own;"
+            " progress shows rank 0's"
         )
     lines.append(
         f"{_count(n_variants, 'variant')} x {_count(len(seeds), 'seed')}"
