@@ -250,6 +250,15 @@ def test_a_problem_every_rank_has_is_said_once_and_one_only_the_leader_has_by_it
     assert sorted(p.name for p in taken.iterdir()) == ["keep.txt"]
 
 
+def test_a_command_that_does_not_train_is_refused_under_torchrun_once(tmp_path):
+    result = launch("runs", tmp_path)
+    assert result.returncode != 0
+    assert [line for line in ours(result.stderr) if line.startswith("error")] == [
+        "error: nncli runs is not for torchrun: run it in one process (only train, sweep,"
+        " compare-activations run across processes)"
+    ], result.stderr
+
+
 # --- sweeps split across ranks -----------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --h
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -308,9 +309,32 @@ app.command("config", cls=Command)(show_config)
 app.command(cls=Command)(datasets)
 
 
+# The commands that run as one job under torchrun (README: "Scaling out").
+LAUNCHED_COMMANDS = ("train", "sweep", "compare-activations")
+
+
 def main() -> None:
     """Console-script entry point; accepts --debug in any position."""
     if "--debug" in sys.argv[1:]:
         ErrorsToExitCodes.debug = True
         sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
+    _refuse_launching(next((a for a in sys.argv[1:] if not a.startswith("-")), None))
     app()
+
+
+def _refuse_launching(command: str | None) -> None:
+    """Under torchrun, a command that does not train would run once per process: refused, in
+    one message (rank 0's)."""
+    from nncli.exitcodes import launch_rank
+
+    names = {info.name or info.callback.__name__ for info in app.registered_commands}
+    one_process = names - set(LAUNCHED_COMMANDS)
+    if command not in one_process or os.environ.get("WORLD_SIZE", "1") == "1":
+        return
+    if launch_rank() == 0:
+        typer.echo(
+            f"error: nncli {command} is not for torchrun: run it in one process (only"
+            f" {', '.join(LAUNCHED_COMMANDS)} run across processes)",
+            err=True,
+        )
+    raise SystemExit(2)

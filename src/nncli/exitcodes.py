@@ -21,7 +21,7 @@ class ErrorsToExitCodes(TyperGroup):
         from nncli.errors import Interrupted, NncliError
 
         debug = self.debug or bool(ctx.params.get("debug"))
-        rank = _launch_rank()
+        rank = launch_rank()
         try:
             return super().invoke(ctx)
         except NncliError as exc:
@@ -71,7 +71,7 @@ MAX_LINE_CHARS = 500
 MAX_MESSAGE_LINES = 20
 
 
-def _launch_rank() -> int:
+def launch_rank() -> int:
     """This process's rank in a torchrun launch (0 alone): messages of the others name it."""
     value = os.environ.get("RANK", "0") if os.environ.get("WORLD_SIZE", "1") != "1" else "0"
     return int(value) if value.isdigit() else 0
