@@ -104,7 +104,9 @@ def test_a_run_still_training_refuses_a_resume_and_a_second_ctrl_c_quits_at_once
     long_config, tmp_path
 ):
     cut = tmp_path / "cut"
-    process = start("train", long_config, "--out", cut)
+    # Ten times the long run's epochs: it must still be training when the signals come, however
+    # loaded the machine (it is stopped long before it would end).
+    process = start("train", long_config, "--out", cut, "--set", "training.epochs=800")
     try:
         wait_for_saved_state(process, cut)
         result = runner.invoke(app, ["train", "--resume", str(cut)])
