@@ -103,17 +103,9 @@ def run_sweep(
     returns the summary, the others an empty one.
     """
     request = GridRequest(
-        "sweep",
-        config_path,
-        overrides,
-        vary or [],
-        n_seeds,
-        sequential,
-        diagnostics,
-        out,
-        resume,
-        ranks,
-    )
+        "sweep", config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume,
+        ranks=ranks,
+    )  # fmt: skip
     return _run_grid_command(request, callbacks)
 
 
@@ -144,17 +136,9 @@ def run_compare(
         raise UsageError("--resume takes only the run folder: it holds the config and settings")
     diagnostics = None if resume else True  # always on: the comparison's reason to be
     request = GridRequest(
-        "compare",
-        config_path,
-        overrides,
-        vary,
-        n_seeds,
-        sequential,
-        diagnostics,
-        out,
-        resume,
-        ranks,
-    )
+        "compare", config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume,
+        ranks=ranks,
+    )  # fmt: skip
     return _run_grid_command(request, callbacks)
 
 

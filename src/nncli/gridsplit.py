@@ -182,7 +182,7 @@ def _train_part(grid, prepared, part: Part, u: int, state, diagnostics, should_s
     data = prepared[data_key(configs[0])]
     if state is not None:
         check_state_fits(
-            Path(f"{PARTIAL_DIR}/{_state_file(Path(), u)}"),
+            _state_file(Path(PARTIAL_DIR), u),
             state[0],
             n_models=len(configs),
             n_train=len(data.raw["train"][1]),
