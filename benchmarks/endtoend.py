@@ -17,9 +17,9 @@ import torch
 import yaml
 from sides import Data, Timer
 
-from nncli.engine import FitSettings, ModelSettings, fit
-from nncli.model import StackedMLP
-from nncli.sgd import SGDSettings
+from nncli.model.mlp import StackedMLP
+from nncli.train.engine import FitSettings, ModelSettings, fit
+from nncli.train.sgd import SGDSettings
 
 # Six activations x five seeds: the 30 models of the stacked scenario.
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")

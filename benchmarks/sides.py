@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nncli.engine import FitSettings, ModelSettings, fit
-from nncli.model import StackedMLP
-from nncli.sgd import SGDSettings
+from nncli.model.mlp import StackedMLP
+from nncli.train.engine import FitSettings, ModelSettings, fit
+from nncli.train.sgd import SGDSettings
 
 Data = tuple[torch.Tensor, torch.Tensor]  # (N, F) float32, (N,) int64 class labels
 

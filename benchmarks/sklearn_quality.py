@@ -36,9 +36,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, mean_squared_error, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from nncli.configfile import validate_config
-from nncli.data import PreparedData, prepare_data
-from nncli.training import train_stack
+from nncli.config.loading import validate_config
+from nncli.data.prepared import PreparedData, prepare_data
+from nncli.train.stack import train_stack
 
 # nncli clearly worse than scikit-learn's SGD: by more than this much accuracy or R2.
 FLAG_GAP = 0.02

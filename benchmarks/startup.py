@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAINING = """
 import sys, time
 from pathlib import Path
-from nncli.commands import run_train
+from nncli.app.commands import run_train
 marks = {}
 run_train(Path(sys.argv[1]), sys.argv[3:], out=Path(sys.argv[2]),
           on_info=lambda line: marks.setdefault("setup", time.perf_counter()),

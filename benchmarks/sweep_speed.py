@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from nncli.commands import run_sweep
-from nncli.data import prepare_data
-from nncli.grid import build_grid
-from nncli.training import train_stack
+from nncli.app.commands import run_sweep
+from nncli.data.prepared import prepare_data
+from nncli.grid.spec import build_grid
+from nncli.train.stack import train_stack
 
 BASE = {
     "data": {"source": "moons", "n_samples": 1000},

@@ -36,9 +36,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from nncli.configfile import validate_config
-from nncli.data import prepare_data
-from nncli.training import train_stack
+from nncli.config.loading import validate_config
+from nncli.data.prepared import prepare_data
+from nncli.train.stack import train_stack
 
 # (name, target, data keys, hidden widths, lr, epochs)
 SETUPS = [

@@ -28,7 +28,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from nncli.threads import available_cores, multiply_adds
+from nncli.train.threads import available_cores, multiply_adds
 
 # (depth, width, batch, models stacked)
 MODELS = [

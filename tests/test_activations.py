@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nncli.activations import ACTIVATIONS, Activation
-from nncli.diagnostics import SATURATION_THRESHOLD
+from nncli.model.activations import ACTIVATIONS, Activation
+from nncli.model.diagnostics import SATURATION_THRESHOLD
 
 NAMES = sorted(ACTIVATIONS)
 SMOOTH_OR_KINKED = [name for name in NAMES if name != "step"]

@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nncli.activations import ACTIVATIONS
-from nncli.backprop import ExplicitStep, covers
-from nncli.losses import output_gradient, stacked_loss
-from nncli.model import StackedMLP
-from nncli.sgd import SGDSettings, StackedSGD
+from nncli.model.activations import ACTIVATIONS
+from nncli.model.mlp import StackedMLP
+from nncli.train.backprop import ExplicitStep, covers
+from nncli.train.losses import output_gradient, stacked_loss
+from nncli.train.sgd import SGDSettings, StackedSGD
 
 SIZES = [3, 5, 4, 3]  # two hidden layers: the gradient crosses an activation twice
 TASKS = {"classification": 3, "regression": 1}

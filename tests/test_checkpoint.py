@@ -14,9 +14,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from nncli.checkpoint import FORMAT, FORMAT_VERSION, ModelCard, load_checkpoint, save_checkpoint
 from nncli.errors import UsageError
-from nncli.model import build_mlp, seeded_mlp
+from nncli.model.mlp import build_mlp, seeded_mlp
+from nncli.runs.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    ModelCard,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 CARDS = {
     "classification": ModelCard(

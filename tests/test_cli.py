@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from nncli.cli import app
-from nncli.configfile import load_config
+from nncli.config.loading import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -297,7 +297,7 @@ SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_configs_validate_and_say_how_to_run_them(path):
-    from nncli.configfile import load_config
+    from nncli.config.loading import load_config
 
     assert path.read_text().splitlines()[0] == f"# nncli train configs/{path.name}"
     load_config(path, [])
@@ -337,7 +337,7 @@ def test_training_a_built_in_set_imports_neither_scikit_learn_nor_dynamo(tmp_pat
     synthetic = [name for name, spec in DATASETS.items() if spec.synthetic]
     probe = f"""
 import sys
-from nncli import plots
+from nncli.report.tables import plots
 from nncli.cli import main
 
 HEAVY = ("sklearn", "scipy", "matplotlib", "torch._dynamo")
@@ -433,7 +433,7 @@ def test_huge_values_are_quoted_as_short_excerpts_in_one_line(tmp_path, files, a
 
 
 def test_the_error_printer_caps_each_line_and_the_number_of_lines(monkeypatch, tmp_path):
-    from nncli import commands
+    from nncli.app import commands
     from nncli.errors import ConfigError
 
     def many_long_problems(*args: object) -> str:
@@ -575,7 +575,7 @@ def test_a_cuda_device_that_is_not_there_is_one_line_and_no_run_folder(
 
 
 def test_cuda_n_and_auto_resolve_to_an_indexed_cuda_device_where_there_is_one(monkeypatch):
-    from nncli.training import resolve_device
+    from nncli.train.stack import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
+from nncli.app.commands import run_compare, run_train
 from nncli.cli import app
-from nncli.commands import run_compare, run_train
-from nncli.config import Config
-from nncli.configfile import load_config
-from nncli.data import prepare_data
-from nncli.diagnostics import input_blind_loss
-from nncli.model import seeded_mlp
-from nncli.training import ModelFit, train_stack
+from nncli.config.loading import load_config
+from nncli.config.schema import Config
+from nncli.data.prepared import prepare_data
+from nncli.model.diagnostics import input_blind_loss
+from nncli.model.mlp import seeded_mlp
+from nncli.train.stack import ModelFit, train_stack
 
 runner = CliRunner()
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nncli.activations import ACTIVATIONS
-from nncli.config import dump_config
-from nncli.configfile import apply_overrides, load_config, read_yaml_mapping, validate_config
+from nncli.config.loading import apply_overrides, load_config, read_yaml_mapping, validate_config
+from nncli.config.schema import dump_config
 from nncli.errors import ConfigError, UsageError
+from nncli.model.activations import ACTIVATIONS
 
 MINIMAL = {"data": {"source": "xor"}}
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nncli import csvdata
-from nncli.config import MAX_SEED, DataConfig
-from nncli.configfile import validate_config
-from nncli.data import load_dataset
+from nncli.config.loading import validate_config
+from nncli.config.schema import MAX_SEED, DataConfig
+from nncli.data.prepared import csvdata, load_dataset
 from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.errors import ConfigError, UsageError
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nncli.activations import ACTIVATIONS
-from nncli.diagnostics import dead_fraction, hidden_preactivations, saturated_fraction
-from nncli.model import seeded_mlp
+from nncli.model.activations import ACTIVATIONS
+from nncli.model.diagnostics import dead_fraction, hidden_preactivations, saturated_fraction
+from nncli.model.mlp import seeded_mlp
 
 X = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
 

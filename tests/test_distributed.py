@@ -18,8 +18,8 @@ import yaml
 from typer.testing import CliRunner
 
 from nncli.cli import app
-from nncli.distributed import DataParallel, Ranks
-from nncli.gridsplit import deal, split_parts
+from nncli.grid.split import deal, split_parts
+from nncli.train.parallel import DataParallel, Ranks
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -364,7 +364,7 @@ def test_a_batch_per_process_is_the_batch_of_them_all_trained_alone(moons, tmp_p
 
 
 def test_a_run_with_a_batch_per_process_resumes_only_on_as_many(moons, tmp_path):
-    from nncli.commands import run_train
+    from nncli.app.commands import run_train
     from nncli.errors import Interrupted
 
     out = tmp_path / "cut"

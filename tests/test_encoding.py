@@ -9,10 +9,10 @@ import pytest
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder
 
-from nncli.config import DataConfig
-from nncli.encoding import Encoder, fit_encoder
+from nncli.config.schema import DataConfig
+from nncli.data.encoding import Encoder, fit_encoder
+from nncli.data.preprocessing import fit_scaler
 from nncli.errors import UsageError
-from nncli.preprocessing import fit_scaler
 
 
 def settings(**data) -> DataConfig:

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nncli.backprop import ExplicitStep
-from nncli.engine import (
+from nncli.model.mlp import StackedMLP
+from nncli.train.backprop import ExplicitStep
+from nncli.train.engine import (
     EpochReport,
     FitSettings,
     ModelRecord,
@@ -26,9 +27,8 @@ from nncli.engine import (
     TrainingStopped,
     fit,
 )
-from nncli.model import StackedMLP
-from nncli.sgd import SGDSettings, StackedSGD
-from nncli.steps import AutogradStep, choose_step
+from nncli.train.sgd import SGDSettings, StackedSGD
+from nncli.train.steps import AutogradStep, choose_step
 
 HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 

@@ -13,9 +13,9 @@ import pytest
 from sklearn import metrics as skm
 from typer.testing import CliRunner
 
-from nncli.checkpoint import load_checkpoint
+from nncli.app.commands import run_train
 from nncli.cli import app
-from nncli.commands import run_train
+from nncli.runs.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 IRIS = ROOT / "data/iris.csv"
@@ -292,7 +292,7 @@ def test_runs_lists_sorts_and_prints_json(tmp_path, write_config):
 
 
 def test_runs_lists_comparisons_and_sweeps_by_their_best_variant(tmp_path, write_config):
-    from nncli.commands import run_compare, run_sweep
+    from nncli.app.commands import run_compare, run_sweep
 
     config = write_config(
         {

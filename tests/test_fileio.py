@@ -126,9 +126,9 @@ def test_predict_onto_a_symlink_or_fifo_writes_through(tmp_path):
     """End to end: `predict --out LINK --force` keeps the link; a FIFO gets the rows."""
     from typer.testing import CliRunner
 
-    from nncli.checkpoint import ModelCard, save_checkpoint
     from nncli.cli import app
-    from nncli.model import seeded_mlp
+    from nncli.model.mlp import seeded_mlp
+    from nncli.runs.checkpoint import ModelCard, save_checkpoint
 
     card = ModelCard(config={}, task="regression", sizes=[1, 1], activation="relu",
                      feature_names=["x"], target_name="y", classes=None,

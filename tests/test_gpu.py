@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from nncli.configfile import validate_config
-from nncli.data import prepare_data
+from nncli.config.loading import validate_config
+from nncli.data.prepared import prepare_data
 from nncli.errors import UsageError
-from nncli.training import train_stack
+from nncli.train.stack import train_stack
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -47,9 +47,9 @@ def test_a_mixed_stack_on_cuda_matches_the_cpu(stacked):
 
 
 def test_stopping_mid_epoch_on_cuda_resumes_bit_for_bit():
-    from nncli.engine import FitSettings, ModelSettings, TrainingStopped, fit
-    from nncli.model import StackedMLP
-    from nncli.sgd import SGDSettings
+    from nncli.model.mlp import StackedMLP
+    from nncli.train.engine import FitSettings, ModelSettings, TrainingStopped, fit
+    from nncli.train.sgd import SGDSettings
 
     prepared = prepare_data(configs("cpu")[0].data)
     cuda = torch.device("cuda")
@@ -82,7 +82,7 @@ def test_stopping_mid_epoch_on_cuda_resumes_bit_for_bit():
 def test_auto_and_cuda_n_train_on_the_gpu_and_say_so(tiny_moons, tmp_path):
     import json
 
-    from nncli.commands import run_train
+    from nncli.app.commands import run_train
 
     shown: list[str] = []
     summary = run_train(
@@ -100,9 +100,9 @@ def test_auto_and_cuda_n_train_on_the_gpu_and_say_so(tiny_moons, tmp_path):
 
 def cuda_fit(**options):
     """Three stacked models trained on cuda for four epochs; their records and parameters."""
-    from nncli.engine import FitSettings, ModelSettings, fit
-    from nncli.model import StackedMLP
-    from nncli.sgd import SGDSettings
+    from nncli.model.mlp import StackedMLP
+    from nncli.train.engine import FitSettings, ModelSettings, fit
+    from nncli.train.sgd import SGDSettings
 
     prepared = prepare_data(configs("cpu")[0].data)
     cuda = torch.device("cuda")
@@ -132,10 +132,10 @@ def test_bf16_on_cuda_keeps_float32_weights_and_trains():
 
 
 def test_a_training_step_never_waits_for_the_gpu():
-    from nncli.backprop import ExplicitStep
-    from nncli.graphs import GraphedStep
-    from nncli.model import StackedMLP
-    from nncli.sgd import SGDSettings, StackedSGD
+    from nncli.model.mlp import StackedMLP
+    from nncli.train.backprop import ExplicitStep
+    from nncli.train.graphs import GraphedStep
+    from nncli.train.sgd import SGDSettings, StackedSGD
 
     cuda = torch.device("cuda")
     model = StackedMLP.from_seeds([4, 32, 32, 3], ["relu", "gelu"], [0, 1]).to(cuda)

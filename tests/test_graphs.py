@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import torch
 
-from nncli.backprop import ExplicitStep
-from nncli.graphs import GraphedStep
-from nncli.model import StackedMLP
-from nncli.sgd import SGDSettings, StackedSGD
+from nncli.model.mlp import StackedMLP
+from nncli.train.backprop import ExplicitStep
+from nncli.train.graphs import GraphedStep
+from nncli.train.sgd import SGDSettings, StackedSGD
 
 
 class CallingGraph:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nncli.errors import ConfigError, UsageError
-from nncli.grid import build_grid, split_values
+from nncli.grid.spec import build_grid, split_values
 
 
 def test_values_split_on_commas_outside_brackets():

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from nncli.app.commands import run_compare, run_sweep, run_train
 from nncli.cli import app
-from nncli.commands import run_compare, run_sweep, run_train
-from nncli.htmlreport import build_report
 from nncli.metrics import DETAILS
-from nncli.report import format_value
+from nncli.report.html import build_report
+from nncli.report.tables import format_value
 
 runner = CliRunner()
 VOID = {"meta", "img", "br", "hr", "link", "input"}

@@ -18,10 +18,10 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from nncli import fileio
+from nncli.app.commands import run_train
 from nncli.cli import app
-from nncli.commands import run_train
 from nncli.errors import Interrupted, UsageError
-from nncli.resume import load_training_state
+from nncli.runs.state import load_training_state
 
 runner = CliRunner()
 
@@ -189,7 +189,7 @@ def test_history_csv_grows_each_epoch_and_a_resumed_run_continues_it(tiny_moons,
 def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumable(
     tiny_moons, tmp_path, monkeypatch
 ):
-    from nncli import outputs
+    from nncli.app import outputs
 
     full, cut = tmp_path / "full", tmp_path / "cut"
     run_train(tiny_moons, [], out=full)
@@ -274,7 +274,7 @@ def test_disk_full_during_a_run_is_one_clear_line(tiny_moons, tmp_path, monkeypa
 
 
 def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_path):
-    from nncli.commands import run_compare
+    from nncli.app.commands import run_compare
 
     options = {"activations": ["sigmoid", "relu"], "n_seeds": 2}
     whole = run_compare(tiny_moons, ["training.epochs=12"], out=tmp_path / "whole", **options)

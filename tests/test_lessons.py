@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nncli.commands import run_compare, run_sweep, run_train
-from nncli.evaluation import evaluate
+from nncli.app.commands import run_compare, run_sweep, run_train
+from nncli.app.saved import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -23,7 +23,7 @@ CONFIGS = ROOT / "configs"
 def drawn(monkeypatch) -> list[str]:
     """The names of the figures a lesson's commands draw, not rendered: rendering is most of a
     small run's time, and tests/test_plots.py checks the figures themselves."""
-    from nncli import plots
+    from nncli.report.tables import plots
 
     names: list[str] = []
 
@@ -55,7 +55,7 @@ def test_lesson1_a_perceptron_cannot_learn_xor_and_one_hidden_layer_can(tmp_path
 
 
 def test_lesson2_sigmoid_gradients_vanish_with_depth_and_the_step_passes_none(tmp_path, drawn):
-    from nncli.activations import ACTIVATIONS
+    from nncli.model.activations import ACTIVATIONS
 
     small = ["data.n_samples=200", "training.epochs=1"]  # the gradients are the first epoch's
     compared = run_compare(CONFIGS / "deep_moons.yaml", small, activations=["sigmoid", "tanh",
@@ -97,8 +97,8 @@ def test_lesson3_too_high_a_learning_rate_diverges_too_low_crawls(tmp_path):
 
 
 def test_lesson3_a_smaller_batch_takes_more_steps_per_epoch_and_more_time(tmp_path):
-    from nncli.grid import build_grid
-    from nncli.report import describe_grid
+    from nncli.grid.spec import build_grid
+    from nncli.report.tables import describe_grid
 
     vary = ["training.batch_size=1,32,350"]
     summary = run_sweep(CONFIGS / "sgd.yaml", ["training.epochs=2"], vary=vary,

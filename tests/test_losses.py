@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nncli.losses import Scorer, stacked_loss
-from nncli.model import StackedMLP
+from nncli.model.mlp import StackedMLP
+from nncli.train.losses import Scorer, stacked_loss
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

@@ -20,7 +20,7 @@ from nncli.metrics import (
     metric_names,
     regression_metrics,
 )
-from nncli.report import metrics_table
+from nncli.report.tables import metrics_table
 
 
 def regression_pair(seed: int = 0, n: int = 30) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from nncli.activations import Activation
-from nncli.model import StackedMLP, build_mlp, layer_sizes, seeded_mlp
+from nncli.model.activations import Activation
+from nncli.model.mlp import StackedMLP, build_mlp, layer_sizes, seeded_mlp
 
 
 def reference_mlp(sizes: list[int], hidden: type[nn.Module], seed: int) -> nn.Sequential:
@@ -184,8 +184,8 @@ def test_member_is_an_ordinary_trainable_module(stacked):
 def test_a_network_that_cannot_be_trained_in_memory_is_refused_naming_width_and_depth(
     monkeypatch,
 ):
-    from nncli import model
     from nncli.errors import UsageError
+    from nncli.model.mlp import mlp as model
 
     monkeypatch.setattr(model, "memory_bytes", lambda: 2**30)  # 1 GiB
     sizes = [2, 6000, 6000, 2]  # 36 million parameters, 20 bytes each to train: 0.67 GiB
@@ -198,7 +198,7 @@ def test_a_network_that_cannot_be_trained_in_memory_is_refused_naming_width_and_
 def test_memory_is_the_address_space_limit_when_lower(monkeypatch):
     import resource
 
-    from nncli import model
+    from nncli.model.mlp import mlp as model
 
     monkeypatch.setattr(resource, "getrlimit", lambda kind: (3 << 30, resource.RLIM_INFINITY))
     assert model.memory_bytes() == min(

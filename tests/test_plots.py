@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nncli import gridplots, plots
+from nncli.report.tables import gridplots, plots
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from nncli.config import MAX_SEED, SplitConfig
+from nncli.config.schema import MAX_SEED, SplitConfig
+from nncli.data.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
 from nncli.errors import UsageError
-from nncli.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
 
 DEFAULT = SplitConfig()
 LABELS = np.repeat([0, 1, 2], [50, 30, 20])  # (100,) imbalanced classes

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from nncli.engine import EpochReport
-from nncli.progress import EpochProgress, GridProgress, LineThrottle
+from nncli.report.progress import EpochProgress, GridProgress, LineThrottle
+from nncli.train.engine import EpochReport
 
 
 def report(epoch: int, epochs: int, active: list[bool] | None = None) -> EpochReport:

@@ -12,11 +12,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nncli.config import DataConfig, dump_config
-from nncli.configfile import load_config
-from nncli.csvdata import read_csv_dataset
+from nncli.config.loading import load_config
+from nncli.config.schema import DataConfig, dump_config
+from nncli.data.csvdata import read_csv_dataset
+from nncli.data.encoding import fit_encoder
 from nncli.datasets import Dataset
-from nncli.encoding import fit_encoder
 from nncli.errors import ConfigError, NncliError
 
 # NNCLI_EXAMPLES raises the count for a longer hunt; CI keeps the suite fast.

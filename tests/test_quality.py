@@ -10,9 +10,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from nncli.configfile import validate_config
-from nncli.data import prepare_data
-from nncli.training import train_stack
+from nncli.config.loading import validate_config
+from nncli.data.prepared import prepare_data
+from nncli.train.stack import train_stack
 
 CASES = [
     # (data section, hidden widths, lr, epochs, what may be lost against scikit-learn)

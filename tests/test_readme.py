@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from nncli.activations import ACTIVATIONS
-from nncli.checkpoint import load_checkpoint
-from nncli.commands import run_train
+from nncli.app.commands import run_train
+from nncli.model.activations import ACTIVATIONS
+from nncli.runs.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def every_activation(tmp_path_factory) -> dict[tuple[str, str], Path]:
     Classification on moons; regression on diabetes, whose target is standardized for training
     (data.scale_target), so the loader must undo it.
     """
-    from nncli.commands import run_compare
+    from nncli.app.commands import run_compare
 
     base = tmp_path_factory.mktemp("loaders")
     sets = {"classification": "moons", "regression": "diabetes"}
@@ -107,8 +107,8 @@ def claims_models(tmp_path_factory) -> dict[str, Path]:
 def test_the_plain_pytorch_loader_encodes_categories_and_missing_cells_as_nncli_predict(
     claims_models, tmp_path, task
 ):
+    from nncli.app.saved import predict
     from nncli.errors import UsageError
-    from nncli.evaluation import predict
 
     run = claims_models[task]
     lines = (ROOT / "data/claims.csv").read_text().splitlines()
@@ -145,8 +145,8 @@ def test_the_plain_pytorch_loader_encodes_categories_and_missing_cells_as_nncli_
 def test_the_plain_pytorch_loader_refuses_a_missing_cell_nncli_would_not_fill(
     every_activation, tmp_path
 ):
+    from nncli.app.saved import predict
     from nncli.errors import UsageError
-    from nncli.evaluation import predict
 
     checkpoint = every_activation["classification", "relu"]  # moons: nothing to impute
     _, card = load_checkpoint(checkpoint)
@@ -160,7 +160,7 @@ def test_the_plain_pytorch_loader_refuses_a_missing_cell_nncli_would_not_fill(
 
 
 def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):
-    from nncli.evaluation import evaluate
+    from nncli.app.saved import evaluate
 
     run_dir = Path(run_train(ROOT / "configs/sine.yaml", [], out=tmp_path / "sine")["run_dir"])
     inside = evaluate(run_dir, data=ROOT / "data/sine_inside.csv")["metrics"]

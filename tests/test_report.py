@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from nncli.report import (
+from nncli.report.tables import (
     _ranges,
     comparison_table,
     describe_grid,
@@ -140,7 +140,7 @@ def test_comparison_table_of_one_seed_shows_plain_values_and_regression_metrics(
 def grid_text(
     write_config, model: dict, vary: list[str], n_seeds: int = 2, n_train: int | None = None
 ) -> str:
-    from nncli.grid import build_grid
+    from nncli.grid.spec import build_grid
 
     path = write_config({"data": {"source": "xor"}, "model": model})
     return describe_grid(build_grid(path, [], vary, n_seeds), n_train=n_train)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from nncli import commands
-from nncli.commands import run_compare, run_sweep, run_train
-from nncli.configfile import load_config
+from nncli.app import commands
+from nncli.app.commands import run_compare, run_sweep, run_train
+from nncli.config.loading import load_config
 from nncli.errors import UsageError, WriteError
-from nncli.runfolder import RunFolder
+from nncli.runs.folder import RunFolder
 
 NNCLI = [sys.executable, "-m", "nncli"]
 

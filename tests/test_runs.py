@@ -10,10 +10,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from nncli.app.commands import run_sweep, run_train
 from nncli.cli import app
-from nncli.commands import run_sweep, run_train
-from nncli.report import runs_table
-from nncli.runs import list_runs
+from nncli.report.tables import runs_table
+from nncli.runs.layout import list_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nncli.sgd import SGDSettings, StackedSGD
+from nncli.train.sgd import SGDSettings, StackedSGD
 
 SETTINGS = [
     SGDSettings(lr=0.1),

@@ -11,13 +11,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from nncli.checkpoint import load_checkpoint
+from nncli.app.commands import run_sweep, run_train
 from nncli.cli import app
-from nncli.commands import run_sweep, run_train
 from nncli.errors import Interrupted, RunFailedError, UsageError
-from nncli.grid import build_grid
+from nncli.grid.spec import build_grid
 from nncli.interrupts import StopRequest
 from nncli.metrics import DETAILS
+from nncli.runs.checkpoint import load_checkpoint
 
 runner = CliRunner()
 

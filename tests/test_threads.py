@@ -7,12 +7,17 @@ import json
 import pytest
 import torch
 
-from nncli import threads
-from nncli.commands import run_train
-from nncli.config import Config
-from nncli.configfile import validate_config
-from nncli.data import prepare_data
-from nncli.threads import MULTIPLY_ADDS_PER_THREAD, choose_threads, multiply_adds, stack_threads
+from nncli.app.commands import run_train
+from nncli.config.loading import validate_config
+from nncli.config.schema import Config
+from nncli.data.prepared import prepare_data
+from nncli.train import threads
+from nncli.train.threads import (
+    MULTIPLY_ADDS_PER_THREAD,
+    choose_threads,
+    multiply_adds,
+    stack_threads,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +139,7 @@ def test_training_sets_the_count_and_reports_it(tiny_moons, tmp_path, idle_machi
 
 
 def test_evaluate_chooses_by_its_own_forward_pass(tiny_moons, tmp_path, idle_machine):
-    from nncli.evaluation import evaluate
+    from nncli.app.saved import evaluate
 
     idle_machine(2)
     run_train(tiny_moons, ["training.threads=2"], out=tmp_path / "run")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from nncli.configfile import validate_config
-from nncli.data import prepare_data
+from nncli.config.loading import validate_config
+from nncli.data.prepared import prepare_data
 from nncli.errors import UsageError
-from nncli.training import class_weights, train_stack
+from nncli.train.stack import class_weights, train_stack
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ TF32_ON_CPU = "training.precision tf32 applies to CUDA matrix products; on the C
 def test_the_setup_line_names_the_precision_and_tf32_on_the_cpu_is_a_warning(
     tiny_moons, tmp_path, precision, shown, warned
 ):
-    from nncli.commands import run_train
+    from nncli.app.commands import run_train
 
     info, warnings = [], []
     run_train(tiny_moons, [f"training.precision={precision}"], out=tmp_path / precision,
@@ -135,17 +135,17 @@ def test_the_setup_line_names_the_precision_and_tf32_on_the_cpu_is_a_warning(
 
 
 def test_precision_and_cuda_graphs_reach_the_engine(tiny_moons, monkeypatch):
-    import nncli.training
-    from nncli.configfile import load_config
+    import nncli.train.stack
+    from nncli.config.loading import load_config
 
     seen = {}
-    real_fit = nncli.training.fit
+    real_fit = nncli.train.stack.fit
 
     def spy(*args, **kwargs):
         seen.update(precision=kwargs["precision"], cuda_graphs=kwargs["cuda_graphs"])
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(nncli.training, "fit", spy)
+    monkeypatch.setattr(nncli.train.stack, "fit", spy)
     config = load_config(tiny_moons, ["training.precision=bf16", "training.cuda_graphs=true"])
     train_stack([config], prepare_data(config.data))
     assert seen == {"precision": "bf16", "cuda_graphs": True}

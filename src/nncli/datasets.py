@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from nncli.config import DataConfig
+from nncli.config.schema import DataConfig
 from nncli.errors import UsageError, excerpt
 
 # CSV targets with at most this many distinct integer values are taken as class labels.

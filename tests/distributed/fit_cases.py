@@ -8,10 +8,10 @@ import sys
 
 import torch
 
-from nncli.distributed import DataParallel, process_group
-from nncli.engine import FitSettings, ModelSettings, fit
-from nncli.model import StackedMLP
-from nncli.sgd import SGDSettings
+from nncli.model.mlp import StackedMLP
+from nncli.train.engine import FitSettings, ModelSettings, fit
+from nncli.train.parallel import DataParallel, process_group
+from nncli.train.sgd import SGDSettings
 
 # name -> (models, task, class weights, SGD settings per model, engine)
 CASES = {

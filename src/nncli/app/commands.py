@@ -1,0 +1,192 @@
+"""The library behind each command that trains: train, sweep and compare-activations.
+
+Each is one grid of models (train's has one model) trained by `gridrun.grid_run` in a
+`RunFolder`; they differ only in the grid they build and the files they write. Callbacks report
+progress; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from nncli.app.lifecycle import GridRequest, Info, grid_run
+from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
+from nncli.config.loading import load_config
+from nncli.config.schema import dump_config
+from nncli.errors import RunFailedError, UsageError
+from nncli.grid.run import PARTIAL_DIR, all_failed, stack_times, summarize
+from nncli.grid.spec import data_key
+from nncli.interrupts import StopRequest
+from nncli.report.tables import tables as report
+from nncli.runs.layout import layout as runs
+from nncli.train.parallel import Ranks
+
+
+def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
+    return dump_config(load_config(config_path, overrides))
+
+
+def run_train(
+    config_path: Path | None,
+    overrides: list[str],
+    *,
+    out: Path | None = None,
+    resume: Path | None = None,
+    should_stop: StopRequest | None = None,
+    on_epoch: Callable | None = None,
+    on_info: Info | None = None,
+    on_warning: Info | None = None,
+    ranks: Ranks | None = None,
+) -> dict:
+    """Train the one model a config describes (or `resume` a run folder); return the summary.
+
+    On a stop request the run is saved resumable and `Interrupted` is raised. Under torchrun
+    (`ranks`) every rank trains its shard of each batch; the leader returns the summary, the
+    others an empty one.
+    """
+    request = GridRequest("train", config_path, overrides, out=out, resume=resume, ranks=ranks)
+    with grid_run(
+        request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info, on_warning=on_warning
+    ) as run:
+        if not run.leader:
+            return {}
+        (model,) = run.fits
+        config, prepared = model.config, run.prepared[data_key(model.config)]
+        if model.record.diverged is not None:
+            epoch, step = model.record.diverged
+            raise RunFailedError(
+                f"training diverged: the loss became non-finite at epoch {epoch}, step {step};"
+                f" try a smaller training.lr (now {config.training.lr:g})"
+                + (
+                    f" or training.weight_decay (now {config.training.weight_decay:g})"
+                    if config.training.weight_decay * config.training.lr >= 1
+                    else ""
+                )
+            )
+        summary = {
+            "task": prepared.task,
+            "device": run.device,
+            **({"classes": prepared.dataset.classes} if prepared.task == "classification" else {}),
+            "epochs_run": model.record.epochs_run,
+            "best_epoch": model.record.best_epoch,
+            "kept_epoch": model.record.kept_epoch,
+            "monitor": "val_loss" if "val" in prepared.raw else "train_loss",
+            "metrics": model.metrics,
+        }
+        write_train_outputs(run.folder.path, config, prepared, model, summary)
+        (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
+        run.folder.finish(epochs_run=model.record.epochs_run)
+    if on_info is not None:
+        on_info(report.describe_outcome(config, summary))
+    return {"run_dir": str(run.folder.path), **summary}
+
+
+def run_sweep(
+    config_path: Path | None,
+    overrides: list[str],
+    *,
+    vary: list[str] | None = None,
+    n_seeds: int | None = None,
+    sequential: bool | None = None,
+    diagnostics: bool | None = None,
+    out: Path | None = None,
+    resume: Path | None = None,
+    ranks: Ranks | None = None,
+    **callbacks,
+) -> dict:
+    """Train every variant x seed of a grid; write the sweep folder; return its JSON summary.
+
+    `callbacks` are `_grid_run`'s (should_stop, on_epoch, on_info, on_warning, on_stack).
+    The exit is a `RunFailedError` only when every variant diverged on every seed. Under
+    torchrun (`ranks`) the models are split across the ranks (gridsplit.py); the leader
+    returns the summary, the others an empty one.
+    """
+    request = GridRequest(
+        "sweep", config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume,
+        ranks=ranks,
+    )  # fmt: skip
+    return _run_grid_command(request, callbacks)
+
+
+def run_compare(
+    config_path: Path | None,
+    overrides: list[str],
+    *,
+    activations: list[str] | None = None,
+    n_seeds: int | None = None,
+    sequential: bool | None = None,
+    out: Path | None = None,
+    resume: Path | None = None,
+    ranks: Ranks | None = None,
+    **callbacks,
+) -> dict:
+    """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
+    (default: 3), side by side; its summary names each record by its activation."""
+    from nncli.model.activations import ACTIVATIONS
+
+    vary = []
+    if resume is None:
+        names = list(ACTIVATIONS) if activations is None else activations
+        if not names:
+            raise UsageError("--activations: give at least one, e.g. sigmoid,relu")
+        vary = [f"model.activation={','.join(names)}"]
+        n_seeds = 3 if n_seeds is None else n_seeds
+    elif activations is not None:
+        raise UsageError("--resume takes only the run folder: it holds the config and settings")
+    diagnostics = None if resume else True  # always on: the comparison's reason to be
+    request = GridRequest(
+        "compare", config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume,
+        ranks=ranks,
+    )  # fmt: skip
+    return _run_grid_command(request, callbacks)
+
+
+def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
+    with grid_run(request, **callbacks) as run:
+        if not run.leader:
+            return {}
+        grid = run.grid
+        results = summarize(grid, run.fits, diagnostics=run.diagnostics)
+        prepared = run.prepared[data_key(grid.models[0].config)]
+        summary: dict = {
+            "out_dir": str(run.folder.path),
+            "task": prepared.task,
+            "device": run.device,
+        }
+        if request.kind == "compare":  # its contract: records named by activation
+            shown = [
+                {"activation": r["values"]["model.activation"]}
+                | {k: v for k, v in r.items() if k != "values"}
+                for r in results
+            ]
+            summary["results"] = shown
+            rows = [flat_row({"activation": r["activation"]}, r) for r in shown]
+        else:
+            summary |= {"varied": grid.varied, "results": results}
+            rows = [flat_row(r["values"], r) for r in results]
+        summary["stacks"] = stack_times(grid, run.fits)
+        config = grid.base
+        shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
+                 if f"model.{key}" not in grid.varied]  # fmt: skip
+        title = ", ".join([config.name or "run", *shape]).replace(", ", ": ", 1)
+        write_grid_outputs(
+            run.folder.path,
+            grid,
+            prepared,
+            run.fits,
+            results,
+            summary,
+            rows=rows,
+            title=title,
+            diagnostics=run.diagnostics,
+        )
+        if all_failed(results):  # nothing to resume: the partial models are in the results
+            shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)
+            raise RunFailedError(
+                f"every variant diverged on every seed; the results are in {run.folder.path}"
+            )
+        run.folder.finish()
+    shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)  # finished: not needed
+    return summary

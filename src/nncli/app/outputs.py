@@ -1,0 +1,279 @@
+"""What a finished run leaves in its folder: checkpoints, histories, summaries and plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nncli.config.schema import Config, looks_like_path
+from nncli.data.prepared import PreparedData
+from nncli.errors import WriteError
+from nncli.fileio import atomic_write_json, atomic_write_text, to_json
+from nncli.grid.spec import variant_label
+from nncli.metrics import DETAILS, headline_metric
+from nncli.report.tables import gridplots, plots
+from nncli.report.tables import html as htmlreport
+from nncli.runs.checkpoint import save_checkpoint
+from nncli.runs.layout import layout as runs
+from nncli.train.stack import ModelFit
+
+if TYPE_CHECKING:
+    from nncli.train.engine import EpochReport
+
+# With diagnostics: the first layer's gradient over the output layer's, against the varied values.
+GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
+# 1-D regression: each variant's learned function, over and beyond the training range.
+FITS_PLOT = "fits.png"
+# The rows of each split: CSV line numbers (the header is line 1), or a built-in set's positions.
+SPLIT_FILE = "split.json"
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    atomic_write_text(path, _csv(history))
+
+
+class HistoryLog:
+    """`history.csv` written while training (as Keras' CSVLogger writes it), so `tail -f` follows
+    it; called with each `EpochReport` of one model.
+
+    The first epoch's report writes the file anew: the rows before it (none, or those a resumed
+    run's state holds) and its own, so a run resumed from a state saved before its last epochs
+    continues the file without repeating them. Each later epoch appends its row. The finished
+    run's `write_history` writes the same bytes.
+    """
+
+    def __init__(self, path: Path, rows: list[dict[str, float]]):
+        self.path = path
+        # A copy: a resumed run's rows are its record's history, which the engine appends to.
+        self.rows_before: list[dict[str, float]] | None = list(rows)  # None once written
+
+    def __call__(self, report: EpochReport) -> None:
+        row = {"epoch": report.epoch, "train_loss": report.train_loss[0]}
+        row[f"train_{report.metric}"] = report.train_metric[0]
+        if report.val_loss is not None and report.val_metric is not None:
+            row |= {"val_loss": report.val_loss[0], f"val_{report.metric}": report.val_metric[0]}
+        if self.rows_before is not None:
+            write_history(self.path, [*self.rows_before, row])
+            self.rows_before = None
+            return
+        try:  # never through a symlink: nothing in a run folder is written through one
+            with open(self.path, "a", encoding="utf-8", opener=_no_follow) as handle:
+                handle.write(_csv([row], header=False))
+        except OSError as exc:
+            raise WriteError(f"{self.path}: cannot write: {exc.strerror}") from None
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def _csv(rows: list[dict], *, header: bool = True) -> str:
+    buffer = io.StringIO()
+    if rows:
+        # Every row's columns, in order of first appearance: a sweep of model.depth has more
+        # grad_norm_layer columns for deeper variants (restval leaves the others' cells empty).
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        if header:
+            writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def loss_name(prepared: PreparedData) -> str:
+    name = "cross-entropy loss" if prepared.task == "classification" else "MSE loss"
+    if prepared.task == "regression" and prepared.target_scaler is not None:
+        name += " (standardized target)"
+    return name
+
+
+def write_train_outputs(
+    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
+) -> None:
+    """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
+    errors.png, and fit.png for one feature; report.html."""
+    save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
+    # Compact: indented, every one of (possibly millions of) row numbers gets a line.
+    atomic_write_text(run_dir / SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
+    write_history(run_dir / runs.HISTORY_FILE, model.record.history)
+    atomic_write_json(run_dir / runs.METRICS_FILE, summary)
+    plots.plot_learning_curves(
+        run_dir / runs.LOSS_PLOT_FILE,
+        model.record.history,
+        title=f"{config.name}: {config.model.activation}, depth {config.model.depth}",
+        loss_name=loss_name(prepared),
+        metric=headline_metric(prepared.task),
+        kept_epoch=model.record.kept_epoch,
+        log=prepared.task == "regression",
+    )
+    if prepared.task == "regression":
+        _regression_figures(run_dir, config, prepared, model)
+    htmlreport.write_report(run_dir)  # last: it embeds the figures
+
+
+def _regression_figures(
+    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
+) -> None:
+    """errors.png, and fit.png for one feature."""
+    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
+    x, y = prepared.raw[split]
+    plots.plot_regression_errors(
+        run_dir / runs.ERRORS_PLOT_FILE,
+        y,
+        model.card.predict_raw(model.net, x),
+        split=split,
+        target=prepared.dataset.target_name,
+        mape=model.metrics[split]["mape"],
+    )
+    if prepared.n_features == 1:
+        plots.plot_function_fit(
+            run_dir / runs.FIT_PLOT_FILE,
+            [("network", partial(model.card.predict_raw, model.net))],
+            *prepared.raw["train"],
+            title=config.name or "fit",
+            feature=prepared.dataset.feature_names[0],
+            target=prepared.dataset.target_name,
+        )
+
+
+def split_record(config: Config, prepared: PreparedData) -> dict:
+    """Which rows of the data each split holds, for split.json."""
+    csv_source = looks_like_path(config.data.source)
+    return {
+        "source": config.data.source,
+        "rows": "line" if csv_source else "position",
+        **{split: rows.tolist() for split, rows in prepared.rows.items()},
+    }
+
+
+def write_grid_outputs(
+    out_dir: Path,
+    grid,
+    prepared: PreparedData,
+    fits: list[ModelFit],
+    results: list[dict],
+    summary: dict,
+    *,
+    rows: list[dict],
+    title: str,
+    diagnostics: bool,
+) -> None:
+    """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html."""
+    atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
+    atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
+    atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
+    for folder in (runs.HISTORY_DIR, runs.MODELS_DIR):
+        (out_dir / folder).mkdir(exist_ok=True)
+    for model, model_fit in zip(grid.models, fits, strict=True):
+        label = grid.label(model)
+        write_history(out_dir / runs.HISTORY_DIR / f"{label}.csv", model_fit.record.history)
+        save_checkpoint(
+            out_dir / runs.MODELS_DIR / f"{label}.safetensors", model_fit.net, model_fit.card
+        )
+    labels = [variant_label(values) for values in grid.values]
+    gridplots.plot_loss_bands(
+        out_dir / "loss_curves.png", _histories(grid, fits, labels), title=title
+    )
+    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
+    if grid.varied:
+        metric = headline_metric(prepared.task)
+        gridplots.plot_by_value(
+            out_dir / "metric_by_value.png",
+            results,
+            grid.varied,
+            stat=lambda r: r["metrics"][split][metric],
+            ylabel=f"{split} {metric}",
+            title=f"{title}: {split} {metric}",
+        )
+    if diagnostics:
+        norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
+        gridplots.plot_grad_norms(
+            out_dir / "grad_norms.png", norms, title=f"{title}: gradient by layer"
+        )
+        if grid.varied:
+            gridplots.plot_by_value(
+                out_dir / GRAD_RATIO_PLOT,
+                results,
+                grid.varied,
+                stat=lambda r: r["grad_ratio"],
+                ylabel="first layer's gradient / output layer's",
+                title=f"{title}: how much gradient reaches the first layer",
+                log=True,
+            )
+    activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
+    if "model.activation" in grid.varied:
+        plots.plot_activations(out_dir / "activations.png", activations)
+    x, y = prepared.raw["train"]
+    first_seed = [
+        (labels[m.variant], partial(f.card.predict_raw, f.net))
+        for m, f in zip(grid.models, fits, strict=True)
+        if m.seed == grid.seeds(m.variant)[0]
+    ][:20]
+    if prepared.task == "regression" and x.shape[1] == 1:
+        plots.plot_function_fit(
+            out_dir / FITS_PLOT,
+            first_seed[:10],
+            x,
+            y,
+            title=f"{title} (first seed)",
+            feature=prepared.dataset.feature_names[0],
+            target=prepared.dataset.target_name,
+        )
+    if prepared.task == "classification" and x.shape[1] == 2:
+        plots.plot_decision_boundaries(
+            out_dir / "decision_boundaries.png",
+            first_seed,
+            x,
+            y,
+            title=f"{title}: decision boundaries (first seed, training points)",
+            feature_names=prepared.dataset.feature_names,
+            classes=prepared.dataset.classes,
+        )
+    htmlreport.write_report(out_dir)  # last: it embeds the figures
+
+
+def _histories(grid, fits: list[ModelFit], labels: list[str]) -> list[tuple[str, list]]:
+    """Per variant: its label, saying how many seeds diverged, and the histories of the rest."""
+    groups = []
+    for v, label in enumerate(labels):
+        records = [f.record for m, f in zip(grid.models, fits, strict=True) if m.variant == v]
+        kept = [r.history for r in records if r.diverged is None]
+        lost = len(records) - len(kept)
+        groups.append((f"{label} ({lost}/{len(records)} diverged)" if lost else label, kept))
+    return groups
+
+
+def flat_row(first: dict, record: dict) -> dict:
+    """A results record as one CSV row: mean and std of every statistic."""
+    row = dict(first)
+    row["seeds"] = " ".join(map(str, record["seeds"]))
+    for split, metrics in record["metrics"].items():
+        for name, stats in metrics.items():
+            row[f"{split}_{name}_mean"], row[f"{split}_{name}_std"] = stats["mean"], stats["std"]
+    for key in ("best_epoch", "grad_ratio", "dead_fraction", "saturated_fraction"):
+        if key in record:
+            row[f"{key}_mean"], row[f"{key}_std"] = record[key]["mean"], record[key]["std"]
+    for layer, norm in enumerate(record.get("grad_norms", []), start=1):
+        row[f"grad_norm_layer{layer}"] = norm
+    row["learned"], row["diverged"] = record["learned"], record["diverged"]
+    return row
+
+
+def _model_rows(grid, fits: list[ModelFit]) -> list[dict]:
+    """One row per model: its values, seed, how training went, every split's metrics."""
+    rows = []
+    for model, f in zip(grid.models, fits, strict=True):
+        row = {**grid.values[model.variant], "seed": model.seed, "file": grid.label(model)}
+        row |= {"best_epoch": f.record.best_epoch, "epochs_run": f.record.epochs_run}
+        row["diverged_at"] = (
+            "" if f.record.diverged is None else "epoch {}, step {}".format(*f.record.diverged)
+        )
+        for split, metrics in f.metrics.items():
+            row[f"{split}_loss"] = f.losses.get(split)
+            row |= {f"{split}_{k}": v for k, v in metrics.items() if k not in DETAILS}
+        rows.append(row)
+    return rows

@@ -1,0 +1,230 @@
+"""Using a saved model: re-measure it on any split or CSV, and predict on new rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from nncli.config.loading import validate_config
+from nncli.config.schema import looks_like_path
+from nncli.data.csvdata import is_missing, numeric_columns, typed_features
+from nncli.data.csvfile import read_table
+from nncli.data.prepared import PreparedData, prepare_data
+from nncli.data.preprocessing import SPLITS
+from nncli.datasets import label_value
+from nncli.errors import UsageError, excerpt, excerpts, hidden_content
+from nncli.fileio import atomic_write_text
+from nncli.runs.checkpoint import ModelCard, load_checkpoint
+from nncli.runs.layout import CHECKPOINT_FILE
+from nncli.train.threads import multiply_adds, use_auto_threads
+
+
+def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
+    """A run folder (its model.safetensors) or a checkpoint file."""
+    target = Path(target)
+    if target.is_dir():
+        checkpoint = target / CHECKPOINT_FILE
+        if not checkpoint.exists():
+            raise UsageError(
+                f"{target}: no {CHECKPOINT_FILE} in this folder; is it a finished run?"
+            )
+        return load_checkpoint(checkpoint, follow_symlinks=False)  # nncli writes no symlinks
+    if not target.exists():
+        raise UsageError(f"{target}: no such run folder or checkpoint")
+    return load_checkpoint(target)
+
+
+def rebuild_data(card: ModelCard) -> PreparedData:
+    """Rebuild the run's data and split from its saved config: the rows `nncli train` used."""
+    config = validate_config(card.config, source="checkpoint config")
+    try:
+        # The checkpoint, not the user, names this file: its content stays out of messages.
+        with hidden_content():
+            prepared = prepare_data(config.data)
+    except UsageError as exc:
+        raise UsageError(f"cannot rebuild the run's data: {exc}") from None
+    if card.data_fingerprint and card.data_fingerprint != prepared.fingerprint():
+        raise UsageError(
+            f"the data at {config.data.source} changed after this run trained on it, so its"
+            " split cannot be rebuilt; measure a file with --data instead"
+        )
+    return prepared
+
+
+def split_data(card: ModelCard, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The run's split, rebuilt: the rows `nncli train` measured."""
+    prepared = rebuild_data(card)
+    wanted = [s for s in SPLITS if s in prepared.raw] if split == "all" else [split]
+    missing = [s for s in wanted if s not in prepared.raw]
+    if missing:
+        raise UsageError(
+            f"--split {split}: this run has no {split} split (data.split.{split} is 0)"
+        )
+    return {s: prepared.raw[s] for s in wanted}
+
+
+def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> dict:
+    """`{"metrics": ..., "n_samples": ..., "notes": [...]}`; with split "all", metrics are keyed
+    by split. On a file, `notes` counts the rows dropped as training would have dropped them."""
+    net, card = open_model(target)
+    if data is not None:
+        x, y, notes = read_labelled_csv(card, Path(data))
+        use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows
+        return {"metrics": card.measure(net, x, y), "n_samples": len(x), "notes": notes}
+    splits = split_data(card, split)
+    use_auto_threads(multiply_adds(card.sizes, max(len(y) for _, y in splits.values())))
+    metrics = {name: card.measure(net, x, y) for name, (x, y) in splits.items()}
+    n_samples = sum(len(y) for _, y in splits.values())
+    return {"metrics": metrics if split == "all" else metrics[split], "n_samples": n_samples,
+            "notes": []}  # fmt: skip
+
+
+def read_labelled_csv(card: ModelCard, path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features matched to the model by name (any order), encoded as in training; the target
+    mapped to class indices. Rows without a target, and (for a model trained with
+    `data.missing: drop`) rows missing a feature, are dropped and counted in the notes."""
+    table = read_table(path)
+    encoder = card.encoder
+    columns = [str(c) for c in table.columns]
+    present = set(columns)
+    missing = [c for c in encoder.names if c not in present]
+    data = card.config.get("data", {})
+    # Trained on chosen data.features, the model never saw the file's other columns.
+    expected = {*encoder.names, card.target_name, *data.get("ignore_columns", [])}
+    extra = [] if data.get("features") else [c for c in columns if c not in expected]
+    if missing or extra:
+        parts = [f"missing feature column(s): {excerpts(missing)}"] if missing else []
+        parts += [f"unexpected column(s): {excerpts(extra)}"] if extra else []
+        raise UsageError(
+            f"{path}: columns do not match the model ({'; '.join(parts)});"
+            f" the model expects: {excerpts(encoder.names)}"
+        )
+    if card.target_name not in present:
+        raise UsageError(f"{path}: missing target column {excerpt(card.target_name)}")
+    notes = []
+    labels = table[card.target_name].str.strip()
+    no_target = labels.eq("").to_numpy()
+    if card.task == "regression" or all(isinstance(c, int | float) for c in card.classes or []):
+        no_target = no_target | is_missing(labels, encoder.missing_values)  # a number's NA
+    if no_target.any():
+        notes.append(f"dropped {int(no_target.sum())} row(s) with no"
+                     f" {excerpt(card.target_name)} value")  # fmt: skip
+        table = table[~no_target]
+    cells = _typed(encoder, table, path)
+    if encoder.missing == "drop":
+        incomplete = cells.isna().to_numpy().any(axis=1)
+        if incomplete.any():
+            notes.append(f"data.missing: drop: dropped {int(incomplete.sum())} row(s) missing"
+                         " a feature value")  # fmt: skip
+            cells, table = cells[~incomplete], table[~incomplete]
+    if table.empty:
+        raise UsageError(f"{path}: no row left to measure")
+    return encoder.transform(cells, str(path)), _targets(card, table, path), notes
+
+
+def _typed(encoder, table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The feature cells read as in training: the same columns numeric or categorical."""
+    return typed_features(table, encoder.names, path, missing_values=encoder.missing_values,
+                          categorical=encoder.categorical, detect=False)  # fmt: skip
+
+
+def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
+    column = card.target_name
+    if card.task == "regression":
+        return numeric_columns(table, [column], path)[:, 0]
+    labels = table[column].str.strip()
+    index = {str(label): i for i, label in enumerate(card.classes or [])}
+    # Numeric labels are compared by value, so "1.0" in a file matches the class 1.
+    numbers = pd.to_numeric(labels, errors="coerce")
+    keys = []
+    for text, number in zip(labels, numbers, strict=True):
+        value = str(label_value(number)) if pd.notna(number) else text
+        keys.append(value if value in index else text)
+    unseen = sorted({k for k in keys if k not in index})
+    if unseen:
+        raise UsageError(
+            f"{path}: column {excerpt(column)} has class label(s) the model never saw:"
+            f" {excerpts(unseen)}; it knows: {excerpts(card.classes or [])}"
+        )
+    return np.array([index[k] for k in keys], dtype=np.int64)
+
+
+def predict(target: Path, data: Path, *, id_column: str | None = None) -> pd.DataFrame:
+    """One output row per input row: every column that is not a feature (`id_column` first),
+    then the prediction and a probability per class. A target column is copied, never read."""
+    net, card = open_model(target)
+    path = Path(data)
+    table = read_table(path)
+    encoder = card.encoder
+    columns = [str(c) for c in table.columns]
+    missing = [c for c in encoder.names if c not in set(columns)]
+    if missing:
+        raise UsageError(f"{path}: missing feature column(s): {excerpts(missing)}; the model"
+                         f" expects: {excerpts(encoder.names)}")  # fmt: skip
+    if id_column is not None and id_column not in columns:
+        raise UsageError(f"{path}: --id-column {excerpt(id_column)} is not a column of this file")
+    names = output_columns(card)
+    if id_column in names:  # the copied ids would be overwritten by nncli's own column
+        raise UsageError(
+            f"--id-column {excerpt(id_column)}: predict writes a column of that name itself;"
+            " rename that column in the file"
+        )
+    kept = [c for c in columns if c not in set(encoder.names) and c != id_column]
+    clash = [c for c in kept if c in names]
+    if clash:
+        raise UsageError(f"{path}: column {excerpt(clash[0])}: predict writes a column of that"
+                         " name itself; rename that column in the file")  # fmt: skip
+    use_auto_threads(multiply_adds(card.sizes, len(table)))
+    outputs = card.predict_raw(net, encoder.transform(_typed(encoder, table, path), str(path)))
+    result = table[([id_column] if id_column else []) + kept].reset_index(drop=True)
+    if card.task == "classification":
+        labels = np.asarray(card.classes, dtype=object)
+        result[names[0]] = labels[outputs.argmax(axis=1)]
+        for i, name in enumerate(names[1:]):
+            result[name] = outputs[:, i]
+    else:
+        result[names[0]] = outputs
+    return result
+
+
+def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, int]:
+    """Write `out/train.csv`, `val.csv`, `test.csv`: each split's rows of the run's data, as the
+    CSV file holds them (every column, in file order), or a built-in set's features and target.
+    Returns the rows written per split."""
+    _, card = open_model(target)
+    prepared = rebuild_data(card)
+    out = Path(out).expanduser()
+    files = {split: out / f"{split}.csv" for split in prepared.rows}
+    existing = [str(f) for f in files.values() if f.exists()]
+    if existing and not force:
+        raise UsageError(f"{existing[0]}: already exists; pass --force to overwrite it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot create the folder: {exc.strerror}") from None
+    source = prepared.dataset
+    config = card.config["data"]
+    if looks_like_path(config["source"]):
+        with hidden_content():
+            table = read_table(Path(config["source"]), config.get("delimiter", "auto"))
+    for split, rows in prepared.rows.items():
+        if looks_like_path(config["source"]):
+            part = table.loc[rows]
+        else:
+            x, y = prepared.raw[split]
+            part = pd.DataFrame(x, columns=source.feature_names)
+            labels = np.asarray(source.classes, dtype=object)[y] if source.classes else y
+            part[source.target_name] = labels
+        text = part.to_csv(index=False, lineterminator="\n")
+        atomic_write_text(files[split], text, named_by_user=True)
+    return {split: len(rows) for split, rows in prepared.rows.items()}
+
+
+def output_columns(card: ModelCard) -> list[str]:
+    """The columns predict writes: the prediction, and a probability per class."""
+    if card.task == "classification":
+        return ["prediction", *(f"probability_{label}" for label in card.classes or [])]
+    return ["prediction"]

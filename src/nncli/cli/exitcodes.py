@@ -1,0 +1,88 @@
+"""The one place nncli's errors become exit codes and short messages on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+
+class ErrorsToExitCodes(TyperGroup):
+    """Turns nncli's errors into one line on stderr and an exit code; --debug re-raises."""
+
+    # Set by `cli.main` when --debug appears anywhere on the command line, not only first.
+    debug = False
+
+    def invoke(self, ctx: typer.Context) -> object:
+        from nncli.errors import Interrupted, NncliError
+        from nncli.train.parallel import PeerFailed
+
+        debug = self.debug or bool(ctx.params.get("debug"))
+        rank = launch_rank()
+        try:
+            return super().invoke(ctx)
+        except NncliError as exc:
+            if debug:
+                raise
+            if isinstance(exc, PeerFailed) and (rank or not str(exc)):
+                ctx.exit(exc.exit_code)  # the failing rank, or the leader, says what happened
+            prefix = "" if isinstance(exc, Interrupted) else "error: "
+            if rank:
+                prefix += f"rank {rank}: "
+            lines = str(exc).splitlines() or [type(exc).__name__]
+            if len(lines) > MAX_MESSAGE_LINES:
+                more = len(lines) - MAX_MESSAGE_LINES + 1
+                lines = [*lines[: MAX_MESSAGE_LINES - 1], f"… and {more} more problems"]
+            for line in lines:
+                typer.echo(f"{prefix}{_capped(line)}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:  # before training, or a second Ctrl-C: no state to save
+            if debug:
+                raise
+            code = getattr(exc, "exit_code", 130)
+            if not rank:  # a launch's leader speaks for every rank
+                with contextlib.suppress(OSError):
+                    typer.echo(f"interrupted ({exc or 'SIGINT'}); nothing more was saved", err=True)
+            ctx.exit(code)
+        except BrokenPipeError:  # `nncli ... | head`: the reader left; that is not an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so flushing at exit cannot fail again
+            ctx.exit(141)
+        except Exception as exc:  # a bug in nncli: one line, and the traceback on request
+            if debug or _is_cli_framework_exit(exc):
+                if isinstance(getattr(exc, "message", None), str):  # echoes a bad option value
+                    exc.message = _capped(exc.message)
+                raise
+            detail = _capped(next(iter(str(exc).splitlines()), ""))
+            where = f"rank {rank}: " if rank else ""
+            typer.echo(
+                f"{where}internal error: {type(exc).__name__}: {detail} (rerun with --debug)",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+# The last line of defence for messages that quote more than they should: every printed line is
+# cut to MAX_LINE_CHARS, and a message to MAX_MESSAGE_LINES lines (a config's problems, one each).
+MAX_LINE_CHARS = 500
+MAX_MESSAGE_LINES = 20
+
+
+def launch_rank() -> int:
+    """This process's rank in a torchrun launch (0 alone): messages of the others name it."""
+    value = os.environ.get("RANK", "0") if os.environ.get("WORLD_SIZE", "1") != "1" else "0"
+    return int(value) if value.isdigit() else 0
+
+
+def _capped(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…"
+
+
+def _is_cli_framework_exit(exc: Exception) -> bool:
+    """Usage errors and exits of Typer (and the click it wraps), which print and exit themselves."""
+    return isinstance(exc, typer.Exit | typer.Abort) or type(exc).__module__.startswith(
+        ("click", "typer")
+    )

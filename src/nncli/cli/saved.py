@@ -1,0 +1,204 @@
+"""The commands on what training left behind: evaluate, predict, split, runs, report, config,
+datasets.
+
+Registered on the app in `cli.py`; heavy imports happen inside each, so `nncli --help` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nncli.cli.options import ConfigArgument, JsonOption, RunArgument, SetOption
+from nncli.fileio import to_json
+
+
+class Split(str, Enum):
+    train = "train"
+    val = "val"
+    test = "test"
+    all = "all"
+
+
+def evaluate(
+    run: RunArgument,
+    split: Annotated[Split, typer.Option(help="Which split of the run's own data.")] = Split.test,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Measure on this CSV instead (same feature columns, and the target)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-measure a saved model on a split of its data or on a CSV file."""
+
+    from nncli.app.saved import evaluate as evaluate_model
+    from nncli.app.saved import open_model
+    from nncli.report.tables import confusion_table, make_console, metrics_table
+
+    result = evaluate_model(run, split=split.value, data=data)
+    if as_json:
+        print(to_json(result))
+        return
+    _, card = open_model(run)
+    by_split = result["metrics"] if split == Split.all and data is None else None
+    label = data.name if data is not None else split.value
+    metrics = by_split or {label: result["metrics"]}
+    console = make_console()
+    for note in result["notes"]:
+        typer.echo(f"note: {note}", err=True)
+    title = f"{run}: {result['n_samples']} rows"
+    console.print(metrics_table(metrics, card.task, title=title))
+    if card.task == "classification":
+        for name, values in metrics.items():
+            matrix = values["confusion_matrix"]
+            console.print(confusion_table(matrix, card.classes, title=f"Confusion ({name})"))
+
+
+def predict(
+    run: RunArgument,
+    data: Annotated[Path, typer.Option(help="CSV with the model's feature columns.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write predictions here (else stdout); a symlink, FIFO or device"
+            " is written through, never replaced.",
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="A column to put first in the output (every column that is not a feature is"
+            " copied anyway)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Predict every row of a CSV: its other columns, the label (or value) and one probability
+    per class. A target column is copied, not read: it may be blank or hold new labels."""
+    from nncli.app.saved import predict as predict_rows
+    from nncli.errors import UsageError
+    from nncli.fileio import atomic_write_text
+
+    if out is not None and out.exists() and not force:
+        raise UsageError(f"{out}: already exists; pass --force to overwrite it")
+    table = predict_rows(run, data, id_column=id_column)
+    text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    if out is None:
+        sys.stdout.write(text)
+        return
+    atomic_write_text(out, text, named_by_user=True)
+    typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
+
+
+def export_split(
+    run: RunArgument,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder for train.csv, val.csv and test.csv."),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite those files.")] = False,
+) -> None:
+    """Write the rows of each split of a run's data as CSV files, exactly as the run split them
+    (a CSV source's rows with every column; split.json in the run folder lists their lines)."""
+    from nncli.app.saved import export_splits
+
+    written = export_splits(run, out, force=force)
+    for split, count in written.items():
+        typer.echo(f"wrote {count} rows to {out / f'{split}.csv'}", err=True)
+
+
+def list_runs(
+    directory: Annotated[Path, typer.Argument(help="Folder holding run folders.")] = Path("runs"),
+    sort: Annotated[
+        str | None, typer.Option(help="Sort by a test metric, best first (e.g. accuracy, mse).")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Only runs on this data: a dataset or file name (moons, iris.csv, iris),"
+            " or a pattern (iris*)."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Only runs whose folder name contains this text, or matches it as a pattern"
+            " (moons-2026*)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print exactly one JSON list on stdout, one record per run: run, path, kind,"
+            " created, status, task, source, device, activation, epochs_run, split, headline,"
+            " metrics, varied, differs (README: Listing runs).",
+        ),
+    ] = False,
+) -> None:
+    """List past runs, newest first: name, status, data, epochs, the settings that differ
+    between them and the headline test metric."""
+    from nncli.report.tables import make_console, runs_table
+    from nncli.runs.layout import list_runs as find_runs
+
+    records = find_runs(directory, sort=sort, source=source, name=name)
+    if as_json:
+        print(to_json(records))
+        return
+    console = make_console()
+    # crop=False: a name longer than the terminal is wide wraps there, and is never cut.
+    console.print(runs_table(records, directory, sort, width=console.width), crop=False)
+
+
+def show_report(
+    run: Annotated[
+        Path, typer.Argument(help="A run, sweep or comparison folder.", show_default=False)
+    ],
+    open_page: Annotated[
+        bool,
+        typer.Option(
+            "--open/--no-open", help="Open it in the default web browser, where there is one."
+        ),
+    ] = True,
+) -> None:
+    """Print the path of a folder's report.html (config, setup, metrics, every figure, in one
+    file) and open it in the web browser; a folder without one (an older nncli's) gets one."""
+    from nncli.report.html import report_for
+
+    path, written = report_for(run)
+    if written:
+        typer.echo(f"wrote {path}", err=True)
+    typer.echo(str(path))
+    if open_page and not _open_in_browser(path):
+        typer.echo("no web browser found here: open the file in one yourself", err=True)
+
+
+def _open_in_browser(path: Path) -> bool:
+    """Show `path` in the default web browser; False where there is none (a server, a
+    container), or it would not start."""
+    import webbrowser
+
+    try:
+        return bool(webbrowser.get().open(path.resolve().as_uri()))
+    except (webbrowser.Error, OSError):
+        return False
+
+
+def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> None:
+    """Print the fully resolved config (defaults filled in), after --set overrides."""
+    from nncli.app.commands import resolved_config_yaml
+
+    typer.echo(resolved_config_yaml(config_path, overrides or []), nl=False)
+
+
+def datasets() -> None:
+    """List the built-in datasets (any .csv path works too)."""
+    from nncli.report.tables import datasets_table, make_console
+
+    make_console().print(datasets_table())

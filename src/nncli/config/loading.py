@@ -1,0 +1,277 @@
+"""Reading a config: YAML parsed safely, --set and --vary overrides, validation with every
+problem reported at once, by file and dotted key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from nncli.config.schema import Config, looks_like_path, unknown_name
+from nncli.errors import ConfigError, UsageError, clipped, excerpt
+from nncli.fileio import MiB, read_regular_bytes
+
+CONFIG_LIMIT = 1 * MiB  # larger config files are refused unread
+
+
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, *, follow_symlinks: bool = True
+) -> Config:
+    """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result.
+
+    A run folder's config.yaml is read with `follow_symlinks=False` (nncli never writes one).
+    """
+    path = Path(path)
+    raw = read_yaml_mapping(path, follow_symlinks=follow_symlinks)
+    return configure(raw, path, overrides or [])
+
+
+def configure(
+    raw: dict[str, Any], path: Path, overrides: list[str], varied: list[str] | None = None
+) -> Config:
+    """Validate a config file's mapping after `--set` overrides, then a sweep's `varied` ones.
+
+    Both are `KEY=VALUE` with VALUE parsed as YAML; problems name the flag that set the key.
+    """
+    raw = copy.deepcopy(raw)
+    override_keys = apply_overrides(raw, overrides)
+    vary_keys = apply_overrides(raw, varied or [], flag="--vary")
+    from_cwd = "data.source" in override_keys | vary_keys
+    _resolve_source_path(raw, path.parent, from_override=from_cwd)
+    if raw.get("name") is None and "name" not in override_keys | vary_keys:
+        raw["name"] = _default_name(path)
+    flags = dict.fromkeys(override_keys, "--set") | dict.fromkeys(vary_keys, "--vary")
+    return validate_config(raw, source=str(path), override_flags=flags)
+
+
+def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
+    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column.
+
+    Anything but a regular file of at most CONFIG_LIMIT bytes is refused unread (a FIFO would
+    hang the read, /dev/zero never end it).
+    """
+    data = read_regular_bytes(
+        path, limit=CONFIG_LIMIT, what="config file", follow_symlinks=follow_symlinks
+    )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: cannot read config: {exc}") from None
+    try:
+        raw = parse_yaml(text, str(path))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            problem = f"YAML tag not allowed ({problem})"
+        raise UsageError(f"{where}: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # its own message names no file and spans two lines
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        where = f"{path}:{line}:{column}"
+        raise UsageError(
+            f"{where}: character U+{exc.character:04X} is not allowed in YAML"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+    if raw is None:
+        raise UsageError(f"{path}: config is empty; it needs at least a data section")
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: config must be a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+# Real configs nest four levels deep and hold a few dozen values (thousands with a long
+# data.ignore_columns); these bound what a hostile file can cost: a 500-byte "billion laughs"
+# of nested aliases expands to 10^9 nodes.
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 100_000
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """`yaml.safe_load(text)`, after refusing alias bombs, recursive aliases, deep nesting and
+    keys given twice; problems name `where` (a file, or `--set KEY`) and the line."""
+    _check_yaml_shape(text, where)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        _refuse_duplicate_keys(node, where)
+        return None if node is None else loader.construct_document(node)
+    except ValueError as exc:  # a date such as 2020-13-45, an integer of 5000 digits
+        raise UsageError(f"{where}: cannot read a value: {clipped(str(exc), 100)}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_shape(text: str, where: str) -> None:
+    """Count, on the parser's events (read without recursion, before anything is built), the
+    nodes the document expands to, an alias counting its anchor's nodes again, and the depth."""
+    sizes: dict[str, int] = {}  # anchor -> the nodes it expands to
+    open_nodes: list[list] = []  # collections being read: [anchor, nodes so far]
+    total, aliased = 0, False
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        where_line = f"{where}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            if open_nodes:
+                open_nodes[-1][1] += size
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                raise UsageError(f"{where_line}: YAML alias *{clipped(event.anchor)} refers to"
+                                 " a node that contains it")  # fmt: skip
+            size = sizes.get(event.anchor, 1)  # an undefined one is the composer's to report
+            aliased = True
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(open_nodes) == MAX_YAML_DEPTH:
+                raise UsageError(f"{where_line}: nested deeper than {MAX_YAML_DEPTH} levels")
+            open_nodes.append([event.anchor, 1])
+            size = 0  # counted with its parent when it ends
+            total += 1
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        total += size
+        if open_nodes and size:
+            open_nodes[-1][1] += size
+        if total > MAX_YAML_NODES:
+            what = "YAML aliases expand to" if aliased else "the YAML holds"
+            raise UsageError(f"{where_line}: {what} more than {MAX_YAML_NODES:,} nodes")
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, path: str) -> None:
+    """A key given twice would silently keep the last value: refuse it, naming the line."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    line, column = key.start_mark.line + 1, key.start_mark.column + 1
+                    raise UsageError(f"{path}:{line}:{column}: key '{key.value}' appears twice")
+                seen.add(key.value)
+            _refuse_duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--set") -> set[str]:
+    """Set each dotted `KEY=VALUE` (VALUE parsed as YAML) in `raw`; return the keys set."""
+    keys = set()
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(
+                f"{flag} {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1"
+            )
+        try:
+            value = parse_yaml(text, f"--set {clipped(key)}") if text.strip() else None
+        except yaml.YAMLError:
+            value = text  # a plain string that merely looks odd, such as a path with ':'
+        parts = key.split(".")
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise UsageError(f"{flag} {key}: '{where}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+        keys.add(key)
+    return keys
+
+
+def _resolve_source_path(raw: dict[str, Any], config_dir: Path, *, from_override: bool) -> None:
+    """Make a CSV path in the config file relative to that file, one from --set to the cwd,
+    and `~` the home folder."""
+    data = raw.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("source"), str):
+        return
+    source = data["source"]
+    if looks_like_path(source):
+        base = Path.cwd() if from_override else config_dir
+        data["source"] = str((base / Path(source).expanduser()).resolve())
+
+
+def _default_name(path: Path) -> str:
+    name = "".join(c if c.isalnum() or c in "_.-" else "-" for c in path.stem).lstrip("._-")
+    return name or "run"
+
+
+def validate_config(
+    raw: dict[str, Any], *, source: str = "config", override_flags: dict[str, str] | None = None
+) -> Config:
+    """Validate a raw mapping against the schema, reporting every problem at once.
+
+    `override_flags` maps keys set on the command line to their flag (`--set`, `--vary`).
+    """
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(err, source, override_flags or {}) for err in exc.errors()]
+        raise ConfigError(problems) from None
+
+
+def _describe(err: Any, source: str, override_flags: dict[str, str]) -> str:
+    kind = err["type"]
+    key = _dotted_key(err["loc"], kind)
+    if kind == "extra_forbidden":
+        message = unknown_name("key", err["loc"][-1], _fields_at(err["loc"][:-1]))
+    elif kind == "missing":
+        message = "required but missing"
+    else:
+        message = err["msg"].removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        if kind != "value_error" and not isinstance(err.get("input"), dict | list):
+            message += f", got {excerpt(err.get('input'))}"
+    # An unknown key set as `--set a.b.c=1` is reported at `a`: still say where it came from.
+    flag = override_flags.get(key)
+    if flag is None and kind == "extra_forbidden":
+        flag = next((f for k, f in override_flags.items() if k.startswith(f"{key}.")), None)
+    where = f"{flag} {key}" if flag else key
+    return f"{source}: {where}: {message}" if where else f"{source}: {message}"
+
+
+def _dotted_key(loc: tuple, kind: str) -> str:
+    """Turn a pydantic location into `training.lr` or `model.width[1]`, dropping type tags."""
+    parts: list[str] = []
+    model: type[BaseModel] | None = Config
+    for position, item in enumerate(loc):
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]"]
+        elif model is not None and item in model.model_fields:
+            parts.append(item)
+            model = _submodel(model.model_fields[item].annotation)
+        elif kind == "extra_forbidden" and position == len(loc) - 1:
+            parts.append(clipped(str(item)))
+        # Anything else is a union member's tag such as 'list[int]', not part of the key.
+    return ".".join(parts)
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    candidates = getattr(annotation, "__args__", None) or (annotation,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys valid in the section a pydantic location points into."""
+    model: type[BaseModel] | None = Config
+    for item in loc:
+        if model is not None and isinstance(item, str) and item in model.model_fields:
+            model = _submodel(model.model_fields[item].annotation)
+    return list(model.model_fields) if model else []

@@ -1,0 +1,1 @@
+"""Many models at once: variants times seeds, stacking, training them, summaries."""

@@ -1,0 +1,287 @@
+"""Grids of models: config keys varied over values, times seeds, validated and grouped.
+
+A variant is one combination of `--vary` values; each trains with seeds `seed .. seed+N-1` on
+one shared split. Models whose shapes and step schedule agree form one stack (one batched pass).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nncli.config.loading import configure, read_yaml_mapping
+from nncli.config.schema import Config, looks_like_path
+from nncli.errors import ConfigError, UsageError
+
+MAX_SEEDS = 999
+
+
+@dataclass(frozen=True)
+class GridModel:
+    """One (variant, seed) of a grid."""
+
+    variant: int
+    seed: int
+    config: Config  # what `nncli train` with the variant's values and this seed trains
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """What a grid is built from; a sweep folder keeps it, so --resume rebuilds the same grid."""
+
+    raw: dict[str, Any]  # the config file's mapping, as read
+    config_path: str  # absolute: CSV paths in the file are relative to it, and it names the run
+    overrides: list[str]  # --set
+    vary: list[str]  # --vary, with relative data paths made absolute
+    n_seeds: int
+    sequential: bool = False
+
+
+@dataclass(frozen=True)
+class Grid:
+    spec: GridSpec
+    base: Config  # the config file after --set
+    varied: list[str]  # the --vary keys, in order
+    values: list[dict[str, Any]]  # per variant: key -> value, as the validated config holds it
+    models: list[GridModel]  # variant-major, seeds inner
+    labels: list[str]  # per model: a unique, file-name-safe name such as `lr=0.1_relu-seed0`
+    stacks: list[list[int]]  # indices into `models`; each list trains as one stack
+
+    def seeds(self, variant: int) -> list[int]:
+        return [m.seed for m in self.models if m.variant == variant]
+
+    def label(self, model: GridModel) -> str:
+        return self.labels[self.models.index(model)]
+
+
+def split_values(text: str) -> list[str]:
+    """`0.1,0.01` -> ['0.1', '0.01']; commas inside [...] or {...} belong to the value."""
+    values, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "[{"
+        depth -= char in "]}"
+        if char == "," and depth == 0:
+            values.append(current.strip())
+            current = ""
+        else:
+            current += char
+    values.append(current.strip())
+    return values
+
+
+def build_grid(
+    config_path: Path,
+    overrides: list[str],
+    vary: list[str],
+    n_seeds: int,
+    *,
+    sequential: bool = False,
+    require_vary: bool = True,
+    flag: str = "--vary",
+) -> Grid:
+    """Every variant validated, every problem (of the file, --set, --vary, --seeds) at once.
+
+    `flag` names the option the varied values came from in messages.
+    """
+    path = Path(config_path).resolve()
+    vary = [_absolute_data_paths(item) for item in vary]
+    raw = read_yaml_mapping(Path(config_path))
+    spec = GridSpec(raw, str(path), list(overrides), vary, n_seeds, sequential)
+    return grid_from_spec(spec, require_vary=require_vary, flag=flag)
+
+
+def grid_from_spec(spec: GridSpec, *, require_vary: bool = True, flag: str = "--vary") -> Grid:
+    """The grid a spec describes (see `build_grid`)."""
+    path = Path(spec.config_path)
+    problems: list[str] = []
+    keys, choices = _parse_vary(spec.vary, problems, require_vary)
+    if not 1 <= spec.n_seeds <= MAX_SEEDS:
+        problems.append(f"--seeds: must be between 1 and {MAX_SEEDS}, got {spec.n_seeds}")
+    # The file with --set alone need not be valid: `--vary data.source=a.csv,b.csv` on a
+    # config of a built-in set is, with its --set data.target. Its problems count through the
+    # variants, where no varied value mends them.
+    base_problems: list[str] = []
+    base = _validated(spec.raw, path, spec.overrides, [], base_problems)
+    variants: list[Config | None] = []
+    for combination in itertools.product(*choices):
+        items = [f"{key}={value}" for key, value in zip(keys, combination, strict=True)]
+        found: list[str] = []
+        variants.append(_validated(spec.raw, path, spec.overrides, items, found))
+        for problem in found:  # one the combination made, not any of its values alone
+            if problem not in base_problems and "--vary" not in problem and items:
+                problem += f" (with --vary {', '.join(items)})"
+            problems.append(problem)
+    if problems:  # each problem once, in order
+        raise ConfigError([p.replace("--vary", flag) for p in dict.fromkeys(problems)])
+    configs = [v for v in variants if v is not None]
+    base = base or configs[0]
+    _refuse_duplicates(configs, keys, list(itertools.product(*choices)), flag)
+    values = [{key: _get(config, key) for key in keys} for config in configs]
+    models = [
+        GridModel(v, config.seed + i, _with_seed(config, config.seed + i))
+        for v, config in enumerate(configs)
+        for i in range(spec.n_seeds)
+    ]
+    _refuse_same_models(models, flag)
+    labels = _labels(keys, values, models)
+    return Grid(spec, base, keys, values, models, labels, _stacks(models, spec.sequential))
+
+
+def _absolute_data_paths(item: str) -> str:
+    """`data.source=a.csv,moons` -> the CSV's absolute path, so a resume elsewhere finds it."""
+    key, sep, text = item.partition("=")
+    if key.strip() != "data.source" or not sep:
+        return item
+    values = [
+        str(Path(v).expanduser().resolve()) if looks_like_path(v) else v for v in split_values(text)
+    ]
+    return f"{key}={','.join(values)}"
+
+
+def _parse_vary(
+    vary: list[str], problems: list[str], require: bool
+) -> tuple[list[str], list[list[str]]]:
+    keys: list[str] = []
+    choices: list[list[str]] = []
+    if require and not vary:
+        problems.append("--vary: give at least one, e.g. --vary training.lr=0.1,0.01")
+    for item in vary:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        values = split_values(text) if sep else []
+        if not sep or not key:
+            problems.append(f"--vary {item!r}: expected KEY=V1,V2,..., e.g. training.lr=0.1,0.01")
+        elif key in keys:
+            problems.append(f"--vary {key}: given twice; list all its values in one --vary")
+        elif not any(values) or "" in values:
+            problems.append(f"--vary {key}: empty value in {text!r}; list values like 0.1,0.01")
+        elif len(set(values)) != len(values):
+            repeated = next(v for v in values if values.count(v) > 1)
+            problems.append(f"--vary {key}: {repeated} is listed twice")
+        else:
+            keys.append(key)
+            choices.append(values)
+    return keys, choices
+
+
+def _validated(raw, path, overrides, items, problems) -> Config | None:
+    try:
+        return configure(raw, Path(path), overrides, items)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    except UsageError as exc:
+        problems.append(str(exc))
+    return None
+
+
+def _refuse_duplicates(
+    configs: list[Config], keys: list[str], combinations: list, flag: str
+) -> None:
+    """Two values of a knob that make the same config (0.1 and 1e-1) would train one model twice."""
+    seen: dict[str, tuple] = {}
+    for config, combination in zip(configs, combinations, strict=True):
+        dump = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        if dump in seen:
+            other = seen[dump]
+            key, a, b = next(
+                (k, x, y) for k, x, y in zip(keys, other, combination, strict=True) if x != y
+            )
+            raise UsageError(f"{flag} {key}: {a} and {b} are the same value; list it once")
+        seen[dump] = combination
+
+
+def _refuse_same_models(models: list[GridModel], flag: str) -> None:
+    """Knobs that change no model (the run name, a width without hidden layers) make no sweep."""
+    seen: set[str] = set()
+    for model in models:
+        dump = model.config.model_dump(mode="json")
+        dump.pop("name"), dump.pop("output")
+        dump["model"]["width"] = model.config.model.widths  # 8 and [8] are one network
+        key = json.dumps(dump, sort_keys=True)
+        if key in seen:
+            raise UsageError(
+                f"{flag}: two variants train the same model (a knob that changes nothing here,"
+                " such as a width with model.depth 0, or a varied seed overlapping --seeds)"
+            )
+        seen.add(key)
+
+
+def _labels(keys: list[str], values: list[dict[str, Any]], models: list[GridModel]) -> list[str]:
+    """One unique, file-name-safe label per model."""
+    labels: list[str] = []
+    for model in models:
+        parts = []
+        for key, value in values[model.variant].items():
+            if key == "model.activation":
+                parts.append(str(value))  # an activation names itself
+            elif key == "data.source" and looks_like_path(str(value)):
+                parts.append(f"source={Path(str(value)).stem}")
+            else:
+                parts.append(f"{short_key(key, keys)}={shown_value(value)}")
+        label = f"{_safe('_'.join(parts) or 'model')[:150]}-seed{model.seed}"
+        unique, n = label, 1
+        while unique in labels:  # two values that only differ where _safe cuts or replaces
+            n += 1
+            unique = f"{label}-{n}"
+        labels.append(unique)
+    return labels
+
+
+def _stacks(models: list[GridModel], sequential: bool) -> list[list[int]]:
+    """Group models that can share one batched pass, each group's activations contiguous."""
+    from nncli.train.stack import stack_key
+
+    if sequential:
+        return [[i] for i in range(len(models))]
+    groups: dict[str, list[int]] = {}
+    for i, model in enumerate(models):
+        groups.setdefault(stack_key(model.config), []).append(i)
+    stacks = []
+    for members in groups.values():
+        order = list(dict.fromkeys(models[i].config.model.activation for i in members))
+        members.sort(key=lambda i: order.index(models[i].config.model.activation))
+        stacks.append(members)
+    return stacks
+
+
+def _get(config: Config, key: str) -> Any:
+    node: Any = config.model_dump(mode="json")
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _with_seed(config: Config, seed: int) -> Config:
+    return config.model_copy(update={"seed": seed})
+
+
+def short_key(key: str, keys: list[str]) -> str:
+    """The last part of a dotted key, unless another key ends the same (`seed`, `data.seed`)."""
+    last = key.rsplit(".", 1)[-1]
+    return last if sum(k.rsplit(".", 1)[-1] == last for k in keys) == 1 else key
+
+
+def shown_value(value: Any) -> str:
+    """A varied value as a user would type it: `0.1`, `relu`, `[8,8]`."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def variant_label(values: dict[str, Any]) -> str:
+    """A variant for legends and titles: `lr=0.1, activation=relu`."""
+    keys = list(values)
+    parts = [f"{short_key(k, keys)}={shown_value(v)}" for k, v in values.items()]
+    return ", ".join(parts) or "base config"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "=._,-+" else "_" for c in name)[:200]
+
+
+def data_key(config: Config) -> str:
+    """Equal for configs that load and split the same data."""
+    return json.dumps(config.data.model_dump(mode="json"), sort_keys=True)

@@ -1,0 +1,253 @@
+"""report.html: a run, sweep or comparison folder as one self-contained page.
+
+Built from the folder's own files (run.json, config.yaml, metrics.json or summary.json, the
+PNG figures), so `nncli report` can write one for a folder an older nncli left. Figures are
+embedded as base64 data, and the page has no script and no outside link: it reads the same
+offline, attached to an e-mail, or years later.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+
+from nncli.errors import UsageError
+from nncli.fileio import JSON_LIMIT, atomic_write_text, read_json_mapping, read_regular_bytes
+from nncli.metrics import METRICS
+from nncli.runs.layout import layout as runs
+
+# What each figure shows, in the order the page shows them; any other PNG follows by name.
+FIGURES = {
+    runs.LOSS_PLOT_FILE: "Training and validation loss and metric by epoch; the dotted line marks"
+    " the epoch whose weights were kept.",
+    runs.FIT_PLOT_FILE: "The learned function over the training range and as far again beyond it.",
+    runs.ERRORS_PLOT_FILE: "Predicted against true values, and each row's percentage error"
+    " against its |target|: percentages explode as targets approach zero.",
+    "loss_curves.png": "Loss by epoch per variant: the mean over seeds, the band from min to max.",
+    "metric_by_value.png": "The headline metric against each varied value (mean ± std over seeds).",
+    "decision_boundaries.png": "Each variant's predicted class over the input plane (first seed),"
+    " with the training points.",
+    "fits.png": "Each variant's learned function (first seed), inside and beyond the training"
+    " range.",
+    "grad_norms.png": "The weight-gradient norm of each layer, averaged over the first epoch.",
+    "grad_ratio_by_value.png": "The first layer's gradient over the output layer's, against each"
+    " varied value: far below 1 is a vanishing gradient.",
+    "activations.png": "Each activation and its derivative.",
+}
+PNG_LIMIT = 32 << 20  # a figure nncli drew is well under 1 MiB
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em auto; max-width: 70em; padding: 0 1em; color: #222; }
+pre { background: #f5f5f5; padding: 0.8em; overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0 2em; }
+img { max-width: 100%; }
+figcaption { color: #555; font-size: 0.9em; }
+.wide { overflow-x: auto; }
+"""
+
+
+def report_for(folder: Path) -> tuple[Path, bool]:
+    """A folder's report.html, and whether it had to be written now (a folder from before nncli
+    wrote one); a missing folder, or one that holds no run, is a UsageError."""
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise UsageError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder; give a run, sweep or comparison folder")
+    path = folder / runs.REPORT_FILE
+    if path.exists():
+        return path, False
+    kept = (runs.RUN_FILE, runs.METRICS_FILE, runs.SUMMARY_FILE)
+    if not any((folder / name).exists() for name in kept):
+        raise UsageError(f"{folder}: not a run folder (no {', '.join(kept)}), so no report")
+    return write_report(folder), True
+
+
+def write_report(folder: Path) -> Path:
+    """Write (or rewrite) `folder`'s report.html from the files in it; return its path."""
+    path = Path(folder) / runs.REPORT_FILE
+    atomic_write_text(path, build_report(folder))
+    return path
+
+
+def build_report(folder: Path) -> str:
+    """The page for a run, sweep or comparison folder."""
+    folder = Path(folder)
+    status = _json(folder / runs.RUN_FILE)
+    train = _json(folder / runs.METRICS_FILE)
+    grid = _json(folder / runs.SUMMARY_FILE)
+    kind = status.get("kind") or ("train" if train else "sweep")
+    parts = [f"<h1>{escape(folder.name)}</h1>", _facts(status, kind)]
+    if status.get("setup"):
+        parts.append(f"<h2>Setup</h2>\n<pre>{escape(status['setup'])}</pre>")
+    if train:
+        parts.append(_train_section(train))
+    if grid.get("results"):
+        parts.append(_grid_section(grid, status.get("processes", 1)))
+    parts.append(_figures(folder))
+    config = folder / runs.CONFIG_FILE
+    if config.exists():
+        text = read_regular_bytes(config, limit=JSON_LIMIT, what="config", follow_symlinks=False)
+        parts.append(f"<h2>Config</h2>\n<pre>{escape(text.decode('utf-8', 'replace'))}</pre>")
+    body = "\n".join(part for part in parts if part)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>nncli: {escape(folder.name)}</title>\n<style>{STYLE}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def _json(path: Path) -> dict:
+    return read_json_mapping(path) if path.exists() else {}
+
+
+def _facts(status: dict, kind: str) -> str:
+    """What run.json says: the command, when, where, and (unless it finished) how it ended."""
+    from nncli.runs.folder import command_name
+
+    facts = [command_name(kind)]
+    facts += [f"{key} {status[key]}" for key in ("created", "device") if status.get(key)]
+    if status.get("status") not in (None, "running", "finished"):
+        facts.append(f"status {status['status']}")
+    if status.get("error"):
+        facts.append(str(status["error"]))
+    return f"<p>{escape('; '.join(facts))}</p>"
+
+
+def _train_section(summary: dict) -> str:
+    from nncli.metrics import metric_names
+    from nncli.report.tables import format_value
+
+    task, metrics = summary.get("task", ""), summary.get("metrics", {})
+    kept = [
+        f"{label} {summary[key]}"
+        for key, label in (("epochs_run", "epochs run"), ("best_epoch", "best epoch"),
+                           ("kept_epoch", "weights kept from epoch"), ("monitor", "monitored"))
+        if key in summary
+    ]  # fmt: skip
+    parts = [f"<h2>Metrics</h2>\n<p>{escape('; '.join(kept))}</p>"]
+    rows = [
+        [_metric_label(name), *(_Number(format_value(metrics[s].get(name), name)) for s in metrics)]
+        for name in metric_names(task)
+    ]
+    parts.append(_table(["metric", *metrics], rows))
+    classes = [str(c) for c in summary.get("classes", [])]
+    for split, scores in metrics.items():
+        if scores.get("per_class"):
+            per_class = [
+                [label, *(_Number(f"{s[m]:.4f}") for m in ("precision", "recall", "f1")),
+                 _Number(str(s["support"]))]
+                for label, s in zip(classes, scores["per_class"], strict=True)
+            ]  # fmt: skip
+            parts.append(f"<h3>Per class ({escape(split)})</h3>")
+            parts.append(_table(["class", "precision", "recall", "f1", "support"], per_class))
+        if scores.get("confusion_matrix"):
+            matrix = [
+                [label, *(_Number(str(v)) for v in row)]
+                for label, row in zip(classes, scores["confusion_matrix"], strict=True)
+            ]
+            parts.append(f"<h3>Confusion ({escape(split)}): rows true, columns predicted</h3>")
+            parts.append(_table(["true \\ predicted", *classes], matrix))
+    return "\n".join(parts)
+
+
+def _grid_section(summary: dict, processes: int = 1) -> str:
+    """A sweep's or comparison's results: a table of metrics per split, then how each variant
+    trained, over its seeds (on `processes` processes)."""
+    from nncli.grid.spec import variant_label
+    from nncli.report.tables import describe_times
+
+    results = summary["results"]
+    labels = [r.get("activation") or variant_label(r.get("values", {})) for r in results]
+    parts = ["<h2>Results (mean ± std over seeds)</h2>"]
+    for split in results[0]["metrics"]:
+        names = list(results[0]["metrics"][split])
+        rows = [
+            [label, *(_Number(_mean_std(r["metrics"][split].get(n), n)) for n in names)]
+            for label, r in zip(labels, results, strict=True)
+        ]
+        parts.append(f"<h3>{escape(split)}</h3>")
+        parts.append(_table(["variant", *map(_metric_label, names)], rows))
+    columns = {
+        "seeds": lambda r: " ".join(map(str, r["seeds"])),
+        "best epoch": lambda r: _mean_std(r.get("best_epoch"), digits=1),
+        "learned": lambda r: f"{r['learned']}/{len(r['seeds'])}",
+        "diverged": lambda r: f"{r['diverged']}/{len(r['seeds'])}",
+    }
+    if "grad_ratio" in results[0]:
+        columns |= {
+            "grad first/out": lambda r: _mean_std(r["grad_ratio"], scientific=True),
+            "dead": lambda r: _mean_std(r["dead_fraction"], digits=2),
+            "saturated": lambda r: _mean_std(r["saturated_fraction"], digits=2),
+        }
+    rows = [
+        [label, *(_Number(show(r)) for show in columns.values())]
+        for label, r in zip(labels, results, strict=True)
+    ]
+    parts += ["<h3>Training</h3>", _table(["variant", *columns], rows)]
+    if summary.get("stacks"):
+        parts.append(f"<p>{escape(describe_times(summary['stacks'], processes))}</p>")
+    return "\n".join(parts)
+
+
+def _mean_std(
+    stats: dict | None, metric: str = "", *, digits: int = 4, scientific: bool = False
+) -> str:
+    from nncli.report.tables import format_value
+
+    if not stats or stats.get("mean") is None:
+        return format_value(None, metric)
+    if scientific:
+        return f"{stats['mean']:.2e} ± {stats['std']:.1e}"
+    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+
+
+def _metric_label(name: str) -> str:
+    spec = METRICS.get(name)
+    return f"{name} ({spec.unit})" if spec is not None and spec.unit else name
+
+
+class _Number(str):
+    """A table cell to right-align."""
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A table of text cells (escaped here); `_Number` cells are right-aligned."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{escape(cell)}</td>' if isinstance(cell, _Number)
+            else f"<td>{escape(cell)}</td>"
+            for cell in row
+        )
+        + "</tr>\n"
+        for row in rows
+    )  # fmt: skip
+    return f'<div class="wide"><table>\n<tr>{head}</tr>\n{body}</table></div>'
+
+
+def _figures(folder: Path) -> str:
+    """Every PNG in the folder, embedded, with what it shows."""
+    found = sorted(p.name for p in folder.glob("*.png"))
+    ordered = [name for name in FIGURES if name in found] + [
+        name for name in found if name not in FIGURES
+    ]
+    if not ordered:
+        return ""
+    parts = ["<h2>Figures</h2>"]
+    for name in ordered:
+        data = read_regular_bytes(folder / name, limit=PNG_LIMIT, what="figure",
+                                  follow_symlinks=False)  # fmt: skip
+        encoded = base64.b64encode(data).decode("ascii")
+        caption = FIGURES.get(name, "")
+        parts.append(
+            f'<figure id="{escape(name)}">\n<img src="data:image/png;base64,{encoded}"'
+            f' alt="{escape(name)}">\n<figcaption><code>{escape(name)}</code>'
+            f"{': ' + escape(caption) if caption else ''}</figcaption>\n</figure>"
+        )
+    return "\n".join(parts)

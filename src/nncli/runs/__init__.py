@@ -1,0 +1,1 @@
+"""Everything on disk: file names, formats, the run folder's lifecycle, the listing."""

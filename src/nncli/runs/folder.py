@@ -1,0 +1,363 @@
+"""The life of a run folder, written once for every command that trains.
+
+A folder is claimed atomically (exactly one process wins a name or an empty `--out`), locked for
+as long as its process runs (the kernel drops the lock when the process dies, however it dies),
+and its `run.json` always tells the truth: `running`, then `finished`, `failed` or `interrupted`
+(with whether `--resume` can continue it), whichever way the command ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from nncli.config.loading import load_config
+from nncli.config.schema import Config, dump_config
+from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
+from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
+from nncli.grid.split import PartsStopped, read_units
+from nncli.interrupts import StopRequest
+from nncli.runs.layout import layout as runs
+from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
+from nncli.train.engine import TrainingStopped
+
+LOCK_FILE = ".lock"  # held (flock) by the process that runs the folder
+
+
+@dataclass
+class Saved:
+    """What an interrupted folder holds to continue from."""
+
+    state: object  # engine.TrainingState
+    params: list
+    info: dict
+
+
+class RunFolder:
+    """A claimed, locked run folder and its status; use it as a context manager.
+
+    Leaving the `with` block by an exception records what happened: a stop request saves the
+    resumable state and raises `Interrupted` with the resume command; a failure is `failed`; a
+    second Ctrl-C, a closed pipe or a failed write is `interrupted`, resumable when a state was
+    saved. `finish()` marks success.
+    """
+
+    def __init__(self, path: Path, kind: str, lock_fd: int, record: dict, stop: StopRequest | None):
+        self.path = path
+        self.kind = kind
+        self._lock_fd = lock_fd
+        self.record = record
+        self.stop = stop
+        self.info: dict = {}  # what a resume needs back, saved with every state
+        self.checkpoint = ThrottledSaver(self.save_state)
+        self.also_save: Callable[[object], None] | None = None  # more to save with each state
+
+    # --- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        config: Config,
+        out: Path | None,
+        *,
+        kind: str,
+        stop: StopRequest | None = None,
+        info: dict | None = None,
+        **details: object,
+    ) -> RunFolder:
+        """Claim `out` (new or empty) or a new `<output.dir>/<name>[-kind]-<time>[-n]`.
+
+        `info` is saved with every resumable state: what a resume needs back. `details` go into
+        run.json.
+        """
+        if out is not None:
+            path = Path(out)
+            lock_fd = _claim(path, explicit=True)
+        else:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            suffix = {"train": "", "compare": "activations"}.get(kind, kind)
+            label = "-".join(filter(None, [config.name or "run", suffix]))
+            base = Path(config.output.dir) / f"{label}-{stamp}"
+            path, n = base, 1
+            while True:
+                try:
+                    lock_fd = _claim(path, explicit=False)
+                    break
+                except FileExistsError:
+                    n += 1
+                    path = base.with_name(f"{base.name}-{n}")
+        folder = cls(path, kind, lock_fd, {}, stop)
+        folder.info = dict(info or {})
+        try:
+            atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
+            folder.set_status("running", kind=kind, pid=os.getpid(), **details)
+        except BaseException:
+            folder.release()
+            raise
+        return folder
+
+    @classmethod
+    def reopen(
+        cls, path: Path, *, kind: str, stop: StopRequest | None = None
+    ) -> tuple[RunFolder, Config, Saved]:
+        """An interrupted folder, its config and saved state; refuse anything not resumable."""
+        path = Path(path)
+        status_file = path / runs.RUN_FILE
+        if not os.path.lexists(status_file):
+            raise UsageError(f"{path}: not a run folder (no {runs.RUN_FILE})")
+        lock_fd = _lock(path)
+        try:
+            record = _read_record(status_file)
+            status = record.get("status")
+            if status == "finished":
+                raise UsageError(f"{path}: this run already finished; there is nothing to resume")
+            if status == "failed":
+                raise UsageError(f"{path}: this run failed; resuming would repeat the failure")
+            recorded_kind = record.get("kind", "train")
+            if recorded_kind != kind:
+                raise UsageError(
+                    f"{path}: this folder was started by {command_name(recorded_kind)};"
+                    " resume it with that"
+                )
+            last = path / runs.LAST_STATE_FILE
+            split = read_units(path)  # a sweep split across processes keeps its parts instead
+            if not last.exists() and split is None:
+                raise UsageError(
+                    f"{path}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)"
+                )
+            config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False)
+            if split is not None:
+                state, params, info = None, None, split.get("info")
+            else:
+                state, params, info = load_training_state(last)
+            if not isinstance(info, dict):
+                raise UsageError(f"{path}: its saved progress is malformed")
+            if info.get("config") != config.model_dump(mode="json"):
+                raise UsageError(
+                    f"{path}: {runs.CONFIG_FILE} does not match the saved training state;"
+                    " was it edited after the run started?"
+                )
+            folder = cls(path, kind, lock_fd, record, stop)
+            folder.info = info
+        except BaseException:
+            _unlock(lock_fd)
+            raise
+        return folder, config, Saved(state, params, info)
+
+    # --- while running -------------------------------------------------------------------------
+
+    @property
+    def last_state(self) -> Path:
+        return self.path / runs.LAST_STATE_FILE
+
+    def save_state(self, state, params: list) -> None:
+        save_training_state(self.last_state, state, params, self.info)
+        if self.also_save is not None:
+            self.also_save(state)
+
+    def set_status(self, status: str, **details: object) -> None:
+        """run.json: status (running, finished, failed, interrupted) and when it changed."""
+        now = datetime.now().isoformat(timespec="seconds")
+        self.record.setdefault("created", now)
+        self.record.update({"status": status, "updated": now, **details})
+        atomic_write_json(self.path / runs.RUN_FILE, self.record)
+
+    def finish(self, **details: object) -> None:
+        """Mark the folder finished; it has nothing left to resume."""
+        self.last_state.unlink(missing_ok=True)
+        self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
+
+    def position(self, state) -> str:
+        """Where a saved state stands: `epoch 3, step 7` (and which stack, in a grid of several)."""
+        if state is None:
+            return "its saved parts (partial/)"
+        where = f"epoch {state.epoch}, step {state.step}"
+        stacks = self.info.get("stacks", 1)
+        if stacks > 1:
+            where += f" of stack {self.info.get('stack', 0) + 1}/{stacks}"
+        return where
+
+    @property
+    def resume_command(self) -> str:
+        """How to continue: as it ran, alone or under torchrun (on any number of processes)."""
+        from nncli.train.parallel import launched
+
+        command = f"{command_name(self.kind)} --resume {self.path}"
+        ranks = launched()
+        if ranks is None:
+            return command
+        command = f"torchrun --nproc-per-node {ranks.local_world} -m {command}"
+        if ranks.world > ranks.local_world:
+            command += " (with the launch's --nnodes and rendezvous options)"
+        return command
+
+    # --- ending --------------------------------------------------------------------------------
+
+    def __enter__(self) -> RunFolder:
+        if self.record.get("status") != "running" or self.record.get("pid") != os.getpid():
+            self.set_status("running", pid=os.getpid())
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        try:
+            if exc is not None:
+                self._record_ending(exc)
+        finally:
+            self.release()
+        return False
+
+    def _record_ending(self, exc: BaseException) -> None:
+        if isinstance(exc, PartsStopped):  # a split sweep: every part's progress is saved
+            self._best_effort_status("interrupted", resumable=True, stopped_at=str(exc))
+            code = self.stop.exit_code if self.stop is not None else 130
+            raise Interrupted(
+                f"interrupted: {exc}; saved in {self.path / 'partial'}\n"
+                f"resume with: {self.resume_command}",
+                code,
+            ) from None
+        if isinstance(exc, TrainingStopped):
+            self.save_state(exc.state, exc.params)
+            where = self.position(exc.state)
+            self._best_effort_status("interrupted", resumable=True, stopped_at=where)
+            code = self.stop.exit_code if self.stop is not None else 130
+            raise Interrupted(
+                f"interrupted at {where}; saved {self.last_state}\n"
+                f"resume with: {self.resume_command}",
+                code,
+            ) from None
+        resumable = self.last_state.exists() or read_units(self.path) is not None
+        from nncli.train.parallel import PeerFailed
+
+        if isinstance(exc, PeerFailed):  # another rank of the launch failed or was killed
+            self._best_effort_status(
+                "interrupted", resumable=resumable, error="another rank of the launch stopped"
+            )
+            then = (
+                f"resume from what it saved with: {self.resume_command}"
+                if resumable
+                else "it stopped before its first epoch was saved"
+            )
+            raise PeerFailed(exc.exit_code, f"{exc}; {then}") from None
+        if isinstance(exc, KeyboardInterrupt | BrokenPipeError):
+            self._best_effort_status("interrupted", resumable=resumable)
+            return
+        if isinstance(exc, WriteError) and resumable:
+            self._best_effort_status("interrupted", resumable=True, error=str(exc))
+            raise WriteError(f"{exc}\nfree the space, then resume with: {self.resume_command}")
+        message = str(exc) if isinstance(exc, NncliError) else f"{type(exc).__name__}: {exc}"
+        self._best_effort_status("failed", error=message, resumable=False)
+        if isinstance(exc, RunFailedError) and self.last_state.exists():
+            raise RunFailedError(f"{exc}; the last good state is kept in {self.last_state}")
+
+    def abandon(self, reason: str) -> None:
+        """Give the folder up before training: `failed`, with nothing to resume."""
+        self._best_effort_status("failed", error=reason, resumable=False)
+        self.release()
+
+    def _best_effort_status(self, status: str, **details: object) -> None:
+        """Record how the run ended, unless the disk will not take even that."""
+        with contextlib.suppress(OSError, WriteError):
+            self.set_status(status, **details)
+
+    def release(self) -> None:
+        if self._lock_fd >= 0:
+            _unlock(self._lock_fd)
+            self._lock_fd = -1
+
+
+class Follower:
+    """What a rank other than the leader of a torchrun launch holds in place of the run folder:
+    it writes nothing (the leader writes the folder), and ends as the leader does, quietly."""
+
+    def __init__(self, kind: str, stop: StopRequest | None):
+        self.kind = kind
+        self.stop = stop
+        self.info: dict = {}
+        self.also_save: Callable[[object], None] | None = None
+        self.last_state = Path(runs.LAST_STATE_FILE)  # the leader's, named in messages
+
+    def checkpoint(self, state, params: list) -> None:
+        """The leader saves the resumable state."""
+
+    def __enter__(self) -> Follower:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if isinstance(exc, TrainingStopped | PartsStopped):  # every rank stopped together
+            from nncli.train.parallel import PeerFailed
+
+            raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
+        return False
+
+
+def command_name(kind: str) -> str:
+    return {"train": "nncli train", "compare": "nncli compare-activations"}.get(
+        kind, f"nncli {kind}"
+    )
+
+
+def _claim(path: Path, *, explicit: bool) -> int:
+    """Create and lock `path`; an explicit one may exist if empty. Returns the lock's fd."""
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        if not explicit:
+            raise
+        if not path.is_dir():
+            raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
+    had_lock = (path / LOCK_FILE).exists()
+    lock_fd = _lock(path)
+    if any(entry != LOCK_FILE for entry in os.listdir(path)):  # checked under the lock
+        if not had_lock:
+            (path / LOCK_FILE).unlink(missing_ok=True)  # leave the folder as it was
+        _unlock(lock_fd)
+        raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
+    return lock_fd
+
+
+def _lock(path: Path) -> int:
+    """Hold the folder's lock (and write our pid in it), or say which process holds it."""
+    lock = path / LOCK_FILE
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip()
+        os.close(fd)
+        process = f" (process {holder})" if holder.isdigit() else ""
+        raise UsageError(
+            f"{path}: still running{process}: another nncli process is using this folder"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _unlock(fd: int) -> None:
+    os.close(fd)  # closing drops the flock
+
+
+def _read_record(path: Path) -> dict:
+    """run.json: a regular file (never a symlink), of bounded size, holding a JSON object."""
+    return read_json_mapping(path)

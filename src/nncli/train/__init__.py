@@ -1,0 +1,1 @@
+"""Tensors in, trained stacks out: the engine and its steps; no files, no printing."""

@@ -1,0 +1,335 @@
+"""The one training path: a stack of model configs in, one trained, measured model per config out.
+
+`nncli train` is a stack of one; a sweep trains each group of shape-compatible variants as one
+stack. Models of a stack share the data, the shapes and the step schedule; each may have its own
+seed, activation and SGD settings (see `PER_MODEL_KEYS`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nncli.config.schema import Config
+from nncli.data.prepared import PreparedData
+from nncli.data.preprocessing import SPLITS
+from nncli.errors import UsageError, excerpt, excerpts
+from nncli.model.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
+from nncli.model.mlp import StackedMLP, load_parameters
+from nncli.runs.checkpoint import ModelCard
+from nncli.train.engine import (
+    EpochReport,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingState,
+    fit,
+)
+from nncli.train.losses import single_loss
+from nncli.train.parallel import DataParallel, Ranks, launched
+from nncli.train.sgd import SGDSettings, UpdateRule
+from nncli.train.threads import stack_threads
+
+# Config keys a model of a stack may have of its own; every other key its stack shares.
+PER_MODEL_KEYS = (
+    "name",
+    "output",
+    "seed",
+    "model.activation",
+    "training.lr",
+    "training.momentum",
+    "training.weight_decay",
+    "training.nesterov",
+    "training.early_stopping.patience",
+    "training.early_stopping.min_delta",
+    "training.early_stopping.monitor",
+)
+
+# A model "learned" when its training loss is at least this fraction below the loss of the best
+# input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
+LEARNED_IMPROVEMENT = 0.10
+
+
+def stack_key(config: Config) -> str:
+    """Equal for configs whose models can train as one stack."""
+    shared = config.model_dump(mode="json")
+    for key in PER_MODEL_KEYS:
+        *path, last = key.split(".")
+        node = shared
+        for part in path:
+            node = node.get(part) or {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return json.dumps(shared, sort_keys=True)
+
+
+@dataclass
+class ModelFit:
+    """One trained model: its config, how training went, its kept weights and measurements."""
+
+    config: Config  # this model's own: `nncli train` with it builds the same model
+    record: ModelRecord
+    net: nn.Sequential  # the kept weights, on the CPU, as `nncli train` saves them
+    card: ModelCard
+    metrics: dict[str, dict]  # split -> the task's metrics (all None for a diverged model)
+    losses: dict[str, float | None]  # split -> loss (cross-entropy, or MSE on the scaled target)
+    baseline_loss: float  # training loss of the best prediction that ignores the inputs
+    dead_fraction: float | None = None  # with diagnostics only
+    saturated_fraction: float | None = None
+    # Wall-clock seconds its stack took to train (shared by the stack's models); None for a stack
+    # resumed part-way, whose time before the interruption is not known.
+    stack_seconds: float | None = None
+
+    @property
+    def learned(self) -> bool:
+        final = self.losses.get("train")
+        return final is not None and final <= (1 - LEARNED_IMPROVEMENT) * self.baseline_loss
+
+    @property
+    def grad_ratio(self) -> float | None:
+        """First hidden layer's gradient norm over the output layer's: < 1 means vanishing."""
+        norms = self.record.grad_norms or []
+        if len(norms) < 2 or not norms[-1]:
+            return None
+        return norms[0] / norms[-1]
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device `training.device` names, with its index for CUDA: `auto` is the current CUDA
+    device where there is one, else the CPU. A CUDA device that is not there is a UsageError."""
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise UsageError(f"training.device: {name} requested but no CUDA device is available")
+    count = torch.cuda.device_count()
+    ranks = launched()
+    if ranks is not None:  # one device per rank of a torchrun launch: its LOCAL_RANK
+        if ":" in name:
+            raise UsageError(
+                f"training.device: {name} names one device, and each process of a torchrun"
+                " launch takes its own (cuda:LOCAL_RANK); use cuda or auto"
+            )
+        if ranks.local_rank >= count:
+            raise UsageError(
+                f"training.device: LOCAL_RANK {ranks.local_rank} has no CUDA device of its own:"
+                f" this machine has {count}; launch at most {count} processes per machine"
+            )
+        return torch.device("cuda", ranks.local_rank)
+    index = int(name.partition(":")[2] or torch.cuda.current_device())
+    if index >= count:
+        raise UsageError(
+            f"training.device: {name} requested but this machine has {count} CUDA device(s),"
+            f" cuda:0 to cuda:{count - 1}"
+        )
+    return torch.device("cuda", index)
+
+
+@contextmanager
+def matmul_precision(precision: str) -> Iterator[None]:
+    """Let CUDA matrix products use tf32 while training with `training.precision: tf32`."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def precision_note(config: Config, device: str) -> str | None:
+    """Why `training.precision` does not do what it says on `device`, if it does not."""
+    if config.training.precision == "tf32" and not device.startswith("cuda"):
+        return "training.precision tf32 applies to CUDA matrix products; on the CPU it is fp32"
+    return None
+
+
+def device_label(devices: str) -> str:
+    """Devices as the setup line shows them: a CUDA device with its name, `cuda:0 (NVIDIA H200)`."""
+    shown = []
+    for device in devices.split(", "):
+        name = torch.cuda.get_device_name(device) if device.startswith("cuda") else ""
+        shown.append(f"{device} ({name})" if name else device)
+    return ", ".join(shown)
+
+
+def whole_batch(config: Config, group: DataParallel | Ranks | None) -> int:
+    """The batch one SGD step takes: `training.batch_size`, or under torchrun with
+    `training.batch_scope: process` that many rows per process."""
+    processes = 1 if group is None else group.world
+    scale = processes if config.training.batch_scope == "process" else 1
+    return config.training.batch_size * scale
+
+
+def batch_size_note(config: Config, prepared: PreparedData) -> str | None:
+    """Why the batch size used differs from the config's, if it does."""
+    n_train = len(prepared.raw["train"][1])
+    if config.training.batch_size <= n_train:
+        return None
+    return (
+        f"training.batch_size {config.training.batch_size} is larger than the training split"
+        f" ({n_train} rows); using {n_train}"
+    )
+
+
+def class_weights(config: Config, prepared: PreparedData) -> torch.Tensor | None:
+    """(C,) weights of `training.class_weight` for this data, or None; bad names are UsageErrors."""
+    wanted = config.training.class_weight
+    if wanted is None:
+        return None
+    if prepared.task != "classification":
+        raise UsageError("training.class_weight: applies to classification only")
+    classes = prepared.dataset.classes or []
+    counts = torch.bincount(torch.as_tensor(prepared.raw["train"][1]), minlength=len(classes))
+    if wanted == "balanced":
+        if bool((counts == 0).any()):
+            absent = classes[int((counts == 0).int().argmax())]
+            raise UsageError(
+                f"training.class_weight: balanced weights need every class in the training"
+                f" split, and {excerpt(absent)} has no rows there"
+            )
+        return (counts.sum() / (len(classes) * counts)).float()
+    by_name = {str(c): i for i, c in enumerate(classes)}
+    unknown = [label for label in wanted if str(label) not in by_name]
+    if unknown:
+        raise UsageError(
+            f"training.class_weight: {excerpt(unknown[0])} is not a class; the classes are"
+            f" {excerpts(classes)}"
+        )
+    weights = torch.ones(len(classes))
+    for label, weight in wanted.items():
+        weights[by_name[str(label)]] = weight
+    return weights
+
+
+def train_stack(
+    configs: list[Config],
+    prepared: PreparedData,
+    *,
+    diagnostics: bool = False,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_checkpoint: Callable[[TrainingState, list[torch.Tensor]], None] | None = None,
+    resume: tuple[TrainingState, list[torch.Tensor]] | None = None,
+    group: DataParallel | None = None,
+    stack: list[Config] | None = None,
+) -> list[ModelFit]:
+    """Train the models `configs` describe, at once, on `prepared` data; one fit per config.
+
+    `diagnostics` probes first-epoch gradients and dead and saturated units. `on_checkpoint`
+    gets the resumable state (and the stacked parameters) after every epoch; `resume` is such a
+    pair. A stop request raises `engine.TrainingStopped` with the state to resume from. With
+    `group`, every rank of a launch trains the stack data-parallel (`engine.fit`); only the
+    leader measures the models, and the other ranks return no fits. `stack`: the configs of the
+    whole stack `configs` are a part of (a sweep split across processes), so that each model
+    trains as it would there.
+    """
+    first = configs[0]
+    if any(stack_key(c) != stack_key(first) for c in configs):
+        raise ValueError("configs of one stack may differ only in PER_MODEL_KEYS")
+    device = resolve_device(first.training.device)
+    torch.set_num_threads(stack_threads(first, prepared, len(configs)))
+    train = prepared.tensors("train", device)
+    val = prepared.tensors("val", device) if "val" in prepared.raw else None
+    card = ModelCard.describe(first, prepared)
+    stacked = StackedMLP.from_seeds(
+        card.sizes, [c.model.activation for c in configs], [c.seed for c in configs]
+    )
+    if resume is not None:
+        load_parameters(stacked, resume[1])
+    stacked = stacked.to(device)
+    weight = class_weights(first, prepared)
+    checkpoint = None
+    if on_checkpoint is not None:
+
+        def checkpoint(state: TrainingState) -> None:
+            on_checkpoint(state, list(stacked.parameters()))
+
+    with matmul_precision(first.training.precision):
+        records = fit(
+            stacked,
+            train,
+            val,
+            task=prepared.task,
+            settings=FitSettings(whole_batch(first, group), first.training.epochs),
+            models=[_model_settings(c) for c in configs],
+            target_scale=prepared.target_scale,
+            on_epoch=on_epoch,
+            probe_gradients=diagnostics,
+            should_stop=should_stop,
+            on_checkpoint=checkpoint,
+            resume=resume[0] if resume is not None else None,
+            class_weight=weight.to(device) if weight is not None else None,
+            precision=first.training.precision,
+            cuda_graphs=first.training.cuda_graphs,
+            group=group,
+            update_rule=UpdateRule.of([_model_settings(c).sgd for c in stack or configs]),
+        )
+    if group is not None and not group.ranks.leader:
+        return []
+    baseline = input_blind_loss(
+        *prepared.tensors("train", torch.device("cpu")), prepared.task, weight
+    )
+    return [
+        measure_model(config, prepared, stacked.member(k).cpu(), record, baseline, diagnostics)
+        for k, (config, record) in enumerate(zip(configs, records, strict=True))
+    ]
+
+
+def measure_model(
+    config: Config,
+    prepared: PreparedData,
+    net: nn.Sequential,
+    record: ModelRecord,
+    baseline_loss: float,
+    diagnostics: bool = False,
+) -> ModelFit:
+    """A trained model's metrics and losses on every split (and its unit diagnostics)."""
+    net = net.eval()
+    card = ModelCard.describe(config, prepared)
+    tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
+    model_fit = ModelFit(
+        config=config,
+        record=record,
+        net=net,
+        card=card,
+        metrics={s: card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
+        losses=_losses(net, tensors, prepared.task, class_weights(config, prepared)),
+        baseline_loss=baseline_loss,
+    )
+    if diagnostics:
+        x_train = tensors["train"][0]
+        model_fit.dead_fraction = dead_fraction(net, config.model.activation, x_train)
+        model_fit.saturated_fraction = saturated_fraction(net, config.model.activation, x_train)
+    return model_fit
+
+
+def _model_settings(config: Config) -> ModelSettings:
+    training = config.training
+    stopping = training.early_stopping
+    return ModelSettings(
+        seed=config.seed,
+        sgd=SGDSettings(
+            lr=training.lr,
+            momentum=training.momentum,
+            weight_decay=training.weight_decay,
+            nesterov=training.nesterov,
+        ),
+        patience=stopping.patience if stopping else None,
+        min_delta=stopping.min_delta if stopping else 0.0,
+    )
+
+
+@torch.no_grad()
+def _losses(
+    net: nn.Module, tensors: dict, task: str, weight: torch.Tensor | None
+) -> dict[str, float | None]:
+    losses = {}
+    for split, (x, y) in tensors.items():
+        loss = float(single_loss(net(x), y, task, weight))
+        losses[split] = loss if math.isfinite(loss) else None
+    return losses
