@@ -18,8 +18,9 @@ import yaml
 from sides import Data, Timer
 
 from nncli.model.mlp import StackedMLP
-from nncli.train.engine import FitSettings, ModelSettings, fit
+from nncli.train.engine import fit
 from nncli.train.sgd import SGDSettings
+from nncli.train.state import FitSettings, ModelSettings
 
 # Six activations x five seeds: the 30 models of the stacked scenario.
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")

@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nncli.model.mlp import StackedMLP
-from nncli.train.engine import FitSettings, ModelSettings, fit
+from nncli.train.engine import fit
 from nncli.train.sgd import SGDSettings
+from nncli.train.state import FitSettings, ModelSettings
 
 Data = tuple[torch.Tensor, torch.Tensor]  # (N, F) float32, (N,) int64 class labels
 

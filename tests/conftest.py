@@ -74,7 +74,7 @@ def unrendered_plots(monkeypatch) -> None:
     """Figures built as usual but not rendered to PNG, which is most of a small run's time: for
     tests about numbers that train many runs. The tests that check a run's files, and
     tests/test_plots.py, render them."""
-    from nncli.report.tables import plots
+    from nncli.report import plots
 
     monkeypatch.setattr(plots, "save_figure", lambda fig, path: plots.pyplot().close(fig))
 

@@ -337,7 +337,7 @@ def test_training_a_built_in_set_imports_neither_scikit_learn_nor_dynamo(tmp_pat
     synthetic = [name for name, spec in DATASETS.items() if spec.synthetic]
     probe = f"""
 import sys
-from nncli.report.tables import plots
+from nncli.report import plots
 from nncli.cli import main
 
 HEAVY = ("sklearn", "scipy", "matplotlib", "torch._dynamo")

@@ -11,8 +11,10 @@ import pytest
 
 from nncli.config.loading import validate_config
 from nncli.config.schema import MAX_SEED, DataConfig
-from nncli.data.prepared import csvdata, load_dataset
-from nncli.datasets import DATASETS, MAX_INFERRED_CLASSES, Dataset, label_value
+from nncli.data import csvdata
+from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
+from nncli.data.prepared import load_dataset
+from nncli.datasets import DATASETS
 from nncli.errors import ConfigError, UsageError
 
 NAMES = sorted(DATASETS)

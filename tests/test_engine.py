@@ -19,15 +19,9 @@ from torch import nn
 
 from nncli.model.mlp import StackedMLP
 from nncli.train.backprop import ExplicitStep
-from nncli.train.engine import (
-    EpochReport,
-    FitSettings,
-    ModelRecord,
-    ModelSettings,
-    TrainingStopped,
-    fit,
-)
+from nncli.train.engine import fit
 from nncli.train.sgd import SGDSettings, StackedSGD
+from nncli.train.state import EpochReport, FitSettings, ModelRecord, ModelSettings, TrainingStopped
 from nncli.train.steps import AutogradStep, choose_step
 
 HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}

@@ -48,8 +48,9 @@ def test_a_mixed_stack_on_cuda_matches_the_cpu(stacked):
 
 def test_stopping_mid_epoch_on_cuda_resumes_bit_for_bit():
     from nncli.model.mlp import StackedMLP
-    from nncli.train.engine import FitSettings, ModelSettings, TrainingStopped, fit
+    from nncli.train.engine import fit
     from nncli.train.sgd import SGDSettings
+    from nncli.train.state import FitSettings, ModelSettings, TrainingStopped
 
     prepared = prepare_data(configs("cpu")[0].data)
     cuda = torch.device("cuda")
@@ -101,8 +102,9 @@ def test_auto_and_cuda_n_train_on_the_gpu_and_say_so(tiny_moons, tmp_path):
 def cuda_fit(**options):
     """Three stacked models trained on cuda for four epochs; their records and parameters."""
     from nncli.model.mlp import StackedMLP
-    from nncli.train.engine import FitSettings, ModelSettings, fit
+    from nncli.train.engine import fit
     from nncli.train.sgd import SGDSettings
+    from nncli.train.state import FitSettings, ModelSettings
 
     prepared = prepare_data(configs("cpu")[0].data)
     cuda = torch.device("cuda")

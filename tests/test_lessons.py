@@ -23,7 +23,7 @@ CONFIGS = ROOT / "configs"
 def drawn(monkeypatch) -> list[str]:
     """The names of the figures a lesson's commands draw, not rendered: rendering is most of a
     small run's time, and tests/test_plots.py checks the figures themselves."""
-    from nncli.report.tables import plots
+    from nncli.report import plots
 
     names: list[str] = []
 

@@ -185,7 +185,7 @@ def test_a_network_that_cannot_be_trained_in_memory_is_refused_naming_width_and_
     monkeypatch,
 ):
     from nncli.errors import UsageError
-    from nncli.model.mlp import mlp as model
+    from nncli.model import mlp as model
 
     monkeypatch.setattr(model, "memory_bytes", lambda: 2**30)  # 1 GiB
     sizes = [2, 6000, 6000, 2]  # 36 million parameters, 20 bytes each to train: 0.67 GiB
@@ -198,7 +198,7 @@ def test_a_network_that_cannot_be_trained_in_memory_is_refused_naming_width_and_
 def test_memory_is_the_address_space_limit_when_lower(monkeypatch):
     import resource
 
-    from nncli.model.mlp import mlp as model
+    from nncli.model import mlp as model
 
     monkeypatch.setattr(resource, "getrlimit", lambda kind: (3 << 30, resource.RLIM_INFINITY))
     assert model.memory_bytes() == min(

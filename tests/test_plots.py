@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nncli.report.tables import gridplots, plots
+from nncli.report import gridplots, plots
 
 
 @pytest.fixture

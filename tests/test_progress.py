@@ -7,7 +7,7 @@ import io
 import pytest
 
 from nncli.report.progress import EpochProgress, GridProgress, LineThrottle
-from nncli.train.engine import EpochReport
+from nncli.train.state import EpochReport
 
 
 def report(epoch: int, epochs: int, active: list[bool] | None = None) -> EpochReport:

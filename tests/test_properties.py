@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from nncli.config.loading import load_config
 from nncli.config.schema import DataConfig, dump_config
 from nncli.data.csvdata import read_csv_dataset
+from nncli.data.dataset import Dataset
 from nncli.data.encoding import fit_encoder
-from nncli.datasets import Dataset
 from nncli.errors import ConfigError, NncliError
 
 # NNCLI_EXAMPLES raises the count for a longer hunt; CI keeps the suite fast.

@@ -94,3 +94,12 @@ def hidden_content() -> Iterator[None]:
         yield
     finally:
         _content_hidden.reset(token)
+
+
+class PeerFailed(NncliError):
+    """Another rank failed or left: this one stops without a message of its own (the failing
+    rank, or the leader, says what happened)."""
+
+    def __init__(self, exit_code: int = 1, detail: str = ""):
+        super().__init__(detail)
+        self.exit_code = exit_code

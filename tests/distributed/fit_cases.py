@@ -9,9 +9,10 @@ import sys
 import torch
 
 from nncli.model.mlp import StackedMLP
-from nncli.train.engine import FitSettings, ModelSettings, fit
+from nncli.train.engine import fit
 from nncli.train.parallel import DataParallel, process_group
 from nncli.train.sgd import SGDSettings
+from nncli.train.state import FitSettings, ModelSettings
 
 # name -> (models, task, class weights, SGD settings per model, engine)
 CASES = {

@@ -19,8 +19,8 @@ from nncli.errors import RunFailedError, UsageError
 from nncli.grid.run import PARTIAL_DIR, all_failed, stack_times, summarize
 from nncli.grid.spec import data_key
 from nncli.interrupts import StopRequest
-from nncli.report.tables import tables as report
-from nncli.runs.layout import layout as runs
+from nncli.report import tables as report
+from nncli.runs import layout as runs
 from nncli.train.parallel import Ranks
 
 

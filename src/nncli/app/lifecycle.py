@@ -13,15 +13,15 @@ from typing import TypeVar
 from nncli.app import setup as gridsetup
 from nncli.app.outputs import HistoryLog
 from nncli.data.prepared import PreparedData
-from nncli.errors import UsageError
+from nncli.errors import PeerFailed, UsageError
 from nncli.grid.run import train_grid
 from nncli.grid.spec import Grid, GridSpec, build_grid, data_key, grid_from_spec
 from nncli.grid.split import SplitProgress, survey, train_grid_split
 from nncli.interrupts import StopRequest
+from nncli.runs import layout as runs
 from nncli.runs.checkpoint import ModelCard, save_checkpoint
 from nncli.runs.folder import Follower, RunFolder, Saved
-from nncli.runs.layout import layout as runs
-from nncli.train.parallel import DataParallel, PeerFailed, Ranks, agree, broadcast
+from nncli.train.parallel import DataParallel, Ranks, agree, broadcast
 
 Info = Callable[[str], None]
 

@@ -15,14 +15,14 @@ from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, to_json
 from nncli.grid.spec import variant_label
 from nncli.metrics import DETAILS, headline_metric
-from nncli.report.tables import gridplots, plots
-from nncli.report.tables import html as htmlreport
+from nncli.report import gridplots, plots
+from nncli.report import html as htmlreport
+from nncli.runs import layout as runs
 from nncli.runs.checkpoint import save_checkpoint
-from nncli.runs.layout import layout as runs
 from nncli.train.stack import ModelFit
 
 if TYPE_CHECKING:
-    from nncli.train.engine import EpochReport
+    from nncli.train.state import EpochReport
 
 # With diagnostics: the first layer's gradient over the output layer's, against the varied values.
 GRAD_RATIO_PLOT = "grad_ratio_by_value.png"

@@ -12,9 +12,9 @@ from nncli.config.loading import validate_config
 from nncli.config.schema import looks_like_path
 from nncli.data.csvdata import is_missing, numeric_columns, typed_features
 from nncli.data.csvfile import read_table
+from nncli.data.dataset import label_value
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.data.preprocessing import SPLITS
-from nncli.datasets import label_value
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.fileio import atomic_write_text
 from nncli.runs.checkpoint import ModelCard, load_checkpoint

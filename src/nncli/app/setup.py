@@ -10,7 +10,7 @@ from nncli.data.prepared import PreparedData, prepare_data
 from nncli.errors import UsageError
 from nncli.grid.spec import Grid, data_key
 from nncli.model.mlp import check_fits_in_memory, layer_sizes
-from nncli.report.tables import tables as report
+from nncli.report import tables as report
 from nncli.runs.checkpoint import positive_index
 from nncli.train.parallel import Ranks, broadcast
 from nncli.train.stack import (

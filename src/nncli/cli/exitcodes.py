@@ -17,8 +17,7 @@ class ErrorsToExitCodes(TyperGroup):
     debug = False
 
     def invoke(self, ctx: typer.Context) -> object:
-        from nncli.errors import Interrupted, NncliError
-        from nncli.train.parallel import PeerFailed
+        from nncli.errors import Interrupted, NncliError, PeerFailed
 
         debug = self.debug or bool(ctx.params.get("debug"))
         rank = launch_rank()

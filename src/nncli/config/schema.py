@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from nncli.datasets import DATASETS
 from nncli.errors import excerpt, excerpts
 
 # YAML 1.1 (PyYAML) reads `1e-3` as a string because it has no dot; every user writes it anyway.
@@ -128,8 +129,6 @@ class DataConfig(_Strict):
     def _known_source(cls, source: str) -> str:
         if looks_like_path(source):
             return source
-        from nncli.datasets import DATASETS
-
         if source not in DATASETS:
             raise ValueError(
                 f"{unknown_name('dataset', source, DATASETS)} (or a path to a .csv file)"
@@ -154,11 +153,8 @@ class DataConfig(_Strict):
             return value
         if given and looks_like_path(source):
             raise ValueError("applies to synthetic sets only, not CSV files")
-        if given:
-            from nncli.datasets import DATASETS
-
-            if not DATASETS[source].synthetic:
-                raise ValueError(f"applies to synthetic sets only, not '{source}'")
+        if given and not DATASETS[source].synthetic:
+            raise ValueError(f"applies to synthetic sets only, not '{source}'")
         return value
 
     @field_validator(
@@ -218,8 +214,6 @@ class DataConfig(_Strict):
             self.impute = "mean"
         if looks_like_path(self.source):
             return self
-        from nncli.datasets import DATASETS
-
         spec = DATASETS[self.source]
         if spec.synthetic:
             if self.n_samples is None:

@@ -13,8 +13,8 @@ import pandas as pd
 
 from nncli.config.schema import DataConfig
 from nncli.data.csvfile import read_table
+from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.data.encoding import CATEGORICAL, NUMERIC
-from nncli.datasets import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.errors import UsageError, excerpt, excerpts
 
 # Auto-detected categories: a text column with more distinct values (or, in a small file, more

@@ -24,18 +24,12 @@ from nncli.fileio import atomic_write_json, read_json_mapping
 from nncli.grid.run import PARTIAL_DIR, save_models
 from nncli.grid.spec import Grid, data_key
 from nncli.train.parallel import Ranks, broadcast, gather
+from nncli.train.state import PartsStopped
 from nncli.train.threads import multiply_adds
 
 UNITS_FILE = "units.json"  # in partial/: the parts, and what a resume needs back
 
 Part = tuple[int, int, int]  # (stack, first, stop): members [first, stop) of grid.stacks[stack]
-
-
-class PartsStopped(Exception):
-    """A stop request ended a split sweep after a round; every part's progress is saved."""
-
-    def __init__(self, finished: int, stopped: int, total: int):
-        super().__init__(f"{finished} of {total} parts finished, {stopped} saved part-way")
 
 
 def split_parts(grid: Grid, world: int) -> list[Part]:
@@ -174,8 +168,8 @@ def train_grid_split(
 def _train_part(grid, prepared, part: Part, u: int, state, diagnostics, should_stop, on_epoch):
     """("done", fits, seconds) or ("stopped", state, params), with the part's index first."""
     from nncli.runs.state import check_state_fits
-    from nncli.train.engine import TrainingStopped
     from nncli.train.stack import train_stack
+    from nncli.train.state import TrainingStopped
 
     stack, first, stop = part
     configs = [grid.models[i].config for i in grid.stacks[stack][first:stop]]

@@ -15,7 +15,7 @@ from pathlib import Path
 from nncli.errors import UsageError
 from nncli.fileio import JSON_LIMIT, atomic_write_text, read_json_mapping, read_regular_bytes
 from nncli.metrics import METRICS
-from nncli.runs.layout import layout as runs
+from nncli.runs import layout as runs
 
 # What each figure shows, in the order the page shows them; any other PNG follows by name.
 FIGURES = {

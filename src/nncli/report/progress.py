@@ -13,7 +13,7 @@ from rich.console import Console
 from nncli.report.tables import make_console
 
 if TYPE_CHECKING:
-    from nncli.train.engine import EpochReport
+    from nncli.train.state import EpochReport
 
 
 def epoch_line(report: EpochReport, model: int = 0) -> str:

@@ -21,11 +21,11 @@ from nncli.config.loading import load_config
 from nncli.config.schema import Config, dump_config
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
-from nncli.grid.split import PartsStopped, read_units
+from nncli.grid.split import read_units
 from nncli.interrupts import StopRequest
-from nncli.runs.layout import layout as runs
+from nncli.runs import layout as runs
 from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
-from nncli.train.engine import TrainingStopped
+from nncli.train.state import PartsStopped, TrainingStopped
 
 LOCK_FILE = ".lock"  # held (flock) by the process that runs the folder
 
@@ -237,7 +237,7 @@ class RunFolder:
                 code,
             ) from None
         resumable = self.last_state.exists() or read_units(self.path) is not None
-        from nncli.train.parallel import PeerFailed
+        from nncli.errors import PeerFailed
 
         if isinstance(exc, PeerFailed):  # another rank of the launch failed or was killed
             self._best_effort_status(
@@ -300,7 +300,7 @@ class Follower:
         traceback: TracebackType | None,
     ) -> bool:
         if isinstance(exc, TrainingStopped | PartsStopped):  # every rank stopped together
-            from nncli.train.parallel import PeerFailed
+            from nncli.errors import PeerFailed
 
             raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
         return False

@@ -18,7 +18,7 @@ import torch
 from nncli.errors import UsageError, clipped
 from nncli.fileio import atomic_write_bytes, read_regular_bytes
 from nncli.runs.checkpoint import read_metadata
-from nncli.train.engine import ModelRecord, TrainingState
+from nncli.train.state import ModelRecord, TrainingState
 
 STATE_FORMAT = "nncli.train.stack-state"
 # Its own version: the model checkpoint's format can change without orphaning resumable runs.

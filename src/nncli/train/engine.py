@@ -11,7 +11,6 @@ not bit for bit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 
@@ -19,80 +18,17 @@ from nncli.model.mlp import StackedMLP
 from nncli.train.backprop import ExplicitStep
 from nncli.train.losses import Scorer, per_sample_loss
 from nncli.train.parallel import DataParallel, GradientSync
-from nncli.train.sgd import SGDSettings, StackedSGD, UpdateRule
+from nncli.train.sgd import StackedSGD, UpdateRule
+from nncli.train.state import (
+    EpochReport,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingState,
+    TrainingStopped,
+)
 from nncli.train.steps import Engine, Precision, choose_step
 from nncli.train.tracker import Tracker
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """What every model of a stack shares: the batches and the epochs."""
-
-    batch_size: int
-    epochs: int
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """What each model of a stack may have of its own."""
-
-    seed: int  # its batch order (its weights were drawn from it too)
-    sgd: SGDSettings
-    patience: int | None = None  # early stopping on val loss when set (and there is a val split)
-    min_delta: float = 0.0
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    """What the progress callback sees after each epoch; lists hold one value per model."""
-
-    epoch: int
-    epochs: int
-    metric: str  # name of the per-epoch metric: "accuracy" or "mse"
-    train_loss: list[float]
-    train_metric: list[float]
-    val_loss: list[float] | None
-    val_metric: list[float] | None
-    active: list[bool]  # still training (not stopped early, not diverged)
-
-
-@dataclass
-class ModelRecord:
-    """How one model's training went."""
-
-    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch it ran
-    best_epoch: int = 0  # lowest val loss (train loss when there is no val split)
-    kept_epoch: int = 0  # the epoch whose weights the model ends with
-    epochs_run: int = 0
-    diverged: tuple[int, int] | None = None  # (epoch, step) where the loss became non-finite
-    # With probe_gradients: each layer's weight-gradient norm (input layer first), averaged over
-    # the steps of the first epoch.
-    grad_norms: list[float] | None = None
-
-
-@dataclass
-class TrainingState:
-    """Everything `fit` needs to continue exactly, bit for bit, where it left off."""
-
-    epoch: int  # the epoch to run (1-based)
-    step: int  # steps of it already done
-    order: torch.Tensor | None  # (K, N) that epoch's sample order, once drawn
-    outputs: torch.Tensor | None  # (K, step * B, C) outputs of its done steps
-    shuffler_states: list[torch.Tensor]  # each model's batch-order generator
-    momentum_buffers: list[torch.Tensor | None]  # SGD's, one per parameter
-    tracker: dict  # best loss and epoch, patience used, active flags
-    best_params: list[torch.Tensor]  # the stacked parameters at each model's best epoch
-    grad_sums: torch.Tensor | None  # (L, K) first-epoch gradient-norm sums
-    records: list[ModelRecord]  # history and counters so far
-
-
-class TrainingStopped(Exception):
-    """A stop request ended training at a step boundary; `state` and `params` resume it."""
-
-    def __init__(self, state: TrainingState, params: list[torch.Tensor]):
-        super().__init__(f"stopped at epoch {state.epoch}, step {state.step}")
-        self.state = state
-        self.params = params
 
 
 def fit(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from nncli.errors import NncliError, UsageError, clipped
+from nncli.errors import PeerFailed, UsageError, clipped
 
 if TYPE_CHECKING:
     import torch
@@ -110,15 +110,6 @@ def _peer_lost(exc: RuntimeError) -> PeerFailed:
     gone = any(word in text.lower() for word in ("closed", "reset", "broken pipe"))
     detail = "its connection closed" if gone else clipped(text, 160)
     return PeerFailed(1, f"another process of the launch stopped ({detail})")
-
-
-class PeerFailed(NncliError):
-    """Another rank failed or left: this one stops without a message of its own (the failing
-    rank, or the leader, says what happened)."""
-
-    def __init__(self, exit_code: int = 1, detail: str = ""):
-        super().__init__(detail)
-        self.exit_code = exit_code
 
 
 def agree(ranks: Ranks | None, error: BaseException | None) -> None:

@@ -23,17 +23,11 @@ from nncli.errors import UsageError, excerpt, excerpts
 from nncli.model.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
 from nncli.runs.checkpoint import ModelCard
-from nncli.train.engine import (
-    EpochReport,
-    FitSettings,
-    ModelRecord,
-    ModelSettings,
-    TrainingState,
-    fit,
-)
+from nncli.train.engine import fit
 from nncli.train.losses import single_loss
 from nncli.train.parallel import DataParallel, Ranks, launched
 from nncli.train.sgd import SGDSettings, UpdateRule
+from nncli.train.state import EpochReport, FitSettings, ModelRecord, ModelSettings, TrainingState
 from nncli.train.threads import stack_threads
 
 # Config keys a model of a stack may have of its own; every other key its stack shares.

@@ -10,7 +10,7 @@ import torch
 from nncli.model.mlp import StackedMLP
 
 if TYPE_CHECKING:
-    from nncli.train.engine import ModelRecord, ModelSettings
+    from nncli.train.state import ModelRecord, ModelSettings
 
 
 class Tracker:

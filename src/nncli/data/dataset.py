@@ -1,0 +1,77 @@
+"""A loaded table: typed feature cells, the target, the task and the class labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from nncli.config.schema import DataConfig
+from nncli.datasets import DATASETS
+from nncli.errors import UsageError, excerpt
+
+# CSV targets with at most this many distinct integer values are taken as class labels.
+MAX_INFERRED_CLASSES = 20
+
+
+@dataclass(frozen=True)
+class Dataset:
+    # (N, F) typed cells, one column per feature (as `encoding` takes them): float64, or
+    # category strings from a CSV. The index is each row's line in the CSV file, or its
+    # position in a built-in set.
+    features: pd.DataFrame
+    y: np.ndarray  # (N,) class index (int64) or target value (float64)
+    task: str  # "classification" | "regression"
+    target_name: str
+    classes: list | None  # original class labels, index-aligned with y; None for regression
+    notes: tuple[str, ...] = ()  # what loading did that the user should hear: dropped rows, ...
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(name) for name in self.features.columns]
+
+
+def label_value(x: float) -> int | float:
+    """A numeric class label as nncli keeps and shows it: 3.0 -> 3, while 2.5 stays 2.5."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def load_registered(data: DataConfig) -> Dataset:
+    """A registered set; a synthetic one is drawn from `data.seed`."""
+    spec = DATASETS[data.source]
+    if spec.synthetic:
+        X, y = spec.load(data.n_samples, data.noise, data.seed)
+        classes = sorted(int(c) for c in np.unique(y)) if spec.task == "classification" else None
+        return Dataset(_table(X, spec.feature_names), _target(y, spec.task), spec.task, "y",
+                       classes)  # fmt: skip
+    bunch = spec.load()
+    classes = [str(c) for c in bunch.target_names] if spec.task == "classification" else None
+    return Dataset(_table(bunch.data, bunch.feature_names), _target(bunch.target, spec.task),
+                   spec.task, "target", classes)  # fmt: skip
+
+
+def _table(X: np.ndarray, names) -> pd.DataFrame:
+    return pd.DataFrame(np.asarray(X, dtype=np.float64), columns=[str(n) for n in names])
+
+
+def _target(y: np.ndarray, task: str) -> np.ndarray:
+    return np.asarray(y, dtype=np.int64 if task == "classification" else np.float64)
+
+
+def with_task(dataset: Dataset, task: str) -> Dataset:
+    """Apply a `data.task` override to a set whose natural task differs."""
+    if task in ("auto", dataset.task):
+        return dataset
+    if task == "regression":
+        labels = dataset.classes or []
+        if not all(isinstance(c, int | float) for c in labels):
+            raise UsageError(
+                "data.task: regression needs a numeric target, and the classes of"
+                f" this set are labels such as {excerpt(labels[0])}"
+            )
+        values = np.asarray(labels, dtype=np.float64)[dataset.y]
+        return replace(dataset, y=values, task="regression", classes=None)
+    values, index = np.unique(dataset.y, return_inverse=True)
+    classes = [label_value(v) for v in values]
+    return replace(dataset, y=index.astype(np.int64), task="classification", classes=classes)
