@@ -15,14 +15,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from nncli.errors import UsageError
+from nncli.model.card import ModelCard
 from nncli.model.mlp import build_mlp, seeded_mlp
-from nncli.runs.checkpoint import (
-    FORMAT,
-    FORMAT_VERSION,
-    ModelCard,
-    load_checkpoint,
-    save_checkpoint,
-)
+from nncli.runs.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 
 CARDS = {
     "classification": ModelCard(

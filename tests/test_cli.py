@@ -575,7 +575,7 @@ def test_a_cuda_device_that_is_not_there_is_one_line_and_no_run_folder(
 
 
 def test_cuda_n_and_auto_resolve_to_an_indexed_cuda_device_where_there_is_one(monkeypatch):
-    from nncli.train.stack import resolve_device
+    from nncli.train.devices import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

@@ -127,8 +127,9 @@ def test_predict_onto_a_symlink_or_fifo_writes_through(tmp_path):
     from typer.testing import CliRunner
 
     from nncli.cli import app
+    from nncli.model.card import ModelCard
     from nncli.model.mlp import seeded_mlp
-    from nncli.runs.checkpoint import ModelCard, save_checkpoint
+    from nncli.runs.checkpoint import save_checkpoint
 
     card = ModelCard(config={}, task="regression", sizes=[1, 1], activation="relu",
                      feature_names=["x"], target_name="y", classes=None,

@@ -98,7 +98,7 @@ def test_lesson3_too_high_a_learning_rate_diverges_too_low_crawls(tmp_path):
 
 def test_lesson3_a_smaller_batch_takes_more_steps_per_epoch_and_more_time(tmp_path):
     from nncli.grid.spec import build_grid
-    from nncli.report.tables import describe_grid
+    from nncli.report.describe import describe_grid
 
     vary = ["training.batch_size=1,32,350"]
     summary = run_sweep(CONFIGS / "sgd.yaml", ["training.epochs=2"], vary=vary,

@@ -8,14 +8,8 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from nncli.report.tables import (
-    _ranges,
-    comparison_table,
-    describe_grid,
-    describe_times,
-    format_value,
-    metrics_table,
-)
+from nncli.report.describe import describe_grid, describe_times
+from nncli.report.tables import _ranges, comparison_table, format_value, metrics_table
 
 
 def rows(table: Table) -> list[list[str]]:

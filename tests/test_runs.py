@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from nncli.app.commands import run_sweep, run_train
 from nncli.cli import app
-from nncli.report.tables import runs_table
-from nncli.runs.layout import list_runs
+from nncli.report.runs_table import runs_table
+from nncli.runs.listing import list_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

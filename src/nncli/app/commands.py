@@ -16,11 +16,12 @@ from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
 from nncli.config.loading import load_config
 from nncli.config.schema import dump_config
 from nncli.errors import RunFailedError, UsageError
-from nncli.grid.run import PARTIAL_DIR, all_failed, stack_times, summarize
 from nncli.grid.spec import data_key
+from nncli.grid.summary import all_failed, stack_times, summarize
 from nncli.interrupts import StopRequest
-from nncli.report import tables as report
+from nncli.report import describe as report
 from nncli.runs import layout as runs
+from nncli.runs.layout import PARTIAL_DIR
 from nncli.train.parallel import Ranks
 
 

@@ -18,8 +18,9 @@ from nncli.grid.run import train_grid
 from nncli.grid.spec import Grid, GridSpec, build_grid, data_key, grid_from_spec
 from nncli.grid.split import SplitProgress, survey, train_grid_split
 from nncli.interrupts import StopRequest
+from nncli.model.card import ModelCard
 from nncli.runs import layout as runs
-from nncli.runs.checkpoint import ModelCard, save_checkpoint
+from nncli.runs.checkpoint import save_checkpoint
 from nncli.runs.folder import Follower, RunFolder, Saved
 from nncli.train.parallel import DataParallel, Ranks, agree, broadcast
 

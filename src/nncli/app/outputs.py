@@ -9,11 +9,11 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nncli.config.keys import variant_label
 from nncli.config.schema import Config, looks_like_path
 from nncli.data.prepared import PreparedData
 from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, to_json
-from nncli.grid.spec import variant_label
 from nncli.metrics import DETAILS, headline_metric
 from nncli.report import gridplots, plots
 from nncli.report import html as htmlreport

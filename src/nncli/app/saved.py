@@ -17,7 +17,8 @@ from nncli.data.prepared import PreparedData, prepare_data
 from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.fileio import atomic_write_text
-from nncli.runs.checkpoint import ModelCard, load_checkpoint
+from nncli.model.card import ModelCard
+from nncli.runs.checkpoint import load_checkpoint
 from nncli.runs.layout import CHECKPOINT_FILE
 from nncli.train.threads import multiply_adds, use_auto_threads
 

@@ -9,17 +9,12 @@ from pathlib import Path
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.errors import UsageError
 from nncli.grid.spec import Grid, data_key
+from nncli.model.card import positive_index
 from nncli.model.mlp import check_fits_in_memory, layer_sizes
-from nncli.report import tables as report
-from nncli.runs.checkpoint import positive_index
+from nncli.report import describe as report
+from nncli.train.devices import device_label, precision_note, resolve_device
 from nncli.train.parallel import Ranks, broadcast
-from nncli.train.stack import (
-    batch_size_note,
-    class_weights,
-    device_label,
-    precision_note,
-    resolve_device,
-)
+from nncli.train.stack import batch_size_note, class_weights
 from nncli.train.threads import stack_threads
 
 

@@ -61,3 +61,13 @@ class Group(ErrorsToExitCodes):
 
     def get_params(self, ctx: typer.Context) -> list:
         return shown_as_flags(super().get_params(ctx))
+
+
+SequentialOption = Annotated[
+    bool, typer.Option("--sequential", help="Train the models one after another, not stacked.")
+]
+
+
+GridOutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Exact output folder (new or empty).")
+]

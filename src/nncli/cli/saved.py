@@ -144,8 +144,9 @@ def list_runs(
 ) -> None:
     """List past runs, newest first: name, status, data, epochs, the settings that differ
     between them and the headline test metric."""
-    from nncli.report.tables import make_console, runs_table
-    from nncli.runs.layout import list_runs as find_runs
+    from nncli.report.runs_table import runs_table
+    from nncli.report.tables import make_console
+    from nncli.runs.listing import list_runs as find_runs
 
     records = find_runs(directory, sort=sort, source=source, name=name)
     if as_json:

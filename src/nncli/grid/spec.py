@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nncli.config.keys import short_key, shown_value, stack_key
 from nncli.config.loading import configure, read_yaml_mapping
 from nncli.config.schema import Config, looks_like_path
 from nncli.errors import ConfigError, UsageError
@@ -232,7 +233,6 @@ def _labels(keys: list[str], values: list[dict[str, Any]], models: list[GridMode
 
 def _stacks(models: list[GridModel], sequential: bool) -> list[list[int]]:
     """Group models that can share one batched pass, each group's activations contiguous."""
-    from nncli.train.stack import stack_key
 
     if sequential:
         return [[i] for i in range(len(models))]
@@ -256,26 +256,6 @@ def _get(config: Config, key: str) -> Any:
 
 def _with_seed(config: Config, seed: int) -> Config:
     return config.model_copy(update={"seed": seed})
-
-
-def short_key(key: str, keys: list[str]) -> str:
-    """The last part of a dotted key, unless another key ends the same (`seed`, `data.seed`)."""
-    last = key.rsplit(".", 1)[-1]
-    return last if sum(k.rsplit(".", 1)[-1] == last for k in keys) == 1 else key
-
-
-def shown_value(value: Any) -> str:
-    """A varied value as a user would type it: `0.1`, `relu`, `[8,8]`."""
-    if isinstance(value, list | dict):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-def variant_label(values: dict[str, Any]) -> str:
-    """A variant for legends and titles: `lr=0.1, activation=relu`."""
-    keys = list(values)
-    parts = [f"{short_key(k, keys)}={shown_value(v)}" for k, v in values.items()]
-    return ", ".join(parts) or "base config"
 
 
 def _safe(name: str) -> str:

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from nncli.errors import UsageError
 from nncli.fileio import atomic_write_json, read_json_mapping
-from nncli.grid.run import PARTIAL_DIR, save_models
 from nncli.grid.spec import Grid, data_key
+from nncli.runs.layout import PARTIAL_DIR
+from nncli.runs.stacks import save_models
 from nncli.train.parallel import Ranks, broadcast, gather
 from nncli.train.state import PartsStopped
 from nncli.train.threads import multiply_adds

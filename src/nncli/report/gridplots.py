@@ -100,7 +100,7 @@ def plot_by_value(
     gradient ratio). On a linear axis it is drawn as mean ± std; on a `log` one (quantities that
     span decades) as the mean and each seed's value, since mean - std may be below zero.
     """
-    from nncli.grid.spec import short_key, shown_value
+    from nncli.config.keys import short_key, shown_value
 
     plt = plots.pyplot()
     fig, axes = plt.subplots(

@@ -158,8 +158,8 @@ def _train_section(summary: dict) -> str:
 def _grid_section(summary: dict, processes: int = 1) -> str:
     """A sweep's or comparison's results: a table of metrics per split, then how each variant
     trained, over its seeds (on `processes` processes)."""
-    from nncli.grid.spec import variant_label
-    from nncli.report.tables import describe_times
+    from nncli.config.keys import variant_label
+    from nncli.report.describe import describe_times
 
     results = summary["results"]
     labels = [r.get("activation") or variant_label(r.get("values", {})) for r in results]

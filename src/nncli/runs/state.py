@@ -20,7 +20,7 @@ from nncli.fileio import atomic_write_bytes, read_regular_bytes
 from nncli.runs.checkpoint import read_metadata
 from nncli.train.state import ModelRecord, TrainingState
 
-STATE_FORMAT = "nncli.train.stack-state"
+STATE_FORMAT = "nncli.training-state"
 # Its own version: the model checkpoint's format can change without orphaning resumable runs.
 STATE_FORMAT_VERSION = 3  # 3: K = 1 momentum buffers are stacked like K > 1's
 

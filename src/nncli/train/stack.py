@@ -7,60 +7,32 @@ seed, activation and SGD settings (see `PER_MODEL_KEYS`).
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from nncli.config.keys import stack_key
 from nncli.config.schema import Config
 from nncli.data.prepared import PreparedData
 from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts
+from nncli.model.card import ModelCard
 from nncli.model.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
-from nncli.runs.checkpoint import ModelCard
+from nncli.train.devices import matmul_precision, resolve_device
 from nncli.train.engine import fit
 from nncli.train.losses import single_loss
-from nncli.train.parallel import DataParallel, Ranks, launched
+from nncli.train.parallel import DataParallel, Ranks
 from nncli.train.sgd import SGDSettings, UpdateRule
 from nncli.train.state import EpochReport, FitSettings, ModelRecord, ModelSettings, TrainingState
 from nncli.train.threads import stack_threads
 
-# Config keys a model of a stack may have of its own; every other key its stack shares.
-PER_MODEL_KEYS = (
-    "name",
-    "output",
-    "seed",
-    "model.activation",
-    "training.lr",
-    "training.momentum",
-    "training.weight_decay",
-    "training.nesterov",
-    "training.early_stopping.patience",
-    "training.early_stopping.min_delta",
-    "training.early_stopping.monitor",
-)
-
 # A model "learned" when its training loss is at least this fraction below the loss of the best
 # input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
 LEARNED_IMPROVEMENT = 0.10
-
-
-def stack_key(config: Config) -> str:
-    """Equal for configs whose models can train as one stack."""
-    shared = config.model_dump(mode="json")
-    for key in PER_MODEL_KEYS:
-        *path, last = key.split(".")
-        node = shared
-        for part in path:
-            node = node.get(part) or {}
-        if isinstance(node, dict):
-            node.pop(last, None)
-    return json.dumps(shared, sort_keys=True)
 
 
 @dataclass
@@ -92,63 +64,6 @@ class ModelFit:
         if len(norms) < 2 or not norms[-1]:
             return None
         return norms[0] / norms[-1]
-
-
-def resolve_device(name: str) -> torch.device:
-    """The device `training.device` names, with its index for CUDA: `auto` is the current CUDA
-    device where there is one, else the CPU. A CUDA device that is not there is a UsageError."""
-    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise UsageError(f"training.device: {name} requested but no CUDA device is available")
-    count = torch.cuda.device_count()
-    ranks = launched()
-    if ranks is not None:  # one device per rank of a torchrun launch: its LOCAL_RANK
-        if ":" in name:
-            raise UsageError(
-                f"training.device: {name} names one device, and each process of a torchrun"
-                " launch takes its own (cuda:LOCAL_RANK); use cuda or auto"
-            )
-        if ranks.local_rank >= count:
-            raise UsageError(
-                f"training.device: LOCAL_RANK {ranks.local_rank} has no CUDA device of its own:"
-                f" this machine has {count}; launch at most {count} processes per machine"
-            )
-        return torch.device("cuda", ranks.local_rank)
-    index = int(name.partition(":")[2] or torch.cuda.current_device())
-    if index >= count:
-        raise UsageError(
-            f"training.device: {name} requested but this machine has {count} CUDA device(s),"
-            f" cuda:0 to cuda:{count - 1}"
-        )
-    return torch.device("cuda", index)
-
-
-@contextmanager
-def matmul_precision(precision: str) -> Iterator[None]:
-    """Let CUDA matrix products use tf32 while training with `training.precision: tf32`."""
-    before = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = before
-
-
-def precision_note(config: Config, device: str) -> str | None:
-    """Why `training.precision` does not do what it says on `device`, if it does not."""
-    if config.training.precision == "tf32" and not device.startswith("cuda"):
-        return "training.precision tf32 applies to CUDA matrix products; on the CPU it is fp32"
-    return None
-
-
-def device_label(devices: str) -> str:
-    """Devices as the setup line shows them: a CUDA device with its name, `cuda:0 (NVIDIA H200)`."""
-    shown = []
-    for device in devices.split(", "):
-        name = torch.cuda.get_device_name(device) if device.startswith("cuda") else ""
-        shown.append(f"{device} ({name})" if name else device)
-    return ", ".join(shown)
 
 
 def whole_batch(config: Config, group: DataParallel | Ranks | None) -> int:

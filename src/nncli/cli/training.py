@@ -1,0 +1,240 @@
+"""The commands that train: `train`, `compare-activations` and `sweep`. Each parses its options,
+opens one session (signals, progress, the torchrun group), calls the app layer and prints."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nncli.cli.options import (
+    GridOutOption,
+    JsonOption,
+    OptionalConfigArgument,
+    QuietOption,
+    SequentialOption,
+    SetOption,
+)
+from nncli.fileio import to_json
+
+
+def _progress_target(*, as_json: bool, quiet: bool):
+    """Progress goes to stdout, or to stderr under --json (and only if that is a terminal)."""
+    stream = sys.stderr if as_json else sys.stdout
+    return stream, not quiet and (not as_json or stream.isatty())
+
+
+@contextmanager
+def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[tuple]:
+    """What a training command runs inside: the torchrun launch's process group (if it is in
+    one), signals as stop requests, and its progress display; yields (ranks, stop, progress).
+    Under torchrun only rank 0 shows progress and announces a stop."""
+    from nncli.interrupts import stop_on_signals
+    from nncli.train.parallel import process_group
+
+    with process_group() as ranks:
+        leader = ranks is None or ranks.leader
+        stream, show_progress = _progress_target(as_json=as_json, quiet=quiet or not leader)
+        with (
+            stop_on_signals(launched=ranks is not None, announce=leader) as stop,
+            progress_class(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
+        ):
+            yield ranks, stop, bar
+
+
+def train(
+    config_path: OptionalConfigArgument = None,
+    overrides: SetOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted run folder exactly where it stopped."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Exact run folder (new or empty); default runs/<name>-<time>."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train the MLP a config describes; report metrics and save a run folder.
+
+    Under torchrun every process trains its share of each batch (README: "Scaling out").
+    """
+
+    from nncli.app.commands import run_train
+    from nncli.report.progress import EpochProgress
+    from nncli.report.tables import make_console
+
+    console = make_console(stderr=as_json)
+    with _session(EpochProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
+        summary = run_train(
+            config_path,
+            overrides or [],
+            out=out,
+            resume=resume,
+            should_stop=stop,
+            on_epoch=bar,
+            on_info=None if quiet or as_json else bar.print,
+            on_warning=_warn,
+            ranks=ranks,
+        )
+    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+        return
+    if as_json:
+        print(to_json(summary))
+        return
+    from nncli.report.tables import confusion_table, metrics_table, per_class_table
+
+    console.print(metrics_table(summary["metrics"], summary["task"], title="Metrics by split"))
+    test_split = "test" if "test" in summary["metrics"] else "val"
+    if summary["task"] == "classification" and not quiet and test_split in summary["metrics"]:
+        scores, classes = summary["metrics"][test_split], summary["classes"]
+        if scores.get("per_class"):  # None for a diverged model
+            title = f"Per class ({test_split})"
+            console.print(per_class_table(scores["per_class"], classes, title=title))
+        matrix = scores["confusion_matrix"]
+        console.print(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
+    console.print(f"run saved to [bold]{summary['run_dir']}[/]")
+
+
+def _warn(message: str) -> None:
+    from nncli.report.tables import make_console
+
+    make_console(stderr=True).print(f"[yellow]warning:[/] {message}")
+
+
+def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **options) -> None:
+    """Run a sweep-like command with signals handled and progress shown; print its result as
+    JSON, or as `table(result)` and where the folder is (`saved` says what it holds)."""
+    from nncli.report.progress import GridProgress
+    from nncli.report.tables import make_console
+
+    with _session(GridProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
+        result = command(
+            should_stop=stop,
+            on_epoch=bar,
+            on_stack=bar.start_stack,
+            on_info=None if quiet or as_json else bar.print,
+            on_warning=_warn,
+            ranks=ranks,
+            **options,
+        )
+    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+        return
+    if as_json:
+        print(to_json(result))
+        return
+    from nncli.report.describe import describe_times
+
+    console = make_console()
+    console.print(table(result))
+    if not quiet:
+        console.print(describe_times(result["stacks"], 1 if ranks is None else ranks.world))
+    console.print(f"{saved} in [bold]{result['out_dir']}[/]")
+
+
+def compare_activations(
+    config_path: OptionalConfigArgument = None,
+    overrides: SetOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted comparison folder exactly where it stopped."),
+    ] = None,
+    activations: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated activations (default: every registered one)."),
+    ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Seeds per activation: seed, seed+1, ... [default: 3]", show_default=False
+        ),
+    ] = None,
+    sequential: SequentialOption = False,
+    out: GridOutOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train the same network with every activation and several seeds, side by side.
+
+    Under torchrun the models are split across the processes (README: "Scaling out").
+    """
+    from nncli.app.commands import run_compare
+    from nncli.report.tables import comparison_table
+
+    names = (
+        None if activations is None else [a.strip() for a in activations.split(",") if a.strip()]
+    )
+    _run_grid(
+        partial(run_compare, config_path, overrides or []),
+        as_json=as_json,
+        quiet=quiet,
+        table=lambda result: comparison_table(result["results"], result["task"]),
+        saved="plots and per-model histories",
+        activations=names,
+        n_seeds=seeds,
+        sequential=sequential,
+        out=out,
+        resume=resume,
+    )
+
+
+def sweep(
+    config_path: OptionalConfigArgument = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vary",
+            "-v",
+            metavar="KEY=V1,V2,...",
+            help="Values of a config key to try, e.g. training.lr=0.1,0.01 (repeat for a grid).",
+        ),
+    ] = None,
+    overrides: SetOption = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(help="Seeds per variant: seed, seed+1, ... [default: 1]", show_default=False),
+    ] = None,
+    diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--diagnostics",
+            help="Also measure first-epoch gradient norms per layer, dead and saturated units.",
+        ),
+    ] = False,
+    sequential: SequentialOption = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted sweep folder exactly where it stopped."),
+    ] = None,
+    out: GridOutOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train every combination of --vary values x seeds side by side, and compare them.
+
+    Under torchrun the models are split across the processes (README: "Scaling out").
+    """
+    from nncli.app.commands import run_sweep
+    from nncli.report.tables import sweep_table
+
+    _run_grid(
+        partial(run_sweep, config_path, overrides or []),
+        as_json=as_json,
+        quiet=quiet,
+        table=lambda result: sweep_table(result["results"], result["task"], result["varied"]),
+        saved="plots, per-model histories and checkpoints",
+        vary=vary or [],
+        n_seeds=seeds,
+        sequential=sequential,
+        diagnostics=diagnostics,
+        out=out,
+        resume=resume,
+    )

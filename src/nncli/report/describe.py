@@ -1,0 +1,148 @@
+"""The prose the user reads around the tables: the setup line before training, the grid and its
+times, and what came of a run."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+
+from nncli.config.keys import shown_value
+from nncli.report.tables import count
+
+if TYPE_CHECKING:
+    from nncli.config.schema import Config
+    from nncli.data.prepared import PreparedData
+    from nncli.grid.spec import Grid
+
+
+def describe_setup(
+    config: Config,
+    prepared: PreparedData,
+    *,
+    varied: list[str] = (),
+    device: str = "cpu",
+    processes: int = 1,
+) -> str:
+    """The data, the network and the training settings, before training starts; `device` is
+    where it trains (what `training.device` chose); `processes` share each batch (torchrun)."""
+    dataset = prepared.dataset
+    counts = "/".join(str(len(prepared.raw[s][1])) for s in prepared.raw)
+    kinds = "/".join(prepared.raw)
+    what = f"{len(dataset.classes)} classes" if dataset.classes else "regression target"
+    sizes = [prepared.n_features, *config.model.widths, prepared.n_outputs]
+    n_params = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    t = config.training
+    n_train = len(prepared.raw["train"][1])
+    wanted = t.batch_size * (processes if t.batch_scope == "process" else 1)
+    batch = min(wanted, n_train)
+    steps = -(-n_train // batch)
+    clamped = f"clamped from {wanted}; " if batch < wanted else ""
+    shares = sorted({batch // processes, -(-batch // processes)})  # rows each process computes
+    shared = f"{'-'.join(map(str, shares))} per process; " if processes > 1 else ""
+    batch_shown = f"{batch} ({clamped}{shared}{count(steps, 'step')} per epoch)"
+
+    def shown(key: str, value: object) -> str:
+        return "varied" if key in varied else str(value)
+
+    features = count(prepared.n_features, "feature")
+    if prepared.encoder.categorical:
+        features = (
+            f"{len(dataset.feature_names)} feature columns → {prepared.n_features} inputs"
+            f" (one-hot: {prepared.encoder.describe()})"
+        )
+    notes = "".join(f"\n[yellow]note:[/] {escape(note)}" for note in prepared.notes)
+    activation = "" if "model.activation" in varied else f", {config.model.activation}"
+    network, parameters = " → ".join(map(str, sizes)), f", {n_params} parameters"
+    if {"model.width", "model.depth"} & set(varied):
+        network, parameters = f"{sizes[0]} → hidden layers varied → {sizes[-1]}", ""
+    return (
+        f"[bold]{config.name}[/]: {len(dataset.y)} rows, {escape(features)},"
+        f" {what}; split {kinds} {counts} (data.seed {config.data.seed}){notes}\n"
+        f"MLP {network}{activation}{parameters};"
+        f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
+        f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
+        f" batch {shown('training.batch_size', batch_shown)},"
+        f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}; on {device}"
+    )
+
+
+def describe_grid(grid: Grid, *, n_train: int | None = None, processes: int = 1) -> str:
+    """How many variants, seeds, models and stacks a sweep trains, and how; with `n_train` (the
+    training rows, when no data key is varied) a varied batch size says its steps per epoch;
+    `processes` (torchrun) share the models."""
+    n_variants = len(grid.values)
+    seeds = grid.seeds(0)
+    lines = []
+    for key in grid.varied:
+        shown = dict.fromkeys(shown_value(r[key]) for r in grid.values)
+        line = f"varied: {key} = {', '.join(shown)}"
+        if key == "training.batch_size" and n_train:
+            sizes = dict.fromkeys(min(r[key], n_train) for r in grid.values)
+            steps = ", ".join(str(-(-n_train // size)) for size in sizes)
+            line += f" ({steps} steps per epoch over {n_train} training rows)"
+        lines.append(line)
+    sizes = [len(stack) for stack in grid.stacks]
+    if grid.spec.sequential:
+        how = "one after another"
+    elif len(sizes) == 1:
+        how = f"at once, stacked along a model axis ({sizes[0]} models in one pass)"
+    else:
+        how = (
+            f"in {len(sizes)} stacks one after another ({', '.join(map(str, sizes))} models each;"
+            " a stack shares shapes and step schedule)"
+        )
+    if processes > 1:
+        how = (
+            f"split across {processes} processes, each training parts of the"
+            f" {count(len(sizes), 'stack')} (two models or more each) on its own;"
+            " progress shows rank 0's"
+        )
+    lines.append(
+        f"{count(n_variants, 'variant')} x {count(len(seeds), 'seed')}"
+        f" ({', '.join(map(str, seeds))}) = {count(len(grid.models), 'model')}, trained {how}"
+    )
+    if "model.activation" in grid.varied and all(m.config.model.depth == 0 for m in grid.models):
+        lines.append(
+            "[yellow]note:[/] model.depth is 0: with no hidden layer the activation is never"
+            " used, so every activation gives the same model"
+        )
+    return "\n".join(lines)
+
+
+def describe_times(stacks: list[dict], processes: int = 1) -> str:
+    """How long training took: each stack's seconds, named by the values its models share when
+    there are several stacks; split across `processes`, the slowest part's."""
+    from nncli.config.keys import variant_label
+
+    def seconds(stack: dict) -> str:
+        if stack["seconds"] is None:
+            return "time not known (resumed)"
+        return f"{stack['seconds']:.{1 if stack['seconds'] >= 1 else 2}f} s"
+
+    if len(stacks) == 1:
+        (stack,) = stacks
+        how = "in one pass" if processes == 1 else f"split across {processes} processes"
+        return f"training took {seconds(stack)} ({count(stack['models'], 'model')} {how})"
+    parts = [
+        f"{variant_label(stack['values']) if stack['values'] else f'stack {i}'}: {seconds(stack)}"
+        for i, stack in enumerate(stacks, start=1)
+    ]
+    return f"training took, stack by stack: {'; '.join(parts)}"
+
+
+def describe_outcome(config: Config, summary: dict) -> str:
+    """Which weights a trained model kept, and why."""
+    monitor = summary["monitor"]
+    if config.training.early_stopping is not None:
+        stopped = summary["epochs_run"] < config.training.epochs
+        how = f"stopped early at epoch {summary['epochs_run']}" if stopped else "ran every epoch"
+        return (
+            f"early stopping on {monitor} {how}; restored the best weights,"
+            f" from epoch {summary['kept_epoch']}"
+        )
+    return (
+        f"kept the final weights (epoch {summary['kept_epoch']}); lowest {monitor} was at"
+        f" epoch {summary['best_epoch']}"
+    )

@@ -1,0 +1,229 @@
+"""The listing of run folders (`nncli runs`): status, data, epochs, differing settings, result."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+
+from nncli.config.loading import read_yaml_mapping
+from nncli.errors import UsageError, excerpt, excerpts
+from nncli.fileio import read_json_mapping
+from nncli.runs.layout import CONFIG_FILE, METRICS_FILE, RUN_FILE, SUMMARY_FILE
+
+# Config keys never shown as a difference between runs: they name or place a run, or have their
+# own column (data.source).
+NOT_SETTINGS = ("name", "output.dir", "data.source")
+
+
+def list_runs(
+    directory: Path,
+    *,
+    sort: str | None = None,
+    source: str | None = None,
+    name: str | None = None,
+) -> list[dict]:
+    """One record per run folder under `directory` (those with a run.json), newest first.
+
+    `source` keeps runs whose data source (`moons`, `iris.csv`) has that name, or that name
+    without the extension, or matches it as a shell pattern; `name` keeps runs whose folder name
+    contains it, or matches it as a shell pattern (`moons-*`). Each record's `differs` holds the
+    config values (dotted keys) that differ between the listed runs on the same data source.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: no such runs folder")
+    found = []
+    for run_json in directory.glob(f"*/{RUN_FILE}"):
+        run_dir = run_json.parent
+        try:
+            found.append(_run_record(run_dir, run_json))
+        except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError):
+            continue  # not a readable run folder: skip it rather than fail the listing
+    found = [
+        (record, config)
+        for record, config in found
+        if (name is None or _name_matches(record["run"], name))
+        and (source is None or _source_matches(record["source"], source))
+    ]
+    flattened = [(record, _settings(config)) for record, config in found]
+    records = []
+    for source_of in dict.fromkeys(record["source"] for record, _ in found):
+        on_it = [(record, values) for record, values in flattened if record["source"] == source_of]
+        differing = _differing([values for _, values in on_it])
+        for record, values in on_it:
+            shown = [k for k in differing if k in values and k not in record["varied"]]
+            record["differs"] = {key: values[key] for key in shown}
+            records.append(record)
+    records.sort(key=lambda r: str(r["created"] or ""), reverse=True)
+    if sort is not None:
+        known = {name for r in records for name in r["metrics"]}
+        if records and sort not in known:
+            raise UsageError(
+                f"--sort: no run has metric {excerpt(sort)}; known: {excerpts(sorted(known))}"
+            )
+        from nncli.metrics import METRICS
+
+        sign = -1 if sort in METRICS and METRICS[sort].higher_is_better else 1
+        records.sort(key=lambda r: _sort_key(r["metrics"].get(sort), sign))
+    return records
+
+
+def _name_matches(run: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(run, pattern) if _is_pattern(pattern) else pattern in run
+
+
+def _source_matches(source: str | None, wanted: str) -> bool:
+    if source is None:
+        return False
+    if _is_pattern(wanted):
+        return fnmatch.fnmatchcase(source, wanted)
+    return wanted in (source, Path(source).stem)
+
+
+def _is_pattern(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _settings(config: dict, prefix: str = "") -> dict:
+    """A config as {dotted key: value}: every leaf, and every mapping (such as
+    `training.early_stopping`) as itself, then its keys; minus NOT_SETTINGS."""
+    flat: dict = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if dotted in NOT_SETTINGS:
+            continue
+        flat[dotted] = value
+        if isinstance(value, dict):
+            flat |= _settings(value, f"{dotted}.")
+    return flat
+
+
+def _differing(settings: list[dict]) -> list[str]:
+    """The keys whose values differ between the runs that have them, in config order.
+
+    A mapping differs only in being set or null (`early_stopping` on or off); its keys say the
+    rest. A key some runs lack (its mapping is null there, or their nncli had no such key)
+    differs only if the runs that have it disagree.
+    """
+    keys = list(dict.fromkeys(key for values in settings for key in values))
+    differing = []
+    for key in keys:
+        present = {
+            "on" if isinstance(v[key], dict) else json.dumps(v[key], sort_keys=True)
+            for v in settings
+            if key in v
+        }
+        if len(present) > 1:
+            differing.append(key)
+    return differing
+
+
+def shown_settings(records: list[dict]) -> list[str]:
+    """Each record's differing values as `nncli runs` shows them: `lr=0.1 width=[8,8]`, a
+    mapping `on` where it is set and `off` where it is null."""
+    keys = list(dict.fromkeys(key for r in records for key in r["differs"]))
+    mappings = {k for r in records for k, v in r["differs"].items() if isinstance(v, dict)}
+    return [_shown(r["differs"], keys, mappings) for r in records]
+
+
+def _shown(differs: dict, keys: list[str], mappings: set[str]) -> str:
+    from nncli.config.keys import short_key, shown_value
+
+    parts = []
+    for key, value in differs.items():
+        if isinstance(value, dict):
+            shown = "on"
+        elif value is None and key in mappings:
+            shown = "off"
+        else:
+            shown = shown_value(value)
+        parts.append(f"{short_key(key, keys)}={shown}")
+    return " ".join(parts)
+
+
+def _sort_key(value: object, sign: int) -> tuple[bool, float]:
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return (number is None, sign * (number or 0))
+
+
+def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
+    """What `nncli runs` shows of one folder, and its config; raises on anything malformed."""
+    from nncli.metrics import DETAILS, headline_metric
+
+    status = read_json_mapping(run_json)
+    # As JSON holds it: a foreign file's YAML dates become text, as --json must print them.
+    config = json.loads(json.dumps(_mapping(_read_yaml(run_dir / CONFIG_FILE)), default=str))
+    comparing = status.get("kind") in ("compare", "sweep")
+    summary = _mapping(_read_json(run_dir / (SUMMARY_FILE if comparing else METRICS_FILE)))
+    metrics = summary.get("metrics", {})
+    task = summary.get("task")
+    activation = config.get("model", {}).get("activation")
+    varied = []  # a grid's keys with several values: its config.yaml holds only the base value
+    if comparing:  # no single model: show the best variant's means
+        best, metrics = _best_variant(summary.get("results", []), task)
+        kind = "compare" if status.get("kind") == "compare" else "sweep"
+        activation = f"{kind}, best: {best}" if best else kind
+        varied = ["model.activation"] if kind == "compare" else summary.get("varied", [])
+        if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
+            raise TypeError("varied is not a list of keys")
+    split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
+    record = {
+        "run": run_dir.name,
+        "path": str(run_dir),
+        "kind": status.get("kind", "train"),
+        "created": status.get("created"),
+        "status": status.get("status"),
+        "task": task,
+        "source": Path(str(config.get("data", {}).get("source", ""))).name or None,
+        "activation": activation,
+        "epochs_run": summary.get("epochs_run"),
+        "split": split if metrics else None,
+        "headline": headline_metric(task) if task else None,
+        "metrics": {k: v for k, v in metrics.get(split, {}).items() if k not in DETAILS},
+        "device": status.get("device"),
+        "varied": list(varied),
+    }
+    return record, config
+
+
+def _best_variant(results: list, task: str | None) -> tuple[str | None, dict]:
+    """A sweep's or comparison's variant with the best mean headline test (or last) metric,
+    and its mean metrics by split."""
+    from nncli.config.keys import variant_label
+    from nncli.metrics import METRICS, headline_metric
+
+    if not task or not results:
+        return None, {}
+    headline = headline_metric(task)
+    sign = -1 if METRICS[headline].higher_is_better else 1
+
+    def means(record: dict) -> dict:
+        return {
+            split: {name: stats.get("mean") for name, stats in by_metric.items()}
+            for split, by_metric in record.get("metrics", {}).items()
+        }
+
+    def score(record: dict) -> tuple[bool, float]:
+        by_split = means(record)
+        split = next((s for s in ("test", "val", "train") if s in by_split), None)
+        value = by_split.get(split, {}).get(headline) if split else None
+        return (value is None, sign * (value or 0.0))
+
+    best = min(results, key=score)
+    label = best.get("activation") or variant_label(best.get("values", {}))
+    return str(label), means(best)
+
+
+def _mapping(value: object) -> dict:
+    if not isinstance(value, dict):
+        raise TypeError("not a mapping")
+    return value
+
+
+def _read_json(path: Path) -> dict:
+    return read_json_mapping(path) if path.exists() else {}
+
+
+def _read_yaml(path: Path) -> dict:
+    return read_yaml_mapping(path, follow_symlinks=False) if path.exists() else {}
