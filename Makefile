@@ -18,6 +18,7 @@ demo: $(BIN)/nncli
 test: $(BIN)/nncli
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 bench: $(BIN)/nncli

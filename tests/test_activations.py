@@ -146,3 +146,9 @@ def test_activation_module_applies_the_registry_function_and_shows_its_name(name
 def test_unknown_activation_name_is_a_key_error():
     with pytest.raises(KeyError):
         Activation("swishy")
+
+
+def test_the_config_schema_knows_every_registered_activation_by_name():
+    from nncli.config.schema import ACTIVATION_NAMES
+
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES

@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nncli.errors import UsageError
-from nncli.fileio import atomic_write_json, read_json_mapping
+from nncli.fileio import atomic_write_json
 from nncli.grid.spec import Grid, data_key
-from nncli.runs.layout import PARTIAL_DIR
-from nncli.runs.stacks import save_models
+from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE
+from nncli.runs.stacks import read_units, save_models
 from nncli.train.parallel import Ranks, broadcast, gather
 from nncli.train.state import PartsStopped
 from nncli.train.threads import multiply_adds
-
-UNITS_FILE = "units.json"  # in partial/: the parts, and what a resume needs back
 
 Part = tuple[int, int, int]  # (stack, first, stop): members [first, stop) of grid.stacks[stack]
 
@@ -63,14 +61,6 @@ def part_cost(grid: Grid, prepared: dict, part: Part) -> float:
     sizes = [data.n_features, *config.model.widths, data.n_outputs]
     rows = len(data.raw["train"][1])
     return multiply_adds(sizes, rows, stop - first) * config.training.epochs
-
-
-def read_units(folder_path: Path) -> dict | None:
-    """`partial/units.json` of a split sweep (its parts and resume info), if there is one."""
-    path = folder_path / PARTIAL_DIR / UNITS_FILE
-    if not path.exists():
-        return None
-    return read_json_mapping(path)
 
 
 @dataclass

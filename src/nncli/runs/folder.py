@@ -21,9 +21,9 @@ from nncli.config.loading import load_config
 from nncli.config.schema import Config, dump_config
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
-from nncli.grid.split import read_units
 from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
+from nncli.runs.stacks import read_units
 from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
 from nncli.train.state import PartsStopped, TrainingStopped
 

@@ -20,3 +20,6 @@ MODELS_CSV_FILE = "models.csv"  # one row per model (variant x seed)
 HISTORY_DIR = "history"  # <label>.csv per model
 MODELS_DIR = "models"  # <label>.safetensors per model
 PARTIAL_DIR = "partial"  # finished stacks of an unfinished grid
+
+
+UNITS_FILE = "units.json"  # in partial/: the parts, and what a resume needs back

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from nncli.config.schema import Config
 from nncli.errors import UsageError
+from nncli.fileio import read_json_mapping
+from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE
 
 
 def save_models(path: Path, fits: list) -> None:
@@ -56,3 +58,11 @@ def load_models(path: Path, configs: list[Config], data) -> tuple[list, list, fl
     except (OSError, SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise UsageError(f"{path}: cannot read a finished stack back: {exc}") from None
     return nets, records, seconds
+
+
+def read_units(folder_path: Path) -> dict | None:
+    """`partial/units.json` of a split sweep (its parts and resume info), if there is one."""
+    path = folder_path / PARTIAL_DIR / UNITS_FILE
+    if not path.exists():
+        return None
+    return read_json_mapping(path)
