@@ -15,7 +15,7 @@ from nncli.app.outputs import HistoryLog
 from nncli.data.prepared import PreparedData
 from nncli.errors import PeerFailed, UsageError
 from nncli.grid.run import train_grid
-from nncli.grid.spec import Grid, GridSpec, build_grid, data_key, grid_from_spec
+from nncli.grid.spec import Grid, GridSpec, build_grid, data_key, grid_from_spec, resumed_spec
 from nncli.grid.split import SplitProgress, survey, train_grid_split
 from nncli.interrupts import StopRequest
 from nncli.model.card import ModelCard
@@ -146,6 +146,7 @@ def _start(
                 threads=gridsetup.threads_record(threads),
                 **gridsetup.launch_record(ranks),
                 setup=setup,
+                grid=_shown_grid(grid),
             )
     except Exception as exc:
         agree(ranks, exc)
@@ -158,6 +159,12 @@ def _start(
         raise
     split = survey(grid, ranks.world) if ranks is not None and request.kind != "train" else None
     return _Ready(folder, grid, prepared, device, diagnostics, split=split)
+
+
+def _shown_grid(grid: Grid) -> dict:
+    """run.json's `grid`: what a grid varies, for the user to read and a resume to check."""
+    spec = grid.spec
+    return {"vary": spec.vary, "seeds": spec.n_seeds, "sequential": spec.sequential}
 
 
 def _restart(
@@ -176,12 +183,18 @@ def _restart(
             raise UsageError("--resume takes only the run folder: it holds the config and settings")
         if not leader:
             return None
-        opened, _, saved = RunFolder.reopen(path, kind=request.kind, stop=should_stop)
-        if ranks is not None and request.kind != "train" and saved.state is not None:
+        opened, config, saved = RunFolder.reopen(path, kind=request.kind, stop=should_stop)
+        try:
+            recorded = opened.record.get("grid")
+            one_model = request.kind == "train"
+            resumed_spec(path, saved.info.get("grid"), recorded, config, one_model=one_model)
+            if ranks is not None and request.kind != "train" and saved.state is not None:
+                raise UsageError(
+                    f"{path}: this {request.kind} ran in one process; resume it without torchrun"
+                )
+        except BaseException:
             opened.release()
-            raise UsageError(
-                f"{path}: this {request.kind} ran in one process; resume it without torchrun"
-            )
+            raise
         return opened, saved
 
     reopened = _together(ranks, reopen)

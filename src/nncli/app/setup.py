@@ -71,6 +71,11 @@ def prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, Pr
         try:
             prepared[key] = prepare_data(model.config.data)
         except UsageError as exc:
+            if fingerprints is not None:  # unknown data: what it holds stays out of the message
+                raise UsageError(
+                    f"{source}: the data this run trained on ({model.config.data.source}) can no"
+                    " longer be read as it was"
+                ) from None
             raise UsageError(f"{source}: {exc}") from None
         if fingerprints is not None and fingerprints.get(key) != prepared[key].fingerprint():
             raise UsageError(f"{source}: the data no longer matches what this run trained on")

@@ -9,7 +9,6 @@ and its `run.json` always tells the truth: `running`, then `finished`, `failed` 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +22,10 @@ from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, Wr
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
+from nncli.runs import lock
 from nncli.runs.stacks import read_units
 from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
 from nncli.train.state import PartsStopped, TrainingStopped
-
-LOCK_FILE = ".lock"  # held (flock) by the process that runs the folder
 
 
 @dataclass
@@ -111,7 +109,7 @@ class RunFolder:
         status_file = path / runs.RUN_FILE
         if not os.path.lexists(status_file):
             raise UsageError(f"{path}: not a run folder (no {runs.RUN_FILE})")
-        lock_fd = _lock(path)
+        lock_fd = lock.reopen(path)
         try:
             record = _read_record(status_file)
             status = record.get("status")
@@ -323,39 +321,11 @@ def _claim(path: Path, *, explicit: bool) -> int:
             raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
-    had_lock = (path / LOCK_FILE).exists()
-    lock_fd = _lock(path)
-    if any(entry != LOCK_FILE for entry in os.listdir(path)):  # checked under the lock
-        if not had_lock:
-            (path / LOCK_FILE).unlink(missing_ok=True)  # leave the folder as it was
-        _unlock(lock_fd)
-        raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
-    return lock_fd
-
-
-def _lock(path: Path) -> int:
-    """Hold the folder's lock (and write our pid in it), or say which process holds it."""
-    lock = path / LOCK_FILE
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode("ascii", "replace").strip()
-        os.close(fd)
-        process = f" (process {holder})" if holder.isdigit() else ""
-        raise UsageError(
-            f"{path}: still running{process}: another nncli process is using this folder"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
+    return lock.claim(path)
 
 
 def _unlock(fd: int) -> None:
-    os.close(fd)  # closing drops the flock
+    lock.release(fd)
 
 
 def _read_record(path: Path) -> dict:

@@ -7,6 +7,7 @@ CHECKPOINT_FILE = "model.safetensors"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
+LOCK_FILE = ".lock"  # held (flock) by the process that runs the folder: runs/lock.py
 LOSS_PLOT_FILE = "loss.png"
 FIT_PLOT_FILE = "fit.png"  # 1-D regression only: the learned function, beyond the data too
 ERRORS_PLOT_FILE = "errors.png"  # regression: predicted vs true, percentage error vs |target|

@@ -1,0 +1,125 @@
+"""A run folder's lock file: held (flock) by the one process that runs the folder.
+
+The kernel drops a flock when its process dies, however it dies, so a lock is never stale. The
+file is nncli's own: it is created exclusively (O_EXCL) in a folder nncli has just claimed, and
+an existing one is used only when it is a regular file with a single link. So a `.lock` that is
+a symlink, a hard link to a user's file, a FIFO or a device is refused, never written through,
+and a refused `--out` leaves every file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+from pathlib import Path
+
+from nncli.errors import UsageError
+from nncli.runs.layout import LOCK_FILE
+
+# Opened without following a symlink, and without blocking on a FIFO.
+_OPEN_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_PID_DIGITS = 32  # a pid is at most this long; more is not our lock's content
+
+
+def claim(path: Path) -> int:
+    """Lock a folder this process has just created, or an empty one named by `--out`.
+
+    Returns the lock's fd. Refuses, touching nothing, a folder that holds anything already (a
+    `.lock` alone included): it is another run's or the user's.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        fd = _open_existing(path)
+        _refuse_if_held(path, fd)
+        os.close(fd)
+        raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
+    if any(os.scandir(path)):
+        raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
+    try:
+        fd = os.open(path / LOCK_FILE, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # another process is claiming the folder at this moment
+        with contextlib.suppress(FileNotFoundError):
+            _refuse_if_held(path, _open_existing(path))
+        raise UsageError(
+            f"{path}: --out must be a new or empty folder; it would overwrite"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
+    # Ours alone: a process that looked at it meanwhile held it for an instant and gave it up.
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    if any(entry.name != LOCK_FILE for entry in os.scandir(path)):  # written into meanwhile
+        with contextlib.suppress(OSError):
+            (path / LOCK_FILE).unlink()
+        os.close(fd)
+        raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
+    _write_pid(fd)
+    return fd
+
+
+def reopen(path: Path) -> int:
+    """Lock a folder being resumed: its own lock file, or a new one if it lost it."""
+    try:
+        fd = _open_existing(path)
+    except FileNotFoundError:
+        try:
+            fd = os.open(path / LOCK_FILE, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
+    _refuse_if_held(path, fd)
+    _write_pid(fd)
+    return fd
+
+
+def release(fd: int) -> None:
+    os.close(fd)  # closing drops the flock
+
+
+def holder(path: Path) -> int | None:
+    """The pid of the live process that holds the folder's lock, if one does."""
+    try:
+        fd = _open_existing(path)
+    except (FileNotFoundError, UsageError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, _PID_DIGITS, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else 0
+    finally:
+        os.close(fd)
+    return None
+
+
+def _open_existing(path: Path) -> int:
+    """The folder's lock file, opened only if it is a regular file with one link."""
+    lock = path / LOCK_FILE
+    try:
+        fd = os.open(lock, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a symlink (ELOOP), a folder, no permission
+        raise UsageError(f"{lock}: cannot use this lock file: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        what = "has other links" if stat.S_ISREG(info.st_mode) else "is not a regular file"
+        raise UsageError(f"{lock}: {what}, so it is not nncli's lock; nncli leaves it untouched")
+    return fd
+
+
+def _refuse_if_held(path: Path, fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, _PID_DIGITS, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        process = f" (process {text})" if text.isdigit() else ""
+        raise UsageError(
+            f"{path}: still running{process}: another nncli process is using this folder"
+        ) from None
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
