@@ -214,7 +214,7 @@ class TrainingConfig(Strict):
         None,
         description="classification: `balanced` (class c weighs n / (classes x n_c) on the"
         " training split, as scikit-learn's) or a mapping `{label: weight}` of positive weights;"
-        " the loss (and so early stopping and `learned`) is the weighted mean. Null: none",
+        " the loss (and so early stopping and `learned`) is the weighted mean (null: unweighted)",
     )
 
     @field_validator("class_weight")
@@ -261,7 +261,7 @@ class Config(Strict):
         le=MAX_SEED,
         description="weight initialization and batch order (not the split: see `data.seed`)",
     )
-    data: DataConfig = Field(description="the data section (config/data.py)")
+    data: DataConfig = Field(description="where the data comes from, how it is split and scaled")
     model: ModelConfig = Field(ModelConfig(), description="the network")
     training: TrainingConfig = Field(TrainingConfig(), description="SGD and where it runs")
     output: OutputConfig = Field(OutputConfig(), description="where results go")
