@@ -270,7 +270,6 @@ def test_config_command_prints_the_resolved_config(tiny_moons):
     resolved = yaml.safe_load(result.stdout)
     assert resolved["data"]["n_samples"] == 200
     assert resolved["training"]["early_stopping"] == {
-        "monitor": "val_loss",
         "patience": 4,
         "min_delta": 0.0,
     }

@@ -90,7 +90,12 @@ def test_unknown_key_two_levels_down_lists_that_sections_fields():
     problem = only_problem(with_section("training", {"early_stopping": {"patiense": 3}}))
     assert problem.startswith("cfg.yaml: training.early_stopping.patiense: unknown key")
     assert "did you mean 'patience'" in problem
-    assert "valid: min_delta, monitor, patience" in problem
+    assert "valid: min_delta, patience" in problem
+
+
+def test_early_stopping_monitor_is_an_unknown_key_since_nothing_read_it():
+    problem = only_problem(with_section("training", {"early_stopping": {"monitor": "val_loss"}}))
+    assert problem.startswith("cfg.yaml: training.early_stopping.monitor: unknown key 'monitor'")
 
 
 @pytest.mark.parametrize(

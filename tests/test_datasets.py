@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nncli.config.data import DataConfig
+from nncli.config.fields import MAX_SEED
 from nncli.config.loading import validate_config
-from nncli.config.schema import MAX_SEED, DataConfig
 from nncli.data import csvdata
 from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.data.prepared import load_dataset

@@ -9,7 +9,7 @@ import pytest
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder
 
-from nncli.config.schema import DataConfig
+from nncli.config.data import DataConfig
 from nncli.data.encoding import Encoder, fit_encoder
 from nncli.data.preprocessing import fit_scaler
 from nncli.errors import UsageError

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from nncli.config.schema import MAX_SEED, SplitConfig
+from nncli.config.data import SplitConfig
+from nncli.config.fields import MAX_SEED
 from nncli.data.preprocessing import SPLITS, Scaler, fit_scaler, split_indices
 from nncli.errors import UsageError
 

@@ -12,8 +12,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nncli.config.data import DataConfig
 from nncli.config.loading import load_config
-from nncli.config.schema import DataConfig, dump_config
+from nncli.config.schema import dump_config
 from nncli.data.csvdata import read_csv_dataset
 from nncli.data.dataset import Dataset
 from nncli.data.encoding import fit_encoder

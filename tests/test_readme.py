@@ -1,4 +1,5 @@
-"""The README's promises, checked: its plain-PyTorch loading snippet really works."""
+"""The README's and docs/' promises, checked: the plain-PyTorch loading snippet really works, and
+the examples print what the pages show."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ def plain_loader(checkpoint: Path, rows: Path) -> dict:
     return namespace
 
 
-def test_the_readme_points_to_the_plain_pytorch_loader():
-    section = (ROOT / "README.md").read_text().split("### Loading a model in plain PyTorch\n")[1]
-    assert "(docs/checkpoint.md#loading-without-nncli)" in section.split("\n## ")[0]
+def test_the_run_folders_page_points_to_the_plain_pytorch_loader():
+    page = (ROOT / "docs/run-folders.md").read_text()
+    section = page.split("## Loading a model in plain PyTorch\n")[1]
+    assert "(checkpoint.md#loading-without-nncli)" in section.split("\n## ")[0]
+    assert "(docs/run-folders.md)" in (ROOT / "README.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -171,12 +174,12 @@ def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):
         assert (run_dir / figure).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_the_data_sections_example_is_what_nncli_prints(tmp_path):
+def test_the_data_pages_example_is_what_nncli_prints(tmp_path):
     from typer.testing import CliRunner
 
     from nncli.cli import app
 
-    section = (ROOT / "README.md").read_text().split("## Data\n", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs/data.md").read_text().split("# Data\n", 1)[1].split("\n## ", 1)[0]
     shown = re.search(r"```console\n(.*?)```", section, flags=re.S).group(1).splitlines()
     run = tmp_path / "claims"
     result = CliRunner().invoke(

@@ -47,7 +47,7 @@ def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
 class MetricSpec:
     task: Literal["regression", "classification"]
     higher_is_better: bool  # `nncli runs --sort` lists the best run first
-    note: str  # what it says; the README's Metrics table quotes it (tests/test_docs.py)
+    note: str  # what it says; docs/metrics.md's table quotes it (tests/test_docs.py)
     unit: str = ""  # shown after the name in metric tables
     # Regression: (y_true, y_pred) -> value. None for classification metrics, which
     # `classification_metrics` computes together from one confusion matrix.

@@ -9,8 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nncli.config.data import looks_like_path
 from nncli.config.keys import variant_label
-from nncli.config.schema import Config, looks_like_path
+from nncli.config.schema import Config
 from nncli.data.prepared import PreparedData
 from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, to_json

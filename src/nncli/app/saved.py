@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from nncli.config.data import looks_like_path
 from nncli.config.loading import validate_config
-from nncli.config.schema import looks_like_path
 from nncli.data.csvdata import is_missing, numeric_columns, typed_features
 from nncli.data.csvfile import read_table
 from nncli.data.dataset import label_value

@@ -41,7 +41,6 @@ PER_MODEL_KEYS = (
     "training.nesterov",
     "training.early_stopping.patience",
     "training.early_stopping.min_delta",
-    "training.early_stopping.monitor",
 )
 
 

@@ -10,7 +10,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nncli.config.schema import Config, looks_like_path, unknown_name
+from nncli.config.data import looks_like_path
+from nncli.config.fields import unknown_name
+from nncli.config.schema import Config
 from nncli.errors import ConfigError, UsageError, clipped, excerpt
 from nncli.fileio import MiB, read_regular_bytes
 

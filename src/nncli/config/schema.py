@@ -1,42 +1,21 @@
-"""The typed, strict configuration: YAML in, a validated `Config` out, every problem at once."""
+"""The typed, strict configuration: YAML in, a validated `Config` out, every problem at once.
+
+The `data` section and its per-source rules live in config/data.py; the fields' descriptions
+here are docs/config.md's reference (docs/make_config_reference.py writes it).
+"""
 
 from __future__ import annotations
 
-import difflib
 import itertools
-import math
 import re
-from collections import Counter
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
-from nncli.datasets import DATASETS
-from nncli.errors import excerpt, excerpts
-
-# YAML 1.1 (PyYAML) reads `1e-3` as a string because it has no dot; every user writes it anyway.
-_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-
-
-def _scientific_float(value: Any) -> Any:
-    if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
-        return float(value)
-    return value
-
-
-Float = Annotated[float, BeforeValidator(_scientific_float)]
-
-# scikit-learn's random_state takes seeds below 2**32; compare-activations adds up to 999 more.
-MAX_SEED = 2**32 - 1000
+from nncli.config.data import DataConfig
+from nncli.config.fields import MAX_SEED, Float, Strict, unknown_name
+from nncli.errors import excerpt
 
 # The widest layer nncli builds (and loads), and the most weights its hidden layers may hold
 # (8 GB of float32, before gradients): wider networks cannot be trained in any memory nncli runs
@@ -49,9 +28,6 @@ FLOAT32_MAX = 3.4028234663852886e38
 
 # The most CPU threads `training.threads` may ask torch for.
 MAX_THREADS = 1024
-
-# Feature cells read as missing by default, besides an empty cell (in any letter case).
-MISSING_VALUES = ("NA", "NaN", "N/A", "null", "None")
 
 # Configs are a few hundred bytes; YAML parses at about 1 MB a second.
 
@@ -72,179 +48,19 @@ ACTIVATION_NAMES = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class SplitConfig(_Strict):
-    """Fractions of the data in each split; they must sum to 1."""
-
-    train: Float = Field(0.7, gt=0, le=1)
-    val: Float = Field(0.15, ge=0, lt=1)
-    test: Float = Field(0.15, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _sums_to_one(self) -> SplitConfig:
-        total = self.train + self.val + self.test
-        if not math.isclose(total, 1.0, abs_tol=1e-6):
-            raise ValueError(
-                f"train + val + test must sum to 1, got {self.train} + {self.val} + {self.test}"
-                f" = {total:g}"
-            )
-        return self
-
-
-class DataConfig(_Strict):
-    """Where the data comes from and how it is split and scaled.
-
-    Which fields apply depends on the source; a synthetic set's missing `n_samples` and `noise`
-    are filled in with the set's own defaults, so a saved config says what was generated.
-    """
-
-    # A registered dataset name, or a path to a CSV file (relative to the config file).
-    source: str
-    # CSV only: the column to predict, and columns (ids, notes) that are not features.
-    target: str | None = Field(None, validate_default=True)
-    ignore_columns: list[str] = Field([], validate_default=True)
-    # CSV only: the feature columns; default every column but the target and ignore_columns.
-    features: list[str] | None = Field(None, validate_default=True)
-    task: Literal["auto", "classification", "regression"] = "auto"
-    # Synthetic sets only; None takes the set's own default.
-    n_samples: int | None = Field(None, ge=4, le=10_000_000, validate_default=True)
-    noise: Float | None = Field(None, ge=0, allow_inf_nan=False, validate_default=True)
-    # Seeds the split (and synthetic generation) alone, so changing the top-level seed compares
-    # models on the same data.
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    split: SplitConfig = SplitConfig()
-    # Fitted on the training split only.
-    scaling: Literal["standard", "minmax", "none"] = "standard"
-    # Regression: train on standardized targets; metrics are always in the original units.
-    scale_target: bool = True
-    # Binary classification: the class that F1, precision, recall and ROC AUC score as positive
-    # (by default the second of the sorted classes).
-    positive_class: str | int | None = None
-    # CSV only, from here on. A column holding any number is numeric, one of text categorical
-    # (one-hot encoded, its categories learned on the training split); these force either.
-    categorical: list[str] = Field([], validate_default=True)
-    numeric: list[str] = Field([], validate_default=True)
-    # A category the training split lacks, met later: an error, or encoded as all zeros.
-    unknown_categories: Literal["error", "zeros"] = "error"
-    # A missing feature value: an error, the row dropped, or imputed from the training split
-    # (numbers: `impute`, by default the mean; categories: the most frequent).
-    missing: Literal["error", "drop", "impute"] = "error"
-    impute: Literal["mean", "median"] | None = Field(None, validate_default=True)
-    # Feature cells that mean "missing" besides an empty one, in any letter case. In the target
-    # only an empty cell is missing, or one of these where the target is numeric: `NA` can be a
-    # class label.
-    missing_values: list[str] = Field(list(MISSING_VALUES), validate_default=True)
-    # The field separator; auto takes the most frequent of , ; tab | in the header line.
-    delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
-
-    @field_validator("source")
-    @classmethod
-    def _known_source(cls, source: str) -> str:
-        if looks_like_path(source):
-            return source
-        if source not in DATASETS:
-            raise ValueError(
-                f"{unknown_name('dataset', source, DATASETS)} (or a path to a .csv file)"
-            )
-        return source
-
-    @field_validator("target", "ignore_columns", "n_samples", "noise")
-    @classmethod
-    def _applies_to_source(cls, value: Any, info: ValidationInfo) -> Any:
-        source = info.data.get("source")
-        if source is None:  # the source itself is wrong, and reported
-            return value
-        given = value is not None and value != []
-        if info.field_name in ("target", "ignore_columns"):
-            if looks_like_path(source):
-                if info.field_name == "target" and value is None:
-                    raise ValueError("required for a CSV source (the column to predict)")
-                if info.field_name == "ignore_columns" and info.data.get("target") in value:
-                    raise ValueError(f"{excerpt(info.data['target'])} is the target")
-            elif given:
-                raise ValueError("applies to CSV files only")
-            return value
-        if given and looks_like_path(source):
-            raise ValueError("applies to synthetic sets only, not CSV files")
-        if given and not DATASETS[source].synthetic:
-            raise ValueError(f"applies to synthetic sets only, not '{source}'")
-        return value
-
-    @field_validator(
-        "features", "categorical", "numeric", "unknown_categories", "missing", "impute",
-        "missing_values", "delimiter",
-    )  # fmt: skip
-    @classmethod
-    def _csv_only(cls, value: Any, info: ValidationInfo) -> Any:
-        source = info.data.get("source")
-        default = cls.model_fields[info.field_name].get_default(call_default_factory=True)
-        if source is not None and not looks_like_path(source) and value != default:
-            raise ValueError("applies to CSV files only")
-        return value
-
-    @field_validator("features")
-    @classmethod
-    def _features_are_not_target_or_ignored(cls, value: list[str] | None, info: ValidationInfo):
-        if value is None:
-            return value
-        if not value:
-            raise ValueError("must name at least one column (or leave it out for every column)")
-        problems = _column_list_problems(value, info)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
-
-    @field_validator("categorical", "numeric")
-    @classmethod
-    def _forced_columns_are_features(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        problems = _column_list_problems(value, info)
-        ignored = info.data.get("ignore_columns", [])
-        features = info.data.get("features")
-        outside = [
-            c
-            for c in value
-            if features is not None and c not in [*features, info.data.get("target"), *ignored]
-        ]
-        if outside:
-            problems.append(f"not in data.features: {excerpts(outside)}")
-        both = [c for c in value if c in info.data.get("categorical", [])]
-        if info.field_name == "numeric" and both:
-            problems.append(f"also in data.categorical: {excerpts(both)}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
-
-    @field_validator("impute")
-    @classmethod
-    def _impute_needs_missing_impute(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("missing") not in (None, "impute"):
-            raise ValueError("applies only with data.missing: impute")
-        return value
-
-    @model_validator(mode="after")
-    def _synthetic_defaults(self) -> DataConfig:
-        if self.missing == "impute" and self.impute is None:
-            self.impute = "mean"
-        if looks_like_path(self.source):
-            return self
-        spec = DATASETS[self.source]
-        if spec.synthetic:
-            if self.n_samples is None:
-                self.n_samples = spec.default_samples
-            if self.noise is None:
-                self.noise = spec.default_noise
-        return self
-
-
-class ModelConfig(_Strict):
-    # Hidden layers; 0 is a single-layer perceptron (inputs straight to outputs).
-    depth: int = Field(1, ge=0, le=256)
-    # One width for every hidden layer, or a list with one width per hidden layer.
-    width: int | list[int] = 16
-    activation: str = "relu"
+class ModelConfig(Strict):
+    depth: int = Field(
+        1, ge=0, le=256, description="hidden layers; `0` is a single-layer perceptron"
+    )
+    width: int | list[int] = Field(
+        16,
+        description=f"one width for every hidden layer, or a list with one per layer; each from 1"
+        f" to {MAX_WIDTH:,}, and at most {MAX_HIDDEN_WEIGHTS:,} hidden weights in all",
+    )
+    activation: str = Field(
+        "relu",
+        description=f"the hidden layers' activation: {', '.join(ACTIVATION_NAMES)}",
+    )
 
     @field_validator("width", mode="before")
     @classmethod
@@ -285,36 +101,82 @@ class ModelConfig(_Strict):
         return list(self.width) if isinstance(self.width, list) else [self.width] * self.depth
 
 
-class EarlyStoppingConfig(_Strict):
+class EarlyStoppingConfig(Strict):
     """Stop when validation loss has not improved for `patience` epochs; keep the best."""
 
-    monitor: Literal["val_loss"] = "val_loss"
-    patience: int = Field(10, ge=1)
-    min_delta: Float = Field(0.0, ge=0, allow_inf_nan=False)
+    patience: int = Field(
+        10, ge=1, description="epochs without improvement of the validation loss before stopping"
+    )
+    min_delta: Float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="how much lower the validation loss must be to count as an improvement",
+    )
 
 
-class TrainingConfig(_Strict):
-    lr: Float = Field(0.05, gt=0, allow_inf_nan=False)
-    batch_size: int = Field(32, ge=1, le=10**9)  # larger than the data is clamped anyway
-    # Under torchrun, data-parallel `train`: "global" keeps batch_size the whole batch, as one
-    # process trains it (each process computes its share); "process" makes it each process's,
-    # so N processes take batches of N x batch_size (fewer steps, fewer all-reduces an epoch).
-    batch_scope: Literal["global", "process"] = "global"
-    epochs: int = Field(100, ge=1, le=1_000_000)
-    momentum: Float = Field(0.0, ge=0, lt=1)
-    weight_decay: Float = Field(0.0, ge=0, allow_inf_nan=False)
-    nesterov: bool = False
-    early_stopping: EarlyStoppingConfig | None = None
-    # "cuda:N" is the CUDA device of index N; "auto" is CUDA where there is one, else the CPU.
-    device: str = "cpu"
-    # The matrix products' float format. tf32: CUDA tensor cores round their inputs to a 10-bit
-    # mantissa (float32 elsewhere; the CPU has no tf32). bf16: autocast runs products and
-    # activations in bfloat16 while weights, loss and updates stay float32.
-    precision: Literal["fp32", "tf32", "bf16"] = "fp32"
-    # On CUDA, capture the explicit engine's training step once as a CUDA graph and replay it
-    # for every full batch: one launch a step instead of some 25, for small models whose steps
-    # launching sets the pace. No effect on the CPU or with bf16.
-    cuda_graphs: bool = False
+class TrainingConfig(Strict):
+    lr: Float = Field(
+        0.05,
+        gt=0,
+        allow_inf_nan=False,
+        description=f"SGD learning rate (at most {FLOAT32_MAX:.4g}, the largest float32)",
+    )
+    batch_size: int = Field(
+        32,
+        ge=1,
+        le=10**9,
+        description="rows a step; larger than the training split is clamped to it, with a"
+        " warning before training and `clamped from N` in the setup line",
+    )
+    # "process" means fewer steps, and so fewer all-reduces, an epoch.
+    batch_scope: Literal["global", "process"] = Field(
+        "global",
+        description="under torchrun, data-parallel `train`: `global` keeps `batch_size` the whole"
+        " batch (each of N processes computes about `batch_size / N` rows, and the run trains as"
+        " one process would); `process` makes it each process's, so a step takes"
+        " `N x batch_size` rows ([Scaling out](scaling-out.md))",
+    )
+    epochs: int = Field(
+        100,
+        ge=1,
+        le=1_000_000,
+        description="passes over the training split, reshuffled each epoch",
+    )
+    momentum: Float = Field(0.0, ge=0, lt=1, description="`torch.optim.SGD`'s momentum")
+    weight_decay: Float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="L2 penalty as `torch.optim.SGD` applies it (at most the largest float32)",
+    )
+    nesterov: bool = Field(False, description="Nesterov momentum (needs `momentum` > 0)")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None,
+        description="null: off; a section (`{}` for its defaults): stop after `patience` epochs"
+        " without improvement of the validation loss and restore the best weights (needs"
+        " `data.split.val` > 0)",
+    )
+    device: str = Field(
+        "cpu",
+        description="`cpu`, `cuda` (the current CUDA device), `cuda:N` (the one of index N) or"
+        " `auto` (CUDA where there is one, else the CPU); a CUDA device that is not there is"
+        " refused before anything runs",
+    )
+    # tf32: CUDA tensor cores round their inputs to a 10-bit mantissa (the CPU has no tf32).
+    precision: Literal["fp32", "tf32", "bf16"] = Field(
+        "fp32",
+        description="the matrix products' float format: `fp32`; `tf32` (CUDA tensor cores; on the"
+        " CPU a warning says it is fp32); `bf16` (autocast: bfloat16 products and activations,"
+        " float32 weights, loss and updates)",
+    )
+    # Small models' steps are launch-bound: launching sets their pace.
+    cuda_graphs: bool = Field(
+        False,
+        description="on CUDA, capture the explicit engine's training step once as a CUDA graph"
+        " and replay it for every full batch (one launch a step instead of some 25: small models"
+        " train several times faster); no effect on the CPU or with `bf16`",
+    )
 
     @field_validator("device")
     @classmethod
@@ -326,10 +188,17 @@ class TrainingConfig(_Strict):
             )
         return device
 
-    # CPU threads torch computes with: "auto" chooses from the work per step and the cores idle
-    # (one thread for small models or on a busy machine, more for large batches and wide layers;
-    # threads.py), a number is used as is.
-    threads: int | Literal["auto"] = "auto"
+    # train/threads.py chooses for "auto".
+    threads: int | Literal["auto"] = Field(
+        "auto",
+        description="CPU threads torch computes with: `auto` gives one thread per 4,000,000"
+        " multiply-adds of a training step (batch x the sum of layer inputs x outputs x models"
+        " stacked), at least 1 and at most the cores the process may use that other work leaves"
+        " idle (by the 1-minute load average), so small models, and any model on a busy machine,"
+        f" train on one; or a number from 1 to {MAX_THREADS:,}, used as given. The setup line and"
+        " `run.json` say how many; `evaluate` and `predict` choose as `auto` does for their one"
+        " pass over the rows ([benchmarks](benchmarks.md#threads))",
+    )
 
     @field_validator("threads", mode="before")
     @classmethod
@@ -341,9 +210,12 @@ class TrainingConfig(_Strict):
             f"must be auto or a whole number from 1 to {MAX_THREADS}, got {excerpt(threads)}"
         )
 
-    # Classification: weigh each class in the loss; "balanced" gives class c the weight
-    # n / (n_classes * n_c) on the training split (scikit-learn's), a mapping names labels.
-    class_weight: Literal["balanced"] | dict[str | int, Float] | None = None
+    class_weight: Literal["balanced"] | dict[str | int, Float] | None = Field(
+        None,
+        description="classification: `balanced` (class c weighs n / (classes x n_c) on the"
+        " training split, as scikit-learn's) or a mapping `{label: weight}` of positive weights;"
+        " the loss (and so early stopping and `learned`) is the weighted mean (null: unweighted)",
+    )
 
     @field_validator("class_weight")
     @classmethod
@@ -373,53 +245,32 @@ class TrainingConfig(_Strict):
         return self
 
 
-class OutputConfig(_Strict):
-    # Run folders go here, relative to the current directory.
-    dir: str = "runs"
+class OutputConfig(Strict):
+    dir: str = Field("runs", description="where run folders go, relative to the current directory")
 
 
-class Config(_Strict):
-    # Names the run folder; defaults to the config file's name.
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    # Seeds weight initialization and batch order (not the data split: see data.seed).
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    data: DataConfig
-    model: ModelConfig = ModelConfig()
-    training: TrainingConfig = TrainingConfig()
-    output: OutputConfig = OutputConfig()
+class Config(Strict):
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="names the run folder (null: the config file's name)",
+    )
+    seed: int = Field(
+        0,
+        ge=0,
+        le=MAX_SEED,
+        description="weight initialization and batch order (not the split: see `data.seed`)",
+    )
+    data: DataConfig = Field(description="where the data comes from, how it is split and scaled")
+    model: ModelConfig = Field(ModelConfig(), description="the network")
+    training: TrainingConfig = Field(TrainingConfig(), description="SGD and where it runs")
+    output: OutputConfig = Field(OutputConfig(), description="where results go")
 
     @model_validator(mode="after")
     def _early_stopping_needs_val(self) -> Config:
         if self.training.early_stopping is not None and self.data.split.val == 0:
             raise ValueError("training.early_stopping needs a validation split (data.split.val)")
         return self
-
-
-def _column_list_problems(names: list[str], info: ValidationInfo) -> list[str]:
-    """What is wrong with a list of feature columns: repeats, the target, ignored columns."""
-    problems = _repeated(names)
-    if info.data.get("target") in names:
-        problems.append(f"{excerpt(info.data['target'])} is the target")
-    ignored = [c for c in names if c in info.data.get("ignore_columns", [])]
-    if ignored:
-        problems.append(f"also in data.ignore_columns: {excerpts(ignored)}")
-    return problems
-
-
-def _repeated(names: list[str]) -> list[str]:
-    twice = [name for name, count in Counter(names).items() if count > 1]
-    return [f"listed twice: {excerpts(twice)}"] if twice else []
-
-
-def unknown_name(kind: str, name: object, valid: Any) -> str:
-    names = sorted(valid)
-    close = difflib.get_close_matches(str(name)[:100], names, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown {kind} {excerpt(str(name))}{hint}; valid: {', '.join(names)}"
-
-
-def looks_like_path(source: str) -> bool:
-    return source.lower().endswith((".csv", ".tsv")) or "/" in source or "\\" in source
 
 
 def dump_config(config: Config) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nncli.config.schema import DataConfig
+from nncli.config.data import DataConfig
 from nncli.data.csvfile import read_table
 from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.data.encoding import CATEGORICAL, NUMERIC

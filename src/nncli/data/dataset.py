@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from nncli.config.schema import DataConfig
+from nncli.config.data import DataConfig
 from nncli.datasets import DATASETS
 from nncli.errors import UsageError, excerpt
 

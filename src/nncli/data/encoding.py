@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nncli.config.schema import MISSING_VALUES, DataConfig
+from nncli.config.data import MISSING_VALUES, DataConfig
 from nncli.errors import UsageError, excerpt, excerpts
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nncli.config.schema import DataConfig, looks_like_path
+from nncli.config.data import DataConfig, looks_like_path
 from nncli.data.dataset import Dataset, load_registered, with_task
 from nncli.data.encoding import Encoder, fit_encoder
 from nncli.data.preprocessing import Scaler, fit_scaler, split_indices

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nncli.config.schema import SplitConfig
+from nncli.config.data import SplitConfig
 from nncli.errors import UsageError, excerpt
 
 SPLITS = ("train", "val", "test")

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nncli.config.data import looks_like_path
 from nncli.config.keys import short_key, shown_value, stack_key
 from nncli.config.loading import configure, read_yaml_mapping
-from nncli.config.schema import Config, looks_like_path
+from nncli.config.schema import Config
 from nncli.errors import ConfigError, UsageError
 
 MAX_SEEDS = 999
