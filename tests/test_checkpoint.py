@@ -415,3 +415,23 @@ def test_thousands_of_unexpected_tensors_give_a_short_line(saved, tmp_path):
     with pytest.raises(UsageError, match="weights do not fit the saved architecture") as info:
         load_checkpoint(tmp_path / "extra.safetensors")
     assert len(str(info.value)) < 400 + len(str(tmp_path))  # torch's message named all 5000
+
+
+def test_a_model_saved_with_a_since_retired_config_key_still_evaluates(tiny_moons, tmp_path):
+    """Models of earlier versions saved `training.early_stopping.monitor`; they still load."""
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    out = tmp_path / "run"
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", str(tiny_moons), "--out", str(out), "--quiet",
+                                  "--set", "training.early_stopping.patience=3"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    path = out / "model.safetensors"
+    with safe_open(str(path), "pt") as handle:
+        card = json.loads(handle.metadata()["nncli"])
+    card["config"]["training"]["early_stopping"]["monitor"] = "val_loss"
+    with_card_changes(path, path, config=card["config"])
+    result = runner.invoke(app, ["evaluate", str(out), "--split", "test"])
+    assert result.exit_code == 0, result.output

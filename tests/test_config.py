@@ -736,3 +736,14 @@ def test_training_precision_takes_fp32_tf32_or_bf16():
     problem = only_problem(with_section("training", {"precision": "fp16"}))
     assert problem.startswith("cfg.yaml: training.precision: ")
     assert "'fp32', 'tf32' or 'bf16'" in problem and "fp16" in problem
+
+
+def test_a_saved_config_drops_the_keys_an_earlier_version_wrote_and_a_users_keeps_them(tmp_path):
+    from nncli.config.loading import load_config
+
+    saved = {"training": {"early_stopping": {"monitor": "val_loss", "patience": 2}}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"data": {"source": "moons"}, **saved}))
+    assert load_config(path, saved=True).training.early_stopping.patience == 2
+    with pytest.raises(ConfigError, match="unknown key 'monitor'"):
+        load_config(path)

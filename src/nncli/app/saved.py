@@ -9,7 +9,7 @@ import pandas as pd
 from torch import nn
 
 from nncli.config.data import looks_like_path
-from nncli.config.loading import validate_config
+from nncli.config.loading import validate_config, without_retired_keys
 from nncli.data.csvdata import is_missing, numeric_columns, typed_features
 from nncli.data.csvfile import read_table
 from nncli.data.dataset import label_value
@@ -40,7 +40,7 @@ def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
 
 def rebuild_data(card: ModelCard) -> PreparedData:
     """Rebuild the run's data and split from its saved config: the rows `nncli train` used."""
-    config = validate_config(card.config, source="checkpoint config")
+    config = validate_config(without_retired_keys(card.config), source="checkpoint config")
     try:
         # The checkpoint, not the user, names this file: its content stays out of messages.
         with hidden_content():

@@ -19,16 +19,41 @@ from nncli.fileio import MiB, read_regular_bytes
 CONFIG_LIMIT = 1 * MiB  # larger config files are refused unread
 
 
+# Keys an earlier nncli wrote into run folders and checkpoints and this one no longer has: a
+# config nncli saved may hold them and still loads; one a user writes may not.
+RETIRED_KEYS = ("training.early_stopping.monitor",)
+
+
 def load_config(
-    path: str | Path, overrides: list[str] | None = None, *, follow_symlinks: bool = True
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    follow_symlinks: bool = True,
+    saved: bool = False,
 ) -> Config:
     """Read a YAML config, apply `KEY=VALUE` overrides, and validate the result.
 
-    A run folder's config.yaml is read with `follow_symlinks=False` (nncli never writes one).
+    A run folder's config.yaml is `saved` (written by nncli, so it may hold retired keys) and is
+    read with `follow_symlinks=False` (nncli never writes one).
     """
     path = Path(path)
     raw = read_yaml_mapping(path, follow_symlinks=follow_symlinks)
-    return configure(raw, path, overrides or [])
+    return configure(without_retired_keys(raw) if saved else raw, path, overrides or [])
+
+
+def without_retired_keys(saved: object) -> object:
+    """A config mapping nncli saved, less the `RETIRED_KEYS` an earlier version wrote."""
+    if not isinstance(saved, dict):
+        return saved
+    saved = copy.deepcopy(saved)
+    for key in RETIRED_KEYS:
+        *parents, last = key.split(".")
+        node = saved
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return saved
 
 
 def configure(

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from nncli.config.loading import load_config
+from nncli.config.loading import load_config, without_retired_keys
 from nncli.config.schema import Config, dump_config
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
@@ -129,14 +129,14 @@ class RunFolder:
                 raise UsageError(
                     f"{path}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)"
                 )
-            config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False)
+            config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False, saved=True)
             if split is not None:
                 state, params, info = None, None, split.get("info")
             else:
                 state, params, info = load_training_state(last)
             if not isinstance(info, dict):
                 raise UsageError(f"{path}: its saved progress is malformed")
-            if info.get("config") != config.model_dump(mode="json"):
+            if without_retired_keys(info.get("config")) != config.model_dump(mode="json"):
                 raise UsageError(
                     f"{path}: {runs.CONFIG_FILE} does not match the saved training state;"
                     " was it edited after the run started?"
