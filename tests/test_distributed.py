@@ -4,12 +4,9 @@ over loopback, two processes), against the same work done by one process."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -37,27 +34,14 @@ def launch(*args, processes: int = 2, timeout: float = 120) -> subprocess.Comple
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
-def start(*args, processes: int = 2) -> subprocess.Popen:
-    """`torchrun -m nncli ARGS` in a session of its own, as a terminal runs it: Ctrl-C there
-    signals every process of the session."""
-    command = torchrun("-m", "nncli", *args, processes=processes)
+def start(at: str, *args, processes: int = 2) -> subprocess.Popen:
+    """`torchrun tests/stop_at.py AT -- ARGS` (nncli ARGS, doing `at` at the step it names), in a
+    session of its own, as a terminal runs it: Ctrl-C there signals every process of the
+    session."""
+    script = ROOT / "tests" / "stop_at.py"
+    command = torchrun(script, *at.split(), "--", *args, processes=processes)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)  # fmt: skip
-
-
-def wait_for_epochs(process: subprocess.Popen, folder: Path, epochs: int) -> None:
-    """Until the run has saved a resumable state and logged `epochs` epochs."""
-    deadline = time.monotonic() + 90
-    history = folder / "history.csv"
-    while not (
-        (folder / "last.safetensors").exists()
-        and history.exists()
-        and len(history.read_text().splitlines()) > epochs
-    ):
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError(f"training did not get going: {process.communicate()[1]}")
-        time.sleep(0.05)
 
 
 def ours(stderr: str) -> list[str]:
@@ -186,15 +170,16 @@ def test_ctrl_c_stops_every_rank_at_one_step_and_a_single_process_finishes_it(
     moons, alone, tmp_path
 ):
     out = tmp_path / "cut"
-    process = start("train", moons, "--out", out)
-    wait_for_epochs(process, out, 3)
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: to torchrun and its processes
-    _, stderr = process.communicate(timeout=90)
+    # Ctrl-C in a terminal, to torchrun and its processes, as rank 0 asks before epoch 4's step
+    # 10 (66 steps an epoch): the ranks agree during that step, and stop before the next.
+    process = start(f"{3 * 66 + 11} ctrl-c", "train", moons, "--out", out)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     lines = ours(stderr)
     assert sum("every process stops at the next training step" in line for line in lines) == 1
     stopped = [line for line in lines if line.startswith("interrupted at epoch")]
     assert len(stopped) == 1, stderr
+    assert stopped[0].startswith("interrupted at epoch 4, step 11;"), stderr
     assert f"resume with: torchrun --nproc-per-node 2 -m nncli train --resume {out}" in stderr
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "interrupted" and status["resumable"] is True
@@ -208,13 +193,9 @@ def test_a_killed_rank_stops_the_launch_with_one_message_and_two_ranks_resume_it
     moons, alone, tmp_path
 ):
     out = tmp_path / "killed"
-    process = start("train", moons, "--out", out)
-    wait_for_epochs(process, out, 3)
-    leader = json.loads((out / "run.json").read_text())["pid"]
-    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
-    (other,) = [int(pid) for pid in children.stdout.split() if int(pid) != leader]
-    os.kill(other, signal.SIGKILL)  # as the out-of-memory killer would
-    _, stderr = process.communicate(timeout=90)
+    # Rank 1 killed (-9, as the out-of-memory killer would) before epoch 4's step 10.
+    process = start(f"--rank 1 {3 * 66 + 11} KILL", "train", moons, "--out", out)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     errors = [line for line in ours(stderr) if line.startswith("error")]
     assert errors == [
@@ -319,13 +300,9 @@ def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_
     single = runner.invoke(app, [*command, "--out", str(tmp_path / "one"), "--json"])
     assert single.exit_code == 0, single.output
     out = tmp_path / "two"
-    process = start(*command, "--out", out)
-    deadline = time.monotonic() + 60
-    while not (out / "partial" / "units.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the training of the parts (each takes a second or two)
-    os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=90)
+    # Ctrl-C into the training of the parts: before rank 0's 50th step.
+    process = start("50 ctrl-c", *command, "--out", out)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     stopped = [line for line in ours(stderr) if line.startswith("interrupted")]
     assert len(stopped) == 1 and "saved part-way" in stopped[0], stderr

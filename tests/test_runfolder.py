@@ -69,11 +69,12 @@ def test_two_trainings_started_together_into_one_out_folder(slow_config, tmp_pat
 
 def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow_config, tmp_path):
     out = tmp_path / "live"
-    process = subprocess.Popen([*NNCLI, "train", str(slow_config), "--out", str(out), "--quiet"])
+    # Paused before epoch 2's first step (tests/stop_at.py): training, its first epoch saved.
+    stop_at = [sys.executable, str(Path(__file__).with_name("stop_at.py")), "351", "pause", "--"]
+    args = [*stop_at, "train", str(slow_config), "--out", str(out), "--quiet"]
+    process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert process.stdout.readline() == "paused\n"
         with pytest.raises(UsageError, match=rf"still running \(process {process.pid}\)"):
             run_train(None, [], resume=out)
         process.kill()  # -9: no handler runs, run.json still says running
@@ -84,6 +85,7 @@ def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow
         assert result["epochs_run"] == 20 and status(out)["status"] == "finished"
     finally:
         process.kill()
+        process.communicate()
 
 
 @pytest.mark.parametrize(
