@@ -130,6 +130,7 @@ def test_stacks_are_cut_into_parts_of_two_or_more_and_dealt_by_cost():
 # --- data-parallel training --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_data_parallel_fit_matches_one_process(tmp_path):
     """Every case of tests/distributed/fit_cases.py: two ranks end with one process's weights,
     histories and gradient norms, to float32 rounding."""
@@ -152,6 +153,7 @@ def test_data_parallel_fit_matches_one_process(tmp_path):
         assert close(single["grad_norms"], two["grad_norms"], rel=1e-4), name
 
 
+@pytest.mark.slow
 def test_train_under_torchrun_matches_one_process_and_only_rank_0_writes(moons, alone, tmp_path):
     out = tmp_path / "two"
     result = launch("train", moons, "--out", out, "--json")
@@ -166,6 +168,7 @@ def test_train_under_torchrun_matches_one_process_and_only_rank_0_writes(moons, 
     assert len(history) == 1 + 25  # a header and each epoch once, not once per rank
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_rank_at_one_step_and_a_single_process_finishes_it(
     moons, alone, tmp_path
 ):
@@ -189,6 +192,7 @@ def test_ctrl_c_stops_every_rank_at_one_step_and_a_single_process_finishes_it(
     assert close(json.loads(resumed.stdout)["metrics"], alone)
 
 
+@pytest.mark.slow
 def test_a_killed_rank_stops_the_launch_with_one_message_and_two_ranks_resume_it(
     moons, alone, tmp_path
 ):
@@ -210,6 +214,7 @@ def test_a_killed_rank_stops_the_launch_with_one_message_and_two_ranks_resume_it
     assert close(json.loads(resumed.stdout)["metrics"], alone)
 
 
+@pytest.mark.slow
 def test_a_problem_every_rank_has_is_said_once_and_one_only_the_leader_has_by_it(
     write_config, tmp_path
 ):
@@ -231,6 +236,7 @@ def test_a_problem_every_rank_has_is_said_once_and_one_only_the_leader_has_by_it
     assert sorted(p.name for p in taken.iterdir()) == ["keep.txt"]
 
 
+@pytest.mark.slow
 def test_a_command_that_does_not_train_is_refused_under_torchrun_once(tmp_path):
     result = launch("runs", tmp_path)
     assert result.returncode != 0
@@ -270,6 +276,7 @@ SWEEP_OF_SIX_LRS = ["sweep", "--vary", "model.depth=1,2", "--vary", "training.lr
                     "--seeds", "2"]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("command", "processes"),
     [
@@ -294,6 +301,7 @@ def test_a_sweep_split_across_ranks_writes_the_summary_one_process_writes(
     assert json.loads((tmp_path / "two" / "run.json").read_text())["processes"] == processes
 
 
+@pytest.mark.slow
 def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_path):
     command = ["sweep", str(grid), "--vary", "training.lr=0.1,0.05,0.02", "--seeds", "2",
                "--set", "training.epochs=800"]  # fmt: skip
@@ -327,6 +335,7 @@ def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_
 # --- the batch ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_batch_per_process_is_the_batch_of_them_all_trained_alone(moons, tmp_path):
     short = ["--set", "training.epochs=4"]
     alone = runner.invoke(app, ["train", str(moons), *short, "--set", "training.batch_size=32",
@@ -340,6 +349,7 @@ def test_a_batch_per_process_is_the_batch_of_them_all_trained_alone(moons, tmp_p
     assert "batch 32 (16 per process; 33 steps per epoch)" in setup
 
 
+@pytest.mark.slow
 def test_a_run_with_a_batch_per_process_resumes_only_on_as_many(moons, tmp_path):
     from nncli.app.commands import run_train
     from nncli.errors import Interrupted
@@ -369,6 +379,7 @@ class StopAfter:
         return self.left < 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices (NCCL)")
 def test_data_parallel_on_two_gpus_matches_one_process_on_the_cpu(moons, alone, tmp_path):
     out = tmp_path / "gpus"

@@ -77,6 +77,7 @@ def same_weights(a: Path, b: Path) -> bool:
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "code", "epoch", "step"),
     [
@@ -110,6 +111,7 @@ def test_interrupt_at_a_chosen_step_then_resume_is_bitwise_identical(
     assert not (cut / "last.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_a_run_still_training_refuses_a_resume_and_a_second_ctrl_c_quits_at_once(
     long_config, tmp_path
 ):
@@ -411,6 +413,7 @@ def foreign(finished_run, tmp_path_factory, limited_cli) -> dict:
     return {name: (folders[name], results[name]) for name in cases}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "file", "kind"), FOREIGN)
 def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(foreign, command, file, kind):
     run, result = foreign[f"{command} {file} {kind}"]
@@ -423,6 +426,7 @@ def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(foreign, command, fi
     assert "SECRET" not in result.stderr
 
 
+@pytest.mark.slow
 def test_nncli_runs_skips_run_folders_with_unreadable_files(foreign):
     _, result = foreign["runs"]
     assert result.returncode == 0, result.stderr

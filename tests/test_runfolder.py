@@ -55,6 +55,7 @@ def test_one_claim_wins_an_empty_out_folder(tiny_moons, tmp_path):
         RunFolder.create(config, out, kind="train")
 
 
+@pytest.mark.slow
 def test_two_trainings_started_together_into_one_out_folder(slow_config, tmp_path):
     out = tmp_path / "race"
     args = [*NNCLI, "train", str(slow_config), "--out", str(out), "--quiet",
@@ -67,6 +68,7 @@ def test_two_trainings_started_together_into_one_out_folder(slow_config, tmp_pat
     assert status(out)["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow_config, tmp_path):
     out = tmp_path / "live"
     # Paused before epoch 2's first step (tests/stop_at.py): training, its first epoch saved.
@@ -131,6 +133,7 @@ def test_a_full_disk_while_writing_outputs_leaves_a_resumable_run(tiny_moons, tm
     assert status(out)["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_closed_output_pipe_stops_training_resumably(slow_config, tmp_path):
     out = tmp_path / "piped"
     # head leaves after the setup line; the epoch lines that follow meet the closed pipe. Ten
@@ -154,6 +157,7 @@ def handles(pid: int, signum: int) -> bool:
     return bool(caught >> (signum - 1) & 1)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_before_training_ends_a_slow_start_at_once(write_config, tmp_path, signum, code):
