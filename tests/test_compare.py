@@ -36,17 +36,15 @@ def compare_activations(config: Config, activations: list[str], seeds: list[int]
 
 
 @pytest.fixture
-def deep_moons(write_config, tmp_path) -> Path:
-    return write_config(
-        {
-            "seed": 7,
-            "data": {"source": "moons", "n_samples": 160, "noise": 0.25},
-            "model": {"depth": 3, "width": 8, "activation": "relu"},
-            "training": {"lr": 0.2, "batch_size": 16, "epochs": 6, "momentum": 0.5},
-            "output": {"dir": str(tmp_path / "runs")},
-        },
-        "deep.yaml",
+def deep_moons(make_config, write_config, tmp_path) -> Path:
+    config = make_config(
+        seed=7,
+        data={"n_samples": 160, "noise": 0.25},
+        model={"depth": 3, "activation": "relu"},
+        training={"lr": 0.2, "epochs": 6, "momentum": 0.5},
+        output={"dir": str(tmp_path / "runs")},
     )
+    return write_config(config, "deep.yaml")
 
 
 def assert_metrics_close(a: dict, b: dict, rel: float = 1e-4) -> None:

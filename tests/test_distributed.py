@@ -64,20 +64,13 @@ def close(a: dict | list | float, b: dict | list | float, rel: float = 1e-5) -> 
 
 
 @pytest.fixture(scope="module")
-def moons(tmp_path_factory) -> Path:
+def moons(make_config, tmp_path_factory) -> Path:
     """A run of a few seconds under torchrun (gloo's all-reduce costs about a millisecond a
-    step here): long enough to interrupt mid-epoch."""
+    step here), 66 steps an epoch: long enough to interrupt mid-epoch."""
     path = tmp_path_factory.mktemp("moons") / "moons.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "seed": 3,
-                "data": {"source": "moons", "n_samples": 1500, "noise": 0.2},
-                "model": {"depth": 2, "width": 16, "activation": "tanh"},
-                "training": {"lr": 0.05, "batch_size": 16, "epochs": 25, "momentum": 0.9},
-            }
-        )
-    )
+    config = make_config(data={"n_samples": 1500}, model={"width": 16},
+                         training={"lr": 0.05, "epochs": 25})  # fmt: skip
+    path.write_text(yaml.safe_dump(config))
     return path
 
 
@@ -250,18 +243,10 @@ def test_a_command_that_does_not_train_is_refused_under_torchrun_once(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory) -> Path:
+def grid(make_config, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("grid") / "grid.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "seed": 4,
-                "data": {"source": "moons", "n_samples": 300, "noise": 0.25},
-                "model": {"depth": 2, "width": 8, "activation": "tanh"},
-                "training": {"lr": 0.1, "batch_size": 16, "epochs": 6, "momentum": 0.9},
-            }
-        )
-    )
+    config = make_config(seed=4, data={"n_samples": 300, "noise": 0.25}, training={"epochs": 6})
+    path.write_text(yaml.safe_dump(config))
     return path
 
 
