@@ -4,7 +4,8 @@
 
 Training asks its stop request (`interrupts.StopRequest`) once before every step. Just before
 the AT-th question (1-based: the first run of a fresh `train` asks it before step AT - 1,
-counted across epochs) this process does each ACTION in order, then the question is answered:
+counted across epochs) this process does each ACTION in order, then the question is answered.
+AT `loading` does them instead as a built-in data set starts to be generated, before training.
 
 - INT, TERM, KILL: `os.kill` itself with that signal, which the real handlers receive (Python
   runs a handler for a signal sent to its own process before `os.kill` returns);
@@ -13,16 +14,18 @@ counted across epochs) this process does each ACTION in order, then the question
   while it is training at that step, and let it go on.
 
 Under torchrun only rank R (default 0; RANK in the environment) acts. Nothing in nncli is
-changed: the patch wraps the stop request's question, the one seam every training path asks.
+changed: the patch wraps the stop request's question, the one seam every training path asks
+(or, `loading`, each entry of the dataset registry).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
 
-from nncli import interrupts
+from nncli import datasets, interrupts
 from nncli.cli import main
 
 
@@ -54,6 +57,21 @@ def stop_at(at: int, actions: list[str]) -> None:
     interrupts.StopRequest.__call__ = question
 
 
+def stop_loading(actions: list[str]) -> None:
+    """Do `actions` as any built-in data set starts to load."""
+
+    def wrapped(load):
+        def loading(*args):
+            for action in actions:
+                act(action)
+            return load(*args)
+
+        return loading
+
+    for name, spec in datasets.DATASETS.items():
+        datasets.DATASETS[name] = dataclasses.replace(spec, load=wrapped(spec.load))
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     split = args.index("--")
@@ -61,7 +79,11 @@ if __name__ == "__main__":
     rank = 0
     if ours[0] == "--rank":
         rank, ours = int(ours[1]), ours[2:]
-    at, actions = int(ours[0]), ours[1].split(",")
-    if int(os.environ.get("RANK", "0")) == rank:
-        stop_at(at, actions)
+    at, actions = ours[0], ours[1].split(",")
+    if int(os.environ.get("RANK", "0")) != rank:
+        pass
+    elif at == "loading":
+        stop_loading(actions)
+    else:
+        stop_at(int(at), actions)
     main()
