@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+import copy
 import json
 import subprocess
 import sys
@@ -19,6 +20,33 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# The tiny classification run most tests train: under a second. Tests state only what differs.
+TINY_MOONS = {
+    "seed": 3,
+    "data": {"source": "moons", "n_samples": 200, "noise": 0.2},
+    "model": {"depth": 2, "width": 8, "activation": "tanh"},
+    "training": {"lr": 0.1, "batch_size": 16, "epochs": 5, "momentum": 0.9},
+}
+
+
+def build_config(**sections: object) -> dict:
+    """TINY_MOONS with each keyword's section merged in (a mapping, key by key) or replaced (any
+    other value): `build_config(seed=4, model={"width": 6})`. A fresh mapping every call."""
+    config = copy.deepcopy(TINY_MOONS)
+    for name, value in sections.items():
+        if isinstance(value, dict) and isinstance(config.get(name), dict):
+            config[name] = {**config[name], **copy.deepcopy(value)}
+        else:
+            config[name] = copy.deepcopy(value)
+    return config
+
+
+@pytest.fixture(scope="session")
+def make_config():
+    """`build_config` for tests: a config mapping, TINY_MOONS with some sections changed."""
+    return build_config
 
 
 @pytest.fixture
@@ -35,24 +63,15 @@ def write_config(tmp_path: Path):
 
 @pytest.fixture
 def tiny_moons(write_config, tmp_path: Path) -> Path:
-    return write_config(
-        {
-            "seed": 3,
-            "data": {"source": "moons", "n_samples": 200, "noise": 0.2},
-            "model": {"depth": 2, "width": 8, "activation": "tanh"},
-            "training": {"lr": 0.1, "batch_size": 16, "epochs": 5, "momentum": 0.9},
-            "output": {"dir": str(tmp_path / "runs")},
-        },
-        "moons.yaml",
-    )
+    return write_config(build_config(output={"dir": str(tmp_path / "runs")}), "moons.yaml")
 
 
-GRID_CONFIG = {
-    "seed": 4,
-    "data": {"source": "moons", "n_samples": 120, "noise": 0.25},
-    "model": {"depth": 2, "width": 6, "activation": "tanh"},
-    "training": {"lr": 0.1, "batch_size": 16, "epochs": 4},
-}
+GRID_CONFIG = build_config(
+    seed=4,
+    data={"n_samples": 120, "noise": 0.25},
+    model={"width": 6},
+    training={"epochs": 4, "momentum": 0.0},  # the default, no momentum
+)
 
 
 @pytest.fixture

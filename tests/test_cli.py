@@ -185,6 +185,7 @@ def test_no_validation_split_still_trains_and_plots(write_config, tmp_path):
     assert (tmp_path / "r/loss.png").exists()
 
 
+@pytest.mark.slow
 def test_batch_size_larger_than_training_split_is_clamped_with_a_warning(write_config, tmp_path):
     config = write_config(
         {"data": {"source": "moons", "n_samples": 50}, "training": {"epochs": 2, "batch_size": 500}}
@@ -314,6 +315,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
+@pytest.mark.slow
 def test_help_does_not_import_torch():
     probe = (
         "import sys; from nncli.cli import main\n"
@@ -327,6 +329,7 @@ def test_help_does_not_import_torch():
     assert result.stderr.strip().endswith("NO-TORCH")
 
 
+@pytest.mark.slow
 def test_training_a_built_in_set_imports_neither_scikit_learn_nor_dynamo(tmp_path):
     """Start-up (issue 10): a synthetic set is drawn, split and scored without scikit-learn
     (or scipy); matplotlib waits for the first plot; nothing builds torch._dynamo. Each
@@ -368,6 +371,7 @@ print("at the end:", sorted(name for name in HEAVY if name in sys.modules), file
     ]
 
 
+@pytest.mark.slow
 def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
     ok = run_cli("train", tiny_moons, "--json", "--out", tmp_path / "r")
     assert ok.returncode == 0, ok.stderr
@@ -456,6 +460,7 @@ def test_the_error_printer_caps_each_line_and_the_number_of_lines(monkeypatch, t
     assert len(result.stderr) < 600 and "frame" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_network_too_big_for_memory_is_one_line_not_a_cpp_trace(tiny_moons, tmp_path):
     """Within the config's bounds, but not within a 3 GB address space: refused before torch
     allocates (it printed an allocator error with C++ frames, or the system killed it)."""
@@ -493,6 +498,7 @@ def test_a_divergence_from_weight_decay_names_it(tiny_moons, tmp_path):
     assert "weight_decay" not in plain.stderr
 
 
+@pytest.mark.slow
 def test_version_comes_from_the_package_metadata_without_importing_torch():
     from importlib.metadata import version
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from nncli.app.commands import run_compare, run_train
 from nncli.cli import app
 from nncli.config.loading import load_config
-from nncli.config.schema import Config
 from nncli.data.prepared import prepare_data
+from nncli.grid.spec import build_grid
 from nncli.model.diagnostics import input_blind_loss
 from nncli.model.mlp import seeded_mlp
 from nncli.train.stack import ModelFit, train_stack
@@ -23,30 +23,32 @@ from nncli.train.stack import ModelFit, train_stack
 runner = CliRunner()
 
 
-def compare_activations(config: Config, activations: list[str], seeds: list[int]) -> list[ModelFit]:
-    """What compare-activations trains: one stack of every activation x seed, diagnosed."""
-    configs = [
-        config.model_copy(
-            update={"seed": s, "model": config.model.model_copy(update={"activation": a})}
-        )
-        for a in activations
-        for s in seeds
-    ]
-    return train_stack(configs, prepare_data(config.data), diagnostics=True)
+def compare_activations(
+    config_path: Path, overrides: list[str], activations: list[str], n_seeds: int
+) -> list[ModelFit]:
+    """What `compare-activations --activations A,B --seeds N` trains: the grid the command
+    builds (model.activation varied), its data prepared and its one stack trained with
+    diagnostics; one fit per activation x seed, in the grid's order."""
+    vary = [f"model.activation={','.join(activations)}"]
+    grid = build_grid(config_path, overrides, vary, n_seeds, require_vary=False,
+                      flag="--activations")  # fmt: skip
+    assert grid.stacks == [list(range(len(activations) * n_seeds))]  # every model in one stack
+    data = prepare_data(grid.base.data)  # one data section: activations only vary
+    fits = train_stack([m.config for m in grid.models], data, diagnostics=True)
+    assert [f.config for f in fits] == [m.config for m in grid.models]
+    return fits
 
 
 @pytest.fixture
-def deep_moons(write_config, tmp_path) -> Path:
-    return write_config(
-        {
-            "seed": 7,
-            "data": {"source": "moons", "n_samples": 160, "noise": 0.25},
-            "model": {"depth": 3, "width": 8, "activation": "relu"},
-            "training": {"lr": 0.2, "batch_size": 16, "epochs": 6, "momentum": 0.5},
-            "output": {"dir": str(tmp_path / "runs")},
-        },
-        "deep.yaml",
+def deep_moons(make_config, write_config, tmp_path) -> Path:
+    config = make_config(
+        seed=7,
+        data={"n_samples": 160, "noise": 0.25},
+        model={"depth": 3, "activation": "relu"},
+        training={"lr": 0.2, "epochs": 6, "momentum": 0.5},
+        output={"dir": str(tmp_path / "runs")},
     )
+    return write_config(config, "deep.yaml")
 
 
 def assert_metrics_close(a: dict, b: dict, rel: float = 1e-4) -> None:
@@ -72,19 +74,26 @@ def test_stacked_models_match_sequential_and_nncli_train(deep_moons, tmp_path):
     sequential = run_compare(
         deep_moons, [], activations=ACTIVATIONS, n_seeds=2, sequential=True, out=tmp_path / "q"
     )
+    assert [r["activation"] for r in stacked["results"]] == ACTIVATIONS
     for a, b in zip(stacked["results"], sequential["results"], strict=True):
         assert a["activation"] == b["activation"] and a["seeds"] == b["seeds"] == [7, 8]
+        assert set(a["metrics"]) == set(b["metrics"]) == {"train", "val", "test"}
         for split in a["metrics"]:
+            assert a["metrics"][split].keys() == b["metrics"][split].keys()
+            assert {"loss", "accuracy", "f1"} <= a["metrics"][split].keys()
             for name, stats in a["metrics"][split].items():
                 other = b["metrics"][split][name]
                 assert math.isclose(stats["mean"], other["mean"], rel_tol=1e-4, abs_tol=1e-9)
     # Each model of the comparison is the model `nncli train --set seed=S` builds.
-    config = load_config(deep_moons, [])
-    outcomes = compare_activations(config, ["tanh", "relu"], [7, 8])
+    outcomes = compare_activations(deep_moons, [], ["tanh", "relu"], 2)
+    assert [(o.config.model.activation, o.config.seed) for o in outcomes] == [
+        ("tanh", 7), ("tanh", 8), ("relu", 7), ("relu", 8)
+    ]  # fmt: skip
     for outcome in outcomes:
         seed, activation = outcome.config.seed, outcome.config.model.activation
         overrides = [f"seed={seed}", f"model.activation={activation}"]
         trained = run_train(deep_moons, overrides, out=tmp_path / f"t{activation}{seed}")
+        assert set(trained["metrics"]) == {"train", "val", "test"}
         for split, metrics in trained["metrics"].items():
             compared = {k: v for k, v in outcome.metrics[split].items() if k != "loss"}
             assert_metrics_close(compared, metrics)
@@ -93,7 +102,7 @@ def test_stacked_models_match_sequential_and_nncli_train(deep_moons, tmp_path):
 def test_gradient_norms_match_a_hand_computed_first_epoch(deep_moons):
     config = load_config(deep_moons, ["training.momentum=0"])
     prepared = prepare_data(config.data)
-    (outcome,) = compare_activations(config, ["sigmoid"], [7])
+    (outcome,) = compare_activations(deep_moons, ["training.momentum=0"], ["sigmoid"], 1)
     # By hand: the same model, batches and SGD, summing each layer's weight-gradient norm.
     x, y = prepared.tensors("train", torch.device("cpu"))
     net = seeded_mlp([2, 8, 8, 8, 2], "sigmoid", 7)
@@ -117,7 +126,7 @@ def test_gradient_norms_match_a_hand_computed_first_epoch(deep_moons):
 
 
 def test_step_layers_get_exactly_zero_gradient(deep_moons):
-    (outcome,) = compare_activations(load_config(deep_moons), ["step"], [7])
+    (outcome,) = compare_activations(deep_moons, [], ["step"], 1)
     norms = outcome.record.grad_norms
     assert norms[:3] == [0.0, 0.0, 0.0] and norms[3] > 0
     assert outcome.grad_ratio == 0.0
@@ -158,12 +167,10 @@ def test_json_shape_plots_and_histories_from_the_cli(deep_moons, tmp_path):
 
 
 def test_early_stopping_applies_to_each_model_on_its_own(deep_moons, tmp_path):
-    config = load_config(
-        deep_moons, ["training.epochs=60", "training.lr=0.5", "training.early_stopping.patience=2"]
-    )
-    outcomes = compare_activations(config, ["identity", "relu", "sigmoid"], [7])
+    overrides = ["training.epochs=60", "training.lr=0.5", "training.early_stopping.patience=2"]
+    outcomes = compare_activations(deep_moons, overrides, ["identity", "relu", "sigmoid"], 1)
     records = [o.record for o in outcomes]
-    assert len({r.epochs_run for r in records}) > 1
+    assert len(records) == 3 and len({r.epochs_run for r in records}) > 1
     for record in records:
         assert record.kept_epoch == record.best_epoch
         assert record.epochs_run == min(60, record.best_epoch + 2)
@@ -230,8 +237,8 @@ def test_learned_means_beating_the_input_blind_guess(write_config):
         pytest.approx(2 / 3)
     )
     # A perceptron on XOR ends near chance: it has not learned, whatever its first loss was.
-    config = load_config(
-        write_config({"data": {"source": "xor"}, "model": {"depth": 0}, "training": {"epochs": 20}})
+    config = write_config(
+        {"data": {"source": "xor"}, "model": {"depth": 0}, "training": {"epochs": 20}}
     )
-    outcomes = compare_activations(config, ["relu"], [0, 1])
-    assert not any(o.learned for o in outcomes)
+    outcomes = compare_activations(config, [], ["relu"], 2)
+    assert [o.config.seed for o in outcomes] == [0, 1] and not any(o.learned for o in outcomes)

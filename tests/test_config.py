@@ -650,6 +650,7 @@ def hostile_files(tmp_path_factory, limited_cli) -> dict:
     return {name: (folder, results[name]) for name, (_, folder) in cases.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", list(BOMB_COMMANDS))
 def test_a_yaml_alias_bomb_is_refused_at_once(hostile_files, command: str):
     folder, result = hostile_files[command]
@@ -699,6 +700,7 @@ def test_hostile_override_values_are_refused(value, message):
         apply_overrides({"data": {"source": "moons"}}, [f"data.noise={value}"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", NOT_REGULAR)
 def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(hostile_files, kind):
     folder, result = hostile_files[kind]

@@ -570,6 +570,7 @@ def too_wide(tmp_path_factory, limited_cli) -> dict:
     return {n: (files[n], results[str(n)]) for n in TOO_WIDE}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_features", list(TOO_WIDE))
 def test_a_file_too_wide_is_refused_from_its_header_in_seconds(too_wide, n_features):
     data, result = too_wide[n_features]

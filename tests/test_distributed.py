@@ -4,12 +4,9 @@ over loopback, two processes), against the same work done by one process."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -37,27 +34,14 @@ def launch(*args, processes: int = 2, timeout: float = 120) -> subprocess.Comple
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
-def start(*args, processes: int = 2) -> subprocess.Popen:
-    """`torchrun -m nncli ARGS` in a session of its own, as a terminal runs it: Ctrl-C there
-    signals every process of the session."""
-    command = torchrun("-m", "nncli", *args, processes=processes)
+def start(at: str, *args, processes: int = 2) -> subprocess.Popen:
+    """`torchrun tests/stop_at.py AT -- ARGS` (nncli ARGS, doing `at` at the step it names), in a
+    session of its own, as a terminal runs it: Ctrl-C there signals every process of the
+    session."""
+    script = ROOT / "tests" / "stop_at.py"
+    command = torchrun(script, *at.split(), "--", *args, processes=processes)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)  # fmt: skip
-
-
-def wait_for_epochs(process: subprocess.Popen, folder: Path, epochs: int) -> None:
-    """Until the run has saved a resumable state and logged `epochs` epochs."""
-    deadline = time.monotonic() + 90
-    history = folder / "history.csv"
-    while not (
-        (folder / "last.safetensors").exists()
-        and history.exists()
-        and len(history.read_text().splitlines()) > epochs
-    ):
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError(f"training did not get going: {process.communicate()[1]}")
-        time.sleep(0.05)
 
 
 def ours(stderr: str) -> list[str]:
@@ -80,20 +64,13 @@ def close(a: dict | list | float, b: dict | list | float, rel: float = 1e-5) -> 
 
 
 @pytest.fixture(scope="module")
-def moons(tmp_path_factory) -> Path:
+def moons(make_config, tmp_path_factory) -> Path:
     """A run of a few seconds under torchrun (gloo's all-reduce costs about a millisecond a
-    step here): long enough to interrupt mid-epoch."""
+    step here), 66 steps an epoch: long enough to interrupt mid-epoch."""
     path = tmp_path_factory.mktemp("moons") / "moons.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "seed": 3,
-                "data": {"source": "moons", "n_samples": 1500, "noise": 0.2},
-                "model": {"depth": 2, "width": 16, "activation": "tanh"},
-                "training": {"lr": 0.05, "batch_size": 16, "epochs": 25, "momentum": 0.9},
-            }
-        )
-    )
+    config = make_config(data={"n_samples": 1500}, model={"width": 16},
+                         training={"lr": 0.05, "epochs": 25})  # fmt: skip
+    path.write_text(yaml.safe_dump(config))
     return path
 
 
@@ -146,6 +123,7 @@ def test_stacks_are_cut_into_parts_of_two_or_more_and_dealt_by_cost():
 # --- data-parallel training --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_data_parallel_fit_matches_one_process(tmp_path):
     """Every case of tests/distributed/fit_cases.py: two ranks end with one process's weights,
     histories and gradient norms, to float32 rounding."""
@@ -168,6 +146,7 @@ def test_data_parallel_fit_matches_one_process(tmp_path):
         assert close(single["grad_norms"], two["grad_norms"], rel=1e-4), name
 
 
+@pytest.mark.slow
 def test_train_under_torchrun_matches_one_process_and_only_rank_0_writes(moons, alone, tmp_path):
     out = tmp_path / "two"
     result = launch("train", moons, "--out", out, "--json")
@@ -182,19 +161,21 @@ def test_train_under_torchrun_matches_one_process_and_only_rank_0_writes(moons, 
     assert len(history) == 1 + 25  # a header and each epoch once, not once per rank
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_rank_at_one_step_and_a_single_process_finishes_it(
     moons, alone, tmp_path
 ):
     out = tmp_path / "cut"
-    process = start("train", moons, "--out", out)
-    wait_for_epochs(process, out, 3)
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: to torchrun and its processes
-    _, stderr = process.communicate(timeout=90)
+    # Ctrl-C in a terminal, to torchrun and its processes, as rank 0 asks before epoch 4's step
+    # 10 (66 steps an epoch): the ranks agree during that step, and stop before the next.
+    process = start(f"{3 * 66 + 11} ctrl-c", "train", moons, "--out", out)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     lines = ours(stderr)
     assert sum("every process stops at the next training step" in line for line in lines) == 1
     stopped = [line for line in lines if line.startswith("interrupted at epoch")]
     assert len(stopped) == 1, stderr
+    assert stopped[0].startswith("interrupted at epoch 4, step 11;"), stderr
     assert f"resume with: torchrun --nproc-per-node 2 -m nncli train --resume {out}" in stderr
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "interrupted" and status["resumable"] is True
@@ -204,17 +185,14 @@ def test_ctrl_c_stops_every_rank_at_one_step_and_a_single_process_finishes_it(
     assert close(json.loads(resumed.stdout)["metrics"], alone)
 
 
+@pytest.mark.slow
 def test_a_killed_rank_stops_the_launch_with_one_message_and_two_ranks_resume_it(
     moons, alone, tmp_path
 ):
     out = tmp_path / "killed"
-    process = start("train", moons, "--out", out)
-    wait_for_epochs(process, out, 3)
-    leader = json.loads((out / "run.json").read_text())["pid"]
-    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
-    (other,) = [int(pid) for pid in children.stdout.split() if int(pid) != leader]
-    os.kill(other, signal.SIGKILL)  # as the out-of-memory killer would
-    _, stderr = process.communicate(timeout=90)
+    # Rank 1 killed (-9, as the out-of-memory killer would) before epoch 4's step 10.
+    process = start(f"--rank 1 {3 * 66 + 11} KILL", "train", moons, "--out", out)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     errors = [line for line in ours(stderr) if line.startswith("error")]
     assert errors == [
@@ -229,6 +207,7 @@ def test_a_killed_rank_stops_the_launch_with_one_message_and_two_ranks_resume_it
     assert close(json.loads(resumed.stdout)["metrics"], alone)
 
 
+@pytest.mark.slow
 def test_a_problem_every_rank_has_is_said_once_and_one_only_the_leader_has_by_it(
     write_config, tmp_path
 ):
@@ -250,6 +229,7 @@ def test_a_problem_every_rank_has_is_said_once_and_one_only_the_leader_has_by_it
     assert sorted(p.name for p in taken.iterdir()) == ["keep.txt"]
 
 
+@pytest.mark.slow
 def test_a_command_that_does_not_train_is_refused_under_torchrun_once(tmp_path):
     result = launch("runs", tmp_path)
     assert result.returncode != 0
@@ -263,18 +243,10 @@ def test_a_command_that_does_not_train_is_refused_under_torchrun_once(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory) -> Path:
+def grid(make_config, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("grid") / "grid.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "seed": 4,
-                "data": {"source": "moons", "n_samples": 300, "noise": 0.25},
-                "model": {"depth": 2, "width": 8, "activation": "tanh"},
-                "training": {"lr": 0.1, "batch_size": 16, "epochs": 6, "momentum": 0.9},
-            }
-        )
-    )
+    config = make_config(seed=4, data={"n_samples": 300, "noise": 0.25}, training={"epochs": 6})
+    path.write_text(yaml.safe_dump(config))
     return path
 
 
@@ -289,6 +261,7 @@ SWEEP_OF_SIX_LRS = ["sweep", "--vary", "model.depth=1,2", "--vary", "training.lr
                     "--seeds", "2"]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("command", "processes"),
     [
@@ -313,19 +286,16 @@ def test_a_sweep_split_across_ranks_writes_the_summary_one_process_writes(
     assert json.loads((tmp_path / "two" / "run.json").read_text())["processes"] == processes
 
 
+@pytest.mark.slow
 def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_path):
     command = ["sweep", str(grid), "--vary", "training.lr=0.1,0.05,0.02", "--seeds", "2",
                "--set", "training.epochs=800"]  # fmt: skip
     single = runner.invoke(app, [*command, "--out", str(tmp_path / "one"), "--json"])
     assert single.exit_code == 0, single.output
     out = tmp_path / "two"
-    process = start(*command, "--out", out)
-    deadline = time.monotonic() + 60
-    while not (out / "partial" / "units.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the training of the parts (each takes a second or two)
-    os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=90)
+    # Ctrl-C into the training of the parts: before rank 0's 50th step.
+    process = start("50 ctrl-c", *command, "--out", out)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     stopped = [line for line in ours(stderr) if line.startswith("interrupted")]
     assert len(stopped) == 1 and "saved part-way" in stopped[0], stderr
@@ -350,6 +320,7 @@ def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_
 # --- the batch ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_batch_per_process_is_the_batch_of_them_all_trained_alone(moons, tmp_path):
     short = ["--set", "training.epochs=4"]
     alone = runner.invoke(app, ["train", str(moons), *short, "--set", "training.batch_size=32",
@@ -363,6 +334,7 @@ def test_a_batch_per_process_is_the_batch_of_them_all_trained_alone(moons, tmp_p
     assert "batch 32 (16 per process; 33 steps per epoch)" in setup
 
 
+@pytest.mark.slow
 def test_a_run_with_a_batch_per_process_resumes_only_on_as_many(moons, tmp_path):
     from nncli.app.commands import run_train
     from nncli.errors import Interrupted
@@ -392,6 +364,7 @@ class StopAfter:
         return self.left < 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices (NCCL)")
 def test_data_parallel_on_two_gpus_matches_one_process_on_the_cpu(moons, alone, tmp_path):
     out = tmp_path / "gpus"

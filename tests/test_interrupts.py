@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,8 +25,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def long_config(tmp_path_factory) -> Path:
-    """A run of a few seconds (80 epochs of 66 steps), long enough to interrupt mid-epoch;
-    early stopping on."""
+    """A run of a few seconds (80 epochs of 66 steps) to interrupt at chosen steps; early
+    stopping on."""
     path = tmp_path_factory.mktemp("long") / "cfg.yaml"
     path.write_text(
         "data: {source: moons, n_samples: 1500}\nmodel: {depth: 2, width: 16}\n"
@@ -48,21 +45,31 @@ def uninterrupted(long_config, tmp_path_factory) -> Path:
     return full
 
 
-def start(*args) -> subprocess.Popen:
-    command = [sys.executable, "-c", "from nncli.cli import main; main()", *map(str, args)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+STEPS_PER_EPOCH = 66  # the long run's: 1050 training rows in batches of 16
 
 
-def wait_for_saved_state(process: subprocess.Popen, folder: Path) -> None:
-    """Until the first epoch's resumable state is saved: training is under way, and something
-    can be resumed. (Waiting for progress lines would take a second: to a pipe they are
-    throttled.)"""
-    deadline = time.monotonic() + 60
-    while not (folder / "last.safetensors").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"no state saved: {process.communicate()[1]}")
-        time.sleep(0.02)
+def stopped_at(at: str, *args, pause: bool = False) -> subprocess.Popen:
+    """`nncli ARGS` in a child that does `at` (tests/stop_at.py's AT ACTIONS) at the step it
+    names; with `pause`, one that waits on stdin at that step (see `until_paused`)."""
+    script = Path(__file__).with_name("stop_at.py")
+    command = [sys.executable, str(script), *at.split(), "--", *map(str, args)]
+    stdin = subprocess.PIPE if pause else subprocess.DEVNULL
+    return subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+def until_paused(process: subprocess.Popen) -> None:
+    """Read the child's output until it says it is paused at its step (still training)."""
+    for line in process.stdout:
+        if line == "paused\n":
+            return
+    process.wait(timeout=60)
+    raise AssertionError(f"the run ended before its step: {process.stderr.read()}")
+
+
+def question(epoch: int, step: int) -> int:
+    """Which stop question (one before each step, from 1) comes before `step` of `epoch`."""
+    return (epoch - 1) * STEPS_PER_EPOCH + step + 1
 
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -70,57 +77,65 @@ def same_weights(a: Path, b: Path) -> bool:
     return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_at_a_random_step_then_resume_is_bitwise_identical(
-    long_config, uninterrupted, tmp_path, sig, code
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sig", "code", "epoch", "step"),
+    [
+        ("INT", 130, 3, 7),  # mid-epoch, after a few saved epochs
+        ("TERM", 143, 2, STEPS_PER_EPOCH - 1),  # before an epoch's last step
+        ("INT", 130, 1, 0),  # before the first step: no epoch saved yet
+    ],
+)
+def test_interrupt_at_a_chosen_step_then_resume_is_bitwise_identical(
+    long_config, uninterrupted, tmp_path, sig, code, epoch, step
 ):
     full = uninterrupted
-    seed = random.randrange(10**6)
-    delay = random.Random(seed).uniform(0.0, 0.5)
     cut = tmp_path / "cut"
-    process = start("train", long_config, "--out", cut)
-    wait_for_saved_state(process, cut)
-    time.sleep(delay)  # lands on an arbitrary step of some epoch
-    process.send_signal(sig)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == code, (seed, stderr)
+    process = stopped_at(f"{question(epoch, step)} {sig}", "train", long_config, "--out", cut)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
     assert f"resume with: nncli train --resume {cut}" in stderr
     status = json.loads((cut / "run.json").read_text())
     assert status["status"] == "interrupted" and status["resumable"] is True
     state, _, _ = load_training_state(cut / "last.safetensors")
     assert status["stopped_at"] == f"epoch {state.epoch}, step {state.step}"
+    assert (state.epoch, state.step) == (epoch, step)
     assert not list(cut.glob(".*.tmp"))
 
     resumed = runner.invoke(app, ["train", "--resume", str(cut), "--json"])
-    assert resumed.exit_code == 0, (seed, resumed.output)
-    assert same_weights(full / "model.safetensors", cut / "model.safetensors"), seed
-    assert (full / "metrics.json").read_bytes() == (cut / "metrics.json").read_bytes(), seed
-    assert (full / "history.csv").read_bytes() == (cut / "history.csv").read_bytes(), seed
+    assert resumed.exit_code == 0, resumed.output
+    assert same_weights(full / "model.safetensors", cut / "model.safetensors")
+    assert (full / "metrics.json").read_bytes() == (cut / "metrics.json").read_bytes()
+    assert (full / "history.csv").read_bytes() == (cut / "history.csv").read_bytes()
     assert json.loads((cut / "run.json").read_text())["status"] == "finished"
     assert not (cut / "last.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_a_run_still_training_refuses_a_resume_and_a_second_ctrl_c_quits_at_once(
     long_config, tmp_path
 ):
     cut = tmp_path / "cut"
-    # Ten times the long run's epochs: it must still be training when the signals come, however
-    # loaded the machine (it is stopped long before it would end).
-    process = start("train", long_config, "--out", cut, "--set", "training.epochs=800")
+    # Paused at epoch 3, step 7 (its first epoch saved), then two Ctrl-Cs, one after the other.
+    process = stopped_at(f"{question(3, 7)} pause,INT,INT", "train", long_config, "--out", cut,
+                         pause=True)  # fmt: skip
     try:
-        wait_for_saved_state(process, cut)
+        until_paused(process)
         result = runner.invoke(app, ["train", "--resume", str(cut)])
-        assert result.exit_code == 2 and "still running (process" in result.stderr
+        assert result.exit_code == 2 and f"still running (process {process.pid}" in result.stderr
     finally:
-        process.send_signal(signal.SIGINT)
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
-    assert process.returncode in (130, -signal.SIGINT)
+        _, stderr = process.communicate("\n", timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.count("SIGINT: stopping at the next training step") == 1
+    assert "interrupted (SIGINT); nothing more was saved" in stderr
     assert not list(cut.glob(".*.tmp"))
-    # The state is saved after the first epoch (and then at most once a second): it exists, and
-    # is whole, not half-written.
-    load_training_state(cut / "last.safetensors")
-    assert json.loads((cut / "run.json").read_text())["status"] == "interrupted"
+    # The second Ctrl-C quit at once, before the step boundary where the first would have saved
+    # (epoch 3, step 7): the state is the last epoch's end (saved after the first epoch, then at
+    # most once a second), whole, not half-written.
+    state, _, _ = load_training_state(cut / "last.safetensors")
+    assert state.step == 0 and 2 <= state.epoch <= 3
+    status = json.loads((cut / "run.json").read_text())
+    assert status["status"] == "interrupted" and "stopped_at" not in status
 
 
 def test_resume_refuses_finished_missing_edited_and_misused_runs(tiny_moons, tmp_path):
@@ -398,6 +413,7 @@ def foreign(finished_run, tmp_path_factory, limited_cli) -> dict:
     return {name: (folders[name], results[name]) for name in cases}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "file", "kind"), FOREIGN)
 def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(foreign, command, file, kind):
     run, result = foreign[f"{command} {file} {kind}"]
@@ -410,6 +426,7 @@ def test_a_foreign_run_folder_cannot_hang_or_exhaust_memory(foreign, command, fi
     assert "SECRET" not in result.stderr
 
 
+@pytest.mark.slow
 def test_nncli_runs_skips_run_folders_with_unreadable_files(foreign):
     _, result = foreign["runs"]
     assert result.returncode == 0, result.stderr

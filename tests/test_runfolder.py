@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from nncli.errors import UsageError, WriteError
 from nncli.runs.folder import RunFolder
 
 NNCLI = [sys.executable, "-m", "nncli"]
+STOP_AT = [sys.executable, str(Path(__file__).with_name("stop_at.py"))]  # see there
 
 
 @pytest.fixture
@@ -55,6 +54,7 @@ def test_one_claim_wins_an_empty_out_folder(tiny_moons, tmp_path):
         RunFolder.create(config, out, kind="train")
 
 
+@pytest.mark.slow
 def test_two_trainings_started_together_into_one_out_folder(slow_config, tmp_path):
     out = tmp_path / "race"
     args = [*NNCLI, "train", str(slow_config), "--out", str(out), "--quiet",
@@ -67,13 +67,14 @@ def test_two_trainings_started_together_into_one_out_folder(slow_config, tmp_pat
     assert status(out)["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow_config, tmp_path):
     out = tmp_path / "live"
-    process = subprocess.Popen([*NNCLI, "train", str(slow_config), "--out", str(out), "--quiet"])
+    # Paused before epoch 2's first step (tests/stop_at.py): training, its first epoch saved.
+    args = [*STOP_AT, "351", "pause", "--", "train", str(slow_config), "--out", str(out), "--quiet"]
+    process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert process.stdout.readline() == "paused\n"
         with pytest.raises(UsageError, match=rf"still running \(process {process.pid}\)"):
             run_train(None, [], resume=out)
         process.kill()  # -9: no handler runs, run.json still says running
@@ -84,6 +85,7 @@ def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow
         assert result["epochs_run"] == 20 and status(out)["status"] == "finished"
     finally:
         process.kill()
+        process.communicate()
 
 
 @pytest.mark.parametrize(
@@ -129,45 +131,39 @@ def test_a_full_disk_while_writing_outputs_leaves_a_resumable_run(tiny_moons, tm
     assert status(out)["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_closed_output_pipe_stops_training_resumably(slow_config, tmp_path):
     out = tmp_path / "piped"
-    # head leaves after the setup line; the epoch lines that follow meet the closed pipe. Ten
-    # epochs leave the pipe time to close on a loaded machine; resuming trains what is left.
-    shell = f"{' '.join(NNCLI)} train {slow_config} -s training.epochs=10 --out {out} | head -1"
-    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 141, done.stderr
-    assert done.stdout.count("\n") == 1
+    # Paused before the first step, the setup printed: the reader leaves (as `| head -1` does),
+    # and the first epoch's line, which is always printed, meets the closed pipe.
+    args = ["1", "pause", "--", "train", str(slow_config), "-s", "training.epochs=10",
+            "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen([*STOP_AT, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    read = []
+    for line in process.stdout:
+        if line == "paused\n":
+            break
+        read.append(line)
+    assert read and read[0].startswith("slow: 2000 rows"), (read, process.wait(60))
+    process.stdout.close()
+    _, stderr = process.communicate("\n", timeout=120)
+    assert process.returncode == 141, stderr
     record = status(out)
     assert record["status"] == "interrupted" and record["resumable"] is True
+    assert record["stopped_at"] == "epoch 2, step 0"
     assert run_train(None, [], resume=out)["epochs_run"] == 10
 
 
-def handles(pid: int, signum: int) -> bool:
-    """Whether process `pid` has installed a handler for `signum` (Linux: /proc SigCgt)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    caught = int(
-        next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt")), 16
-    )
-    return bool(caught >> (signum - 1) & 1)
-
-
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [("TERM", 143), ("INT", 130)])
 def test_a_signal_before_training_ends_a_slow_start_at_once(write_config, tmp_path, signum, code):
-    # Ten million rows take seconds to generate and split: a signal then must not wait for them.
+    # Ten million rows take seconds to generate and split: a signal then must not wait for them,
+    # nor for training to begin. It comes as the data set starts to be generated (stop_at.py).
     config = write_config({"data": {"source": "moons", "n_samples": 10_000_000}}, "big.yaml")
-    process = subprocess.Popen([*NNCLI, "train", str(config), "--out", str(tmp_path / "never")],
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    # Until nncli's handlers are in place (imports come first). Python catches SIGINT from its
-    # start, so only SIGTERM, which nncli catches alongside, says that they are.
-    while not handles(process.pid, signal.SIGTERM) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.3)  # well inside the data loading
-    start = time.monotonic()
-    process.send_signal(signum)
-    assert process.wait(timeout=20) == code
-    assert time.monotonic() - start < 5
-    assert "interrupted" in process.stderr.read()
-    assert not (tmp_path / "never").exists()
+    never = tmp_path / "never"
+    args = ["loading", signum, "--", "train", str(config), "--out", str(never)]
+    process = subprocess.run([*STOP_AT, *args], capture_output=True, text=True, timeout=120)
+    assert process.returncode == code, process.stderr
+    assert f"interrupted (SIG{signum})" in process.stderr
+    assert not never.exists()

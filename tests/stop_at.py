@@ -1,0 +1,89 @@
+"""Run the nncli CLI and act at a training step the caller chooses: a test's deterministic Ctrl-C.
+
+    python tests/stop_at.py [--rank R] AT ACTION[,ACTION...] -- NNCLI-ARGS...
+
+Training asks its stop request (`interrupts.StopRequest`) once before every step. Just before
+the AT-th question (1-based: the first run of a fresh `train` asks it before step AT - 1,
+counted across epochs) this process does each ACTION in order, then the question is answered.
+AT `loading` does them instead as a built-in data set starts to be generated, before training.
+
+- INT, TERM, KILL: `os.kill` itself with that signal, which the real handlers receive (Python
+  runs a handler for a signal sent to its own process before `os.kill` returns);
+- ctrl-c: SIGINT to its whole process group, as a terminal's Ctrl-C (torchrun and its ranks);
+- pause: print `paused` on stdout and wait for a line on stdin, so the test can meet the run
+  while it is training at that step, and let it go on.
+
+Under torchrun only rank R (default 0; RANK in the environment) acts. Nothing in nncli is
+changed: the patch wraps the stop request's question, the one seam every training path asks
+(or, `loading`, each entry of the dataset registry).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+
+from nncli import datasets, interrupts
+from nncli.cli import main
+
+
+def act(action: str) -> None:
+    if action == "pause":
+        print("paused", flush=True)
+        sys.stdin.readline()
+    elif action == "ctrl-c":
+        os.killpg(os.getpgid(0), signal.SIGINT)
+    else:
+        os.kill(os.getpid(), signal.Signals[f"SIG{action}"])
+
+
+def stop_at(at: int, actions: list[str]) -> None:
+    """Do `actions` just before the `at`-th stop question of this process."""
+    ask = interrupts.StopRequest.__call__
+    asked = 0
+
+    def question(request: interrupts.StopRequest) -> bool:
+        nonlocal asked
+        answer = ask(request)  # the first question also marks training as under way
+        asked += 1
+        if asked == at:
+            for action in actions:
+                act(action)
+            answer = ask(request)
+        return answer
+
+    interrupts.StopRequest.__call__ = question
+
+
+def stop_loading(actions: list[str]) -> None:
+    """Do `actions` as any built-in data set starts to load."""
+
+    def wrapped(load):
+        def loading(*args):
+            for action in actions:
+                act(action)
+            return load(*args)
+
+        return loading
+
+    for name, spec in datasets.DATASETS.items():
+        datasets.DATASETS[name] = dataclasses.replace(spec, load=wrapped(spec.load))
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    split = args.index("--")
+    ours, sys.argv[1:] = args[:split], args[split + 1 :]
+    rank = 0
+    if ours[0] == "--rank":
+        rank, ours = int(ours[1]), ours[2:]
+    at, actions = ours[0], ours[1].split(",")
+    if int(os.environ.get("RANK", "0")) != rank:
+        pass
+    elif at == "loading":
+        stop_loading(actions)
+    else:
+        stop_at(int(at), actions)
+    main()
