@@ -152,3 +152,22 @@ def limited_cli():
         }
 
     return run
+
+
+class StopAfter:
+    """A stop request that says yes on its `calls`-th question (one per training step)."""
+
+    exit_code = 130
+
+    def __init__(self, calls: int):
+        self.asked, self.calls = 0, calls
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.calls
+
+
+@pytest.fixture
+def stop_after() -> type[StopAfter]:
+    """`stop_after(n)`: a stop request (as the CLI's StopRequest) that says yes on the nth step."""
+    return StopAfter

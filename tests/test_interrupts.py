@@ -138,7 +138,7 @@ def test_a_run_still_training_refuses_a_resume_and_a_second_ctrl_c_quits_at_once
     assert status["status"] == "interrupted" and "stopped_at" not in status
 
 
-def test_resume_refuses_finished_missing_edited_and_misused_runs(tiny_moons, tmp_path):
+def test_resume_refuses_finished_missing_edited_and_misused_runs(tiny_moons, tmp_path, stop_after):
     done = tmp_path / "done"
     run_train(tiny_moons, [], out=done)
     cases = {
@@ -153,27 +153,16 @@ def test_resume_refuses_finished_missing_edited_and_misused_runs(tiny_moons, tmp
     # An interrupted run whose config was edited afterwards must not silently train on.
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted, match="interrupted at epoch"):
-        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(30))
+        run_train(tiny_moons, [], out=cut, should_stop=stop_after(30))
     edited = (cut / "config.yaml").read_text().replace("lr: 0.1", "lr: 0.2")
     (cut / "config.yaml").write_text(edited)
     result = runner.invoke(app, ["train", "--resume", str(cut)])
     assert result.exit_code == 2 and "does not match the saved training state" in result.stderr
 
 
-class StopAfter:
-    """A stop request that says yes on its `calls`-th question (one per training step)."""
-
-    exit_code = 130
-
-    def __init__(self, calls: int):
-        self.asked, self.calls = 0, calls
-
-    def __call__(self) -> bool:
-        self.asked += 1
-        return self.asked >= self.calls
-
-
-def test_history_csv_grows_each_epoch_and_a_resumed_run_continues_it(tiny_moons, tmp_path):
+def test_history_csv_grows_each_epoch_and_a_resumed_run_continues_it(
+    tiny_moons, tmp_path, stop_after
+):
     full = tmp_path / "full"
     seen: list[str] = []  # the file as each epoch's progress report finds it
 
@@ -189,7 +178,7 @@ def test_history_csv_grows_each_epoch_and_a_resumed_run_continues_it(tiny_moons,
 
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(30))  # inside epoch 4
+        run_train(tiny_moons, [], out=cut, should_stop=stop_after(30))  # inside epoch 4
     assert (cut / "history.csv").read_text() == "".join(lines[:4])  # epochs 1-3
     # As if epoch 4 had ended and been logged after the state was saved, then the process was
     # killed: the resumed run starts again from its state and must not repeat that row.
@@ -223,14 +212,14 @@ def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumable(
     assert (cut / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
 
 
-def test_resume_refuses_data_that_changed(tmp_path):
+def test_resume_refuses_data_that_changed(tmp_path, stop_after):
     data = tmp_path / "iris.csv"
     data.write_text((Path(__file__).parents[1] / "data/iris.csv").read_text())
     config = tmp_path / "c.yaml"
     config.write_text("data: {source: iris.csv, target: species}\ntraining: {epochs: 20}\n")
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(config, [], out=cut, should_stop=StopAfter(40))
+        run_train(config, [], out=cut, should_stop=stop_after(40))
     data.write_text(data.read_text().replace("5.1,3.5", "5.2,3.5", 1))
     result = runner.invoke(app, ["train", "--resume", str(cut)])
     assert result.exit_code == 2 and "no longer matches" in result.stderr
@@ -288,14 +277,14 @@ def test_disk_full_during_a_run_is_one_clear_line(tiny_moons, tmp_path, monkeypa
     assert not list((tmp_path / "r").glob(".*.tmp"))
 
 
-def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_path):
+def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_path, stop_after):
     from nncli.app.commands import run_compare
 
     options = {"activations": ["sigmoid", "relu"], "n_seeds": 2}
     whole = run_compare(tiny_moons, ["training.epochs=12"], out=tmp_path / "whole", **options)
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted, match="resume with: nncli compare-activations --resume"):
-        run_compare(tiny_moons, ["training.epochs=12"], out=cut, should_stop=StopAfter(50),
+        run_compare(tiny_moons, ["training.epochs=12"], out=cut, should_stop=stop_after(50),
                     **options)  # fmt: skip
     assert json.loads((cut / "run.json").read_text())["status"] == "interrupted"
     result = runner.invoke(app, ["compare-activations", "--resume", str(cut), "--json"])
@@ -306,7 +295,9 @@ def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_p
     assert again.exit_code == 2 and "already finished" in again.stderr
 
 
-def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(write_config, tmp_path):
+def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(
+    write_config, tmp_path, stop_after
+):
     config = write_config(
         {
             "data": {"source": "moons", "n_samples": 300},
@@ -315,7 +306,7 @@ def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(write_c
     )
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(config, [], out=cut, should_stop=StopAfter(100))
+        run_train(config, [], out=cut, should_stop=stop_after(100))
     state, _, _ = load_training_state(cut / "last.safetensors")
     result = runner.invoke(app, ["evaluate", str(cut / "best.safetensors"), "--json"])
     assert result.exit_code == 0, result.output
@@ -325,10 +316,10 @@ def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(write_c
     assert not (cut / "best.safetensors").exists() and (cut / "model.safetensors").exists()
 
 
-def test_resuming_with_the_other_command_says_which_to_use(tiny_moons, tmp_path):
+def test_resuming_with_the_other_command_says_which_to_use(tiny_moons, tmp_path, stop_after):
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(20))
+        run_train(tiny_moons, [], out=cut, should_stop=stop_after(20))
     result = runner.invoke(app, ["compare-activations", "--resume", str(cut)])
     assert result.exit_code == 2 and "started by nncli train" in result.stderr
 
@@ -494,12 +485,14 @@ CRAFTED = {
 
 
 @pytest.mark.parametrize("edit", CRAFTED.values(), ids=CRAFTED.keys())
-def test_a_crafted_resumable_state_is_one_line_not_an_internal_error(tiny_moons, tmp_path, edit):
+def test_a_crafted_resumable_state_is_one_line_not_an_internal_error(
+    tiny_moons, tmp_path, edit, stop_after
+):
     """Config and data match (so the run is resumable), but the saved loop state is malformed:
     each was an internal error inside the training loop, or (a negative epoch) trained on."""
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(tiny_moons, [], out=cut, should_stop=StopAfter(30))
+        run_train(tiny_moons, [], out=cut, should_stop=stop_after(30))
     crafted = crafted_state(cut, tmp_path / "crafted", edit)
     result = runner.invoke(app, ["train", "--resume", str(crafted)])
     assert result.exit_code == 2, result.output

@@ -18,23 +18,16 @@ SECRET = "root:x:0:0:root:/root:/bin/bash"
 EDITED = r"does not match its config\.yaml and run\.json"
 
 
-class StopAfter:
-    """A stop request that says yes on its `calls`-th question (one per training step)."""
+@pytest.fixture
+def interrupted_train(stop_after):
+    """`interrupted_train(config, out)`: a run stopped in its second epoch, resumable."""
 
-    exit_code = 130
+    def train(config: Path, out: Path) -> Path:
+        with pytest.raises(Interrupted):
+            run_train(config, [], out=out, should_stop=stop_after(30))
+        return out
 
-    def __init__(self, calls: int):
-        self.asked, self.calls = 0, calls
-
-    def __call__(self) -> bool:
-        self.asked += 1
-        return self.asked >= self.calls
-
-
-def interrupted_train(config: Path, out: Path) -> Path:
-    with pytest.raises(Interrupted):
-        run_train(config, [], out=out, should_stop=StopAfter(30))
-    return out
+    return train
 
 
 def edit_info(folder: Path, change) -> None:
@@ -56,7 +49,7 @@ def secret_file(tmp_path) -> Path:
 
 
 def test_a_state_naming_other_data_is_refused_before_that_data_is_read(
-    tiny_moons, tmp_path, secret_file
+    tiny_moons, tmp_path, secret_file, interrupted_train
 ):
     folder = interrupted_train(tiny_moons, tmp_path / "run")
 
@@ -81,7 +74,9 @@ def test_a_state_naming_other_data_is_refused_before_that_data_is_read(
     ],
     ids=["raw-epochs", "vary", "seeds", "overrides"],
 )
-def test_a_state_that_would_train_something_else_is_refused(tiny_moons, tmp_path, change):
+def test_a_state_that_would_train_something_else_is_refused(
+    tiny_moons, tmp_path, change, interrupted_train
+):
     folder = interrupted_train(tiny_moons, tmp_path / "run")
     edit_info(folder, change)
     with pytest.raises(UsageError, match=EDITED):
@@ -94,7 +89,7 @@ def test_a_state_that_would_train_something_else_is_refused(tiny_moons, tmp_path
     [None, "a string", {"raw": {}, "extra": 1}, {"raw": [], "config_path": 1}],
     ids=["missing", "string", "extra-key", "wrong-types"],
 )
-def test_a_malformed_saved_grid_is_one_clear_error(tiny_moons, tmp_path, grid):
+def test_a_malformed_saved_grid_is_one_clear_error(tiny_moons, tmp_path, grid, interrupted_train):
     folder = interrupted_train(tiny_moons, tmp_path / "run")
     edit_info(folder, lambda info: info.update(grid=grid))
     with pytest.raises(UsageError, match="saved training state is malformed"):
@@ -102,11 +97,11 @@ def test_a_malformed_saved_grid_is_one_clear_error(tiny_moons, tmp_path, grid):
 
 
 def test_a_sweep_state_varying_other_data_than_run_json_says_is_refused(
-    tiny_moons, tmp_path, secret_file
+    tiny_moons, tmp_path, secret_file, stop_after
 ):
     out = tmp_path / "sweep"
     with pytest.raises(Interrupted):
-        run_sweep(tiny_moons, [], vary=["training.lr=0.1,0.2"], out=out, should_stop=StopAfter(30))
+        run_sweep(tiny_moons, [], vary=["training.lr=0.1,0.2"], out=out, should_stop=stop_after(30))
     assert json.loads((out / "run.json").read_text())["grid"] == {
         "vary": ["training.lr=0.1,0.2"],
         "seeds": 1,
@@ -118,7 +113,7 @@ def test_a_sweep_state_varying_other_data_than_run_json_says_is_refused(
 
 
 def test_data_that_changed_into_something_unreadable_is_reported_without_its_content(
-    write_config, tmp_path
+    write_config, tmp_path, interrupted_train
 ):
     table = tmp_path / "table.csv"
     table.write_text("a,b,y\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(200)))
