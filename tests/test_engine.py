@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import pytest
 import torch
@@ -21,9 +21,17 @@ from nncli.model.mlp import StackedMLP
 from nncli.train.backprop import ExplicitStep
 from nncli.train.engine import fit
 from nncli.train.sgd import SGDSettings, StackedSGD
-from nncli.train.state import EpochReport, FitSettings, ModelRecord, ModelSettings, TrainingStopped
+from nncli.train.state import (
+    EpochReport,
+    FitOptions,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingStopped,
+)
 from nncli.train.steps import AutogradStep, choose_step
 
+OPTION_FIELDS = {f.name for f in fields(FitOptions)}
 HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
 
@@ -62,11 +70,14 @@ class Result:
 
 
 def run_fit(stacked, train, val, *, task, settings, seeds, per_model=None, **kwargs) -> Result:
-    """`fit` with every model on `settings` (or `per_model[k]`), model k seeded `seeds[k]`."""
+    """`fit` with every model on `settings` (or `per_model[k]`), model k seeded `seeds[k]`;
+    `kwargs` are `FitOptions` fields or `fit`'s own keywords (resume, should_stop, ...)."""
     recipes = per_model or [settings] * len(seeds)
     models = [r.model(seed) for r, seed in zip(recipes, seeds, strict=True)]
     shared = FitSettings(settings.batch_size, settings.epochs)
-    return Result.of(fit(stacked, train, val, task=task, settings=shared, models=models, **kwargs))
+    options = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_FIELDS}
+    options = FitOptions(task=task, settings=shared, models=models, **options)
+    return Result.of(fit(stacked, train, val, options, **kwargs))
 
 
 def classification_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

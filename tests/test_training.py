@@ -142,7 +142,8 @@ def test_precision_and_cuda_graphs_reach_the_engine(tiny_moons, monkeypatch):
     real_fit = nncli.train.stack.fit
 
     def spy(*args, **kwargs):
-        seen.update(precision=kwargs["precision"], cuda_graphs=kwargs["cuda_graphs"])
+        options = args[3]
+        seen.update(precision=options.precision, cuda_graphs=options.cuda_graphs)
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(nncli.train.stack, "fit", spy)

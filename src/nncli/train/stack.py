@@ -27,7 +27,14 @@ from nncli.train.engine import fit
 from nncli.train.losses import single_loss
 from nncli.train.parallel import DataParallel, Ranks
 from nncli.train.sgd import SGDSettings, UpdateRule
-from nncli.train.state import EpochReport, FitSettings, ModelRecord, ModelSettings, TrainingState
+from nncli.train.state import (
+    EpochReport,
+    FitOptions,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingState,
+)
 from nncli.train.threads import stack_threads
 
 # A model "learned" when its training loss is at least this fraction below the loss of the best
@@ -158,25 +165,28 @@ def train_stack(
         def checkpoint(state: TrainingState) -> None:
             on_checkpoint(state, list(stacked.parameters()))
 
+    options = FitOptions(
+        task=prepared.task,
+        settings=FitSettings(whole_batch(first, group), first.training.epochs),
+        models=[_model_settings(c) for c in configs],
+        target_scale=prepared.target_scale,
+        probe_gradients=diagnostics,
+        class_weight=weight.to(device) if weight is not None else None,
+        precision=first.training.precision,
+        cuda_graphs=first.training.cuda_graphs,
+        update_rule=UpdateRule.of([_model_settings(c).sgd for c in stack or configs]),
+    )
     with matmul_precision(first.training.precision):
         records = fit(
             stacked,
             train,
             val,
-            task=prepared.task,
-            settings=FitSettings(whole_batch(first, group), first.training.epochs),
-            models=[_model_settings(c) for c in configs],
-            target_scale=prepared.target_scale,
+            options,
+            resume=resume[0] if resume is not None else None,
+            group=group,
             on_epoch=on_epoch,
-            probe_gradients=diagnostics,
             should_stop=should_stop,
             on_checkpoint=checkpoint,
-            resume=resume[0] if resume is not None else None,
-            class_weight=weight.to(device) if weight is not None else None,
-            precision=first.training.precision,
-            cuda_graphs=first.training.cuda_graphs,
-            group=group,
-            update_rule=UpdateRule.of([_model_settings(c).sgd for c in stack or configs]),
         )
     if group is not None and not group.ranks.leader:
         return []
