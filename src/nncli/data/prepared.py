@@ -13,6 +13,7 @@ from nncli.config.schema import DataConfig, looks_like_path
 from nncli.data.dataset import Dataset, load_registered, with_task
 from nncli.data.encoding import Encoder, fit_encoder
 from nncli.data.preprocessing import Scaler, fit_scaler, split_indices
+from nncli.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class PreparedData:
         """A split's scaled features (N, F) float32 and targets (N,) on `device`."""
         x, y = self.raw[split]
         x = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32, device=device)
-        if self.task == "classification":
+        if TASKS[self.task].classes:
             return x, torch.as_tensor(y, dtype=torch.long, device=device)
         if self.target_scaler is not None:
             y = self.target_scaler.transform(y)
@@ -89,7 +90,7 @@ def prepare_data(data: DataConfig) -> PreparedData:
         dataset.y,
         data.split,
         seed=data.seed,
-        stratify=dataset.task == "classification",
+        stratify=TASKS[dataset.task].classes,
         class_names=dataset.classes,
     )
     encoder = fit_encoder(dataset.features.iloc[indices["train"]], data)
@@ -101,7 +102,7 @@ def prepare_data(data: DataConfig) -> PreparedData:
     lines = dataset.features.index.to_numpy()
     scaler = fit_scaler(raw["train"][0], data.scaling, unscaled=encoder.one_hot)
     target_scaler = None
-    if dataset.task == "regression" and data.scale_target:
+    if not TASKS[dataset.task].classes and data.scale_target:
         target_scaler = fit_scaler(raw["train"][1], "standard")
     rows = {name: lines[chosen] for name, chosen in indices.items()}
     return PreparedData(dataset, raw, rows, encoder, scaler, target_scaler)

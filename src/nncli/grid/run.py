@@ -88,7 +88,7 @@ def measure_saved(path: Path, configs: list[Config], data, diagnostics: bool) ->
     """The models `save_models` kept for `configs`, measured as `train_stack` measures them."""
     import torch
 
-    from nncli.model.diagnostics import input_blind_loss
+    from nncli.train.losses import input_blind_loss
     from nncli.train.stack import class_weights, measure_model
 
     nets, records, seconds = load_models(path, configs, data)

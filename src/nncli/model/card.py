@@ -14,6 +14,7 @@ from nncli.data.encoding import Encoder
 from nncli.data.preprocessing import Scaler
 from nncli.errors import UsageError, excerpt
 from nncli.model.mlp import layer_sizes
+from nncli.tasks import TASKS
 
 if TYPE_CHECKING:
     from nncli.config.schema import Config
@@ -57,7 +58,7 @@ class ModelCard:
         inputs = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32)
         with torch.no_grad():
             outputs = net(inputs)
-        if self.task == "classification":
+        if TASKS[self.task].classes:
             return torch.softmax(outputs, dim=-1).double().numpy()
         values = outputs.squeeze(-1).double().numpy()
         scaler = self.target_scaler
@@ -70,7 +71,7 @@ class ModelCard:
         outputs = self.predict_raw(net, x)
         if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
             return undefined_metrics(self.task)
-        if self.task == "classification":
+        if TASKS[self.task].classes:
             return classification_metrics(y, outputs, len(self.classes or []), self.positive)
         return regression_metrics(y, outputs)
 

@@ -20,11 +20,12 @@ from nncli.data.prepared import PreparedData
 from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts
 from nncli.model.card import ModelCard
-from nncli.model.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
+from nncli.model.diagnostics import dead_fraction, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
+from nncli.tasks import TASKS
 from nncli.train.devices import matmul_precision, resolve_device
 from nncli.train.engine import fit
-from nncli.train.losses import single_loss
+from nncli.train.losses import input_blind_loss, single_loss
 from nncli.train.parallel import DataParallel, Ranks
 from nncli.train.sgd import SGDSettings, UpdateRule
 from nncli.train.state import (
@@ -97,7 +98,7 @@ def class_weights(config: Config, prepared: PreparedData) -> torch.Tensor | None
     wanted = config.training.class_weight
     if wanted is None:
         return None
-    if prepared.task != "classification":
+    if not TASKS[prepared.task].classes:
         raise UsageError("training.class_weight: applies to classification only")
     classes = prepared.dataset.classes or []
     counts = torch.bincount(torch.as_tensor(prepared.raw["train"][1]), minlength=len(classes))

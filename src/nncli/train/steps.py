@@ -11,7 +11,7 @@ import torch
 
 from nncli.model.mlp import StackedMLP
 from nncli.train.backprop import ExplicitStep, covers
-from nncli.train.losses import stacked_loss
+from nncli.train.losses import LOSSES
 from nncli.train.parallel import GradientSync
 from nncli.train.sgd import StackedSGD
 from nncli.train.state import Engine, Precision
@@ -59,7 +59,7 @@ class AutogradStep:
     ):
         self.model = model
         self.optimizer = optimizer
-        self.task = task
+        self.loss = LOSSES[task]
         self.class_weight = class_weight
         self.autocast_dtype = autocast_dtype
         self.one_model = model.n_models == 1
@@ -76,9 +76,7 @@ class AutogradStep:
 
     def denominator(self, y: torch.Tensor) -> float | torch.Tensor:
         """As `ExplicitStep.denominator`, for class-index targets."""
-        if self.task == "classification" and self.class_weight is not None:
-            return self.class_weight[y].sum(-1)
-        return y.shape[-1]
+        return self.loss.denominator(y, self.class_weight)
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F) -> (K, N, C), in float32."""
@@ -97,7 +95,7 @@ class AutogradStep:
             x, y = x.unsqueeze(0), y.unsqueeze(0)
         with self._autocast(x):
             outputs = self.model(x)  # (K, B, C)
-            loss = stacked_loss(outputs.float(), y, self.task, self.class_weight, denominator)
+            loss = self.loss.stacked(outputs.float(), y, self.class_weight, denominator)
         self.optimizer.zero_grad()
         loss.backward()
         grads = [p.grad for p in self.model.parameters()]
