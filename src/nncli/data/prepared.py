@@ -3,6 +3,7 @@ scalers on the training split, fingerprint."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -63,6 +64,11 @@ class PreparedData:
 
     def fingerprint(self) -> str:
         """A hash of every split's rows, so a resumed run provably sees the data it started with."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
+        # Hashed once: the setup, the model cards and the run folder all ask for it.
         digest = hashlib.sha256()
         for split, (x, y) in self.raw.items():
             digest.update(split.encode())

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -79,6 +79,13 @@ class ModelCard:
     def positive(self) -> int:
         """Index of the class binary scores take as positive: `data.positive_class`, or 1."""
         return positive_index(self.config.get("data", {}).get("positive_class"), self.classes)
+
+    def for_config(self, config: Config) -> ModelCard:
+        """The card of another model of this one's stack: the same data and shapes, `config`'s
+        own settings (`describe` of it, without hashing the data again)."""
+        return replace(
+            self, config=config.model_dump(mode="json"), activation=config.model.activation
+        )
 
     @classmethod
     def describe(cls, config: Config, prepared: PreparedData) -> ModelCard:

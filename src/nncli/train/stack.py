@@ -36,7 +36,7 @@ from nncli.train.state import (
     ModelSettings,
     TrainingState,
 )
-from nncli.train.threads import stack_threads
+from nncli.train.threads import stack_threads, torch_threads
 
 # A model "learned" when its training loss is at least this fraction below the loss of the best
 # input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
@@ -149,83 +149,86 @@ def train_stack(
     if any(stack_key(c) != stack_key(first) for c in configs):
         raise ValueError("configs of one stack may differ only in PER_MODEL_KEYS")
     device = resolve_device(first.training.device)
-    torch.set_num_threads(stack_threads(first, prepared, len(configs)))
-    train = prepared.tensors("train", device)
-    val = prepared.tensors("val", device) if "val" in prepared.raw else None
-    card = ModelCard.describe(first, prepared)
-    stacked = StackedMLP.from_seeds(
-        card.sizes, [c.model.activation for c in configs], [c.seed for c in configs]
-    )
-    if resume is not None:
-        load_parameters(stacked, resume[1])
-    stacked = stacked.to(device)
-    weight = class_weights(first, prepared)
-    checkpoint = None
-    if on_checkpoint is not None:
-
-        def checkpoint(state: TrainingState) -> None:
-            on_checkpoint(state, list(stacked.parameters()))
-
-    options = FitOptions(
-        task=prepared.task,
-        settings=FitSettings(whole_batch(first, group), first.training.epochs),
-        models=[_model_settings(c) for c in configs],
-        target_scale=prepared.target_scale,
-        probe_gradients=diagnostics,
-        class_weight=weight.to(device) if weight is not None else None,
-        precision=first.training.precision,
-        cuda_graphs=first.training.cuda_graphs,
-        update_rule=UpdateRule.of([_model_settings(c).sgd for c in stack or configs]),
-    )
-    with matmul_precision(first.training.precision):
-        records = fit(
-            stacked,
-            train,
-            val,
-            options,
-            resume=resume[0] if resume is not None else None,
-            group=group,
-            on_epoch=on_epoch,
-            should_stop=should_stop,
-            on_checkpoint=checkpoint,
+    # The threads a stack trains with are its own: the caller's count is back afterwards.
+    with torch_threads(stack_threads(first, prepared, len(configs))):
+        train = prepared.tensors("train", device)
+        val = prepared.tensors("val", device) if "val" in prepared.raw else None
+        card = ModelCard.describe(first, prepared)  # the stack's: its models differ in config only
+        stacked = StackedMLP.from_seeds(
+            card.sizes, [c.model.activation for c in configs], [c.seed for c in configs]
         )
-    if group is not None and not group.ranks.leader:
-        return []
-    baseline = input_blind_loss(
-        *prepared.tensors("train", torch.device("cpu")), prepared.task, weight
-    )
-    return [
-        measure_model(config, prepared, stacked.member(k).cpu(), record, baseline, diagnostics)
-        for k, (config, record) in enumerate(zip(configs, records, strict=True))
-    ]
+        if resume is not None:
+            load_parameters(stacked, resume[1])
+        stacked = stacked.to(device)
+        weight = class_weights(first, prepared)
+        checkpoint = None
+        if on_checkpoint is not None:
+
+            def checkpoint(state: TrainingState) -> None:
+                on_checkpoint(state, list(stacked.parameters()))
+
+        options = FitOptions(
+            task=prepared.task,
+            settings=FitSettings(whole_batch(first, group), first.training.epochs),
+            models=[_model_settings(c) for c in configs],
+            target_scale=prepared.target_scale,
+            probe_gradients=diagnostics,
+            class_weight=weight.to(device) if weight is not None else None,
+            precision=first.training.precision,
+            cuda_graphs=first.training.cuda_graphs,
+            update_rule=UpdateRule.of([_model_settings(c).sgd for c in stack or configs]),
+        )
+        with matmul_precision(first.training.precision):
+            records = fit(
+                stacked,
+                train,
+                val,
+                options,
+                resume=resume[0] if resume is not None else None,
+                group=group,
+                on_epoch=on_epoch,
+                should_stop=should_stop,
+                on_checkpoint=checkpoint,
+            )
+        if group is not None and not group.ranks.leader:
+            return []
+        nets = [stacked.member(k).cpu() for k in range(len(configs))]
+        return measure_stack(configs, prepared, nets, records, card, weight, diagnostics)
 
 
-def measure_model(
-    config: Config,
+def measure_stack(
+    configs: list[Config],
     prepared: PreparedData,
-    net: nn.Sequential,
-    record: ModelRecord,
-    baseline_loss: float,
+    nets: list[nn.Sequential],
+    records: list[ModelRecord],
+    card: ModelCard,
+    weight: torch.Tensor | None,
     diagnostics: bool = False,
-) -> ModelFit:
-    """A trained model's metrics and losses on every split (and its unit diagnostics)."""
-    net = net.eval()
-    card = ModelCard.describe(config, prepared)
+) -> list[ModelFit]:
+    """Each trained model of a stack: its metrics and losses on every split (and its unit
+    diagnostics). `card` (`ModelCard.describe` of the first config) and `weight`
+    (`class_weights`) are the stack's, computed once: its models share data and shapes."""
     tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
-    model_fit = ModelFit(
-        config=config,
-        record=record,
-        net=net,
-        card=card,
-        metrics={s: card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
-        losses=_losses(net, tensors, prepared.task, class_weights(config, prepared)),
-        baseline_loss=baseline_loss,
-    )
-    if diagnostics:
-        x_train = tensors["train"][0]
-        model_fit.dead_fraction = dead_fraction(net, config.model.activation, x_train)
-        model_fit.saturated_fraction = saturated_fraction(net, config.model.activation, x_train)
-    return model_fit
+    baseline = input_blind_loss(*tensors["train"], prepared.task, weight)
+    fits = []
+    for config, net, record in zip(configs, nets, records, strict=True):
+        net = net.eval()
+        model_card = card.for_config(config)
+        model_fit = ModelFit(
+            config=config,
+            record=record,
+            net=net,
+            card=model_card,
+            metrics={s: model_card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
+            losses=_losses(net, tensors, prepared.task, weight),
+            baseline_loss=baseline,
+        )
+        if diagnostics:
+            x_train, activation = tensors["train"][0], config.model.activation
+            model_fit.dead_fraction = dead_fraction(net, activation, x_train)
+            model_fit.saturated_fraction = saturated_fraction(net, activation, x_train)
+        fits.append(model_fit)
+    return fits
 
 
 def _model_settings(config: Config) -> ModelSettings:
