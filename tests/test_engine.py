@@ -29,9 +29,10 @@ from nncli.train.state import (
     ModelSettings,
     TrainingStopped,
 )
-from nncli.train.steps import AutogradStep, choose_step
+from nncli.train.steps import AutogradStep, Step, choose_step
 
 OPTION_FIELDS = {f.name for f in fields(FitOptions)}
+ENGINES = ("explicit", "autograd")
 HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
 
@@ -524,6 +525,16 @@ def test_the_explicit_engine_runs_unless_bf16_asks_for_autocast():
     assert isinstance(bf16, AutogradStep) and bf16.autocast_dtype == torch.bfloat16
     with pytest.raises(ValueError, match="explicit engine"):
         choose_step(model, optimizer, "classification", None, "explicit", "bf16")
+
+
+def test_every_engine_is_a_step():
+    from nncli.train.graphs import GraphedStep
+
+    model = StackedMLP.from_seeds([2, 4, 3], ["relu"], [0])
+    optimizer = StackedSGD(list(model.parameters()), [SGDSettings(0.1)])
+    steps = [choose_step(model, optimizer, "classification", None, e) for e in ENGINES]
+    steps.append(GraphedStep(steps[0], torch.Size([8, 2])))
+    assert all(isinstance(step, Step) for step in steps)
 
 
 def test_bf16_trains_with_float32_weights_close_to_fp32():

@@ -5,7 +5,7 @@ same batches and return the outputs their loss was taken on."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -17,6 +17,7 @@ from nncli.train.sgd import StackedSGD
 from nncli.train.state import Engine, Precision
 
 
+@runtime_checkable
 class Step(Protocol):
     """One SGD step of every model of a stack, and prediction: what `engine.fit` trains with."""
 
