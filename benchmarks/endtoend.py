@@ -20,7 +20,7 @@ from sides import Data, Timer
 from nncli.model.mlp import StackedMLP
 from nncli.train.engine import fit
 from nncli.train.sgd import SGDSettings
-from nncli.train.state import FitSettings, ModelSettings
+from nncli.train.state import FitOptions, FitSettings, ModelSettings
 
 # Six activations x five seeds: the 30 models of the stacked scenario.
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu")
@@ -67,7 +67,7 @@ def fit_seconds(
     settings = FitSettings(batch_size=training["batch_size"], epochs=training["epochs"])
     models = [ModelSettings(seed, SGDSettings(lr=training["lr"])) for seed in seeds]
     with Timer("cpu") as timer:
-        fit(model, train, val, task="classification", settings=settings, models=models)
+        fit(model, train, val, FitOptions("classification", settings, models))
     return timer.seconds
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import inspect
 import itertools
 import logging
 import statistics
@@ -29,7 +28,7 @@ from torch import nn
 from nncli.model.mlp import StackedMLP
 from nncli.train.engine import fit
 from nncli.train.sgd import SGDSettings
-from nncli.train.state import FitSettings, ModelSettings
+from nncli.train.state import FitOptions, FitSettings, ModelSettings
 
 Data = tuple[torch.Tensor, torch.Tensor]  # (N, F) float32, (N,) int64 class labels
 
@@ -174,14 +173,12 @@ def parameters(spec: Spec) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
 def nncli_side(spec: Spec, data: Data, **extra) -> float | None:
     """`engine.fit` on one stacked model, without a validation split."""
     if spec.precision != "fp32":
-        if "precision" not in inspect.signature(fit).parameters:
-            return None
         extra["precision"] = spec.precision
     model = StackedMLP.from_seeds(list(spec.sizes), ["relu"], [spec.seed]).to(spec.device)
     settings = FitSettings(batch_size=spec.batch, epochs=spec.epochs)
     models = [ModelSettings(spec.seed, SGDSettings(lr=spec.lr))]
     with Timer(spec.device) as timer:
-        fit(model, data, None, task="classification", settings=settings, models=models, **extra)
+        fit(model, data, None, FitOptions("classification", settings, models, **extra))
     return timer.seconds / (steps_per_epoch(len(data[0]), spec.batch) * spec.epochs)
 
 

@@ -117,7 +117,9 @@ def test_the_output_gradient_is_the_losss(task):
 
 def test_prediction_equals_the_stacked_forward_with_mixed_activations():
     model = stacked(list(ACTIVATIONS), "classification")
-    step = ExplicitStep(model, StackedSGD(list(model.parameters()), [SGDSettings(0.1)]), "x")
+    step = ExplicitStep(
+        model, StackedSGD(list(model.parameters()), [SGDSettings(0.1)]), "classification"
+    )
     x = torch.randn(9, SIZES[0])
     with torch.no_grad():
         expected = model(x.expand(model.n_models, *x.shape))

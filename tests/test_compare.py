@@ -16,8 +16,8 @@ from nncli.cli import app
 from nncli.config.loading import load_config
 from nncli.data.prepared import prepare_data
 from nncli.grid.spec import build_grid
-from nncli.model.diagnostics import input_blind_loss
 from nncli.model.mlp import seeded_mlp
+from nncli.train.losses import input_blind_loss
 from nncli.train.stack import ModelFit, train_stack
 
 runner = CliRunner()

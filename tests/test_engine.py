@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import pytest
 import torch
@@ -21,9 +21,18 @@ from nncli.model.mlp import StackedMLP
 from nncli.train.backprop import ExplicitStep
 from nncli.train.engine import fit
 from nncli.train.sgd import SGDSettings, StackedSGD
-from nncli.train.state import EpochReport, FitSettings, ModelRecord, ModelSettings, TrainingStopped
-from nncli.train.steps import AutogradStep, choose_step
+from nncli.train.state import (
+    EpochReport,
+    FitOptions,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingStopped,
+)
+from nncli.train.steps import AutogradStep, Step, choose_step
 
+OPTION_FIELDS = {f.name for f in fields(FitOptions)}
+ENGINES = ("explicit", "autograd")
 HIDDEN = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 
 
@@ -62,11 +71,14 @@ class Result:
 
 
 def run_fit(stacked, train, val, *, task, settings, seeds, per_model=None, **kwargs) -> Result:
-    """`fit` with every model on `settings` (or `per_model[k]`), model k seeded `seeds[k]`."""
+    """`fit` with every model on `settings` (or `per_model[k]`), model k seeded `seeds[k]`;
+    `kwargs` are `FitOptions` fields or `fit`'s own keywords (resume, should_stop, ...)."""
     recipes = per_model or [settings] * len(seeds)
     models = [r.model(seed) for r, seed in zip(recipes, seeds, strict=True)]
     shared = FitSettings(settings.batch_size, settings.epochs)
-    return Result.of(fit(stacked, train, val, task=task, settings=shared, models=models, **kwargs))
+    options = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_FIELDS}
+    options = FitOptions(task=task, settings=shared, models=models, **options)
+    return Result.of(fit(stacked, train, val, options, **kwargs))
 
 
 def classification_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -513,6 +525,16 @@ def test_the_explicit_engine_runs_unless_bf16_asks_for_autocast():
     assert isinstance(bf16, AutogradStep) and bf16.autocast_dtype == torch.bfloat16
     with pytest.raises(ValueError, match="explicit engine"):
         choose_step(model, optimizer, "classification", None, "explicit", "bf16")
+
+
+def test_every_engine_is_a_step():
+    from nncli.train.graphs import GraphedStep
+
+    model = StackedMLP.from_seeds([2, 4, 3], ["relu"], [0])
+    optimizer = StackedSGD(list(model.parameters()), [SGDSettings(0.1)])
+    steps = [choose_step(model, optimizer, "classification", None, e) for e in ENGINES]
+    steps.append(GraphedStep(steps[0], torch.Size([8, 2])))
+    assert all(isinstance(step, Step) for step in steps)
 
 
 def test_bf16_trains_with_float32_weights_close_to_fp32():

@@ -50,23 +50,23 @@ def test_stopping_mid_epoch_on_cuda_resumes_bit_for_bit():
     from nncli.model.mlp import StackedMLP
     from nncli.train.engine import fit
     from nncli.train.sgd import SGDSettings
-    from nncli.train.state import FitSettings, ModelSettings, TrainingStopped
+    from nncli.train.state import FitOptions, FitSettings, ModelSettings, TrainingStopped
 
     prepared = prepare_data(configs("cpu")[0].data)
     cuda = torch.device("cuda")
     train, val = prepared.tensors("train", cuda), prepared.tensors("val", cuda)
     models = [ModelSettings(s, SGDSettings(0.1, momentum=0.9)) for s in (0, 1, 2)]
-    common = {"task": "classification", "settings": FitSettings(32, 3), "models": models}
+    options = FitOptions("classification", FitSettings(32, 3), models)
 
     def fresh() -> StackedMLP:
         return StackedMLP.from_seeds([2, 8, 2], ["relu", "tanh", "relu"], [0, 1, 2]).to(cuda)
 
     whole = fresh()
-    expected = fit(whole, train, val, **common)
+    expected = fit(whole, train, val, options)
     first = fresh()
     asked = iter(range(10**6))
     with pytest.raises(TrainingStopped) as stopped:
-        fit(first, train, val, should_stop=lambda: next(asked) >= 12, **common)  # mid-epoch 2
+        fit(first, train, val, options, should_stop=lambda: next(asked) >= 12)  # mid-epoch 2
     state = stopped.value.state
     # As after a restart: the state and the parameters come back from the CPU.
     state.order, state.outputs = state.order.cpu(), state.outputs.cpu()
@@ -74,7 +74,7 @@ def test_stopping_mid_epoch_on_cuda_resumes_bit_for_bit():
     with torch.no_grad():
         for mine, saved in zip(second.parameters(), stopped.value.params, strict=True):
             mine.copy_(saved.cpu())
-    resumed = fit(second, train, val, resume=state, **common)
+    resumed = fit(second, train, val, options, resume=state)
     assert [r.history for r in resumed] == [r.history for r in expected]
     for a, b in zip(whole.parameters(), second.parameters(), strict=True):
         assert torch.equal(a, b)
@@ -104,15 +104,14 @@ def cuda_fit(**options):
     from nncli.model.mlp import StackedMLP
     from nncli.train.engine import fit
     from nncli.train.sgd import SGDSettings
-    from nncli.train.state import FitSettings, ModelSettings
+    from nncli.train.state import FitOptions, FitSettings, ModelSettings
 
     prepared = prepare_data(configs("cpu")[0].data)
     cuda = torch.device("cuda")
     model = StackedMLP.from_seeds([2, 16, 16, 2], ["relu", "tanh", "tanh"], [0, 1, 2]).to(cuda)
     models = [ModelSettings(s, SGDSettings(0.1, momentum=0.9)) for s in (0, 1, 2)]
-    records = fit(model, prepared.tensors("train", cuda), prepared.tensors("val", cuda),
-                  task="classification", settings=FitSettings(32, 4), models=models,
-                  **options)  # fmt: skip
+    settings = FitOptions("classification", FitSettings(32, 4), models, **options)
+    records = fit(model, prepared.tensors("train", cuda), prepared.tensors("val", cuda), settings)
     return records, [p.detach().cpu() for p in model.parameters()]
 
 

@@ -124,16 +124,29 @@ def test_a_large_stack_takes_the_idle_cores_only(idle_machine, monkeypatch):
     assert stack_threads(config(batch_size=10**6, threads=2), prepared, 1) == 2  # as asked
 
 
-def test_training_sets_the_count_and_reports_it(tiny_moons, tmp_path, idle_machine):
+def test_training_sets_the_count_and_reports_it(tiny_moons, tmp_path, idle_machine, monkeypatch):
+    import nncli.train.stack
+
     idle_machine(2)
+    trained_with: list[int] = []  # torch's thread count while each stack trains
+    real_fit = nncli.train.stack.fit
+
+    def spy(*args, **kwargs):
+        trained_with.append(torch.get_num_threads())
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(nncli.train.stack, "fit", spy)
+    before = torch.get_num_threads()
     shown: list[str] = []
     run_train(tiny_moons, [], out=tmp_path / "auto", on_info=shown.append)
-    assert torch.get_num_threads() == 1  # a small model
+    assert trained_with == [1]  # a small model
+    assert torch.get_num_threads() == before  # and the caller's count is back
     assert shown[0].splitlines()[-1].endswith("; on cpu, 1 thread")
     assert json.loads((tmp_path / "auto/run.json").read_text())["threads"] == 1
     shown.clear()
     run_train(tiny_moons, ["training.threads=2"], out=tmp_path / "two", on_info=shown.append)
-    assert torch.get_num_threads() == 2
+    assert trained_with == [1, 2]
+    assert torch.get_num_threads() == before
     assert shown[0].splitlines()[-1].endswith("; on cpu, 2 threads")
     assert json.loads((tmp_path / "two/run.json").read_text())["threads"] == 2
 

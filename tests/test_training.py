@@ -142,10 +142,60 @@ def test_precision_and_cuda_graphs_reach_the_engine(tiny_moons, monkeypatch):
     real_fit = nncli.train.stack.fit
 
     def spy(*args, **kwargs):
-        seen.update(precision=kwargs["precision"], cuda_graphs=kwargs["cuda_graphs"])
+        options = args[3]
+        seen.update(precision=options.precision, cuda_graphs=options.cuda_graphs)
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(nncli.train.stack, "fit", spy)
     config = load_config(tiny_moons, ["training.precision=bf16", "training.cuda_graphs=true"])
     train_stack([config], prepare_data(config.data))
     assert seen == {"precision": "bf16", "cuda_graphs": True}
+
+
+def test_train_stack_leaves_torchs_threads_and_matmul_precision_as_it_found_them(tiny_moons):
+    from nncli.config.loading import load_config
+    from nncli.train.state import TrainingStopped
+
+    before = torch.get_num_threads()
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    other = 2 if before != 2 else 1
+    config = load_config(tiny_moons, [f"training.threads={other}", "training.precision=tf32"])
+    prepared = prepare_data(config.data)
+    train_stack([config], prepared)
+    assert torch.get_num_threads() == before
+    assert torch.backends.cuda.matmul.allow_tf32 == tf32
+    with pytest.raises(TrainingStopped):  # a stop request leaves them as found too
+        train_stack([config], prepared, should_stop=lambda: True)
+    assert torch.get_num_threads() == before
+    assert torch.backends.cuda.matmul.allow_tf32 == tf32
+
+
+def test_a_stack_hashes_its_data_and_describes_its_card_once(tiny_moons, monkeypatch):
+    import hashlib
+
+    import nncli.train.stack
+    from nncli.config.loading import load_config
+    from nncli.model.card import ModelCard
+
+    calls = {"sha256": 0, "describe": 0, "class_weights": 0}
+    real_sha256, real_describe = hashlib.sha256, ModelCard.describe.__func__
+    real_weights = nncli.train.stack.class_weights
+
+    def counted(name, function):
+        def count(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return count
+
+    monkeypatch.setattr(hashlib, "sha256", counted("sha256", real_sha256))
+    monkeypatch.setattr(ModelCard, "describe", classmethod(counted("describe", real_describe)))
+    monkeypatch.setattr(nncli.train.stack, "class_weights", counted("class_weights", real_weights))
+    config = load_config(tiny_moons)
+    configs = [config.model_copy(update={"seed": s}) for s in (0, 1, 2)]
+    prepared = prepare_data(config.data)
+    fits = train_stack(configs, prepared)
+    assert calls == {"sha256": 1, "describe": 1, "class_weights": 1}
+    assert fits[0].card.data_fingerprint == prepared.fingerprint()
+    for fit, alone in zip(fits, configs, strict=True):  # each card is the one its config gets
+        assert fit.card == real_describe(ModelCard, alone, prepared)

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nncli.tasks import CLASSIFICATION, REGRESSION
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
     load: Callable[[int, float, int], tuple[np.ndarray, np.ndarray]] | Callable[[], object]
-    task: str
+    task: str  # a name of `tasks.TASKS`
     description: str
     synthetic: bool
     default_samples: int = 0
@@ -135,7 +137,7 @@ def _sklearn(name: str, task: str, about: str) -> DatasetSpec:
     return DatasetSpec(_bundled(name), task, about, False)
 
 
-C, R = "classification", "regression"
+C, R = CLASSIFICATION, REGRESSION
 DATASETS: dict[str, DatasetSpec] = {
     "xor": _synthetic(_xor, C, "XOR of two inputs, the perceptron's nemesis", 400, 0.15),
     "moons": _synthetic(_moons, C, "two interleaving half circles", 1000, 0.2),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
+
+from nncli.tasks import CLASSIFICATION, REGRESSION, TASKS
 
 # Written with numpy rather than called from scikit-learn, whose import (scipy's, mostly) took
 # over a second, as long as torch's: the formulas of sklearn/metrics/_classification.py,
@@ -45,7 +46,7 @@ def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    task: Literal["regression", "classification"]
+    task: str  # a name of `tasks.TASKS`
     higher_is_better: bool  # `nncli runs --sort` lists the best run first
     note: str  # what it says; docs/metrics.md's table quotes it (tests/test_docs.py)
     unit: str = ""  # shown after the name in metric tables
@@ -61,13 +62,13 @@ class MetricSpec:
 # training tracks every epoch and `nncli runs` shows.
 METRICS: dict[str, MetricSpec] = {
     "mse": MetricSpec(
-        "regression",
+        REGRESSION,
         higher_is_better=False,
         note="mean squared error, in target units squared",
         fn=lambda t, p: float(np.mean((t - p) ** 2)),
     ),
     "mape": MetricSpec(
-        "regression",
+        REGRESSION,
         higher_is_better=False,
         note="mean absolute percentage error as a fraction (0.05 = 5%); undefined (`null` in"
         " JSON) when targets take both signs or one is near zero relative to the rest, where a"
@@ -77,38 +78,38 @@ METRICS: dict[str, MetricSpec] = {
         may_be_undefined=True,
     ),
     "mae": MetricSpec(
-        "regression",
+        REGRESSION,
         higher_is_better=False,
         note="mean absolute error, in target units",
         fn=lambda t, p: float(np.mean(np.abs(p - t))),
     ),
     "r2": MetricSpec(
-        "regression",
+        REGRESSION,
         higher_is_better=True,
         note="coefficient of determination (1 is perfect, 0 is predicting the mean)",
         fn=_r2,
     ),
     "accuracy": MetricSpec(
-        "classification", higher_is_better=True, note="fraction classified correctly"
+        CLASSIFICATION, higher_is_better=True, note="fraction classified correctly"
     ),
     "f1": MetricSpec(
-        "classification",
+        CLASSIFICATION,
         higher_is_better=True,
         note="F1 score: binary for two classes (positive = `data.positive_class`, by default the"
         " second class), else macro-averaged",
     ),
     "precision": MetricSpec(
-        "classification", higher_is_better=True, note="precision, averaged as f1 is"
+        CLASSIFICATION, higher_is_better=True, note="precision, averaged as f1 is"
     ),
-    "recall": MetricSpec("classification", higher_is_better=True, note="recall, averaged as f1 is"),
+    "recall": MetricSpec(CLASSIFICATION, higher_is_better=True, note="recall, averaged as f1 is"),
     "log_loss": MetricSpec(
-        "classification",
+        CLASSIFICATION,
         higher_is_better=False,
         note="cross-entropy of the predicted probabilities (0 is certain and right); it sees"
         " how confident a model is, which accuracy does not",
     ),
     "roc_auc": MetricSpec(
-        "classification",
+        CLASSIFICATION,
         higher_is_better=True,
         note="area under the ROC curve: binary, or one-vs-rest macro-averaged for more classes;"
         " undefined when a split lacks a class",
@@ -130,7 +131,7 @@ def headline_metric(task: str) -> str:
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
-    names = metric_names("regression")
+    names = metric_names(REGRESSION)
     if not np.all(np.isfinite(y_pred)):  # a diverged model: no metric means anything
         return dict.fromkeys(names)
     with np.errstate(all="ignore"):
@@ -163,7 +164,7 @@ def classification_metrics(
     likelihood = np.clip(probabilities, eps, 1 - eps)[np.arange(len(y_true)), y_true]  # (N,)
     found["log_loss"] = np.mean(-np.log(likelihood))
     found["roc_auc"] = _roc_auc(y_true, probabilities, n_classes, positive)
-    scores: dict = {name: _finite(found[name]) for name in metric_names("classification")}
+    scores: dict = {name: _finite(found[name]) for name in metric_names(CLASSIFICATION)}
     scores["confusion_matrix"] = matrix.tolist()
     scores["per_class"] = [
         {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
@@ -214,5 +215,5 @@ def _finite(value: float | None) -> float | None:
 
 def undefined_metrics(task: str) -> dict[str, None]:
     """Every metric of the task as None: what a diverged model's outputs are scored as."""
-    extra = list(DETAILS) if task == "classification" else []
+    extra = list(DETAILS) if TASKS[task].classes else []
     return dict.fromkeys([*metric_names(task), *extra])

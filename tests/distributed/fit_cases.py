@@ -12,7 +12,7 @@ from nncli.model.mlp import StackedMLP
 from nncli.train.engine import fit
 from nncli.train.parallel import DataParallel, process_group
 from nncli.train.sgd import SGDSettings
-from nncli.train.state import FitSettings, ModelSettings
+from nncli.train.state import FitOptions, FitSettings, ModelSettings
 
 # name -> (models, task, class weights, SGD settings per model, engine)
 CASES = {
@@ -43,18 +43,15 @@ def train(name: str, group: DataParallel | None) -> dict:
     y = classes if task == "classification" else values
     outputs = 2 if task == "classification" else 1
     model = StackedMLP.from_seeds([5, 16, 16, outputs], ["tanh"] * k, list(range(k)))
-    records = fit(
-        model,
-        (x, y),
-        (x[:50], y[:50]),
+    options = FitOptions(
         task=task,
         settings=FitSettings(BATCH, EPOCHS),
         models=[ModelSettings(seed=i, sgd=s) for i, s in enumerate(sgd)],
         class_weight=None if weights is None else torch.tensor(weights),
         engine=engine,
-        group=group,
         probe_gradients=True,
     )
+    records = fit(model, (x, y), (x[:50], y[:50]), options, group=group)
     return {
         "params": [p.detach().clone() for p in model.parameters()],
         "histories": [r.history for r in records],

@@ -22,6 +22,7 @@ from nncli.interrupts import StopRequest
 from nncli.report import describe as report
 from nncli.runs import layout as runs
 from nncli.runs.layout import PARTIAL_DIR
+from nncli.tasks import TASKS
 from nncli.train.parallel import Ranks
 
 
@@ -69,7 +70,7 @@ def run_train(
         summary = {
             "task": prepared.task,
             "device": run.device,
-            **({"classes": prepared.dataset.classes} if prepared.task == "classification" else {}),
+            **({"classes": prepared.dataset.classes} if TASKS[prepared.task].classes else {}),
             "epochs_run": model.record.epochs_run,
             "best_epoch": model.record.best_epoch,
             "kept_epoch": model.record.kept_epoch,

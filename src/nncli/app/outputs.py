@@ -20,6 +20,7 @@ from nncli.report import gridplots, plots
 from nncli.report import html as htmlreport
 from nncli.runs import layout as runs
 from nncli.runs.checkpoint import save_checkpoint
+from nncli.tasks import TASKS
 from nncli.train.stack import ModelFit
 
 if TYPE_CHECKING:
@@ -86,8 +87,8 @@ def _csv(rows: list[dict], *, header: bool = True) -> str:
 
 
 def loss_name(prepared: PreparedData) -> str:
-    name = "cross-entropy loss" if prepared.task == "classification" else "MSE loss"
-    if prepared.task == "regression" and prepared.target_scaler is not None:
+    name = TASKS[prepared.task].loss_name
+    if not TASKS[prepared.task].classes and prepared.target_scaler is not None:
         name += " (standardized target)"
     return name
 
@@ -109,9 +110,9 @@ def write_train_outputs(
         loss_name=loss_name(prepared),
         metric=headline_metric(prepared.task),
         kept_epoch=model.record.kept_epoch,
-        log=prepared.task == "regression",
+        log=not TASKS[prepared.task].classes,
     )
-    if prepared.task == "regression":
+    if not TASKS[prepared.task].classes:
         _regression_figures(run_dir, config, prepared, model)
     htmlreport.write_report(run_dir)  # last: it embeds the figures
 
@@ -214,7 +215,7 @@ def write_grid_outputs(
         for m, f in zip(grid.models, fits, strict=True)
         if m.seed == grid.seeds(m.variant)[0]
     ][:20]
-    if prepared.task == "regression" and x.shape[1] == 1:
+    if not TASKS[prepared.task].classes and x.shape[1] == 1:
         plots.plot_function_fit(
             out_dir / FITS_PLOT,
             first_seed[:10],
@@ -224,7 +225,7 @@ def write_grid_outputs(
             feature=prepared.dataset.feature_names[0],
             target=prepared.dataset.target_name,
         )
-    if prepared.task == "classification" and x.shape[1] == 2:
+    if TASKS[prepared.task].classes and x.shape[1] == 2:
         plots.plot_decision_boundaries(
             out_dir / "decision_boundaries.png",
             first_seed,

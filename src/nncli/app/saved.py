@@ -20,6 +20,7 @@ from nncli.fileio import atomic_write_text
 from nncli.model.card import ModelCard
 from nncli.runs.checkpoint import load_checkpoint
 from nncli.runs.layout import CHECKPOINT_FILE
+from nncli.tasks import TASKS
 from nncli.train.threads import multiply_adds, use_auto_threads
 
 
@@ -108,7 +109,7 @@ def read_labelled_csv(card: ModelCard, path: Path) -> tuple[np.ndarray, np.ndarr
     notes = []
     labels = table[card.target_name].str.strip()
     no_target = labels.eq("").to_numpy()
-    if card.task == "regression" or all(isinstance(c, int | float) for c in card.classes or []):
+    if not TASKS[card.task].classes or all(isinstance(c, int | float) for c in card.classes or []):
         no_target = no_target | is_missing(labels, encoder.missing_values)  # a number's NA
     if no_target.any():
         notes.append(f"dropped {int(no_target.sum())} row(s) with no"
@@ -134,7 +135,7 @@ def _typed(encoder, table: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
     column = card.target_name
-    if card.task == "regression":
+    if not TASKS[card.task].classes:
         return numeric_columns(table, [column], path)[:, 0]
     labels = table[column].str.strip()
     index = {str(label): i for i, label in enumerate(card.classes or [])}
@@ -181,7 +182,7 @@ def predict(target: Path, data: Path, *, id_column: str | None = None) -> pd.Dat
     use_auto_threads(multiply_adds(card.sizes, len(table)))
     outputs = card.predict_raw(net, encoder.transform(_typed(encoder, table, path), str(path)))
     result = table[([id_column] if id_column else []) + kept].reset_index(drop=True)
-    if card.task == "classification":
+    if TASKS[card.task].classes:
         labels = np.asarray(card.classes, dtype=object)
         result[names[0]] = labels[outputs.argmax(axis=1)]
         for i, name in enumerate(names[1:]):
@@ -226,6 +227,6 @@ def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, 
 
 def output_columns(card: ModelCard) -> list[str]:
     """The columns predict writes: the prediction, and a probability per class."""
-    if card.task == "classification":
+    if TASKS[card.task].classes:
         return ["prediction", *(f"probability_{label}" for label in card.classes or [])]
     return ["prediction"]

@@ -85,9 +85,8 @@ def prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, Pr
 def devices(grid: Grid) -> str:
     """The device(s) the grid's `training.device` resolve to; one that is not there is refused
     before anything is prepared."""
-    return ", ".join(
-        dict.fromkeys(str(resolve_device(m.config.training.device)) for m in grid.models)
-    )
+    names = dict.fromkeys(m.config.training.device for m in grid.models)  # each once, in order
+    return ", ".join(dict.fromkeys(str(resolve_device(name)) for name in names))
 
 
 def threads(grid: Grid, prepared: dict[str, PreparedData]) -> list[int]:

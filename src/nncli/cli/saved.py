@@ -15,6 +15,7 @@ import typer
 
 from nncli.cli.options import ConfigArgument, JsonOption, RunArgument, SetOption
 from nncli.fileio import to_json
+from nncli.tasks import TASKS
 
 
 class Split(str, Enum):
@@ -52,7 +53,7 @@ def evaluate(
         typer.echo(f"note: {note}", err=True)
     title = f"{run}: {result['n_samples']} rows"
     console.print(metrics_table(metrics, card.task, title=title))
-    if card.task == "classification":
+    if TASKS[card.task].classes:
         for name, values in metrics.items():
             matrix = values["confusion_matrix"]
             console.print(confusion_table(matrix, card.classes, title=f"Confusion ({name})"))

@@ -21,6 +21,7 @@ from nncli.cli.options import (
     SetOption,
 )
 from nncli.fileio import to_json
+from nncli.tasks import TASKS
 
 
 def _progress_target(*, as_json: bool, quiet: bool):
@@ -94,7 +95,7 @@ def train(
 
     console.print(metrics_table(summary["metrics"], summary["task"], title="Metrics by split"))
     test_split = "test" if "test" in summary["metrics"] else "val"
-    if summary["task"] == "classification" and not quiet and test_split in summary["metrics"]:
+    if TASKS[summary["task"]].classes and not quiet and test_split in summary["metrics"]:
         scores, classes = summary["metrics"][test_split], summary["classes"]
         if scores.get("per_class"):  # None for a diverged model
             title = f"Per class ({test_split})"

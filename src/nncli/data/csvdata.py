@@ -16,6 +16,7 @@ from nncli.data.csvfile import read_table
 from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.data.encoding import CATEGORICAL, NUMERIC
 from nncli.errors import UsageError, excerpt, excerpts
+from nncli.tasks import CLASSIFICATION, REGRESSION, TASKS
 
 # Auto-detected categories: a text column with more distinct values (or, in a small file, more
 # than half its rows) is more likely an id or free text, and must be named in data.categorical.
@@ -210,7 +211,7 @@ def _drop_missing_targets(
     blank = labels.eq("").to_numpy()
     listed = is_missing(labels, data.missing_values) & ~blank
     numbers = pd.to_numeric(labels, errors="coerce").notna().to_numpy()
-    numeric = data.task == "regression" or (numbers.any() and (numbers | listed | blank).all())
+    numeric = _asks_for_values(data.task) or (numbers.any() and (numbers | listed | blank).all())
     dropped = blank | (listed if numeric else False)
     if not dropped.any():
         return table, []
@@ -265,26 +266,31 @@ def _target_values(
         row = int(np.argmax(infinite))
         where = f"{path}: line {table.index[row]}, column {excerpt(target)}"
         raise UsageError(f"{where}: not a finite number: {excerpt(labels.iloc[row])}")
-    if task == "regression" and not numeric:
+    if _asks_for_values(task) and not numeric:
         row = int(np.argmax(numbers.isna().to_numpy()))
         where = f"{path}: line {table.index[row]}, column {excerpt(target)}"
         raise UsageError(f"{where}: regression needs a number, got {excerpt(labels.iloc[row])}")
     notes = []
-    if task == "auto":
-        task = "classification" if not numeric or _looks_like_classes(numbers) else "regression"
-        if numeric and task == "classification":
+    if task not in TASKS:  # "auto": the target's values settle it
+        task = CLASSIFICATION if not numeric or _looks_like_classes(numbers) else REGRESSION
+        if numeric and TASKS[task].classes:
             notes.append(
                 f"target {excerpt(target)}: {numbers.nunique()} distinct integers, taken as"
                 " classes; set data.task: regression to predict numbers"
             )
-    if task == "regression":
+    if not TASKS[task].classes:
         y = numeric_columns(table, [target], path)[:, 0]  # refuses magnitudes too
-        return y, "regression", None, notes
+        return y, task, None, notes
     if numeric:  # numeric labels: classes in numeric order, kept as numbers
         classes, y = np.unique(numbers.to_numpy(dtype=np.float64), return_inverse=True)
         return y.astype(np.int64), task, [label_value(c) for c in classes], notes
     classes, y = np.unique(labels.to_numpy(dtype=str), return_inverse=True)
     return y.astype(np.int64), task, [str(c) for c in classes], notes
+
+
+def _asks_for_values(task: str) -> bool:
+    """Whether `data.task` names a task whose target is a number (not classes, not "auto")."""
+    return task in TASKS and not TASKS[task].classes
 
 
 def _looks_like_classes(numbers: pd.Series) -> bool:

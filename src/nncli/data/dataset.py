@@ -10,6 +10,7 @@ import pandas as pd
 from nncli.config.data import DataConfig
 from nncli.datasets import DATASETS
 from nncli.errors import UsageError, excerpt
+from nncli.tasks import TASKS
 
 # CSV targets with at most this many distinct integer values are taken as class labels.
 MAX_INFERRED_CLASSES = 20
@@ -22,7 +23,7 @@ class Dataset:
     # position in a built-in set.
     features: pd.DataFrame
     y: np.ndarray  # (N,) class index (int64) or target value (float64)
-    task: str  # "classification" | "regression"
+    task: str  # a name of `tasks.TASKS`
     target_name: str
     classes: list | None  # original class labels, index-aligned with y; None for regression
     notes: tuple[str, ...] = ()  # what loading did that the user should hear: dropped rows, ...
@@ -42,11 +43,11 @@ def load_registered(data: DataConfig) -> Dataset:
     spec = DATASETS[data.source]
     if spec.synthetic:
         X, y = spec.load(data.n_samples, data.noise, data.seed)
-        classes = sorted(int(c) for c in np.unique(y)) if spec.task == "classification" else None
+        classes = sorted(int(c) for c in np.unique(y)) if TASKS[spec.task].classes else None
         return Dataset(_table(X, spec.feature_names), _target(y, spec.task), spec.task, "y",
                        classes)  # fmt: skip
     bunch = spec.load()
-    classes = [str(c) for c in bunch.target_names] if spec.task == "classification" else None
+    classes = [str(c) for c in bunch.target_names] if TASKS[spec.task].classes else None
     return Dataset(_table(bunch.data, bunch.feature_names), _target(bunch.target, spec.task),
                    spec.task, "target", classes)  # fmt: skip
 
@@ -56,14 +57,14 @@ def _table(X: np.ndarray, names) -> pd.DataFrame:
 
 
 def _target(y: np.ndarray, task: str) -> np.ndarray:
-    return np.asarray(y, dtype=np.int64 if task == "classification" else np.float64)
+    return np.asarray(y, dtype=TASKS[task].target_dtype)
 
 
 def with_task(dataset: Dataset, task: str) -> Dataset:
     """Apply a `data.task` override to a set whose natural task differs."""
     if task in ("auto", dataset.task):
         return dataset
-    if task == "regression":
+    if not TASKS[task].classes:
         labels = dataset.classes or []
         if not all(isinstance(c, int | float) for c in labels):
             raise UsageError(
@@ -71,7 +72,7 @@ def with_task(dataset: Dataset, task: str) -> Dataset:
                 f" this set are labels such as {excerpt(labels[0])}"
             )
         values = np.asarray(labels, dtype=np.float64)[dataset.y]
-        return replace(dataset, y=values, task="regression", classes=None)
+        return replace(dataset, y=values, task=task, classes=None)
     values, index = np.unique(dataset.y, return_inverse=True)
     classes = [label_value(v) for v in values]
-    return replace(dataset, y=index.astype(np.int64), task="classification", classes=classes)
+    return replace(dataset, y=index.astype(np.int64), task=task, classes=classes)

@@ -3,6 +3,7 @@ scalers on the training split, fingerprint."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from nncli.config.data import DataConfig, looks_like_path
 from nncli.data.dataset import Dataset, load_registered, with_task
 from nncli.data.encoding import Encoder, fit_encoder
 from nncli.data.preprocessing import Scaler, fit_scaler, split_indices
+from nncli.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class PreparedData:
         """A split's scaled features (N, F) float32 and targets (N,) on `device`."""
         x, y = self.raw[split]
         x = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32, device=device)
-        if self.task == "classification":
+        if TASKS[self.task].classes:
             return x, torch.as_tensor(y, dtype=torch.long, device=device)
         if self.target_scaler is not None:
             y = self.target_scaler.transform(y)
@@ -62,6 +64,11 @@ class PreparedData:
 
     def fingerprint(self) -> str:
         """A hash of every split's rows, so a resumed run provably sees the data it started with."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
+        # Hashed once: the setup, the model cards and the run folder all ask for it.
         digest = hashlib.sha256()
         for split, (x, y) in self.raw.items():
             digest.update(split.encode())
@@ -89,7 +96,7 @@ def prepare_data(data: DataConfig) -> PreparedData:
         dataset.y,
         data.split,
         seed=data.seed,
-        stratify=dataset.task == "classification",
+        stratify=TASKS[dataset.task].classes,
         class_names=dataset.classes,
     )
     encoder = fit_encoder(dataset.features.iloc[indices["train"]], data)
@@ -101,7 +108,7 @@ def prepare_data(data: DataConfig) -> PreparedData:
     lines = dataset.features.index.to_numpy()
     scaler = fit_scaler(raw["train"][0], data.scaling, unscaled=encoder.one_hot)
     target_scaler = None
-    if dataset.task == "regression" and data.scale_target:
+    if not TASKS[dataset.task].classes and data.scale_target:
         target_scaler = fit_scaler(raw["train"][1], "standard")
     rows = {name: lines[chosen] for name, chosen in indices.items()}
     return PreparedData(dataset, raw, rows, encoder, scaler, target_scaler)

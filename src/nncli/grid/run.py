@@ -86,18 +86,12 @@ def train_grid(
 
 def measure_saved(path: Path, configs: list[Config], data, diagnostics: bool) -> list:
     """The models `save_models` kept for `configs`, measured as `train_stack` measures them."""
-    import torch
-
-    from nncli.model.diagnostics import input_blind_loss
-    from nncli.train.stack import class_weights, measure_model
+    from nncli.model.card import ModelCard
+    from nncli.train.stack import class_weights, measure_stack
 
     nets, records, seconds = load_models(path, configs, data)
-    weight = class_weights(configs[0], data)
-    baseline = input_blind_loss(*data.tensors("train", torch.device("cpu")), data.task, weight)
-    fits = [
-        measure_model(c, data, net, record, baseline, diagnostics)
-        for c, net, record in zip(configs, nets, records, strict=True)
-    ]
+    card, weight = ModelCard.describe(configs[0], data), class_weights(configs[0], data)
+    fits = measure_stack(configs, data, nets, records, card, weight, diagnostics)
     for model_fit in fits:
         model_fit.stack_seconds = seconds
     return fits

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +14,7 @@ from nncli.data.encoding import Encoder
 from nncli.data.preprocessing import Scaler
 from nncli.errors import UsageError, excerpt
 from nncli.model.mlp import layer_sizes
+from nncli.tasks import TASKS
 
 if TYPE_CHECKING:
     from nncli.config.schema import Config
@@ -57,7 +58,7 @@ class ModelCard:
         inputs = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32)
         with torch.no_grad():
             outputs = net(inputs)
-        if self.task == "classification":
+        if TASKS[self.task].classes:
             return torch.softmax(outputs, dim=-1).double().numpy()
         values = outputs.squeeze(-1).double().numpy()
         scaler = self.target_scaler
@@ -70,7 +71,7 @@ class ModelCard:
         outputs = self.predict_raw(net, x)
         if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
             return undefined_metrics(self.task)
-        if self.task == "classification":
+        if TASKS[self.task].classes:
             return classification_metrics(y, outputs, len(self.classes or []), self.positive)
         return regression_metrics(y, outputs)
 
@@ -78,6 +79,13 @@ class ModelCard:
     def positive(self) -> int:
         """Index of the class binary scores take as positive: `data.positive_class`, or 1."""
         return positive_index(self.config.get("data", {}).get("positive_class"), self.classes)
+
+    def for_config(self, config: Config) -> ModelCard:
+        """The card of another model of this one's stack: the same data and shapes, `config`'s
+        own settings (`describe` of it, without hashing the data again)."""
+        return replace(
+            self, config=config.model_dump(mode="json"), activation=config.model.activation
+        )
 
     @classmethod
     def describe(cls, config: Config, prepared: PreparedData) -> ModelCard:

@@ -44,18 +44,3 @@ def saturated_fraction(net: nn.Sequential, activation: str, x: torch.Tensor) -> 
     limit = SATURATION_THRESHOLD * spec.max_derivative
     flat = sum(int((spec.derivative(z) < limit).sum()) for z in layers)
     return flat / sum(z.numel() for z in layers)
-
-
-def input_blind_loss(
-    x: torch.Tensor, y: torch.Tensor, task: str, weight: torch.Tensor | None = None
-) -> float:
-    """The loss of the best prediction that ignores the inputs: the training class frequencies
-    (tilted by class weights, which the weighted loss rewards), or the mean target."""
-    if task == "classification":
-        counts = torch.bincount(y).double()
-        if weight is not None:
-            counts = counts * weight[: len(counts)].double()
-        frequencies = counts / counts.sum()
-        present = frequencies[frequencies > 0]
-        return float(-(present * present.log()).sum())  # cross-entropy of those priors
-    return float(((y - y.mean()) ** 2).mean())

@@ -23,6 +23,7 @@ from nncli.errors import UsageError, clipped, excerpt
 from nncli.fileio import atomic_write_bytes, read_regular_bytes
 from nncli.model.card import ModelCard
 from nncli.model.mlp import build_mlp, memory_bytes
+from nncli.tasks import TASKS
 
 if TYPE_CHECKING:
     pass
@@ -120,7 +121,7 @@ def _check_card(card: ModelCard) -> None:
         raise ValueError(f"sizes must be integers from 1 to {MAX_WIDTH}, got {excerpt(sizes)}")
     if not isinstance(card.activation, str) or card.activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {excerpt(card.activation)}")
-    if card.task not in ("classification", "regression"):
+    if card.task not in TASKS:
         raise ValueError(f"unknown task {excerpt(card.task)}")
     data = card.config.get("data", {}) if isinstance(card.config, dict) else None
     ignored = data.get("ignore_columns", []) if isinstance(data, dict) else None
@@ -138,7 +139,7 @@ def _check_card(card: ModelCard) -> None:
     if not isinstance(card.target_name, str):
         raise ValueError(f"target_name must be a string, got {excerpt(card.target_name)}")
     labels = card.classes
-    if card.task == "regression":
+    if not TASKS[card.task].classes:
         if sizes[-1] != 1 or labels is not None:
             raise ValueError("a regression model has one output and no classes")
     elif not (isinstance(labels, list) and all(_is_label(c) for c in labels)

@@ -35,8 +35,7 @@ def load_models(path: Path, configs: list[Config], data) -> tuple[list, list, fl
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    from nncli.model.card import ModelCard
-    from nncli.model.mlp import build_mlp
+    from nncli.model.mlp import build_mlp, layer_sizes
     from nncli.runs.checkpoint import read_metadata
     from nncli.runs.state import record_from_json
 
@@ -47,9 +46,9 @@ def load_models(path: Path, configs: list[Config], data) -> tuple[list, list, fl
         records = [record_from_json(r) for r in json.loads(metadata["records"])]
         seconds = json.loads(metadata.get("seconds", "null"))
         nets = []
+        sizes = layer_sizes(data.n_features, configs[0].model.widths, data.n_outputs)  # shared
         for k, config in enumerate(configs):
-            card = ModelCard.describe(config, data)
-            net = build_mlp(card.sizes, config.model.activation)
+            net = build_mlp(sizes, config.model.activation)
             prefix = f"{k}."
             net.load_state_dict(
                 {n[len(prefix) :]: t for n, t in tensors.items() if n.startswith(prefix)}

@@ -18,11 +18,10 @@ contiguous slice of the model axis, in place, with no split or concatenation.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from nncli.model.activations import ACTIVATIONS, ActivationSpec
 from nncli.model.mlp import StackedMLP
-from nncli.train.losses import output_gradient
+from nncli.train.losses import LOSSES
 from nncli.train.parallel import GradientSync
 from nncli.train.sgd import StackedSGD
 
@@ -63,7 +62,7 @@ class ExplicitStep:
         self.whole = len(self.runs) == 1
         self.in_place = all(spec.saves == "output" for _, _, spec in self.runs)
         self.optimizer = optimizer
-        self.task = task
+        self.loss = LOSSES[task]
         self.class_weight = class_weight
         self.n_outputs = model.sizes[-1]
         # Data-parallel: gradients go to `sync` to be summed over the ranks, then update.
@@ -72,16 +71,12 @@ class ExplicitStep:
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """Targets as a step takes them: classes one-hot (..., C), made once an epoch rather
         than every step; regression targets as they are."""
-        if self.task != "classification":
-            return y
-        return F.one_hot(y, self.n_outputs).to(self.weights[0].dtype)
+        return self.loss.step_targets(y, self.n_outputs, self.weights[0].dtype)
 
     def denominator(self, y: torch.Tensor) -> float | torch.Tensor:
         """The loss's denominator over a whole batch of `targets` y: its rows, or with class
         weights each model's weight sum ((K,), or () for one model)."""
-        if self.task == "classification" and self.class_weight is not None:
-            return (y @ self.class_weight).sum(-1)
-        return y.shape[-2] if self.task == "classification" else y.shape[-1]
+        return self.loss.step_denominator(y, self.class_weight)
 
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
         """h W^T + b: (B, out) for one model, (K, B, out) for a stack."""
@@ -138,7 +133,7 @@ class ExplicitStep:
             pre_activations.append(z)
             h = self._activate(z)
 
-        d = output_gradient(outputs, y, self.task, self.class_weight, denominator)  # dL/dz
+        d = self.loss.gradient(outputs, y, self.class_weight, denominator)  # dL/dz
         optimizer, n, sync = self.optimizer, self.n_layers, self.sync
         for layer in reversed(range(n)):
             h = inputs[layer]

@@ -54,6 +54,7 @@ class GraphedStep:
         self.step = step
         self.predict = step.predict
         self.targets = step.targets
+        self.denominator = step.denominator
         self.batch_shape = batch_shape  # a full batch's x; others run eagerly
         self.warmup_left = warmup_steps
         self.capture = capture
@@ -63,10 +64,15 @@ class GraphedStep:
         self.outputs: torch.Tensor | None = None
 
     def __call__(
-        self, x: torch.Tensor, y: torch.Tensor, grad_norms: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        grad_norms: torch.Tensor | None = None,
+        denominator: float | torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if grad_norms is not None or x.shape != self.batch_shape:
-            return self.step(x, y, grad_norms)
+        """As `ExplicitStep.__call__`; a probing step, a shard or a short batch runs eagerly."""
+        if grad_norms is not None or denominator is not None or x.shape != self.batch_shape:
+            return self.step(x, y, grad_norms, denominator)
         if self.graph is None:
             if self.warmup_left > 0:
                 self.warmup_left -= 1

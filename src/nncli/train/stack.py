@@ -20,15 +20,23 @@ from nncli.data.prepared import PreparedData
 from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts
 from nncli.model.card import ModelCard
-from nncli.model.diagnostics import dead_fraction, input_blind_loss, saturated_fraction
+from nncli.model.diagnostics import dead_fraction, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
+from nncli.tasks import TASKS
 from nncli.train.devices import matmul_precision, resolve_device
 from nncli.train.engine import fit
-from nncli.train.losses import single_loss
+from nncli.train.losses import input_blind_loss, single_loss
 from nncli.train.parallel import DataParallel, Ranks
 from nncli.train.sgd import SGDSettings, UpdateRule
-from nncli.train.state import EpochReport, FitSettings, ModelRecord, ModelSettings, TrainingState
-from nncli.train.threads import stack_threads
+from nncli.train.state import (
+    EpochReport,
+    FitOptions,
+    FitSettings,
+    ModelRecord,
+    ModelSettings,
+    TrainingState,
+)
+from nncli.train.threads import stack_threads, torch_threads
 
 # A model "learned" when its training loss is at least this fraction below the loss of the best
 # input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
@@ -90,7 +98,7 @@ def class_weights(config: Config, prepared: PreparedData) -> torch.Tensor | None
     wanted = config.training.class_weight
     if wanted is None:
         return None
-    if prepared.task != "classification":
+    if not TASKS[prepared.task].classes:
         raise UsageError("training.class_weight: applies to classification only")
     classes = prepared.dataset.classes or []
     counts = torch.bincount(torch.as_tensor(prepared.raw["train"][1]), minlength=len(classes))
@@ -141,80 +149,86 @@ def train_stack(
     if any(stack_key(c) != stack_key(first) for c in configs):
         raise ValueError("configs of one stack may differ only in PER_MODEL_KEYS")
     device = resolve_device(first.training.device)
-    torch.set_num_threads(stack_threads(first, prepared, len(configs)))
-    train = prepared.tensors("train", device)
-    val = prepared.tensors("val", device) if "val" in prepared.raw else None
-    card = ModelCard.describe(first, prepared)
-    stacked = StackedMLP.from_seeds(
-        card.sizes, [c.model.activation for c in configs], [c.seed for c in configs]
-    )
-    if resume is not None:
-        load_parameters(stacked, resume[1])
-    stacked = stacked.to(device)
-    weight = class_weights(first, prepared)
-    checkpoint = None
-    if on_checkpoint is not None:
+    # The threads a stack trains with are its own: the caller's count is back afterwards.
+    with torch_threads(stack_threads(first, prepared, len(configs))):
+        train = prepared.tensors("train", device)
+        val = prepared.tensors("val", device) if "val" in prepared.raw else None
+        card = ModelCard.describe(first, prepared)  # the stack's: its models differ in config only
+        stacked = StackedMLP.from_seeds(
+            card.sizes, [c.model.activation for c in configs], [c.seed for c in configs]
+        )
+        if resume is not None:
+            load_parameters(stacked, resume[1])
+        stacked = stacked.to(device)
+        weight = class_weights(first, prepared)
+        checkpoint = None
+        if on_checkpoint is not None:
 
-        def checkpoint(state: TrainingState) -> None:
-            on_checkpoint(state, list(stacked.parameters()))
+            def checkpoint(state: TrainingState) -> None:
+                on_checkpoint(state, list(stacked.parameters()))
 
-    with matmul_precision(first.training.precision):
-        records = fit(
-            stacked,
-            train,
-            val,
+        options = FitOptions(
             task=prepared.task,
             settings=FitSettings(whole_batch(first, group), first.training.epochs),
             models=[_model_settings(c) for c in configs],
             target_scale=prepared.target_scale,
-            on_epoch=on_epoch,
             probe_gradients=diagnostics,
-            should_stop=should_stop,
-            on_checkpoint=checkpoint,
-            resume=resume[0] if resume is not None else None,
             class_weight=weight.to(device) if weight is not None else None,
             precision=first.training.precision,
             cuda_graphs=first.training.cuda_graphs,
-            group=group,
             update_rule=UpdateRule.of([_model_settings(c).sgd for c in stack or configs]),
         )
-    if group is not None and not group.ranks.leader:
-        return []
-    baseline = input_blind_loss(
-        *prepared.tensors("train", torch.device("cpu")), prepared.task, weight
-    )
-    return [
-        measure_model(config, prepared, stacked.member(k).cpu(), record, baseline, diagnostics)
-        for k, (config, record) in enumerate(zip(configs, records, strict=True))
-    ]
+        with matmul_precision(first.training.precision):
+            records = fit(
+                stacked,
+                train,
+                val,
+                options,
+                resume=resume[0] if resume is not None else None,
+                group=group,
+                on_epoch=on_epoch,
+                should_stop=should_stop,
+                on_checkpoint=checkpoint,
+            )
+        if group is not None and not group.ranks.leader:
+            return []
+        nets = [stacked.member(k).cpu() for k in range(len(configs))]
+        return measure_stack(configs, prepared, nets, records, card, weight, diagnostics)
 
 
-def measure_model(
-    config: Config,
+def measure_stack(
+    configs: list[Config],
     prepared: PreparedData,
-    net: nn.Sequential,
-    record: ModelRecord,
-    baseline_loss: float,
+    nets: list[nn.Sequential],
+    records: list[ModelRecord],
+    card: ModelCard,
+    weight: torch.Tensor | None,
     diagnostics: bool = False,
-) -> ModelFit:
-    """A trained model's metrics and losses on every split (and its unit diagnostics)."""
-    net = net.eval()
-    card = ModelCard.describe(config, prepared)
+) -> list[ModelFit]:
+    """Each trained model of a stack: its metrics and losses on every split (and its unit
+    diagnostics). `card` (`ModelCard.describe` of the first config) and `weight`
+    (`class_weights`) are the stack's, computed once: its models share data and shapes."""
     tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
-    model_fit = ModelFit(
-        config=config,
-        record=record,
-        net=net,
-        card=card,
-        metrics={s: card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
-        losses=_losses(net, tensors, prepared.task, class_weights(config, prepared)),
-        baseline_loss=baseline_loss,
-    )
-    if diagnostics:
-        x_train = tensors["train"][0]
-        model_fit.dead_fraction = dead_fraction(net, config.model.activation, x_train)
-        model_fit.saturated_fraction = saturated_fraction(net, config.model.activation, x_train)
-    return model_fit
+    baseline = input_blind_loss(*tensors["train"], prepared.task, weight)
+    fits = []
+    for config, net, record in zip(configs, nets, records, strict=True):
+        net = net.eval()
+        model_card = card.for_config(config)
+        model_fit = ModelFit(
+            config=config,
+            record=record,
+            net=net,
+            card=model_card,
+            metrics={s: model_card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
+            losses=_losses(net, tensors, prepared.task, weight),
+            baseline_loss=baseline,
+        )
+        if diagnostics:
+            x_train, activation = tensors["train"][0], config.model.activation
+            model_fit.dead_fraction = dead_fraction(net, activation, x_train)
+            model_fit.saturated_fraction = saturated_fraction(net, activation, x_train)
+        fits.append(model_fit)
+    return fits
 
 
 def _model_settings(config: Config) -> ModelSettings:

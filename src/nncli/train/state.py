@@ -1,5 +1,5 @@
-"""What training reads and returns: the settings of a stack, each model's record, the
-resumable state, the per-epoch report, and the stops that leave something to resume.
+"""What training reads and returns: the settings of a stack and `fit`'s options, each model's
+record, the resumable state, the per-epoch report, and the stops that leave something to resume.
 
 Plain data: the run folder, the progress display and the state file name these types without
 importing the engine that fills them.
@@ -8,10 +8,15 @@ importing the engine that fills them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
-from nncli.train.sgd import SGDSettings
+from nncli.train.sgd import SGDSettings, UpdateRule
+
+# Which step trains (see `steps.choose_step`), and in what precision.
+Engine = Literal["auto", "explicit", "autograd"]
+Precision = Literal["fp32", "tf32", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,25 @@ class ModelSettings:
     sgd: SGDSettings
     patience: int | None = None  # early stopping on val loss when set (and there is a val split)
     min_delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Everything `engine.fit` trains a stack with, besides the model, the data and the run's
+    hooks (callbacks, a state to resume, a data-parallel group)."""
+
+    task: str  # a name of `tasks.TASKS`
+    settings: FitSettings
+    models: list[ModelSettings]  # one per stacked model
+    target_scale: float = 1.0  # regression: the scaled target's unit in original units
+    probe_gradients: bool = False  # record each layer's gradient norm during the first epoch
+    class_weight: torch.Tensor | None = None  # (C,), as `F.cross_entropy(weight=...)` takes it
+    engine: Engine = "auto"
+    precision: Precision = "fp32"
+    # Replay the explicit step's full batches as one captured CUDA graph (graphs.py) on CUDA.
+    cuda_graphs: bool = False
+    # SGD's arithmetic, when these models are a part of a larger stack (see `sgd.UpdateRule`).
+    update_rule: UpdateRule | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +86,8 @@ class ModelRecord:
 
 @dataclass
 class TrainingState:
-    """Everything `fit` needs to continue exactly, bit for bit, where it left off."""
+    """Everything `fit` needs to continue where it left off: a stopped and resumed run ends
+    with the very bits of an uninterrupted one (tests/test_engine.py, test_interrupts.py)."""
 
     epoch: int  # the epoch to run (1-based)
     step: int  # steps of it already done

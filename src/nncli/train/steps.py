@@ -1,22 +1,47 @@
 """Which step trains a stack: the explicit engine (backprop.py), or autograd where it does not
-reach (bf16 autocast, an activation without explicit kernels). Both take the same batches and
-return the outputs their loss was taken on."""
+reach (bf16 autocast, an activation without explicit kernels). Both are a `Step`: they take the
+same batches and return the outputs their loss was taken on."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Literal
+from typing import Protocol, runtime_checkable
 
 import torch
 
 from nncli.model.mlp import StackedMLP
 from nncli.train.backprop import ExplicitStep, covers
-from nncli.train.losses import stacked_loss
+from nncli.train.losses import LOSSES
 from nncli.train.parallel import GradientSync
 from nncli.train.sgd import StackedSGD
+from nncli.train.state import Engine, Precision
 
-Engine = Literal["auto", "explicit", "autograd"]
-Precision = Literal["fp32", "tf32", "bf16"]
+
+@runtime_checkable
+class Step(Protocol):
+    """One SGD step of every model of a stack, and prediction: what `engine.fit` trains with."""
+
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        """An epoch's targets (K, N) (one model: (N,)) as the step takes them."""
+        ...
+
+    def denominator(self, y: torch.Tensor) -> float | torch.Tensor:
+        """The loss's denominator over a whole batch of `targets` y."""
+        ...
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, F) -> (K, N, C), every model on the same rows."""
+        ...
+
+    def __call__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        grad_norms: torch.Tensor | None = None,
+        denominator: float | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Train on one batch; return the (K, B, C) outputs its loss was taken on."""
+        ...
 
 
 class AutogradStep:
@@ -35,7 +60,7 @@ class AutogradStep:
     ):
         self.model = model
         self.optimizer = optimizer
-        self.task = task
+        self.loss = LOSSES[task]
         self.class_weight = class_weight
         self.autocast_dtype = autocast_dtype
         self.one_model = model.n_models == 1
@@ -52,9 +77,7 @@ class AutogradStep:
 
     def denominator(self, y: torch.Tensor) -> float | torch.Tensor:
         """As `ExplicitStep.denominator`, for class-index targets."""
-        if self.task == "classification" and self.class_weight is not None:
-            return self.class_weight[y].sum(-1)
-        return y.shape[-1]
+        return self.loss.denominator(y, self.class_weight)
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F) -> (K, N, C), in float32."""
@@ -73,7 +96,7 @@ class AutogradStep:
             x, y = x.unsqueeze(0), y.unsqueeze(0)
         with self._autocast(x):
             outputs = self.model(x)  # (K, B, C)
-            loss = stacked_loss(outputs.float(), y, self.task, self.class_weight, denominator)
+            loss = self.loss.stacked(outputs.float(), y, self.class_weight, denominator)
         self.optimizer.zero_grad()
         loss.backward()
         grads = [p.grad for p in self.model.parameters()]
@@ -99,7 +122,7 @@ def choose_step(
     engine: Engine = "auto",
     precision: Precision = "fp32",
     sync: GradientSync | None = None,
-) -> ExplicitStep | AutogradStep:
+) -> Step:
     """The explicit engine (backprop.py) wherever it covers the models; autograd for bf16 (its
     autocast recipe keeps float32 master weights) and activations without explicit kernels."""
     if engine == "auto":

@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -72,6 +74,19 @@ def stack_threads(config: Config, prepared: PreparedData, n_models: int) -> int:
     batch = min(config.training.batch_size, len(prepared.raw["train"][1]))  # as training clamps it
     work = multiply_adds(sizes, batch, n_models)
     return choose_threads(config.training.threads, work, cores_to_use())
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Compute with `threads` torch threads in the body, and with as many as before after it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def use_auto_threads(work: int) -> int:
