@@ -17,6 +17,7 @@ from nncli.app.commands import run_compare, run_sweep, run_train
 from nncli.config.loading import load_config
 from nncli.errors import UsageError, WriteError
 from nncli.runs.folder import RunFolder
+from nncli.runs.layout import TRAIN
 
 NNCLI = [sys.executable, "-m", "nncli"]
 
@@ -44,15 +45,15 @@ def test_one_claim_wins_an_empty_out_folder(tiny_moons, tmp_path):
     out = tmp_path / "shared"
     out.mkdir()
     config = load_config(tiny_moons)
-    first = RunFolder.create(config, out, kind="train")
+    first = RunFolder.create(config, out, kind=TRAIN)
     try:
         with pytest.raises(UsageError, match=rf"^{out}: still running \(process {os.getpid()}\)"):
-            RunFolder.create(config, out, kind="train")
+            RunFolder.create(config, out, kind=TRAIN)
     finally:
         first.release()
     # Released, the folder is no longer empty: nobody else may write into it.
     with pytest.raises(UsageError, match="--out must be a new or empty folder"):
-        RunFolder.create(config, out, kind="train")
+        RunFolder.create(config, out, kind=TRAIN)
 
 
 def test_two_trainings_started_together_into_one_out_folder(slow_config, tmp_path):

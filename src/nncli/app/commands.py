@@ -21,7 +21,7 @@ from nncli.grid.summary import all_failed, stack_times, summarize
 from nncli.interrupts import StopRequest
 from nncli.report import describe as report
 from nncli.runs import layout as runs
-from nncli.runs.layout import PARTIAL_DIR
+from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
 from nncli.train.parallel import Ranks
 
 
@@ -47,7 +47,7 @@ def run_train(
     (`ranks`) every rank trains its shard of each batch; the leader returns the summary, the
     others an empty one.
     """
-    request = GridRequest("train", config_path, overrides, out=out, resume=resume, ranks=ranks)
+    request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume, ranks=ranks)
     with grid_run(
         request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info, on_warning=on_warning
     ) as run:
@@ -105,7 +105,7 @@ def run_sweep(
     returns the summary, the others an empty one.
     """
     request = GridRequest(
-        "sweep", config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume,
+        SWEEP, config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume,
         ranks=ranks,
     )  # fmt: skip
     return _run_grid_command(request, callbacks)
@@ -138,7 +138,7 @@ def run_compare(
         raise UsageError("--resume takes only the run folder: it holds the config and settings")
     diagnostics = None if resume else True  # always on: the comparison's reason to be
     request = GridRequest(
-        "compare", config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume,
+        COMPARE, config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume,
         ranks=ranks,
     )  # fmt: skip
     return _run_grid_command(request, callbacks)
@@ -156,14 +156,15 @@ def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
             "task": prepared.task,
             "device": run.device,
         }
-        if request.kind == "compare":  # its contract: records named by activation
+        kind = request.kind
+        if kind.varies is not None:  # its contract: records named by the key it varies
+            name = kind.record_key
             shown = [
-                {"activation": r["values"]["model.activation"]}
-                | {k: v for k, v in r.items() if k != "values"}
+                {name: r["values"][kind.varies]} | {k: v for k, v in r.items() if k != "values"}
                 for r in results
             ]
             summary["results"] = shown
-            rows = [flat_row({"activation": r["activation"]}, r) for r in shown]
+            rows = [flat_row({name: r[name]}, r) for r in shown]
         else:
             summary |= {"varied": grid.varied, "results": results}
             rows = [flat_row(r["values"], r) for r in results]

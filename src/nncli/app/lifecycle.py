@@ -22,6 +22,7 @@ from nncli.model.card import ModelCard
 from nncli.runs import layout as runs
 from nncli.runs.checkpoint import save_checkpoint
 from nncli.runs.folder import Follower, RunFolder, Saved
+from nncli.runs.layout import RunKind
 from nncli.train.parallel import DataParallel, Ranks, agree, broadcast
 
 Info = Callable[[str], None]
@@ -35,7 +36,7 @@ class GridRequest:
     option is an error; without it, the defaults below apply.
     """
 
-    kind: str  # "train", "sweep" or "compare": names the folder and the resume command
+    kind: RunKind  # names the folder and the resume command, and says how it trains
     config_path: Path | None = None
     overrides: list[str] = field(default_factory=list)
     vary: list[str] = field(default_factory=list)
@@ -126,7 +127,7 @@ def _start(
     )
     _together(ranks, lambda: gridsetup.check_same_data(ranks, prepared, request.config_path))
     info = {
-        "kind": request.kind,
+        "kind": request.kind.name,
         "config": grid.base.model_dump(mode="json"),
         "data": {key: data.fingerprint() for key, data in prepared.items()},
         "grid": asdict(grid.spec),
@@ -156,7 +157,9 @@ def _start(
         if leader:
             folder.abandon("another process of the launch stopped before training")
         raise
-    split = survey(grid, ranks.world) if ranks is not None and request.kind != "train" else None
+    split = None
+    if ranks is not None and not request.kind.data_parallel:
+        split = survey(grid, ranks.world)
     return _Ready(folder, grid, prepared, device, diagnostics, split=split)
 
 
@@ -177,10 +180,10 @@ def _restart(
         if not leader:
             return None
         opened, _, saved = RunFolder.reopen(path, kind=request.kind, stop=should_stop)
-        if ranks is not None and request.kind != "train" and saved.state is not None:
+        if ranks is not None and not request.kind.data_parallel and saved.state is not None:
             opened.release()
             raise UsageError(
-                f"{path}: this {request.kind} ran in one process; resume it without torchrun"
+                f"{path}: this {request.kind.name} ran in one process; resume it without torchrun"
             )
         return opened, saved
 
@@ -192,7 +195,7 @@ def _restart(
 
         def rebuild():
             spec = GridSpec(**saved.info["grid"])
-            grid = grid_from_spec(spec, require_vary=False, flag=_vary_flag(request.kind))
+            grid = grid_from_spec(spec, require_vary=False, flag=request.kind.vary_flag)
             gridsetup.check_same_batch(grid, saved.info, ranks, path)
             device = gridsetup.devices(grid)  # `auto` may choose another device than before
             prepared = gridsetup.prepare(grid, path, saved.info.get("data"))
@@ -203,7 +206,7 @@ def _restart(
 
         grid, prepared, device, threads = _together(ranks, rebuild)
         split = None
-        if request.kind != "train" and saved.state is None:  # a sweep split across processes
+        if not request.kind.data_parallel and saved.state is None:  # split across processes
             world = 1 if ranks is None else ranks.world
             found = _together(ranks, lambda: survey(grid, world, path) if leader else None)
             split = broadcast(ranks, found)
@@ -248,8 +251,8 @@ def _fresh_grid(request: GridRequest, on_info: Info | None, on_warning: Info | N
         request.vary,
         1 if request.n_seeds is None else request.n_seeds,
         sequential=bool(request.sequential),
-        require_vary=request.kind == "sweep",
-        flag=_vary_flag(request.kind),
+        require_vary=request.kind.requires_vary,
+        flag=request.kind.vary_flag,
     )
     diagnostics = bool(request.diagnostics)
     device = gridsetup.devices(grid)
@@ -263,13 +266,10 @@ def _fresh_grid(request: GridRequest, on_info: Info | None, on_warning: Info | N
     return grid, prepared, diagnostics, device, threads, setup
 
 
-def _vary_flag(kind: str) -> str:
-    return "--activations" if kind == "compare" else "--vary"
-
-
 def _keep_best_weights(folder: RunFolder, grid: Grid, prepared: dict) -> None:
-    """With early stopping, `nncli train` keeps the best weights so far beside its state."""
-    if folder.kind != "train":
+    """With early stopping, a kind that keeps them (`nncli train`) keeps the best weights so
+    far beside its state."""
+    if not folder.kind.keeps_best:
         return
     (model,) = grid.models
     if model.config.training.early_stopping is None:
@@ -283,9 +283,10 @@ def _keep_best_weights(folder: RunFolder, grid: Grid, prepared: dict) -> None:
 def _log_history(
     folder: RunFolder, saved: Saved | None, on_epoch: Callable | None
 ) -> Callable | None:
-    """`nncli train` appends each epoch to history.csv as it ends (a sweep writes its models'
-    histories when it finishes); a resumed run's file restarts from the rows its state holds."""
-    if folder.kind != "train":
+    """A kind that logs it live (`nncli train`) appends each epoch to history.csv as it ends (a
+    sweep writes its models' histories when it finishes); a resumed run's file restarts from the
+    rows its state holds."""
+    if not folder.kind.live_history:
         return on_epoch
     records = saved.state.records if saved is not None else []
     log = HistoryLog(folder.path / runs.HISTORY_FILE, records[0].history if records else [])

@@ -12,6 +12,7 @@ from nncli.grid.spec import Grid, data_key
 from nncli.model.card import positive_index
 from nncli.model.mlp import check_fits_in_memory, layer_sizes
 from nncli.report import describe as report
+from nncli.runs.layout import RunKind, run_kind
 from nncli.train.devices import device_label, precision_note, resolve_device
 from nncli.train.parallel import Ranks, broadcast
 from nncli.train.stack import batch_size_note, class_weights
@@ -35,7 +36,9 @@ def check_same_batch(grid: Grid, info: dict, ranks: Ranks | None, path: Path) ->
     other number its batches, and so its training, would change."""
     before, now = info.get("processes", 1), 1 if ranks is None else ranks.world
     config = grid.models[0].config
-    if info.get("kind") == "train" and config.training.batch_scope == "process" and before != now:
+    kind = run_kind(info.get("kind"))
+    data_parallel = kind is not None and kind.data_parallel
+    if data_parallel and config.training.batch_scope == "process" and before != now:
         raise UsageError(
             f"{path}: its batch is training.batch_size per process (training.batch_scope:"
             f" process) and it trained on {before} process(es); resume it on {before}"
@@ -112,7 +115,7 @@ def describe(
     prepared: dict,
     device: str,
     threads: list[int],
-    kind: str,
+    kind: RunKind,
     ranks: Ranks | None,
     on_info: Callable[[str], None] | None,
     on_warning: Callable[[str], None] | None,
@@ -126,7 +129,7 @@ def describe(
     if on_warning is not None:
         notes = [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
         notes += [precision_note(m.config, device) for m in grid.models]
-        if ranks is not None and kind == "train" and first.training.cuda_graphs:
+        if ranks is not None and kind.data_parallel and first.training.cuda_graphs:
             notes.append(
                 "training.cuda_graphs: not used in data-parallel training (each step's"
                 " all-reduce runs between processes, outside any graph)"
@@ -145,7 +148,7 @@ def describe(
     processes = 1 if ranks is None else ranks.world
     if ranks is not None:
         shown += f", {processes} processes (torchrun)"
-    if kind == "train":
+    if kind.single_model:
         lines = [report.describe_setup(first, data, device=shown, processes=processes)]
     else:
         data_varied = any(key.startswith("data.") for key in grid.varied)

@@ -80,7 +80,7 @@ def build_report(folder: Path) -> str:
     status = _json(folder / runs.RUN_FILE)
     train = _json(folder / runs.METRICS_FILE)
     grid = _json(folder / runs.SUMMARY_FILE)
-    kind = status.get("kind") or ("train" if train else "sweep")
+    kind = status.get("kind") or (runs.TRAIN if train else runs.SWEEP).name
     parts = [f"<h1>{escape(folder.name)}</h1>", _facts(status, kind)]
     if status.get("setup"):
         parts.append(f"<h2>Setup</h2>\n<pre>{escape(status['setup'])}</pre>")
@@ -107,9 +107,7 @@ def _json(path: Path) -> dict:
 
 def _facts(status: dict, kind: str) -> str:
     """What run.json says: the command, when, where, and (unless it finished) how it ended."""
-    from nncli.runs.folder import command_name
-
-    facts = [command_name(kind)]
+    facts = [runs.command_name(kind)]
     facts += [f"{key} {status[key]}" for key in ("created", "device") if status.get(key)]
     if status.get("status") not in (None, "running", "finished"):
         facts.append(f"status {status['status']}")

@@ -23,6 +23,7 @@ from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, Wr
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
+from nncli.runs.layout import TRAIN, RunKind, command_name
 from nncli.runs.stacks import read_units
 from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
 from nncli.train.state import PartsStopped, TrainingStopped
@@ -48,7 +49,9 @@ class RunFolder:
     saved. `finish()` marks success.
     """
 
-    def __init__(self, path: Path, kind: str, lock_fd: int, record: dict, stop: StopRequest | None):
+    def __init__(
+        self, path: Path, kind: RunKind, lock_fd: int, record: dict, stop: StopRequest | None
+    ):
         self.path = path
         self.kind = kind
         self._lock_fd = lock_fd
@@ -66,7 +69,7 @@ class RunFolder:
         config: Config,
         out: Path | None,
         *,
-        kind: str,
+        kind: RunKind,
         stop: StopRequest | None = None,
         info: dict | None = None,
         **details: object,
@@ -81,8 +84,7 @@ class RunFolder:
             lock_fd = _claim(path, explicit=True)
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            suffix = {"train": "", "compare": "activations"}.get(kind, kind)
-            label = "-".join(filter(None, [config.name or "run", suffix]))
+            label = "-".join(filter(None, [config.name or "run", kind.suffix]))
             base = Path(config.output.dir) / f"{label}-{stamp}"
             path, n = base, 1
             while True:
@@ -96,7 +98,7 @@ class RunFolder:
         folder.info = dict(info or {})
         try:
             atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
-            folder.set_status("running", kind=kind, pid=os.getpid(), **details)
+            folder.set_status("running", kind=kind.name, pid=os.getpid(), **details)
         except BaseException:
             folder.release()
             raise
@@ -104,7 +106,7 @@ class RunFolder:
 
     @classmethod
     def reopen(
-        cls, path: Path, *, kind: str, stop: StopRequest | None = None
+        cls, path: Path, *, kind: RunKind, stop: StopRequest | None = None
     ) -> tuple[RunFolder, Config, Saved]:
         """An interrupted folder, its config and saved state; refuse anything not resumable."""
         path = Path(path)
@@ -119,8 +121,8 @@ class RunFolder:
                 raise UsageError(f"{path}: this run already finished; there is nothing to resume")
             if status == "failed":
                 raise UsageError(f"{path}: this run failed; resuming would repeat the failure")
-            recorded_kind = record.get("kind", "train")
-            if recorded_kind != kind:
+            recorded_kind = record.get("kind", TRAIN.name)
+            if recorded_kind != kind.name:
                 raise UsageError(
                     f"{path}: this folder was started by {command_name(recorded_kind)};"
                     " resume it with that"
@@ -188,7 +190,7 @@ class RunFolder:
         """How to continue: as it ran, alone or under torchrun (on any number of processes)."""
         from nncli.train.parallel import launched
 
-        command = f"{command_name(self.kind)} --resume {self.path}"
+        command = f"{self.kind.command} --resume {self.path}"
         ranks = launched()
         if ranks is None:
             return command
@@ -280,7 +282,7 @@ class Follower:
     """What a rank other than the leader of a torchrun launch holds in place of the run folder:
     it writes nothing (the leader writes the folder), and ends as the leader does, quietly."""
 
-    def __init__(self, kind: str, stop: StopRequest | None):
+    def __init__(self, kind: RunKind, stop: StopRequest | None):
         self.kind = kind
         self.stop = stop
         self.info: dict = {}
@@ -304,12 +306,6 @@ class Follower:
 
             raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
         return False
-
-
-def command_name(kind: str) -> str:
-    return {"train": "nncli train", "compare": "nncli compare-activations"}.get(
-        kind, f"nncli {kind}"
-    )
 
 
 def _claim(path: Path, *, explicit: bool) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "model.safetensors"
 HISTORY_FILE = "history.csv"
@@ -23,3 +25,57 @@ PARTIAL_DIR = "partial"  # finished stacks of an unfinished grid
 
 
 UNITS_FILE = "units.json"  # in partial/: the parts, and what a resume needs back
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """One kind of run folder: what a command that trains makes, and how it differs from the
+    others. run.json records its `name`."""
+
+    name: str  # as run.json holds it
+    command: str  # what runs it, and resumes it with --resume
+    suffix: str  # a default folder's name: <config name>[-suffix]-<time>
+    vary_flag: str  # the option its varied values come from, named in messages
+    requires_vary: bool  # a grid of one variant is refused
+    summary_file: str  # what --json prints, kept in the folder
+    data_parallel: bool  # under torchrun: every rank shares each batch, else the models are split
+    live_history: bool  # history.csv written as each epoch ends (a grid writes it at the end)
+    keeps_best: bool  # with early stopping, the best weights so far kept beside the state
+    varies: str | None = None  # the one key it always varies (its records are named by it)
+
+    @property
+    def single_model(self) -> bool:
+        """Whether it trains one model (a grid of one), not a grid of variants x seeds."""
+        return self.data_parallel
+
+    @property
+    def record_key(self) -> str | None:
+        """What its summary's records are named by, when it always varies one key."""
+        return None if self.varies is None else self.varies.rsplit(".", 1)[-1]
+
+
+TRAIN = RunKind(
+    "train", "nncli train", suffix="", vary_flag="--vary", requires_vary=False,
+    summary_file=METRICS_FILE, data_parallel=True, live_history=True, keeps_best=True,
+)  # fmt: skip
+SWEEP = RunKind(
+    "sweep", "nncli sweep", suffix="sweep", vary_flag="--vary", requires_vary=True,
+    summary_file=SUMMARY_FILE, data_parallel=False, live_history=False, keeps_best=False,
+)  # fmt: skip
+COMPARE = RunKind(
+    "compare", "nncli compare-activations", suffix="activations", vary_flag="--activations",
+    requires_vary=False, summary_file=SUMMARY_FILE, data_parallel=False, live_history=False,
+    keeps_best=False, varies="model.activation",
+)  # fmt: skip
+RUN_KINDS = {kind.name: kind for kind in (TRAIN, SWEEP, COMPARE)}
+
+
+def run_kind(name: object) -> RunKind | None:
+    """The kind run.json names (None for a name this nncli does not know)."""
+    return RUN_KINDS.get(name) if isinstance(name, str) else None
+
+
+def command_name(name: object) -> str:
+    """The command that made a folder of the kind run.json names."""
+    kind = run_kind(name)
+    return kind.command if kind is not None else f"nncli {name}"
