@@ -24,13 +24,6 @@ from nncli.train.stack import ModelFit
 if TYPE_CHECKING:
     from nncli.train.state import EpochReport
 
-# With diagnostics: the first layer's gradient over the output layer's, against the varied values.
-GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
-# 1-D regression: each variant's learned function, over and beyond the training range.
-FITS_PLOT = "fits.png"
-# The rows of each split: CSV line numbers (the header is line 1), or a built-in set's positions.
-SPLIT_FILE = "split.json"
-
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
     atomic_write_text(path, _csv(history))
@@ -98,7 +91,7 @@ def write_train_outputs(
     errors.png, and fit.png for one feature; report.html."""
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
-    atomic_write_text(run_dir / SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
+    atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
     write_history(run_dir / runs.HISTORY_FILE, model.record.history)
     atomic_write_json(run_dir / runs.METRICS_FILE, summary)
     plots.plot_learning_curves(
@@ -170,19 +163,20 @@ def write_grid_outputs(
         (out_dir / folder).mkdir(exist_ok=True)
     for model, model_fit in zip(grid.models, fits, strict=True):
         label = grid.label(model)
-        write_history(out_dir / runs.HISTORY_DIR / f"{label}.csv", model_fit.record.history)
+        history = out_dir / runs.HISTORY_DIR / runs.history_file(label)
+        write_history(history, model_fit.record.history)
         save_checkpoint(
-            out_dir / runs.MODELS_DIR / f"{label}.safetensors", model_fit.net, model_fit.card
+            out_dir / runs.MODELS_DIR / runs.model_file(label), model_fit.net, model_fit.card
         )
     labels = [variant_label(values) for values in grid.values]
     gridplots.plot_loss_bands(
-        out_dir / "loss_curves.png", _histories(grid, fits, labels), title=title
+        out_dir / runs.LOSS_CURVES_PLOT, _histories(grid, fits, labels), title=title
     )
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     if grid.varied:
         metric = headline_metric(prepared.task)
         gridplots.plot_by_value(
-            out_dir / "metric_by_value.png",
+            out_dir / runs.METRIC_PLOT,
             results,
             grid.varied,
             stat=lambda r: r["metrics"][split][metric],
@@ -192,11 +186,11 @@ def write_grid_outputs(
     if diagnostics:
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
         gridplots.plot_grad_norms(
-            out_dir / "grad_norms.png", norms, title=f"{title}: gradient by layer"
+            out_dir / runs.GRAD_NORMS_PLOT, norms, title=f"{title}: gradient by layer"
         )
         if grid.varied:
             gridplots.plot_by_value(
-                out_dir / GRAD_RATIO_PLOT,
+                out_dir / runs.GRAD_RATIO_PLOT,
                 results,
                 grid.varied,
                 stat=lambda r: r["grad_ratio"],
@@ -206,7 +200,7 @@ def write_grid_outputs(
             )
     activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
     if "model.activation" in grid.varied:
-        plots.plot_activations(out_dir / "activations.png", activations)
+        plots.plot_activations(out_dir / runs.ACTIVATIONS_PLOT, activations)
     x, y = prepared.raw["train"]
     first_seed = [
         (labels[m.variant], partial(f.card.predict_raw, f.net))
@@ -215,7 +209,7 @@ def write_grid_outputs(
     ][:20]
     if prepared.task == "regression" and x.shape[1] == 1:
         plots.plot_function_fit(
-            out_dir / FITS_PLOT,
+            out_dir / runs.FITS_PLOT,
             first_seed[:10],
             x,
             y,
@@ -225,7 +219,7 @@ def write_grid_outputs(
         )
     if prepared.task == "classification" and x.shape[1] == 2:
         plots.plot_decision_boundaries(
-            out_dir / "decision_boundaries.png",
+            out_dir / runs.BOUNDARIES_PLOT,
             first_seed,
             x,
             y,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nncli.config.schema import Config
 from nncli.grid.spec import Grid, data_key
-from nncli.runs.layout import PARTIAL_DIR
+from nncli.runs.layout import PARTIAL_DIR, stack_file
 from nncli.runs.stacks import load_models, save_models
 
 
@@ -46,7 +46,7 @@ def train_grid(
         if on_stack is not None:
             on_stack(s, len(grid.stacks))
         if s < resume_stack:
-            path = folder.path / PARTIAL_DIR / f"stack-{s}.safetensors"
+            path = folder.path / PARTIAL_DIR / stack_file(s)
             done = measure_saved(path, configs, data, diagnostics)
         else:
             folder.info |= {"stack": s, "stacks": len(grid.stacks)}
@@ -78,7 +78,7 @@ def train_grid(
                 model_fit.stack_seconds = seconds
             if len(grid.stacks) > 1:
                 (folder.path / PARTIAL_DIR).mkdir(exist_ok=True)
-                save_models(folder.path / PARTIAL_DIR / f"stack-{s}.safetensors", done)
+                save_models(folder.path / PARTIAL_DIR / stack_file(s), done)
         for i, model_fit in zip(members, done, strict=True):
             fits[i] = model_fit
     return fits

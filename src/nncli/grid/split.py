@@ -22,7 +22,7 @@ from pathlib import Path
 from nncli.errors import UsageError
 from nncli.fileio import atomic_write_json
 from nncli.grid.spec import Grid, data_key
-from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE
+from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE, part_file, part_state_file
 from nncli.runs.stacks import read_units, save_models
 from nncli.train.parallel import Ranks, broadcast, gather
 from nncli.train.state import PartsStopped
@@ -224,8 +224,8 @@ def _load_state(partial: Path, u: int) -> tuple:
 
 
 def _done_file(partial: Path, u: int) -> Path:
-    return partial / f"part-{u}.safetensors"
+    return partial / part_file(u)
 
 
 def _state_file(partial: Path, u: int) -> Path:
-    return partial / f"part-{u}.state.safetensors"
+    return partial / part_state_file(u)

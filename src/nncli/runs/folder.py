@@ -28,8 +28,6 @@ from nncli.runs.stacks import read_units
 from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
 from nncli.train.state import PartsStopped, TrainingStopped
 
-LOCK_FILE = ".lock"  # held (flock) by the process that runs the folder
-
 
 @dataclass
 class Saved:
@@ -224,7 +222,7 @@ class RunFolder:
             self._best_effort_status("interrupted", resumable=True, stopped_at=str(exc))
             code = self.stop.exit_code if self.stop is not None else 130
             raise Interrupted(
-                f"interrupted: {exc}; saved in {self.path / 'partial'}\n"
+                f"interrupted: {exc}; saved in {self.path / runs.PARTIAL_DIR}\n"
                 f"resume with: {self.resume_command}",
                 code,
             ) from None
@@ -319,11 +317,11 @@ def _claim(path: Path, *, explicit: bool) -> int:
             raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
-    had_lock = (path / LOCK_FILE).exists()
+    had_lock = (path / runs.LOCK_FILE).exists()
     lock_fd = _lock(path)
-    if any(entry != LOCK_FILE for entry in os.listdir(path)):  # checked under the lock
+    if any(entry != runs.LOCK_FILE for entry in os.listdir(path)):  # checked under the lock
         if not had_lock:
-            (path / LOCK_FILE).unlink(missing_ok=True)  # leave the folder as it was
+            (path / runs.LOCK_FILE).unlink(missing_ok=True)  # leave the folder as it was
         _unlock(lock_fd)
         raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
     return lock_fd
@@ -331,7 +329,7 @@ def _claim(path: Path, *, explicit: bool) -> int:
 
 def _lock(path: Path) -> int:
     """Hold the folder's lock (and write our pid in it), or say which process holds it."""
-    lock = path / LOCK_FILE
+    lock = path / runs.LOCK_FILE
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as exc:

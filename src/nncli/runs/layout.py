@@ -12,6 +12,7 @@ RUN_FILE = "run.json"
 LOSS_PLOT_FILE = "loss.png"
 FIT_PLOT_FILE = "fit.png"  # 1-D regression only: the learned function, beyond the data too
 ERRORS_PLOT_FILE = "errors.png"  # regression: predicted vs true, percentage error vs |target|
+SPLIT_FILE = "split.json"  # the rows of each split: CSV line numbers, or a set's positions
 REPORT_FILE = "report.html"  # every run, sweep and comparison: the folder as one page
 LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes
 BEST_FILE = "best.safetensors"  # with early stopping, the best weights so far; removed likewise
@@ -21,10 +22,43 @@ SUMMARY_CSV_FILE = "summary.csv"  # one row per variant
 MODELS_CSV_FILE = "models.csv"  # one row per model (variant x seed)
 HISTORY_DIR = "history"  # <label>.csv per model
 MODELS_DIR = "models"  # <label>.safetensors per model
-PARTIAL_DIR = "partial"  # finished stacks of an unfinished grid
+LOSS_CURVES_PLOT = "loss_curves.png"  # loss by epoch per variant
+METRIC_PLOT = "metric_by_value.png"  # the headline metric against each varied value
+GRAD_NORMS_PLOT = "grad_norms.png"  # with diagnostics: the gradient norm of each layer
+# With diagnostics: the first layer's gradient over the output layer's, against the varied values.
+GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
+ACTIVATIONS_PLOT = "activations.png"  # model.activation varied: each one and its derivative
+FITS_PLOT = "fits.png"  # 1-D regression: each variant's learned function, beyond the data too
+BOUNDARIES_PLOT = "decision_boundaries.png"  # 2-D classification: each variant's classes
+# Partial results of an unfinished grid, in PARTIAL_DIR
+PARTIAL_DIR = "partial"
+UNITS_FILE = "units.json"  # a split sweep's parts, and what a resume needs back
+LOCK_FILE = ".lock"  # held (flock) by the process that runs the folder
 
 
-UNITS_FILE = "units.json"  # in partial/: the parts, and what a resume needs back
+def stack_file(stack: int) -> str:
+    """A finished stack's models, in PARTIAL_DIR."""
+    return f"stack-{stack}.safetensors"
+
+
+def part_file(part: int) -> str:
+    """A split sweep's finished part's models, in PARTIAL_DIR."""
+    return f"part-{part}.safetensors"
+
+
+def part_state_file(part: int) -> str:
+    """A split sweep's part stopped part-way: its resumable state, in PARTIAL_DIR."""
+    return f"part-{part}.state.safetensors"
+
+
+def history_file(label: str) -> str:
+    """A grid model's history, in HISTORY_DIR."""
+    return f"{label}.csv"
+
+
+def model_file(label: str) -> str:
+    """A grid model's checkpoint, in MODELS_DIR."""
+    return f"{label}.safetensors"
 
 
 @dataclass(frozen=True)
