@@ -39,7 +39,7 @@ def run_train(
     on_epoch: Callable | None = None,
     on_info: Info | None = None,
     on_warning: Info | None = None,
-    ranks: Ranks | None = None,
+    ranks: Ranks = Ranks.single(),
 ) -> dict:
     """Train the one model a config describes (or `resume` a run folder); return the summary.
 
@@ -94,7 +94,7 @@ def run_sweep(
     diagnostics: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
-    ranks: Ranks | None = None,
+    ranks: Ranks = Ranks.single(),
     **callbacks,
 ) -> dict:
     """Train every variant x seed of a grid; write the sweep folder; return its JSON summary.
@@ -120,7 +120,7 @@ def run_compare(
     sequential: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
-    ranks: Ranks | None = None,
+    ranks: Ranks = Ranks.single(),
     **callbacks,
 ) -> dict:
     """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed

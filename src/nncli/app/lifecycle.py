@@ -45,7 +45,7 @@ class GridRequest:
     diagnostics: bool | None = None  # default False
     out: Path | None = None
     resume: Path | None = None
-    ranks: Ranks | None = None  # this process's place in a torchrun launch, if it is in one
+    ranks: Ranks = field(default_factory=Ranks.single)  # its place in a torchrun launch
 
 
 @dataclass
@@ -90,7 +90,7 @@ def grid_run(
     writes the folder (see `distributed`).
     """
     ranks = request.ranks
-    leader = ranks is None or ranks.leader
+    leader = ranks.leader
     if not leader:  # the leader reports for every rank
         on_epoch = on_info = on_warning = on_stack = None
     if request.resume is None:
@@ -108,7 +108,7 @@ def grid_run(
                                     resuming=saved is not None, diagnostics=ready.diagnostics,
                                     **callbacks)  # fmt: skip
         else:
-            group = DataParallel(ranks) if ranks is not None else None
+            group = DataParallel(ranks) if ranks.distributed else None
             fits = train_grid(grid, prepared, folder, saved=saved, diagnostics=ready.diagnostics,
                               group=group, **callbacks)  # fmt: skip
         yield GridRun(folder, grid, prepared, fits, ready.diagnostics, ready.device, leader)
@@ -119,7 +119,7 @@ def _start(
 ) -> _Ready:
     """A new run: its grid and data checked on every rank, then its folder claimed."""
     ranks = request.ranks
-    leader = ranks is None or ranks.leader
+    leader = ranks.leader
     if request.config_path is None:
         raise UsageError("give a config file, or --resume FOLDER")
     grid, prepared, diagnostics, device, threads, setup = _together(
@@ -132,7 +132,7 @@ def _start(
         "data": {key: data.fingerprint() for key, data in prepared.items()},
         "grid": asdict(grid.spec),
         "diagnostics": diagnostics,
-        "processes": 1 if ranks is None else ranks.world,
+        "processes": ranks.world,
     }
     try:
         folder = Follower(request.kind, should_stop)
@@ -158,7 +158,7 @@ def _start(
             folder.abandon("another process of the launch stopped before training")
         raise
     split = None
-    if ranks is not None and not request.kind.data_parallel:
+    if ranks.distributed and not request.kind.data_parallel:
         split = survey(grid, ranks.world)
     return _Ready(folder, grid, prepared, device, diagnostics, split=split)
 
@@ -169,7 +169,7 @@ def _restart(
     """A run to resume: its folder reopened by the leader, what it saved shared with every
     rank, its grid and data rebuilt and checked against the first run's."""
     ranks = request.ranks
-    leader = ranks is None or ranks.leader
+    leader = ranks.leader
     path = request.resume
     given = [request.config_path, request.out, *request.overrides, *request.vary]
     given += [request.n_seeds, request.sequential, request.diagnostics]
@@ -180,7 +180,7 @@ def _restart(
         if not leader:
             return None
         opened, _, saved = RunFolder.reopen(path, kind=request.kind, stop=should_stop)
-        if ranks is not None and not request.kind.data_parallel and saved.state is not None:
+        if ranks.distributed and not request.kind.data_parallel and saved.state is not None:
             opened.release()
             raise UsageError(
                 f"{path}: this {request.kind.name} ran in one process; resume it without torchrun"
@@ -207,8 +207,7 @@ def _restart(
         grid, prepared, device, threads = _together(ranks, rebuild)
         split = None
         if not request.kind.data_parallel and saved.state is None:  # split across processes
-            world = 1 if ranks is None else ranks.world
-            found = _together(ranks, lambda: survey(grid, world, path) if leader else None)
+            found = _together(ranks, lambda: survey(grid, ranks.world, path) if leader else None)
             split = broadcast(ranks, found)
         if leader:
             folder.set_status(
@@ -216,7 +215,7 @@ def _restart(
                 pid=os.getpid(),
                 device=device,
                 threads=gridsetup.threads_record(threads),
-                processes=1 if ranks is None else ranks.world,
+                processes=ranks.world,
             )
         if on_info is not None:
             on_info(f"resuming {folder.path} at {folder.position(saved.state)}")
@@ -231,7 +230,7 @@ def _restart(
 T = TypeVar("T")
 
 
-def _together(ranks: Ranks | None, work: Callable[[], T]) -> T:
+def _together(ranks: Ranks, work: Callable[[], T]) -> T:
     """`work()`, on every rank of a launch: each goes on only if it succeeded on every rank
     (`distributed.agree`); alone, simply `work()`."""
     try:

@@ -19,9 +19,9 @@ from nncli.train.stack import batch_size_note, class_weights
 from nncli.train.threads import stack_threads
 
 
-def check_same_data(ranks: Ranks | None, prepared: dict, source: Path) -> None:
+def check_same_data(ranks: Ranks, prepared: dict, source: Path) -> None:
     """Under torchrun, refuse a rank whose data is not the leader's (another machine's files)."""
-    if ranks is None:
+    if not ranks.distributed:
         return
     mine = {key: data.fingerprint() for key, data in prepared.items()}
     if broadcast(ranks, mine) != mine:
@@ -31,10 +31,10 @@ def check_same_data(ranks: Ranks | None, prepared: dict, source: Path) -> None:
         )
 
 
-def check_same_batch(grid: Grid, info: dict, ranks: Ranks | None, path: Path) -> None:
+def check_same_batch(grid: Grid, info: dict, ranks: Ranks, path: Path) -> None:
     """A data-parallel run whose batch is per process continues on as many processes: on any
     other number its batches, and so its training, would change."""
-    before, now = info.get("processes", 1), 1 if ranks is None else ranks.world
+    before, now = info.get("processes", 1), ranks.world
     config = grid.models[0].config
     kind = run_kind(info.get("kind"))
     data_parallel = kind is not None and kind.data_parallel
@@ -45,9 +45,9 @@ def check_same_batch(grid: Grid, info: dict, ranks: Ranks | None, path: Path) ->
         )
 
 
-def launch_record(ranks: Ranks | None) -> dict:
+def launch_record(ranks: Ranks) -> dict:
     """run.json's `processes`: how many ranks trained (absent for one process)."""
-    return {} if ranks is None else {"processes": ranks.world}
+    return {"processes": ranks.world} if ranks.distributed else {}
 
 
 def check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:
@@ -116,7 +116,7 @@ def describe(
     device: str,
     threads: list[int],
     kind: RunKind,
-    ranks: Ranks | None,
+    ranks: Ranks,
     on_info: Callable[[str], None] | None,
     on_warning: Callable[[str], None] | None,
 ) -> str:
@@ -129,7 +129,7 @@ def describe(
     if on_warning is not None:
         notes = [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
         notes += [precision_note(m.config, device) for m in grid.models]
-        if ranks is not None and kind.data_parallel and first.training.cuda_graphs:
+        if ranks.distributed and kind.data_parallel and first.training.cuda_graphs:
             notes.append(
                 "training.cuda_graphs: not used in data-parallel training (each step's"
                 " all-reduce runs between processes, outside any graph)"
@@ -145,8 +145,8 @@ def describe(
     if precisions:
         shown += f" in {'/'.join(precisions)}"
     shown += f", {threads_label(threads, device)}"
-    processes = 1 if ranks is None else ranks.world
-    if ranks is not None:
+    processes = ranks.world
+    if ranks.distributed:
         shown += f", {processes} processes (torchrun)"
     if kind.single_model:
         lines = [report.describe_setup(first, data, device=shown, processes=processes)]

@@ -38,10 +38,9 @@ def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[tuple]:
     from nncli.train.parallel import process_group
 
     with process_group() as ranks:
-        leader = ranks is None or ranks.leader
-        stream, show_progress = _progress_target(as_json=as_json, quiet=quiet or not leader)
+        stream, show_progress = _progress_target(as_json=as_json, quiet=quiet or not ranks.leader)
         with (
-            stop_on_signals(launched=ranks is not None, announce=leader) as stop,
+            stop_on_signals(launched=ranks.distributed, announce=ranks.leader) as stop,
             progress_class(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
         ):
             yield ranks, stop, bar
@@ -85,7 +84,7 @@ def train(
             on_warning=_warn,
             ranks=ranks,
         )
-    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+    if not ranks.leader:  # under torchrun only rank 0 reports
         return
     if as_json:
         print(to_json(summary))
@@ -126,7 +125,7 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
             ranks=ranks,
             **options,
         )
-    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+    if not ranks.leader:  # under torchrun only rank 0 reports
         return
     if as_json:
         print(to_json(result))
@@ -136,7 +135,7 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     console = make_console()
     console.print(table(result))
     if not quiet:
-        console.print(describe_times(result["stacks"], 1 if ranks is None else ranks.world))
+        console.print(describe_times(result["stacks"], ranks.world))
     console.print(f"{saved} in [bold]{result['out_dir']}[/]")
 
 

@@ -102,7 +102,7 @@ def train_grid_split(
     grid: Grid,
     prepared: dict,
     folder,
-    ranks: Ranks | None,
+    ranks: Ranks,
     progress: SplitProgress,
     *,
     resuming: bool = False,
@@ -114,8 +114,7 @@ def train_grid_split(
     """Train the grid's models split across the ranks (in turn, alone) from `progress`; the
     leader returns one ModelFit per grid model, the others nothing. A stop request raises
     `PartsStopped` on every rank once the round's progress is saved."""
-    world = 1 if ranks is None else ranks.world
-    leader = ranks is None or ranks.leader
+    world, leader = ranks.world, ranks.leader
     partial = folder.path / PARTIAL_DIR if leader else None
     parts, done, states = progress.parts, progress.done, progress.states
     if leader and not resuming:
@@ -123,7 +122,7 @@ def train_grid_split(
         atomic_write_json(partial / UNITS_FILE, {"info": folder.info, "parts": parts})
     todo = [u for u in range(len(parts)) if u not in done]
     dealt = deal([part_cost(grid, prepared, parts[u]) for u in todo], world)
-    mine = [todo[i] for i in dealt[0 if ranks is None else ranks.rank]]
+    mine = [todo[i] for i in dealt[ranks.rank]]
     fits: list = [None] * len(grid.models)
     if leader:
         for u in done:
@@ -140,7 +139,7 @@ def train_grid_split(
             if leader:  # kept before waiting for the others, whatever happens to them
                 _save_outcome(grid, fits, partial, parts, outcome)
         stop = should_stop is not None and should_stop()
-        outcomes = [(outcome, stop)] if ranks is None else gather(ranks, (outcome, stop))
+        outcomes = gather(ranks, (outcome, stop))
         stopping = False
         if leader:
             for rank, (result, stopped) in enumerate(outcomes):
