@@ -84,10 +84,14 @@ def test_auto_and_cuda_n_train_on_the_gpu_and_say_so(tiny_moons, tmp_path):
     import json
 
     from nncli.app.commands import run_train
+    from nncli.grid.session import Session
 
     shown: list[str] = []
     summary = run_train(
-        tiny_moons, ["training.device=auto"], out=tmp_path / "auto", on_info=shown.append
+        tiny_moons,
+        ["training.device=auto"],
+        out=tmp_path / "auto",
+        session=Session(on_info=shown.append),
     )
     assert summary["device"] == "cuda:0"
     assert json.loads((tmp_path / "auto/run.json").read_text())["device"] == "cuda:0"

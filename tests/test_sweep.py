@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from nncli.app.commands import run_sweep, run_train
 from nncli.cli import app
 from nncli.errors import Interrupted, RunFailedError, UsageError
+from nncli.grid.session import Session
 from nncli.grid.spec import build_grid
 from nncli.interrupts import StopRequest
 from nncli.metrics import DETAILS
@@ -181,7 +182,13 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(
     whole_dir, whole = whole_sweep
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted) as info:
-        run_sweep(module_grid_config, [], out=cut, should_stop=StopAfter(stop_at), **RESUMED)
+        run_sweep(
+            module_grid_config,
+            [],
+            out=cut,
+            session=Session(should_stop=StopAfter(stop_at)),
+            **RESUMED,
+        )
     assert info.value.exit_code == 143
     assert f"resume with: nncli sweep --resume {cut}" in str(info.value)
     status = json.loads((cut / "run.json").read_text())
@@ -223,6 +230,12 @@ def test_a_sweep_over_data_sources_resumes_from_anywhere(grid_config, tmp_path, 
     vary = ["data.source=a.csv,b.csv"]
     whole = run_sweep(grid_config, setup, vary=vary, out=tmp_path / "whole")
     with pytest.raises(Interrupted):
-        run_sweep(grid_config, setup, vary=vary, out=tmp_path / "cut", should_stop=StopAfter(15))
+        run_sweep(
+            grid_config,
+            setup,
+            vary=vary,
+            out=tmp_path / "cut",
+            session=Session(should_stop=StopAfter(15)),
+        )
     monkeypatch.chdir(tmp_path)  # elsewhere: the relative paths were kept absolute
     assert run_sweep(None, [], resume=tmp_path / "cut")["results"] == whole["results"]

@@ -11,6 +11,7 @@ from nncli.app.commands import run_train
 from nncli.config.loading import validate_config
 from nncli.config.schema import Config
 from nncli.data.prepared import prepare_data
+from nncli.grid.session import Session
 from nncli.train import threads
 from nncli.train.threads import (
     MULTIPLY_ADDS_PER_THREAD,
@@ -127,12 +128,17 @@ def test_a_large_stack_takes_the_idle_cores_only(idle_machine, monkeypatch):
 def test_training_sets_the_count_and_reports_it(tiny_moons, tmp_path, idle_machine):
     idle_machine(2)
     shown: list[str] = []
-    run_train(tiny_moons, [], out=tmp_path / "auto", on_info=shown.append)
+    run_train(tiny_moons, [], out=tmp_path / "auto", session=Session(on_info=shown.append))
     assert torch.get_num_threads() == 1  # a small model
     assert shown[0].splitlines()[-1].endswith("; on cpu, 1 thread")
     assert json.loads((tmp_path / "auto/run.json").read_text())["threads"] == 1
     shown.clear()
-    run_train(tiny_moons, ["training.threads=2"], out=tmp_path / "two", on_info=shown.append)
+    run_train(
+        tiny_moons,
+        ["training.threads=2"],
+        out=tmp_path / "two",
+        session=Session(on_info=shown.append),
+    )
     assert torch.get_num_threads() == 2
     assert shown[0].splitlines()[-1].endswith("; on cpu, 2 threads")
     assert json.loads((tmp_path / "two/run.json").read_text())["threads"] == 2

@@ -8,21 +8,20 @@ progress; nothing here prints.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-from nncli.app.lifecycle import GridRequest, Info, grid_run
+from nncli.app.lifecycle import grid_run
 from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
+from nncli.app.request import GridRequest
 from nncli.config.loading import load_config
 from nncli.config.schema import dump_config
 from nncli.errors import RunFailedError, UsageError
+from nncli.grid.session import Session
 from nncli.grid.spec import data_key
 from nncli.grid.summary import all_failed, stack_times, summarize
-from nncli.interrupts import StopRequest
 from nncli.report import describe as report
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
-from nncli.train.parallel import Ranks
 
 
 def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
@@ -35,22 +34,17 @@ def run_train(
     *,
     out: Path | None = None,
     resume: Path | None = None,
-    should_stop: StopRequest | None = None,
-    on_epoch: Callable | None = None,
-    on_info: Info | None = None,
-    on_warning: Info | None = None,
-    ranks: Ranks = Ranks.single(),
+    session: Session | None = None,
 ) -> dict:
     """Train the one model a config describes (or `resume` a run folder); return the summary.
 
     On a stop request the run is saved resumable and `Interrupted` is raised. Under torchrun
-    (`ranks`) every rank trains its shard of each batch; the leader returns the summary, the
-    others an empty one.
+    (`session.ranks`) every rank trains its shard of each batch; the leader returns the
+    summary, the others an empty one.
     """
-    request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume, ranks=ranks)
-    with grid_run(
-        request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info, on_warning=on_warning
-    ) as run:
+    session = session or Session()
+    request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume)
+    with grid_run(request, session) as run:
         if not run.leader:
             return {}
         (model,) = run.fits
@@ -79,8 +73,7 @@ def run_train(
         write_train_outputs(run.folder.path, config, prepared, model, summary)
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
         run.folder.finish(epochs_run=model.record.epochs_run)
-    if on_info is not None:
-        on_info(report.describe_outcome(config, summary))
+    session.info(report.describe_outcome(config, summary))
     return {"run_dir": str(run.folder.path), **summary}
 
 
@@ -94,21 +87,18 @@ def run_sweep(
     diagnostics: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
-    ranks: Ranks = Ranks.single(),
-    **callbacks,
+    session: Session | None = None,
 ) -> dict:
     """Train every variant x seed of a grid; write the sweep folder; return its JSON summary.
 
-    `callbacks` are `_grid_run`'s (should_stop, on_epoch, on_info, on_warning, on_stack).
     The exit is a `RunFailedError` only when every variant diverged on every seed. Under
-    torchrun (`ranks`) the models are split across the ranks (gridsplit.py); the leader
-    returns the summary, the others an empty one.
+    torchrun (`session.ranks`) the models are split across the ranks (grid/split.py); the
+    leader returns the summary, the others an empty one.
     """
     request = GridRequest(
-        SWEEP, config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume,
-        ranks=ranks,
+        SWEEP, config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume
     )  # fmt: skip
-    return _run_grid_command(request, callbacks)
+    return _run_grid_command(request, session or Session())
 
 
 def run_compare(
@@ -120,8 +110,7 @@ def run_compare(
     sequential: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
-    ranks: Ranks = Ranks.single(),
-    **callbacks,
+    session: Session | None = None,
 ) -> dict:
     """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
     (default: 3), side by side; its summary names each record by its activation."""
@@ -138,14 +127,13 @@ def run_compare(
         raise UsageError("--resume takes only the run folder: it holds the config and settings")
     diagnostics = None if resume else True  # always on: the comparison's reason to be
     request = GridRequest(
-        COMPARE, config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume,
-        ranks=ranks,
+        COMPARE, config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume
     )  # fmt: skip
-    return _run_grid_command(request, callbacks)
+    return _run_grid_command(request, session or Session())
 
 
-def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
-    with grid_run(request, **callbacks) as run:
+def _run_grid_command(request: GridRequest, session: Session) -> dict:
+    with grid_run(request, session) as run:
         if not run.leader:
             return {}
         grid = run.grid

@@ -3,11 +3,11 @@ and chosen, every process of a launch holding the same data, and the setup lines
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.errors import UsageError
+from nncli.grid.session import Session
 from nncli.grid.spec import Grid, data_key
 from nncli.model.card import positive_index
 from nncli.model.mlp import check_fits_in_memory, layer_sizes
@@ -116,9 +116,7 @@ def describe(
     device: str,
     threads: list[int],
     kind: RunKind,
-    ranks: Ranks,
-    on_info: Callable[[str], None] | None,
-    on_warning: Callable[[str], None] | None,
+    session: Session,
 ) -> str:
     """Report the setup lines (and warnings) before training; return them as plain text, which
     run.json keeps for the report page."""
@@ -126,7 +124,8 @@ def describe(
 
     first = grid.models[0].config
     data = prepared[data_key(first)]
-    if on_warning is not None:
+    ranks = session.ranks
+    if session.on_warning is not None:
         notes = [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
         notes += [precision_note(m.config, device) for m in grid.models]
         if ranks.distributed and kind.data_parallel and first.training.cuda_graphs:
@@ -136,7 +135,7 @@ def describe(
             )
         for note in dict.fromkeys(notes):
             if note:
-                on_warning(note)
+                session.warn(note)
     shown = device_label(device)
     precisions = {m.config.training.precision for m in grid.models} - {"fp32"}
     if not device.startswith("cuda"):
@@ -157,7 +156,6 @@ def describe(
             report.describe_setup(first, data, varied=grid.varied, device=shown),
             report.describe_grid(grid, n_train=n_train, processes=processes),
         ]
-    if on_info is not None:
-        for line in lines:
-            on_info(line)
+    for line in lines:
+        session.info(line)
     return "\n".join(Text.from_markup(line).plain for line in lines)

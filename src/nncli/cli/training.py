@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from nncli.cli.options import (
 )
 from nncli.fileio import to_json
 
+if TYPE_CHECKING:
+    from nncli.grid.session import Session
+
 
 def _progress_target(*, as_json: bool, quiet: bool):
     """Progress goes to stdout, or to stderr under --json (and only if that is a terminal)."""
@@ -30,10 +33,11 @@ def _progress_target(*, as_json: bool, quiet: bool):
 
 
 @contextmanager
-def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[tuple]:
+def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]:
     """What a training command runs inside: the torchrun launch's process group (if it is in
-    one), signals as stop requests, and its progress display; yields (ranks, stop, progress).
-    Under torchrun only rank 0 shows progress and announces a stop."""
+    one), signals as stop requests, and its progress display, as one `Session`. Under torchrun
+    only rank 0 shows progress and announces a stop."""
+    from nncli.grid.session import Session
     from nncli.interrupts import stop_on_signals
     from nncli.train.parallel import process_group
 
@@ -43,7 +47,14 @@ def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[tuple]:
             stop_on_signals(launched=ranks.distributed, announce=ranks.leader) as stop,
             progress_class(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
         ):
-            yield ranks, stop, bar
+            yield Session(
+                ranks=ranks,
+                should_stop=stop,
+                on_epoch=bar,
+                on_stack=getattr(bar, "start_stack", None),  # a grid's progress only
+                on_info=None if quiet or as_json else bar.print,
+                on_warning=_warn,
+            )
 
 
 def train(
@@ -72,19 +83,9 @@ def train(
     from nncli.report.tables import make_console
 
     console = make_console(stderr=as_json)
-    with _session(EpochProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
-        summary = run_train(
-            config_path,
-            overrides or [],
-            out=out,
-            resume=resume,
-            should_stop=stop,
-            on_epoch=bar,
-            on_info=None if quiet or as_json else bar.print,
-            on_warning=_warn,
-            ranks=ranks,
-        )
-    if not ranks.leader:  # under torchrun only rank 0 reports
+    with _session(EpochProgress, as_json=as_json, quiet=quiet) as session:
+        summary = run_train(config_path, overrides or [], out=out, resume=resume, session=session)
+    if not session.ranks.leader:  # under torchrun only rank 0 reports
         return
     if as_json:
         print(to_json(summary))
@@ -115,17 +116,9 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     from nncli.report.progress import GridProgress
     from nncli.report.tables import make_console
 
-    with _session(GridProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
-        result = command(
-            should_stop=stop,
-            on_epoch=bar,
-            on_stack=bar.start_stack,
-            on_info=None if quiet or as_json else bar.print,
-            on_warning=_warn,
-            ranks=ranks,
-            **options,
-        )
-    if not ranks.leader:  # under torchrun only rank 0 reports
+    with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
+        result = command(session=session, **options)
+    if not session.ranks.leader:  # under torchrun only rank 0 reports
         return
     if as_json:
         print(to_json(result))
@@ -135,7 +128,7 @@ def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **optio
     console = make_console()
     console.print(table(result))
     if not quiet:
-        console.print(describe_times(result["stacks"], ranks.world))
+        console.print(describe_times(result["stacks"], session.ranks.world))
     console.print(f"{saved} in [bold]{result['out_dir']}[/]")
 
 

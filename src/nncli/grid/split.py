@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nncli.errors import UsageError
 from nncli.fileio import atomic_write_json
+from nncli.grid.session import Session
 from nncli.grid.spec import Grid, data_key
 from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE, part_file, part_state_file
 from nncli.runs.stacks import read_units, save_models
-from nncli.train.parallel import Ranks, broadcast, gather
+from nncli.train.parallel import broadcast, gather
 from nncli.train.state import PartsStopped
 from nncli.train.threads import multiply_adds
 
@@ -102,18 +102,16 @@ def train_grid_split(
     grid: Grid,
     prepared: dict,
     folder,
-    ranks: Ranks,
+    session: Session,
     progress: SplitProgress,
     *,
     resuming: bool = False,
     diagnostics: bool = False,
-    should_stop: Callable[[], bool] | None = None,
-    on_stack: Callable[[int, int], None] | None = None,
-    on_epoch: Callable | None = None,
 ) -> list:
     """Train the grid's models split across the ranks (in turn, alone) from `progress`; the
     leader returns one ModelFit per grid model, the others nothing. A stop request raises
     `PartsStopped` on every rank once the round's progress is saved."""
+    ranks, should_stop = session.ranks, session.should_stop
     world, leader = ranks.world, ranks.leader
     partial = folder.path / PARTIAL_DIR if leader else None
     parts, done, states = progress.parts, progress.done, progress.states
@@ -132,10 +130,10 @@ def train_grid_split(
         outcome: tuple = ()
         if round_index < len(mine):
             u = mine[round_index]
-            if on_stack is not None:
-                on_stack(round_index, len(mine))
+            if session.on_stack is not None:
+                session.on_stack(round_index, len(mine))
             outcome = _train_part(grid, prepared, parts[u], u, states.get(u), diagnostics,
-                                  should_stop, on_epoch)  # fmt: skip
+                                  should_stop, session.on_epoch)  # fmt: skip
             if leader:  # kept before waiting for the others, whatever happens to them
                 _save_outcome(grid, fits, partial, parts, outcome)
         stop = should_stop is not None and should_stop()
