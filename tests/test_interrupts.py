@@ -280,7 +280,9 @@ def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_p
     from nncli.app.commands import run_compare
 
     options = {"activations": ["sigmoid", "relu"], "n_seeds": 2}
-    whole = run_compare(tiny_moons, ["training.epochs=12"], out=tmp_path / "whole", **options)
+    whole = run_compare(
+        tiny_moons, ["training.epochs=12"], out=tmp_path / "whole", **options
+    ).to_json()
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted, match="resume with: nncli compare-activations --resume"):
         stop = Session(should_stop=StopAfter(50))

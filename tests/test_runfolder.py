@@ -81,7 +81,7 @@ def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow
         process.wait(timeout=10)
         assert status(out)["status"] == "running"
         # The kernel dropped the lock with the process, so the folder resumes (no stale pid).
-        result = run_train(None, [], resume=out)
+        result = run_train(None, [], resume=out).to_json()
         assert result["epochs_run"] == 20 and status(out)["status"] == "finished"
     finally:
         process.kill()
@@ -126,7 +126,7 @@ def test_a_full_disk_while_writing_outputs_leaves_a_resumable_run(tiny_moons, tm
         run_train(tiny_moons, [], out=out)
     assert status(out)["status"] == "interrupted" and status(out)["resumable"] is True
     monkeypatch.undo()
-    assert run_train(None, [], resume=out)["epochs_run"] == 5
+    assert run_train(None, [], resume=out).to_json()["epochs_run"] == 5
     assert status(out)["status"] == "finished"
 
 
@@ -141,7 +141,7 @@ def test_a_closed_output_pipe_stops_training_resumably(slow_config, tmp_path):
     assert done.stdout.count("\n") == 1
     record = status(out)
     assert record["status"] == "interrupted" and record["resumable"] is True
-    assert run_train(None, [], resume=out)["epochs_run"] == 10
+    assert run_train(None, [], resume=out).to_json()["epochs_run"] == 10
 
 
 def handles(pid: int, signum: int) -> bool:

@@ -128,7 +128,12 @@ def test_a_large_stack_takes_the_idle_cores_only(idle_machine, monkeypatch):
 def test_training_sets_the_count_and_reports_it(tiny_moons, tmp_path, idle_machine):
     idle_machine(2)
     shown: list[str] = []
-    run_train(tiny_moons, [], out=tmp_path / "auto", session=Session(on_info=shown.append))
+    run_train(
+        tiny_moons,
+        [],
+        out=tmp_path / "auto",
+        session=Session(on_setup=lambda setup: shown.append(setup.text)),
+    )
     assert torch.get_num_threads() == 1  # a small model
     assert shown[0].splitlines()[-1].endswith("; on cpu, 1 thread")
     assert json.loads((tmp_path / "auto/run.json").read_text())["threads"] == 1
@@ -137,7 +142,7 @@ def test_training_sets_the_count_and_reports_it(tiny_moons, tmp_path, idle_machi
         tiny_moons,
         ["training.threads=2"],
         out=tmp_path / "two",
-        session=Session(on_info=shown.append),
+        session=Session(on_setup=lambda setup: shown.append(setup.text)),
     )
     assert torch.get_num_threads() == 2
     assert shown[0].splitlines()[-1].endswith("; on cpu, 2 threads")

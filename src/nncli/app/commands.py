@@ -16,10 +16,10 @@ from nncli.app.request import GridRequest
 from nncli.config.loading import load_config
 from nncli.config.schema import dump_config
 from nncli.errors import RunFailedError, UsageError
+from nncli.grid.results import GridResult, TrainResult
 from nncli.grid.session import Session
 from nncli.grid.spec import data_key
 from nncli.grid.summary import all_failed, stack_times, summarize
-from nncli.report import describe as report
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
 
@@ -35,18 +35,17 @@ def run_train(
     out: Path | None = None,
     resume: Path | None = None,
     session: Session | None = None,
-) -> dict:
-    """Train the one model a config describes (or `resume` a run folder); return the summary.
+) -> TrainResult | None:
+    """Train the one model a config describes (or `resume` a run folder); return its result.
 
     On a stop request the run is saved resumable and `Interrupted` is raised. Under torchrun
     (`session.ranks`) every rank trains its shard of each batch; the leader returns the
-    summary, the others an empty one.
+    result, the others None.
     """
-    session = session or Session()
     request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume)
-    with grid_run(request, session) as run:
+    with grid_run(request, session or Session()) as run:
         if not run.leader:
-            return {}
+            return None
         (model,) = run.fits
         config, prepared = model.config, run.prepared[data_key(model.config)]
         if model.record.diverged is not None:
@@ -60,21 +59,23 @@ def run_train(
                     else ""
                 )
             )
-        summary = {
-            "task": prepared.task,
-            "device": run.device,
-            **({"classes": prepared.dataset.classes} if prepared.task == "classification" else {}),
-            "epochs_run": model.record.epochs_run,
-            "best_epoch": model.record.best_epoch,
-            "kept_epoch": model.record.kept_epoch,
-            "monitor": "val_loss" if "val" in prepared.raw else "train_loss",
-            "metrics": model.metrics,
-        }
-        write_train_outputs(run.folder.path, config, prepared, model, summary)
+        result = TrainResult(
+            run_dir=run.folder.path,
+            task=prepared.task,
+            device=run.device,
+            classes=prepared.dataset.classes if prepared.task == "classification" else None,
+            epochs_run=model.record.epochs_run,
+            best_epoch=model.record.best_epoch,
+            kept_epoch=model.record.kept_epoch,
+            monitor="val_loss" if "val" in prepared.raw else "train_loss",
+            metrics=model.metrics,
+            epochs=config.training.epochs,
+            early_stopping=config.training.early_stopping is not None,
+        )
+        write_train_outputs(run.folder.path, config, prepared, model, result.summary())
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
         run.folder.finish(epochs_run=model.record.epochs_run)
-    session.info(report.describe_outcome(config, summary))
-    return {"run_dir": str(run.folder.path), **summary}
+    return result
 
 
 def run_sweep(
@@ -88,12 +89,12 @@ def run_sweep(
     out: Path | None = None,
     resume: Path | None = None,
     session: Session | None = None,
-) -> dict:
-    """Train every variant x seed of a grid; write the sweep folder; return its JSON summary.
+) -> GridResult | None:
+    """Train every variant x seed of a grid; write the sweep folder; return its result.
 
     The exit is a `RunFailedError` only when every variant diverged on every seed. Under
     torchrun (`session.ranks`) the models are split across the ranks (grid/split.py); the
-    leader returns the summary, the others an empty one.
+    leader returns the result, the others None.
     """
     request = GridRequest(
         SWEEP, config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume
@@ -111,7 +112,7 @@ def run_compare(
     out: Path | None = None,
     resume: Path | None = None,
     session: Session | None = None,
-) -> dict:
+) -> GridResult | None:
     """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
     (default: 3), side by side; its summary names each record by its activation."""
     from nncli.model.activations import ACTIVATIONS
@@ -132,18 +133,13 @@ def run_compare(
     return _run_grid_command(request, session or Session())
 
 
-def _run_grid_command(request: GridRequest, session: Session) -> dict:
+def _run_grid_command(request: GridRequest, session: Session) -> GridResult | None:
     with grid_run(request, session) as run:
         if not run.leader:
-            return {}
+            return None
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         prepared = run.prepared[data_key(grid.models[0].config)]
-        summary: dict = {
-            "out_dir": str(run.folder.path),
-            "task": prepared.task,
-            "device": run.device,
-        }
         kind = request.kind
         if kind.varies is not None:  # its contract: records named by the key it varies
             name = kind.record_key
@@ -151,12 +147,11 @@ def _run_grid_command(request: GridRequest, session: Session) -> dict:
                 {name: r["values"][kind.varies]} | {k: v for k, v in r.items() if k != "values"}
                 for r in results
             ]
-            summary["results"] = shown
             rows = [flat_row({name: r[name]}, r) for r in shown]
         else:
-            summary |= {"varied": grid.varied, "results": results}
-            rows = [flat_row(r["values"], r) for r in results]
-        summary["stacks"] = stack_times(grid, run.fits)
+            shown, rows = results, [flat_row(r["values"], r) for r in results]
+        result = GridResult(kind, run.folder.path, prepared.task, run.device, grid.varied, shown,
+                            stack_times(grid, run.fits))  # fmt: skip
         config = grid.base
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip
@@ -167,7 +162,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> dict:
             prepared,
             run.fits,
             results,
-            summary,
+            result.to_json(),
             rows=rows,
             title=title,
             diagnostics=run.diagnostics,
@@ -179,4 +174,4 @@ def _run_grid_command(request: GridRequest, session: Session) -> dict:
             )
         run.folder.finish()
     shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)  # finished: not needed
-    return summary
+    return result

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.errors import UsageError
-from nncli.grid.session import Session
+from nncli.grid.session import Session, Setup
 from nncli.grid.spec import Grid, data_key
 from nncli.model.card import positive_index
 from nncli.model.mlp import check_fits_in_memory, layer_sizes
@@ -118,10 +118,8 @@ def describe(
     kind: RunKind,
     session: Session,
 ) -> str:
-    """Report the setup lines (and warnings) before training; return them as plain text, which
-    run.json keeps for the report page."""
-    from rich.text import Text
-
+    """Report the setup (and warnings) before training; return it as plain text, which run.json
+    keeps for the report page."""
     first = grid.models[0].config
     data = prepared[data_key(first)]
     ranks = session.ranks
@@ -156,6 +154,7 @@ def describe(
             report.describe_setup(first, data, varied=grid.varied, device=shown),
             report.describe_grid(grid, n_train=n_train, processes=processes),
         ]
-    for line in lines:
-        session.info(line)
-    return "\n".join(Text.from_markup(line).plain for line in lines)
+    setup = Setup(str(first.name), lines)
+    if session.on_setup is not None:
+        session.on_setup(setup)
+    return setup.text

@@ -36,26 +36,21 @@ def evaluate(
     """Re-measure a saved model on a split of its data or on a CSV file."""
 
     from nncli.app.saved import evaluate as evaluate_model
-    from nncli.app.saved import open_model
     from nncli.report.tables import confusion_table, make_console, metrics_table
 
     result = evaluate_model(run, split=split.value, data=data)
     if as_json:
-        print(to_json(result))
+        print(to_json(result.to_json()))
         return
-    _, card = open_model(run)
-    by_split = result["metrics"] if split == Split.all and data is None else None
-    label = data.name if data is not None else split.value
-    metrics = by_split or {label: result["metrics"]}
     console = make_console()
-    for note in result["notes"]:
+    for note in result.notes:
         typer.echo(f"note: {note}", err=True)
-    title = f"{run}: {result['n_samples']} rows"
-    console.print(metrics_table(metrics, card.task, title=title))
-    if card.task == "classification":
-        for name, values in metrics.items():
+    title = f"{run}: {result.n_samples} rows"
+    console.print(metrics_table(result.metrics, result.task, title=title))
+    if result.classes is not None:  # a classifier
+        for name, values in result.metrics.items():
             matrix = values["confusion_matrix"]
-            console.print(confusion_table(matrix, card.classes, title=f"Confusion ({name})"))
+            console.print(confusion_table(matrix, result.classes, title=f"Confusion ({name})"))
 
 
 def predict(

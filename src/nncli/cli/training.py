@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -21,9 +21,7 @@ from nncli.cli.options import (
     SetOption,
 )
 from nncli.fileio import to_json
-
-if TYPE_CHECKING:
-    from nncli.grid.session import Session
+from nncli.grid.session import Session, Setup
 
 
 def _progress_target(*, as_json: bool, quiet: bool):
@@ -37,7 +35,6 @@ def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]
     """What a training command runs inside: the torchrun launch's process group (if it is in
     one), signals as stop requests, and its progress display, as one `Session`. Under torchrun
     only rank 0 shows progress and announces a stop."""
-    from nncli.grid.session import Session
     from nncli.interrupts import stop_on_signals
     from nncli.train.parallel import process_group
 
@@ -47,14 +44,23 @@ def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]
             stop_on_signals(launched=ranks.distributed, announce=ranks.leader) as stop,
             progress_class(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
         ):
+            talk = not quiet and not as_json
             yield Session(
                 ranks=ranks,
                 should_stop=stop,
                 on_epoch=bar,
                 on_stack=getattr(bar, "start_stack", None),  # a grid's progress only
-                on_info=None if quiet or as_json else bar.print,
+                on_info=bar.print if talk else None,
                 on_warning=_warn,
+                on_setup=partial(_show_setup, bar) if talk else None,
             )
+
+
+def _show_setup(bar, setup: Setup) -> None:
+    from nncli.report.describe import setup_markup
+
+    for paragraph in setup_markup(setup):
+        bar.print(paragraph)
 
 
 def train(
@@ -79,29 +85,23 @@ def train(
     """
 
     from nncli.app.commands import run_train
+    from nncli.report.describe import describe_outcome
     from nncli.report.progress import EpochProgress
+    from nncli.report.results import train_result
     from nncli.report.tables import make_console
 
     console = make_console(stderr=as_json)
     with _session(EpochProgress, as_json=as_json, quiet=quiet) as session:
-        summary = run_train(config_path, overrides or [], out=out, resume=resume, session=session)
-    if not session.ranks.leader:  # under torchrun only rank 0 reports
+        result = run_train(config_path, overrides or [], out=out, resume=resume, session=session)
+        if result is not None:
+            session.info(describe_outcome(result))  # above the progress bar, as it ends
+    if result is None:  # under torchrun only rank 0 reports
         return
     if as_json:
-        print(to_json(summary))
+        print(to_json(result.to_json()))
         return
-    from nncli.report.tables import confusion_table, metrics_table, per_class_table
-
-    console.print(metrics_table(summary["metrics"], summary["task"], title="Metrics by split"))
-    test_split = "test" if "test" in summary["metrics"] else "val"
-    if summary["task"] == "classification" and not quiet and test_split in summary["metrics"]:
-        scores, classes = summary["metrics"][test_split], summary["classes"]
-        if scores.get("per_class"):  # None for a diverged model
-            title = f"Per class ({test_split})"
-            console.print(per_class_table(scores["per_class"], classes, title=title))
-        matrix = scores["confusion_matrix"]
-        console.print(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
-    console.print(f"run saved to [bold]{summary['run_dir']}[/]")
+    for shown in train_result(result, quiet=quiet):
+        console.print(shown)
 
 
 def _warn(message: str) -> None:
@@ -110,26 +110,24 @@ def _warn(message: str) -> None:
     make_console(stderr=True).print(f"[yellow]warning:[/] {message}")
 
 
-def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **options) -> None:
+def _run_grid(command, *, as_json: bool, quiet: bool, saved: str, **options) -> None:
     """Run a sweep-like command with signals handled and progress shown; print its result as
-    JSON, or as `table(result)` and where the folder is (`saved` says what it holds)."""
+    JSON, or as its table and where the folder is (`saved` says what it holds)."""
     from nncli.report.progress import GridProgress
+    from nncli.report.results import grid_result
     from nncli.report.tables import make_console
 
     with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
         result = command(session=session, **options)
-    if not session.ranks.leader:  # under torchrun only rank 0 reports
+    if result is None:  # under torchrun only rank 0 reports
         return
     if as_json:
-        print(to_json(result))
+        print(to_json(result.to_json()))
         return
-    from nncli.report.describe import describe_times
-
     console = make_console()
-    console.print(table(result))
-    if not quiet:
-        console.print(describe_times(result["stacks"], session.ranks.world))
-    console.print(f"{saved} in [bold]{result['out_dir']}[/]")
+    processes = session.ranks.world
+    for shown in grid_result(result, quiet=quiet, processes=processes, saved=saved):
+        console.print(shown)
 
 
 def compare_activations(
@@ -159,7 +157,6 @@ def compare_activations(
     Under torchrun the models are split across the processes (README: "Scaling out").
     """
     from nncli.app.commands import run_compare
-    from nncli.report.tables import comparison_table
 
     names = (
         None if activations is None else [a.strip() for a in activations.split(",") if a.strip()]
@@ -168,7 +165,6 @@ def compare_activations(
         partial(run_compare, config_path, overrides or []),
         as_json=as_json,
         quiet=quiet,
-        table=lambda result: comparison_table(result["results"], result["task"]),
         saved="plots and per-model histories",
         activations=names,
         n_seeds=seeds,
@@ -215,13 +211,11 @@ def sweep(
     Under torchrun the models are split across the processes (README: "Scaling out").
     """
     from nncli.app.commands import run_sweep
-    from nncli.report.tables import sweep_table
 
     _run_grid(
         partial(run_sweep, config_path, overrides or []),
         as_json=as_json,
         quiet=quiet,
-        table=lambda result: sweep_table(result["results"], result["task"], result["varied"]),
         saved="plots, per-model histories and checkpoints",
         vary=vary or [],
         n_seeds=seeds,

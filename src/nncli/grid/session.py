@@ -18,6 +18,19 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """What a run trains, said before it starts: plain-text paragraphs, the first opening with
+    the run's `title` (its config's name). run.json keeps them for the report page."""
+
+    title: str
+    paragraphs: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.paragraphs)
+
+
+@dataclass(frozen=True)
 class Session:
     """A training command's context; every callback is optional (None: nobody listens)."""
 
@@ -27,12 +40,14 @@ class Session:
     on_stack: Callable[[int, int], None] | None = None  # (index, count) as each stack starts
     on_info: Callable[[str], None] | None = None  # plain-text lines: what it is doing
     on_warning: Callable[[str], None] | None = None  # plain-text warnings about the setup
+    on_setup: Callable[[Setup], None] | None = None  # what it trains, before it starts
 
     def for_this_rank(self) -> Session:
         """Under torchrun the leader reports for every rank: the others report nothing."""
         if self.ranks.leader:
             return self
-        return replace(self, on_epoch=None, on_stack=None, on_info=None, on_warning=None)
+        return replace(self, on_epoch=None, on_stack=None, on_info=None, on_warning=None,
+                       on_setup=None)  # fmt: skip
 
     def info(self, message: str) -> None:
         if self.on_info is not None:
