@@ -11,10 +11,7 @@ import shutil
 from pathlib import Path
 
 from nncli.app.lifecycle import grid_run
-from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
 from nncli.app.request import GridRequest
-from nncli.config.loading import load_config
-from nncli.config.schema import dump_config
 from nncli.errors import RunFailedError, UsageError
 from nncli.grid.results import GridResult, TrainResult
 from nncli.grid.session import Session
@@ -22,10 +19,6 @@ from nncli.grid.spec import data_key
 from nncli.grid.summary import all_failed, stack_times, summarize
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
-
-
-def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
-    return dump_config(load_config(config_path, overrides))
 
 
 def run_train(
@@ -46,6 +39,8 @@ def run_train(
     with grid_run(request, session or Session()) as run:
         if not run.leader:
             return None
+        from nncli.app.outputs import write_train_outputs  # matplotlib: the model is trained
+
         (model,) = run.fits
         config, prepared = model.config, run.prepared[data_key(model.config)]
         if model.record.diverged is not None:
@@ -115,11 +110,11 @@ def run_compare(
 ) -> GridResult | None:
     """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
     (default: 3), side by side; its summary names each record by its activation."""
-    from nncli.model.activations import ACTIVATIONS
+    from nncli.config.schema import ACTIVATION_NAMES
 
     vary = []
     if resume is None:
-        names = list(ACTIVATIONS) if activations is None else activations
+        names = list(ACTIVATION_NAMES) if activations is None else activations
         if not names:
             raise UsageError("--activations: give at least one, e.g. sigmoid,relu")
         vary = [f"model.activation={','.join(names)}"]
@@ -137,6 +132,8 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
     with grid_run(request, session) as run:
         if not run.leader:
             return None
+        from nncli.app.outputs import flat_row, write_grid_outputs  # the models are trained
+
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         prepared = run.prepared[data_key(grid.models[0].config)]

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from nncli.data.prepared import PreparedData
 from nncli.grid.spec import Grid
 from nncli.grid.split import SplitProgress
 from nncli.runs.folder import Follower, RunFolder, Saved
 from nncli.runs.layout import RunKind
 from nncli.train.parallel import Ranks, agree
+
+if TYPE_CHECKING:
+    from nncli.data.prepared import PreparedData
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-from nncli.app import setup as gridsetup
 from nncli.app.request import GridRequest, Ready, together
 from nncli.errors import UsageError
 from nncli.grid.session import Session
@@ -45,12 +44,14 @@ def restart(request: GridRequest, session: Session) -> Ready:
         def rebuild():
             spec = GridSpec(**saved.info["grid"])
             grid = grid_from_spec(spec, require_vary=False, flag=request.kind.vary_flag)
+            from nncli.app import setup as gridsetup  # data and devices: the grid is valid
+
             gridsetup.check_same_batch(grid, saved.info, ranks, path)
             device = gridsetup.devices(grid)  # `auto` may choose another device than before
             prepared = gridsetup.prepare(grid, path, saved.info.get("data"))
             threads = gridsetup.threads(grid, prepared)  # `auto` counts the cores anew
             gridsetup.describe(grid, prepared, device, threads, request.kind, session)
-            return grid, prepared, device, threads
+            return grid, prepared, device, gridsetup.threads_record(threads)
 
         grid, prepared, device, threads = together(ranks, rebuild)
         split = None
@@ -62,7 +63,7 @@ def restart(request: GridRequest, session: Session) -> Ready:
                 "running",
                 pid=os.getpid(),
                 device=device,
-                threads=gridsetup.threads_record(threads),
+                threads=threads,
                 processes=ranks.world,
             )
         session.info(f"resuming {folder.path} at {folder.position(saved.state)}")

@@ -14,21 +14,9 @@ from nncli.model.mlp import check_fits_in_memory, layer_sizes
 from nncli.report import describe as report
 from nncli.runs.layout import RunKind, run_kind
 from nncli.train.devices import device_label, precision_note, resolve_device
-from nncli.train.parallel import Ranks, broadcast
+from nncli.train.parallel import Ranks
 from nncli.train.stack import batch_size_note, class_weights
 from nncli.train.threads import stack_threads
-
-
-def check_same_data(ranks: Ranks, prepared: dict, source: Path) -> None:
-    """Under torchrun, refuse a rank whose data is not the leader's (another machine's files)."""
-    if not ranks.distributed:
-        return
-    mine = {key: data.fingerprint() for key, data in prepared.items()}
-    if broadcast(ranks, mine) != mine:
-        raise UsageError(
-            f"{source}: this process's data differs from rank 0's: every machine of a launch"
-            " needs the same config and data files"
-        )
 
 
 def check_same_batch(grid: Grid, info: dict, ranks: Ranks, path: Path) -> None:
@@ -43,11 +31,6 @@ def check_same_batch(grid: Grid, info: dict, ranks: Ranks, path: Path) -> None:
             f"{path}: its batch is training.batch_size per process (training.batch_scope:"
             f" process) and it trained on {before} process(es); resume it on {before}"
         )
-
-
-def launch_record(ranks: Ranks) -> dict:
-    """run.json's `processes`: how many ranks trained (absent for one process)."""
-    return {"processes": ranks.world} if ranks.distributed else {}
 
 
 def check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:

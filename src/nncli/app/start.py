@@ -4,15 +4,15 @@ then its run folder claimed."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
-from nncli.app import setup as gridsetup
 from nncli.app.request import GridRequest, Ready, together
 from nncli.errors import PeerFailed, UsageError
 from nncli.grid.session import Session
 from nncli.grid.spec import build_grid
 from nncli.grid.split import survey
 from nncli.runs.folder import Follower, RunFolder
-from nncli.train.parallel import agree
+from nncli.train.parallel import Ranks, agree, broadcast
 
 
 def start(request: GridRequest, session: Session) -> Ready:
@@ -23,7 +23,7 @@ def start(request: GridRequest, session: Session) -> Ready:
     grid, prepared, diagnostics, device, threads, setup = together(
         ranks, lambda: _fresh_grid(request, session)
     )
-    together(ranks, lambda: gridsetup.check_same_data(ranks, prepared, request.config_path))
+    together(ranks, lambda: _check_same_data(ranks, prepared, request.config_path))
     info = {
         "kind": request.kind.name,
         "config": grid.base.model_dump(mode="json"),
@@ -42,8 +42,8 @@ def start(request: GridRequest, session: Session) -> Ready:
                 stop=session.should_stop,
                 info=info,
                 device=device,
-                threads=gridsetup.threads_record(threads),
-                **gridsetup.launch_record(ranks),
+                threads=threads,
+                **({"processes": ranks.world} if ranks.distributed else {}),
                 setup=setup,
             )
     except Exception as exc:
@@ -72,10 +72,25 @@ def _fresh_grid(request: GridRequest, session: Session):
         require_vary=request.kind.requires_vary,
         flag=request.kind.vary_flag,
     )
+    # Data, devices and threads (torch, pandas) are imported only now: the config is valid.
+    from nncli.app import setup as gridsetup
+
     diagnostics = bool(request.diagnostics)
     device = gridsetup.devices(grid)
     prepared = gridsetup.prepare(grid, request.config_path, None)
     gridsetup.check_stacks(grid, prepared)
     threads = gridsetup.threads(grid, prepared)
     setup = gridsetup.describe(grid, prepared, device, threads, request.kind, session)
-    return grid, prepared, diagnostics, device, threads, setup
+    return grid, prepared, diagnostics, device, gridsetup.threads_record(threads), setup
+
+
+def _check_same_data(ranks: Ranks, prepared: dict, source: Path) -> None:
+    """Under torchrun, refuse a rank whose data is not the leader's (another machine's files)."""
+    if not ranks.distributed:
+        return
+    mine = {key: data.fingerprint() for key, data in prepared.items()}
+    if broadcast(ranks, mine) != mine:
+        raise UsageError(
+            f"{source}: this process's data differs from rank 0's: every machine of a launch"
+            " needs the same config and data files"
+        )

@@ -188,7 +188,7 @@ def _open_in_browser(path: Path) -> bool:
 
 def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> None:
     """Print the fully resolved config (defaults filled in), after --set overrides."""
-    from nncli.app.commands import resolved_config_yaml
+    from nncli.config.loading import resolved_config_yaml
 
     typer.echo(resolved_config_yaml(config_path, overrides or []), nl=False)
 

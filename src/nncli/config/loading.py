@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nncli.config.schema import Config, looks_like_path, unknown_name
+from nncli.config.schema import Config, dump_config, looks_like_path, unknown_name
 from nncli.errors import ConfigError, UsageError, clipped, excerpt
 from nncli.fileio import MiB, read_regular_bytes
 
@@ -27,6 +27,11 @@ def load_config(
     path = Path(path)
     raw = read_yaml_mapping(path, follow_symlinks=follow_symlinks)
     return configure(raw, path, overrides or [])
+
+
+def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
+    """The config as `nncli config` prints it: every default filled in, after the overrides."""
+    return dump_config(load_config(config_path, overrides))
 
 
 def configure(

@@ -25,7 +25,6 @@ from nncli.grid.spec import Grid, data_key
 from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE, part_file, part_state_file
 from nncli.runs.stacks import read_units, save_models
 from nncli.train.parallel import broadcast, gather
-from nncli.train.state import PartsStopped
 from nncli.train.threads import multiply_adds
 
 Part = tuple[int, int, int]  # (stack, first, stop): members [first, stop) of grid.stacks[stack]
@@ -111,6 +110,8 @@ def train_grid_split(
     """Train the grid's models split across the ranks (in turn, alone) from `progress`; the
     leader returns one ModelFit per grid model, the others nothing. A stop request raises
     `PartsStopped` on every rank once the round's progress is saved."""
+    from nncli.train.state import PartsStopped
+
     ranks, should_stop = session.ranks, session.should_stop
     world, leader = ranks.world, ranks.leader
     partial = folder.path / PARTIAL_DIR if leader else None

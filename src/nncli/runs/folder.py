@@ -25,8 +25,6 @@ from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
 from nncli.runs.layout import TRAIN, RunKind, command_name
 from nncli.runs.stacks import read_units
-from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
-from nncli.train.state import PartsStopped, TrainingStopped
 
 
 @dataclass
@@ -56,6 +54,8 @@ class RunFolder:
         self.record = record
         self.stop = stop
         self.info: dict = {}  # what a resume needs back, saved with every state
+        from nncli.runs.state import ThrottledSaver  # torch: a folder is opened to train
+
         self.checkpoint = ThrottledSaver(self.save_state)
         self.also_save: Callable[[object], None] | None = None  # more to save with each state
 
@@ -135,6 +135,8 @@ class RunFolder:
             if split is not None:
                 state, params, info = None, None, split.get("info")
             else:
+                from nncli.runs.state import load_training_state
+
                 state, params, info = load_training_state(last)
             if not isinstance(info, dict):
                 raise UsageError(f"{path}: its saved progress is malformed")
@@ -157,6 +159,8 @@ class RunFolder:
         return self.path / runs.LAST_STATE_FILE
 
     def save_state(self, state, params: list) -> None:
+        from nncli.runs.state import save_training_state
+
         save_training_state(self.last_state, state, params, self.info)
         if self.also_save is not None:
             self.also_save(state)
@@ -218,6 +222,8 @@ class RunFolder:
         return False
 
     def _record_ending(self, exc: BaseException) -> None:
+        from nncli.train.state import PartsStopped, TrainingStopped
+
         if isinstance(exc, PartsStopped):  # a split sweep: every part's progress is saved
             self._best_effort_status("interrupted", resumable=True, stopped_at=str(exc))
             code = self.stop.exit_code if self.stop is not None else 130
@@ -299,6 +305,8 @@ class Follower:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
+        from nncli.train.state import PartsStopped, TrainingStopped
+
         if isinstance(exc, TrainingStopped | PartsStopped):  # every rank stopped together
             from nncli.errors import PeerFailed
 
