@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from nncli.app.lifecycle import grid_run
+from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
 from nncli.app.request import GridRequest
 from nncli.errors import RunFailedError, UsageError
 from nncli.grid.results import GridResult, TrainResult
@@ -39,8 +40,6 @@ def run_train(
     with grid_run(request, session or Session()) as run:
         if not run.leader:
             return None
-        from nncli.app.outputs import write_train_outputs  # matplotlib: the model is trained
-
         (model,) = run.fits
         config, prepared = model.config, run.prepared[data_key(model.config)]
         if model.record.diverged is not None:
@@ -132,8 +131,6 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
     with grid_run(request, session) as run:
         if not run.leader:
             return None
-        from nncli.app.outputs import flat_row, write_grid_outputs  # the models are trained
-
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         prepared = run.prepared[data_key(grid.models[0].config)]

@@ -11,17 +11,16 @@ from typing import TYPE_CHECKING
 
 from nncli.config.keys import variant_label
 from nncli.config.schema import Config, looks_like_path
-from nncli.data.prepared import PreparedData
 from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, to_json
 from nncli.metrics import DETAILS, headline_metric
 from nncli.report import gridplots, plots
 from nncli.report import html as htmlreport
 from nncli.runs import layout as runs
-from nncli.runs.checkpoint import save_checkpoint
-from nncli.train.stack import ModelFit
 
 if TYPE_CHECKING:
+    from nncli.data.prepared import PreparedData
+    from nncli.train.stack import ModelFit
     from nncli.train.state import EpochReport
 
 
@@ -89,6 +88,8 @@ def write_train_outputs(
 ) -> None:
     """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
     errors.png, and fit.png for one feature; report.html."""
+    from nncli.runs.checkpoint import save_checkpoint  # torch: the model is trained
+
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
     atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
@@ -156,6 +157,8 @@ def write_grid_outputs(
     diagnostics: bool,
 ) -> None:
     """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html."""
+    from nncli.runs.checkpoint import save_checkpoint  # torch: the models are trained
+
     atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
     atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
     atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))

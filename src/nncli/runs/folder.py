@@ -9,7 +9,6 @@ and its `run.json` always tells the truth: `running`, then `finished`, `failed` 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
 from nncli.runs.layout import TRAIN, RunKind, command_name
+from nncli.runs.lock import claim, lock, unlock
 from nncli.runs.stacks import read_units
 
 
@@ -79,7 +79,7 @@ class RunFolder:
         """
         if out is not None:
             path = Path(out)
-            lock_fd = _claim(path, explicit=True)
+            lock_fd = claim(path, explicit=True)
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             label = "-".join(filter(None, [config.name or "run", kind.suffix]))
@@ -87,7 +87,7 @@ class RunFolder:
             path, n = base, 1
             while True:
                 try:
-                    lock_fd = _claim(path, explicit=False)
+                    lock_fd = claim(path, explicit=False)
                     break
                 except FileExistsError:
                     n += 1
@@ -111,9 +111,9 @@ class RunFolder:
         status_file = path / runs.RUN_FILE
         if not os.path.lexists(status_file):
             raise UsageError(f"{path}: not a run folder (no {runs.RUN_FILE})")
-        lock_fd = _lock(path)
+        lock_fd = lock(path)
         try:
-            record = _read_record(status_file)
+            record = read_json_mapping(status_file)  # a regular file of bounded size
             status = record.get("status")
             if status == "finished":
                 raise UsageError(f"{path}: this run already finished; there is nothing to resume")
@@ -148,7 +148,7 @@ class RunFolder:
             folder = cls(path, kind, lock_fd, record, stop)
             folder.info = info
         except BaseException:
-            _unlock(lock_fd)
+            unlock(lock_fd)
             raise
         return folder, config, Saved(state, params, info)
 
@@ -278,7 +278,7 @@ class RunFolder:
 
     def release(self) -> None:
         if self._lock_fd >= 0:
-            _unlock(self._lock_fd)
+            unlock(self._lock_fd)
             self._lock_fd = -1
 
 
@@ -312,54 +312,3 @@ class Follower:
 
             raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
         return False
-
-
-def _claim(path: Path, *, explicit: bool) -> int:
-    """Create and lock `path`; an explicit one may exist if empty. Returns the lock's fd."""
-    try:
-        path.mkdir(parents=True)
-    except FileExistsError:
-        if not explicit:
-            raise
-        if not path.is_dir():
-            raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
-    had_lock = (path / runs.LOCK_FILE).exists()
-    lock_fd = _lock(path)
-    if any(entry != runs.LOCK_FILE for entry in os.listdir(path)):  # checked under the lock
-        if not had_lock:
-            (path / runs.LOCK_FILE).unlink(missing_ok=True)  # leave the folder as it was
-        _unlock(lock_fd)
-        raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
-    return lock_fd
-
-
-def _lock(path: Path) -> int:
-    """Hold the folder's lock (and write our pid in it), or say which process holds it."""
-    lock = path / runs.LOCK_FILE
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode("ascii", "replace").strip()
-        os.close(fd)
-        process = f" (process {holder})" if holder.isdigit() else ""
-        raise UsageError(
-            f"{path}: still running{process}: another nncli process is using this folder"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
-
-
-def _unlock(fd: int) -> None:
-    os.close(fd)  # closing drops the flock
-
-
-def _read_record(path: Path) -> dict:
-    """run.json: a regular file (never a symlink), of bounded size, holding a JSON object."""
-    return read_json_mapping(path)
