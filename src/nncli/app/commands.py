@@ -1,8 +1,9 @@
 """The library behind each command that trains: train, sweep and compare-activations.
 
-Each is one grid of models (train's has one model) trained by `gridrun.grid_run` in a
-`RunFolder`; they differ only in the grid they build and the files they write. Callbacks report
-progress; nothing here prints.
+Each is one grid of models (train's has one model) trained by `lifecycle.grid_run` in a
+`RunFolder`; they differ only in their `RunKind`, the grid they build and the files they write.
+Each returns a typed result (grid/results.py); the session's callbacks report progress, and
+nothing here prints.
 """
 
 from __future__ import annotations

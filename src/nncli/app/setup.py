@@ -1,5 +1,6 @@
 """What a grid needs before its run folder is claimed: its devices, data and threads checked
-and chosen, every process of a launch holding the same data, and the setup lines it reports."""
+and chosen, and the setup it reports. Importing it imports torch and pandas: `app.start` and
+`app.resume` do so only once the grid is valid."""
 
 from __future__ import annotations
 
