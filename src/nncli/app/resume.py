@@ -66,7 +66,7 @@ def restart(request: GridRequest, session: Session) -> Ready:
                 threads=threads,
                 processes=ranks.world,
             )
-        session.info(f"resuming {folder.path} at {folder.position(saved.state)}")
+            session.info(f"resuming {folder.path} at {folder.position(saved.state)}")
     except BaseException:
         if leader:
             folder.release()  # it stays as it was: interrupted, resumable
