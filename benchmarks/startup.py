@@ -32,10 +32,11 @@ TRAINING = """
 import sys, time
 from pathlib import Path
 from nncli.app.commands import run_train
+from nncli.grid.session import Session
 marks = {}
-run_train(Path(sys.argv[1]), sys.argv[3:], out=Path(sys.argv[2]),
-          on_info=lambda line: marks.setdefault("setup", time.perf_counter()),
-          on_epoch=lambda report: marks.__setitem__("last", time.perf_counter()))
+run_train(Path(sys.argv[1]), sys.argv[3:], out=Path(sys.argv[2]), session=Session(
+          on_setup=lambda setup: marks.setdefault("setup", time.perf_counter()),
+          on_epoch=lambda report: marks.__setitem__("last", time.perf_counter())))
 print(marks["last"] - marks["setup"])
 """
 

@@ -436,13 +436,13 @@ def test_huge_values_are_quoted_as_short_excerpts_in_one_line(tmp_path, files, a
 
 
 def test_the_error_printer_caps_each_line_and_the_number_of_lines(monkeypatch, tmp_path):
-    from nncli.app import commands
+    from nncli.config import loading
     from nncli.errors import ConfigError
 
     def many_long_problems(*args: object) -> str:
         raise ConfigError([f"problem {i}: " + "x" * 10_000 for i in range(50)])
 
-    monkeypatch.setattr(commands, "resolved_config_yaml", many_long_problems)
+    monkeypatch.setattr(loading, "resolved_config_yaml", many_long_problems)
     result = invoke("config", tmp_path / "any.yaml")
     lines = result.stderr.splitlines()
     assert result.exit_code == 2 and len(lines) == 20
@@ -453,7 +453,7 @@ def test_the_error_printer_caps_each_line_and_the_number_of_lines(monkeypatch, t
     def bug(*args: object) -> str:
         raise RuntimeError("first line " + "y" * 10_000 + "\nframe #0: C++ frames\nframe #1")
 
-    monkeypatch.setattr(commands, "resolved_config_yaml", bug)
+    monkeypatch.setattr(loading, "resolved_config_yaml", bug)
     result = invoke("config", tmp_path / "any.yaml")
     assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("internal error: RuntimeError: first line yyy")

@@ -70,10 +70,12 @@ ACTIVATIONS = ["sigmoid", "tanh", "relu", "step"]
 
 @pytest.mark.usefixtures("unrendered_plots")  # figures of 6 runs, rendered elsewhere
 def test_stacked_models_match_sequential_and_nncli_train(deep_moons, tmp_path):
-    stacked = run_compare(deep_moons, [], activations=ACTIVATIONS, n_seeds=2, out=tmp_path / "s")
+    stacked = run_compare(
+        deep_moons, [], activations=ACTIVATIONS, n_seeds=2, out=tmp_path / "s"
+    ).to_json()
     sequential = run_compare(
         deep_moons, [], activations=ACTIVATIONS, n_seeds=2, sequential=True, out=tmp_path / "q"
-    )
+    ).to_json()
     assert [r["activation"] for r in stacked["results"]] == ACTIVATIONS
     for a, b in zip(stacked["results"], sequential["results"], strict=True):
         assert a["activation"] == b["activation"] and a["seeds"] == b["seeds"] == [7, 8]
@@ -92,7 +94,7 @@ def test_stacked_models_match_sequential_and_nncli_train(deep_moons, tmp_path):
     for outcome in outcomes:
         seed, activation = outcome.config.seed, outcome.config.model.activation
         overrides = [f"seed={seed}", f"model.activation={activation}"]
-        trained = run_train(deep_moons, overrides, out=tmp_path / f"t{activation}{seed}")
+        trained = run_train(deep_moons, overrides, out=tmp_path / f"t{activation}{seed}").to_json()
         assert set(trained["metrics"]) == {"train", "val", "test"}
         for split, metrics in trained["metrics"].items():
             compared = {k: v for k, v in outcome.metrics[split].items() if k != "loss"}
@@ -182,7 +184,7 @@ def test_regression_comparison_has_no_decision_boundaries(write_config, tmp_path
     )
     result = run_compare(
         config, ["training.epochs=3"], activations=["tanh", "relu"], n_seeds=1, out=tmp_path / "r"
-    )
+    ).to_json()
     assert result["task"] == "regression"
     assert set(result["results"][0]["metrics"]["test"]) == {"loss", "mse", "mape", "mae", "r2"}
     assert not (tmp_path / "r/decision_boundaries.png").exists()

@@ -338,10 +338,16 @@ def test_a_batch_per_process_is_the_batch_of_them_all_trained_alone(moons, tmp_p
 def test_a_run_with_a_batch_per_process_resumes_only_on_as_many(moons, tmp_path):
     from nncli.app.commands import run_train
     from nncli.errors import Interrupted
+    from nncli.grid.session import Session
 
     out = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(moons, ["training.batch_scope=process"], out=out, should_stop=StopAfter(200))
+        run_train(
+            moons,
+            ["training.batch_scope=process"],
+            out=out,
+            session=Session(should_stop=StopAfter(200)),
+        )
     result = launch("train", "--resume", out)
     errors = [line for line in ours(result.stderr) if line.startswith("error")]
     assert errors == [

@@ -29,7 +29,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def iris_run(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("iris") / "run"
-    return run_train(ROOT / "configs/iris_csv.yaml", ["training.epochs=20"], out=out)
+    return run_train(ROOT / "configs/iris_csv.yaml", ["training.epochs=20"], out=out).to_json()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def diabetes_run(tmp_path_factory) -> dict:
         f"data:\n  source: {ROOT / 'data/diabetes.csv'}\n  target: progression\n"
         "training:\n  epochs: 20\n  lr: 0.05\n"
     )
-    return run_train(config, [], out=folder / "run")
+    return run_train(config, [], out=folder / "run").to_json()
 
 
 @pytest.mark.parametrize("run_fixture", ["iris_run", "diabetes_run"])
@@ -127,7 +127,7 @@ def test_numeric_class_labels_in_a_file_match_by_value(tmp_path):
     config.write_text(
         "data: {source: d.csv, target: y, task: classification}\ntraining: {epochs: 2}\n"
     )
-    run_dir = run_train(config, [], out=tmp_path / "run")["run_dir"]
+    run_dir = run_train(config, [], out=tmp_path / "run").to_json()["run_dir"]
     assert load_checkpoint(Path(run_dir) / "model.safetensors")[1].classes == [0, 1, 2.5]
     same = np.array(["0.0", "1.000", "2.50"])[np.arange(60) % 3]  # other spellings, same values
     pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": same}).to_csv(tmp_path / "e.csv", index=False)
@@ -242,7 +242,7 @@ def test_evaluate_refuses_a_split_whose_data_changed(tmp_path):
     data.write_bytes(IRIS.read_bytes())
     config = tmp_path / "c.yaml"
     config.write_text("data:\n  source: iris.csv\n  target: species\ntraining:\n  epochs: 2\n")
-    summary = run_train(config, [], out=tmp_path / "run")
+    summary = run_train(config, [], out=tmp_path / "run").to_json()
     data.write_text(data.read_text().replace("5.1,3.5", "5.2,3.5", 1))
     result = invoke("evaluate", summary["run_dir"])
     assert result.exit_code == 2 and "changed after this run trained on it" in result.stderr
@@ -254,7 +254,7 @@ def test_evaluate_when_the_training_csv_has_moved(tmp_path):
     data.write_bytes(IRIS.read_bytes())
     config = tmp_path / "c.yaml"
     config.write_text("data:\n  source: iris.csv\n  target: species\ntraining:\n  epochs: 2\n")
-    summary = run_train(config, [], out=tmp_path / "run")
+    summary = run_train(config, [], out=tmp_path / "run").to_json()
     data.unlink()
     result = invoke("evaluate", summary["run_dir"])
     assert result.exit_code == 2
@@ -301,7 +301,7 @@ def test_runs_lists_comparisons_and_sweeps_by_their_best_variant(tmp_path, write
             "output": {"dir": str(tmp_path / "runs")},
         }
     )
-    result = run_compare(config, [], activations=["tanh", "relu"], n_seeds=1)
+    result = run_compare(config, [], activations=["tanh", "relu"], n_seeds=1).to_json()
     run_sweep(config, [], vary=["training.lr=0.01,0.5"])
     records = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
     by_kind = {r["kind"]: r for r in records}  # both may be created within one second
@@ -342,7 +342,7 @@ def test_ignored_columns_are_not_features_and_pass_through_predict(tmp_path):
         "data: {source: flowers.csv, target: species, ignore_columns: [flower_id]}\n"
         "training: {epochs: 5}\n"
     )
-    summary = run_train(config, [], out=tmp_path / "run")
+    summary = run_train(config, [], out=tmp_path / "run").to_json()
     out = tmp_path / "p.csv"
     args = ("predict", summary["run_dir"], "--data", data, "--out", out, "--id-column", "flower_id")
     assert invoke(*args).exit_code == 0
@@ -422,7 +422,7 @@ def test_evaluate_never_echoes_a_file_only_the_checkpoint_names(iris_run, tmp_pa
 def test_json_output_is_strict_json_even_from_a_folder_holding_nan(tmp_path, tiny_moons):
     """Python's json writes NaN and Infinity, which no strict JSON reader accepts."""
     base = tmp_path / "runs"
-    summary = run_train(tiny_moons, [], out=base / "run")
+    summary = run_train(tiny_moons, [], out=base / "run").to_json()
     metrics = Path(summary["run_dir"]) / "metrics.json"
     saved = json.loads(metrics.read_text())
     saved["metrics"]["test"]["accuracy"] = float("nan")
@@ -439,7 +439,7 @@ def test_json_output_is_strict_json_even_from_a_folder_holding_nan(tmp_path, tin
 
 
 def test_a_built_in_sets_split_exports_its_values_and_measures_the_same(tiny_moons, tmp_path):
-    run = run_train(tiny_moons, [], out=tmp_path / "run")
+    run = run_train(tiny_moons, [], out=tmp_path / "run").to_json()
     result = invoke("split", run["run_dir"], "--out", tmp_path / "parts")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[0] == f"wrote 140 rows to {tmp_path / 'parts/train.csv'}"

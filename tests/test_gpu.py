@@ -84,15 +84,19 @@ def test_auto_and_cuda_n_train_on_the_gpu_and_say_so(tiny_moons, tmp_path):
     import json
 
     from nncli.app.commands import run_train
+    from nncli.grid.session import Session
 
     shown: list[str] = []
     summary = run_train(
-        tiny_moons, ["training.device=auto"], out=tmp_path / "auto", on_info=shown.append
-    )
+        tiny_moons,
+        ["training.device=auto"],
+        out=tmp_path / "auto",
+        session=Session(on_setup=lambda setup: shown.append(setup.text)),
+    ).to_json()
     assert summary["device"] == "cuda:0"
     assert json.loads((tmp_path / "auto/run.json").read_text())["device"] == "cuda:0"
     assert f"; on cuda:0 ({torch.cuda.get_device_name(0)})" in shown[0]
-    explicit = run_train(tiny_moons, ["training.device=cuda:0"], out=tmp_path / "cuda0")
+    explicit = run_train(tiny_moons, ["training.device=cuda:0"], out=tmp_path / "cuda0").to_json()
     assert explicit["device"] == "cuda:0"
     count = torch.cuda.device_count()
     with pytest.raises(UsageError, match=f"cuda:{count} requested but this machine has {count}"):

@@ -79,7 +79,7 @@ def moons_run(tmp_path_factory) -> tuple[Path, dict]:
     config.write_text(
         "data: {source: moons, n_samples: 200}\nmodel: {width: 8}\ntraining: {epochs: 4}\n"
     )
-    return base / "run", run_train(config, [], out=base / "run")
+    return base / "run", run_train(config, [], out=base / "run").to_json()
 
 
 def test_a_train_run_page_has_every_metric_per_class_score_and_confusion_count(moons_run):
@@ -106,7 +106,7 @@ def test_a_regression_run_page_shows_its_fit_and_errors(write_config, tmp_path):
             "training": {"epochs": 3},
         }
     )
-    summary = run_train(config, [], out=tmp_path / "run")
+    summary = run_train(config, [], out=tmp_path / "run").to_json()
     page = parsed(tmp_path / "run")
     assert summary["metrics"]["test"]["mape"] is None
     assert "undefined" in page.all_text  # MAPE, where it has no meaning
@@ -118,9 +118,13 @@ def test_a_regression_run_page_shows_its_fit_and_errors(write_config, tmp_path):
 def test_sweep_and_comparison_pages_have_every_variants_mean_and_std(grid_config, tmp_path, kind):
     out = tmp_path / kind
     if kind == "sweep":
-        summary = run_sweep(grid_config, [], vary=["training.lr=0.3,0.05"], n_seeds=2, out=out)
+        summary = run_sweep(
+            grid_config, [], vary=["training.lr=0.3,0.05"], n_seeds=2, out=out
+        ).to_json()
     else:
-        summary = run_compare(grid_config, [], activations=["tanh", "step"], n_seeds=2, out=out)
+        summary = run_compare(
+            grid_config, [], activations=["tanh", "step"], n_seeds=2, out=out
+        ).to_json()
     page = parsed(out)
     text = page.all_text
     for record in summary["results"]:

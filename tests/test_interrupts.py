@@ -18,6 +18,7 @@ from nncli import fileio
 from nncli.app.commands import run_train
 from nncli.cli import app
 from nncli.errors import Interrupted, UsageError
+from nncli.grid.session import Session
 from nncli.runs.state import load_training_state
 
 runner = CliRunner()
@@ -153,7 +154,7 @@ def test_resume_refuses_finished_missing_edited_and_misused_runs(tiny_moons, tmp
     # An interrupted run whose config was edited afterwards must not silently train on.
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted, match="interrupted at epoch"):
-        run_train(tiny_moons, [], out=cut, should_stop=stop_after(30))
+        run_train(tiny_moons, [], out=cut, session=Session(should_stop=stop_after(30)))
     edited = (cut / "config.yaml").read_text().replace("lr: 0.1", "lr: 0.2")
     (cut / "config.yaml").write_text(edited)
     result = runner.invoke(app, ["train", "--resume", str(cut)])
@@ -169,7 +170,7 @@ def test_history_csv_grows_each_epoch_and_a_resumed_run_continues_it(
     def snapshot(folder: Path):
         return lambda report: seen.append((folder / "history.csv").read_text())
 
-    run_train(tiny_moons, [], out=full, on_epoch=snapshot(full))
+    run_train(tiny_moons, [], out=full, session=Session(on_epoch=snapshot(full)))
     final = (full / "history.csv").read_text()
     lines = final.splitlines(keepends=True)
     assert [len(text.splitlines()) for text in seen] == [2, 3, 4, 5, 6]  # header + epochs so far
@@ -178,14 +179,16 @@ def test_history_csv_grows_each_epoch_and_a_resumed_run_continues_it(
 
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(tiny_moons, [], out=cut, should_stop=stop_after(30))  # inside epoch 4
+        run_train(
+            tiny_moons, [], out=cut, session=Session(should_stop=stop_after(30))
+        )  # inside epoch 4
     assert (cut / "history.csv").read_text() == "".join(lines[:4])  # epochs 1-3
     # As if epoch 4 had ended and been logged after the state was saved, then the process was
     # killed: the resumed run starts again from its state and must not repeat that row.
     with (cut / "history.csv").open("a") as handle:
         handle.write(lines[4])
     seen.clear()
-    run_train(None, [], resume=cut, on_epoch=snapshot(cut))
+    run_train(None, [], resume=cut, session=Session(on_epoch=snapshot(cut)))
     assert seen == ["".join(lines[:5]), final]
     assert (cut / "history.csv").read_text() == final
 
@@ -219,7 +222,7 @@ def test_resume_refuses_data_that_changed(tmp_path, stop_after):
     config.write_text("data: {source: iris.csv, target: species}\ntraining: {epochs: 20}\n")
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(config, [], out=cut, should_stop=stop_after(40))
+        run_train(config, [], out=cut, session=Session(should_stop=stop_after(40)))
     data.write_text(data.read_text().replace("5.1,3.5", "5.2,3.5", 1))
     result = runner.invoke(app, ["train", "--resume", str(cut)])
     assert result.exit_code == 2 and "no longer matches" in result.stderr
@@ -281,11 +284,13 @@ def test_an_interrupted_comparison_resumes_to_the_same_results(tiny_moons, tmp_p
     from nncli.app.commands import run_compare
 
     options = {"activations": ["sigmoid", "relu"], "n_seeds": 2}
-    whole = run_compare(tiny_moons, ["training.epochs=12"], out=tmp_path / "whole", **options)
+    whole = run_compare(
+        tiny_moons, ["training.epochs=12"], out=tmp_path / "whole", **options
+    ).to_json()
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted, match="resume with: nncli compare-activations --resume"):
-        run_compare(tiny_moons, ["training.epochs=12"], out=cut, should_stop=stop_after(50),
-                    **options)  # fmt: skip
+        stop = Session(should_stop=stop_after(50))
+        run_compare(tiny_moons, ["training.epochs=12"], out=cut, session=stop, **options)
     assert json.loads((cut / "run.json").read_text())["status"] == "interrupted"
     result = runner.invoke(app, ["compare-activations", "--resume", str(cut), "--json"])
     assert result.exit_code == 0, result.output
@@ -306,7 +311,7 @@ def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(
     )
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(config, [], out=cut, should_stop=stop_after(100))
+        run_train(config, [], out=cut, session=Session(should_stop=stop_after(100)))
     state, _, _ = load_training_state(cut / "last.safetensors")
     result = runner.invoke(app, ["evaluate", str(cut / "best.safetensors"), "--json"])
     assert result.exit_code == 0, result.output
@@ -319,7 +324,7 @@ def test_with_early_stopping_the_best_weights_so_far_are_kept_separately(
 def test_resuming_with_the_other_command_says_which_to_use(tiny_moons, tmp_path, stop_after):
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(tiny_moons, [], out=cut, should_stop=stop_after(20))
+        run_train(tiny_moons, [], out=cut, session=Session(should_stop=stop_after(20)))
     result = runner.invoke(app, ["compare-activations", "--resume", str(cut)])
     assert result.exit_code == 2 and "started by nncli train" in result.stderr
 
@@ -492,7 +497,7 @@ def test_a_crafted_resumable_state_is_one_line_not_an_internal_error(
     each was an internal error inside the training loop, or (a negative epoch) trained on."""
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted):
-        run_train(tiny_moons, [], out=cut, should_stop=stop_after(30))
+        run_train(tiny_moons, [], out=cut, session=Session(should_stop=stop_after(30)))
     crafted = crafted_state(cut, tmp_path / "crafted", edit)
     result = runner.invoke(app, ["train", "--resume", str(crafted)])
     assert result.exit_code == 2, result.output

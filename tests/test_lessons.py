@@ -12,11 +12,24 @@ from pathlib import Path
 import pytest
 import torch
 
-from nncli.app.commands import run_compare, run_sweep, run_train
+from nncli.app import commands
 from nncli.app.saved import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
+
+
+def run_train(*args, **options) -> dict:
+    """`nncli train`'s summary, as --json prints it."""
+    return commands.run_train(*args, **options).to_json()
+
+
+def run_sweep(*args, **options) -> dict:
+    return commands.run_sweep(*args, **options).to_json()
+
+
+def run_compare(*args, **options) -> dict:
+    return commands.run_compare(*args, **options).to_json()
 
 
 @pytest.fixture(autouse=True)
@@ -122,8 +135,8 @@ def test_lesson4_wider_fits_sine_better_inside_its_range_and_none_fits_outside(t
     narrow, wide = (records[w]["metrics"]["test"]["mse"]["mean"] for w in (1, 16))
     assert narrow > 3 * wide
     model = tmp_path / "width/models/width=16-seed0.safetensors"
-    inside = evaluate(model, data=ROOT / "data/sine_inside.csv")["metrics"]
-    outside = evaluate(model, data=ROOT / "data/sine_outside.csv")["metrics"]
+    inside = evaluate(model, data=ROOT / "data/sine_inside.csv").to_json()["metrics"]
+    outside = evaluate(model, data=ROOT / "data/sine_outside.csv").to_json()["metrics"]
     assert inside["r2"] > 0.9 and outside["r2"] < 0.5
     assert "fits.png" in drawn
 

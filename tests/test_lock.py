@@ -12,6 +12,7 @@ from nncli.config.loading import load_config
 from nncli.errors import UsageError
 from nncli.runs import lock
 from nncli.runs.folder import RunFolder
+from nncli.runs.layout import TRAIN
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_a_folder_with_a_users_file_and_a_lock_is_refused_and_left_as_it_was(con
     (out / ".lock").write_text("my own text")
     before = contents(out)
     with pytest.raises(UsageError, match="new or empty folder; it would overwrite"):
-        RunFolder.create(config, out, kind="train")
+        RunFolder.create(config, out, kind=TRAIN)
     assert contents(out) == before
 
 
@@ -46,7 +47,7 @@ def test_a_folder_holding_only_a_lock_is_not_empty(config, tmp_path):
     out.mkdir()
     (out / ".lock").write_text("12345")
     with pytest.raises(UsageError, match="would overwrite"):
-        RunFolder.create(config, out, kind="train")
+        RunFolder.create(config, out, kind=TRAIN)
     assert contents(out) == {".lock": b"12345"}
 
 
@@ -57,12 +58,12 @@ def test_a_lock_hard_linked_to_a_users_file_is_never_written(config, tiny_moons,
     out.mkdir()
     os.link(user, out / ".lock")
     with pytest.raises(UsageError):
-        RunFolder.create(config, out, kind="train")
+        RunFolder.create(config, out, kind=TRAIN)
     resumed = tmp_path / "resumed"
     interrupted_folder(resumed, tiny_moons)
     os.link(user, resumed / ".lock")
     with pytest.raises(UsageError, match=r"\.lock: has other links, so it is not nncli's lock"):
-        RunFolder.reopen(resumed, kind="train")
+        RunFolder.reopen(resumed, kind=TRAIN)
     assert user.read_text() == "precious"
 
 
@@ -73,7 +74,7 @@ def test_a_symlinked_lock_is_refused_and_its_target_untouched(tiny_moons, tmp_pa
     interrupted_folder(folder, tiny_moons)
     (folder / ".lock").symlink_to(target)
     with pytest.raises(UsageError, match=r"\.lock: cannot use this lock file"):
-        RunFolder.reopen(folder, kind="train")
+        RunFolder.reopen(folder, kind=TRAIN)
     assert target.read_text() == "keep me"
 
 
@@ -82,24 +83,24 @@ def test_a_fifo_lock_is_a_clear_error_not_a_hang(config, tiny_moons, tmp_path):
     interrupted_folder(folder, tiny_moons)
     os.mkfifo(folder / ".lock")
     with pytest.raises(UsageError, match=r"\.lock: is not a regular file"):
-        RunFolder.reopen(folder, kind="train")
+        RunFolder.reopen(folder, kind=TRAIN)
     out = tmp_path / "fifo-out"
     out.mkdir()
     os.mkfifo(out / ".lock")
     with pytest.raises(UsageError, match=r"\.lock: is not a regular file"):
-        RunFolder.create(config, out, kind="train")
+        RunFolder.create(config, out, kind=TRAIN)
 
 
 def test_a_resumed_folder_that_lost_its_lock_gets_a_new_one(tiny_moons, tmp_path):
     folder = tmp_path / "lost"
     interrupted_folder(folder, tiny_moons)
     with pytest.raises(UsageError, match=r"no last\.safetensors"):
-        RunFolder.reopen(folder, kind="train")
+        RunFolder.reopen(folder, kind=TRAIN)
     assert (folder / ".lock").is_file()  # created exclusively, then released
 
 
 def test_the_holder_of_a_live_lock_is_known_and_a_released_one_is_free(config, tmp_path):
-    folder = RunFolder.create(config, tmp_path / "live", kind="train")
+    folder = RunFolder.create(config, tmp_path / "live", kind=TRAIN)
     try:
         assert lock.holder(folder.path) == os.getpid()
     finally:

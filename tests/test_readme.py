@@ -102,7 +102,7 @@ def claims_models(tmp_path_factory) -> dict[str, Path]:
             f"data: {{source: {ROOT / 'data/claims.csv'}, {data}, ignore_columns: [claim_id],"
             " missing: impute, impute: median}\ntraining: {epochs: 3}\n"
         )
-        runs[task] = Path(run_train(config, [], out=base / task)["run_dir"])
+        runs[task] = Path(run_train(config, [], out=base / task).to_json()["run_dir"])
     return runs
 
 
@@ -165,9 +165,11 @@ def test_the_plain_pytorch_loader_refuses_a_missing_cell_nncli_would_not_fill(
 def test_sine_fits_inside_its_training_range_and_not_beyond(tmp_path):
     from nncli.app.saved import evaluate
 
-    run_dir = Path(run_train(ROOT / "configs/sine.yaml", [], out=tmp_path / "sine")["run_dir"])
-    inside = evaluate(run_dir, data=ROOT / "data/sine_inside.csv")["metrics"]
-    outside = evaluate(run_dir, data=ROOT / "data/sine_outside.csv")["metrics"]
+    run_dir = Path(
+        run_train(ROOT / "configs/sine.yaml", [], out=tmp_path / "sine").to_json()["run_dir"]
+    )
+    inside = evaluate(run_dir, data=ROOT / "data/sine_inside.csv").to_json()["metrics"]
+    outside = evaluate(run_dir, data=ROOT / "data/sine_outside.csv").to_json()["metrics"]
     assert inside["r2"] > 0.99 and outside["r2"] < 0.5
     assert outside["mse"] > 100 * inside["mse"]
     for figure in ("fit.png", "errors.png"):

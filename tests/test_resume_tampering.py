@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from nncli.app.commands import run_sweep, run_train
 from nncli.errors import Interrupted, UsageError
+from nncli.grid.session import Session
 
 SECRET = "root:x:0:0:root:/root:/bin/bash"
 EDITED = r"does not match its config\.yaml and run\.json"
@@ -24,7 +25,7 @@ def interrupted_train(stop_after):
 
     def train(config: Path, out: Path) -> Path:
         with pytest.raises(Interrupted):
-            run_train(config, [], out=out, should_stop=stop_after(30))
+            run_train(config, [], out=out, session=Session(should_stop=stop_after(30)))
         return out
 
     return train
@@ -101,7 +102,13 @@ def test_a_sweep_state_varying_other_data_than_run_json_says_is_refused(
 ):
     out = tmp_path / "sweep"
     with pytest.raises(Interrupted):
-        run_sweep(tiny_moons, [], vary=["training.lr=0.1,0.2"], out=out, should_stop=stop_after(30))
+        run_sweep(
+            tiny_moons,
+            [],
+            vary=["training.lr=0.1,0.2"],
+            out=out,
+            session=Session(should_stop=stop_after(30)),
+        )
     assert json.loads((out / "run.json").read_text())["grid"] == {
         "vary": ["training.lr=0.1,0.2"],
         "seeds": 1,

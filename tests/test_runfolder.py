@@ -15,6 +15,7 @@ from nncli.app.commands import run_compare, run_sweep, run_train
 from nncli.config.loading import load_config
 from nncli.errors import UsageError, WriteError
 from nncli.runs.folder import RunFolder
+from nncli.runs.layout import TRAIN
 
 NNCLI = [sys.executable, "-m", "nncli"]
 STOP_AT = [sys.executable, str(Path(__file__).with_name("stop_at.py"))]  # see there
@@ -43,15 +44,15 @@ def test_one_claim_wins_an_empty_out_folder(tiny_moons, tmp_path):
     out = tmp_path / "shared"
     out.mkdir()
     config = load_config(tiny_moons)
-    first = RunFolder.create(config, out, kind="train")
+    first = RunFolder.create(config, out, kind=TRAIN)
     try:
         with pytest.raises(UsageError, match=rf"^{out}: still running \(process {os.getpid()}\)"):
-            RunFolder.create(config, out, kind="train")
+            RunFolder.create(config, out, kind=TRAIN)
     finally:
         first.release()
     # Released, the folder is no longer empty: nobody else may write into it.
     with pytest.raises(UsageError, match="--out must be a new or empty folder"):
-        RunFolder.create(config, out, kind="train")
+        RunFolder.create(config, out, kind=TRAIN)
 
 
 @pytest.mark.slow
@@ -81,7 +82,7 @@ def test_a_live_run_cannot_be_resumed_and_a_killed_one_leaves_no_stale_lock(slow
         process.wait(timeout=10)
         assert status(out)["status"] == "running"
         # The kernel dropped the lock with the process, so the folder resumes (no stale pid).
-        result = run_train(None, [], resume=out)
+        result = run_train(None, [], resume=out).to_json()
         assert result["epochs_run"] == 20 and status(out)["status"] == "finished"
     finally:
         process.kill()
@@ -127,7 +128,7 @@ def test_a_full_disk_while_writing_outputs_leaves_a_resumable_run(tiny_moons, tm
         run_train(tiny_moons, [], out=out)
     assert status(out)["status"] == "interrupted" and status(out)["resumable"] is True
     monkeypatch.undo()
-    assert run_train(None, [], resume=out)["epochs_run"] == 5
+    assert run_train(None, [], resume=out).to_json()["epochs_run"] == 5
     assert status(out)["status"] == "finished"
 
 
@@ -152,7 +153,7 @@ def test_a_closed_output_pipe_stops_training_resumably(slow_config, tmp_path):
     record = status(out)
     assert record["status"] == "interrupted" and record["resumable"] is True
     assert record["stopped_at"] == "epoch 2, step 0"
-    assert run_train(None, [], resume=out)["epochs_run"] == 10
+    assert run_train(None, [], resume=out).to_json()["epochs_run"] == 10
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from nncli.app.commands import run_sweep, run_train
 from nncli.cli import app
 from nncli.errors import Interrupted, RunFailedError, UsageError
+from nncli.grid.session import Session
 from nncli.grid.spec import build_grid
 from nncli.interrupts import StopRequest
 from nncli.metrics import DETAILS
@@ -38,14 +39,14 @@ def assert_close(a: float | None, b: float | None, rel: float = 1e-4) -> None:
     ids=["one stack", "two widths"],
 )
 def test_every_sweep_model_is_the_model_nncli_train_builds(grid_config, tmp_path, vary):
-    result = run_sweep(grid_config, [], vary=vary, n_seeds=2, out=tmp_path / "sweep")
+    result = run_sweep(grid_config, [], vary=vary, n_seeds=2, out=tmp_path / "sweep").to_json()
     grid = build_grid(grid_config, [], vary, 2)
     rows = {(json.dumps(r["values"]), s): (r, i) for r in result["results"]
             for i, s in enumerate(r["seeds"])}  # fmt: skip
     for model in grid.models:
         values = grid.values[model.variant]
         overrides = [f"{k}={v}" for k, v in values.items()] + [f"seed={model.seed}"]
-        trained = run_train(grid_config, overrides, out=tmp_path / grid.label(model))
+        trained = run_train(grid_config, overrides, out=tmp_path / grid.label(model)).to_json()
         record, i = rows[(json.dumps(values), model.seed)]
         for name, value in trained["metrics"]["test"].items():
             if name not in DETAILS:
@@ -105,18 +106,20 @@ def test_json_files_and_plots_of_a_sweep(grid_config, tmp_path):
 
 def test_diagnostics_on_request(grid_config, tmp_path):
     result = run_sweep(grid_config, [], vary=["model.activation=sigmoid,step"], diagnostics=True,
-                       out=tmp_path / "d")  # fmt: skip
+                       out=tmp_path / "d").to_json()  # fmt: skip
     sigmoid, step = result["results"]
     assert len(sigmoid["grad_norms"]) == 3 and all(g > 0 for g in sigmoid["grad_norms"])
     assert step["frozen_layers"] == [0, 1]
     assert (tmp_path / "d/grad_norms.png").exists()
-    plain = run_sweep(grid_config, [], vary=["model.activation=sigmoid,step"], out=tmp_path / "p")
+    plain = run_sweep(
+        grid_config, [], vary=["model.activation=sigmoid,step"], out=tmp_path / "p"
+    ).to_json()
     assert "grad_norms" not in plain["results"][0]
 
 
 def test_diagnostics_of_a_depth_sweep_give_each_depth_its_layers(grid_config, tmp_path):
     result = run_sweep(grid_config, [], vary=["model.depth=1,3"], diagnostics=True,
-                       out=tmp_path / "d")  # fmt: skip
+                       out=tmp_path / "d").to_json()  # fmt: skip
     assert [len(r["grad_norms"]) for r in result["results"]] == [2, 4]
     header, shallow, deep = (tmp_path / "d/summary.csv").read_text().splitlines()
     layer4 = header.split(",").index("grad_norm_layer4")
@@ -126,7 +129,9 @@ def test_diagnostics_of_a_depth_sweep_give_each_depth_its_layers(grid_config, tm
 
 def test_a_diverging_variant_is_reported_and_the_others_finish(grid_config, tmp_path):
     regression = ["data.source=sine", "data.scale_target=false"]
-    result = run_sweep(grid_config, regression, vary=["training.lr=10,0.05"], out=tmp_path / "d")
+    result = run_sweep(
+        grid_config, regression, vary=["training.lr=10,0.05"], out=tmp_path / "d"
+    ).to_json()
     diverged, fine = result["results"]
     assert diverged["diverged"] == 1 and diverged["metrics"]["test"]["mse"]["mean"] is None
     (where,) = diverged["diverged_at"]
@@ -170,7 +175,7 @@ RESUMED = {"vary": ["model.width=3,5", "training.lr=0.2,0.05"], "n_seeds": 2}
 def whole_sweep(module_grid_config, tmp_path_factory) -> tuple[Path, dict]:
     """The sweep that interrupted ones, resumed, must equal: its folder and summary."""
     out = tmp_path_factory.mktemp("whole") / "whole"
-    return out, run_sweep(module_grid_config, [], out=out, **RESUMED)
+    return out, run_sweep(module_grid_config, [], out=out, **RESUMED).to_json()
 
 
 # Each stack takes 24 steps: stop inside the first, before the second, inside the second.
@@ -181,12 +186,18 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(
     whole_dir, whole = whole_sweep
     cut = tmp_path / "cut"
     with pytest.raises(Interrupted) as info:
-        run_sweep(module_grid_config, [], out=cut, should_stop=StopAfter(stop_at), **RESUMED)
+        run_sweep(
+            module_grid_config,
+            [],
+            out=cut,
+            session=Session(should_stop=StopAfter(stop_at)),
+            **RESUMED,
+        )
     assert info.value.exit_code == 143
     assert f"resume with: nncli sweep --resume {cut}" in str(info.value)
     status = json.loads((cut / "run.json").read_text())
     assert status["status"] == "interrupted" and status["resumable"] is True
-    resumed = run_sweep(None, [], resume=cut)
+    resumed = run_sweep(None, [], resume=cut).to_json()
     assert resumed["results"] == whole["results"]
     # The stack it stopped in took an unknown time; a finished one's was saved with it.
     assert [s["seconds"] is None for s in resumed["stacks"]].count(True) == 1
@@ -221,8 +232,14 @@ def test_a_sweep_over_data_sources_resumes_from_anywhere(grid_config, tmp_path, 
     with pytest.raises(UsageError, match=r"data\.target: applies to CSV files only"):
         run_sweep(grid_config, setup, vary=vary, out=tmp_path / "bad")  # moons has no target column
     vary = ["data.source=a.csv,b.csv"]
-    whole = run_sweep(grid_config, setup, vary=vary, out=tmp_path / "whole")
+    whole = run_sweep(grid_config, setup, vary=vary, out=tmp_path / "whole").to_json()
     with pytest.raises(Interrupted):
-        run_sweep(grid_config, setup, vary=vary, out=tmp_path / "cut", should_stop=StopAfter(15))
+        run_sweep(
+            grid_config,
+            setup,
+            vary=vary,
+            out=tmp_path / "cut",
+            session=Session(should_stop=StopAfter(15)),
+        )
     monkeypatch.chdir(tmp_path)  # elsewhere: the relative paths were kept absolute
-    assert run_sweep(None, [], resume=tmp_path / "cut")["results"] == whole["results"]
+    assert run_sweep(None, [], resume=tmp_path / "cut").to_json()["results"] == whole["results"]

@@ -11,6 +11,7 @@ from nncli.app.commands import run_train
 from nncli.config.loading import validate_config
 from nncli.config.schema import Config
 from nncli.data.prepared import prepare_data
+from nncli.grid.session import Session
 from nncli.train import threads
 from nncli.train.threads import (
     MULTIPLY_ADDS_PER_THREAD,
@@ -138,13 +139,14 @@ def test_training_sets_the_count_and_reports_it(tiny_moons, tmp_path, idle_machi
     monkeypatch.setattr(nncli.train.stack, "fit", spy)
     before = torch.get_num_threads()
     shown: list[str] = []
-    run_train(tiny_moons, [], out=tmp_path / "auto", on_info=shown.append)
+    session = Session(on_setup=lambda setup: shown.append(setup.text))
+    run_train(tiny_moons, [], out=tmp_path / "auto", session=session)
     assert trained_with == [1]  # a small model
     assert torch.get_num_threads() == before  # and the caller's count is back
     assert shown[0].splitlines()[-1].endswith("; on cpu, 1 thread")
     assert json.loads((tmp_path / "auto/run.json").read_text())["threads"] == 1
     shown.clear()
-    run_train(tiny_moons, ["training.threads=2"], out=tmp_path / "two", on_info=shown.append)
+    run_train(tiny_moons, ["training.threads=2"], out=tmp_path / "two", session=session)
     assert trained_with == [1, 2]
     assert torch.get_num_threads() == before
     assert shown[0].splitlines()[-1].endswith("; on cpu, 2 threads")

@@ -126,10 +126,12 @@ def test_the_setup_line_names_the_precision_and_tf32_on_the_cpu_is_a_warning(
     tiny_moons, tmp_path, precision, shown, warned
 ):
     from nncli.app.commands import run_train
+    from nncli.grid.session import Session
 
     info, warnings = [], []
+    session = Session(on_setup=lambda setup: info.append(setup.text), on_warning=warnings.append)
     run_train(tiny_moons, [f"training.precision={precision}"], out=tmp_path / precision,
-              on_info=info.append, on_warning=warnings.append)  # fmt: skip
+              session=session)  # fmt: skip
     assert shown in info[0]
     assert warnings == warned
 

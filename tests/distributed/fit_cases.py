@@ -62,7 +62,7 @@ def train(name: str, group: DataParallel | None) -> dict:
 if __name__ == "__main__":
     torch.set_num_threads(1)
     with process_group() as ranks:
-        group = DataParallel(ranks) if ranks is not None else None
+        group = DataParallel(ranks) if ranks.distributed else None
         results = {name: train(name, group) for name in CASES}
-        if ranks is None or ranks.leader:
+        if ranks.leader:
             torch.save(results, sys.argv[1])

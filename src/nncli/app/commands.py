@@ -1,33 +1,27 @@
 """The library behind each command that trains: train, sweep and compare-activations.
 
-Each is one grid of models (train's has one model) trained by `gridrun.grid_run` in a
-`RunFolder`; they differ only in the grid they build and the files they write. Callbacks report
-progress; nothing here prints.
+Each is one grid of models (train's has one model) trained by `lifecycle.grid_run` in a
+`RunFolder`; they differ only in their `RunKind`, the grid they build and the files they write.
+Each returns a typed result (grid/results.py); the session's callbacks report progress, and
+nothing here prints.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-from nncli.app.lifecycle import GridRequest, Info, grid_run
+from nncli.app.lifecycle import grid_run
 from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
-from nncli.config.loading import load_config
-from nncli.config.schema import dump_config
+from nncli.app.request import GridRequest
 from nncli.errors import RunFailedError, UsageError
+from nncli.grid.results import GridResult, TrainResult
+from nncli.grid.session import Session
 from nncli.grid.spec import data_key
 from nncli.grid.summary import all_failed, stack_times, summarize
-from nncli.interrupts import StopRequest
-from nncli.report import describe as report
 from nncli.runs import layout as runs
-from nncli.runs.layout import PARTIAL_DIR
+from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
 from nncli.tasks import TASKS
-from nncli.train.parallel import Ranks
-
-
-def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
-    return dump_config(load_config(config_path, overrides))
 
 
 def run_train(
@@ -36,24 +30,18 @@ def run_train(
     *,
     out: Path | None = None,
     resume: Path | None = None,
-    should_stop: StopRequest | None = None,
-    on_epoch: Callable | None = None,
-    on_info: Info | None = None,
-    on_warning: Info | None = None,
-    ranks: Ranks | None = None,
-) -> dict:
-    """Train the one model a config describes (or `resume` a run folder); return the summary.
+    session: Session | None = None,
+) -> TrainResult | None:
+    """Train the one model a config describes (or `resume` a run folder); return its result.
 
     On a stop request the run is saved resumable and `Interrupted` is raised. Under torchrun
-    (`ranks`) every rank trains its shard of each batch; the leader returns the summary, the
-    others an empty one.
+    (`session.ranks`) every rank trains its shard of each batch; the leader returns the
+    result, the others None.
     """
-    request = GridRequest("train", config_path, overrides, out=out, resume=resume, ranks=ranks)
-    with grid_run(
-        request, should_stop=should_stop, on_epoch=on_epoch, on_info=on_info, on_warning=on_warning
-    ) as run:
+    request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume)
+    with grid_run(request, session or Session()) as run:
         if not run.leader:
-            return {}
+            return None
         (model,) = run.fits
         config, prepared = model.config, run.prepared[data_key(model.config)]
         if model.record.diverged is not None:
@@ -67,22 +55,23 @@ def run_train(
                     else ""
                 )
             )
-        summary = {
-            "task": prepared.task,
-            "device": run.device,
-            **({"classes": prepared.dataset.classes} if TASKS[prepared.task].classes else {}),
-            "epochs_run": model.record.epochs_run,
-            "best_epoch": model.record.best_epoch,
-            "kept_epoch": model.record.kept_epoch,
-            "monitor": "val_loss" if "val" in prepared.raw else "train_loss",
-            "metrics": model.metrics,
-        }
-        write_train_outputs(run.folder.path, config, prepared, model, summary)
+        result = TrainResult(
+            run_dir=run.folder.path,
+            task=prepared.task,
+            device=run.device,
+            classes=prepared.dataset.classes if TASKS[prepared.task].classes else None,
+            epochs_run=model.record.epochs_run,
+            best_epoch=model.record.best_epoch,
+            kept_epoch=model.record.kept_epoch,
+            monitor="val_loss" if "val" in prepared.raw else "train_loss",
+            metrics=model.metrics,
+            epochs=config.training.epochs,
+            early_stopping=config.training.early_stopping is not None,
+        )
+        write_train_outputs(run.folder.path, config, prepared, model, result.summary())
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
         run.folder.finish(epochs_run=model.record.epochs_run)
-    if on_info is not None:
-        on_info(report.describe_outcome(config, summary))
-    return {"run_dir": str(run.folder.path), **summary}
+    return result
 
 
 def run_sweep(
@@ -95,21 +84,18 @@ def run_sweep(
     diagnostics: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
-    ranks: Ranks | None = None,
-    **callbacks,
-) -> dict:
-    """Train every variant x seed of a grid; write the sweep folder; return its JSON summary.
+    session: Session | None = None,
+) -> GridResult | None:
+    """Train every variant x seed of a grid; write the sweep folder; return its result.
 
-    `callbacks` are `_grid_run`'s (should_stop, on_epoch, on_info, on_warning, on_stack).
     The exit is a `RunFailedError` only when every variant diverged on every seed. Under
-    torchrun (`ranks`) the models are split across the ranks (gridsplit.py); the leader
-    returns the summary, the others an empty one.
+    torchrun (`session.ranks`) the models are split across the ranks (grid/split.py); the
+    leader returns the result, the others None.
     """
     request = GridRequest(
-        "sweep", config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume,
-        ranks=ranks,
+        SWEEP, config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume
     )  # fmt: skip
-    return _run_grid_command(request, callbacks)
+    return _run_grid_command(request, session or Session())
 
 
 def run_compare(
@@ -121,16 +107,15 @@ def run_compare(
     sequential: bool | None = None,
     out: Path | None = None,
     resume: Path | None = None,
-    ranks: Ranks | None = None,
-    **callbacks,
-) -> dict:
+    session: Session | None = None,
+) -> GridResult | None:
     """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
     (default: 3), side by side; its summary names each record by its activation."""
-    from nncli.model.activations import ACTIVATIONS
+    from nncli.config.schema import ACTIVATION_NAMES
 
     vary = []
     if resume is None:
-        names = list(ACTIVATIONS) if activations is None else activations
+        names = list(ACTIVATION_NAMES) if activations is None else activations
         if not names:
             raise UsageError("--activations: give at least one, e.g. sigmoid,relu")
         vary = [f"model.activation={','.join(names)}"]
@@ -139,36 +124,30 @@ def run_compare(
         raise UsageError("--resume takes only the run folder: it holds the config and settings")
     diagnostics = None if resume else True  # always on: the comparison's reason to be
     request = GridRequest(
-        "compare", config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume,
-        ranks=ranks,
+        COMPARE, config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume
     )  # fmt: skip
-    return _run_grid_command(request, callbacks)
+    return _run_grid_command(request, session or Session())
 
 
-def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
-    with grid_run(request, **callbacks) as run:
+def _run_grid_command(request: GridRequest, session: Session) -> GridResult | None:
+    with grid_run(request, session) as run:
         if not run.leader:
-            return {}
+            return None
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         prepared = run.prepared[data_key(grid.models[0].config)]
-        summary: dict = {
-            "out_dir": str(run.folder.path),
-            "task": prepared.task,
-            "device": run.device,
-        }
-        if request.kind == "compare":  # its contract: records named by activation
+        kind = request.kind
+        if kind.varies is not None:  # its contract: records named by the key it varies
+            name = kind.record_key
             shown = [
-                {"activation": r["values"]["model.activation"]}
-                | {k: v for k, v in r.items() if k != "values"}
+                {name: r["values"][kind.varies]} | {k: v for k, v in r.items() if k != "values"}
                 for r in results
             ]
-            summary["results"] = shown
-            rows = [flat_row({"activation": r["activation"]}, r) for r in shown]
+            rows = [flat_row({name: r[name]}, r) for r in shown]
         else:
-            summary |= {"varied": grid.varied, "results": results}
-            rows = [flat_row(r["values"], r) for r in results]
-        summary["stacks"] = stack_times(grid, run.fits)
+            shown, rows = results, [flat_row(r["values"], r) for r in results]
+        result = GridResult(kind, run.folder.path, prepared.task, run.device, grid.varied, shown,
+                            stack_times(grid, run.fits))  # fmt: skip
         config = grid.base
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip
@@ -179,7 +158,7 @@ def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
             prepared,
             run.fits,
             results,
-            summary,
+            result.to_json(),
             rows=rows,
             title=title,
             diagnostics=run.diagnostics,
@@ -191,4 +170,4 @@ def _run_grid_command(request: GridRequest, callbacks: dict) -> dict:
             )
         run.folder.finish()
     shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)  # finished: not needed
-    return summary
+    return result

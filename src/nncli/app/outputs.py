@@ -12,26 +12,18 @@ from typing import TYPE_CHECKING
 from nncli.config.data import looks_like_path
 from nncli.config.keys import variant_label
 from nncli.config.schema import Config
-from nncli.data.prepared import PreparedData
 from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, to_json
 from nncli.metrics import DETAILS, headline_metric
 from nncli.report import gridplots, plots
 from nncli.report import html as htmlreport
 from nncli.runs import layout as runs
-from nncli.runs.checkpoint import save_checkpoint
 from nncli.tasks import TASKS
-from nncli.train.stack import ModelFit
 
 if TYPE_CHECKING:
+    from nncli.data.prepared import PreparedData
+    from nncli.train.stack import ModelFit
     from nncli.train.state import EpochReport
-
-# With diagnostics: the first layer's gradient over the output layer's, against the varied values.
-GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
-# 1-D regression: each variant's learned function, over and beyond the training range.
-FITS_PLOT = "fits.png"
-# The rows of each split: CSV line numbers (the header is line 1), or a built-in set's positions.
-SPLIT_FILE = "split.json"
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -98,9 +90,11 @@ def write_train_outputs(
 ) -> None:
     """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
     errors.png, and fit.png for one feature; report.html."""
+    from nncli.runs.checkpoint import save_checkpoint  # torch: the model is trained
+
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
-    atomic_write_text(run_dir / SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
+    atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
     write_history(run_dir / runs.HISTORY_FILE, model.record.history)
     atomic_write_json(run_dir / runs.METRICS_FILE, summary)
     plots.plot_learning_curves(
@@ -165,6 +159,8 @@ def write_grid_outputs(
     diagnostics: bool,
 ) -> None:
     """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html."""
+    from nncli.runs.checkpoint import save_checkpoint  # torch: the models are trained
+
     atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
     atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
     atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
@@ -172,19 +168,20 @@ def write_grid_outputs(
         (out_dir / folder).mkdir(exist_ok=True)
     for model, model_fit in zip(grid.models, fits, strict=True):
         label = grid.label(model)
-        write_history(out_dir / runs.HISTORY_DIR / f"{label}.csv", model_fit.record.history)
+        history = out_dir / runs.HISTORY_DIR / runs.history_file(label)
+        write_history(history, model_fit.record.history)
         save_checkpoint(
-            out_dir / runs.MODELS_DIR / f"{label}.safetensors", model_fit.net, model_fit.card
+            out_dir / runs.MODELS_DIR / runs.model_file(label), model_fit.net, model_fit.card
         )
     labels = [variant_label(values) for values in grid.values]
     gridplots.plot_loss_bands(
-        out_dir / "loss_curves.png", _histories(grid, fits, labels), title=title
+        out_dir / runs.LOSS_CURVES_PLOT, _histories(grid, fits, labels), title=title
     )
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     if grid.varied:
         metric = headline_metric(prepared.task)
         gridplots.plot_by_value(
-            out_dir / "metric_by_value.png",
+            out_dir / runs.METRIC_PLOT,
             results,
             grid.varied,
             stat=lambda r: r["metrics"][split][metric],
@@ -194,11 +191,11 @@ def write_grid_outputs(
     if diagnostics:
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
         gridplots.plot_grad_norms(
-            out_dir / "grad_norms.png", norms, title=f"{title}: gradient by layer"
+            out_dir / runs.GRAD_NORMS_PLOT, norms, title=f"{title}: gradient by layer"
         )
         if grid.varied:
             gridplots.plot_by_value(
-                out_dir / GRAD_RATIO_PLOT,
+                out_dir / runs.GRAD_RATIO_PLOT,
                 results,
                 grid.varied,
                 stat=lambda r: r["grad_ratio"],
@@ -208,7 +205,7 @@ def write_grid_outputs(
             )
     activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
     if "model.activation" in grid.varied:
-        plots.plot_activations(out_dir / "activations.png", activations)
+        plots.plot_activations(out_dir / runs.ACTIVATIONS_PLOT, activations)
     x, y = prepared.raw["train"]
     first_seed = [
         (labels[m.variant], partial(f.card.predict_raw, f.net))
@@ -217,7 +214,7 @@ def write_grid_outputs(
     ][:20]
     if not TASKS[prepared.task].classes and x.shape[1] == 1:
         plots.plot_function_fit(
-            out_dir / FITS_PLOT,
+            out_dir / runs.FITS_PLOT,
             first_seed[:10],
             x,
             y,
@@ -227,7 +224,7 @@ def write_grid_outputs(
         )
     if TASKS[prepared.task].classes and x.shape[1] == 2:
         plots.plot_decision_boundaries(
-            out_dir / "decision_boundaries.png",
+            out_dir / runs.BOUNDARIES_PLOT,
             first_seed,
             x,
             y,

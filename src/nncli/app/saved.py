@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -68,20 +70,38 @@ def split_data(card: ModelCard, split: str) -> dict[str, tuple[np.ndarray, np.nd
     return {s: prepared.raw[s] for s in wanted}
 
 
-def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> dict:
-    """`{"metrics": ..., "n_samples": ..., "notes": [...]}`; with split "all", metrics are keyed
-    by split. On a file, `notes` counts the rows dropped as training would have dropped them."""
+@dataclass(frozen=True)
+class Evaluation:
+    """A saved model measured again: its metrics by split (or by the measured file's name)."""
+
+    metrics: dict[str, dict]  # split (or file name) -> metric -> value
+    n_samples: int  # rows measured, over every split
+    notes: list[str]  # on a file: the rows dropped, as training would have dropped them
+    task: str
+    classes: list | None
+    by_split: bool  # measured on every split (`--split all`)
+
+    def to_json(self) -> dict:
+        """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`."""
+        metrics = self.metrics if self.by_split else next(iter(self.metrics.values()))
+        return {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes}
+
+
+def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> Evaluation:
+    """Measure a run's model (or a checkpoint) on a split of its data, every split (`all`), or
+    the rows of a CSV file (`data`)."""
     net, card = open_model(target)
+    result = partial(Evaluation, task=card.task, classes=card.classes)
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))
         use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows
-        return {"metrics": card.measure(net, x, y), "n_samples": len(x), "notes": notes}
+        metrics = {Path(data).name: card.measure(net, x, y)}
+        return result(metrics, len(x), notes, by_split=False)
     splits = split_data(card, split)
     use_auto_threads(multiply_adds(card.sizes, max(len(y) for _, y in splits.values())))
     metrics = {name: card.measure(net, x, y) for name, (x, y) in splits.items()}
     n_samples = sum(len(y) for _, y in splits.values())
-    return {"metrics": metrics if split == "all" else metrics[split], "n_samples": n_samples,
-            "notes": []}  # fmt: skip
+    return result(metrics, n_samples, [], by_split=split == "all")
 
 
 def read_labelled_csv(card: ModelCard, path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:

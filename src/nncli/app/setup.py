@@ -1,50 +1,37 @@
 """What a grid needs before its run folder is claimed: its devices, data and threads checked
-and chosen, every process of a launch holding the same data, and the setup lines it reports."""
+and chosen, and the setup it reports. Importing it imports torch and pandas: `app.start` and
+`app.resume` do so only once the grid is valid."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.errors import UsageError
+from nncli.grid.session import Session, Setup
 from nncli.grid.spec import Grid, data_key
 from nncli.model.card import positive_index
 from nncli.model.mlp import check_fits_in_memory, layer_sizes
 from nncli.report import describe as report
+from nncli.runs.layout import RunKind, run_kind
 from nncli.train.devices import device_label, precision_note, resolve_device
-from nncli.train.parallel import Ranks, broadcast
+from nncli.train.parallel import Ranks
 from nncli.train.stack import batch_size_note, class_weights
 from nncli.train.threads import stack_threads
 
 
-def check_same_data(ranks: Ranks | None, prepared: dict, source: Path) -> None:
-    """Under torchrun, refuse a rank whose data is not the leader's (another machine's files)."""
-    if ranks is None:
-        return
-    mine = {key: data.fingerprint() for key, data in prepared.items()}
-    if broadcast(ranks, mine) != mine:
-        raise UsageError(
-            f"{source}: this process's data differs from rank 0's: every machine of a launch"
-            " needs the same config and data files"
-        )
-
-
-def check_same_batch(grid: Grid, info: dict, ranks: Ranks | None, path: Path) -> None:
+def check_same_batch(grid: Grid, info: dict, ranks: Ranks, path: Path) -> None:
     """A data-parallel run whose batch is per process continues on as many processes: on any
     other number its batches, and so its training, would change."""
-    before, now = info.get("processes", 1), 1 if ranks is None else ranks.world
+    before, now = info.get("processes", 1), ranks.world
     config = grid.models[0].config
-    if info.get("kind") == "train" and config.training.batch_scope == "process" and before != now:
+    kind = run_kind(info.get("kind"))
+    data_parallel = kind is not None and kind.data_parallel
+    if data_parallel and config.training.batch_scope == "process" and before != now:
         raise UsageError(
             f"{path}: its batch is training.batch_size per process (training.batch_scope:"
             f" process) and it trained on {before} process(es); resume it on {before}"
         )
-
-
-def launch_record(ranks: Ranks | None) -> dict:
-    """run.json's `processes`: how many ranks trained (absent for one process)."""
-    return {} if ranks is None else {"processes": ranks.world}
 
 
 def check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:
@@ -116,28 +103,25 @@ def describe(
     prepared: dict,
     device: str,
     threads: list[int],
-    kind: str,
-    ranks: Ranks | None,
-    on_info: Callable[[str], None] | None,
-    on_warning: Callable[[str], None] | None,
+    kind: RunKind,
+    session: Session,
 ) -> str:
-    """Report the setup lines (and warnings) before training; return them as plain text, which
-    run.json keeps for the report page."""
-    from rich.text import Text
-
+    """Report the setup (and warnings) before training; return it as plain text, which run.json
+    keeps for the report page."""
     first = grid.models[0].config
     data = prepared[data_key(first)]
-    if on_warning is not None:
+    ranks = session.ranks
+    if session.on_warning is not None:
         notes = [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
         notes += [precision_note(m.config, device) for m in grid.models]
-        if ranks is not None and kind == "train" and first.training.cuda_graphs:
+        if ranks.distributed and kind.data_parallel and first.training.cuda_graphs:
             notes.append(
                 "training.cuda_graphs: not used in data-parallel training (each step's"
                 " all-reduce runs between processes, outside any graph)"
             )
         for note in dict.fromkeys(notes):
             if note:
-                on_warning(note)
+                session.warn(note)
     shown = device_label(device)
     precisions = {m.config.training.precision for m in grid.models} - {"fp32"}
     if not device.startswith("cuda"):
@@ -146,10 +130,10 @@ def describe(
     if precisions:
         shown += f" in {'/'.join(precisions)}"
     shown += f", {threads_label(threads, device)}"
-    processes = 1 if ranks is None else ranks.world
-    if ranks is not None:
+    processes = ranks.world
+    if ranks.distributed:
         shown += f", {processes} processes (torchrun)"
-    if kind == "train":
+    if kind.single_model:
         lines = [report.describe_setup(first, data, device=shown, processes=processes)]
     else:
         data_varied = any(key.startswith("data.") for key in grid.varied)
@@ -158,7 +142,7 @@ def describe(
             report.describe_setup(first, data, varied=grid.varied, device=shown),
             report.describe_grid(grid, n_train=n_train, processes=processes),
         ]
-    if on_info is not None:
-        for line in lines:
-            on_info(line)
-    return "\n".join(Text.from_markup(line).plain for line in lines)
+    setup = Setup(str(first.name), lines)
+    if session.on_setup is not None:
+        session.on_setup(setup)
+    return setup.text

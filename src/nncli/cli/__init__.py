@@ -29,6 +29,7 @@ from nncli.cli.saved import (
     show_report,
 )
 from nncli.cli.training import compare_activations, sweep, train
+from nncli.runs.layout import RUN_KINDS
 
 app = typer.Typer(
     cls=Group,
@@ -85,7 +86,7 @@ for _name, _function in COMMANDS.items():
 
 
 # The commands that run as one job under torchrun (README: "Scaling out").
-LAUNCHED_COMMANDS = ("train", "sweep", "compare-activations")
+LAUNCHED_COMMANDS = tuple(kind.command.split()[-1] for kind in RUN_KINDS.values())
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ import typer
 
 from nncli.cli.options import ConfigArgument, JsonOption, RunArgument, SetOption
 from nncli.fileio import to_json
-from nncli.tasks import TASKS
 
 
 class Split(str, Enum):
@@ -37,26 +36,21 @@ def evaluate(
     """Re-measure a saved model on a split of its data or on a CSV file."""
 
     from nncli.app.saved import evaluate as evaluate_model
-    from nncli.app.saved import open_model
     from nncli.report.tables import confusion_table, make_console, metrics_table
 
     result = evaluate_model(run, split=split.value, data=data)
     if as_json:
-        print(to_json(result))
+        print(to_json(result.to_json()))
         return
-    _, card = open_model(run)
-    by_split = result["metrics"] if split == Split.all and data is None else None
-    label = data.name if data is not None else split.value
-    metrics = by_split or {label: result["metrics"]}
     console = make_console()
-    for note in result["notes"]:
+    for note in result.notes:
         typer.echo(f"note: {note}", err=True)
-    title = f"{run}: {result['n_samples']} rows"
-    console.print(metrics_table(metrics, card.task, title=title))
-    if TASKS[card.task].classes:
-        for name, values in metrics.items():
+    title = f"{run}: {result.n_samples} rows"
+    console.print(metrics_table(result.metrics, result.task, title=title))
+    if result.classes is not None:  # a classifier
+        for name, values in result.metrics.items():
             matrix = values["confusion_matrix"]
-            console.print(confusion_table(matrix, card.classes, title=f"Confusion ({name})"))
+            console.print(confusion_table(matrix, result.classes, title=f"Confusion ({name})"))
 
 
 def predict(
@@ -194,7 +188,7 @@ def _open_in_browser(path: Path) -> bool:
 
 def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> None:
     """Print the fully resolved config (defaults filled in), after --set overrides."""
-    from nncli.app.commands import resolved_config_yaml
+    from nncli.config.loading import resolved_config_yaml
 
     typer.echo(resolved_config_yaml(config_path, overrides or []), nl=False)
 

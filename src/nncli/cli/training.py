@@ -21,7 +21,7 @@ from nncli.cli.options import (
     SetOption,
 )
 from nncli.fileio import to_json
-from nncli.tasks import TASKS
+from nncli.grid.session import Session, Setup
 
 
 def _progress_target(*, as_json: bool, quiet: bool):
@@ -31,21 +31,36 @@ def _progress_target(*, as_json: bool, quiet: bool):
 
 
 @contextmanager
-def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[tuple]:
+def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]:
     """What a training command runs inside: the torchrun launch's process group (if it is in
-    one), signals as stop requests, and its progress display; yields (ranks, stop, progress).
-    Under torchrun only rank 0 shows progress and announces a stop."""
+    one), signals as stop requests, and its progress display, as one `Session`. Under torchrun
+    only rank 0 shows progress and announces a stop."""
     from nncli.interrupts import stop_on_signals
     from nncli.train.parallel import process_group
 
     with process_group() as ranks:
-        leader = ranks is None or ranks.leader
-        stream, show_progress = _progress_target(as_json=as_json, quiet=quiet or not leader)
+        stream, show_progress = _progress_target(as_json=as_json, quiet=quiet or not ranks.leader)
         with (
-            stop_on_signals(launched=ranks is not None, announce=leader) as stop,
+            stop_on_signals(launched=ranks.distributed, announce=ranks.leader) as stop,
             progress_class(stream, enabled=show_progress, on_pipe_closed=stop.pipe_closed) as bar,
         ):
-            yield ranks, stop, bar
+            talk = not quiet and not as_json
+            yield Session(
+                ranks=ranks,
+                should_stop=stop,
+                on_epoch=bar,
+                on_stack=getattr(bar, "start_stack", None),  # a grid's progress only
+                on_info=bar.print if talk else None,
+                on_warning=_warn,
+                on_setup=partial(_show_setup, bar) if talk else None,
+            )
+
+
+def _show_setup(bar, setup: Setup) -> None:
+    from nncli.report.describe import setup_markup
+
+    for paragraph in setup_markup(setup):
+        bar.print(paragraph)
 
 
 def train(
@@ -70,39 +85,23 @@ def train(
     """
 
     from nncli.app.commands import run_train
+    from nncli.report.describe import describe_outcome
     from nncli.report.progress import EpochProgress
+    from nncli.report.results import train_result
     from nncli.report.tables import make_console
 
     console = make_console(stderr=as_json)
-    with _session(EpochProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
-        summary = run_train(
-            config_path,
-            overrides or [],
-            out=out,
-            resume=resume,
-            should_stop=stop,
-            on_epoch=bar,
-            on_info=None if quiet or as_json else bar.print,
-            on_warning=_warn,
-            ranks=ranks,
-        )
-    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+    with _session(EpochProgress, as_json=as_json, quiet=quiet) as session:
+        result = run_train(config_path, overrides or [], out=out, resume=resume, session=session)
+        if result is not None:
+            session.info(describe_outcome(result))  # above the progress bar, as it ends
+    if result is None:  # under torchrun only rank 0 reports
         return
     if as_json:
-        print(to_json(summary))
+        print(to_json(result.to_json()))
         return
-    from nncli.report.tables import confusion_table, metrics_table, per_class_table
-
-    console.print(metrics_table(summary["metrics"], summary["task"], title="Metrics by split"))
-    test_split = "test" if "test" in summary["metrics"] else "val"
-    if TASKS[summary["task"]].classes and not quiet and test_split in summary["metrics"]:
-        scores, classes = summary["metrics"][test_split], summary["classes"]
-        if scores.get("per_class"):  # None for a diverged model
-            title = f"Per class ({test_split})"
-            console.print(per_class_table(scores["per_class"], classes, title=title))
-        matrix = scores["confusion_matrix"]
-        console.print(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
-    console.print(f"run saved to [bold]{summary['run_dir']}[/]")
+    for shown in train_result(result, quiet=quiet):
+        console.print(shown)
 
 
 def _warn(message: str) -> None:
@@ -111,34 +110,24 @@ def _warn(message: str) -> None:
     make_console(stderr=True).print(f"[yellow]warning:[/] {message}")
 
 
-def _run_grid(command, *, as_json: bool, quiet: bool, table, saved: str, **options) -> None:
+def _run_grid(command, *, as_json: bool, quiet: bool, saved: str, **options) -> None:
     """Run a sweep-like command with signals handled and progress shown; print its result as
-    JSON, or as `table(result)` and where the folder is (`saved` says what it holds)."""
+    JSON, or as its table and where the folder is (`saved` says what it holds)."""
     from nncli.report.progress import GridProgress
+    from nncli.report.results import grid_result
     from nncli.report.tables import make_console
 
-    with _session(GridProgress, as_json=as_json, quiet=quiet) as (ranks, stop, bar):
-        result = command(
-            should_stop=stop,
-            on_epoch=bar,
-            on_stack=bar.start_stack,
-            on_info=None if quiet or as_json else bar.print,
-            on_warning=_warn,
-            ranks=ranks,
-            **options,
-        )
-    if ranks is not None and not ranks.leader:  # under torchrun only rank 0 reports
+    with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
+        result = command(session=session, **options)
+    if result is None:  # under torchrun only rank 0 reports
         return
     if as_json:
-        print(to_json(result))
+        print(to_json(result.to_json()))
         return
-    from nncli.report.describe import describe_times
-
     console = make_console()
-    console.print(table(result))
-    if not quiet:
-        console.print(describe_times(result["stacks"], 1 if ranks is None else ranks.world))
-    console.print(f"{saved} in [bold]{result['out_dir']}[/]")
+    processes = session.ranks.world
+    for shown in grid_result(result, quiet=quiet, processes=processes, saved=saved):
+        console.print(shown)
 
 
 def compare_activations(
@@ -168,7 +157,6 @@ def compare_activations(
     Under torchrun the models are split across the processes (README: "Scaling out").
     """
     from nncli.app.commands import run_compare
-    from nncli.report.tables import comparison_table
 
     names = (
         None if activations is None else [a.strip() for a in activations.split(",") if a.strip()]
@@ -177,7 +165,6 @@ def compare_activations(
         partial(run_compare, config_path, overrides or []),
         as_json=as_json,
         quiet=quiet,
-        table=lambda result: comparison_table(result["results"], result["task"]),
         saved="plots and per-model histories",
         activations=names,
         n_seeds=seeds,
@@ -224,13 +211,11 @@ def sweep(
     Under torchrun the models are split across the processes (README: "Scaling out").
     """
     from nncli.app.commands import run_sweep
-    from nncli.report.tables import sweep_table
 
     _run_grid(
         partial(run_sweep, config_path, overrides or []),
         as_json=as_json,
         quiet=quiet,
-        table=lambda result: sweep_table(result["results"], result["task"], result["varied"]),
         saved="plots, per-model histories and checkpoints",
         vary=vary or [],
         n_seeds=seeds,

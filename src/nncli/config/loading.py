@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from nncli.config.data import looks_like_path
 from nncli.config.fields import unknown_name
-from nncli.config.schema import Config
+from nncli.config.schema import Config, dump_config
 from nncli.errors import ConfigError, UsageError, clipped, excerpt
 from nncli.fileio import MiB, read_regular_bytes
 
@@ -54,6 +54,11 @@ def without_retired_keys(saved: object) -> object:
         if isinstance(node, dict):
             node.pop(last, None)
     return saved
+
+
+def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
+    """The config as `nncli config` prints it: every default filled in, after the overrides."""
+    return dump_config(load_config(config_path, overrides))
 
 
 def configure(

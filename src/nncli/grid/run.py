@@ -7,46 +7,40 @@ exactly where it stopped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from nncli.config.schema import Config
+from nncli.grid.session import Session
 from nncli.grid.spec import Grid, data_key
-from nncli.runs.layout import PARTIAL_DIR
+from nncli.runs.layout import PARTIAL_DIR, stack_file
 from nncli.runs.stacks import load_models, save_models
 
 
 def train_grid(
-    grid: Grid,
-    prepared: dict,
-    folder,
-    *,
-    saved=None,
-    diagnostics: bool = False,
-    should_stop: Callable[[], bool] | None = None,
-    on_stack: Callable[[int, int], None] | None = None,
-    on_epoch: Callable | None = None,
-    group=None,
+    grid: Grid, prepared: dict, folder, session: Session, *, saved=None, diagnostics: bool = False
 ) -> list:
     """Train every stack of `grid` into `folder` (a RunFolder); one ModelFit per grid model.
 
     `prepared` maps `data_key(config)` to its PreparedData. `saved` resumes an interrupted grid:
     finished stacks are read back from `partial/`, the stack in progress continues from its
-    state, and later ones train afresh. With `group` (a `distributed.DataParallel`), every rank
-    of a launch trains each stack data-parallel, and only the leader gets the fits.
+    state, and later ones train afresh. Under torchrun (`session.ranks`), every rank of the
+    launch trains each stack data-parallel, and only the leader gets the fits.
     """
     from nncli.runs.state import check_state_fits
+    from nncli.train.parallel import DataParallel
     from nncli.train.stack import train_stack, whole_batch
+
+    group = DataParallel(session.ranks) if session.ranks.distributed else None
 
     fits: list = [None] * len(grid.models)
     resume_stack = saved.info.get("stack", 0) if saved is not None else 0
     for s, members in enumerate(grid.stacks):
         configs = [grid.models[i].config for i in members]
         data = prepared[data_key(configs[0])]
-        if on_stack is not None:
-            on_stack(s, len(grid.stacks))
+        if session.on_stack is not None:
+            session.on_stack(s, len(grid.stacks))
         if s < resume_stack:
-            path = folder.path / PARTIAL_DIR / f"stack-{s}.safetensors"
+            path = folder.path / PARTIAL_DIR / stack_file(s)
             done = measure_saved(path, configs, data, diagnostics)
         else:
             folder.info |= {"stack": s, "stacks": len(grid.stacks)}
@@ -65,8 +59,8 @@ def train_grid(
                 configs,
                 data,
                 diagnostics=diagnostics,
-                on_epoch=on_epoch,
-                should_stop=should_stop,
+                on_epoch=session.on_epoch,
+                should_stop=session.should_stop,
                 on_checkpoint=folder.checkpoint,
                 resume=resume,
                 group=group,
@@ -78,7 +72,7 @@ def train_grid(
                 model_fit.stack_seconds = seconds
             if len(grid.stacks) > 1:
                 (folder.path / PARTIAL_DIR).mkdir(exist_ok=True)
-                save_models(folder.path / PARTIAL_DIR / f"stack-{s}.safetensors", done)
+                save_models(folder.path / PARTIAL_DIR / stack_file(s), done)
         for i, model_fit in zip(members, done, strict=True):
             fits[i] = model_fit
     return fits

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nncli.errors import UsageError
 from nncli.fileio import atomic_write_json
+from nncli.grid.session import Session
 from nncli.grid.spec import Grid, data_key
-from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE
+from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE, part_file, part_state_file
 from nncli.runs.stacks import read_units, save_models
-from nncli.train.parallel import Ranks, broadcast, gather
-from nncli.train.state import PartsStopped
+from nncli.train.parallel import broadcast, gather
 from nncli.train.threads import multiply_adds
 
 Part = tuple[int, int, int]  # (stack, first, stop): members [first, stop) of grid.stacks[stack]
@@ -102,20 +101,19 @@ def train_grid_split(
     grid: Grid,
     prepared: dict,
     folder,
-    ranks: Ranks | None,
+    session: Session,
     progress: SplitProgress,
     *,
     resuming: bool = False,
     diagnostics: bool = False,
-    should_stop: Callable[[], bool] | None = None,
-    on_stack: Callable[[int, int], None] | None = None,
-    on_epoch: Callable | None = None,
 ) -> list:
     """Train the grid's models split across the ranks (in turn, alone) from `progress`; the
     leader returns one ModelFit per grid model, the others nothing. A stop request raises
     `PartsStopped` on every rank once the round's progress is saved."""
-    world = 1 if ranks is None else ranks.world
-    leader = ranks is None or ranks.leader
+    from nncli.train.state import PartsStopped
+
+    ranks, should_stop = session.ranks, session.should_stop
+    world, leader = ranks.world, ranks.leader
     partial = folder.path / PARTIAL_DIR if leader else None
     parts, done, states = progress.parts, progress.done, progress.states
     if leader and not resuming:
@@ -123,7 +121,7 @@ def train_grid_split(
         atomic_write_json(partial / UNITS_FILE, {"info": folder.info, "parts": parts})
     todo = [u for u in range(len(parts)) if u not in done]
     dealt = deal([part_cost(grid, prepared, parts[u]) for u in todo], world)
-    mine = [todo[i] for i in dealt[0 if ranks is None else ranks.rank]]
+    mine = [todo[i] for i in dealt[ranks.rank]]
     fits: list = [None] * len(grid.models)
     if leader:
         for u in done:
@@ -133,14 +131,14 @@ def train_grid_split(
         outcome: tuple = ()
         if round_index < len(mine):
             u = mine[round_index]
-            if on_stack is not None:
-                on_stack(round_index, len(mine))
+            if session.on_stack is not None:
+                session.on_stack(round_index, len(mine))
             outcome = _train_part(grid, prepared, parts[u], u, states.get(u), diagnostics,
-                                  should_stop, on_epoch)  # fmt: skip
+                                  should_stop, session.on_epoch)  # fmt: skip
             if leader:  # kept before waiting for the others, whatever happens to them
                 _save_outcome(grid, fits, partial, parts, outcome)
         stop = should_stop is not None and should_stop()
-        outcomes = [(outcome, stop)] if ranks is None else gather(ranks, (outcome, stop))
+        outcomes = gather(ranks, (outcome, stop))
         stopping = False
         if leader:
             for rank, (result, stopped) in enumerate(outcomes):
@@ -224,8 +222,8 @@ def _load_state(partial: Path, u: int) -> tuple:
 
 
 def _done_file(partial: Path, u: int) -> Path:
-    return partial / f"part-{u}.safetensors"
+    return partial / part_file(u)
 
 
 def _state_file(partial: Path, u: int) -> Path:
-    return partial / f"part-{u}.state.safetensors"
+    return partial / part_state_file(u)

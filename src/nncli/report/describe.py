@@ -1,9 +1,11 @@
 """The prose the user reads around the tables: the setup line before training, the grid and its
-times, and what came of a run."""
+times, and what came of a run. Each is plain text; `setup_markup` styles a setup for the
+terminal."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -14,6 +16,8 @@ from nncli.report.tables import count
 if TYPE_CHECKING:
     from nncli.config.schema import Config
     from nncli.data.prepared import PreparedData
+    from nncli.grid.results import TrainResult
+    from nncli.grid.session import Setup
     from nncli.grid.spec import Grid
 
 
@@ -52,13 +56,13 @@ def describe_setup(
             f"{len(dataset.feature_names)} feature columns → {prepared.n_features} inputs"
             f" (one-hot: {prepared.encoder.describe()})"
         )
-    notes = "".join(f"\n[yellow]note:[/] {escape(note)}" for note in prepared.notes)
+    notes = "".join(f"\n{NOTE} {note}" for note in prepared.notes)
     activation = "" if "model.activation" in varied else f", {config.model.activation}"
     network, parameters = " → ".join(map(str, sizes)), f", {n_params} parameters"
     if {"model.width", "model.depth"} & set(varied):
         network, parameters = f"{sizes[0]} → hidden layers varied → {sizes[-1]}", ""
     return (
-        f"[bold]{config.name}[/]: {len(dataset.y)} rows, {escape(features)},"
+        f"{config.name}: {len(dataset.y)} rows, {features},"
         f" {what}; split {kinds} {counts} (data.seed {config.data.seed}){notes}\n"
         f"MLP {network}{activation}{parameters};"
         f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
@@ -105,8 +109,8 @@ def describe_grid(grid: Grid, *, n_train: int | None = None, processes: int = 1)
     )
     if "model.activation" in grid.varied and all(m.config.model.depth == 0 for m in grid.models):
         lines.append(
-            "[yellow]note:[/] model.depth is 0: with no hidden layer the activation is never"
-            " used, so every activation gives the same model"
+            f"{NOTE} model.depth is 0: with no hidden layer the activation is never used, so"
+            " every activation gives the same model"
         )
     return "\n".join(lines)
 
@@ -132,17 +136,31 @@ def describe_times(stacks: list[dict], processes: int = 1) -> str:
     return f"training took, stack by stack: {'; '.join(parts)}"
 
 
-def describe_outcome(config: Config, summary: dict) -> str:
+def describe_outcome(result: TrainResult) -> str:
     """Which weights a trained model kept, and why."""
-    monitor = summary["monitor"]
-    if config.training.early_stopping is not None:
-        stopped = summary["epochs_run"] < config.training.epochs
-        how = f"stopped early at epoch {summary['epochs_run']}" if stopped else "ran every epoch"
+    monitor = result.monitor
+    if result.early_stopping:
+        stopped = result.epochs_run < result.epochs
+        how = f"stopped early at epoch {result.epochs_run}" if stopped else "ran every epoch"
         return (
             f"early stopping on {monitor} {how}; restored the best weights,"
-            f" from epoch {summary['kept_epoch']}"
+            f" from epoch {result.kept_epoch}"
         )
     return (
-        f"kept the final weights (epoch {summary['kept_epoch']}); lowest {monitor} was at"
-        f" epoch {summary['best_epoch']}"
+        f"kept the final weights (epoch {result.kept_epoch}); lowest {monitor} was at"
+        f" epoch {result.best_epoch}"
     )
+
+
+NOTE = "note:"  # opens a line of the setup that the terminal shows in yellow
+
+
+def setup_markup(setup: Setup) -> list[str]:
+    """A setup's paragraphs as rich markup: its title in bold, each note in yellow."""
+    shown = []
+    for i, paragraph in enumerate(setup.paragraphs):
+        text = escape(paragraph)
+        if i == 0 and paragraph.startswith(f"{setup.title}:"):
+            text = f"[bold]{escape(setup.title)}[/]{escape(paragraph[len(setup.title) :])}"
+        shown.append(re.sub(rf"(?m)^{NOTE}", f"[yellow]{NOTE}[/]", text))
+    return shown

@@ -24,16 +24,17 @@ FIGURES = {
     runs.FIT_PLOT_FILE: "The learned function over the training range and as far again beyond it.",
     runs.ERRORS_PLOT_FILE: "Predicted against true values, and each row's percentage error"
     " against its |target|: percentages explode as targets approach zero.",
-    "loss_curves.png": "Loss by epoch per variant: the mean over seeds, the band from min to max.",
-    "metric_by_value.png": "The headline metric against each varied value (mean ± std over seeds).",
-    "decision_boundaries.png": "Each variant's predicted class over the input plane (first seed),"
+    runs.LOSS_CURVES_PLOT: "Loss by epoch per variant: the mean over seeds, the band from min"
+    " to max.",
+    runs.METRIC_PLOT: "The headline metric against each varied value (mean ± std over seeds).",
+    runs.BOUNDARIES_PLOT: "Each variant's predicted class over the input plane (first seed),"
     " with the training points.",
-    "fits.png": "Each variant's learned function (first seed), inside and beyond the training"
+    runs.FITS_PLOT: "Each variant's learned function (first seed), inside and beyond the training"
     " range.",
-    "grad_norms.png": "The weight-gradient norm of each layer, averaged over the first epoch.",
-    "grad_ratio_by_value.png": "The first layer's gradient over the output layer's, against each"
+    runs.GRAD_NORMS_PLOT: "The weight-gradient norm of each layer, averaged over the first epoch.",
+    runs.GRAD_RATIO_PLOT: "The first layer's gradient over the output layer's, against each"
     " varied value: far below 1 is a vanishing gradient.",
-    "activations.png": "Each activation and its derivative.",
+    runs.ACTIVATIONS_PLOT: "Each activation and its derivative.",
 }
 PNG_LIMIT = 32 << 20  # a figure nncli drew is well under 1 MiB
 
@@ -80,7 +81,7 @@ def build_report(folder: Path) -> str:
     status = _json(folder / runs.RUN_FILE)
     train = _json(folder / runs.METRICS_FILE)
     grid = _json(folder / runs.SUMMARY_FILE)
-    kind = status.get("kind") or ("train" if train else "sweep")
+    kind = status.get("kind") or (runs.TRAIN if train else runs.SWEEP).name
     parts = [f"<h1>{escape(folder.name)}</h1>", _facts(status, kind)]
     if status.get("setup"):
         parts.append(f"<h2>Setup</h2>\n<pre>{escape(status['setup'])}</pre>")
@@ -107,9 +108,7 @@ def _json(path: Path) -> dict:
 
 def _facts(status: dict, kind: str) -> str:
     """What run.json says: the command, when, where, and (unless it finished) how it ended."""
-    from nncli.runs.folder import command_name
-
-    facts = [command_name(kind)]
+    facts = [runs.command_name(kind)]
     facts += [f"{key} {status[key]}" for key in ("created", "device") if status.get(key)]
     if status.get("status") not in (None, "running", "finished"):
         facts.append(f"status {status['status']}")

@@ -6,6 +6,7 @@ from rich import box
 from rich.table import Table
 
 from nncli.report.tables import format_value
+from nncli.runs.layout import run_kind
 
 
 def runs_table(records: list[dict], directory: object, sort: str | None, *, width: int) -> Table:
@@ -54,11 +55,11 @@ def runs_table(records: list[dict], directory: object, sort: str | None, *, widt
             return " ".join(filter(None, results[i]))
         return f"{columns[key][i]} epochs" if key == "epochs" else columns[key][i]
 
-    grids = ("sweep", "compare")  # their `activation` says which variant was best
     details = []
     for i, (r, differs) in enumerate(zip(records, shown_settings(records), strict=True)):
         gone = [moved(k, i) for k in columns if k not in kept and columns[k][i] != "-"]
-        grid = r["activation"] if r["kind"] in grids else ""
+        kind = run_kind(r["kind"])  # a grid's `activation` says which variant was best
+        grid = r["activation"] if kind is not None and not kind.single_model else ""
         details.append("; ".join(filter(None, [", ".join(gone), grid, differs])))
     table = Table(
         title=f"Runs in {directory}",

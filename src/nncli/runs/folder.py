@@ -22,10 +22,9 @@ from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, Wr
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
-from nncli.runs import lock
+from nncli.runs.layout import TRAIN, RunKind, command_name
+from nncli.runs.lock import claim, lock, unlock
 from nncli.runs.stacks import read_units
-from nncli.runs.state import ThrottledSaver, load_training_state, save_training_state
-from nncli.train.state import PartsStopped, TrainingStopped
 
 
 @dataclass
@@ -46,13 +45,17 @@ class RunFolder:
     saved. `finish()` marks success.
     """
 
-    def __init__(self, path: Path, kind: str, lock_fd: int, record: dict, stop: StopRequest | None):
+    def __init__(
+        self, path: Path, kind: RunKind, lock_fd: int, record: dict, stop: StopRequest | None
+    ):
         self.path = path
         self.kind = kind
         self._lock_fd = lock_fd
         self.record = record
         self.stop = stop
         self.info: dict = {}  # what a resume needs back, saved with every state
+        from nncli.runs.state import ThrottledSaver  # torch: a folder is opened to train
+
         self.checkpoint = ThrottledSaver(self.save_state)
         self.also_save: Callable[[object], None] | None = None  # more to save with each state
 
@@ -64,7 +67,7 @@ class RunFolder:
         config: Config,
         out: Path | None,
         *,
-        kind: str,
+        kind: RunKind,
         stop: StopRequest | None = None,
         info: dict | None = None,
         **details: object,
@@ -76,16 +79,15 @@ class RunFolder:
         """
         if out is not None:
             path = Path(out)
-            lock_fd = _claim(path, explicit=True)
+            lock_fd = claim(path, explicit=True)
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            suffix = {"train": "", "compare": "activations"}.get(kind, kind)
-            label = "-".join(filter(None, [config.name or "run", suffix]))
+            label = "-".join(filter(None, [config.name or "run", kind.suffix]))
             base = Path(config.output.dir) / f"{label}-{stamp}"
             path, n = base, 1
             while True:
                 try:
-                    lock_fd = _claim(path, explicit=False)
+                    lock_fd = claim(path, explicit=False)
                     break
                 except FileExistsError:
                     n += 1
@@ -94,7 +96,7 @@ class RunFolder:
         folder.info = dict(info or {})
         try:
             atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
-            folder.set_status("running", kind=kind, pid=os.getpid(), **details)
+            folder.set_status("running", kind=kind.name, pid=os.getpid(), **details)
         except BaseException:
             folder.release()
             raise
@@ -102,23 +104,23 @@ class RunFolder:
 
     @classmethod
     def reopen(
-        cls, path: Path, *, kind: str, stop: StopRequest | None = None
+        cls, path: Path, *, kind: RunKind, stop: StopRequest | None = None
     ) -> tuple[RunFolder, Config, Saved]:
         """An interrupted folder, its config and saved state; refuse anything not resumable."""
         path = Path(path)
         status_file = path / runs.RUN_FILE
         if not os.path.lexists(status_file):
             raise UsageError(f"{path}: not a run folder (no {runs.RUN_FILE})")
-        lock_fd = lock.reopen(path)
+        lock_fd = lock(path)
         try:
-            record = _read_record(status_file)
+            record = read_json_mapping(status_file)  # a regular file of bounded size
             status = record.get("status")
             if status == "finished":
                 raise UsageError(f"{path}: this run already finished; there is nothing to resume")
             if status == "failed":
                 raise UsageError(f"{path}: this run failed; resuming would repeat the failure")
-            recorded_kind = record.get("kind", "train")
-            if recorded_kind != kind:
+            recorded_kind = record.get("kind", TRAIN.name)
+            if recorded_kind != kind.name:
                 raise UsageError(
                     f"{path}: this folder was started by {command_name(recorded_kind)};"
                     " resume it with that"
@@ -133,6 +135,8 @@ class RunFolder:
             if split is not None:
                 state, params, info = None, None, split.get("info")
             else:
+                from nncli.runs.state import load_training_state
+
                 state, params, info = load_training_state(last)
             if not isinstance(info, dict):
                 raise UsageError(f"{path}: its saved progress is malformed")
@@ -144,7 +148,7 @@ class RunFolder:
             folder = cls(path, kind, lock_fd, record, stop)
             folder.info = info
         except BaseException:
-            _unlock(lock_fd)
+            unlock(lock_fd)
             raise
         return folder, config, Saved(state, params, info)
 
@@ -155,6 +159,8 @@ class RunFolder:
         return self.path / runs.LAST_STATE_FILE
 
     def save_state(self, state, params: list) -> None:
+        from nncli.runs.state import save_training_state
+
         save_training_state(self.last_state, state, params, self.info)
         if self.also_save is not None:
             self.also_save(state)
@@ -186,7 +192,7 @@ class RunFolder:
         """How to continue: as it ran, alone or under torchrun (on any number of processes)."""
         from nncli.train.parallel import launched
 
-        command = f"{command_name(self.kind)} --resume {self.path}"
+        command = f"{self.kind.command} --resume {self.path}"
         ranks = launched()
         if ranks is None:
             return command
@@ -216,11 +222,13 @@ class RunFolder:
         return False
 
     def _record_ending(self, exc: BaseException) -> None:
+        from nncli.train.state import PartsStopped, TrainingStopped
+
         if isinstance(exc, PartsStopped):  # a split sweep: every part's progress is saved
             self._best_effort_status("interrupted", resumable=True, stopped_at=str(exc))
             code = self.stop.exit_code if self.stop is not None else 130
             raise Interrupted(
-                f"interrupted: {exc}; saved in {self.path / 'partial'}\n"
+                f"interrupted: {exc}; saved in {self.path / runs.PARTIAL_DIR}\n"
                 f"resume with: {self.resume_command}",
                 code,
             ) from None
@@ -270,7 +278,7 @@ class RunFolder:
 
     def release(self) -> None:
         if self._lock_fd >= 0:
-            _unlock(self._lock_fd)
+            unlock(self._lock_fd)
             self._lock_fd = -1
 
 
@@ -278,7 +286,7 @@ class Follower:
     """What a rank other than the leader of a torchrun launch holds in place of the run folder:
     it writes nothing (the leader writes the folder), and ends as the leader does, quietly."""
 
-    def __init__(self, kind: str, stop: StopRequest | None):
+    def __init__(self, kind: RunKind, stop: StopRequest | None):
         self.kind = kind
         self.stop = stop
         self.info: dict = {}
@@ -297,37 +305,10 @@ class Follower:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
+        from nncli.train.state import PartsStopped, TrainingStopped
+
         if isinstance(exc, TrainingStopped | PartsStopped):  # every rank stopped together
             from nncli.errors import PeerFailed
 
             raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
         return False
-
-
-def command_name(kind: str) -> str:
-    return {"train": "nncli train", "compare": "nncli compare-activations"}.get(
-        kind, f"nncli {kind}"
-    )
-
-
-def _claim(path: Path, *, explicit: bool) -> int:
-    """Create and lock `path`; an explicit one may exist if empty. Returns the lock's fd."""
-    try:
-        path.mkdir(parents=True)
-    except FileExistsError:
-        if not explicit:
-            raise
-        if not path.is_dir():
-            raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
-    return lock.claim(path)
-
-
-def _unlock(fd: int) -> None:
-    lock.release(fd)
-
-
-def _read_record(path: Path) -> dict:
-    """run.json: a regular file (never a symlink), of bounded size, holding a JSON object."""
-    return read_json_mapping(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 from nncli.config.loading import read_yaml_mapping
 from nncli.errors import UsageError, excerpt, excerpts
 from nncli.fileio import read_json_mapping
-from nncli.runs.layout import CONFIG_FILE, METRICS_FILE, RUN_FILE, SUMMARY_FILE
+from nncli.runs.layout import CONFIG_FILE, RUN_FILE, TRAIN, run_kind
 
 # Config keys never shown as a difference between runs: they name or place a run, or have their
 # own column (data.source).
@@ -154,24 +154,23 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
     status = read_json_mapping(run_json)
     # As JSON holds it: a foreign file's YAML dates become text, as --json must print them.
     config = json.loads(json.dumps(_mapping(_read_yaml(run_dir / CONFIG_FILE)), default=str))
-    comparing = status.get("kind") in ("compare", "sweep")
-    summary = _mapping(_read_json(run_dir / (SUMMARY_FILE if comparing else METRICS_FILE)))
+    kind = run_kind(status.get("kind")) or TRAIN  # an unknown kind is shown as a single run
+    summary = _mapping(_read_json(run_dir / kind.summary_file))
     metrics = summary.get("metrics", {})
     task = summary.get("task")
     activation = config.get("model", {}).get("activation")
     varied = []  # a grid's keys with several values: its config.yaml holds only the base value
-    if comparing:  # no single model: show the best variant's means
+    if not kind.single_model:  # no single model: show the best variant's means
         best, metrics = _best_variant(summary.get("results", []), task)
-        kind = "compare" if status.get("kind") == "compare" else "sweep"
-        activation = f"{kind}, best: {best}" if best else kind
-        varied = ["model.activation"] if kind == "compare" else summary.get("varied", [])
+        activation = f"{kind.name}, best: {best}" if best else kind.name
+        varied = [kind.varies] if kind.varies else summary.get("varied", [])
         if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
             raise TypeError("varied is not a list of keys")
     split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
     record = {
         "run": run_dir.name,
         "path": str(run_dir),
-        "kind": status.get("kind", "train"),
+        "kind": status.get("kind", TRAIN.name),
         "created": status.get("created"),
         "status": status.get("status"),
         "task": task,

@@ -23,12 +23,22 @@ _OPEN_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _PID_DIGITS = 32  # a pid is at most this long; more is not our lock's content
 
 
-def claim(path: Path) -> int:
-    """Lock a folder this process has just created, or an empty one named by `--out`.
+def claim(path: Path, *, explicit: bool) -> int:
+    """Create and lock `path`, or lock an empty one named by `--out` (`explicit`).
 
-    Returns the lock's fd. Refuses, touching nothing, a folder that holds anything already (a
-    `.lock` alone included): it is another run's or the user's.
+    Exactly one process wins a new name or an empty folder. Returns the lock's fd. Refuses,
+    touching nothing, a folder that holds anything already (a `.lock` alone included): it is
+    another run's or the user's.
     """
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        if not explicit:
+            raise
+        if not path.is_dir():
+            raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
     with contextlib.suppress(FileNotFoundError):
         fd = _open_existing(path)
         _refuse_if_held(path, fd)
@@ -57,7 +67,7 @@ def claim(path: Path) -> int:
     return fd
 
 
-def reopen(path: Path) -> int:
+def lock(path: Path) -> int:
     """Lock a folder being resumed: its own lock file, or a new one if it lost it."""
     try:
         fd = _open_existing(path)
@@ -71,7 +81,7 @@ def reopen(path: Path) -> int:
     return fd
 
 
-def release(fd: int) -> None:
+def unlock(fd: int) -> None:
     os.close(fd)  # closing drops the flock
 
 
@@ -93,18 +103,20 @@ def holder(path: Path) -> int | None:
 
 def _open_existing(path: Path) -> int:
     """The folder's lock file, opened only if it is a regular file with one link."""
-    lock = path / LOCK_FILE
+    lock_file = path / LOCK_FILE
     try:
-        fd = os.open(lock, _OPEN_FLAGS)
+        fd = os.open(lock_file, _OPEN_FLAGS)
     except FileNotFoundError:
         raise
     except OSError as exc:  # a symlink (ELOOP), a folder, no permission
-        raise UsageError(f"{lock}: cannot use this lock file: {exc.strerror}") from None
+        raise UsageError(f"{lock_file}: cannot use this lock file: {exc.strerror}") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
         os.close(fd)
         what = "has other links" if stat.S_ISREG(info.st_mode) else "is not a regular file"
-        raise UsageError(f"{lock}: {what}, so it is not nncli's lock; nncli leaves it untouched")
+        raise UsageError(
+            f"{lock_file}: {what}, so it is not nncli's lock; nncli leaves it untouched"
+        )
     return fd
 
 

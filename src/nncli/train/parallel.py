@@ -41,9 +41,19 @@ class Ranks:
     local_rank: int  # its index on this machine: its CUDA device
     local_world: int  # processes on this machine: they share its cores
 
+    @classmethod
+    def single(cls) -> Ranks:
+        """A process on its own: rank 0 of 1, its own leader."""
+        return cls(rank=0, world=1, local_rank=0, local_world=1)
+
     @property
     def leader(self) -> bool:
         return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        """Whether other processes share the run (a torchrun launch of two or more)."""
+        return self.world > 1
 
 
 def launched() -> Ranks | None:
@@ -77,11 +87,12 @@ def local_share() -> int:
 
 
 @contextmanager
-def process_group() -> Iterator[Ranks | None]:
-    """Join the launch's process group for the body (None, and nothing to join, alone)."""
+def process_group() -> Iterator[Ranks]:
+    """Join the launch's process group for the body (`Ranks.single()`, and nothing to join,
+    alone)."""
     ranks = launched()
     if ranks is None:
-        yield None
+        yield Ranks.single()
         return
     import torch
     import torch.distributed as dist
@@ -112,11 +123,12 @@ def _peer_lost(exc: RuntimeError) -> PeerFailed:
     return PeerFailed(1, f"another process of the launch stopped ({detail})")
 
 
-def agree(ranks: Ranks | None, error: BaseException | None) -> None:
+def agree(ranks: Ranks, error: BaseException | None) -> None:
     """Every rank says how its part of a phase went; all of them carry on only if every one
     succeeded. A failing rank raises its own error, unless a lower rank failed with the same
-    message (the launch then prints it once); the others raise `PeerFailed`."""
-    if ranks is None:
+    message (the launch then prints it once); the others raise `PeerFailed`. Alone, the
+    process's own error is raised."""
+    if not ranks.distributed:
         if error is not None:
             raise error
         return
@@ -136,9 +148,9 @@ def agree(ranks: Ranks | None, error: BaseException | None) -> None:
     raise PeerFailed(failed[0][1][1])
 
 
-def broadcast(ranks: Ranks | None, value: Any = None) -> Any:
+def broadcast(ranks: Ranks, value: Any = None) -> Any:
     """The leader's `value`, on every rank."""
-    if ranks is None:
+    if not ranks.distributed:
         return value
     import torch.distributed as dist
 
@@ -152,6 +164,8 @@ def broadcast(ranks: Ranks | None, value: Any = None) -> Any:
 
 def gather(ranks: Ranks, value: Any) -> list[Any] | None:
     """Every rank's `value`, in rank order, on the leader (None elsewhere)."""
+    if not ranks.distributed:
+        return [value]
     import torch.distributed as dist
 
     found: list[Any] | None = [None] * ranks.world if ranks.leader else None

@@ -1,0 +1,84 @@
+"""Resuming a run folder: reopened by the leader, what it saved shared with every rank, its grid
+and data rebuilt and checked against the first run's; then it trains as a new run does."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+
+from nncli.app.request import GridRequest, Ready, together
+from nncli.errors import UsageError
+from nncli.grid.session import Session
+from nncli.grid.spec import GridSpec, grid_from_spec, resumed_spec
+from nncli.grid.split import survey
+from nncli.runs.folder import Follower, RunFolder, Saved
+from nncli.train.parallel import broadcast
+
+
+def restart(request: GridRequest, session: Session) -> Ready:
+    """A run to resume, ready to train on from where it stopped."""
+    ranks, should_stop = session.ranks, session.should_stop
+    leader = ranks.leader
+    path = request.resume
+    given = [request.config_path, request.out, *request.overrides, *request.vary]
+    given += [request.n_seeds, request.sequential, request.diagnostics]
+
+    def reopen() -> tuple[RunFolder, Saved] | None:
+        if any(option not in (None, False) for option in given) or request.overrides:
+            raise UsageError("--resume takes only the run folder: it holds the config and settings")
+        if not leader:
+            return None
+        opened, config, saved = RunFolder.reopen(path, kind=request.kind, stop=should_stop)
+        try:
+            # Checked before any data the state names is opened: see `resumed_spec`.
+            spec = resumed_spec(path, saved.info.get("grid"), opened.record.get("grid"), config,
+                                one_model=request.kind.single_model)  # fmt: skip
+            saved.info["grid"] = asdict(spec)
+            if ranks.distributed and not request.kind.data_parallel and saved.state is not None:
+                raise UsageError(
+                    f"{path}: this {request.kind.name} ran in one process; resume it without"
+                    " torchrun"
+                )
+        except BaseException:
+            opened.release()
+            raise
+        return opened, saved
+
+    reopened = together(ranks, reopen)
+    folder = reopened[0] if reopened is not None else Follower(request.kind, should_stop)
+    try:
+        saved = broadcast(ranks, reopened[1] if reopened is not None else None)
+        folder.info = saved.info
+
+        def rebuild():
+            spec = GridSpec(**saved.info["grid"])
+            grid = grid_from_spec(spec, require_vary=False, flag=request.kind.vary_flag)
+            from nncli.app import setup as gridsetup  # data and devices: the grid is valid
+
+            gridsetup.check_same_batch(grid, saved.info, ranks, path)
+            device = gridsetup.devices(grid)  # `auto` may choose another device than before
+            prepared = gridsetup.prepare(grid, path, saved.info.get("data"))
+            threads = gridsetup.threads(grid, prepared)  # `auto` counts the cores anew
+            gridsetup.describe(grid, prepared, device, threads, request.kind, session)
+            return grid, prepared, device, gridsetup.threads_record(threads)
+
+        grid, prepared, device, threads = together(ranks, rebuild)
+        split = None
+        if not request.kind.data_parallel and saved.state is None:  # split across processes
+            found = together(ranks, lambda: survey(grid, ranks.world, path) if leader else None)
+            split = broadcast(ranks, found)
+        if leader:
+            folder.set_status(
+                "running",
+                pid=os.getpid(),
+                device=device,
+                threads=threads,
+                processes=ranks.world,
+            )
+            session.info(f"resuming {folder.path} at {folder.position(saved.state)}")
+    except BaseException:
+        if leader:
+            folder.release()  # it stays as it was: interrupted, resumable
+        raise
+    diagnostics = bool(saved.info.get("diagnostics"))
+    return Ready(folder, grid, prepared, device, diagnostics, saved, split)

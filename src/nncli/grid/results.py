@@ -1,0 +1,64 @@
+"""What a command that trains returns: typed results, each with the `--json` contract as
+`to_json()`. They live in the grid layer so the report layer can render them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from nncli.runs.layout import RunKind
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """`nncli train`: where the run folder is, and how the one model trained."""
+
+    run_dir: Path
+    task: str
+    device: str
+    classes: list | None  # classification only
+    epochs_run: int
+    best_epoch: int
+    kept_epoch: int
+    monitor: str  # the loss the best epoch was chosen on: val_loss, or train_loss
+    metrics: dict  # split -> metric -> value
+    epochs: int  # training.epochs: how many it would have run
+    early_stopping: bool  # whether training.early_stopping was on
+
+    def summary(self) -> dict:
+        """metrics.json: what the run measured."""
+        return {
+            "task": self.task,
+            "device": self.device,
+            **({"classes": self.classes} if self.classes is not None else {}),
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "kept_epoch": self.kept_epoch,
+            "monitor": self.monitor,
+            "metrics": self.metrics,
+        }
+
+    def to_json(self) -> dict:
+        """What `nncli train --json` prints."""
+        return {"run_dir": str(self.run_dir), **self.summary()}
+
+
+@dataclass(frozen=True)
+class GridResult:
+    """`nncli sweep` and `nncli compare-activations`: the folder, and each variant over its
+    seeds (a comparison's records named by the key it varies)."""
+
+    kind: RunKind
+    out_dir: Path
+    task: str
+    device: str
+    varied: list[str]
+    results: list[dict]
+    stacks: list[dict]  # each stack's models, shared values and seconds
+
+    def to_json(self) -> dict:
+        """What --json prints, and summary.json holds."""
+        summary: dict = {"out_dir": str(self.out_dir), "task": self.task, "device": self.device}
+        if self.kind.varies is None:  # a comparison's records say what they vary
+            summary["varied"] = self.varied
+        return summary | {"results": self.results, "stacks": self.stacks}

@@ -1,0 +1,52 @@
+"""What a command that trains prints when it is done: its typed result as tables and lines."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nncli.report.describe import describe_times
+from nncli.report.tables import (
+    comparison_table,
+    confusion_table,
+    metrics_table,
+    per_class_table,
+    sweep_table,
+)
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from nncli.grid.results import GridResult, TrainResult
+
+
+def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
+    """The metrics by split; unless `quiet`, a classifier's per-class scores on its test (or
+    validation) split; its confusion matrix; where the run folder is."""
+    shown: list[RenderableType] = [metrics_table(result.metrics, result.task,
+                                                 title="Metrics by split")]  # fmt: skip
+    test_split = "test" if "test" in result.metrics else "val"
+    if result.classes is not None and not quiet and test_split in result.metrics:
+        scores, classes = result.metrics[test_split], result.classes
+        if scores.get("per_class"):  # None for a diverged model
+            title = f"Per class ({test_split})"
+            shown.append(per_class_table(scores["per_class"], classes, title=title))
+        matrix = scores["confusion_matrix"]
+        shown.append(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
+    shown.append(f"run saved to [bold]{result.run_dir}[/]")
+    return shown
+
+
+def grid_result(
+    result: GridResult, *, quiet: bool, processes: int, saved: str
+) -> list[RenderableType]:
+    """The variants side by side; unless `quiet`, how long training took (on `processes`
+    processes); where the folder is, and what it holds (`saved`)."""
+    if result.kind.varies is not None:  # named by the one key it varies: the activation
+        table = comparison_table(result.results, result.task)
+    else:
+        table = sweep_table(result.results, result.task, result.varied)
+    shown: list[RenderableType] = [table]
+    if not quiet:
+        shown.append(describe_times(result.stacks, processes))
+    shown.append(f"{saved} in [bold]{result.out_dir}[/]")
+    return shown
