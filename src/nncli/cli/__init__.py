@@ -85,7 +85,7 @@ for _name, _function in COMMANDS.items():
     app.command(_name, cls=Command)(_function)
 
 
-# The commands that run as one job under torchrun (README: "Scaling out").
+# The commands that run as one job under torchrun (docs/scaling-out.md).
 LAUNCHED_COMMANDS = tuple(kind.command.split()[-1] for kind in RUN_KINDS.values())
 
 

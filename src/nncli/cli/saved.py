@@ -133,7 +133,7 @@ def list_runs(
             "--json",
             help="Print exactly one JSON list on stdout, one record per run: run, path, kind,"
             " created, status, task, source, device, activation, epochs_run, split, headline,"
-            " metrics, varied, differs (README: Listing runs).",
+            " metrics, varied, differs (docs/commands.md: Listing runs).",
         ),
     ] = False,
 ) -> None:

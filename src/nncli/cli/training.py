@@ -81,7 +81,7 @@ def train(
 ) -> None:
     """Train the MLP a config describes; report metrics and save a run folder.
 
-    Under torchrun every process trains its share of each batch (README: "Scaling out").
+    Under torchrun every process trains its share of each batch (docs/scaling-out.md).
     """
 
     from nncli.app.commands import run_train
@@ -154,7 +154,7 @@ def compare_activations(
 ) -> None:
     """Train the same network with every activation and several seeds, side by side.
 
-    Under torchrun the models are split across the processes (README: "Scaling out").
+    Under torchrun the models are split across the processes (docs/scaling-out.md).
     """
     from nncli.app.commands import run_compare
 
@@ -208,7 +208,7 @@ def sweep(
 ) -> None:
     """Train every combination of --vary values x seeds side by side, and compare them.
 
-    Under torchrun the models are split across the processes (README: "Scaling out").
+    Under torchrun the models are split across the processes (docs/scaling-out.md).
     """
     from nncli.app.commands import run_sweep
 

@@ -6,7 +6,6 @@ one shared split. Models whose shapes and step schedule agree form one stack (on
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 from dataclasses import dataclass
@@ -267,51 +266,3 @@ def _safe(name: str) -> str:
 def data_key(config: Config) -> str:
     """Equal for configs that load and split the same data."""
     return json.dumps(config.data.model_dump(mode="json"), sort_keys=True)
-
-
-def resumed_spec(
-    path: Path, saved: object, recorded: object, config: Config, *, one_model: bool
-) -> GridSpec:
-    """The spec a folder's saved state holds, checked against what the folder shows the user.
-
-    A state file is binary and may have been edited: before any data it names is opened, its
-    config must resolve to the folder's config.yaml (`config`), and what it varies must be what
-    run.json records (`recorded`, absent in folders of older versions, which then may not vary
-    the data). So a resumed run trains what config.yaml and run.json say, and nothing else.
-    """
-    fields = {f.name for f in dataclasses.fields(GridSpec)}
-    malformed = UsageError(f"{path}: its saved training state is malformed (its grid)")
-    if not isinstance(saved, dict) or not set(saved) <= fields or "raw" not in saved:
-        raise malformed
-    try:
-        spec = GridSpec(**saved)
-    except TypeError:
-        raise malformed from None
-    kinds = [(spec.raw, dict), (spec.config_path, str), (spec.overrides, list), (spec.vary, list)]
-    kinds += [(spec.n_seeds, int), (spec.sequential, bool)]
-    if not all(isinstance(value, kind) for value, kind in kinds) or not all(
-        isinstance(item, str) for item in [*spec.overrides, *spec.vary]
-    ):
-        raise malformed
-    edited = UsageError(
-        f"{path}: its saved training state does not match its config.yaml and run.json;"
-        " was one of them edited after the run started?"
-    )
-    shown = {"vary": spec.vary, "seeds": spec.n_seeds, "sequential": spec.sequential}
-    if isinstance(recorded, dict) and recorded != shown:
-        raise edited
-    if recorded is None and any(_is_data_key(item) for item in spec.vary):
-        raise edited  # an older folder: run.json does not say which data it varied
-    if one_model and (spec.vary or spec.n_seeds != 1):
-        raise edited
-    try:  # validation only: no data is read
-        base = grid_from_spec(spec, require_vary=False).base
-    except (ConfigError, UsageError):
-        raise edited from None
-    if base.model_dump(mode="json") != config.model_dump(mode="json"):
-        raise edited
-    return spec
-
-
-def _is_data_key(item: str) -> bool:
-    return item.partition("=")[0].strip().startswith("data.")
