@@ -19,7 +19,7 @@ test: $(BIN)/nncli
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # one worker per core: each test pins torch to one thread
 
 bench: $(BIN)/nncli
 	$(BIN)/python benchmarks/run.py
