@@ -3,11 +3,11 @@
     python benchmarks/trace_path.py train configs/moons.yaml --set training.epochs=3 --out /tmp/t
 
 Every Python call inside nncli is recorded with `sys.setprofile` (as the architecture review
-measured it), except imports and what runs inside the training loop (`fit`), whose per-step
-calls are the engine's, not the orchestration's. Consecutive calls in one module count once; a
-*hop* is a move
-to another module, and a module is *entered* each time a hop lands in it. Prints the modules in
-the order first reached, the hop count and the entries per module.
+measured it), except what runs while a module is imported and what runs inside the training
+loop (`fit`), whose per-step calls are the engine's, not the orchestration's. Consecutive calls
+in one module count once; a *hop* is a move to another module, and a module is *entered* each
+time a hop lands in it. Prints the modules in the order first reached, the hop count and the
+entries per module, for every nncli module and for the orchestration modules alone.
 """
 
 from __future__ import annotations
@@ -24,14 +24,18 @@ def trace(argv: list[str]) -> list[str]:
     """The modules of every nncli call made by `nncli ARGV`, in order, the loop's inside cut."""
     modules: list[str] = []
     inside_loop = 0
+    importing = 0  # module bodies running: what they call is set-up, not the command's path
 
     def profile(frame, event, arg) -> None:
-        nonlocal inside_loop
+        nonlocal inside_loop, importing
         if event not in ("call", "return"):
             return
         module = frame.f_globals.get("__name__", "")
-        if not module.startswith("nncli") or frame.f_code.co_name == "<module>":
-            return  # outside nncli, or a module being imported rather than called
+        if frame.f_code.co_name == "<module>":
+            importing += 1 if event == "call" else -1
+            return
+        if not module.startswith("nncli") or importing:
+            return
         is_loop = (module, frame.f_code.co_name) == LOOP
         if event == "return":
             inside_loop -= is_loop
