@@ -139,12 +139,16 @@ def list_runs(
     ] = False,
 ) -> None:
     """List past runs, newest first: name, status, data, epochs, the settings that differ
-    between them and the headline test metric."""
+    between them and the headline test metric. A folder that cannot be read is named on stderr
+    and left out."""
     from nncli.report.runs_table import runs_table
     from nncli.report.tables import make_console
     from nncli.runs.listing import list_runs as find_runs
 
-    records = find_runs(directory, sort=sort, source=source, name=name)
+    def skipped(message: str) -> None:
+        typer.echo(f"warning: {printable(message)}", err=True)
+
+    records = find_runs(directory, sort=sort, source=source, name=name, on_skipped=skipped)
     if as_json:
         print(to_json(records))
         return
