@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from nncli.app.commands import run_sweep, run_train
 from nncli.cli import app
+from nncli.errors import Interrupted
+from nncli.grid.session import Session
 from nncli.report import inputs
 
 runner = CliRunner()
@@ -114,3 +116,148 @@ def test_runs_skips_a_folder_with_a_field_of_the_wrong_type_and_names_it(
     else:
         assert "good" in result.stdout and "sweep" in result.stdout
         assert "bad" not in result.stdout
+
+
+# --- partial/ files of an interrupted sweep (issue 23, item 4) ---------------------------------
+
+
+class StopAfter:
+    """A stop request that says yes on its `calls`-th question (one per training step)."""
+
+    exit_code = 130
+
+    def __init__(self, calls: int):
+        self.asked, self.calls = 0, calls
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.calls
+
+
+THREE_STACKS = {"vary": ["model.width=3,5,7", "training.lr=0.2,0.05"], "n_seeds": 1}
+STEPS_PER_STACK = 24  # GRID_CONFIG: 120 rows x 0.7, batches of 16, 4 epochs
+
+
+@pytest.fixture(scope="module")
+def cut_sweep(module_grid_config, tmp_path_factory) -> Path:
+    """A sweep of three stacks stopped inside its third: partial/ holds stacks 0 and 1."""
+    cut = tmp_path_factory.mktemp("cut") / "cut"
+    with pytest.raises(Interrupted):
+        session = Session(should_stop=StopAfter(2 * STEPS_PER_STACK + 3))
+        run_sweep(module_grid_config, [], out=cut, session=session, **THREE_STACKS)
+    assert (cut / "partial/stack-1.safetensors").exists()
+    return cut
+
+
+def _interrupted_and_resumable(folder: Path) -> bool:
+    status = json.loads((folder / "run.json").read_text())
+    return status["status"] == "interrupted" and status["resumable"] is True
+
+
+def _resume(folder: Path):
+    return runner.invoke(app, ["sweep", "--resume", str(folder), "-q"])
+
+
+def test_a_partial_stack_replaced_by_a_fifo_fails_at_once_and_stays_resumable(cut_sweep, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "cut"
+    shutil.copytree(cut_sweep, folder)
+    stack = folder / "partial/stack-0.safetensors"
+    stack.rename(tmp_path / "kept")
+    os.mkfifo(stack)
+    result = subprocess.run(  # a FIFO read would block: the timeout fails the test instead
+        [sys.executable, "-m", "nncli", "sweep", "--resume", str(folder), "-q"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {stack}: finished stack is a FIFO")
+    assert result.stderr.count("\n") == 1
+    assert _interrupted_and_resumable(folder)
+    stack.unlink()
+    (tmp_path / "kept").rename(stack)
+    assert _resume(folder).exit_code == 0
+    assert json.loads((folder / "run.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.parametrize(
+    "how", ["dev-zero", "folder", "other-sweep", "swapped", "nan", "truncated"]
+)
+def test_a_damaged_partial_stack_is_one_line_naming_it_and_the_run_stays_resumable(
+    cut_sweep, module_grid_config, tmp_path, how
+):
+    from safetensors.torch import load_file, save_file
+
+    from nncli.runs.checkpoint import read_metadata
+
+    folder = tmp_path / "cut"
+    shutil.copytree(cut_sweep, folder)
+    stack = folder / "partial/stack-0.safetensors"
+    original = stack.read_bytes()
+    expected = {
+        "dev-zero": "is a symbolic link",
+        "folder": "not a regular file",
+        "other-sweep": "holds other models than these",
+        "swapped": "holds other models than these",
+        "nan": "model 1 holds weights that are not finite numbers",
+        "truncated": "cannot read a finished stack back",
+    }[how]
+    stack.unlink()
+    if how == "dev-zero":
+        stack.symlink_to("/dev/zero")
+    elif how == "folder":
+        stack.mkdir()
+    elif how == "other-sweep":  # the same grid at another seed: a stale file of other models
+        cut_other = tmp_path / "cut-other"
+        with pytest.raises(Interrupted):
+            session = Session(should_stop=StopAfter(2 * STEPS_PER_STACK + 3))
+            run_sweep(module_grid_config, ["seed=9"], out=cut_other, session=session,
+                      **THREE_STACKS)  # fmt: skip
+        shutil.copy(cut_other / "partial/stack-0.safetensors", stack)
+    elif how == "swapped":
+        shutil.copy(folder / "partial/stack-1.safetensors", stack)
+    elif how == "nan":
+        (tmp_path / "orig").write_bytes(original)
+        tensors = load_file(tmp_path / "orig")
+        name = next(n for n in tensors if n.startswith("1."))
+        tensors[name][0] = float("nan")
+        save_file(tensors, stack, metadata=read_metadata(original))
+    else:
+        stack.write_bytes(original[: len(original) // 2])
+    result = _resume(folder)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {stack}: "), result.stderr
+    assert expected in result.stderr and result.stderr.count("\n") == 1
+    assert _interrupted_and_resumable(folder)
+    if stack.is_dir():
+        stack.rmdir()
+    else:
+        stack.unlink()
+    stack.write_bytes(original)
+    result = _resume(folder)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_resumable_state_with_non_finite_weights_is_a_damaged_file(cut_sweep, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from nncli.runs.checkpoint import read_metadata
+
+    folder = tmp_path / "cut"
+    shutil.copytree(cut_sweep, folder)
+    last = folder / "last.safetensors"
+    original = last.read_bytes()
+    tensors = load_file(last)
+    tensors["param.0"][1, 0, 0] = float("inf")
+    save_file(tensors, last, metadata=read_metadata(original))
+    result = _resume(folder)
+    assert result.exit_code == 2, result.output
+    assert (
+        result.stderr
+        == (f"error: {last}: cannot resume from this file: model 1's weights are not finite…\n")
+        or "weights are not finite" in result.stderr
+    ), result.stderr
+    assert "learning rate" not in result.stderr and result.stderr.count("\n") == 1
+    assert _interrupted_and_resumable(folder)

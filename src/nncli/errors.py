@@ -34,6 +34,12 @@ class WriteError(UsageError):
     """A file could not be written (disk full, no permission); the previous version is kept."""
 
 
+class DamagedFileError(UsageError):
+    """A file nncli saved in a run folder cannot be read back: damaged, replaced, swapped with
+    another or left from other models (exit code 2). The run is left interrupted and resumable:
+    the file is at fault, not the run."""
+
+
 class RunFailedError(NncliError):
     """A run that started and could not finish, such as a diverging loss (exit code 1)."""
 
