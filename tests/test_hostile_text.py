@@ -112,3 +112,17 @@ def test_an_error_quoting_a_hostile_path_is_one_visible_line(tmp_path):
     assert result.exit_code == 2, text
     assert "\x1b" not in text and "no\\x1b[2J[/]run" in text
     assert len([line for line in text.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_progress_and_warning_lines_show_text_literally(capsys):
+    import sys
+
+    from nncli.cli.training import _warn
+    from nncli.report.progress import EpochProgress
+
+    with EpochProgress(sys.stdout) as bar:  # not a terminal: plain lines
+        bar.print("resuming runs/[/]\x1b[2Jx at epoch 2")
+    _warn("column '[bold red]f\x1b]0;t\x07' looks like an id")
+    captured = capsys.readouterr()
+    assert captured.out == "resuming runs/[/]\\x1b[2Jx at epoch 2\n"
+    assert captured.err == "warning: column '[bold red]f\\x1b]0;t\\x07' looks like an id\n"
