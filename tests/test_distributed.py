@@ -309,6 +309,19 @@ def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_
     assert refused.exit_code == 2 and f"{state}: cannot resume from this file" in refused.stderr
     assert json.loads((broken / "run.json").read_text())["status"] == "interrupted"
 
+    swapped = tmp_path / "swapped"  # the two parts' files exchanged: each other's models
+    shutil.copytree(out, swapped)
+    partial = swapped / "partial"
+    (state,) = partial.glob("part-*.state.safetensors")
+    (done,) = set(partial.glob("part-*.safetensors")) - {state}
+    mine, other = (int(p.name.split(".")[0].removeprefix("part-")) for p in (state, done))
+    state.rename(partial / f"part-{other}.state.safetensors")
+    done.rename(partial / f"part-{mine}.safetensors")
+    refused = runner.invoke(app, ["sweep", "--resume", str(swapped)])
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.count("\n") == 1 and "holds other models" in refused.stderr
+    assert json.loads((swapped / "run.json").read_text())["status"] == "interrupted"
+
     resumed = runner.invoke(app, ["sweep", "--resume", str(out), "--json"])
     assert resumed.exit_code == 0, resumed.output
     assert (

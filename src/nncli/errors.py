@@ -4,6 +4,7 @@ messages quote content."""
 from __future__ import annotations
 
 import contextvars
+import re
 import reprlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,12 @@ class ConfigError(UsageError):
 
 class WriteError(UsageError):
     """A file could not be written (disk full, no permission); the previous version is kept."""
+
+
+class DamagedFileError(UsageError):
+    """A file nncli saved in a run folder cannot be read back: damaged, replaced, swapped with
+    another or left from other models (exit code 2). The run is left interrupted and resumable:
+    the file is at fault, not the run."""
 
 
 class RunFailedError(NncliError):
@@ -83,6 +90,17 @@ def excerpts(values: Iterable[object], count: int = 8) -> str:
     values = list(values)
     shown = ", ".join(excerpt(value) for value in values[:count])
     return shown + (f", … ({len(values) - count} more)" if len(values) > count else "")
+
+
+# C0 but newline and tab, DEL, and C1: every terminal escape sequence starts with one of them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """`text` safe to reach a terminal: each control character (C0 but newline and tab, DEL,
+    C1, hence every escape sequence) shown as its escape, `\\x1b`. Rich markup is escaped on
+    top of this by `report.tables.safe`, for what a rich console prints."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
 
 
 @contextmanager

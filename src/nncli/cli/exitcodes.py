@@ -17,7 +17,7 @@ class ErrorsToExitCodes(TyperGroup):
     debug = False
 
     def invoke(self, ctx: typer.Context) -> object:
-        from nncli.errors import Interrupted, NncliError, PeerFailed
+        from nncli.errors import Interrupted, NncliError, PeerFailed, printable
 
         debug = self.debug or bool(ctx.params.get("debug"))
         rank = launch_rank()
@@ -36,7 +36,7 @@ class ErrorsToExitCodes(TyperGroup):
                 more = len(lines) - MAX_MESSAGE_LINES + 1
                 lines = [*lines[: MAX_MESSAGE_LINES - 1], f"… and {more} more problems"]
             for line in lines:
-                typer.echo(f"{prefix}{_capped(line)}", err=True)
+                typer.echo(f"{prefix}{_capped(printable(line))}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:  # before training, or a second Ctrl-C: no state to save
             if debug:
@@ -44,7 +44,8 @@ class ErrorsToExitCodes(TyperGroup):
             code = getattr(exc, "exit_code", 130)
             if not rank:  # a launch's leader speaks for every rank
                 with contextlib.suppress(OSError):
-                    typer.echo(f"interrupted ({exc or 'SIGINT'}); nothing more was saved", err=True)
+                    what = printable(exc or "SIGINT")
+                    typer.echo(f"interrupted ({what}); nothing more was saved", err=True)
             ctx.exit(code)
         except BrokenPipeError:  # `nncli ... | head`: the reader left; that is not an error
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -53,9 +54,9 @@ class ErrorsToExitCodes(TyperGroup):
         except Exception as exc:  # a bug in nncli: one line, and the traceback on request
             if debug or _is_cli_framework_exit(exc):
                 if isinstance(getattr(exc, "message", None), str):  # echoes a bad option value
-                    exc.message = _capped(exc.message)
+                    exc.message = _capped(printable(exc.message))
                 raise
-            detail = _capped(next(iter(str(exc).splitlines()), ""))
+            detail = _capped(printable(next(iter(str(exc).splitlines()), "")))
             where = f"rank {rank}: " if rank else ""
             typer.echo(
                 f"{where}internal error: {type(exc).__name__}: {detail} (rerun with --debug)",

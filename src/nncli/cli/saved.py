@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from nncli.cli.options import ConfigArgument, JsonOption, RunArgument, SetOption
+from nncli.errors import printable
 from nncli.fileio import to_json
 
 
@@ -44,7 +45,7 @@ def evaluate(
         return
     console = make_console()
     for note in result.notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {printable(note)}", err=True)
     title = f"{run}: {result.n_samples} rows"
     console.print(metrics_table(result.metrics, result.task, title=title))
     if result.classes is not None:  # a classifier
@@ -84,11 +85,11 @@ def predict(
         raise UsageError(f"{out}: already exists; pass --force to overwrite it")
     table = predict_rows(run, data, id_column=id_column)
     text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
-    if out is None:
-        sys.stdout.write(text)
+    if out is None:  # byte for byte into a pipe or file; a terminal is shown no control codes
+        sys.stdout.write(printable(text) if sys.stdout.isatty() else text)
         return
     atomic_write_text(out, text, named_by_user=True)
-    typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
+    typer.echo(f"wrote {len(table)} predictions to {printable(out)}", err=True)
 
 
 def export_split(
@@ -105,7 +106,7 @@ def export_split(
 
     written = export_splits(run, out, force=force)
     for split, count in written.items():
-        typer.echo(f"wrote {count} rows to {out / f'{split}.csv'}", err=True)
+        typer.echo(f"wrote {count} rows to {printable(out / f'{split}.csv')}", err=True)
 
 
 def list_runs(
@@ -138,12 +139,16 @@ def list_runs(
     ] = False,
 ) -> None:
     """List past runs, newest first: name, status, data, epochs, the settings that differ
-    between them and the headline test metric."""
+    between them and the headline test metric. A folder that cannot be read is named on stderr
+    and left out."""
     from nncli.report.runs_table import runs_table
     from nncli.report.tables import make_console
     from nncli.runs.listing import list_runs as find_runs
 
-    records = find_runs(directory, sort=sort, source=source, name=name)
+    def skipped(message: str) -> None:
+        typer.echo(f"warning: {printable(message)}", err=True)
+
+    records = find_runs(directory, sort=sort, source=source, name=name, on_skipped=skipped)
     if as_json:
         print(to_json(records))
         return
@@ -169,8 +174,8 @@ def show_report(
 
     path, written = report_for(run)
     if written:
-        typer.echo(f"wrote {path}", err=True)
-    typer.echo(str(path))
+        typer.echo(f"wrote {printable(path)}", err=True)
+    typer.echo(printable(path))
     if open_page and not _open_in_browser(path):
         typer.echo("no web browser found here: open the file in one yourself", err=True)
 

@@ -60,7 +60,7 @@ def _show_setup(bar, setup: Setup) -> None:
     from nncli.report.describe import setup_markup
 
     for paragraph in setup_markup(setup):
-        bar.print(paragraph)
+        bar.print(paragraph, markup=True)
 
 
 def train(
@@ -105,9 +105,9 @@ def train(
 
 
 def _warn(message: str) -> None:
-    from nncli.report.tables import make_console
+    from nncli.report.tables import make_console, safe
 
-    make_console(stderr=True).print(f"[yellow]warning:[/] {message}")
+    make_console(stderr=True).print(f"[yellow]warning:[/] {safe(message)}")
 
 
 def _run_grid(command, *, as_json: bool, quiet: bool, saved: str, **options) -> None:

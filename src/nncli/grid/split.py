@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nncli.errors import UsageError
+from nncli.errors import DamagedFileError, UsageError
 from nncli.fileio import atomic_write_json
 from nncli.grid.session import Session
 from nncli.grid.spec import Grid, data_key
 from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE, part_file, part_state_file
-from nncli.runs.stacks import read_units, save_models
+from nncli.runs.stacks import models_identity, read_units, save_models
 from nncli.train.parallel import broadcast, gather
 from nncli.train.threads import multiply_adds
 
@@ -84,7 +84,7 @@ def survey(grid: Grid, world: int, folder_path: Path | None = None) -> SplitProg
     if not parts or not all(_fits(part, grid) for part in parts):
         raise UsageError(f"{partial / UNITS_FILE}: its parts do not fit this sweep's grid")
     done = {u for u in range(len(parts)) if _done_file(partial, u).exists()}
-    states = {u: _load_state(partial, u) for u in range(len(parts))
+    states = {u: _load_state(partial, u, _configs(grid, parts[u])) for u in range(len(parts))
               if u not in done and _state_file(partial, u).exists()}  # fmt: skip
     return SplitProgress(parts, done, states)
 
@@ -192,8 +192,9 @@ def _save_outcome(grid, fits: list, partial: Path, parts: list, result: tuple) -
         save_models(_done_file(partial, u), result[2])
         _state_file(partial, u).unlink(missing_ok=True)
         _keep(grid, fits, parts[u], result[2])
-    else:
-        save_training_state(_state_file(partial, u), result[2], result[3], {})
+    else:  # with the models it holds, so that a swapped or stale state is refused
+        identity = {"models": models_identity(_configs(grid, parts[u]))}
+        save_training_state(_state_file(partial, u), result[2], result[3], identity)
 
 
 def _keep(grid: Grid, fits: list, part: Part, done: list) -> None:
@@ -214,10 +215,20 @@ def _read_part(
                          diagnostics)  # fmt: skip
 
 
-def _load_state(partial: Path, u: int) -> tuple:
+def _configs(grid: Grid, part: Part) -> list:
+    stack, first, stop = part
+    return [grid.models[i].config for i in grid.stacks[stack][first:stop]]
+
+
+def _load_state(partial: Path, u: int, configs: list) -> tuple:
     from nncli.runs.state import load_training_state
 
-    state, params, _ = load_training_state(_state_file(partial, u))
+    path = _state_file(partial, u)
+    state, params, info = load_training_state(path)
+    if info.get("models") != models_identity(configs):
+        raise DamagedFileError(
+            f"{path}: it holds other models than part {u} (a stale or swapped file)"
+        )
     return state, params
 
 

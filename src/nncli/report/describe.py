@@ -8,10 +8,8 @@ import itertools
 import re
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from nncli.config.keys import shown_value
-from nncli.report.tables import count
+from nncli.report.tables import count, safe
 
 if TYPE_CHECKING:
     from nncli.config.schema import Config
@@ -159,8 +157,8 @@ def setup_markup(setup: Setup) -> list[str]:
     """A setup's paragraphs as rich markup: its title in bold, each note in yellow."""
     shown = []
     for i, paragraph in enumerate(setup.paragraphs):
-        text = escape(paragraph)
+        text = safe(paragraph)
         if i == 0 and paragraph.startswith(f"{setup.title}:"):
-            text = f"[bold]{escape(setup.title)}[/]{escape(paragraph[len(setup.title) :])}"
+            text = f"[bold]{safe(setup.title)}[/]{safe(paragraph[len(setup.title) :])}"
         shown.append(re.sub(rf"(?m)^{NOTE}", f"[yellow]{NOTE}[/]", text))
     return shown

@@ -13,8 +13,9 @@ from html import escape
 from pathlib import Path
 
 from nncli.errors import UsageError
-from nncli.fileio import JSON_LIMIT, atomic_write_text, read_json_mapping, read_regular_bytes
+from nncli.fileio import JSON_LIMIT, atomic_write_text, read_regular_bytes
 from nncli.metrics import METRICS
+from nncli.report.inputs import read_figures, read_grid_summary, read_status, read_train_summary
 from nncli.runs import layout as runs
 
 # What each figure shows, in the order the page shows them; any other PNG follows by name.
@@ -36,7 +37,6 @@ FIGURES = {
     " varied value: far below 1 is a vanishing gradient.",
     runs.ACTIVATIONS_PLOT: "Each activation and its derivative.",
 }
-PNG_LIMIT = 32 << 20  # a figure nncli drew is well under 1 MiB
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em auto; max-width: 70em; padding: 0 1em; color: #222; }
@@ -76,11 +76,23 @@ def write_report(folder: Path) -> Path:
 
 
 def build_report(folder: Path) -> str:
-    """The page for a run, sweep or comparison folder."""
+    """The page for a run, sweep or comparison folder; a file in it of the wrong shape is a
+    UsageError naming the file (and the field, where the checks of `report/inputs.py` find it)."""
     folder = Path(folder)
-    status = _json(folder / runs.RUN_FILE)
-    train = _json(folder / runs.METRICS_FILE)
-    grid = _json(folder / runs.SUMMARY_FILE)
+    status = read_status(folder / runs.RUN_FILE)
+    train = read_train_summary(folder / runs.METRICS_FILE)
+    grid = read_grid_summary(folder / runs.SUMMARY_FILE)
+    try:
+        return _page(folder, status, train, grid)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # What the checks let through and the page still cannot show (a mean without its std).
+        names = f"{runs.RUN_FILE}, {runs.METRICS_FILE} or {runs.SUMMARY_FILE}"
+        raise UsageError(
+            f"{folder}: {names} is malformed ({type(exc).__name__}); no report"
+        ) from None
+
+
+def _page(folder: Path, status: dict, train: dict, grid: dict) -> str:
     kind = status.get("kind") or (runs.TRAIN if train else runs.SWEEP).name
     parts = [f"<h1>{escape(folder.name)}</h1>", _facts(status, kind)]
     if status.get("setup"):
@@ -100,10 +112,6 @@ def build_report(folder: Path) -> str:
         f"<title>nncli: {escape(folder.name)}</title>\n<style>{STYLE}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
-
-
-def _json(path: Path) -> dict:
-    return read_json_mapping(path) if path.exists() else {}
 
 
 def _facts(status: dict, kind: str) -> str:
@@ -239,9 +247,7 @@ def _figures(folder: Path) -> str:
     if not ordered:
         return ""
     parts = ["<h2>Figures</h2>"]
-    for name in ordered:
-        data = read_regular_bytes(folder / name, limit=PNG_LIMIT, what="figure",
-                                  follow_symlinks=False)  # fmt: skip
+    for name, data in read_figures(folder, ordered).items():
         encoded = base64.b64encode(data).decode("ascii")
         caption = FIGURES.get(name, "")
         parts.append(

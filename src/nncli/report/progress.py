@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 
-from nncli.report.tables import make_console
+from nncli.report.tables import make_console, safe
 
 if TYPE_CHECKING:
     from nncli.train.state import EpochReport
@@ -100,10 +100,13 @@ class EpochProgress:
             self._progress.__enter__()
         return self
 
-    def print(self, message: str) -> None:
-        """Print above a live bar (through its console), or plainly when there is none."""
+    def print(self, message: str, *, markup: bool = False) -> None:
+        """Print above a live bar (through its console), or plainly when there is none: plain
+        text shown literally, or rich markup the caller made `safe` where it quotes data."""
         if not self.enabled:
             return
+        if not markup:
+            message = safe(message)
         try:
             if self._progress is not None:
                 self._progress.console.print(message)

@@ -10,6 +10,7 @@ from nncli.report.tables import (
     confusion_table,
     metrics_table,
     per_class_table,
+    safe,
     sweep_table,
 )
 
@@ -32,7 +33,7 @@ def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
             shown.append(per_class_table(scores["per_class"], classes, title=title))
         matrix = scores["confusion_matrix"]
         shown.append(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
-    shown.append(f"run saved to [bold]{result.run_dir}[/]")
+    shown.append(f"run saved to [bold]{safe(result.run_dir)}[/]")
     return shown
 
 
@@ -47,6 +48,6 @@ def grid_result(
         table = sweep_table(result.results, result.task, result.varied)
     shown: list[RenderableType] = [table]
     if not quiet:
-        shown.append(describe_times(result.stacks, processes))
-    shown.append(f"{saved} in [bold]{result.out_dir}[/]")
+        shown.append(safe(describe_times(result.stacks, processes)))
+    shown.append(f"{safe(saved)} in [bold]{safe(result.out_dir)}[/]")
     return shown

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
-from nncli.report.tables import format_value
+from nncli.errors import printable
+from nncli.report.tables import format_value, safe
 from nncli.runs.layout import run_kind
 
 
@@ -30,9 +31,12 @@ def runs_table(records: list[dict], directory: object, sort: str | None, *, widt
     header = next(iter(labels)) if uniform else "result"
     # Mixed metrics (a regression among classifications) name theirs on a line above the value.
     shown = [value if uniform else f"{label}\n{value}".strip() for label, value in results]
+    # Every cell is text a folder or its files chose: shown as `Text` (no markup), and with its
+    # control characters visible, so that a hostile folder can neither restyle nor drive the
+    # terminal.
     columns = {  # header: cells, in the order they give way to a long name (last first)
-        "status": [r["status"] or "-" for r in records],
-        "data": [r["source"] or "-" for r in records],
+        "status": [printable(r["status"] or "-") for r in records],
+        "data": [printable(r["source"] or "-") for r in records],
         "epochs": [str(r["epochs_run"] or "-") for r in records],
         header: shown,
     }
@@ -41,7 +45,8 @@ def runs_table(records: list[dict], directory: object, sort: str | None, *, widt
         key: max(len(line) for c in [*key.split(), *cells] for line in c.split("\n"))
         for key, cells in columns.items()
     }
-    name_width = max((len(r["run"]) for r in records), default=3)
+    names = [printable(r["run"]) for r in records]
+    name_width = max((len(name) for name in names), default=3)
     kept = list(columns)
     while kept and name_width + sum(widths[k] + GAP for k in kept) > width:
         kept.remove(kept[-2] if len(kept) > 1 else kept[-1])  # the result goes last
@@ -60,9 +65,9 @@ def runs_table(records: list[dict], directory: object, sort: str | None, *, widt
         gone = [moved(k, i) for k in columns if k not in kept and columns[k][i] != "-"]
         kind = run_kind(r["kind"])  # a grid's `activation` says which variant was best
         grid = r["activation"] if kind is not None and not kind.single_model else ""
-        details.append("; ".join(filter(None, [", ".join(gone), grid, differs])))
+        details.append(printable("; ".join(filter(None, [", ".join(gone), grid, differs]))))
     table = Table(
-        title=f"Runs in {directory}",
+        title=f"Runs in {safe(directory)}",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
@@ -74,11 +79,12 @@ def runs_table(records: list[dict], directory: object, sort: str | None, *, widt
     table.add_column("run", width=max(name_width, min(room, widest)))
     for key in kept:
         justify = "left" if key in ("status", "data") else "right"
-        table.add_column(key, width=widths[key], justify=justify)
-    for i, r in enumerate(records):
-        name = Text(r["run"], no_wrap=True, overflow="ignore")
+        table.add_column(Text(key), width=widths[key], justify=justify)
+    for i in range(len(records)):
+        name = Text(names[i], no_wrap=True, overflow="ignore")
         under = Padding(Text(details[i], style="dim"), (0, 0, 0, 2))
-        table.add_row(Group(name, under) if details[i] else name, *(columns[k][i] for k in kept))
+        cells = (Text(columns[k][i]) for k in kept)
+        table.add_row(Group(name, under) if details[i] else name, *cells)
     return table
 
 
@@ -90,4 +96,5 @@ def _result(record: dict, sort: str | None) -> tuple[str, str]:
     metric = sort or record["headline"]
     if not metric or not record["split"]:
         return "", "-"
-    return f"{record['split']} {metric}", format_value(record["metrics"].get(metric), metric)
+    value = format_value(record["metrics"].get(metric), metric)
+    return printable(f"{record['split']} {metric}"), printable(value)

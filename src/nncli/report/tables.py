@@ -6,13 +6,22 @@ import sys
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nncli.config.keys import short_key, shown_value
+from nncli.errors import printable
 from nncli.metrics import METRICS, metric_names
 
 if TYPE_CHECKING:
     pass
+
+
+def safe(text: object) -> str:
+    """Text from data, paths, folders or files as rich markup that shows it literally: its
+    markup escaped (a label `[/]` or `[link=...]`) and its control characters visible
+    (`errors.printable`). Every string a rich console or table parses goes through it."""
+    return escape(printable(text))
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -31,7 +40,7 @@ def format_value(value: float | None, metric: str = "") -> str:
 
 
 def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics") -> Table:
-    table = Table(title=title)
+    table = Table(title=safe(title))
     table.add_column("metric")
     for split in metrics:
         table.add_column(split, justify="right")
@@ -44,13 +53,13 @@ def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics"
 
 def per_class_table(per_class: list[dict], classes: list, *, title: str) -> Table:
     """Precision, recall, F1 and support of each class: what an average can hide."""
-    table = Table(title=title)
+    table = Table(title=safe(title))
     table.add_column("class")
     for column in ("precision", "recall", "f1", "support"):
         table.add_column(column, justify="right")
     for label, scores in zip(classes, per_class, strict=True):
         table.add_row(
-            str(label),
+            safe(label),
             *(f"{scores[m]:.4f}" for m in ("precision", "recall", "f1")),
             str(scores["support"]),
         )
@@ -58,12 +67,12 @@ def per_class_table(per_class: list[dict], classes: list, *, title: str) -> Tabl
 
 
 def confusion_table(matrix: list[list[int]], classes: list, *, title: str) -> Table:
-    table = Table(title=title)
+    table = Table(title=safe(title))
     table.add_column("true \\ predicted")
     for label in classes:
-        table.add_column(str(label), justify="right")
+        table.add_column(safe(label), justify="right")
     for label, row in zip(classes, matrix, strict=True):
-        table.add_row(str(label), *(str(v) for v in row))
+        table.add_row(safe(label), *(str(v) for v in row))
     return table
 
 
@@ -109,7 +118,7 @@ def comparison_table(results: list[dict], task: str) -> Table:
         ratio = r["grad_ratio"]
         one = n == 1
         table.add_row(
-            r["activation"],
+            safe(r["activation"]),
             *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
             *(_mean_std(r["metrics"][splits[-1]][m], single=one, metric=m) for m in metrics),
             _mean_std(r["best_epoch"], 1, single=one),
@@ -127,7 +136,7 @@ def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
     table = Table(title="Sweep (mean ± std over seeds)")
     splits = list(results[0]["metrics"])
     for key in varied:
-        table.add_column(short_key(key, varied))
+        table.add_column(safe(short_key(key, varied)))
     columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]
     for name in [*columns, "best epoch", "learned"]:
         table.add_column(name, justify="right")
@@ -136,7 +145,7 @@ def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
         one = len(r["seeds"]) == 1
         where = "; ".join(f"{d['seed']}: {d['epoch']}, {d['step']}" for d in r["diverged_at"])
         table.add_row(
-            *(shown_value(r["values"][k]) for k in varied),
+            *(safe(shown_value(r["values"][k])) for k in varied),
             *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
             *(_mean_std(r["metrics"][splits[-1]][m], single=one, metric=m) for m in metrics),
             _mean_std(r["best_epoch"], 1, single=one),

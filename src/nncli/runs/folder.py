@@ -243,7 +243,7 @@ class RunFolder:
                 code,
             ) from None
         resumable = self.last_state.exists() or read_units(self.path) is not None
-        from nncli.errors import PeerFailed
+        from nncli.errors import DamagedFileError, PeerFailed
 
         if isinstance(exc, PeerFailed):  # another rank of the launch failed or was killed
             self._best_effort_status(
@@ -258,6 +258,9 @@ class RunFolder:
         if isinstance(exc, KeyboardInterrupt | BrokenPipeError):
             self._best_effort_status("interrupted", resumable=resumable)
             return
+        if isinstance(exc, DamagedFileError):  # the file is at fault, not the run
+            self._best_effort_status("interrupted", resumable=True, error=str(exc))
+            raise DamagedFileError(f"{exc}; the run is left interrupted, to resume") from None
         if isinstance(exc, WriteError) and resumable:
             self._best_effort_status("interrupted", resumable=True, error=str(exc))
             raise WriteError(f"{exc}\nfree the space, then resume with: {self.resume_command}")

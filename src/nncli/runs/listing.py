@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from nncli.config.loading import read_yaml_mapping
@@ -22,6 +23,7 @@ def list_runs(
     sort: str | None = None,
     source: str | None = None,
     name: str | None = None,
+    on_skipped: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """One record per run folder under `directory` (those with a run.json), newest first.
 
@@ -29,6 +31,8 @@ def list_runs(
     without the extension, or matches it as a shell pattern; `name` keeps runs whose folder name
     contains it, or matches it as a shell pattern (`moons-*`). Each record's `differs` holds the
     config values (dotted keys) that differ between the listed runs on the same data source.
+    A folder whose files cannot be read, or hold fields of the wrong type, is left out, and
+    `on_skipped` told why in one line naming it.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -38,8 +42,14 @@ def list_runs(
         run_dir = run_json.parent
         try:
             found.append(_run_record(run_dir, run_json))
-        except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError):
-            continue  # not a readable run folder: skip it rather than fail the listing
+        except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            # Not a readable run folder: skip it, and say so, rather than fail the listing.
+            if on_skipped is not None:
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if not isinstance(exc, UsageError):
+                    why = f"malformed files ({why})"
+                on_skipped(f"{run_dir}: skipped: {why.removeprefix(f'{run_dir}/')}")
+            continue
     found = [
         (record, config)
         for record, config in found
@@ -150,6 +160,7 @@ def _sort_key(value: object, sign: int) -> tuple[bool, float]:
 def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
     """What `nncli runs` shows of one folder, and its config; raises on anything malformed."""
     from nncli.metrics import DETAILS, headline_metric
+    from nncli.tasks import TASKS
 
     status = read_json_mapping(run_json)
     # As JSON holds it: a foreign file's YAML dates become text, as --json must print them.
@@ -158,14 +169,21 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
     summary = _mapping(_read_json(run_dir / kind.summary_file))
     metrics = summary.get("metrics", {})
     task = summary.get("task")
+    if task is not None and (not isinstance(task, str) or task not in TASKS):
+        raise UsageError(f"{kind.summary_file}: field task is not a task: {excerpt(task)}")
     activation = config.get("model", {}).get("activation")
     varied = []  # a grid's keys with several values: its config.yaml holds only the base value
     if not kind.single_model:  # no single model: show the best variant's means
-        best, metrics = _best_variant(summary.get("results", []), task)
+        results = summary.get("results", [])
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise UsageError(f"{kind.summary_file}: field results is not a list of mappings")
+        best, metrics = _best_variant(results, task)
         activation = f"{kind.name}, best: {best}" if best else kind.name
         varied = [kind.varies] if kind.varies else summary.get("varied", [])
         if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
             raise TypeError("varied is not a list of keys")
+    if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
+        raise UsageError(f"{kind.summary_file}: field metrics is not a mapping of splits")
     split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
     record = {
         "run": run_dir.name,
@@ -183,7 +201,33 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
         "device": status.get("device"),
         "varied": list(varied),
     }
+    _check_types(record, run_dir, kind.summary_file)
     return record, config
+
+
+# The type of each field of a record, and the file it comes from (None: the summary file).
+_TEXT, _COUNT = (str | None, "text"), (int | None, "an integer")
+_FIELD_TYPES = {
+    "kind": (_TEXT, RUN_FILE),
+    "created": (_TEXT, RUN_FILE),
+    "status": (_TEXT, RUN_FILE),
+    "device": (_TEXT, RUN_FILE),
+    "activation": (_TEXT, CONFIG_FILE),
+    "epochs_run": (_COUNT, None),
+}
+
+
+def _check_types(record: dict, run_dir: Path, summary_file: str) -> None:
+    """Every field the table and --json show of the type they need, else a UsageError naming
+    the file and the field (a `status` that is a list once made the whole listing fail)."""
+    for field, ((kind, named), file) in _FIELD_TYPES.items():
+        value = record[field]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise UsageError(f"{file or summary_file}: field {field} is not {named}")
+    for metric, value in record["metrics"].items():
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            split = record["split"]
+            raise UsageError(f"{summary_file}: field metrics.{split}.{metric} is not a number")
 
 
 def _best_variant(results: list, task: str | None) -> tuple[str | None, dict]:

@@ -156,6 +156,12 @@ def _check_resumable(state: TrainingState, params: list[torch.Tensor]) -> None:
                 and all(isinstance(row, dict) for row in record.history), "history")  # fmt: skip
         require(all(_is_int(getattr(record, name))
                     for name in ("best_epoch", "kept_epoch", "epochs_run")), "record")  # fmt: skip
+    # Between epochs, a model still training holds finite weights (one that diverged was
+    # stopped as its epoch ended): non-finite ones are a damaged file, not a learning rate to
+    # blame. Within an epoch they may be a divergence its end has yet to record.
+    for i, active in enumerate(tracker["active"]):
+        if state.step == 0 and active and not all(bool(p[i].isfinite().all()) for p in params):
+            raise ValueError(f"model {i}'s weights are not finite numbers (a damaged file)")
     grads, layers = state.grad_sums, len(params) // 2
     require(grads is None or (grads.dtype == torch.float32 and grads.shape == (layers, k)),
             "grad_sums")  # fmt: skip
