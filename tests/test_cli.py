@@ -391,7 +391,7 @@ def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
 @pytest.mark.parametrize(
     ("csv_text", "message"),
     [
-        ("a,b,y\n1,2,x\n,3,y\n", "line 3, column 'a': missing value"),
+        ("a,b,y\n1,2,x\n,3,y\n", "missing value(s) in 1 column(s): 'a' 1 (first on line 3)"),
         ("a,b,y\n1,2,x\n1,abc,y\n", "line 3, column 'b': not a finite number: 'abc'"),
         ("a,b,y\n" + "1,2,x\n" * 9 + "1,2,z\n", "class 'z' has 1 row(s), too few for a stratified"),
         ("a,b,y\n", "has a header but no data rows"),

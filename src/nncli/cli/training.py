@@ -105,9 +105,12 @@ def train(
 
 
 def _warn(message: str) -> None:
+    from rich.markup import escape
+
     from nncli.report.tables import make_console
 
-    make_console(stderr=True).print(f"[yellow]warning:[/] {message}")
+    # Escaped: a warning quotes column names and YAML such as `[rownames]`, not markup.
+    make_console(stderr=True).print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def _run_grid(command, *, as_json: bool, quiet: bool, saved: str, **options) -> None:
