@@ -223,14 +223,13 @@ def _best_intervals(counts: np.ndarray, k: int) -> int:
     return int(best.max())
 
 
-def _leave_out(names: list[str], data: DataConfig) -> str:
-    """What to set so the columns are no features: the YAML of data.ignore_columns with them
-    added, or, when data.features lists the columns, to take them out of it."""
+def _leave_out(name: str, data: DataConfig) -> str:
+    """How to make a column no feature: the YAML of data.ignore_columns with it added, or, when
+    data.features lists the columns, to take it out of that list."""
     if data.features is not None:
-        return f"take {excerpts(names)} out of data.features"
-    shown = [name if _PLAIN.fullmatch(name) else _quoted(name) for name in
-             [*data.ignore_columns, *names]]  # fmt: skip
-    return f"data.ignore_columns: [{', '.join(shown)}]"
+        return "leave it out of data.features"
+    shown = [n if _PLAIN.fullmatch(n) else _quoted(n) for n in [*data.ignore_columns, name]]
+    return f"leave it out with data.ignore_columns: [{', '.join(shown)}]"
 
 
 def _quoted(name: str) -> str:
@@ -241,21 +240,21 @@ def _id(label: str, n: int, data: DataConfig) -> str:
     return (
         f"{excerpt(label)}: a distinct integer in each of the {n:,} training rows, like a row"
         " number or an id; its order may follow the target (a file sorted by class or date),"
-        f" and its values mean nothing to new rows: leave it out with {_leave_out([label], data)}"
+        f" and its values mean nothing to new rows: {_leave_out(label, data)}"
     )
 
 
 def _constant(label: str, value: str, n: int, data: DataConfig) -> str:
     return (
         f"{excerpt(label)}: one value ({value}) in all {n:,} training rows, so it tells the"
-        f" model nothing: leave it out with {_leave_out([label], data)}"
+        f" model nothing: {_leave_out(label, data)}"
     )
 
 
 def _leak(label: str, figure: str, data: DataConfig) -> str:
     return (
         f"{excerpt(label)} alone {figure}: is it computed from the target, or known only with"
-        f" it? If so, leave it out with {_leave_out([label], data)}"
+        f" it? If so, {_leave_out(label, data)}"
     )
 
 
