@@ -91,7 +91,7 @@ class _Column:
                 found.append(("leak", _leak(label, figure, data)))
             return found
         accuracy, baseline = _predicted(self.new, ys, len(classes))
-        if accuracy >= LEAK_SHARE and 1 - accuracy <= (1 - baseline) / 2:
+        if accuracy is not None and accuracy >= LEAK_SHARE and 1 - accuracy <= (1 - baseline) / 2:
             figure = (f"predicts {excerpt(target)} in {accuracy:.1%} of the training rows"
                       f" (always the most frequent class: {baseline:.1%})")  # fmt: skip
             found.append(("leak", _leak(label, figure, data)))
@@ -149,9 +149,9 @@ def _far_out(label: str, x: np.ndarray, lines: pd.Index, present: np.ndarray) ->
 
 def _rank_r2(rx: np.ndarray, ry: np.ndarray) -> float | None:
     """Squared Spearman correlation, from the two columns' ranks."""
-    if not (np.std(rx) and np.std(ry)):
-        return None
-    return float(np.corrcoef(rx, ry)[0, 1] ** 2)
+    dx, dy = rx - rx.mean(), ry - ry.mean()
+    spread = (dx * dx).sum() * (dy * dy).sum()  # not np.dot: BLAS threads fight over cores
+    return float((dx * dy).sum() ** 2 / spread) if spread > 0 else None
 
 
 def _eta_squared(new: np.ndarray, ys: np.ndarray) -> float | None:
@@ -184,10 +184,10 @@ def _ranks(xs: np.ndarray, new: np.ndarray, order: np.ndarray | None = None) -> 
     return back
 
 
-def _predicted(new: np.ndarray, ys: np.ndarray, n_classes: int) -> tuple[float, float]:
+def _predicted(new: np.ndarray, ys: np.ndarray, n_classes: int) -> tuple[float | None, float]:
     """The best accuracy of a rule on one column's sorted values (its majority class per
-    value when it has few, else at most `n_classes` intervals of values, each one class), and
-    the most frequent class's share."""
+    value when it has few, else at most `n_classes` intervals of values, each one class), or
+    None where it cannot reach LEAK_SHARE; and the most frequent class's share."""
     m = len(ys)
     baseline = np.bincount(ys, minlength=n_classes).max() / m
     groups = np.cumsum(new) - 1  # (M,) value index of each sorted row
@@ -197,18 +197,21 @@ def _predicted(new: np.ndarray, ys: np.ndarray, n_classes: int) -> tuple[float, 
         return counts.reshape(n_groups, n_classes).max(axis=1).sum() / m, baseline
     # Consecutive values whose rows all hold the same class are one item; any other value is
     # an item of its own with at least one row wrong. Within an interval no two neighbouring
-    # items are both right, so R items in K intervals get at least (R - K) / 2 rows wrong:
-    # a column with too many items cannot reach LEAK_SHARE and is not scored.
+    # items are both right, so R items in K intervals get at least (R - K) / 2 rows wrong.
     starts = np.flatnonzero(new)
     low, high = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
     pure = np.where(low == high, low, -1)  # (G,) the class of a value's rows, -1 if mixed
-    item = np.r_[True, (pure[1:] != pure[:-1]) | (pure[1:] < 0)]
+    item = np.ones(n_groups, dtype=bool)
+    item[1:] = (pure[1:] != pure[:-1]) | (pure[1:] < 0)
     n_items = int(item.sum())
     if (n_items - n_classes) / 2 > (1 - LEAK_SHARE) * m:
-        return 0.0, baseline
+        return None, baseline
     items = (np.cumsum(item) - 1)[groups]  # (M,) item of each sorted row
     counts = np.bincount(items * n_classes + ys, minlength=n_items * n_classes)
-    return _best_intervals(counts.reshape(n_items, n_classes), n_classes) / m, baseline
+    counts = counts.reshape(n_items, n_classes)  # (R, C)
+    if counts.max(axis=1).sum() < LEAK_SHARE * m:  # not even one class per value gets there
+        return None, baseline
+    return _best_intervals(counts, n_classes) / m, baseline
 
 
 def _best_intervals(counts: np.ndarray, k: int) -> int:
@@ -217,8 +220,9 @@ def _best_intervals(counts: np.ndarray, k: int) -> int:
     # best[j, c]: rows right so far with j + 1 intervals, the last answering class c.
     best = np.full((k, counts.shape[1]), -np.inf)
     best[0] = counts[0]
+    opened = np.full((k, 1), -np.inf)  # (K, 1): the best so far with one interval fewer
     for row in counts[1:]:
-        opened = np.r_[-np.inf, best.max(axis=1)[:-1]][:, None]  # (K, 1): a new interval
+        opened[1:, 0] = best[:-1].max(axis=1)
         best = np.maximum(best, opened) + row
     return int(best.max())
 
