@@ -211,3 +211,10 @@ def test_the_checks_read_the_training_split_only(tmp_path):
     assert prepared(tmp_path, table, target="wage").warnings[0].startswith("'hours': 2 rows")
     table.loc[[10, 1500], "hours"] = 40.0
     assert prepared(tmp_path, table, target="wage").warnings == ()
+
+
+def test_a_column_with_no_value_in_the_training_split_is_passed_over():
+    cells = pd.DataFrame({"a": np.full(40, np.nan), "c": pd.Series([None] * 40, dtype=object)})
+    cells["b"] = np.random.default_rng(5).normal(size=40)
+    data = DataConfig(source="t.csv", target="y", missing="impute")
+    assert training_warnings(cells, np.arange(40.0), data, classes=None, target="y") == ()

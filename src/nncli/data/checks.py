@@ -60,7 +60,8 @@ class _Column:
         self.y = y if self.whole else y[self.present]
         self.order = np.argsort(self.x)  # ties in any order: every check reads whole groups
         self.xs = self.x[self.order]  # (M,) sorted
-        self.new = np.r_[True, self.xs[1:] != self.xs[:-1]]  # (M,) where a value starts
+        self.new = np.ones(len(self.xs), dtype=bool)  # (M,) where a value starts
+        self.new[1:] = self.xs[1:] != self.xs[:-1]
         self.distinct = int(self.new.sum())
         self.column = column
 
