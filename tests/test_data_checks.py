@@ -218,3 +218,21 @@ def test_a_column_with_no_value_in_the_training_split_is_passed_over():
     cells["b"] = np.random.default_rng(5).normal(size=40)
     data = DataConfig(source="t.csv", target="y", missing="impute")
     assert training_warnings(cells, np.arange(40.0), data, classes=None, target="y") == ()
+
+
+def test_a_table_missing_cells_in_many_columns_names_eight_and_counts_the_rest(tmp_path):
+    rng = np.random.default_rng(6)
+    table = pd.DataFrame(rng.normal(size=(30, 10)), columns=[f"m{i}" for i in range(10)])
+    for i in range(10):
+        table.iloc[i : i + 2, i] = np.nan  # two cells of each column, from line i + 2
+    table["y"] = rng.integers(0, 2, 30)
+    path = tmp_path / "holes.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(UsageError) as raised:
+        prepare_data(DataConfig(source=str(path), target="y"))
+    named = ", ".join(f"'m{i}' 2 (first on line {i + 2})" for i in range(8))
+    assert str(raised.value) == (
+        f"{path}: 20 missing value(s) in 10 column(s): {named}, … (2 more columns); fill them in"
+        " the file, or set data.missing: drop (those rows left out) or data.missing: impute"
+        " (filled from the training split)"
+    )
