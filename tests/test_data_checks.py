@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy.stats import spearmanr
 from sklearn.tree import DecisionTreeClassifier
 
@@ -184,9 +185,11 @@ def test_advice_keeps_ignored_columns_quotes_odd_names_and_follows_data_features
     rng = np.random.default_rng(3)
     cells = pd.DataFrame({"row id": np.arange(50.0), "x": rng.normal(size=50)})
     y = rng.integers(0, 2, 50)
-    listed = DataConfig(source="t.csv", target="y", ignore_columns=["name"])
+    listed = DataConfig(source="t.csv", target="y", ignore_columns=["name", "No"])
     (line,) = training_warnings(cells, y, listed, classes=[0, 1], target="y")
-    assert line.endswith('leave it out with data.ignore_columns: [name, "row id"]')
+    assert line.endswith('leave it out with data.ignore_columns: [name, "No", "row id"]')
+    shown = line.rpartition("data.ignore_columns: ")[2]
+    assert yaml.safe_load(shown) == ["name", "No", "row id"]  # what the user pastes reads back
     chosen = DataConfig(source="t.csv", target="y", features=["row id", "x"])
     (line,) = training_warnings(cells, y, chosen, classes=[0, 1], target="y")
     assert line.endswith("its values mean nothing to new rows: leave it out of data.features")

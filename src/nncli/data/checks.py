@@ -9,6 +9,7 @@ a pass over each column: O(N log N) per column.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -28,6 +29,8 @@ MAX_RULE_VALUES = 20
 FAR_SD = 20  # standard deviations from the training mean, in a column of many values
 MAX_LINES = 4  # per check; the rest of the columns it flags share one line
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+# Plain words YAML reads as something other than a string (PyYAML reads YAML 1.1).
+_YAML_WORDS = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"}
 
 
 def training_warnings(
@@ -233,12 +236,15 @@ def _leave_out(name: str, data: DataConfig) -> str:
     data.features lists the columns, to take it out of that list."""
     if data.features is not None:
         return "leave it out of data.features"
-    shown = [n if _PLAIN.fullmatch(n) else _quoted(n) for n in [*data.ignore_columns, name]]
+    shown = [_yaml(n) for n in [*data.ignore_columns, name]]
     return f"leave it out with data.ignore_columns: [{', '.join(shown)}]"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _yaml(name: str) -> str:
+    """A column name as YAML reads it back: plain where it can be, else double-quoted (JSON)."""
+    if _PLAIN.fullmatch(name) and name.lower() not in _YAML_WORDS:
+        return name
+    return json.dumps(name, ensure_ascii=False)
 
 
 def _id(label: str, n: int, data: DataConfig) -> str:
