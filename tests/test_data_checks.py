@@ -5,6 +5,8 @@ decision stump, pandas' cross tables) from the training split's rows."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,11 +15,13 @@ from scipy.stats import spearmanr
 from sklearn.tree import DecisionTreeClassifier
 
 from nncli.config.data import DataConfig
+from nncli.config.loading import load_config
 from nncli.data.checks import FAR_SD, training_warnings
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.errors import UsageError
 
 N = 2000
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def wages(rng: np.random.Generator) -> pd.DataFrame:
@@ -239,3 +243,8 @@ def test_a_table_missing_cells_in_many_columns_names_eight_and_counts_the_rest(t
         " the file, or set data.missing: drop (those rows left out) or data.missing: impute"
         " (filled from the training split)"
     )
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_the_shipped_configs_give_no_data_warning(config):
+    assert prepare_data(load_config(config).data).warnings == ()
