@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import spearmanr
 from sklearn.tree import DecisionTreeClassifier
 
@@ -248,3 +250,28 @@ def test_a_table_missing_cells_in_many_columns_names_eight_and_counts_the_rest(t
 @pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yaml")), ids=lambda path: path.stem)
 def test_the_shipped_configs_give_no_data_warning(config):
     assert prepare_data(load_config(config).data).warnings == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    numbers=st.lists(
+        st.one_of(st.none(), st.integers(-3, 3), st.floats(-1e6, 1e6)), min_size=1, max_size=120
+    ),
+    labels=st.lists(st.sampled_from(["a", "b", None]), min_size=1, max_size=120),
+    regression=st.booleans(),
+)
+def test_any_table_gives_lines_never_an_exception(numbers, labels, regression):
+    n = min(len(numbers), len(labels))
+    cells = pd.DataFrame(
+        {
+            "x": np.array([np.nan if v is None else v for v in numbers[:n]], dtype=np.float64),
+            "c": pd.Series(labels[:n], dtype=object),
+            "k": np.arange(n, dtype=np.float64),
+        }
+    )
+    y = np.arange(n) % 3
+    data = DataConfig(source="t.csv", target="y", missing="impute")
+    target = y.astype(np.float64) if regression else y
+    lines = training_warnings(cells, target, data, classes=None if regression else [0, 1, 2],
+                              target="y")  # fmt: skip
+    assert all(isinstance(line, str) and "\n" not in line for line in lines)
