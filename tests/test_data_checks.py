@@ -5,6 +5,7 @@ decision stump, pandas' cross tables) from the training split's rows."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from nncli.config.data import DataConfig
 from nncli.config.loading import load_config
-from nncli.data.checks import FAR_SD, training_warnings
+from nncli.data.checks import FAR_SD, _best_intervals, training_warnings
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.errors import UsageError
 
@@ -275,3 +276,19 @@ def test_any_table_gives_lines_never_an_exception(numbers, labels, regression):
     lines = training_warnings(cells, target, data, classes=None if regression else [0, 1, 2],
                               target="y")  # fmt: skip
     assert all(isinstance(line, str) and "\n" not in line for line in lines)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_interval_rule_is_the_best_cut_found_by_trying_every_one(seed):
+    """At most k intervals of items in order, each answering its most frequent class: checked
+    against every way of cutting them."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 6, size=(rng.integers(1, 8), rng.integers(2, 4)))  # (R, C)
+    k = int(rng.integers(1, 4))
+    best = 0
+    for cuts in range(min(k, len(counts))):
+        for inner in itertools.combinations(range(1, len(counts)), cuts):
+            edges = [0, *inner, len(counts)]
+            right = sum(counts[a:b].sum(axis=0).max() for a, b in itertools.pairwise(edges))
+            best = max(best, right)
+    assert _best_intervals(counts, k) == best
