@@ -388,10 +388,36 @@ def test_subprocess_train_and_bad_yaml_exit_codes(tiny_moons, tmp_path):
     assert "Traceback" in debug.stderr
 
 
+@pytest.mark.slow
+def test_data_warnings_reach_stderr_before_the_first_epoch_and_keep_exit_0(write_config, tmp_path):
+    rows = "".join(f"{i},{i % 7},{(i * 37) % 101 / 10},{i % 2}\n" for i in range(1, 201))
+    (tmp_path / "d.csv").write_text("row,weekday,x,y\n" + rows)
+    config = write_config(
+        {"data": {"source": "d.csv", "target": "y"}, "training": {"epochs": 2, "batch_size": 50}}
+    )
+    warning = (
+        "warning: 'row': a distinct integer in each of the 140 training rows, like a row number"
+        " or an id; its order may follow the target (a file sorted by class or date), and its"
+        " values mean nothing to new rows: leave it out with data.ignore_columns: [row]"
+    )
+    result = invoke("train", config, "--out", tmp_path / "r", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert warning in result.stderr.replace("\n", " ")
+    # Before training, beside the setup line: stderr and stdout in one pipe, as a user sees.
+    command = [sys.executable, "-c", "from nncli.cli import main; main()"]
+    both = subprocess.run([*command, "train", str(config), "--out", str(tmp_path / "s")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    assert both.returncode == 0, both.stdout
+    lines = both.stdout.splitlines()
+    shown = next(i for i, line in enumerate(lines) if line.startswith("warning: 'row'"))
+    assert shown < next(i for i, line in enumerate(lines) if line.startswith("epoch 1/2"))
+    assert "[row]" in both.stdout  # YAML, not swallowed as markup
+
+
 @pytest.mark.parametrize(
     ("csv_text", "message"),
     [
-        ("a,b,y\n1,2,x\n,3,y\n", "line 3, column 'a': missing value"),
+        ("a,b,y\n1,2,x\n,3,y\n", "missing value(s) in 1 column(s): 'a' 1 (first on line 3)"),
         ("a,b,y\n1,2,x\n1,abc,y\n", "line 3, column 'b': not a finite number: 'abc'"),
         ("a,b,y\n" + "1,2,x\n" * 9 + "1,2,z\n", "class 'z' has 1 row(s), too few for a stratified"),
         ("a,b,y\n", "has a header but no data rows"),

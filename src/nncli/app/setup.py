@@ -112,7 +112,8 @@ def describe(
     data = prepared[data_key(first)]
     ranks = session.ranks
     if session.on_warning is not None:
-        notes = [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
+        notes = [warning for data in prepared.values() for warning in data.warnings]
+        notes += [batch_size_note(m.config, prepared[data_key(m.config)]) for m in grid.models]
         notes += [precision_note(m.config, device) for m in grid.models]
         if ranks.distributed and kind.data_parallel and first.training.cuda_graphs:
             notes.append(

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from nncli.config.data import DataConfig
+from nncli.data.checks import missing_cells
 from nncli.data.csvfile import read_table
 from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.data.encoding import CATEGORICAL, NUMERIC
@@ -230,11 +231,7 @@ def _apply_missing_policy(
     if not missing.any():
         return cells, []
     if data.missing == "error":
-        column, row = divmod(int(np.argmax(missing.T)), len(cells))
-        raise UsageError(
-            f"{path}: line {cells.index[row]}, column {excerpt(cells.columns[column])}: missing"
-            " value; fill or drop the row, or set data.missing: drop or impute"
-        )
+        raise UsageError(missing_cells(cells, missing, path))
     if data.missing == "drop":
         rows = missing.any(axis=1)
         if rows.all():

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from nncli.config.data import DataConfig, looks_like_path
+from nncli.data.checks import training_warnings
 from nncli.data.dataset import Dataset, load_registered, with_task
 from nncli.data.encoding import Encoder, fit_encoder
 from nncli.data.preprocessing import Scaler, fit_scaler, split_indices
@@ -27,6 +28,8 @@ class PreparedData:
     encoder: Encoder
     scaler: Scaler
     target_scaler: Scaler | None
+    # What the training split shows before training: ids, constants, leaks, values far out.
+    warnings: tuple[str, ...] = ()
 
     @property
     def task(self) -> str:
@@ -111,4 +114,14 @@ def prepare_data(data: DataConfig) -> PreparedData:
     if not TASKS[dataset.task].classes and data.scale_target:
         target_scaler = fit_scaler(raw["train"][1], "standard")
     rows = {name: lines[chosen] for name, chosen in indices.items()}
-    return PreparedData(dataset, raw, rows, encoder, scaler, target_scaler)
+    warnings = ()
+    if looks_like_path(data.source):  # a built-in set is a known table, with no key to set
+        train = indices["train"]
+        warnings = training_warnings(
+            dataset.features.iloc[train],
+            dataset.y[train],
+            data,
+            classes=dataset.classes,
+            target=dataset.target_name,
+        )
+    return PreparedData(dataset, raw, rows, encoder, scaler, target_scaler, warnings)
