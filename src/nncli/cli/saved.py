@@ -13,7 +13,15 @@ from typing import Annotated
 
 import typer
 
-from nncli.cli.options import ConfigArgument, JsonOption, RunArgument, SetOption
+from nncli.cli.options import (
+    ConfigArgument,
+    JsonOption,
+    RunArgument,
+    SeedOption,
+    SetOption,
+    ThresholdOption,
+    VariantOption,
+)
 from nncli.fileio import to_json
 
 
@@ -31,6 +39,9 @@ def evaluate(
         Path | None,
         typer.Option(help="Measure on this CSV instead (same feature columns, and the target)."),
     ] = None,
+    threshold: ThresholdOption = None,
+    variant: VariantOption = None,
+    seed: SeedOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-measure a saved model on a split of its data or on a CSV file."""
@@ -38,7 +49,9 @@ def evaluate(
     from nncli.app.saved import evaluate as evaluate_model
     from nncli.report.tables import confusion_table, make_console, metrics_table
 
-    result = evaluate_model(run, split=split.value, data=data)
+    result = evaluate_model(
+        run, split=split.value, data=data, threshold=threshold, variant=variant, seed=seed
+    )
     if as_json:
         print(to_json(result.to_json()))
         return
@@ -55,7 +68,15 @@ def evaluate(
 
 def predict(
     run: RunArgument,
-    data: Annotated[Path, typer.Option(help="CSV with the model's feature columns.")],
+    data: Annotated[Path | None, typer.Option(help="CSV with the model's feature columns.")] = None,
+    split: Annotated[
+        Split | None,
+        typer.Option(
+            help="Predict a split of the run's own data instead (as evaluate --split rebuilds"
+            " it), each row's CSV line (or a built-in set's row) first.",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -72,23 +93,63 @@ def predict(
             " copied anyway)."
         ),
     ] = None,
+    keep_features: Annotated[
+        bool,
+        typer.Option(
+            "--keep-features",
+            help="Copy the feature columns too (by default only the other columns are), for"
+            " error analysis.",
+        ),
+    ] = False,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option(
+            "--skip-bad-rows",
+            help="Rows the model cannot read (a missing cell, an unseen category, not a"
+            " number) get an empty prediction and a 'reason' column says why; without it,"
+            " such rows stop predict, every problem listed.",
+        ),
+    ] = False,
+    threshold: ThresholdOption = None,
+    variant: VariantOption = None,
+    seed: SeedOption = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Predict every row of a CSV: its other columns, the label (or value) and one probability
     per class. A target column is copied, not read: it may be blank or hold new labels."""
-    from nncli.app.saved import predict as predict_rows
+    from nncli.app.predicting import predict as predict_rows
     from nncli.errors import UsageError
     from nncli.fileio import atomic_write_text
 
+    if split is Split.all:
+        raise UsageError("--split all: predict takes one split: train, val or test")
     if out is not None and out.exists() and not force:
         raise UsageError(f"{out}: already exists; pass --force to overwrite it")
-    table = predict_rows(run, data, id_column=id_column)
-    text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    result = predict_rows(
+        run,
+        data,
+        split=split.value if split else None,
+        id_column=id_column,
+        skip_bad_rows=skip_bad_rows,
+        keep_features=keep_features,
+        threshold=threshold,
+        variant=variant,
+        seed=seed,
+    )
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    if result.skipped:
+        typer.echo(
+            f"skipped {result.skipped} of {len(result.table)} row(s) the model cannot read"
+            " (empty prediction; the reason column says why)",
+            err=True,
+        )
+    text = result.table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
     if out is None:
         sys.stdout.write(text)
         return
     atomic_write_text(out, text, named_by_user=True)
-    typer.echo(f"wrote {len(table)} predictions to {out}", err=True)
+    typer.echo(f"wrote {len(result.table)} predictions to {out}", err=True)
 
 
 def export_split(
