@@ -522,7 +522,7 @@ def test_version_comes_from_the_package_metadata_without_importing_torch():
         (["sweep"], ["--diagnostics", "--sequential", "--json", "--quiet"]),
         (["compare-activations"], ["--sequential", "--json", "--quiet"]),
         (["evaluate"], ["--json"]),
-        (["predict"], ["--force"]),
+        (["predict"], ["--force", "--keep-features", "--skip-bad-rows"]),
         (["runs"], ["--json"]),
     ],
 )

@@ -222,3 +222,20 @@ def test_a_variant_that_diverged_on_any_seed_is_never_best():
     assert chosen.label == "c" and "1 diverged variant(s) left out" in why
     with pytest.raises(UsageError, match="every variant of this folder diverged"):
         best_variant([variants[1]])
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("evaluate", ["--threshold", "--variant", "--seed"]),
+        (
+            "predict",
+            ["--split", "--keep-features", "--skip-bad-rows", "--threshold", "--variant", "--seed"],
+        ),
+    ],
+)
+def test_every_new_option_is_in_help(command, options):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for option in options:
+        assert f" {option} " in result.output, option
