@@ -44,7 +44,9 @@ def test_train_writes_a_complete_run_folder(tiny_moons, tmp_path):
         "loss.png",
         "metrics.json",
         "model.safetensors",
+        "precision_recall.png",  # binary: the test split's threshold curves
         "report.html",  # the folder as one page
+        "roc.png",
         "run.json",
         "split.json",
     ]
