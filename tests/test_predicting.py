@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from sklearn import metrics as skm
 from typer.testing import CliRunner
 
 from nncli.app.choose import GridVariant, best_variant
-from nncli.app.commands import run_sweep, run_train
+from nncli.app.commands import run_compare, run_sweep, run_train
 from nncli.cli import app
 from nncli.errors import UsageError
 
@@ -139,6 +140,10 @@ def test_a_threshold_decides_the_positive_class_in_predict_and_evaluate(pets_run
     expected = np.where(written["probability_yes"] >= 0.7, "yes", "no")
     assert written["prediction"].tolist() == expected.tolist()
     evaluated = json.loads(invoke("evaluate", pets_run, "--threshold", "0.7", "--json").stdout)
+    assert evaluated["threshold"] == 0.7
+    shown = runner.invoke(app, ["evaluate", str(pets_run), "--threshold", "0.7"],
+                          env={"COLUMNS": "400"})  # fmt: skip
+    assert "labels at threshold 0.7" in shown.stdout
     truth = written["adopted"]
     assert skm.accuracy_score(truth, expected) == evaluated["metrics"]["accuracy"]
     assert skm.recall_score(truth, expected, pos_label="yes") == pytest.approx(
@@ -150,7 +155,9 @@ def test_a_threshold_decides_the_positive_class_in_predict_and_evaluate(pets_run
         == (evaluated["metrics"]["confusion_matrix"])
     )
     # 0.5 labels as the likelier class does, but for an exact tie.
-    plain = json.loads(invoke("evaluate", pets_run, "--json").stdout)["metrics"]
+    plain = json.loads(invoke("evaluate", pets_run, "--json").stdout)
+    assert "threshold" not in plain  # evaluate's JSON is unchanged without one
+    plain = plain["metrics"]
     half = json.loads(invoke("evaluate", pets_run, "--threshold", "0.5", "--json").stdout)
     assert half["metrics"]["accuracy"] == plain["accuracy"]
 
@@ -210,6 +217,34 @@ def test_a_sweep_folder_evaluates_its_best_variant_or_the_one_named(sweep_folder
     assert "applies to a sweep or comparison folder" in one_line_error(
         invoke("evaluate", file, "--seed", "0")
     )
+
+
+def test_an_older_sweep_folders_file_names_are_read_through_models_csv(sweep_folder, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(sweep_folder, old)
+    # Before names were made shell-safe, `[4,4]` was written `_4,4_`.
+    for name in ("lr=0.3_width=4,4-seed4", "lr=0.3_width=4,4-seed5"):
+        (old / "models" / f"{name}.safetensors").rename(
+            old / "models" / f"{name.replace('4,4', '_4,4_')}.safetensors"
+        )
+    models = old / "models.csv"
+    models.write_text(models.read_text().replace("width=4,4", "width=_4,4_"))
+    named = invoke("evaluate", old, "--variant", "lr=0.3_width=_4,4_", "--seed", "5", "--json")
+    same = invoke(
+        "evaluate", sweep_folder, "--variant", "lr=0.3_width=4,4", "--seed", "5", "--json"
+    )
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.stdout)["metrics"] == json.loads(same.stdout)["metrics"]
+
+
+def test_a_comparison_folder_takes_an_activation_as_its_variant(module_grid_config, tmp_path):
+    out = tmp_path / "compare"
+    run_compare(module_grid_config, [], activations=["relu", "tanh"], n_seeds=1, out=out)
+    result = invoke("predict", out, "--split", "val", "--variant", "tanh")
+    assert result.exit_code == 0, result.output
+    assert "note: model tanh seed 4 (named by --variant)" in result.stderr
+    alone = invoke("predict", out / "models/tanh-seed4.safetensors", "--split", "val")
+    assert result.stdout == alone.stdout
 
 
 def test_a_variant_that_diverged_on_any_seed_is_never_best():

@@ -91,11 +91,14 @@ class Evaluation:
     task: str
     classes: list | None
     by_split: bool  # measured on every split (`--split all`)
+    threshold: float | None = None  # a binary model's labels decided at it (--threshold)
 
     def to_json(self) -> dict:
-        """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`."""
+        """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`;
+        `threshold` only when one was given."""
         metrics = self.metrics if self.by_split else next(iter(self.metrics.values()))
-        return {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes}
+        found = {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes}
+        return found if self.threshold is None else found | {"threshold": self.threshold}
 
 
 def evaluate(
@@ -113,7 +116,7 @@ def evaluate(
     net, card, chosen = open_model(target, variant=variant, seed=seed)
     check_threshold(card, threshold)
     measure = partial(card.measure, net, threshold=threshold)
-    result = partial(Evaluation, task=card.task, classes=card.classes)
+    result = partial(Evaluation, task=card.task, classes=card.classes, threshold=threshold)
     first = [chosen] if chosen else []
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))

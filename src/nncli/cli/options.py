@@ -31,6 +31,14 @@ ConfigArgument = Annotated[
 RunArgument = Annotated[
     Path, typer.Argument(help="Run folder, or a model.safetensors checkpoint.", show_default=False)
 ]
+ModelArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="Run folder, sweep or comparison folder (one model: --variant, --seed), or a"
+        " model.safetensors checkpoint.",
+        show_default=False,
+    ),
+]
 
 
 def _no_type(ctx: object) -> None:

@@ -16,6 +16,7 @@ import typer
 from nncli.cli.options import (
     ConfigArgument,
     JsonOption,
+    ModelArgument,
     RunArgument,
     SeedOption,
     SetOption,
@@ -33,7 +34,7 @@ class Split(str, Enum):
 
 
 def evaluate(
-    run: RunArgument,
+    run: ModelArgument,
     split: Annotated[Split, typer.Option(help="Which split of the run's own data.")] = Split.test,
     data: Annotated[
         Path | None,
@@ -59,6 +60,8 @@ def evaluate(
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     title = f"{run}: {result.n_samples} rows"
+    if result.threshold is not None:
+        title += f", labels at threshold {result.threshold:g}"
     console.print(metrics_table(result.metrics, result.task, title=title))
     if result.classes is not None:  # a classifier
         for name, values in result.metrics.items():
@@ -67,13 +70,13 @@ def evaluate(
 
 
 def predict(
-    run: RunArgument,
+    run: ModelArgument,
     data: Annotated[Path | None, typer.Option(help="CSV with the model's feature columns.")] = None,
     split: Annotated[
         Split | None,
         typer.Option(
-            help="Predict a split of the run's own data instead (as evaluate --split rebuilds"
-            " it), each row's CSV line (or a built-in set's row) first.",
+            help="Predict a split of the run's own data instead (train, val or test, as"
+            " evaluate --split rebuilds it), each row's CSV line (or a built-in set's row) first.",
             show_default=False,
         ),
     ] = None,
@@ -115,8 +118,9 @@ def predict(
     seed: SeedOption = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
-    """Predict every row of a CSV: its other columns, the label (or value) and one probability
-    per class. A target column is copied, not read: it may be blank or hold new labels."""
+    """Predict every row of a CSV (or of a split of the run's data): its other columns, the
+    label (or value) and one probability per class. A target column is copied, not read: it may
+    be blank or hold new labels."""
     from nncli.app.predicting import predict as predict_rows
     from nncli.errors import UsageError
     from nncli.fileio import atomic_write_text
