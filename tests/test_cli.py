@@ -44,7 +44,9 @@ def test_train_writes_a_complete_run_folder(tiny_moons, tmp_path):
         "loss.png",
         "metrics.json",
         "model.safetensors",
+        "precision_recall.png",  # binary: the test split's threshold curves
         "report.html",  # the folder as one page
+        "roc.png",
         "run.json",
         "split.json",
     ]
@@ -548,7 +550,7 @@ def test_version_comes_from_the_package_metadata_without_importing_torch():
         (["sweep"], ["--diagnostics", "--sequential", "--json", "--quiet"]),
         (["compare-activations"], ["--sequential", "--json", "--quiet"]),
         (["evaluate"], ["--json"]),
-        (["predict"], ["--force"]),
+        (["predict"], ["--force", "--keep-features", "--skip-bad-rows"]),
         (["runs"], ["--json"]),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from nncli.errors import ConfigError, UsageError
@@ -116,7 +118,9 @@ def test_list_and_mapping_values(grid_config):
     )
     assert [v["model.width"] for v in grid.values] == [[4, 4], [4, 4], [8, 8], [8, 8]]
     assert grid.values[0]["training.early_stopping"]["patience"] == 2
-    assert grid.labels[0].startswith("width=_4,4__early_stopping=_")
+    # Names a shell takes unquoted: the brackets, braces and quotes of the values dropped.
+    assert grid.labels[0].startswith("width=4,4_early_stopping=patience=2,")
+    assert all(re.fullmatch(r"[A-Za-z0-9._,=-]+", label) for label in grid.labels)
 
 
 def test_relative_data_paths_in_vary_are_kept_absolute(grid_config, tmp_path, monkeypatch):

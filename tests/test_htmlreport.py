@@ -98,6 +98,15 @@ def test_a_train_run_page_has_every_metric_per_class_score_and_confusion_count(m
     assert f"best epoch {summary['best_epoch']}" in text
 
 
+def test_a_binary_run_page_shows_its_roc_and_precision_recall_curves(moons_run):
+    run, _ = moons_run
+    text = parsed(run).all_text  # parsed: every PNG of the folder is on the page
+    for figure in ("roc.png", "precision_recall.png"):
+        assert (run / figure).read_bytes().startswith(b"\x89PNG")
+        assert figure in text
+    assert "The ROC curve" in text and "average precision" in text
+
+
 def test_a_regression_run_page_shows_its_fit_and_errors(write_config, tmp_path):
     config = write_config(
         {

@@ -4,11 +4,12 @@ losses, and no text drawn over other text."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nncli.report import gridplots, plots
+from nncli.report import curves, gridplots, plots
 
 
 @pytest.fixture
@@ -214,3 +215,47 @@ def test_a_variant_that_diverged_keeps_its_legend_entry_and_sets_no_scale(figure
     assert [t.get_text() for t in legend.get_texts()] == [g[0] for g in groups]
     assert all(ax.get_ylim()[1] < 10 for ax in fig.axes)  # the losses drawn set the scale
     texts_do_not_overlap(fig)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_threshold_curves_are_scikit_learns(seed):
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(seed)
+    positive = rng.random(200) < 0.2  # imbalanced, as a binary table often is
+    score = np.round(rng.random(200) * 0.5 + positive * 0.3, 2)  # rounded: many ties
+    fpr, tpr = curves.roc_points(positive, score)
+    want_fpr, want_tpr, _ = skm.roc_curve(positive, score, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, want_fpr)
+    np.testing.assert_allclose(tpr, want_tpr)
+    precision, recall = curves.precision_recall_points(positive, score)
+    want_precision, want_recall, _ = skm.precision_recall_curve(positive, score)
+    np.testing.assert_allclose(precision, want_precision)
+    np.testing.assert_allclose(recall, want_recall)
+    # What the figures' legends print.
+    assert np.trapezoid(tpr, fpr) == pytest.approx(skm.roc_auc_score(positive, score))
+    average = -np.sum(np.diff(recall) * precision[:-1])
+    assert average == pytest.approx(skm.average_precision_score(positive, score))
+
+
+def test_threshold_figures_label_their_axes_and_name_the_chance_line(monkeypatch):
+    saved: list = []
+    monkeypatch.setattr(curves, "save_figure", lambda fig, path: saved.append(fig))
+    rng = np.random.default_rng(0)
+    positive = rng.random(100) < 0.3
+    score = rng.random(100) * 0.6 + positive * 0.4
+    title = "moons: test split, positive class 1"
+    curves.plot_roc(Path("roc.png"), positive, score, title=title)
+    curves.plot_precision_recall(Path("pr.png"), positive, score, title=title)
+    try:
+        (roc,), (pr,) = saved[0].axes, saved[1].axes
+        assert roc.get_xlabel().startswith("false positive rate") and roc.get_title() == title
+        assert pr.get_xlabel() == "recall" and pr.get_ylabel() == "precision"
+        legends = [t.get_text() for ax in (roc, pr) for t in ax.get_legend().get_texts()]
+        assert legends[1] == "random guess (AUC 0.5)"
+        assert legends[3] == f"every row positive ({positive.mean():.3f})"
+        for fig in saved:
+            texts_do_not_overlap(fig)
+    finally:
+        for fig in saved:
+            plots.pyplot().close(fig)

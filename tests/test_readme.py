@@ -110,7 +110,7 @@ def claims_models(tmp_path_factory) -> dict[str, Path]:
 def test_the_plain_pytorch_loader_encodes_categories_and_missing_cells_as_nncli_predict(
     claims_models, tmp_path, task
 ):
-    from nncli.app.saved import predict
+    from nncli.app.predicting import predict
     from nncli.errors import UsageError
 
     run = claims_models[task]
@@ -124,7 +124,7 @@ def test_the_plain_pytorch_loader_encodes_categories_and_missing_cells_as_nncli_
     _, card = load_checkpoint(run / "model.safetensors")
     fills = {c["name"]: c["fill"] for c in card.encoding["columns"]}
     assert fills["channel"] in ("agent", "online", "phone") and fills["amount"] > 0
-    expected = predict(run, data)
+    expected = predict(run, data).table
     assert len(expected) == len(rows) - 1
     if task == "classification":
         probabilities = expected[[f"probability_{c}" for c in card.classes]].to_numpy()
@@ -135,7 +135,7 @@ def test_the_plain_pytorch_loader_encodes_categories_and_missing_cells_as_nncli_
     unseen = tmp_path / "unseen.csv"
     unseen.write_text(f"{lines[0]}\nN003,space,phone,10,0,True,approve\n")
     if task == "classification":  # unknown_categories: zeros, in both
-        probabilities = predict(run, unseen).filter(like="probability_").to_numpy()
+        probabilities = predict(run, unseen).table.filter(like="probability_").to_numpy()
         got = plain_loader(run / "model.safetensors", unseen)["outputs"].numpy()
         np.testing.assert_array_equal(got, probabilities)
     else:
@@ -148,7 +148,7 @@ def test_the_plain_pytorch_loader_encodes_categories_and_missing_cells_as_nncli_
 def test_the_plain_pytorch_loader_refuses_a_missing_cell_nncli_would_not_fill(
     every_activation, tmp_path
 ):
-    from nncli.app.saved import predict
+    from nncli.app.predicting import predict
     from nncli.errors import UsageError
 
     checkpoint = every_activation["classification", "relu"]  # moons: nothing to impute

@@ -139,16 +139,23 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 
 def classification_metrics(
-    y_true: np.ndarray, probabilities: np.ndarray, n_classes: int, positive: int = 1
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    n_classes: int,
+    positive: int = 1,
+    threshold: float | None = None,
 ) -> dict:
     """Scores from class probabilities (N, C), plus the confusion matrix (rows: true class,
     columns: predicted class) and per-class precision, recall, F1 and support. With two
     classes, `positive` is the index of the class F1, precision, recall and ROC AUC score;
-    with more, they are macro averages (a class never predicted or absent scores 0)."""
+    with more, they are macro averages (a class never predicted or absent scores 0). A binary
+    model's `threshold` decides its labels (else the likelier class)."""
     # float32 softmax sums to 1 within 1e-7: renormalize in float64.
     probabilities = np.asarray(probabilities, dtype=np.float64)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     y_pred = probabilities.argmax(axis=1)
+    if threshold is not None and n_classes == 2:  # the positive class from `threshold` up
+        y_pred = np.where(probabilities[:, positive] >= threshold, positive, 1 - positive)
     matrix = np.bincount(y_true * n_classes + y_pred, minlength=n_classes**2)
     matrix = matrix.reshape(n_classes, n_classes)  # (C true, C predicted)
     hits, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)

@@ -9,13 +9,15 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from nncli.config.data import looks_like_path
 from nncli.config.keys import variant_label
 from nncli.config.schema import Config
 from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, to_json
 from nncli.metrics import DETAILS, headline_metric
-from nncli.report import gridplots, plots
+from nncli.report import curves, gridplots, plots
 from nncli.report import html as htmlreport
 from nncli.runs import layout as runs
 from nncli.tasks import TASKS
@@ -108,7 +110,24 @@ def write_train_outputs(
     )
     if not TASKS[prepared.task].classes:
         _regression_figures(run_dir, config, prepared, model)
+    elif len(prepared.dataset.classes or []) == 2:
+        _binary_figures(run_dir, config, prepared, model)
     htmlreport.write_report(run_dir)  # last: it embeds the figures
+
+
+def _binary_figures(run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit) -> None:
+    """roc.png and precision_recall.png on test (val, else train, without one); none where the
+    split holds one class only or the model's outputs are not finite."""
+    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
+    x, y = prepared.raw[split]
+    positive, classes = model.card.positive, prepared.dataset.classes or []
+    score = model.card.predict_raw(model.net, x)[:, positive]  # (N,) the positive class's
+    is_positive = y == positive
+    if is_positive.all() or not is_positive.any() or not np.isfinite(score).all():
+        return
+    title = f"{config.name or 'run'}: {split} split, positive class {classes[positive]}"
+    curves.plot_roc(run_dir / runs.ROC_PLOT_FILE, is_positive, score, title=title)
+    curves.plot_precision_recall(run_dir / runs.PR_PLOT_FILE, is_positive, score, title=title)
 
 
 def _regression_figures(

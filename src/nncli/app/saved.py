@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from nncli.app.choose import model_in_folder
 from nncli.config.data import looks_like_path
 from nncli.config.loading import validate_config, without_retired_keys
 from nncli.data.csvdata import is_missing, numeric_columns, typed_features
@@ -26,19 +27,29 @@ from nncli.tasks import TASKS
 from nncli.train.threads import multiply_adds, use_auto_threads
 
 
-def open_model(target: Path) -> tuple[nn.Sequential, ModelCard]:
-    """A run folder (its model.safetensors) or a checkpoint file."""
+def open_model(
+    target: Path, *, variant: str | None = None, seed: int | None = None
+) -> tuple[nn.Sequential, ModelCard, str | None]:
+    """A run folder (its model.safetensors), one model of a sweep or comparison folder
+    (`variant` and `seed`, else its best variant's first seed), or a checkpoint file; and a
+    note naming the grid's model it chose."""
     target = Path(target)
     if target.is_dir():
-        checkpoint = target / CHECKPOINT_FILE
+        checkpoint, note = model_in_folder(target, variant=variant, seed=seed)
         if not checkpoint.exists():
             raise UsageError(
                 f"{target}: no {CHECKPOINT_FILE} in this folder; is it a finished run?"
+                if note is None
+                else f"{checkpoint}: missing; is it a finished sweep or comparison?"
             )
-        return load_checkpoint(checkpoint, follow_symlinks=False)  # nncli writes no symlinks
+        # nncli writes no symlinks
+        return (*load_checkpoint(checkpoint, follow_symlinks=False), note)
+    if variant is not None or seed is not None:
+        flag = "--variant" if variant is not None else "--seed"
+        raise UsageError(f"{flag}: applies to a sweep or comparison folder; {target} is a file")
     if not target.exists():
         raise UsageError(f"{target}: no such run folder or checkpoint")
-    return load_checkpoint(target)
+    return (*load_checkpoint(target), None)
 
 
 def rebuild_data(card: ModelCard) -> PreparedData:
@@ -80,28 +91,55 @@ class Evaluation:
     task: str
     classes: list | None
     by_split: bool  # measured on every split (`--split all`)
+    threshold: float | None = None  # a binary model's labels decided at it (--threshold)
 
     def to_json(self) -> dict:
-        """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`."""
+        """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`;
+        `threshold` only when one was given."""
         metrics = self.metrics if self.by_split else next(iter(self.metrics.values()))
-        return {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes}
+        found = {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes}
+        return found if self.threshold is None else found | {"threshold": self.threshold}
 
 
-def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> Evaluation:
-    """Measure a run's model (or a checkpoint) on a split of its data, every split (`all`), or
-    the rows of a CSV file (`data`)."""
-    net, card = open_model(target)
-    result = partial(Evaluation, task=card.task, classes=card.classes)
+def evaluate(
+    target: Path,
+    *,
+    split: str = "test",
+    data: Path | None = None,
+    threshold: float | None = None,
+    variant: str | None = None,
+    seed: int | None = None,
+) -> Evaluation:
+    """Measure a run's model (or a checkpoint, or a grid folder's model) on a split of its data,
+    every split (`all`), or the rows of a CSV file (`data`); a binary model's labels decided at
+    `threshold` when given."""
+    net, card, chosen = open_model(target, variant=variant, seed=seed)
+    check_threshold(card, threshold)
+    measure = partial(card.measure, net, threshold=threshold)
+    result = partial(Evaluation, task=card.task, classes=card.classes, threshold=threshold)
+    first = [chosen] if chosen else []
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))
         use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows
-        metrics = {Path(data).name: card.measure(net, x, y)}
-        return result(metrics, len(x), notes, by_split=False)
+        metrics = {Path(data).name: measure(x, y)}
+        return result(metrics, len(x), first + notes, by_split=False)
     splits = split_data(card, split)
     use_auto_threads(multiply_adds(card.sizes, max(len(y) for _, y in splits.values())))
-    metrics = {name: card.measure(net, x, y) for name, (x, y) in splits.items()}
+    metrics = {name: measure(x, y) for name, (x, y) in splits.items()}
     n_samples = sum(len(y) for _, y in splits.values())
-    return result(metrics, n_samples, [], by_split=split == "all")
+    return result(metrics, n_samples, first, by_split=split == "all")
+
+
+def check_threshold(card: ModelCard, threshold: float | None) -> None:
+    """--threshold applies to a binary classifier, and is a probability."""
+    if threshold is None:
+        return
+    n_classes = len(card.classes or []) if TASKS[card.task].classes else 0
+    if n_classes != 2:
+        kind = f"{n_classes} classes" if n_classes else "a regression model"
+        raise UsageError(f"--threshold: applies to a binary classifier; this one has {kind}")
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold: must be a probability from 0 to 1, got {threshold:g}")
 
 
 def read_labelled_csv(card: ModelCard, path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -174,49 +212,11 @@ def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
     return np.array([index[k] for k in keys], dtype=np.int64)
 
 
-def predict(target: Path, data: Path, *, id_column: str | None = None) -> pd.DataFrame:
-    """One output row per input row: every column that is not a feature (`id_column` first),
-    then the prediction and a probability per class. A target column is copied, never read."""
-    net, card = open_model(target)
-    path = Path(data)
-    table = read_table(path)
-    encoder = card.encoder
-    columns = [str(c) for c in table.columns]
-    missing = [c for c in encoder.names if c not in set(columns)]
-    if missing:
-        raise UsageError(f"{path}: missing feature column(s): {excerpts(missing)}; the model"
-                         f" expects: {excerpts(encoder.names)}")  # fmt: skip
-    if id_column is not None and id_column not in columns:
-        raise UsageError(f"{path}: --id-column {excerpt(id_column)} is not a column of this file")
-    names = output_columns(card)
-    if id_column in names:  # the copied ids would be overwritten by nncli's own column
-        raise UsageError(
-            f"--id-column {excerpt(id_column)}: predict writes a column of that name itself;"
-            " rename that column in the file"
-        )
-    kept = [c for c in columns if c not in set(encoder.names) and c != id_column]
-    clash = [c for c in kept if c in names]
-    if clash:
-        raise UsageError(f"{path}: column {excerpt(clash[0])}: predict writes a column of that"
-                         " name itself; rename that column in the file")  # fmt: skip
-    use_auto_threads(multiply_adds(card.sizes, len(table)))
-    outputs = card.predict_raw(net, encoder.transform(_typed(encoder, table, path), str(path)))
-    result = table[([id_column] if id_column else []) + kept].reset_index(drop=True)
-    if TASKS[card.task].classes:
-        labels = np.asarray(card.classes, dtype=object)
-        result[names[0]] = labels[outputs.argmax(axis=1)]
-        for i, name in enumerate(names[1:]):
-            result[name] = outputs[:, i]
-    else:
-        result[names[0]] = outputs
-    return result
-
-
 def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, int]:
     """Write `out/train.csv`, `val.csv`, `test.csv`: each split's rows of the run's data, as the
     CSV file holds them (every column, in file order), or a built-in set's features and target.
     Returns the rows written per split."""
-    _, card = open_model(target)
+    _, card, _ = open_model(target)
     prepared = rebuild_data(card)
     out = Path(out).expanduser()
     files = {split: out / f"{split}.csv" for split in prepared.rows}
@@ -227,26 +227,26 @@ def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{out}: cannot create the folder: {exc.strerror}") from None
-    source = prepared.dataset
-    config = card.config["data"]
-    if looks_like_path(config["source"]):
-        with hidden_content():
-            table = read_table(Path(config["source"]), config.get("delimiter", "auto"))
-    for split, rows in prepared.rows.items():
-        if looks_like_path(config["source"]):
-            part = table.loc[rows]
-        else:
-            x, y = prepared.raw[split]
-            part = pd.DataFrame(x, columns=source.feature_names)
-            labels = np.asarray(source.classes, dtype=object)[y] if source.classes else y
-            part[source.target_name] = labels
+    for split, part in split_tables(card, prepared).items():
         text = part.to_csv(index=False, lineterminator="\n")
         atomic_write_text(files[split], text, named_by_user=True)
     return {split: len(rows) for split, rows in prepared.rows.items()}
 
 
-def output_columns(card: ModelCard) -> list[str]:
-    """The columns predict writes: the prediction, and a probability per class."""
-    if TASKS[card.task].classes:
-        return ["prediction", *(f"probability_{label}" for label in card.classes or [])]
-    return ["prediction"]
+def split_tables(card: ModelCard, prepared: PreparedData) -> dict[str, pd.DataFrame]:
+    """Each split's rows of the run's data: a CSV source's rows with every column, in file
+    order, indexed by line number; or a built-in set's features and target by position."""
+    source = prepared.dataset
+    config = card.config["data"]
+    if looks_like_path(config["source"]):
+        with hidden_content():
+            table = read_table(Path(config["source"]), config.get("delimiter", "auto"))
+        return {split: table.loc[rows] for split, rows in prepared.rows.items()}
+    parts = {}
+    for split, rows in prepared.rows.items():
+        x, y = prepared.raw[split]
+        part = pd.DataFrame(x, columns=source.feature_names, index=rows)
+        labels = np.asarray(source.classes, dtype=object)[y] if source.classes else y
+        part[source.target_name] = labels
+        parts[split] = part
+    return parts

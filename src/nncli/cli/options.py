@@ -31,6 +31,14 @@ ConfigArgument = Annotated[
 RunArgument = Annotated[
     Path, typer.Argument(help="Run folder, or a model.safetensors checkpoint.", show_default=False)
 ]
+ModelArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="Run folder, sweep or comparison folder (one model: --variant, --seed), or a"
+        " model.safetensors checkpoint.",
+        show_default=False,
+    ),
+]
 
 
 def _no_type(ctx: object) -> None:
@@ -70,4 +78,31 @@ SequentialOption = Annotated[
 
 GridOutOption = Annotated[
     Path | None, typer.Option("--out", "-o", help="Exact output folder (new or empty).")
+]
+
+
+VariantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--variant",
+        metavar="LABEL",
+        help="In a sweep or comparison folder: the variant, as its models' files name it"
+        " (lr=0.1_width=8); default: the lowest mean validation loss among the variants that"
+        " diverged on no seed.",
+    ),
+]
+SeedOption = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", help="In a sweep or comparison folder: the variant's seed; default: its first."
+    ),
+]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        metavar="T",
+        help="A binary model: the label is the positive class when its probability is >= T"
+        " (default: the likelier class, as T=0.5).",
+    ),
 ]

@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from nncli.cli.options import ConfigArgument, JsonOption, RunArgument, SetOption
+from nncli.cli.options import (
+    ConfigArgument,
+    JsonOption,
+    ModelArgument,
+    RunArgument,
+    SeedOption,
+    SetOption,
+    ThresholdOption,
+    VariantOption,
+)
 from nncli.errors import printable
 from nncli.fileio import to_json
 
@@ -26,12 +35,15 @@ class Split(str, Enum):
 
 
 def evaluate(
-    run: RunArgument,
+    run: ModelArgument,
     split: Annotated[Split, typer.Option(help="Which split of the run's own data.")] = Split.test,
     data: Annotated[
         Path | None,
         typer.Option(help="Measure on this CSV instead (same feature columns, and the target)."),
     ] = None,
+    threshold: ThresholdOption = None,
+    variant: VariantOption = None,
+    seed: SeedOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-measure a saved model on a split of its data or on a CSV file."""
@@ -39,7 +51,9 @@ def evaluate(
     from nncli.app.saved import evaluate as evaluate_model
     from nncli.report.tables import confusion_table, make_console, metrics_table
 
-    result = evaluate_model(run, split=split.value, data=data)
+    result = evaluate_model(
+        run, split=split.value, data=data, threshold=threshold, variant=variant, seed=seed
+    )
     if as_json:
         print(to_json(result.to_json()))
         return
@@ -47,6 +61,8 @@ def evaluate(
     for note in result.notes:
         typer.echo(f"note: {printable(note)}", err=True)
     title = f"{run}: {result.n_samples} rows"
+    if result.threshold is not None:
+        title += f", labels at threshold {result.threshold:g}"
     console.print(metrics_table(result.metrics, result.task, title=title))
     if result.classes is not None:  # a classifier
         for name, values in result.metrics.items():
@@ -55,8 +71,16 @@ def evaluate(
 
 
 def predict(
-    run: RunArgument,
-    data: Annotated[Path, typer.Option(help="CSV with the model's feature columns.")],
+    run: ModelArgument,
+    data: Annotated[Path | None, typer.Option(help="CSV with the model's feature columns.")] = None,
+    split: Annotated[
+        Split | None,
+        typer.Option(
+            help="Predict a split of the run's own data instead (train, val or test, as"
+            " evaluate --split rebuilds it), each row's CSV line (or a built-in set's row) first.",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -73,23 +97,64 @@ def predict(
             " copied anyway)."
         ),
     ] = None,
+    keep_features: Annotated[
+        bool,
+        typer.Option(
+            "--keep-features",
+            help="Copy the feature columns too (by default only the other columns are), for"
+            " error analysis.",
+        ),
+    ] = False,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option(
+            "--skip-bad-rows",
+            help="Rows the model cannot read (a missing cell, an unseen category, not a"
+            " number) get an empty prediction and a 'reason' column says why; without it,"
+            " such rows stop predict, every problem listed.",
+        ),
+    ] = False,
+    threshold: ThresholdOption = None,
+    variant: VariantOption = None,
+    seed: SeedOption = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
-    """Predict every row of a CSV: its other columns, the label (or value) and one probability
-    per class. A target column is copied, not read: it may be blank or hold new labels."""
-    from nncli.app.saved import predict as predict_rows
+    """Predict every row of a CSV (or of a split of the run's data): its other columns, the
+    label (or value) and one probability per class. A target column is copied, not read: it may
+    be blank or hold new labels."""
+    from nncli.app.predicting import predict as predict_rows
     from nncli.errors import UsageError
     from nncli.fileio import atomic_write_text
 
+    if split is Split.all:
+        raise UsageError("--split all: predict takes one split: train, val or test")
     if out is not None and out.exists() and not force:
         raise UsageError(f"{out}: already exists; pass --force to overwrite it")
-    table = predict_rows(run, data, id_column=id_column)
-    text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    result = predict_rows(
+        run,
+        data,
+        split=split.value if split else None,
+        id_column=id_column,
+        skip_bad_rows=skip_bad_rows,
+        keep_features=keep_features,
+        threshold=threshold,
+        variant=variant,
+        seed=seed,
+    )
+    for note in result.notes:
+        typer.echo(f"note: {printable(note)}", err=True)
+    if result.skipped:
+        typer.echo(
+            f"skipped {result.skipped} of {len(result.table)} row(s) the model cannot read"
+            " (empty prediction; the reason column says why)",
+            err=True,
+        )
+    text = result.table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
     if out is None:  # byte for byte into a pipe or file; a terminal is shown no control codes
         sys.stdout.write(printable(text) if sys.stdout.isatty() else text)
         return
     atomic_write_text(out, text, named_by_user=True)
-    typer.echo(f"wrote {len(table)} predictions to {printable(out)}", err=True)
+    typer.echo(f"wrote {len(result.table)} predictions to {printable(out)}", err=True)
 
 
 def export_split(

@@ -259,8 +259,14 @@ def _with_seed(config: Config, seed: int) -> Config:
     return config.model_copy(update={"seed": seed})
 
 
+SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-=,")
+
+
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "=._,-+" else "_" for c in name)[:200]
+    """A file name a shell takes without quoting: brackets, braces and quotes dropped (`[8,8]`
+    becomes `8,8`), `:` read as `=`, any other character (spaces, `+`, non-ASCII) as `_`."""
+    kept = (c if c in SHELL_SAFE else "=" if c == ":" else "_" for c in name if c not in "[]{}\"' ")
+    return "".join(kept)[:200]
 
 
 def data_key(config: Config) -> str:

@@ -64,15 +64,19 @@ class ModelCard:
         scaler = self.target_scaler
         return scaler.inverse(values) if scaler else values
 
-    def measure(self, net: nn.Module, x: np.ndarray, y: np.ndarray) -> dict:
-        """The task's full metric set for raw features `x` and original-unit targets `y`."""
+    def measure(
+        self, net: nn.Module, x: np.ndarray, y: np.ndarray, *, threshold: float | None = None
+    ) -> dict:
+        """The task's full metric set for raw features `x` and original-unit targets `y`; a
+        binary model's labels decided at `threshold` when given (else the likelier class)."""
         from nncli.metrics import classification_metrics, regression_metrics, undefined_metrics
 
         outputs = self.predict_raw(net, x)
         if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
             return undefined_metrics(self.task)
         if TASKS[self.task].classes:
-            return classification_metrics(y, outputs, len(self.classes or []), self.positive)
+            n_classes = len(self.classes or [])
+            return classification_metrics(y, outputs, n_classes, self.positive, threshold)
         return regression_metrics(y, outputs)
 
     @property

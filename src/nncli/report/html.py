@@ -25,6 +25,10 @@ FIGURES = {
     runs.FIT_PLOT_FILE: "The learned function over the training range and as far again beyond it.",
     runs.ERRORS_PLOT_FILE: "Predicted against true values, and each row's percentage error"
     " against its |target|: percentages explode as targets approach zero.",
+    runs.ROC_PLOT_FILE: "The ROC curve: true against false positive rate as the threshold falls,"
+    " with its area; the dotted diagonal is a random guess.",
+    runs.PR_PLOT_FILE: "Precision against recall as the threshold falls, with the average"
+    " precision; the dotted line is the positive share (calling every row positive).",
     runs.LOSS_CURVES_PLOT: "Loss by epoch per variant: the mean over seeds, the band from min"
     " to max.",
     runs.METRIC_PLOT: "The headline metric against each varied value (mean ± std over seeds).",
