@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
+from nncli.report import tables
 from nncli.report.describe import describe_grid, describe_times
 from nncli.report.tables import _ranges, comparison_table, format_value, metrics_table
 
@@ -53,24 +54,35 @@ def test_format_value(value, metric, text):
 
 
 def test_metrics_table_lists_each_task_in_its_order_with_units():
-    regression = {"mse": 1.0, "mape": None, "mae": 0.5, "r2": 0.25, "extra": 9.0}
+    regression = {"mse": 1.0, "rmse": 1.0, "mape": None, "mae": 0.5, "r2": 0.25, "extra": 9.0}
     table = metrics_table({"train": regression, "test": regression}, "regression")
     assert rows(table) == [
         ["mse", "1.0000", "1.0000"],
+        ["rmse", "1.0000", "1.0000"],
         ["mape (fraction)", "undefined", "undefined"],
         ["mae", "0.5000", "0.5000"],
         ["r2", "0.2500", "0.2500"],
     ]
     classification = {"recall": 0.4, "precision": 0.3, "f1": 0.2, "accuracy": 0.1}
-    classification |= {"roc_auc": None, "log_loss": 0.5}
+    classification |= {"roc_auc": None, "log_loss": 0.5, "specificity": 0.6}
+    classification |= {"balanced_accuracy": 0.7, "average_precision": 0.8}
     assert rows(metrics_table({"val": classification}, "classification")) == [
         ["accuracy", "0.1000"],
         ["f1", "0.2000"],
         ["precision", "0.3000"],
         ["recall", "0.4000"],
+        ["specificity", "0.6000"],
+        ["balanced_accuracy", "0.7000"],
         ["log_loss", "0.5000"],
         ["roc_auc", "undefined"],
+        ["average_precision", "0.8000"],
     ]
+    # A binary task names the class its positive-class metrics score.
+    named = metrics_table({"val": classification}, "classification", positive="Yes")
+    assert [row[0] for row in rows(named)] == [
+        "accuracy", "f1 (Yes)", "precision (Yes)", "recall (Yes)", "specificity (Yes)",
+        "balanced_accuracy", "log_loss", "roc_auc (Yes)", "average_precision (Yes)",
+    ]  # fmt: skip
 
 
 def stats(mean: float | None, std: float | None = 0.0) -> dict:
@@ -110,7 +122,7 @@ def test_comparison_table_learned_column_and_values():
     ]  # fmt: skip
     tanh, step, relu = rows(table)
     assert tanh == [
-        "tanh", "0.5000 ± 0.1000", "0.5000 ± 0.1000", "0.9000 ± 0.0500", "0.8000 ± 0.0100",
+        "tanh", "0.500 ± 0.100", "0.500 ± 0.100", "0.900 ± 0.050", "0.800 ± 0.010",
         "4.0 ± 1.0", "1.23e-04", "-", "0.25 ± 0.05", "3/3",
     ]  # fmt: skip
     # Layer indices are 0-based in the record and 1-based for the reader.
@@ -120,14 +132,17 @@ def test_comparison_table_learned_column_and_values():
 
 def test_comparison_table_of_one_seed_shows_plain_values_and_regression_metrics():
     result = record("tanh", seeds=1, learned=1, diverged=0, frozen=[])
-    result["metrics"] = {"test": {"loss": stats(0.5), "mse": stats(0.25), "mape": stats(None)}}
+    result["metrics"] = {"test": {"loss": stats(0.5), "mse": stats(0.25), "rmse": stats(0.5),
+                                  "mape": stats(None)}}  # fmt: skip
     table = comparison_table([result], "regression")
     assert [column.header for column in table.columns][1:4] == [
         "test loss",
         "test mse",
-        "test mape",
+        "test rmse",
     ]
-    assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "undefined", "4.0"]  # as train's
+    assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "0.5000", "4.0"]  # as train's
+    # A metric with no meaning for the data says so, as train's table does.
+    assert tables._mean_std(stats(None), single=True, metric="mape") == "undefined"
     assert rows(table)[0][-1] == "1/1"
 
 
@@ -170,3 +185,38 @@ def test_training_times_name_each_stack_when_there_are_several():
         "training took, stack by stack: batch_size=1: 31.2 s; batch_size=32: time not known"
         " (resumed); stack 3: 0.04 s"
     )
+
+
+def test_a_binary_task_names_its_positive_class_in_tables_json_and_the_report(
+    make_config, write_config, tmp_path
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    config = write_config(make_config(data={"positive_class": 0}))
+    runner = CliRunner()
+    out = tmp_path / "run"
+    shown = runner.invoke(app, ["train", str(config), "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert "f1 (0)" in shown.stdout and "specificity (0)" in shown.stdout
+    assert "accuracy (0)" not in shown.stdout  # accuracy scores no one class
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["positive_class"] == 0
+    assert "f1 (0)" in (out / "report.html").read_text()
+    as_json = runner.invoke(app, ["train", str(config), "--json", "--out", str(tmp_path / "j")])
+    assert json.loads(as_json.stdout)["positive_class"] == 0
+    sweep = runner.invoke(app, ["sweep", str(config), "--vary", "training.lr=0.1,0.2", "--json",
+                                "--out", str(tmp_path / "s")])  # fmt: skip
+    assert sweep.exit_code == 0, sweep.output
+    assert json.loads(sweep.stdout)["positive_class"] == 0
+    # Unset, the second class is positive; a regression names none.
+    unset = runner.invoke(app, ["train", str(write_config(make_config(), "u.yaml")), "--json",
+                                "--out", str(tmp_path / "u")])  # fmt: skip
+    assert json.loads(unset.stdout)["positive_class"] == 1
+    sine = write_config(make_config(data={"source": "sine"}), "sine.yaml")
+    regression = runner.invoke(app, ["train", str(sine), "--json", "--out", str(tmp_path / "r")])
+    assert regression.exit_code == 0, regression.output
+    assert "positive_class" not in json.loads(regression.stdout)

@@ -56,6 +56,8 @@ class MetricSpec:
     # Whether None can mean "no meaning for this data" (shown "undefined") rather than only
     # "no value" (a diverged model, a one-row split; shown "-").
     may_be_undefined: bool = False
+    # Whether, for two classes, it scores one class (`data.positive_class`), which tables name.
+    positive_class: bool = False
 
 
 # Tables list each task's metrics in this order; the first is its headline metric, the one
@@ -103,16 +105,23 @@ METRICS: dict[str, MetricSpec] = {
         higher_is_better=True,
         note="F1 score: binary for two classes (positive = `data.positive_class`, by default the"
         " second class), else macro-averaged",
+        positive_class=True,
     ),
     "precision": MetricSpec(
-        CLASSIFICATION, higher_is_better=True, note="precision, averaged as f1 is"
+        CLASSIFICATION,
+        higher_is_better=True,
+        note="precision, averaged as f1 is",
+        positive_class=True,
     ),
-    "recall": MetricSpec(CLASSIFICATION, higher_is_better=True, note="recall, averaged as f1 is"),
+    "recall": MetricSpec(
+        CLASSIFICATION, higher_is_better=True, note="recall, averaged as f1 is", positive_class=True
+    ),
     "specificity": MetricSpec(
         CLASSIFICATION,
         higher_is_better=True,
         note="true negative rate, TN / (TN + FP): the recall of the negative class for two"
         " classes, else each class's one-vs-rest specificity macro-averaged",
+        positive_class=True,
     ),
     "balanced_accuracy": MetricSpec(
         CLASSIFICATION,
@@ -132,6 +141,7 @@ METRICS: dict[str, MetricSpec] = {
         note="area under the ROC curve: binary, or one-vs-rest macro-averaged for more classes;"
         " undefined when a split lacks a class",
         may_be_undefined=True,
+        positive_class=True,
     ),
     "average_precision": MetricSpec(
         CLASSIFICATION,
@@ -140,8 +150,12 @@ METRICS: dict[str, MetricSpec] = {
         " the positive class's probability, or one-vs-rest macro-averaged for more classes;"
         " undefined when a split lacks a class",
         may_be_undefined=True,
+        positive_class=True,
     ),
 }
+
+# What `per_class` holds for each class, beside its support, in table order.
+PER_CLASS = ("precision", "recall", "f1", "specificity")
 
 # Entries of a split's metrics that are not one number, kept out of tables and summaries.
 DETAILS = ("confusion_matrix", "per_class")

@@ -24,6 +24,7 @@ class TrainResult:
     metrics: dict  # split -> metric -> value
     epochs: int  # training.epochs: how many it would have run
     early_stopping: bool  # whether training.early_stopping was on
+    positive_class: object = None  # the class binary scores take as positive (None: no such)
 
     def summary(self) -> dict:
         """metrics.json: what the run measured."""
@@ -31,6 +32,7 @@ class TrainResult:
             "task": self.task,
             "device": self.device,
             **({"classes": self.classes} if self.classes is not None else {}),
+            **({"positive_class": self.positive_class} if self.positive_class is not None else {}),
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
             "kept_epoch": self.kept_epoch,
@@ -55,10 +57,13 @@ class GridResult:
     varied: list[str]
     results: list[dict]
     stacks: list[dict]  # each stack's models, shared values and seconds
+    positive_class: object = None  # the class binary scores take as positive (None: no such)
 
     def to_json(self) -> dict:
         """What --json prints, and summary.json holds."""
         summary: dict = {"out_dir": str(self.out_dir), "task": self.task, "device": self.device}
         if self.kind.varies is None:  # a comparison's records say what they vary
             summary["varied"] = self.varied
+        if self.positive_class is not None:
+            summary["positive_class"] = self.positive_class
         return summary | {"results": self.results, "stacks": self.stacks}

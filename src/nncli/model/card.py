@@ -106,6 +106,14 @@ class ModelCard:
         )
 
 
+def positive_name(positive_class: object, classes: list | None) -> object:
+    """The class a binary task's positive-class metrics score, as tables name it; None for
+    regression and more than two classes."""
+    if classes is None or len(classes) != 2:
+        return None
+    return classes[positive_index(positive_class, classes)]
+
+
 def positive_index(positive_class: object, classes: list | None) -> int:
     """Where `data.positive_class` stands among the classes (1, the second, when unset)."""
     if positive_class is None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from nncli.errors import UsageError
 from nncli.fileio import JSON_LIMIT, atomic_write_text, read_json_mapping, read_regular_bytes
-from nncli.metrics import METRICS
 from nncli.runs import layout as runs
 
 # What each figure shows, in the order the page shows them; any other PNG follows by name.
@@ -118,7 +117,7 @@ def _facts(status: dict, kind: str) -> str:
 
 
 def _train_section(summary: dict) -> str:
-    from nncli.metrics import metric_names
+    from nncli.metrics import PER_CLASS, metric_names
     from nncli.report.tables import format_value
 
     task, metrics = summary.get("task", ""), summary.get("metrics", {})
@@ -129,21 +128,23 @@ def _train_section(summary: dict) -> str:
         if key in summary
     ]  # fmt: skip
     parts = [f"<h2>Metrics</h2>\n<p>{escape('; '.join(kept))}</p>"]
+    positive = summary.get("positive_class")
     rows = [
-        [_metric_label(name), *(_Number(format_value(metrics[s].get(name), name)) for s in metrics)]
+        [_metric_label(name, positive),
+         *(_Number(format_value(metrics[s].get(name), name)) for s in metrics)]
         for name in metric_names(task)
-    ]
+    ]  # fmt: skip
     parts.append(_table(["metric", *metrics], rows))
     classes = [str(c) for c in summary.get("classes", [])]
     for split, scores in metrics.items():
         if scores.get("per_class"):
             per_class = [
-                [label, *(_Number(f"{s[m]:.4f}") for m in ("precision", "recall", "f1")),
+                [label, *(_Number(format_value(s.get(m))) for m in PER_CLASS),
                  _Number(str(s["support"]))]
                 for label, s in zip(classes, scores["per_class"], strict=True)
             ]  # fmt: skip
             parts.append(f"<h3>Per class ({escape(split)})</h3>")
-            parts.append(_table(["class", "precision", "recall", "f1", "support"], per_class))
+            parts.append(_table(["class", *PER_CLASS, "support"], per_class))
         if scores.get("confusion_matrix"):
             matrix = [
                 [label, *(_Number(str(v)) for v in row)]
@@ -170,7 +171,8 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
             for label, r in zip(labels, results, strict=True)
         ]
         parts.append(f"<h3>{escape(split)}</h3>")
-        parts.append(_table(["variant", *map(_metric_label, names)], rows))
+        labels_ = [_metric_label(n, summary.get("positive_class")) for n in names]
+        parts.append(_table(["variant", *labels_], rows))
     columns = {
         "seeds": lambda r: " ".join(map(str, r["seeds"])),
         "best epoch": lambda r: _mean_std(r.get("best_epoch"), digits=1),
@@ -205,9 +207,10 @@ def _mean_std(
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
-def _metric_label(name: str) -> str:
-    spec = METRICS.get(name)
-    return f"{name} ({spec.unit})" if spec is not None and spec.unit else name
+def _metric_label(name: str, positive: object = None) -> str:
+    from nncli.report.tables import metric_label
+
+    return metric_label(name, positive)
 
 
 class _Number(str):

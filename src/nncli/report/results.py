@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nncli.report.describe import describe_times
+from nncli.report.fit import Fitted
 from nncli.report.tables import (
     comparison_table,
     confusion_table,
@@ -23,7 +24,8 @@ def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
     """The metrics by split; unless `quiet`, a classifier's per-class scores on its test (or
     validation) split; its confusion matrix; where the run folder is."""
     shown: list[RenderableType] = [metrics_table(result.metrics, result.task,
-                                                 title="Metrics by split")]  # fmt: skip
+                                                 title="Metrics by split",
+                                                 positive=result.positive_class)]  # fmt: skip
     test_split = "test" if "test" in result.metrics else "val"
     if result.classes is not None and not quiet and test_split in result.metrics:
         scores, classes = result.metrics[test_split], result.classes
@@ -41,11 +43,20 @@ def grid_result(
 ) -> list[RenderableType]:
     """The variants side by side; unless `quiet`, how long training took (on `processes`
     processes); where the folder is, and what it holds (`saved`)."""
+    positive = result.positive_class
     if result.kind.varies is not None:  # named by the one key it varies: the activation
-        table = comparison_table(result.results, result.task)
+        table = Fitted(
+            lambda width: comparison_table(
+                result.results, result.task, positive=positive, width=width
+            )
+        )
     else:
-        table = sweep_table(result.results, result.task, result.varied)
-    shown: list[RenderableType] = [table]
+        table = Fitted(
+            lambda width: sweep_table(
+                result.results, result.task, result.varied, positive=positive, width=width
+            )
+        )
+    shown: list[RenderableType] = [table]  # the columns that fit the terminal
     if not quiet:
         shown.append(describe_times(result.stacks, processes))
     shown.append(f"{saved} in [bold]{result.out_dir}[/]")
