@@ -208,6 +208,11 @@ def test_a_binary_task_names_its_positive_class_in_tables_json_and_the_report(
     assert "f1 (0)" in (out / "report.html").read_text()
     as_json = runner.invoke(app, ["train", str(config), "--json", "--out", str(tmp_path / "j")])
     assert json.loads(as_json.stdout)["positive_class"] == 0
+    evaluated = runner.invoke(app, ["evaluate", str(out)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "recall (0)" in evaluated.stdout
+    evaluated = runner.invoke(app, ["evaluate", str(out), "--json"])
+    assert json.loads(evaluated.stdout)["positive_class"] == 0
     sweep = runner.invoke(app, ["sweep", str(config), "--vary", "training.lr=0.1,0.2", "--json",
                                 "--out", str(tmp_path / "s")])  # fmt: skip
     assert sweep.exit_code == 0, sweep.output

@@ -19,7 +19,7 @@ from nncli.data.prepared import PreparedData, prepare_data
 from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.fileio import atomic_write_text
-from nncli.model.card import ModelCard
+from nncli.model.card import ModelCard, positive_name
 from nncli.runs.checkpoint import load_checkpoint
 from nncli.runs.layout import CHECKPOINT_FILE
 from nncli.tasks import TASKS
@@ -80,18 +80,21 @@ class Evaluation:
     task: str
     classes: list | None
     by_split: bool  # measured on every split (`--split all`)
+    positive_class: object = None  # the class binary scores take as positive (None: no such)
 
     def to_json(self) -> dict:
         """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`."""
         metrics = self.metrics if self.by_split else next(iter(self.metrics.values()))
-        return {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes}
+        positive = {} if self.positive_class is None else {"positive_class": self.positive_class}
+        return {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes} | positive
 
 
 def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> Evaluation:
     """Measure a run's model (or a checkpoint) on a split of its data, every split (`all`), or
     the rows of a CSV file (`data`)."""
     net, card = open_model(target)
-    result = partial(Evaluation, task=card.task, classes=card.classes)
+    positive = positive_name(card.config.get("data", {}).get("positive_class"), card.classes)
+    result = partial(Evaluation, task=card.task, classes=card.classes, positive_class=positive)
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))
         use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows

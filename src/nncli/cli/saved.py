@@ -46,7 +46,9 @@ def evaluate(
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     title = f"{run}: {result.n_samples} rows"
-    console.print(metrics_table(result.metrics, result.task, title=title))
+    console.print(
+        metrics_table(result.metrics, result.task, title=title, positive=result.positive_class)
+    )
     if result.classes is not None:  # a classifier
         for name, values in result.metrics.items():
             matrix = values["confusion_matrix"]

@@ -105,8 +105,9 @@ class DataConfig(Strict):
     )
     positive_class: str | int | None = Field(
         None,
-        description="binary classification: the class F1, precision, recall and ROC AUC score as"
-        " positive (null: the second of the sorted classes)",
+        description="binary classification: the class F1, precision, recall, specificity, ROC AUC"
+        " and average precision score as positive, named in tables as `f1 (Yes)` (null: the"
+        " second of the sorted classes)",
     )
     # CSV only, from here on.
     categorical: list[str] = Field(
