@@ -131,11 +131,13 @@ class DataConfig(Strict):
         description="CSV only: a missing feature value is an `error`, or `drop` the row, or"
         " `impute` it from the training split",
     )
+    # `mean` is what applies unless set, so the resolved config says so; null (older run
+    # folders' config.yaml) reads as `mean`.
     impute: Literal["mean", "median"] | None = Field(
-        None,
+        "mean",
         validate_default=True,
-        description="with `data.missing: impute` (and then `mean` when null): `mean` or `median`"
-        " for numbers; categories take the most frequent",
+        description="how `data.missing: impute` fills numbers: `mean` or `median` of the training"
+        " split; categories take the most frequent",
     )
     # In the target only an empty cell is missing, or one of these where the target is numeric:
     # `NA` can be a class label.
@@ -231,14 +233,13 @@ class DataConfig(Strict):
     @field_validator("impute")
     @classmethod
     def _impute_needs_missing_impute(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("missing") not in (None, "impute"):
+        # Anything but the default, which a resolved config always shows, asks for imputation.
+        if value not in (None, "mean") and info.data.get("missing") not in (None, "impute"):
             raise ValueError("applies only with data.missing: impute")
-        return value
+        return "mean" if value is None else value
 
     @model_validator(mode="after")
     def _synthetic_defaults(self) -> DataConfig:
-        if self.missing == "impute" and self.impute is None:
-            self.impute = "mean"
         if looks_like_path(self.source):
             return self
         spec = DATASETS[self.source]
