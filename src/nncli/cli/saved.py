@@ -85,7 +85,11 @@ def predict(
     if out is not None and out.exists() and not force:
         raise UsageError(f"{out}: already exists; pass --force to overwrite it")
     table = predict_rows(run, data, id_column=id_column)
-    text = table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    # The probabilities, after `prediction`, in full (shortest exact digits), so that each row
+    # read back sums to 1 as computed; every other number to 8 digits, a float32's precision.
+    exact = {c: table[c].map(lambda v: repr(float(v)))
+             for c in table.columns[list(table.columns).index("prediction") + 1 :]}  # fmt: skip
+    text = table.assign(**exact).to_csv(index=False, float_format="%.8g", lineterminator="\n")
     if out is None:
         sys.stdout.write(text)
         return

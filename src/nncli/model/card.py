@@ -59,7 +59,8 @@ class ModelCard:
         with torch.no_grad():
             outputs = net(inputs)
         if TASKS[self.task].classes:
-            return torch.softmax(outputs, dim=-1).double().numpy()
+            # In float64, whose rows sum to 1 within 1e-15 (float32's within 1e-7).
+            return torch.softmax(outputs.double(), dim=-1).numpy()
         values = outputs.squeeze(-1).double().numpy()
         scaler = self.target_scaler
         return scaler.inverse(values) if scaler else values
