@@ -225,3 +225,36 @@ def test_a_binary_task_names_its_positive_class_in_tables_json_and_the_report(
     regression = runner.invoke(app, ["train", str(sine), "--json", "--out", str(tmp_path / "r")])
     assert regression.exit_code == 0, regression.output
     assert "positive_class" not in json.loads(regression.stdout)
+
+
+def test_a_loss_that_is_not_the_metric_a_user_computes_says_what_it_is(
+    make_config, write_config, tmp_path
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    runner = CliRunner()
+    weighted = write_config(make_config(training={"class_weight": "balanced"}), "w.yaml")
+    shown = runner.invoke(app, ["train", str(weighted), "--out", str(tmp_path / "w")])
+    assert shown.exit_code == 0, shown.output
+    assert "note: train_loss and val_loss are class-weighted cross-entropy" in shown.output
+    assert "lowest val_loss (weighted) was at epoch" in shown.output
+    # The epoch lines and the tables differ, and the outcome line says why.
+    assert "the tables measure epoch 5's weights once" in shown.output
+    assert json.loads((tmp_path / "w" / "metrics.json").read_text())["loss_kind"] == "weighted"
+    sweep = runner.invoke(app, ["sweep", str(weighted), "--vary", "training.lr=0.1,0.2",
+                                "--out", str(tmp_path / "s")])  # fmt: skip
+    assert sweep.exit_code == 0, sweep.output
+    assert "val loss (weighted)" in sweep.stdout
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["loss_kind"] == "weighted"
+    sine = write_config(make_config(data={"source": "sine"}), "sine.yaml")
+    shown = runner.invoke(app, ["train", str(sine), "--out", str(tmp_path / "r")])
+    assert "note: train_loss and val_loss are the MSE of the standardized target" in shown.output
+    plain = runner.invoke(app, ["train", str(write_config(make_config(), "p.yaml")), "--json",
+                                "--out", str(tmp_path / "p")])  # fmt: skip
+    assert "loss_kind" not in json.loads(plain.stdout)  # cross-entropy is log_loss itself
+    assert "train_loss and val_loss are" not in plain.output

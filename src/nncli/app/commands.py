@@ -20,6 +20,7 @@ from nncli.grid.results import GridResult, TrainResult
 from nncli.grid.session import Session
 from nncli.grid.spec import data_key
 from nncli.grid.summary import all_failed, stack_times, summarize
+from nncli.report.describe import loss_kind
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
 from nncli.tasks import TASKS
@@ -73,6 +74,7 @@ def run_train(
             epochs=config.training.epochs,
             early_stopping=config.training.early_stopping is not None,
             positive_class=_positive(config, prepared),
+            loss_kind=loss_kind(config, prepared.task),
         )
         write_train_outputs(run.folder.path, config, prepared, model, result.summary())
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
@@ -154,7 +156,8 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
             shown, rows = results, [flat_row(r["values"], r) for r in results]
         positive = _positive(grid.base, prepared)
         result = GridResult(kind, run.folder.path, prepared.task, run.device, grid.varied, shown,
-                            stack_times(grid, run.fits), positive)  # fmt: skip
+                            stack_times(grid, run.fits), positive,
+                            loss_kind(grid.base, prepared.task))  # fmt: skip
         config = grid.base
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip

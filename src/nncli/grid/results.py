@@ -25,6 +25,7 @@ class TrainResult:
     epochs: int  # training.epochs: how many it would have run
     early_stopping: bool  # whether training.early_stopping was on
     positive_class: object = None  # the class binary scores take as positive (None: no such)
+    loss_kind: str | None = None  # train/val loss `weighted` or `standardized`, or plain
 
     def summary(self) -> dict:
         """metrics.json: what the run measured."""
@@ -37,6 +38,7 @@ class TrainResult:
             "best_epoch": self.best_epoch,
             "kept_epoch": self.kept_epoch,
             "monitor": self.monitor,
+            **({"loss_kind": self.loss_kind} if self.loss_kind else {}),
             "metrics": self.metrics,
         }
 
@@ -58,6 +60,7 @@ class GridResult:
     results: list[dict]
     stacks: list[dict]  # each stack's models, shared values and seconds
     positive_class: object = None  # the class binary scores take as positive (None: no such)
+    loss_kind: str | None = None  # each split's `loss` `weighted` or `standardized`, or plain
 
     def to_json(self) -> dict:
         """What --json prints, and summary.json holds."""
@@ -66,4 +69,6 @@ class GridResult:
             summary["varied"] = self.varied
         if self.positive_class is not None:
             summary["positive_class"] = self.positive_class
+        if self.loss_kind:
+            summary["loss_kind"] = self.loss_kind
         return summary | {"results": self.results, "stacks": self.stacks}

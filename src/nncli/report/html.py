@@ -127,6 +127,8 @@ def _train_section(summary: dict) -> str:
                            ("kept_epoch", "weights kept from epoch"), ("monitor", "monitored"))
         if key in summary
     ]  # fmt: skip
+    if summary.get("loss_kind"):
+        kept.append(f"train and val loss {summary['loss_kind']}")
     parts = [f"<h2>Metrics</h2>\n<p>{escape('; '.join(kept))}</p>"]
     positive = summary.get("positive_class")
     rows = [
@@ -171,7 +173,9 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
             for label, r in zip(labels, results, strict=True)
         ]
         parts.append(f"<h3>{escape(split)}</h3>")
-        labels_ = [_metric_label(n, summary.get("positive_class")) for n in names]
+        kind = summary.get("loss_kind")  # a loss that is not the log_loss or mse shown beside
+        labels_ = [f"loss ({kind})" if n == "loss" and kind else
+                   _metric_label(n, summary.get("positive_class")) for n in names]  # fmt: skip
         parts.append(_table(["variant", *labels_], rows))
     columns = {
         "seeds": lambda r: " ".join(map(str, r["seeds"])),

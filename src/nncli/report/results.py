@@ -43,17 +43,15 @@ def grid_result(
 ) -> list[RenderableType]:
     """The variants side by side; unless `quiet`, how long training took (on `processes`
     processes); where the folder is, and what it holds (`saved`)."""
-    positive = result.positive_class
+    shown_as = {"positive": result.positive_class, "loss_kind": result.loss_kind}
     if result.kind.varies is not None:  # named by the one key it varies: the activation
         table = Fitted(
-            lambda width: comparison_table(
-                result.results, result.task, positive=positive, width=width
-            )
+            lambda width: comparison_table(result.results, result.task, width=width, **shown_as)
         )
     else:
         table = Fitted(
             lambda width: sweep_table(
-                result.results, result.task, result.varied, positive=positive, width=width
+                result.results, result.task, result.varied, width=width, **shown_as
             )
         )
     shown: list[RenderableType] = [table]  # the columns that fit the terminal

@@ -112,15 +112,17 @@ def _mean_std(
 
 
 def _score_columns(
-    results: list[dict], task: str, positive: object, one: list[bool]
+    results: list[dict], task: str, positive: object, one: list[bool], kind: str | None
 ) -> list[Column]:
-    """Each split's loss and the last split's headline and next metric; at 80 columns the
-    headline and the losses before the rest (report.html and --json have every metric)."""
+    """Each split's loss (labelled `weighted` or `standardized` where it is not the log_loss
+    or mse a user would compute) and the last split's headline and next metric; at 80 columns
+    the headline and the losses before the rest (report.html and --json have every metric)."""
     splits = list(results[0]["metrics"])
     headline, *others = metric_names(task)[:2]
+    loss = "loss" + (f" ({kind})" if kind else "")
     losses = [
-        Column(f"{s} loss", [_mean_std(r["metrics"][s]["loss"], single=o)
-                             for r, o in zip(results, one, strict=True)],
+        Column(f"{s} {loss}", [_mean_std(r["metrics"][s]["loss"], single=o)
+                               for r, o in zip(results, one, strict=True)],
                priority=2 if s == "val" else 3)  # the split choices are made on
         for s in splits
     ]  # fmt: skip
@@ -137,7 +139,12 @@ def _score_columns(
 
 
 def comparison_table(
-    results: list[dict], task: str, *, positive: object = None, width: int | None = None
+    results: list[dict],
+    task: str,
+    *,
+    positive: object = None,
+    width: int | None = None,
+    loss_kind: str | None = None,
 ) -> Table:
     """One row per activation: mean ± std over seeds, and what the gradients did; in `width`
     characters, the columns that fit (all when None)."""
@@ -153,7 +160,7 @@ def comparison_table(
         learned.append(full)
     columns = [
         Column("activation", [r["activation"] for r in results], justify="left"),
-        *_score_columns(results, task, positive, one),
+        *_score_columns(results, task, positive, one, loss_kind),
         Column("best epoch", [_mean_std(r["best_epoch"], 1, single=o)
                               for r, o in zip(results, one, strict=True)], priority=5),
         Column("grad first/out", [f"{r['grad_ratio']['mean']:.2e}"
@@ -175,6 +182,7 @@ def sweep_table(
     *,
     positive: object = None,
     width: int | None = None,
+    loss_kind: str | None = None,
 ) -> Table:
     """One row per variant: its values, mean ± std over seeds per split, and how it went; in
     `width` characters, the columns that fit (all when None)."""
@@ -187,7 +195,7 @@ def sweep_table(
     columns = [
         *(Column(short_key(k, varied), [shown_value(r["values"][k]) for r in results],
                  justify="left") for k in varied),
-        *_score_columns(results, task, positive, one),
+        *_score_columns(results, task, positive, one, loss_kind),
         Column("best epoch", [_mean_std(r["best_epoch"], 1, single=o)
                               for r, o in zip(results, one, strict=True)], priority=5),
         Column("learned", [f"{r['learned']}/{len(r['seeds'])}" for r in results], priority=1),
