@@ -258,3 +258,72 @@ def test_a_loss_that_is_not_the_metric_a_user_computes_says_what_it_is(
                                 "--out", str(tmp_path / "p")])  # fmt: skip
     assert "loss_kind" not in json.loads(plain.stdout)  # cross-entropy is log_loss itself
     assert "train_loss and val_loss are" not in plain.output
+
+
+def ordinal_csv(path) -> None:
+    """Sizes VF < F < M < L from one number: sorted as text they read F, L, M, VF."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 4, 200)
+    sizes = np.array(["VF", "F", "M", "L"])[np.minimum(x.astype(int), 3)]
+    lines = ["x,noise,size", *(f"{a:.3f},{b:.3f},{s}" for a, b, s in
+                               zip(x, rng.normal(size=200), sizes, strict=True))]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_class_order_lists_ordinal_classes_in_their_order(tmp_path):
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    ordinal_csv(tmp_path / "sizes.csv")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{source: {tmp_path / 'sizes.csv'}, target: size,"
+                      " class_order: [VF, F, M, L]}\ntraining: {epochs: 3}\n")  # fmt: skip
+    runner = CliRunner()
+    out = tmp_path / "run"
+    shown = runner.invoke(app, ["train", str(config), "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    header = next(line for line in shown.stdout.splitlines() if "true \\ predicted" in line)
+    assert re.findall(r"\b(VF|F|M|L)\b", header) == ["VF", "F", "M", "L"]
+    rows = [line.split("│")[1].strip() for line in shown.stdout.splitlines()
+            if line.startswith("│")]  # fmt: skip
+    assert rows[-8:] == ["VF", "F", "M", "L"] * 2  # per class, then confusion rows
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["classes"] == ["F", "L", "M", "VF"]  # the model's own order is kept
+    assert summary["class_order"] == ["VF", "F", "M", "L"]
+    html = (out / "report.html").read_text()
+    assert html.index("<td>VF</td>") < html.index("<td>F</td>") < html.index("<td>L</td>")
+    evaluated = runner.invoke(app, ["evaluate", str(out)])
+    confusion = evaluated.stdout[evaluated.stdout.index("true \\ predicted") :]
+    assert [line.split("│")[1].strip() for line in confusion.splitlines()
+            if line.startswith("│")] == ["VF", "F", "M", "L"]  # fmt: skip
+    for order, message in (
+        ("[VF, F, M]", "data.class_order: leaves out 'L'; the classes are 'F', 'L', 'M', 'VF'"),
+        ("[VF, F, M, XL]", "data.class_order: 'XL' not a class; the classes are"),
+        ("[VF, VF, M, L]", "data.class_order: listed twice: 'VF'"),
+    ):
+        bad = runner.invoke(app, ["train", str(config), "--set", f"data.class_order={order}",
+                                  "--out", str(tmp_path / "never")])  # fmt: skip
+        assert bad.exit_code == 2, bad.output
+        assert message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "never").exists()
+    regression = runner.invoke(
+        app,
+        [
+            "train",
+            str(config),
+            "--set",
+            "data.task=regression",
+            "--set",
+            "data.target=x",
+            "--out",
+            str(tmp_path / "never"),
+        ],
+    )
+    assert regression.exit_code == 2  # fmt: skip
+    assert "data.class_order: applies to classification only" in regression.stderr

@@ -75,6 +75,7 @@ def run_train(
             early_stopping=config.training.early_stopping is not None,
             positive_class=_positive(config, prepared),
             loss_kind=loss_kind(config, prepared.task),
+            class_order=config.data.class_order,
         )
         write_train_outputs(run.folder.path, config, prepared, model, result.summary())
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them

@@ -81,6 +81,7 @@ class Evaluation:
     classes: list | None
     by_split: bool  # measured on every split (`--split all`)
     positive_class: object = None  # the class binary scores take as positive (None: no such)
+    class_order: list | None = None  # data.class_order: how its tables list the classes
 
     def to_json(self) -> dict:
         """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`."""
@@ -94,7 +95,9 @@ def evaluate(target: Path, *, split: str = "test", data: Path | None = None) -> 
     the rows of a CSV file (`data`)."""
     net, card = open_model(target)
     positive = positive_name(card.config.get("data", {}).get("positive_class"), card.classes)
-    result = partial(Evaluation, task=card.task, classes=card.classes, positive_class=positive)
+    order = card.config.get("data", {}).get("class_order")
+    result = partial(Evaluation, task=card.task, classes=card.classes, positive_class=positive,
+                     class_order=order)  # fmt: skip
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))
         use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows

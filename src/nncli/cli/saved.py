@@ -52,7 +52,8 @@ def evaluate(
     if result.classes is not None:  # a classifier
         for name, values in result.metrics.items():
             matrix = values["confusion_matrix"]
-            console.print(confusion_table(matrix, result.classes, title=f"Confusion ({name})"))
+            console.print(confusion_table(matrix, result.classes, title=f"Confusion ({name})",
+                                          order=result.class_order))  # fmt: skip
 
 
 def predict(

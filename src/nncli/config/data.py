@@ -109,6 +109,11 @@ class DataConfig(Strict):
         " and average precision score as positive, named in tables as `f1 (Yes)` (null: the"
         " second of the sorted classes)",
     )
+    class_order: list[str | int] | None = Field(
+        None,
+        description="classification: the order confusion matrices and per-class tables list"
+        " the classes in, each once (for ordinal labels: `[VF, F, M, L]`); null: sorted",
+    )
     # CSV only, from here on.
     categorical: list[str] = Field(
         [],
@@ -228,6 +233,15 @@ class DataConfig(Strict):
             problems.append(f"also in data.categorical: {excerpts(both)}")
         if problems:
             raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("class_order")
+    @classmethod
+    def _each_class_once(cls, value: list | None) -> list | None:
+        names = [str(c) for c in value or []]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"listed twice: {excerpts(twice)}")
         return value
 
     @field_validator("impute")

@@ -26,6 +26,7 @@ class TrainResult:
     early_stopping: bool  # whether training.early_stopping was on
     positive_class: object = None  # the class binary scores take as positive (None: no such)
     loss_kind: str | None = None  # train/val loss `weighted` or `standardized`, or plain
+    class_order: list | None = None  # data.class_order: how per-class tables list the classes
 
     def summary(self) -> dict:
         """metrics.json: what the run measured."""
@@ -39,6 +40,7 @@ class TrainResult:
             "kept_epoch": self.kept_epoch,
             "monitor": self.monitor,
             **({"loss_kind": self.loss_kind} if self.loss_kind else {}),
+            **({"class_order": self.class_order} if self.class_order else {}),
             "metrics": self.metrics,
         }
 

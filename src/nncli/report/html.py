@@ -118,7 +118,7 @@ def _facts(status: dict, kind: str) -> str:
 
 def _train_section(summary: dict) -> str:
     from nncli.metrics import PER_CLASS, metric_names
-    from nncli.report.tables import format_value
+    from nncli.report.tables import class_positions, format_value
 
     task, metrics = summary.get("task", ""), summary.get("metrics", {})
     kept = [
@@ -138,22 +138,22 @@ def _train_section(summary: dict) -> str:
     ]  # fmt: skip
     parts.append(_table(["metric", *metrics], rows))
     classes = [str(c) for c in summary.get("classes", [])]
+    at = class_positions(summary.get("class_order"), classes)  # data.class_order, or as kept
     for split, scores in metrics.items():
         if scores.get("per_class"):
             per_class = [
-                [label, *(_Number(format_value(s.get(m))) for m in PER_CLASS),
-                 _Number(str(s["support"]))]
-                for label, s in zip(classes, scores["per_class"], strict=True)
+                [classes[i], *(_Number(format_value(scores["per_class"][i].get(m)))
+                               for m in PER_CLASS),
+                 _Number(str(scores["per_class"][i]["support"]))]
+                for i in at
             ]  # fmt: skip
             parts.append(f"<h3>Per class ({escape(split)})</h3>")
             parts.append(_table(["class", *PER_CLASS, "support"], per_class))
         if scores.get("confusion_matrix"):
-            matrix = [
-                [label, *(_Number(str(v)) for v in row)]
-                for label, row in zip(classes, scores["confusion_matrix"], strict=True)
-            ]
+            full = scores["confusion_matrix"]
+            matrix = [[classes[i], *(_Number(str(full[i][j])) for j in at)] for i in at]
             parts.append(f"<h3>Confusion ({escape(split)}): rows true, columns predicted</h3>")
-            parts.append(_table(["true \\ predicted", *classes], matrix))
+            parts.append(_table(["true \\ predicted", *(classes[i] for i in at)], matrix))
     return "\n".join(parts)
 
 

@@ -31,9 +31,11 @@ def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
         scores, classes = result.metrics[test_split], result.classes
         if scores.get("per_class"):  # None for a diverged model
             title = f"Per class ({test_split})"
-            shown.append(per_class_table(scores["per_class"], classes, title=title))
+            shown.append(per_class_table(scores["per_class"], classes, title=title,
+                                         order=result.class_order))  # fmt: skip
         matrix = scores["confusion_matrix"]
-        shown.append(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
+        shown.append(confusion_table(matrix, classes, title=f"Confusion ({test_split})",
+                                     order=result.class_order))  # fmt: skip
     shown.append(f"run saved to [bold]{result.run_dir}[/]")
     return shown
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nncli.config.keys import short_key, shown_value
+from nncli.errors import UsageError, excerpts
 from nncli.metrics import METRICS, PER_CLASS, metric_names
 from nncli.report.fit import Column, build_table, compact_mean_std
 
@@ -59,29 +60,51 @@ def metrics_table(
     return table
 
 
-def per_class_table(per_class: list[dict], classes: list, *, title: str) -> Table:
-    """Precision, recall, F1, specificity and support of each class: what an average can hide
-    (specificity is absent from runs measured before it was)."""
+def class_positions(order: list | None, classes: list | None) -> list[int]:
+    """The indices of `classes` in `data.class_order` (every class once), or as they are."""
+    if not order:
+        return list(range(len(classes or [])))
+    if not classes:
+        raise UsageError("data.class_order: applies to classification only")
+    names, wanted = [str(c) for c in classes], [str(c) for c in order]
+    strangers, left_out = sorted(set(wanted) - set(names)), [n for n in names if n not in wanted]
+    if strangers or left_out:
+        problem = (f"{excerpts(strangers)} not a class" if strangers
+                   else f"leaves out {excerpts(left_out)}")  # fmt: skip
+        raise UsageError(f"data.class_order: {problem}; the classes are {excerpts(classes)}")
+    return [names.index(n) for n in wanted]
+
+
+def per_class_table(
+    per_class: list[dict], classes: list, *, title: str, order: list | None = None
+) -> Table:
+    """Precision, recall, F1, specificity and support of each class, in `data.class_order`:
+    what an average can hide (specificity is absent from runs measured before it was)."""
     table = Table(title=title)
     table.add_column("class")
     for column in (*PER_CLASS, "support"):
         table.add_column(column, justify="right")
-    for label, scores in zip(classes, per_class, strict=True):
+    for i in class_positions(order, classes):
+        scores = per_class[i]
         table.add_row(
-            str(label),
+            str(classes[i]),
             *(format_value(scores.get(m)) for m in PER_CLASS),
             str(scores["support"]),
         )
     return table
 
 
-def confusion_table(matrix: list[list[int]], classes: list, *, title: str) -> Table:
+def confusion_table(
+    matrix: list[list[int]], classes: list, *, title: str, order: list | None = None
+) -> Table:
+    """Rows true, columns predicted, both in `data.class_order`."""
+    positions = class_positions(order, classes)
     table = Table(title=title)
     table.add_column("true \\ predicted")
-    for label in classes:
-        table.add_column(str(label), justify="right")
-    for label, row in zip(classes, matrix, strict=True):
-        table.add_row(str(label), *(str(v) for v in row))
+    for i in positions:
+        table.add_column(str(classes[i]), justify="right")
+    for i in positions:
+        table.add_row(str(classes[i]), *(str(matrix[i][j]) for j in positions))
     return table
 
 
