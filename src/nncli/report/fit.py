@@ -96,4 +96,6 @@ def compact_mean_std(mean: float, std: float | None) -> str:
     spread = decimals
     if 0 < std < 0.5 * 10.0**-decimals:  # would round to zero: down to its first digit
         spread = -math.floor(math.log10(std))
+        if spread > 4:  # `9e-5`, not `0.00009`
+            return f"{mean:.{decimals}f} ± {_exponent(std, 0)}"
     return f"{mean:.{decimals}f} ± {std:.{spread}f}"
