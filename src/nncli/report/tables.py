@@ -174,13 +174,15 @@ def comparison_table(
     one = [len(r["seeds"]) == 1 for r in results]
     learned, short = [], []
     for r in results:
-        short.append(f"{r['learned']}/{len(r['seeds'])}")
-        full = short[-1]
-        if r["frozen_layers"]:
+        full = brief = f"{r['learned']}/{len(r['seeds'])}"
+        if r["frozen_layers"]:  # narrow, still a word for what the lesson is about
             full += f" (layers {_ranges([i + 1 for i in r['frozen_layers']])}: zero gradient)"
+            brief += " (zero gradient)"
         if r["diverged"]:
             full += f", {r['diverged']} diverged"
+            brief += f", {r['diverged']} diverged"
         learned.append(full)
+        short.append(brief)
     columns = [
         Column("activation", [r["activation"] for r in results], justify="left"),
         *_score_columns(results, task, positive, one, loss_kind),
