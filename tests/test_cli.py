@@ -93,7 +93,7 @@ def test_regression_json_reports_undefined_mape_as_null(write_config, tmp_path):
     summary = train_json(config, "--out", tmp_path / "r")
     assert summary["task"] == "regression" and "classes" not in summary
     test = summary["metrics"]["test"]
-    assert set(test) == {"mse", "mape", "mae", "r2"}
+    assert set(test) == {"mse", "rmse", "mape", "mae", "r2"}
     assert test["mape"] is None  # sine crosses zero: a percentage error means nothing
 
 

@@ -186,7 +186,14 @@ def test_regression_comparison_has_no_decision_boundaries(write_config, tmp_path
         config, ["training.epochs=3"], activations=["tanh", "relu"], n_seeds=1, out=tmp_path / "r"
     ).to_json()
     assert result["task"] == "regression"
-    assert set(result["results"][0]["metrics"]["test"]) == {"loss", "mse", "mape", "mae", "r2"}
+    assert set(result["results"][0]["metrics"]["test"]) == {
+        "loss",
+        "mse",
+        "rmse",
+        "mape",
+        "mae",
+        "r2",
+    }
     assert not (tmp_path / "r/decision_boundaries.png").exists()
 
 

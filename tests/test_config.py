@@ -68,6 +68,20 @@ def test_unknown_key_suggests_the_closest_key():
     assert "valid: " in problem and "target" in problem
 
 
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [("lrate", "lr"), ("lr_rate", "lr"), ("epoch", "epochs"), ("batch", "batch_size"),
+     ("banana", None), ("x", None), ("learning", None)],
+)  # fmt: skip
+def test_unknown_key_suggests_the_key_it_abbreviates_and_nothing_for_unrelated_words(key, hint):
+    problem = only_problem(with_section("training", {key: 1}))
+    assert problem.startswith(f"cfg.yaml: training.{key}: unknown key '{key}'")
+    if hint is None:
+        assert "did you mean" not in problem
+    else:
+        assert f"(did you mean '{hint}'?)" in problem
+
+
 def test_unknown_top_level_section_suggests_the_closest_section():
     problem = only_problem({"data": {"source": "xor"}, "trainig": {}})
     assert problem.startswith("cfg.yaml: trainig: unknown key 'trainig'")
@@ -317,7 +331,11 @@ def test_impute_defaults_to_the_mean_and_missing_values_to_the_usual_spellings()
     assert (data.missing, data.impute) == ("impute", "mean")
     assert data.missing_values == ["NA", "NaN", "N/A", "null", "None"]
     plain = validate_config({"data": {"source": "p.csv", "target": "y"}}).data
-    assert (plain.missing, plain.impute, plain.delimiter) == ("error", None, "auto")
+    assert (plain.missing, plain.impute, plain.delimiter) == (
+        "error",
+        "mean",
+        "auto",
+    )  # what imputing would use
 
 
 # --- reading YAML ------------------------------------------------------------------------------
@@ -749,3 +767,22 @@ def test_a_saved_config_drops_the_keys_an_earlier_version_wrote_and_a_users_keep
     assert load_config(path, saved=True).training.early_stopping.patience == 2
     with pytest.raises(ConfigError, match="unknown key 'monitor'"):
         load_config(path)
+
+
+@pytest.mark.parametrize("missing", ["error", "drop", "impute"])
+def test_the_resolved_config_says_impute_mean_as_it_applies(missing):
+    data = {"source": "p.csv", "target": "y", "missing": missing}
+    config = validate_config({"data": data})
+    assert config.data.impute == "mean"
+    assert "impute: mean" in dump_config(config)
+    # A run folder's config.yaml from before says null, and reads the same.
+    assert validate_config({"data": data | {"impute": None}}).data.impute == "mean"
+    # Read back, the resolved config validates as it was written.
+    assert validate_config(yaml.safe_load(dump_config(config))) == config
+    median = {"data": data | {"impute": "median"}}
+    if missing == "impute":
+        assert validate_config(median).data.impute == "median"
+    else:
+        assert problems_of(median) == [
+            "cfg.yaml: data.impute: applies only with data.missing: impute"
+        ]

@@ -457,3 +457,23 @@ def test_a_tilde_in_data_is_the_home_folder(iris_run, tmp_path, monkeypatch):
     for command in ("evaluate", "predict"):
         result = invoke(command, iris_run["run_dir"], "--data", "~/flowers.csv")
         assert result.exit_code == 0, result.output
+
+
+def test_predicted_probabilities_sum_to_one_and_scikit_learn_takes_them_without_warning(
+    iris_run, tmp_path
+):
+    import warnings
+
+    out = tmp_path / "p.csv"
+    result = invoke("predict", iris_run["run_dir"], "--data", IRIS, "--out", out)
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_csv(out, dtype={"species": str})
+    probabilities = predictions.filter(like="probability_").to_numpy()  # (N, C)
+    assert probabilities.dtype == np.float64
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log_loss warns on rows that do not sum to 1
+        loss = skm.log_loss(predictions["species"], probabilities,
+                            labels=["setosa", "versicolor", "virginica"])  # fmt: skip
+    evaluated = json.loads(invoke("evaluate", iris_run["run_dir"], "--data", IRIS, "--json").stdout)
+    assert loss == pytest.approx(evaluated["metrics"]["log_loss"], rel=1e-9)

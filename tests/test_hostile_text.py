@@ -84,7 +84,9 @@ def test_a_sweep_shows_varied_values_and_its_folder_literally(tmp_path):
         shutil.copy(tmp_path / "d.csv", tmp_path / name)
     out = tmp_path / "sw[/]\x1b[2J"
     vary = f"data.source={','.join(str(tmp_path / name) for name in names)}"
-    result = runner.invoke(app, ["sweep", str(config), "-v", vary, "--out", str(out), "-q"])
+    result = runner.invoke(
+        app, ["sweep", str(config), "-v", vary, "--out", str(out), "-q"], terminal_width=400
+    )
     text = _output(result)
     assert result.exit_code == 0, text
     assert "\x1b" not in text and "\x07" not in text

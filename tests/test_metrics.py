@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -50,6 +51,8 @@ def test_regression_metrics_match_scikit_learn(seed):
     assert scores["r2"] == pytest.approx(skm.r2_score(y_true, y_pred), rel=1e-12)
     expected_mape = skm.mean_absolute_percentage_error(y_true, y_pred)
     assert scores["mape"] == pytest.approx(expected_mape, rel=1e-12)
+    expected_rmse = skm.root_mean_squared_error(y_true, y_pred)
+    assert scores["rmse"] == pytest.approx(expected_rmse, rel=1e-12)
     assert all(type(v) is float for v in scores.values())
 
 
@@ -57,6 +60,7 @@ def test_regression_metrics_by_hand():
     y_true, y_pred = np.array([1.0, 2.0, 4.0]), np.array([2.0, 2.0, 3.0])
     scores = regression_metrics(y_true, y_pred)
     assert scores["mse"] == pytest.approx(2 / 3)
+    assert scores["rmse"] == pytest.approx(math.sqrt(2 / 3))
     assert scores["mae"] == pytest.approx(2 / 3)
     assert scores["mape"] == pytest.approx((1 / 1 + 0 + 1 / 4) / 3)  # a fraction, not percent
     mean = 7 / 3
@@ -67,7 +71,7 @@ def test_regression_metrics_by_hand():
 def test_perfect_regression():
     y_true, _ = regression_pair()
     scores = regression_metrics(y_true, y_true.copy())
-    assert scores == {"mse": 0.0, "mape": 0.0, "mae": 0.0, "r2": 1.0}
+    assert scores == {"mse": 0.0, "rmse": 0.0, "mape": 0.0, "mae": 0.0, "r2": 1.0}
 
 
 def test_mape_is_a_finite_fraction_for_all_negative_targets():
@@ -164,17 +168,53 @@ def test_log_loss_roc_auc_and_per_class_scores_match_scikit_learn(n_classes):
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, probs.argmax(axis=1), average=None, zero_division=0
     )
+    # Each class's specificity is the true-negative rate of one class against the rest.
+    ovr = skm.multilabel_confusion_matrix(y_true, probs.argmax(axis=1))  # (C, 2, 2)
+    specificity = ovr[:, 0, 0] / (ovr[:, 0, 0] + ovr[:, 0, 1])
     assert scores["per_class"] == [
         {"precision": pytest.approx(p), "recall": pytest.approx(r), "f1": pytest.approx(f),
-         "support": int(n)}
-        for p, r, f, n in zip(precision, recall, f1, support, strict=True)
+         "specificity": pytest.approx(t), "support": int(n)}
+        for p, r, f, t, n in zip(precision, recall, f1, specificity, support, strict=True)
     ]  # fmt: skip
+    expected_ap = (
+        skm.average_precision_score(y_true, probs[:, 1])
+        if n_classes == 2
+        else skm.average_precision_score(y_true, probs)
+    )
+    assert scores["average_precision"] == pytest.approx(expected_ap)
+    expected_balanced = skm.balanced_accuracy_score(y_true, probs.argmax(axis=1))
+    assert scores["balanced_accuracy"] == pytest.approx(expected_balanced)
 
 
 def test_roc_auc_is_undefined_for_a_split_missing_a_class():
     y_true = np.array([0, 0, 1, 1])
     scores = classification_metrics(y_true, probabilities(np.array([0, 1, 1, 1]), 3), 3)
     assert scores["roc_auc"] is None and scores["log_loss"] is not None
+    assert scores["average_precision"] is None
+
+
+def test_binary_specificity_is_the_recall_of_the_negative_class():
+    # Positive class 1: 3 negatives, of which one is called positive: specificity 2/3.
+    y_true = np.array([1, 1, 0, 0, 0])
+    y_pred = np.array([1, 0, 1, 0, 0])
+    for positive, expected in ((1, 2 / 3), (0, 1 / 2)):
+        scores = classification_metrics(y_true, probabilities(y_pred, 2), 2, positive=positive)
+        assert scores["specificity"] == pytest.approx(expected)
+        negative = 1 - positive
+        assert scores["specificity"] == pytest.approx(
+            skm.recall_score(y_true, y_pred, pos_label=negative)
+        )
+        tn, fp = (skm.confusion_matrix(y_true == positive, y_pred == positive).ravel())[:2]
+        assert scores["specificity"] == pytest.approx(tn / (tn + fp))
+
+
+def test_balanced_accuracy_of_always_answering_the_majority_is_one_over_the_classes():
+    y_true = np.array([0] * 17 + [1] * 3)
+    scores = classification_metrics(y_true, probabilities(np.zeros(20, dtype=int), 2), 2)
+    assert scores["accuracy"] == pytest.approx(0.85)
+    assert scores["balanced_accuracy"] == pytest.approx(0.5)
+    assert scores["specificity"] == pytest.approx(1.0)  # no negative called positive
+    assert scores["average_precision"] == pytest.approx(0.15)  # every score tied: the share
 
 
 def test_binary_f1_takes_the_second_class_as_positive():
@@ -230,14 +270,17 @@ def test_a_model_that_never_predicts_the_positive_class_scores_zero_not_nan():
 
 
 def test_each_task_has_its_metrics_and_every_metric_says_what_it_is():
-    assert metric_names("regression") == ["mse", "mape", "mae", "r2"]
+    assert metric_names("regression") == ["mse", "rmse", "mape", "mae", "r2"]
     assert metric_names("classification") == [
         "accuracy",
         "f1",
         "precision",
         "recall",
+        "specificity",
+        "balanced_accuracy",
         "log_loss",
         "roc_auc",
+        "average_precision",
     ]
     for name, spec in METRICS.items():
         assert spec.note.strip(), name
@@ -297,7 +340,7 @@ def test_runs_sort_lists_the_better_model_first_for_every_metric(tmp_path, name)
 def test_non_finite_regression_predictions_give_no_metrics():
     y_true = np.array([1.0, 2.0, 3.0])
     assert regression_metrics(y_true, np.array([1.0, np.nan, 3.0])) == dict.fromkeys(
-        ["mse", "mape", "mae", "r2"]
+        ["mse", "rmse", "mape", "mae", "r2"]
     )
 
 
@@ -326,12 +369,25 @@ def scikit_learn_scores(y_true, probs, n_classes: int, positive: int) -> dict:
     )  # fmt: skip
     scores = {"accuracy": skm.accuracy_score(y_true, y_pred), "f1": f1, "precision": precision,
               "recall": recall, "log_loss": skm.log_loss(y_true, y_proba=probs, labels=labels_),
-              "roc_auc": None}  # fmt: skip
+              "roc_auc": None, "average_precision": None}  # fmt: skip
+    with warnings.catch_warnings():  # y_pred holds a class absent from y_true: it is left out
+        warnings.simplefilter("ignore", UserWarning)
+        scores["balanced_accuracy"] = skm.balanced_accuracy_score(y_true, y_pred)
+    # Specificity has no function of its own: the recall of "not the class", one-vs-rest.
+    specificity = [
+        skm.recall_score(y_true != c, y_pred != c, zero_division=0) for c in range(n_classes)
+    ]
+    scores["specificity"] = specificity[positive] if n_classes == 2 else np.mean(specificity)
     if len(np.unique(y_true)) == n_classes:
         scores["roc_auc"] = (
             skm.roc_auc_score(y_true == positive, probs[:, positive])
             if n_classes == 2
             else skm.roc_auc_score(y_true, probs, multi_class="ovr", labels=labels_)
+        )
+        scores["average_precision"] = (
+            skm.average_precision_score(y_true == positive, probs[:, positive])
+            if n_classes == 2
+            else skm.average_precision_score(y_true, probs)
         )
     return scores
 
@@ -366,6 +422,7 @@ def test_regression_metrics_equal_scikit_learns_bit_for_bit():
         scores = regression_metrics(y_true, y_pred)
         assert scores == {
             "mse": skm.mean_squared_error(y_true, y_pred),
+            "rmse": skm.root_mean_squared_error(y_true, y_pred),
             "mape": skm.mean_absolute_percentage_error(y_true, y_pred),
             "mae": skm.mean_absolute_error(y_true, y_pred),
             "r2": skm.r2_score(y_true, y_pred),

@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
+from nncli.report import tables
 from nncli.report.describe import describe_grid, describe_times
 from nncli.report.tables import _ranges, comparison_table, format_value, metrics_table
 
@@ -53,24 +54,35 @@ def test_format_value(value, metric, text):
 
 
 def test_metrics_table_lists_each_task_in_its_order_with_units():
-    regression = {"mse": 1.0, "mape": None, "mae": 0.5, "r2": 0.25, "extra": 9.0}
+    regression = {"mse": 1.0, "rmse": 1.0, "mape": None, "mae": 0.5, "r2": 0.25, "extra": 9.0}
     table = metrics_table({"train": regression, "test": regression}, "regression")
     assert rows(table) == [
         ["mse", "1.0000", "1.0000"],
+        ["rmse", "1.0000", "1.0000"],
         ["mape (fraction)", "undefined", "undefined"],
         ["mae", "0.5000", "0.5000"],
         ["r2", "0.2500", "0.2500"],
     ]
     classification = {"recall": 0.4, "precision": 0.3, "f1": 0.2, "accuracy": 0.1}
-    classification |= {"roc_auc": None, "log_loss": 0.5}
+    classification |= {"roc_auc": None, "log_loss": 0.5, "specificity": 0.6}
+    classification |= {"balanced_accuracy": 0.7, "average_precision": 0.8}
     assert rows(metrics_table({"val": classification}, "classification")) == [
         ["accuracy", "0.1000"],
         ["f1", "0.2000"],
         ["precision", "0.3000"],
         ["recall", "0.4000"],
+        ["specificity", "0.6000"],
+        ["balanced_accuracy", "0.7000"],
         ["log_loss", "0.5000"],
         ["roc_auc", "undefined"],
+        ["average_precision", "0.8000"],
     ]
+    # A binary task names the class its positive-class metrics score.
+    named = metrics_table({"val": classification}, "classification", positive="Yes")
+    assert [row[0] for row in rows(named)] == [
+        "accuracy", "f1 (Yes)", "precision (Yes)", "recall (Yes)", "specificity (Yes)",
+        "balanced_accuracy", "log_loss", "roc_auc (Yes)", "average_precision (Yes)",
+    ]  # fmt: skip
 
 
 def stats(mean: float | None, std: float | None = 0.0) -> dict:
@@ -110,7 +122,7 @@ def test_comparison_table_learned_column_and_values():
     ]  # fmt: skip
     tanh, step, relu = rows(table)
     assert tanh == [
-        "tanh", "0.5000 ± 0.1000", "0.5000 ± 0.1000", "0.9000 ± 0.0500", "0.8000 ± 0.0100",
+        "tanh", "0.500 ± 0.100", "0.500 ± 0.100", "0.900 ± 0.050", "0.800 ± 0.010",
         "4.0 ± 1.0", "1.23e-04", "-", "0.25 ± 0.05", "3/3",
     ]  # fmt: skip
     # Layer indices are 0-based in the record and 1-based for the reader.
@@ -120,14 +132,17 @@ def test_comparison_table_learned_column_and_values():
 
 def test_comparison_table_of_one_seed_shows_plain_values_and_regression_metrics():
     result = record("tanh", seeds=1, learned=1, diverged=0, frozen=[])
-    result["metrics"] = {"test": {"loss": stats(0.5), "mse": stats(0.25), "mape": stats(None)}}
+    result["metrics"] = {"test": {"loss": stats(0.5), "mse": stats(0.25), "rmse": stats(0.5),
+                                  "mape": stats(None)}}  # fmt: skip
     table = comparison_table([result], "regression")
     assert [column.header for column in table.columns][1:4] == [
         "test loss",
         "test mse",
-        "test mape",
+        "test rmse",
     ]
-    assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "undefined", "4.0"]  # as train's
+    assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "0.5000", "4.0"]  # as train's
+    # A metric with no meaning for the data says so, as train's table does.
+    assert tables._mean_std(stats(None), single=True, metric="mape") == "undefined"
     assert rows(table)[0][-1] == "1/1"
 
 
@@ -170,3 +185,145 @@ def test_training_times_name_each_stack_when_there_are_several():
         "training took, stack by stack: batch_size=1: 31.2 s; batch_size=32: time not known"
         " (resumed); stack 3: 0.04 s"
     )
+
+
+def test_a_binary_task_names_its_positive_class_in_tables_json_and_the_report(
+    make_config, write_config, tmp_path
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    config = write_config(make_config(data={"positive_class": 0}))
+    runner = CliRunner()
+    out = tmp_path / "run"
+    shown = runner.invoke(app, ["train", str(config), "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert "f1 (0)" in shown.stdout and "specificity (0)" in shown.stdout
+    assert "accuracy (0)" not in shown.stdout  # accuracy scores no one class
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["positive_class"] == 0
+    assert "f1 (0)" in (out / "report.html").read_text()
+    as_json = runner.invoke(app, ["train", str(config), "--json", "--out", str(tmp_path / "j")])
+    assert json.loads(as_json.stdout)["positive_class"] == 0
+    evaluated = runner.invoke(app, ["evaluate", str(out)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "recall (0)" in evaluated.stdout
+    evaluated = runner.invoke(app, ["evaluate", str(out), "--json"])
+    assert json.loads(evaluated.stdout)["positive_class"] == 0
+    sweep = runner.invoke(app, ["sweep", str(config), "--vary", "training.lr=0.1,0.2", "--json",
+                                "--out", str(tmp_path / "s")])  # fmt: skip
+    assert sweep.exit_code == 0, sweep.output
+    assert json.loads(sweep.stdout)["positive_class"] == 0
+    # Unset, the second class is positive; a regression names none.
+    unset = runner.invoke(app, ["train", str(write_config(make_config(), "u.yaml")), "--json",
+                                "--out", str(tmp_path / "u")])  # fmt: skip
+    assert json.loads(unset.stdout)["positive_class"] == 1
+    sine = write_config(make_config(data={"source": "sine"}), "sine.yaml")
+    regression = runner.invoke(app, ["train", str(sine), "--json", "--out", str(tmp_path / "r")])
+    assert regression.exit_code == 0, regression.output
+    assert "positive_class" not in json.loads(regression.stdout)
+
+
+def test_a_loss_that_is_not_the_metric_a_user_computes_says_what_it_is(
+    make_config, write_config, tmp_path
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    runner = CliRunner()
+    weighted = write_config(make_config(training={"class_weight": "balanced"}), "w.yaml")
+    shown = runner.invoke(app, ["train", str(weighted), "--out", str(tmp_path / "w")])
+    assert shown.exit_code == 0, shown.output
+    assert "note: train_loss and val_loss are class-weighted cross-entropy" in shown.output
+    assert "lowest val_loss (weighted) was at epoch" in shown.output
+    # The epoch lines and the tables differ, and the outcome line says why.
+    assert "the tables measure epoch 5's weights once" in shown.output
+    assert json.loads((tmp_path / "w" / "metrics.json").read_text())["loss_kind"] == "weighted"
+    sweep = runner.invoke(app, ["sweep", str(weighted), "--vary", "training.lr=0.1,0.2",
+                                "--out", str(tmp_path / "s")])  # fmt: skip
+    assert sweep.exit_code == 0, sweep.output
+    assert "val loss (weighted)" in sweep.stdout
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["loss_kind"] == "weighted"
+    sine = write_config(make_config(data={"source": "sine"}), "sine.yaml")
+    shown = runner.invoke(app, ["train", str(sine), "--out", str(tmp_path / "r")])
+    assert "note: train_loss and val_loss are the MSE of the standardized target" in shown.output
+    plain = runner.invoke(app, ["train", str(write_config(make_config(), "p.yaml")), "--json",
+                                "--out", str(tmp_path / "p")])  # fmt: skip
+    assert "loss_kind" not in json.loads(plain.stdout)  # cross-entropy is log_loss itself
+    assert "train_loss and val_loss are" not in plain.output
+
+
+def ordinal_csv(path) -> None:
+    """Sizes VF < F < M < L from one number: sorted as text they read F, L, M, VF."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 4, 200)
+    sizes = np.array(["VF", "F", "M", "L"])[np.minimum(x.astype(int), 3)]
+    lines = ["x,noise,size", *(f"{a:.3f},{b:.3f},{s}" for a, b, s in
+                               zip(x, rng.normal(size=200), sizes, strict=True))]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_class_order_lists_ordinal_classes_in_their_order(tmp_path):
+    import json
+    import re
+
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    ordinal_csv(tmp_path / "sizes.csv")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{source: {tmp_path / 'sizes.csv'}, target: size,"
+                      " class_order: [VF, F, M, L]}\ntraining: {epochs: 3}\n")  # fmt: skip
+    runner = CliRunner()
+    out = tmp_path / "run"
+    shown = runner.invoke(app, ["train", str(config), "--out", str(out)])
+    assert shown.exit_code == 0, shown.output
+    header = next(line for line in shown.stdout.splitlines() if "true \\ predicted" in line)
+    assert re.findall(r"\b(VF|F|M|L)\b", header) == ["VF", "F", "M", "L"]
+    rows = [line.split("│")[1].strip() for line in shown.stdout.splitlines()
+            if line.startswith("│")]  # fmt: skip
+    assert rows[-8:] == ["VF", "F", "M", "L"] * 2  # per class, then confusion rows
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["classes"] == ["F", "L", "M", "VF"]  # the model's own order is kept
+    assert summary["class_order"] == ["VF", "F", "M", "L"]
+    html = (out / "report.html").read_text()
+    assert html.index("<td>VF</td>") < html.index("<td>F</td>") < html.index("<td>L</td>")
+    evaluated = runner.invoke(app, ["evaluate", str(out)])
+    confusion = evaluated.stdout[evaluated.stdout.index("true \\ predicted") :]
+    assert [line.split("│")[1].strip() for line in confusion.splitlines()
+            if line.startswith("│")] == ["VF", "F", "M", "L"]  # fmt: skip
+    for order, message in (
+        ("[VF, F, M]", "data.class_order: leaves out 'L'; the classes are 'F', 'L', 'M', 'VF'"),
+        ("[VF, F, M, XL]", "data.class_order: 'XL' not a class; the classes are"),
+        ("[VF, VF, M, L]", "data.class_order: listed twice: 'VF'"),
+    ):
+        bad = runner.invoke(app, ["train", str(config), "--set", f"data.class_order={order}",
+                                  "--out", str(tmp_path / "never")])  # fmt: skip
+        assert bad.exit_code == 2, bad.output
+        assert message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "never").exists()
+    regression = runner.invoke(
+        app,
+        [
+            "train",
+            str(config),
+            "--set",
+            "data.task=regression",
+            "--set",
+            "data.target=x",
+            "--out",
+            str(tmp_path / "never"),
+        ],
+    )
+    assert regression.exit_code == 2  # fmt: skip
+    assert "data.class_order: applies to classification only" in regression.stderr

@@ -56,6 +56,8 @@ class MetricSpec:
     # Whether None can mean "no meaning for this data" (shown "undefined") rather than only
     # "no value" (a diverged model, a one-row split; shown "-").
     may_be_undefined: bool = False
+    # Whether, for two classes, it scores one class (`data.positive_class`), which tables name.
+    positive_class: bool = False
 
 
 # Tables list each task's metrics in this order; the first is its headline metric, the one
@@ -66,6 +68,12 @@ METRICS: dict[str, MetricSpec] = {
         higher_is_better=False,
         note="mean squared error, in target units squared",
         fn=lambda t, p: float(np.mean((t - p) ** 2)),
+    ),
+    "rmse": MetricSpec(
+        REGRESSION,
+        higher_is_better=False,
+        note="root mean squared error, in target units (the square root of mse)",
+        fn=lambda t, p: float(np.sqrt(np.mean((t - p) ** 2))),
     ),
     "mape": MetricSpec(
         REGRESSION,
@@ -97,11 +105,30 @@ METRICS: dict[str, MetricSpec] = {
         higher_is_better=True,
         note="F1 score: binary for two classes (positive = `data.positive_class`, by default the"
         " second class), else macro-averaged",
+        positive_class=True,
     ),
     "precision": MetricSpec(
-        CLASSIFICATION, higher_is_better=True, note="precision, averaged as f1 is"
+        CLASSIFICATION,
+        higher_is_better=True,
+        note="precision, averaged as f1 is",
+        positive_class=True,
     ),
-    "recall": MetricSpec(CLASSIFICATION, higher_is_better=True, note="recall, averaged as f1 is"),
+    "recall": MetricSpec(
+        CLASSIFICATION, higher_is_better=True, note="recall, averaged as f1 is", positive_class=True
+    ),
+    "specificity": MetricSpec(
+        CLASSIFICATION,
+        higher_is_better=True,
+        note="true negative rate, TN / (TN + FP): the recall of the negative class for two"
+        " classes, else each class's one-vs-rest specificity macro-averaged",
+        positive_class=True,
+    ),
+    "balanced_accuracy": MetricSpec(
+        CLASSIFICATION,
+        higher_is_better=True,
+        note="the mean of each class's recall (classes absent from the split left out), so a"
+        " model that always answers the majority class scores 1 / classes",
+    ),
     "log_loss": MetricSpec(
         CLASSIFICATION,
         higher_is_better=False,
@@ -114,8 +141,21 @@ METRICS: dict[str, MetricSpec] = {
         note="area under the ROC curve: binary, or one-vs-rest macro-averaged for more classes;"
         " undefined when a split lacks a class",
         may_be_undefined=True,
+        positive_class=True,
+    ),
+    "average_precision": MetricSpec(
+        CLASSIFICATION,
+        higher_is_better=True,
+        note="average precision (area under the precision-recall curve, as a step function) of"
+        " the positive class's probability, or one-vs-rest macro-averaged for more classes;"
+        " undefined when a split lacks a class",
+        may_be_undefined=True,
+        positive_class=True,
     ),
 }
+
+# What `per_class` holds for each class, beside its support, in table order.
+PER_CLASS = ("precision", "recall", "f1", "specificity")
 
 # Entries of a split's metrics that are not one number, kept out of tables and summaries.
 DETAILS = ("confusion_matrix", "per_class")
@@ -146,9 +186,9 @@ def classification_metrics(
     threshold: float | None = None,
 ) -> dict:
     """Scores from class probabilities (N, C), plus the confusion matrix (rows: true class,
-    columns: predicted class) and per-class precision, recall, F1 and support. With two
-    classes, `positive` is the index of the class F1, precision, recall and ROC AUC score;
-    with more, they are macro averages (a class never predicted or absent scores 0). A binary
+    columns: predicted class) and per-class precision, recall, F1, specificity and support. With
+    two classes, `positive` is the index of the class the positive-class metrics score; with
+    more, they are macro averages (a class never predicted or absent scores 0). A binary
     model's `threshold` decides its labels (else the likelier class)."""
     # float32 softmax sums to 1 within 1e-7: renormalize in float64.
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -159,23 +199,30 @@ def classification_metrics(
     matrix = np.bincount(y_true * n_classes + y_pred, minlength=n_classes**2)
     matrix = matrix.reshape(n_classes, n_classes)  # (C true, C predicted)
     hits, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    negatives = len(y_true) - actual  # (C,) one-vs-rest
     each = {
         "precision": _ratio(hits, predicted),
         "recall": _ratio(hits, actual),
         "f1": _ratio(2.0 * hits, actual + predicted),
+        # True negatives over negatives, one class against the rest.
+        "specificity": _ratio(negatives - (predicted - hits), negatives),
     }  # name -> (C,)
     scored = [positive] if n_classes == 2 else slice(None)
     found = {name: np.mean(values[scored]) for name, values in each.items()}
     found["accuracy"] = np.mean(y_true == y_pred)
+    found["balanced_accuracy"] = np.mean(each["recall"][actual > 0])
     eps = np.finfo(np.float64).eps
     likelihood = np.clip(probabilities, eps, 1 - eps)[np.arange(len(y_true)), y_true]  # (N,)
     found["log_loss"] = np.mean(-np.log(likelihood))
-    found["roc_auc"] = _roc_auc(y_true, probabilities, n_classes, positive)
+    found["roc_auc"] = _by_class(_binary_roc_auc, y_true, probabilities, n_classes, positive)
+    found["average_precision"] = _by_class(
+        _binary_average_precision, y_true, probabilities, n_classes, positive
+    )
     scores: dict = {name: _finite(found[name]) for name in metric_names(CLASSIFICATION)}
     scores["confusion_matrix"] = matrix.tolist()
     scores["per_class"] = [
-        {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
-        for p, r, f, n in zip(each["precision"], each["recall"], each["f1"], actual, strict=True)
+        {**{name: float(values[c]) for name, values in each.items()}, "support": int(actual[c])}
+        for c in range(n_classes)
     ]
     return scores
 
@@ -185,28 +232,44 @@ def _ratio(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return np.where(totals > 0, counts / np.maximum(totals, 1), 0.0)
 
 
-def _roc_auc(
-    y_true: np.ndarray, probabilities: np.ndarray, n_classes: int, positive: int
+def _by_class(
+    binary: Callable[[np.ndarray, np.ndarray], float],
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    n_classes: int,
+    positive: int,
 ) -> float | None:
-    """Binary, or one-vs-rest macro-averaged; None where it has no meaning: a split that lacks
-    one of the classes."""
+    """A ranking score, binary or one-vs-rest macro-averaged; None where it has no meaning: a
+    split that lacks one of the classes."""
     if len(np.unique(y_true)) < n_classes:
         return None
     if n_classes == 2:
-        return _binary_roc_auc(y_true == positive, probabilities[:, positive])
-    return float(
-        np.mean([_binary_roc_auc(y_true == c, probabilities[:, c]) for c in range(n_classes)])
-    )
+        return binary(y_true == positive, probabilities[:, positive])
+    return float(np.mean([binary(y_true == c, probabilities[:, c]) for c in range(n_classes)]))
+
+
+def _ranked(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives above each distinct score, from the highest down."""
+    order = np.argsort(-scores, kind="stable")
+    scores, is_positive = scores[order], is_positive[order].astype(np.float64)
+    ends = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # each score's last row
+    tps = np.cumsum(is_positive)[ends]
+    return tps, 1 + ends - tps
+
+
+def _binary_average_precision(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    """The sum of precision times the rise in recall at each distinct score (scikit-learn's
+    `average_precision_score`, not interpolated)."""
+    tps, fps = _ranked(is_positive, scores)
+    precision, recall = tps / (tps + fps), tps / tps[-1]
+    # Summed from the lowest threshold up, as scikit-learn sums, so the floats agree.
+    return float(max(0.0, -np.sum(np.diff(np.r_[recall[::-1], 0.0]) * precision[::-1])))
 
 
 def _binary_roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
     """The trapezoidal area under the ROC curve through each distinct score (collinear points
     dropped, as scikit-learn's `roc_curve` drops them, so the sums agree)."""
-    order = np.argsort(-scores, kind="stable")
-    scores, is_positive = scores[order], is_positive[order].astype(np.float64)
-    ends = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # each score's last row
-    tps = np.cumsum(is_positive)[ends]
-    fps = 1 + ends - tps
+    tps, fps = _ranked(is_positive, scores)
     if len(fps) > 2:
         keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
         fps, tps = fps[keep], tps[keep]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nncli.app.lifecycle import grid_run
 from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
@@ -19,9 +20,14 @@ from nncli.grid.results import GridResult, TrainResult
 from nncli.grid.session import Session
 from nncli.grid.spec import data_key
 from nncli.grid.summary import all_failed, stack_times, summarize
+from nncli.report.describe import loss_kind
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
 from nncli.tasks import TASKS
+
+if TYPE_CHECKING:
+    from nncli.config.schema import Config
+    from nncli.data.prepared import PreparedData
 
 
 def run_train(
@@ -67,6 +73,9 @@ def run_train(
             metrics=model.metrics,
             epochs=config.training.epochs,
             early_stopping=config.training.early_stopping is not None,
+            positive_class=_positive(config, prepared),
+            loss_kind=loss_kind(config, prepared.task),
+            class_order=config.data.class_order,
         )
         write_train_outputs(run.folder.path, config, prepared, model, result.summary())
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
@@ -146,8 +155,10 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
             rows = [flat_row({name: r[name]}, r) for r in shown]
         else:
             shown, rows = results, [flat_row(r["values"], r) for r in results]
+        positive = _positive(grid.base, prepared)
         result = GridResult(kind, run.folder.path, prepared.task, run.device, grid.varied, shown,
-                            stack_times(grid, run.fits))  # fmt: skip
+                            stack_times(grid, run.fits), positive,
+                            loss_kind(grid.base, prepared.task))  # fmt: skip
         config = grid.base
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip
@@ -171,3 +182,10 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
         run.folder.finish()
     shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)  # finished: not needed
     return result
+
+
+def _positive(config: Config, prepared: PreparedData) -> object:
+    """The class a binary task's outputs name as positive (None for other tasks)."""
+    from nncli.model.card import positive_name  # imports torch: only once training is done
+
+    return positive_name(config.data.positive_class, prepared.dataset.classes)

@@ -20,7 +20,7 @@ from nncli.data.prepared import PreparedData, prepare_data
 from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.fileio import atomic_write_text
-from nncli.model.card import ModelCard
+from nncli.model.card import ModelCard, positive_name
 from nncli.runs.checkpoint import load_checkpoint
 from nncli.runs.layout import CHECKPOINT_FILE
 from nncli.tasks import TASKS
@@ -92,12 +92,16 @@ class Evaluation:
     classes: list | None
     by_split: bool  # measured on every split (`--split all`)
     threshold: float | None = None  # a binary model's labels decided at it (--threshold)
+    positive_class: object = None  # the class binary scores take as positive (None: no such)
+    class_order: list | None = None  # data.class_order: how its tables list the classes
 
     def to_json(self) -> dict:
         """What `nncli evaluate --json` prints: metrics keyed by split only for `--split all`;
         `threshold` only when one was given."""
         metrics = self.metrics if self.by_split else next(iter(self.metrics.values()))
         found = {"metrics": metrics, "n_samples": self.n_samples, "notes": self.notes}
+        if self.positive_class is not None:
+            found["positive_class"] = self.positive_class
         return found if self.threshold is None else found | {"threshold": self.threshold}
 
 
@@ -116,7 +120,10 @@ def evaluate(
     net, card, chosen = open_model(target, variant=variant, seed=seed)
     check_threshold(card, threshold)
     measure = partial(card.measure, net, threshold=threshold)
-    result = partial(Evaluation, task=card.task, classes=card.classes, threshold=threshold)
+    positive = positive_name(card.config.get("data", {}).get("positive_class"), card.classes)
+    order = card.config.get("data", {}).get("class_order")
+    result = partial(Evaluation, task=card.task, classes=card.classes, threshold=threshold,
+                     positive_class=positive, class_order=order)  # fmt: skip
     first = [chosen] if chosen else []
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))

@@ -13,6 +13,7 @@ from nncli.grid.spec import Grid, data_key
 from nncli.model.card import positive_index
 from nncli.model.mlp import check_fits_in_memory, layer_sizes
 from nncli.report import describe as report
+from nncli.report.tables import class_positions as check_class_order
 from nncli.runs.layout import RunKind, run_kind
 from nncli.train.devices import device_label, precision_note, resolve_device
 from nncli.train.parallel import Ranks
@@ -46,6 +47,8 @@ def check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:
         class_weights(config, data)
         if config.data.positive_class is not None:
             positive_index(config.data.positive_class, data.dataset.classes)
+        if config.data.class_order is not None:
+            check_class_order(config.data.class_order, data.dataset.classes)
 
 
 def prepare(grid: Grid, source: Path, fingerprints: dict | None) -> dict[str, PreparedData]:

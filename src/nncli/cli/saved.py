@@ -63,11 +63,14 @@ def evaluate(
     title = f"{run}: {result.n_samples} rows"
     if result.threshold is not None:
         title += f", labels at threshold {result.threshold:g}"
-    console.print(metrics_table(result.metrics, result.task, title=title))
+    console.print(
+        metrics_table(result.metrics, result.task, title=title, positive=result.positive_class)
+    )
     if result.classes is not None:  # a classifier
         for name, values in result.metrics.items():
             matrix = values["confusion_matrix"]
-            console.print(confusion_table(matrix, result.classes, title=f"Confusion ({name})"))
+            console.print(confusion_table(matrix, result.classes, title=f"Confusion ({name})",
+                                          order=result.class_order))  # fmt: skip
 
 
 def predict(
@@ -149,7 +152,12 @@ def predict(
             " (empty prediction; the reason column says why)",
             err=True,
         )
-    text = result.table.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    table = result.table
+    # The probabilities in full (shortest exact digits), so that each row read back sums to 1 as
+    # computed; every other number to 8 digits, a float32's precision. Skipped rows stay empty.
+    exact = {c: table[c].map(lambda v: "" if v != v or v is None else repr(float(v)))
+             for c in table.columns if str(c).startswith("probability_")}  # fmt: skip
+    text = table.assign(**exact).to_csv(index=False, float_format="%.8g", lineterminator="\n")
     if out is None:  # byte for byte into a pipe or file; a terminal is shown no control codes
         sys.stdout.write(printable(text) if sys.stdout.isatty() else text)
         return

@@ -105,8 +105,14 @@ class DataConfig(Strict):
     )
     positive_class: str | int | None = Field(
         None,
-        description="binary classification: the class F1, precision, recall and ROC AUC score as"
-        " positive (null: the second of the sorted classes)",
+        description="binary classification: the class F1, precision, recall, specificity, ROC AUC"
+        " and average precision score as positive, named in tables as `f1 (Yes)` (null: the"
+        " second of the sorted classes)",
+    )
+    class_order: list[str | int] | None = Field(
+        None,
+        description="classification: the order confusion matrices and per-class tables list"
+        " the classes in, each once (for ordinal labels: `[VF, F, M, L]`); null: sorted",
     )
     # CSV only, from here on.
     categorical: list[str] = Field(
@@ -130,11 +136,13 @@ class DataConfig(Strict):
         description="CSV only: a missing feature value is an `error`, or `drop` the row, or"
         " `impute` it from the training split",
     )
+    # `mean` is what applies unless set, so the resolved config says so; null (older run
+    # folders' config.yaml) reads as `mean`.
     impute: Literal["mean", "median"] | None = Field(
-        None,
+        "mean",
         validate_default=True,
-        description="with `data.missing: impute` (and then `mean` when null): `mean` or `median`"
-        " for numbers; categories take the most frequent",
+        description="how `data.missing: impute` fills numbers: `mean` or `median` of the training"
+        " split; categories take the most frequent",
     )
     # In the target only an empty cell is missing, or one of these where the target is numeric:
     # `NA` can be a class label.
@@ -227,17 +235,25 @@ class DataConfig(Strict):
             raise ValueError("; ".join(problems))
         return value
 
+    @field_validator("class_order")
+    @classmethod
+    def _each_class_once(cls, value: list | None) -> list | None:
+        names = [str(c) for c in value or []]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"listed twice: {excerpts(twice)}")
+        return value
+
     @field_validator("impute")
     @classmethod
     def _impute_needs_missing_impute(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("missing") not in (None, "impute"):
+        # Anything but the default, which a resolved config always shows, asks for imputation.
+        if value not in (None, "mean") and info.data.get("missing") not in (None, "impute"):
             raise ValueError("applies only with data.missing: impute")
-        return value
+        return "mean" if value is None else value
 
     @model_validator(mode="after")
     def _synthetic_defaults(self) -> DataConfig:
-        if self.missing == "impute" and self.impute is None:
-            self.impute = "mean"
         if looks_like_path(self.source):
             return self
         spec = DATASETS[self.source]

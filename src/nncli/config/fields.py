@@ -36,6 +36,16 @@ class Strict(BaseModel):
 def unknown_name(kind: str, name: object, valid: Any) -> str:
     """`unknown activation 'rleu' (did you mean 'relu'?); valid: ...`"""
     names = sorted(valid)
-    close = difflib.get_close_matches(str(name)[:100], names, n=1)
+    close = difflib.get_close_matches(str(name)[:100], names, n=1) or _abbreviated(str(name), names)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown {kind} {excerpt(str(name))}{hint}; valid: {', '.join(names)}"
+
+
+def _abbreviated(name: str, names: list[str]) -> list[str]:
+    """A name that is short for the typed one or that it is short for (`lrate` -> `lr`,
+    `epoch` -> `epochs`), which spelling similarity misses when one is much shorter: the
+    longest, when the shared start is two letters or more."""
+    typed = name.lower()
+    found = [n for n in names if min(len(n), len(typed)) >= 2
+             and (typed.startswith(n.lower()) or n.lower().startswith(typed))]  # fmt: skip
+    return sorted(found, key=len, reverse=True)[:1]

@@ -24,6 +24,9 @@ class TrainResult:
     metrics: dict  # split -> metric -> value
     epochs: int  # training.epochs: how many it would have run
     early_stopping: bool  # whether training.early_stopping was on
+    positive_class: object = None  # the class binary scores take as positive (None: no such)
+    loss_kind: str | None = None  # train/val loss `weighted` or `standardized`, or plain
+    class_order: list | None = None  # data.class_order: how per-class tables list the classes
 
     def summary(self) -> dict:
         """metrics.json: what the run measured."""
@@ -31,10 +34,13 @@ class TrainResult:
             "task": self.task,
             "device": self.device,
             **({"classes": self.classes} if self.classes is not None else {}),
+            **({"positive_class": self.positive_class} if self.positive_class is not None else {}),
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
             "kept_epoch": self.kept_epoch,
             "monitor": self.monitor,
+            **({"loss_kind": self.loss_kind} if self.loss_kind else {}),
+            **({"class_order": self.class_order} if self.class_order else {}),
             "metrics": self.metrics,
         }
 
@@ -55,10 +61,16 @@ class GridResult:
     varied: list[str]
     results: list[dict]
     stacks: list[dict]  # each stack's models, shared values and seconds
+    positive_class: object = None  # the class binary scores take as positive (None: no such)
+    loss_kind: str | None = None  # each split's `loss` `weighted` or `standardized`, or plain
 
     def to_json(self) -> dict:
         """What --json prints, and summary.json holds."""
         summary: dict = {"out_dir": str(self.out_dir), "task": self.task, "device": self.device}
         if self.kind.varies is None:  # a comparison's records say what they vary
             summary["varied"] = self.varied
+        if self.positive_class is not None:
+            summary["positive_class"] = self.positive_class
+        if self.loss_kind:
+            summary["loss_kind"] = self.loss_kind
         return summary | {"results": self.results, "stacks": self.stacks}

@@ -59,7 +59,8 @@ class ModelCard:
         with torch.no_grad():
             outputs = net(inputs)
         if TASKS[self.task].classes:
-            return torch.softmax(outputs, dim=-1).double().numpy()
+            # In float64, whose rows sum to 1 within 1e-15 (float32's within 1e-7).
+            return torch.softmax(outputs.double(), dim=-1).numpy()
         values = outputs.squeeze(-1).double().numpy()
         scaler = self.target_scaler
         return scaler.inverse(values) if scaler else values
@@ -108,6 +109,14 @@ class ModelCard:
             data_fingerprint=prepared.fingerprint(),
             encoding=prepared.encoder.to_dict(),
         )
+
+
+def positive_name(positive_class: object, classes: list | None) -> object:
+    """The class a binary task's positive-class metrics score, as tables name it; None for
+    regression and more than two classes."""
+    if classes is None or len(classes) != 2:
+        return None
+    return classes[positive_index(positive_class, classes)]
 
 
 def positive_index(positive_class: object, classes: list | None) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from nncli.config.keys import shown_value
 from nncli.report.tables import count, safe
+from nncli.tasks import REGRESSION
 
 if TYPE_CHECKING:
     from nncli.config.schema import Config
@@ -59,6 +60,8 @@ def describe_setup(
     network, parameters = " → ".join(map(str, sizes)), f", {n_params} parameters"
     if {"model.width", "model.depth"} & set(varied):
         network, parameters = f"{sizes[0]} → hidden layers varied → {sizes[-1]}", ""
+    kind = loss_kind(config, dataset.task)
+    loss = f"\n{NOTE} train_loss and val_loss are {LOSS_KINDS[kind]}" if kind else ""
     return (
         f"{config.name}: {len(dataset.y)} rows, {features},"
         f" {what}; split {kinds} {counts} (data.seed {config.data.seed}){notes}\n"
@@ -66,8 +69,25 @@ def describe_setup(
         f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
         f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
         f" batch {shown('training.batch_size', batch_shown)},"
-        f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}; on {device}"
+        f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}; on {device}{loss}"
     )
+
+
+# What a training loss that is not the metric a user would compute is, and which metric is.
+LOSS_KINDS = {
+    "weighted": "class-weighted cross-entropy (training.class_weight); log_loss in the tables is"
+    " unweighted, as scikit-learn computes it",
+    "standardized": "the MSE of the standardized target (data.scale_target); mse in the tables"
+    " is in the target's units",
+}
+
+
+def loss_kind(config: Config, task: str) -> str | None:
+    """`weighted` or `standardized` where the training loss differs from the unweighted,
+    original-unit log_loss or mse the tables show; None where it is that metric."""
+    if task == REGRESSION:
+        return "standardized" if config.data.scale_target else None
+    return "weighted" if config.training.class_weight is not None else None
 
 
 def describe_grid(grid: Grid, *, n_train: int | None = None, processes: int = 1) -> str:
@@ -136,17 +156,22 @@ def describe_times(stacks: list[dict], processes: int = 1) -> str:
 
 def describe_outcome(result: TrainResult) -> str:
     """Which weights a trained model kept, and why."""
-    monitor = result.monitor
+    monitor = result.monitor + (f" ({result.loss_kind})" if result.loss_kind else "")
+    # An epoch line's train figures average the epoch's batches while the weights changed.
+    tables = (
+        f"; the tables measure epoch {result.kept_epoch}'s weights once, where an epoch line's"
+        " train figures average its batches as the weights changed"
+    )
     if result.early_stopping:
         stopped = result.epochs_run < result.epochs
         how = f"stopped early at epoch {result.epochs_run}" if stopped else "ran every epoch"
         return (
             f"early stopping on {monitor} {how}; restored the best weights,"
-            f" from epoch {result.kept_epoch}"
+            f" from epoch {result.kept_epoch}{tables}"
         )
     return (
         f"kept the final weights (epoch {result.kept_epoch}); lowest {monitor} was at"
-        f" epoch {result.best_epoch}"
+        f" epoch {result.best_epoch}{tables}"
     )
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from nncli.errors import UsageError
 from nncli.fileio import JSON_LIMIT, atomic_write_text, read_regular_bytes
-from nncli.metrics import METRICS
 from nncli.report.inputs import read_figures, read_grid_summary, read_status, read_train_summary
 from nncli.runs import layout as runs
 
@@ -130,8 +129,8 @@ def _facts(status: dict, kind: str) -> str:
 
 
 def _train_section(summary: dict) -> str:
-    from nncli.metrics import metric_names
-    from nncli.report.tables import format_value
+    from nncli.metrics import PER_CLASS, metric_names
+    from nncli.report.tables import class_positions, format_value
 
     task, metrics = summary.get("task", ""), summary.get("metrics", {})
     kept = [
@@ -140,29 +139,33 @@ def _train_section(summary: dict) -> str:
                            ("kept_epoch", "weights kept from epoch"), ("monitor", "monitored"))
         if key in summary
     ]  # fmt: skip
+    if summary.get("loss_kind"):
+        kept.append(f"train and val loss {summary['loss_kind']}")
     parts = [f"<h2>Metrics</h2>\n<p>{escape('; '.join(kept))}</p>"]
+    positive = summary.get("positive_class")
     rows = [
-        [_metric_label(name), *(_Number(format_value(metrics[s].get(name), name)) for s in metrics)]
+        [_metric_label(name, positive),
+         *(_Number(format_value(metrics[s].get(name), name)) for s in metrics)]
         for name in metric_names(task)
-    ]
+    ]  # fmt: skip
     parts.append(_table(["metric", *metrics], rows))
     classes = [str(c) for c in summary.get("classes", [])]
+    at = class_positions(summary.get("class_order"), classes)  # data.class_order, or as kept
     for split, scores in metrics.items():
         if scores.get("per_class"):
             per_class = [
-                [label, *(_Number(f"{s[m]:.4f}") for m in ("precision", "recall", "f1")),
-                 _Number(str(s["support"]))]
-                for label, s in zip(classes, scores["per_class"], strict=True)
+                [classes[i], *(_Number(format_value(scores["per_class"][i].get(m)))
+                               for m in PER_CLASS),
+                 _Number(str(scores["per_class"][i]["support"]))]
+                for i in at
             ]  # fmt: skip
             parts.append(f"<h3>Per class ({escape(split)})</h3>")
-            parts.append(_table(["class", "precision", "recall", "f1", "support"], per_class))
+            parts.append(_table(["class", *PER_CLASS, "support"], per_class))
         if scores.get("confusion_matrix"):
-            matrix = [
-                [label, *(_Number(str(v)) for v in row)]
-                for label, row in zip(classes, scores["confusion_matrix"], strict=True)
-            ]
+            full = scores["confusion_matrix"]
+            matrix = [[classes[i], *(_Number(str(full[i][j])) for j in at)] for i in at]
             parts.append(f"<h3>Confusion ({escape(split)}): rows true, columns predicted</h3>")
-            parts.append(_table(["true \\ predicted", *classes], matrix))
+            parts.append(_table(["true \\ predicted", *(classes[i] for i in at)], matrix))
     return "\n".join(parts)
 
 
@@ -182,7 +185,10 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
             for label, r in zip(labels, results, strict=True)
         ]
         parts.append(f"<h3>{escape(split)}</h3>")
-        parts.append(_table(["variant", *map(_metric_label, names)], rows))
+        kind = summary.get("loss_kind")  # a loss that is not the log_loss or mse shown beside
+        labels_ = [f"loss ({kind})" if n == "loss" and kind else
+                   _metric_label(n, summary.get("positive_class")) for n in names]  # fmt: skip
+        parts.append(_table(["variant", *labels_], rows))
     columns = {
         "seeds": lambda r: " ".join(map(str, r["seeds"])),
         "best epoch": lambda r: _mean_std(r.get("best_epoch"), digits=1),
@@ -217,9 +223,10 @@ def _mean_std(
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
-def _metric_label(name: str) -> str:
-    spec = METRICS.get(name)
-    return f"{name} ({spec.unit})" if spec is not None and spec.unit else name
+def _metric_label(name: str, positive: object = None) -> str:
+    from nncli.report.tables import metric_label
+
+    return metric_label(name, positive)
 
 
 class _Number(str):

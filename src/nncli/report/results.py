@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nncli.report.describe import describe_times
+from nncli.report.fit import Fitted
 from nncli.report.tables import (
     comparison_table,
     confusion_table,
@@ -24,15 +25,18 @@ def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
     """The metrics by split; unless `quiet`, a classifier's per-class scores on its test (or
     validation) split; its confusion matrix; where the run folder is."""
     shown: list[RenderableType] = [metrics_table(result.metrics, result.task,
-                                                 title="Metrics by split")]  # fmt: skip
+                                                 title="Metrics by split",
+                                                 positive=result.positive_class)]  # fmt: skip
     test_split = "test" if "test" in result.metrics else "val"
     if result.classes is not None and not quiet and test_split in result.metrics:
         scores, classes = result.metrics[test_split], result.classes
         if scores.get("per_class"):  # None for a diverged model
             title = f"Per class ({test_split})"
-            shown.append(per_class_table(scores["per_class"], classes, title=title))
+            shown.append(per_class_table(scores["per_class"], classes, title=title,
+                                         order=result.class_order))  # fmt: skip
         matrix = scores["confusion_matrix"]
-        shown.append(confusion_table(matrix, classes, title=f"Confusion ({test_split})"))
+        shown.append(confusion_table(matrix, classes, title=f"Confusion ({test_split})",
+                                     order=result.class_order))  # fmt: skip
     shown.append(f"run saved to [bold]{safe(result.run_dir)}[/]")
     return shown
 
@@ -42,11 +46,18 @@ def grid_result(
 ) -> list[RenderableType]:
     """The variants side by side; unless `quiet`, how long training took (on `processes`
     processes); where the folder is, and what it holds (`saved`)."""
+    shown_as = {"positive": result.positive_class, "loss_kind": result.loss_kind}
     if result.kind.varies is not None:  # named by the one key it varies: the activation
-        table = comparison_table(result.results, result.task)
+        table = Fitted(
+            lambda width: comparison_table(result.results, result.task, width=width, **shown_as)
+        )
     else:
-        table = sweep_table(result.results, result.task, result.varied)
-    shown: list[RenderableType] = [table]
+        table = Fitted(
+            lambda width: sweep_table(
+                result.results, result.task, result.varied, width=width, **shown_as
+            )
+        )
+    shown: list[RenderableType] = [table]  # the columns that fit the terminal
     if not quiet:
         shown.append(safe(describe_times(result.stacks, processes)))
     shown.append(f"{safe(saved)} in [bold]{safe(result.out_dir)}[/]")

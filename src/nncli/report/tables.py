@@ -10,8 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from nncli.config.keys import short_key, shown_value
-from nncli.errors import printable
-from nncli.metrics import METRICS, metric_names
+from nncli.errors import UsageError, excerpts, printable
+from nncli.metrics import METRICS, PER_CLASS, metric_names
+from nncli.report.fit import Column, build_table, compact_mean_std
 
 if TYPE_CHECKING:
     pass
@@ -36,43 +37,82 @@ def format_value(value: float | None, metric: str = "") -> str:
     if value is None:
         spec = METRICS.get(metric)
         return "undefined" if spec is not None and spec.may_be_undefined else "-"
-    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
+    # One mantissa width past 1e4, so a column never holds `3.44e+05` beside `3.031e+05`.
+    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.3e}"
 
 
-def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics") -> Table:
+def metric_label(metric: str, positive: object = None) -> str:
+    """The name, its unit, and for two classes the class it scores: `f1 (Yes)`."""
+    spec = METRICS.get(metric)
+    if spec is not None and spec.unit:
+        return f"{metric} ({spec.unit})"
+    if spec is not None and spec.positive_class and positive is not None:
+        return f"{metric} ({positive})"
+    return metric
+
+
+def metrics_table(
+    metrics: dict[str, dict], task: str, *, title: str = "Metrics", positive: object = None
+) -> Table:
+    """Every metric of the task by split; `positive` names the class a binary task's
+    positive-class metrics score."""
     table = Table(title=safe(title))
     table.add_column("metric")
     for split in metrics:
         table.add_column(split, justify="right")
     for metric in metric_names(task):
-        unit = METRICS[metric].unit
-        label = f"{metric} ({unit})" if unit else metric
-        table.add_row(label, *(format_value(metrics[s].get(metric), metric) for s in metrics))
+        table.add_row(
+            metric_label(metric, positive),
+            *(format_value(metrics[s].get(metric), metric) for s in metrics),
+        )
     return table
 
 
-def per_class_table(per_class: list[dict], classes: list, *, title: str) -> Table:
-    """Precision, recall, F1 and support of each class: what an average can hide."""
+def class_positions(order: list | None, classes: list | None) -> list[int]:
+    """The indices of `classes` in `data.class_order` (every class once), or as they are."""
+    if not order:
+        return list(range(len(classes or [])))
+    if not classes:
+        raise UsageError("data.class_order: applies to classification only")
+    names, wanted = [str(c) for c in classes], [str(c) for c in order]
+    strangers, left_out = sorted(set(wanted) - set(names)), [n for n in names if n not in wanted]
+    if strangers or left_out:
+        problem = (f"{excerpts(strangers)} not a class" if strangers
+                   else f"leaves out {excerpts(left_out)}")  # fmt: skip
+        raise UsageError(f"data.class_order: {problem}; the classes are {excerpts(classes)}")
+    return [names.index(n) for n in wanted]
+
+
+def per_class_table(
+    per_class: list[dict], classes: list, *, title: str, order: list | None = None
+) -> Table:
+    """Precision, recall, F1, specificity and support of each class, in `data.class_order`:
+    what an average can hide (specificity is absent from runs measured before it was)."""
     table = Table(title=safe(title))
     table.add_column("class")
-    for column in ("precision", "recall", "f1", "support"):
+    for column in (*PER_CLASS, "support"):
         table.add_column(column, justify="right")
-    for label, scores in zip(classes, per_class, strict=True):
+    for i in class_positions(order, classes):
+        scores = per_class[i]
         table.add_row(
-            safe(label),
-            *(f"{scores[m]:.4f}" for m in ("precision", "recall", "f1")),
+            safe(classes[i]),
+            *(format_value(scores.get(m)) for m in PER_CLASS),
             str(scores["support"]),
         )
     return table
 
 
-def confusion_table(matrix: list[list[int]], classes: list, *, title: str) -> Table:
+def confusion_table(
+    matrix: list[list[int]], classes: list, *, title: str, order: list | None = None
+) -> Table:
+    """Rows true, columns predicted, both in `data.class_order`."""
+    positions = class_positions(order, classes)
     table = Table(title=safe(title))
     table.add_column("true \\ predicted")
-    for label in classes:
-        table.add_column(safe(label), justify="right")
-    for label, row in zip(classes, matrix, strict=True):
-        table.add_row(safe(label), *(str(v) for v in row))
+    for i in positions:
+        table.add_column(safe(classes[i]), justify="right")
+    for i in positions:
+        table.add_row(safe(classes[i]), *(str(matrix[i][j]) for j in positions))
     return table
 
 
@@ -88,71 +128,114 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def _mean_std(
-    stats: dict | None, digits: int = 4, *, single: bool = False, metric: str = ""
+    stats: dict | None, digits: int | None = None, *, single: bool = False, metric: str = ""
 ) -> str:
-    """`mean ± std`, or the value alone when one seed gives no spread to speak of; a metric
-    with no value is `undefined` where it may have no meaning (MAPE), else `-`."""
+    """`mean ± std` to `digits` decimals, or compact (`0.977 ± 0.005`) when None; the value
+    alone when one seed gives no spread to speak of; a metric with no value is `undefined`
+    where it may have no meaning (MAPE), else `-`."""
     if not stats or stats.get("mean") is None:
         return format_value(None, metric)
     if single:
-        return f"{stats['mean']:.{digits}f}"
+        return format_value(stats["mean"]) if digits is None else f"{stats['mean']:.{digits}f}"
+    if digits is None:
+        return compact_mean_std(stats["mean"], stats.get("std"))
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
-def comparison_table(results: list[dict], task: str) -> Table:
-    """One row per activation: mean ± std over seeds, and what the gradients did."""
-    metrics = metric_names(task)[:2]  # the headline and the next: the table is wide already
-    table = Table(title="Activations compared (mean ± std over seeds)")
+def _score_columns(
+    results: list[dict], task: str, positive: object, one: list[bool], kind: str | None
+) -> list[Column]:
+    """Each split's loss (labelled `weighted` or `standardized` where it is not the log_loss
+    or mse a user would compute) and the last split's headline and next metric; at 80 columns
+    the headline and the losses before the rest (report.html and --json have every metric)."""
     splits = list(results[0]["metrics"])
-    columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]
-    for name in ["activation", *columns, "best epoch", "grad first/out", "dead", "saturated"]:
-        table.add_column(name, justify="left" if name == "activation" else "right")
-    table.add_column("learned")
+    headline, *others = metric_names(task)[:2]
+    loss = "loss" + (f" ({kind})" if kind else "")
+    losses = [
+        Column(f"{s} {loss}", [_mean_std(r["metrics"][s]["loss"], single=o)
+                               for r, o in zip(results, one, strict=True)],
+               priority=2 if s == "val" else 3)  # the split choices are made on
+        for s in splits
+    ]  # fmt: skip
+    scores = [
+        Column(
+            f"{splits[-1]} {metric_label(m, positive)}",
+            [_mean_std(r["metrics"][splits[-1]][m], single=o, metric=m)
+             for r, o in zip(results, one, strict=True)],
+            priority=0 if m == headline else 4,
+        )
+        for m in [headline, *others]
+    ]  # fmt: skip
+    return losses + scores
+
+
+def comparison_table(
+    results: list[dict],
+    task: str,
+    *,
+    positive: object = None,
+    width: int | None = None,
+    loss_kind: str | None = None,
+) -> Table:
+    """One row per activation: mean ± std over seeds, and what the gradients did; in `width`
+    characters, the columns that fit (all when None)."""
+    one = [len(r["seeds"]) == 1 for r in results]
+    learned, short = [], []
     for r in results:
-        n = len(r["seeds"])
-        learned = f"{r['learned']}/{n}"
-        if r["frozen_layers"]:
-            learned += f" (layers {_ranges([i + 1 for i in r['frozen_layers']])}: zero gradient)"
+        full = brief = f"{r['learned']}/{len(r['seeds'])}"
+        if r["frozen_layers"]:  # narrow, still a word for what the lesson is about
+            full += f" (layers {_ranges([i + 1 for i in r['frozen_layers']])}: zero gradient)"
+            brief += " (zero gradient)"
         if r["diverged"]:
-            learned += f", {r['diverged']} diverged"
-        ratio = r["grad_ratio"]
-        one = n == 1
-        table.add_row(
-            safe(r["activation"]),
-            *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
-            *(_mean_std(r["metrics"][splits[-1]][m], single=one, metric=m) for m in metrics),
-            _mean_std(r["best_epoch"], 1, single=one),
-            f"{ratio['mean']:.2e}" if ratio["mean"] is not None else "-",
-            _mean_std(r["dead_fraction"], 2, single=one),
-            _mean_std(r["saturated_fraction"], 2, single=one),
-            learned,
-        )
-    return table
+            full += f", {r['diverged']} diverged"
+            brief += f", {r['diverged']} diverged"
+        learned.append(full)
+        short.append(brief)
+    columns = [
+        Column("activation", [r["activation"] for r in results], justify="left"),
+        *_score_columns(results, task, positive, one, loss_kind),
+        Column("best epoch", [_mean_std(r["best_epoch"], 1, single=o)
+                              for r, o in zip(results, one, strict=True)], priority=5),
+        Column("grad first/out", [f"{r['grad_ratio']['mean']:.2e}"
+                                  if r["grad_ratio"]["mean"] is not None else "-"
+                                  for r in results], priority=6),
+        Column("dead", [_mean_std(r["dead_fraction"], 2, single=o)
+                        for r, o in zip(results, one, strict=True)], priority=7),
+        Column("saturated", [_mean_std(r["saturated_fraction"], 2, single=o)
+                             for r, o in zip(results, one, strict=True)], priority=7),
+        Column("learned", learned, priority=1, justify="left", short=short),
+    ]  # fmt: skip
+    return build_table("Activations compared (mean ± std over seeds)", columns, width)
 
 
-def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
-    """One row per variant: its values, mean ± std over seeds per split, and how it went."""
-    metrics = metric_names(task)[:2]  # the headline and the next: the table is wide already
-    table = Table(title="Sweep (mean ± std over seeds)")
-    splits = list(results[0]["metrics"])
-    for key in varied:
-        table.add_column(safe(short_key(key, varied)))
-    columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]
-    for name in [*columns, "best epoch", "learned"]:
-        table.add_column(name, justify="right")
-    table.add_column("diverged (seed: epoch, step)")
+def sweep_table(
+    results: list[dict],
+    task: str,
+    varied: list[str],
+    *,
+    positive: object = None,
+    width: int | None = None,
+    loss_kind: str | None = None,
+) -> Table:
+    """One row per variant: its values, mean ± std over seeds per split, and how it went; in
+    `width` characters, the columns that fit (all when None)."""
+    one = [len(r["seeds"]) == 1 for r in results]
+    diverged, short = [], []
     for r in results:
-        one = len(r["seeds"]) == 1
+        short.append(f"{r['diverged']}/{len(r['seeds'])}")
         where = "; ".join(f"{d['seed']}: {d['epoch']}, {d['step']}" for d in r["diverged_at"])
-        table.add_row(
-            *(safe(shown_value(r["values"][k])) for k in varied),
-            *(_mean_std(r["metrics"][s]["loss"], single=one) for s in splits),
-            *(_mean_std(r["metrics"][splits[-1]][m], single=one, metric=m) for m in metrics),
-            _mean_std(r["best_epoch"], 1, single=one),
-            f"{r['learned']}/{len(r['seeds'])}",
-            f"{r['diverged']}/{len(r['seeds'])}" + (f" ({where})" if where else ""),
-        )
-    return table
+        diverged.append(short[-1] + (f" ({where})" if where else ""))
+    columns = [
+        *(Column(short_key(k, varied), [shown_value(r["values"][k]) for r in results],
+                 justify="left") for k in varied),
+        *_score_columns(results, task, positive, one, loss_kind),
+        Column("best epoch", [_mean_std(r["best_epoch"], 1, single=o)
+                              for r, o in zip(results, one, strict=True)], priority=5),
+        Column("learned", [f"{r['learned']}/{len(r['seeds'])}" for r in results], priority=1),
+        Column("diverged (seed: epoch, step)", diverged, priority=1, justify="left",
+               short=short),
+    ]  # fmt: skip
+    return build_table("Sweep (mean ± std over seeds)", columns, width)
 
 
 def datasets_table() -> Table:
