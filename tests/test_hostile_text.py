@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -77,16 +78,18 @@ def test_train_and_evaluate_with_hostile_labels_and_columns(tmp_path):
     assert "\x1b" not in text and "[link=http://x]click" in text and "\\x1b[2Jc" in text
 
 
-def test_a_sweep_shows_varied_values_and_its_folder_literally(tmp_path):
+def test_a_sweep_shows_varied_values_and_its_folder_literally(request):
+    # A short folder: the varied sources are shown as absolute paths, and a long one (pytest's
+    # per-worker folders) would wrap the cell inside the 200-column table of a non-terminal.
+    tmp_path = Path(tempfile.mkdtemp(prefix="h", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(tmp_path, ignore_errors=True))
     config = _hostile_csv(tmp_path)
     names = ["a[b]x.csv", "c\x1b]0;t\x07.csv"]  # bold markup; a window title
     for name in names:
         shutil.copy(tmp_path / "d.csv", tmp_path / name)
     out = tmp_path / "sw[/]\x1b[2J"
     vary = f"data.source={','.join(str(tmp_path / name) for name in names)}"
-    result = runner.invoke(
-        app, ["sweep", str(config), "-v", vary, "--out", str(out), "-q"], terminal_width=400
-    )
+    result = runner.invoke(app, ["sweep", str(config), "-v", vary, "--out", str(out), "-q"])
     text = _output(result)
     assert result.exit_code == 0, text
     assert "\x1b" not in text and "\x07" not in text
