@@ -18,7 +18,7 @@ from nncli.errors import RunFailedError, UsageError
 from nncli.grid.results import GridResult, TrainResult
 from nncli.grid.session import Session
 from nncli.grid.spec import data_key
-from nncli.grid.summary import all_failed, stack_times, summarize
+from nncli.grid.summary import all_failed, choose, stack_times, summarize
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
 from nncli.tasks import TASKS
@@ -67,6 +67,8 @@ def run_train(
             metrics=model.metrics,
             epochs=config.training.epochs,
             early_stopping=config.training.early_stopping is not None,
+            baseline=model.baseline,
+            headline=model.headline,
         )
         write_train_outputs(run.folder.path, config, prepared, model, result.summary())
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
@@ -135,6 +137,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
             return None
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
+        best = choose(results, run.fits)
         prepared = run.prepared[data_key(grid.models[0].config)]
         kind = request.kind
         if kind.varies is not None:  # its contract: records named by the key it varies
@@ -147,7 +150,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
         else:
             shown, rows = results, [flat_row(r["values"], r) for r in results]
         result = GridResult(kind, run.folder.path, prepared.task, run.device, grid.varied, shown,
-                            stack_times(grid, run.fits))  # fmt: skip
+                            stack_times(grid, run.fits), best)  # fmt: skip
         config = grid.base
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip

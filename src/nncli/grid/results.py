@@ -24,6 +24,9 @@ class TrainResult:
     metrics: dict  # split -> metric -> value
     epochs: int  # training.epochs: how many it would have run
     early_stopping: bool  # whether training.early_stopping was on
+    # split -> metric -> what a model that ignores its inputs scores (train/stack.py)
+    baseline: dict | None = None
+    headline: str | None = None  # the metric tables highlight (training.headline_metric)
 
     def summary(self) -> dict:
         """metrics.json: what the run measured."""
@@ -36,6 +39,8 @@ class TrainResult:
             "kept_epoch": self.kept_epoch,
             "monitor": self.monitor,
             "metrics": self.metrics,
+            **({"headline": self.headline} if self.headline else {}),
+            **({"baseline": self.baseline} if self.baseline is not None else {}),
         }
 
     def to_json(self) -> dict:
@@ -55,10 +60,16 @@ class GridResult:
     varied: list[str]
     results: list[dict]
     stacks: list[dict]  # each stack's models, shared values and seconds
+    # The variant chosen on validation (grid/summary.py `choose`): its label (None: none may
+    # be, with the reason), the split and metric it was chosen on, and its value there.
+    best: dict | None = None
 
     def to_json(self) -> dict:
         """What --json prints, and summary.json holds."""
         summary: dict = {"out_dir": str(self.out_dir), "task": self.task, "device": self.device}
         if self.kind.varies is None:  # a comparison's records say what they vary
             summary["varied"] = self.varied
+        if self.best is not None:
+            summary["headline"] = self.best["metric"]
+            summary["best"] = self.best
         return summary | {"results": self.results, "stacks": self.stacks}

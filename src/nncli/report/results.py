@@ -23,7 +23,9 @@ def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
     """The metrics by split; unless `quiet`, a classifier's per-class scores on its test (or
     validation) split; its confusion matrix; where the run folder is."""
     shown: list[RenderableType] = [metrics_table(result.metrics, result.task,
-                                                 title="Metrics by split")]  # fmt: skip
+                                                 title="Metrics by split",
+                                                 baseline=result.baseline,
+                                                 headline=result.headline)]  # fmt: skip
     test_split = "test" if "test" in result.metrics else "val"
     if result.classes is not None and not quiet and test_split in result.metrics:
         scores, classes = result.metrics[test_split], result.classes
@@ -41,10 +43,11 @@ def grid_result(
 ) -> list[RenderableType]:
     """The variants side by side; unless `quiet`, how long training took (on `processes`
     processes); where the folder is, and what it holds (`saved`)."""
+    headline = result.best["metric"] if result.best else None
     if result.kind.varies is not None:  # named by the one key it varies: the activation
-        table = comparison_table(result.results, result.task)
+        table = comparison_table(result.results, result.task, headline)
     else:
-        table = sweep_table(result.results, result.task, result.varied)
+        table = sweep_table(result.results, result.task, result.varied, headline)
     shown: list[RenderableType] = [table]
     if not quiet:
         shown.append(describe_times(result.stacks, processes))

@@ -30,16 +30,38 @@ def format_value(value: float | None, metric: str = "") -> str:
     return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
 
 
-def metrics_table(metrics: dict[str, dict], task: str, *, title: str = "Metrics") -> Table:
+def metrics_table(
+    metrics: dict[str, dict],
+    task: str,
+    *,
+    title: str = "Metrics",
+    baseline: dict[str, dict] | None = None,
+    headline: str | None = None,
+) -> Table:
+    """A metric a row, a split a column; with `baseline` (split -> metric -> value), what a
+    model that ignores its inputs scores on the last split beside them; `headline` in bold."""
     table = Table(title=title)
     table.add_column("metric")
     for split in metrics:
         table.add_column(split, justify="right")
+    blind = (baseline or {}).get(list(metrics)[-1]) if metrics else None
+    if blind is not None:
+        table.add_column(f"{list(metrics)[-1]} baseline", justify="right", style="dim")
     for metric in metric_names(task):
         unit = METRICS[metric].unit
         label = f"{metric} ({unit})" if unit else metric
-        table.add_row(label, *(format_value(metrics[s].get(metric), metric) for s in metrics))
+        cells = [format_value(metrics[s].get(metric), metric) for s in metrics]
+        if blind is not None:
+            cells.append(format_value(blind.get(metric), metric))
+        table.add_row(label, *cells, style="bold" if metric == headline else None)
     return table
+
+
+def _shown_metrics(task: str, headline: str | None) -> list[str]:
+    """The headline metric and the next: the grid tables are wide already."""
+    names = metric_names(task)
+    first = headline if headline in names else names[0]
+    return [first, next(n for n in names if n != first)]
 
 
 def per_class_table(per_class: list[dict], classes: list, *, title: str) -> Table:
@@ -90,9 +112,9 @@ def _mean_std(
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
-def comparison_table(results: list[dict], task: str) -> Table:
+def comparison_table(results: list[dict], task: str, headline: str | None = None) -> Table:
     """One row per activation: mean ± std over seeds, and what the gradients did."""
-    metrics = metric_names(task)[:2]  # the headline and the next: the table is wide already
+    metrics = _shown_metrics(task, headline)
     table = Table(title="Activations compared (mean ± std over seeds)")
     splits = list(results[0]["metrics"])
     columns = [f"{s} loss" for s in splits] + [f"{splits[-1]} {m}" for m in metrics]
@@ -117,13 +139,19 @@ def comparison_table(results: list[dict], task: str) -> Table:
             _mean_std(r["dead_fraction"], 2, single=one),
             _mean_std(r["saturated_fraction"], 2, single=one),
             learned,
+            style="bold" if _is_best(r) else None,
         )
+    _baseline_row(table, results, splits, metrics, before=0, after=5)
+    table.caption = choice_caption(results, [r["activation"] for r in results])
+    table.caption_justify = "left"
     return table
 
 
-def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
+def sweep_table(
+    results: list[dict], task: str, varied: list[str], headline: str | None = None
+) -> Table:
     """One row per variant: its values, mean ± std over seeds per split, and how it went."""
-    metrics = metric_names(task)[:2]  # the headline and the next: the table is wide already
+    metrics = _shown_metrics(task, headline)
     table = Table(title="Sweep (mean ± std over seeds)")
     splits = list(results[0]["metrics"])
     for key in varied:
@@ -142,8 +170,44 @@ def sweep_table(results: list[dict], task: str, varied: list[str]) -> Table:
             _mean_std(r["best_epoch"], 1, single=one),
             f"{r['learned']}/{len(r['seeds'])}",
             f"{r['diverged']}/{len(r['seeds'])}" + (f" ({where})" if where else ""),
+            style="bold" if _is_best(r) else None,
         )
+    _baseline_row(table, results, splits, metrics, before=len(varied) - 1, after=3)
+    labels = [", ".join(f"{short_key(k, varied)}={shown_value(r['values'][k])}" for k in varied)
+              for r in results]  # fmt: skip
+    table.caption = choice_caption(results, labels)
+    table.caption_justify = "left"
     return table
+
+
+def _is_best(record: dict) -> bool:
+    return str(record.get("chosen") or "").startswith("best")
+
+
+def _baseline_row(
+    table: Table, results: list[dict], splits: list[str], metrics: list[str], *, before: int,
+    after: int,
+) -> None:  # fmt: skip
+    """The input-blind model's scores under the metric columns: what every row must beat."""
+    baseline = (results[0].get("baseline") or {}).get(splits[-1])
+    if baseline is None:  # a summary written before baselines were recorded
+        return
+    cells = [format_value(baseline.get(m), m) for m in metrics]
+    table.add_row(
+        "baseline", *["-"] * before, *["-"] * len(splits), *cells, *["-"] * after, style="dim"
+    )
+
+
+def choice_caption(results: list[dict], labels: list[str]) -> str | None:
+    """Which variant is best and on what (never test), and why any other was never a candidate."""
+    lines = [
+        f"{label}: {note}" if note.startswith("best") else f"{label} {note}"
+        for label, r in zip(labels, results, strict=True)
+        if (note := r.get("chosen"))
+    ]
+    if results and not any(_is_best(r) for r in results) and "chosen" in results[0]:
+        lines.insert(0, "no best variant: none beat the baseline without diverging")
+    return "\n".join(lines) or None
 
 
 def datasets_table() -> Table:

@@ -37,7 +37,7 @@ def list_runs(
     for run_json in directory.glob(f"*/{RUN_FILE}"):
         run_dir = run_json.parent
         try:
-            found.append(_run_record(run_dir, run_json))
+            found.append(_run_record(run_dir, run_json, sort))
         except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError):
             continue  # not a readable run folder: skip it rather than fail the listing
     found = [
@@ -65,7 +65,7 @@ def list_runs(
         from nncli.metrics import METRICS
 
         sign = -1 if sort in METRICS and METRICS[sort].higher_is_better else 1
-        records.sort(key=lambda r: _sort_key(r["metrics"].get(sort), sign))
+        records.sort(key=lambda r: _sort_key(r["chosen_value"], sign))
     return records
 
 
@@ -147,9 +147,14 @@ def _sort_key(value: object, sign: int) -> tuple[bool, float]:
     return (number is None, sign * (number or 0))
 
 
-def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
+def _value(value: object) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _run_record(run_dir: Path, run_json: Path, sort: str | None) -> tuple[dict, dict]:
     """What `nncli runs` shows of one folder, and its config; raises on anything malformed."""
     from nncli.metrics import DETAILS, headline_metric
+    from nncli.train.choice import choice_split
 
     status = read_json_mapping(run_json)
     # As JSON holds it: a foreign file's YAML dates become text, as --json must print them.
@@ -160,9 +165,16 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
     task = summary.get("task")
     activation = config.get("model", {}).get("activation")
     varied = []  # a grid's keys with several values: its config.yaml holds only the base value
-    if not kind.single_model:  # no single model: show the best variant's means
-        best, metrics = _best_variant(summary.get("results", []), task)
-        activation = f"{kind.name}, best: {best}" if best else kind.name
+    headline = summary.get("headline") or (headline_metric(task) if task else None)
+    chosen_by = sort if sort is not None else headline
+    results = summary.get("results", [])
+    if results and chosen_by not in results[0].get("metrics", {}).get("train", {}):
+        chosen_by = headline  # sorted by a metric this grid lacks: it sorts last, as it is
+    if not kind.single_model:  # no single model: show the chosen variant's means
+        best, metrics, why = _best_variant(results, task, chosen_by)
+        split_of = choice_split(metrics) if metrics else "val"
+        shown = f"best on {split_of} {chosen_by}: {best}" if best else f"no best: {why}"
+        activation = f"{kind.name}, {shown}" if best or why else kind.name
         varied = [kind.varies] if kind.varies else summary.get("varied", [])
         if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
             raise TypeError("varied is not a list of keys")
@@ -178,40 +190,39 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
         "activation": activation,
         "epochs_run": summary.get("epochs_run"),
         "split": split if metrics else None,
-        "headline": headline_metric(task) if task else None,
+        "headline": headline,
         "metrics": {k: v for k, v in metrics.get(split, {}).items() if k not in DETAILS},
+        # What --sort orders by: the value on the split choices read, never test.
+        "chosen_on": choice_split(metrics) if metrics else None,
+        "chosen_value": _value(metrics.get(choice_split(metrics), {}).get(sort or headline))
+        if metrics
+        else None,
         "device": status.get("device"),
         "varied": list(varied),
     }
     return record, config
 
 
-def _best_variant(results: list, task: str | None) -> tuple[str | None, dict]:
-    """A sweep's or comparison's variant with the best mean headline test (or last) metric,
-    and its mean metrics by split."""
+def _best_variant(
+    results: list, task: str | None, metric: str | None
+) -> tuple[str | None, dict, str | None]:
+    """A sweep's or comparison's variant chosen on validation by `metric` (`train/choice.py`,
+    as training chose it), its mean metrics by split, and, when none may be best, why."""
     from nncli.config.keys import variant_label
-    from nncli.metrics import METRICS, headline_metric
+    from nncli.train.choice import choose_best
 
-    if not task or not results:
-        return None, {}
-    headline = headline_metric(task)
-    sign = -1 if METRICS[headline].higher_is_better else 1
-
-    def means(record: dict) -> dict:
-        return {
-            split: {name: stats.get("mean") for name, stats in by_metric.items()}
-            for split, by_metric in record.get("metrics", {}).items()
-        }
-
-    def score(record: dict) -> tuple[bool, float]:
-        by_split = means(record)
-        split = next((s for s in ("test", "val", "train") if s in by_split), None)
-        value = by_split.get(split, {}).get(headline) if split else None
-        return (value is None, sign * (value or 0.0))
-
-    best = min(results, key=score)
+    if not task or not results or metric is None:
+        return None, {}, None
+    choice = choose_best(results, metric)
+    if choice["index"] is None:
+        return None, {}, "none beat the baseline without diverging"
+    best = results[choice["index"]]
+    means = {
+        split: {name: stats.get("mean") for name, stats in by_metric.items()}
+        for split, by_metric in best.get("metrics", {}).items()
+    }
     label = best.get("activation") or variant_label(best.get("values", {}))
-    return str(label), means(best)
+    return str(label), means, None
 
 
 def _mapping(value: object) -> dict:

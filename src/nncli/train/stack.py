@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,6 +24,7 @@ from nncli.model.card import ModelCard
 from nncli.model.diagnostics import dead_fraction, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
 from nncli.tasks import TASKS
+from nncli.train.choice import beats, choice_split, headline_of
 from nncli.train.devices import matmul_precision, resolve_device
 from nncli.train.engine import fit
 from nncli.train.losses import input_blind_loss, single_loss
@@ -38,10 +40,6 @@ from nncli.train.state import (
 )
 from nncli.train.threads import stack_threads, torch_threads
 
-# A model "learned" when its training loss is at least this fraction below the loss of the best
-# input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
-LEARNED_IMPROVEMENT = 0.10
-
 
 @dataclass
 class ModelFit:
@@ -54,6 +52,9 @@ class ModelFit:
     metrics: dict[str, dict]  # split -> the task's metrics (all None for a diverged model)
     losses: dict[str, float | None]  # split -> loss (cross-entropy, or MSE on the scaled target)
     baseline_loss: float  # training loss of the best prediction that ignores the inputs
+    # split -> metric -> what the input-blind model scores (`baseline_metrics`)
+    baseline: dict[str, dict]
+    headline: str  # the metric `learned` and a grid's choice read (`training.headline_metric`)
     dead_fraction: float | None = None  # with diagnostics only
     saturated_fraction: float | None = None
     # Wall-clock seconds its stack took to train (shared by the stack's models); None for a stack
@@ -62,8 +63,12 @@ class ModelFit:
 
     @property
     def learned(self) -> bool:
-        final = self.losses.get("train")
-        return final is not None and final <= (1 - LEARNED_IMPROVEMENT) * self.baseline_loss
+        """Whether it beats the input-blind baseline on the headline metric, on validation (on
+        training where there is no validation split): a falling loss is not enough."""
+        split = choice_split(self.metrics)
+        value = self.metrics[split].get(self.headline)
+        baseline = self.baseline[split].get(self.headline)
+        return value is not None and baseline is not None and beats(value, baseline, self.headline)
 
     @property
     def grad_ratio(self) -> float | None:
@@ -210,6 +215,8 @@ def measure_stack(
     (`class_weights`) are the stack's, computed once: its models share data and shapes."""
     tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
     baseline = input_blind_loss(*tensors["train"], prepared.task, weight)
+    blind = baseline_metrics(prepared, card.positive)
+    headline = headline_of(configs[0].training.headline_metric, prepared.task)
     fits = []
     for config, net, record in zip(configs, nets, records, strict=True):
         net = net.eval()
@@ -222,6 +229,8 @@ def measure_stack(
             metrics={s: model_card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
             losses=_losses(net, tensors, prepared.task, weight),
             baseline_loss=baseline,
+            baseline=blind,
+            headline=headline,
         )
         if diagnostics:
             x_train, activation = tensors["train"][0], config.model.activation
@@ -229,6 +238,28 @@ def measure_stack(
             model_fit.saturated_fraction = saturated_fraction(net, activation, x_train)
         fits.append(model_fit)
     return fits
+
+
+def baseline_metrics(prepared: PreparedData, positive: int = 1) -> dict[str, dict]:
+    """What a model that ignores its inputs scores on each split: the training split's class
+    shares as its probabilities (so it always answers the majority class), or the training
+    mean; split -> metric -> value, scored by the metric registry."""
+    from nncli.metrics import DETAILS, classification_metrics, regression_metrics
+
+    y_train = prepared.raw["train"][1]
+    found = {}
+    for split in (s for s in SPLITS if s in prepared.raw):
+        y = prepared.raw[split][1]
+        if TASKS[prepared.task].classes:
+            n = len(prepared.dataset.classes or [])
+            shares = np.bincount(y_train.astype(np.int64), minlength=n) / len(y_train)  # (C,)
+            scores = classification_metrics(
+                y.astype(np.int64), np.tile(shares, (len(y), 1)), n, positive
+            )
+        else:
+            scores = regression_metrics(y, np.full(len(y), float(np.mean(y_train))))
+        found[split] = {k: v for k, v in scores.items() if k not in DETAILS}
+    return found
 
 
 def _model_settings(config: Config) -> ModelSettings:
