@@ -39,7 +39,8 @@ def run_train(
     result, the others None.
     """
     request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume)
-    with grid_run(request, session or Session()) as run:
+    session = session or Session()
+    with grid_run(request, session) as run:
         if not run.leader:
             return None
         (model,) = run.fits
@@ -55,6 +56,9 @@ def run_train(
                     else ""
                 )
             )
+        warning = model.baseline_warning()
+        if warning is not None:
+            session.warn(warning)
         result = TrainResult(
             run_dir=run.folder.path,
             task=prepared.task,

@@ -70,6 +70,31 @@ class ModelFit:
         baseline = self.baseline[split].get(self.headline)
         return value is not None and baseline is not None and beats(value, baseline, self.headline)
 
+    def baseline_warning(self) -> str | None:
+        """A line for a model no better than ignoring its inputs, or a classifier that answers
+        one class only, naming both numbers; None for one that learned."""
+        split = choice_split(self.metrics)
+        value = self.metrics[split].get(self.headline)
+        baseline = self.baseline[split].get(self.headline)
+        if value is None or baseline is None:
+            return None
+        numbers = f"{split} {self.headline} {value:.4f}, baseline {baseline:.4f}"
+        matrix = self.metrics[split].get("confusion_matrix")
+        if matrix and len(matrix) > 1:
+            predicted = [sum(column) for column in zip(*matrix, strict=True)]  # (C,)
+            if sum(n > 0 for n in predicted) == 1:
+                only = self.card.classes[predicted.index(max(predicted))]
+                return (
+                    f"the model predicts one class only ({only}) on the {split} split"
+                    f" ({numbers}, what always answering the majority class scores)"
+                )
+        if not beats(value, baseline, self.headline):
+            return (
+                f"the model does not beat a model that ignores its inputs ({numbers}, what the"
+                f" training split's {'majority class' if matrix else 'mean'} scores)"
+            )
+        return None
+
     @property
     def grad_ratio(self) -> float | None:
         """First hidden layer's gradient norm over the output layer's: < 1 means vanishing."""
