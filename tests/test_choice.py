@@ -100,3 +100,37 @@ def test_runs_sort_ranks_a_sweep_by_its_own_best_on_that_metric(tmp_path):
     by_default = {r["run"]: r for r in list_runs(runs)}  # the headline: accuracy
     assert by_default["sweep"]["activation"] == "sweep, best on val accuracy: lr=0.94"
     assert np.isclose(by_f1[1]["chosen_value"], 0.2)
+
+
+def test_a_sweep_chooses_on_validation_everywhere_it_names_a_best(
+    grid_config, tmp_path, monkeypatch
+):
+    """summary.json, the table, report.html and metric_by_value.png read the validation split."""
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+    from nncli.report import gridplots
+
+    drawn = {}
+    monkeypatch.setattr(
+        gridplots,
+        "plot_by_value",
+        lambda path, results, varied, **kw: drawn.setdefault(path.name, kw),
+    )
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(
+        app, ["sweep", str(grid_config), "--vary", "training.lr=0.001,0.3", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    best = summary["best"]
+    assert (best["split"], best["metric"]) == ("val", "accuracy")
+    values = [r["metrics"]["val"]["accuracy"]["mean"] for r in summary["results"]]
+    assert best["value"] == max(values)
+    assert "baseline" in result.output and ": best on val accuracy" in result.output
+    page = (out / "report.html").read_text()
+    assert "best on val accuracy (mean over seeds; test is never used to choose)" in page
+    assert "<td>baseline</td>" in page
+    plot = drawn["metric_by_value.png"]
+    assert plot["ylabel"] == "val accuracy" and plot["best"] is not None
+    assert plot["baseline"] == summary["results"][0]["baseline"]["val"]["accuracy"]

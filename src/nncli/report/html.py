@@ -129,11 +129,19 @@ def _train_section(summary: dict) -> str:
         if key in summary
     ]  # fmt: skip
     parts = [f"<h2>Metrics</h2>\n<p>{escape('; '.join(kept))}</p>"]
+    baseline = summary.get("baseline") or {}
+    blind = [s for s in metrics if s in baseline]  # what a model ignoring its inputs scores
     rows = [
-        [_metric_label(name), *(_Number(format_value(metrics[s].get(name), name)) for s in metrics)]
+        [_metric_label(name), *(_Number(format_value(metrics[s].get(name), name)) for s in metrics),
+         *(_Number(format_value(baseline[s].get(name), name)) for s in blind)]
         for name in metric_names(task)
-    ]
-    parts.append(_table(["metric", *metrics], rows))
+    ]  # fmt: skip
+    parts.append(_table(["metric", *metrics, *(f"{s} baseline" for s in blind)], rows))
+    if blind:
+        parts.append(
+            "<p>baseline: what a model that ignores its inputs scores (the training split's"
+            " majority class, or its mean)</p>"
+        )
     classes = [str(c) for c in summary.get("classes", [])]
     for split, scores in metrics.items():
         if scores.get("per_class"):
@@ -159,16 +167,31 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     trained, over its seeds (on `processes` processes)."""
     from nncli.config.keys import variant_label
     from nncli.report.describe import describe_times
+    from nncli.report.tables import format_value
 
     results = summary["results"]
     labels = [r.get("activation") or variant_label(r.get("values", {})) for r in results]
     parts = ["<h2>Results (mean ± std over seeds)</h2>"]
+    best = summary.get("best")
+    if best:
+        chosen = (
+            f"best on {best['split']} {best['metric']} (mean over seeds; test is never used to"
+            f" choose): {best['variant']}"
+            if best.get("variant")
+            else f"no best variant: {best.get('reason', '')}"
+        )
+        notes = [f"{label} {r['chosen']}" for label, r in zip(labels, results, strict=True)
+                 if str(r.get("chosen") or "").startswith("not chosen")]  # fmt: skip
+        parts.append(f"<p>{escape('; '.join([chosen, *notes]))}</p>")
     for split in results[0]["metrics"]:
         names = list(results[0]["metrics"][split])
         rows = [
             [label, *(_Number(_mean_std(r["metrics"][split].get(n), n)) for n in names)]
             for label, r in zip(labels, results, strict=True)
         ]
+        blind = (results[0].get("baseline") or {}).get(split)
+        if blind is not None:
+            rows.append(["baseline", *(_Number(format_value(blind.get(n), n)) for n in names)])
         parts.append(f"<h3>{escape(split)}</h3>")
         parts.append(_table(["variant", *map(_metric_label, names)], rows))
     columns = {
