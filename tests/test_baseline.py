@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from nncli.cli import app
 from nncli.config.loading import validate_config
 from nncli.data.prepared import prepare_data
-from nncli.train.stack import baseline_metrics, train_stack
+from nncli.train.baseline import baseline_metrics
+from nncli.train.stack import train_stack
 
 runner = CliRunner()
 

@@ -11,7 +11,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +23,7 @@ from nncli.model.card import ModelCard
 from nncli.model.diagnostics import dead_fraction, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
 from nncli.tasks import TASKS
+from nncli.train.baseline import baseline_metrics
 from nncli.train.choice import beats, choice_split, headline_of
 from nncli.train.devices import matmul_precision, resolve_device
 from nncli.train.engine import fit
@@ -64,11 +64,25 @@ class ModelFit:
     @property
     def learned(self) -> bool:
         """Whether it beats the input-blind baseline on the headline metric, on validation (on
-        training where there is no validation split): a falling loss is not enough."""
+        training where there is no validation split), and a classifier answers more than one
+        class there (a constant answer can beat the training majority by luck of the split):
+        a falling loss is not enough."""
         split = choice_split(self.metrics)
         value = self.metrics[split].get(self.headline)
         baseline = self.baseline[split].get(self.headline)
-        return value is not None and baseline is not None and beats(value, baseline, self.headline)
+        if value is None or baseline is None or self._only_class(split) is not None:
+            return False
+        return beats(value, baseline, self.headline)
+
+    def _only_class(self, split: str) -> object | None:
+        """The one class a classifier predicts on `split`, if it predicts only one."""
+        matrix = self.metrics[split].get("confusion_matrix")
+        if not matrix or len(matrix) < 2:
+            return None
+        predicted = [sum(column) for column in zip(*matrix, strict=True)]  # (C,)
+        if sum(n > 0 for n in predicted) != 1:
+            return None
+        return (self.card.classes or [])[predicted.index(max(predicted))]
 
     def baseline_warning(self) -> str | None:
         """A line for a model no better than ignoring its inputs, or a classifier that answers
@@ -79,19 +93,20 @@ class ModelFit:
         if value is None or baseline is None:
             return None
         numbers = f"{split} {self.headline} {value:.4f}, baseline {baseline:.4f}"
-        matrix = self.metrics[split].get("confusion_matrix")
-        if matrix and len(matrix) > 1:
-            predicted = [sum(column) for column in zip(*matrix, strict=True)]  # (C,)
-            if sum(n > 0 for n in predicted) == 1:
-                only = self.card.classes[predicted.index(max(predicted))]
-                return (
-                    f"the model predicts one class only ({only}) on the {split} split"
-                    f" ({numbers}, what always answering the majority class scores)"
-                )
+        classifier = "confusion_matrix" in self.metrics[split]
+        blind = "always answering the training split's majority class" if classifier else (
+            "always answering the training split's mean"
+        )  # fmt: skip
+        only = self._only_class(split)
+        if only is not None:
+            return (
+                f"the model predicts one class only ({only}) on the {split} split ({numbers},"
+                f" what {blind} scores)"
+            )
         if not beats(value, baseline, self.headline):
             return (
-                f"the model does not beat a model that ignores its inputs ({numbers}, what the"
-                f" training split's {'majority class' if matrix else 'mean'} scores)"
+                f"the model does not beat a model that ignores its inputs ({numbers}, what"
+                f" {blind} scores)"
             )
         return None
 
@@ -263,28 +278,6 @@ def measure_stack(
             model_fit.saturated_fraction = saturated_fraction(net, activation, x_train)
         fits.append(model_fit)
     return fits
-
-
-def baseline_metrics(prepared: PreparedData, positive: int = 1) -> dict[str, dict]:
-    """What a model that ignores its inputs scores on each split: the training split's class
-    shares as its probabilities (so it always answers the majority class), or the training
-    mean; split -> metric -> value, scored by the metric registry."""
-    from nncli.metrics import DETAILS, classification_metrics, regression_metrics
-
-    y_train = prepared.raw["train"][1]
-    found = {}
-    for split in (s for s in SPLITS if s in prepared.raw):
-        y = prepared.raw[split][1]
-        if TASKS[prepared.task].classes:
-            n = len(prepared.dataset.classes or [])
-            shares = np.bincount(y_train.astype(np.int64), minlength=n) / len(y_train)  # (C,)
-            scores = classification_metrics(
-                y.astype(np.int64), np.tile(shares, (len(y), 1)), n, positive
-            )
-        else:
-            scores = regression_metrics(y, np.full(len(y), float(np.mean(y_train))))
-        found[split] = {k: v for k, v in scores.items() if k not in DETAILS}
-    return found
 
 
 def _model_settings(config: Config) -> ModelSettings:
