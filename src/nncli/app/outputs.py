@@ -264,6 +264,7 @@ def flat_row(first: dict, record: dict) -> dict:
     for layer, norm in enumerate(record.get("grad_norms", []), start=1):
         row[f"grad_norm_layer{layer}"] = norm
     row["learned"], row["diverged"] = record["learned"], record["diverged"]
+    row["chosen"] = record.get("chosen") or ""  # best on validation, or why never a candidate
     return row
 
 

@@ -108,8 +108,10 @@ DEFAULT_PATIENCE = 20
 class EarlyStoppingConfig(Strict):
     """Stop when validation loss has not improved for `patience` epochs; keep the best."""
 
-    # 20: on the shipped configs (moons, spiral, diabetes, overfit) validation loss wanders for
-    # 5-15 epochs before it improves again; 10 stopped moons at epoch 31 with a worse kept epoch.
+    # 20, measured on the shipped configs: 10 stopped spiral at epoch 30 (val accuracy 0.987
+    # against 0.993 for every epoch) and xor_mlp at 44 (test 0.950 against 0.967); 20 keeps what
+    # running every epoch reaches on moons, spiral, sine, iris_csv and xor_mlp, and stops most of
+    # them 20-70% sooner. 40 ran moons and iris_csv to the end.
     patience: int = Field(
         DEFAULT_PATIENCE,
         ge=1,
