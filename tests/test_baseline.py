@@ -124,3 +124,25 @@ def test_a_sweep_chooses_on_the_headline_metric_and_names_the_baseline(
     for record in summary["results"]:
         assert record["baseline"]["val"]["f1"] == 0.0  # the majority class is not the positive
         assert "chosen" in record
+
+
+def test_early_stopping_is_on_by_default_says_so_and_keeps_the_best_epoch(
+    make_config, write_config, tmp_path
+):
+    config = make_config(training={"epochs": 40, "lr": 0.5})
+    del config["training"]["early_stopping"]  # the default
+    path = write_config(config)
+    result = runner.invoke(app, ["train", str(path), "--out", str(tmp_path / "on")])
+    assert result.exit_code == 0, result.output
+    assert "40 epochs, early stopping on val loss (patience 20)" in result.output
+    summary = json.loads((tmp_path / "on" / "metrics.json").read_text())
+    assert summary["kept_epoch"] == summary["best_epoch"]
+    no_val = {
+        **config,
+        "data": {**config["data"], "split": {"train": 0.8, "val": 0.0, "test": 0.2}},
+    }
+    path = write_config(no_val, "noval.yaml")
+    result = runner.invoke(app, ["train", str(path), "--out", str(tmp_path / "off")])
+    assert result.exit_code == 0, result.output
+    assert "early stopping" not in result.output
+    assert json.loads((tmp_path / "off" / "metrics.json").read_text())["kept_epoch"] == 40

@@ -131,6 +131,9 @@ def test_a_sweep_chooses_on_validation_everywhere_it_names_a_best(
     page = (out / "report.html").read_text()
     assert "best on val accuracy (mean over seeds; test is never used to choose)" in page
     assert "<td>baseline</td>" in page
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert rows[0].split(",")[-1] == "chosen"
+    assert sum(row.endswith(",best on val accuracy") for row in rows) == 1
     plot = drawn["metric_by_value.png"]
     assert plot["ylabel"] == "val accuracy" and plot["best"] is not None
     assert plot["baseline"] == summary["results"][0]["baseline"]["val"]["accuracy"]
