@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nncli.config.choosing import DEFAULT_PATIENCE
 from nncli.config.loading import apply_overrides, load_config, read_yaml_mapping, validate_config
-from nncli.config.schema import DEFAULT_PATIENCE, dump_config
+from nncli.config.schema import dump_config
 from nncli.errors import ConfigError, UsageError
 from nncli.model.activations import ACTIVATIONS
 

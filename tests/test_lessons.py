@@ -14,7 +14,7 @@ import torch
 
 from nncli.app import commands
 from nncli.app.saved import evaluate
-from nncli.config.schema import DEFAULT_PATIENCE
+from nncli.config.choosing import DEFAULT_PATIENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
