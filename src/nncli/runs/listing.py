@@ -179,6 +179,11 @@ def _run_record(run_dir: Path, run_json: Path, sort: str | None) -> tuple[dict, 
         if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
             raise TypeError("varied is not a list of keys")
     split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
+    # What --sort orders by: validation (else training); a record with neither (one written by
+    # hand, or by an older nncli) its only split.
+    chosen_on = choice_split(metrics) if metrics else None
+    if chosen_on is not None and chosen_on not in metrics:
+        chosen_on = split
     record = {
         "run": run_dir.name,
         "path": str(run_dir),
@@ -192,10 +197,9 @@ def _run_record(run_dir: Path, run_json: Path, sort: str | None) -> tuple[dict, 
         "split": split if metrics else None,
         "headline": headline,
         "metrics": {k: v for k, v in metrics.get(split, {}).items() if k not in DETAILS},
-        # What --sort orders by: the value on the split choices read, never test.
-        "chosen_on": choice_split(metrics) if metrics else None,
-        "chosen_value": _value(metrics.get(choice_split(metrics), {}).get(sort or headline))
-        if metrics
+        "chosen_on": chosen_on,
+        "chosen_value": _value(metrics.get(chosen_on, {}).get(sort or headline))
+        if chosen_on
         else None,
         "device": status.get("device"),
         "varied": list(varied),
