@@ -26,7 +26,8 @@ FIGURES = {
     " against its |target|: percentages explode as targets approach zero.",
     runs.LOSS_CURVES_PLOT: "Loss by epoch per variant: the mean over seeds, the band from min"
     " to max.",
-    runs.METRIC_PLOT: "The headline metric against each varied value (mean ± std over seeds).",
+    runs.METRIC_PLOT: "The headline metric on validation against each varied value (mean ± std"
+    " over seeds): the star is the best, the dashed line the baseline.",
     runs.BOUNDARIES_PLOT: "Each variant's predicted class over the input plane (first seed),"
     " with the training points.",
     runs.FITS_PLOT: "Each variant's learned function (first seed), inside and beyond the training"
