@@ -368,8 +368,7 @@ def lesson5(s: Session) -> tuple[str, str]:
     late_metrics = s.json("runs/overfit/metrics.json")["metrics"]
     late, late_train = late_metrics["test"], late_metrics["train"]
     early_out = s.run(
-        "nncli train configs/overfit.yaml --set training.early_stopping.patience=20"
-        " --out runs/early"
+        "nncli train configs/overfit.yaml --set training.early_stopping=true --out runs/early"
     )
     early = s.json("runs/early/metrics.json")
     check(early["kept_epoch"] == int(best["epoch"]), "lesson 5", f"kept {early['kept_epoch']}")

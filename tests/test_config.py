@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nncli.config.choosing import DEFAULT_PATIENCE
 from nncli.config.loading import apply_overrides, load_config, read_yaml_mapping, validate_config
 from nncli.config.schema import dump_config
 from nncli.errors import ConfigError, UsageError
@@ -49,7 +50,9 @@ def test_minimal_config_takes_the_schema_defaults():
     assert config.data.source == "xor"
     assert config.model.depth == 1
     assert config.model.widths == [16]
-    assert config.training.early_stopping is None
+    # On by default where there is a validation split (the default split has one).
+    assert config.training.early_stopping.patience == DEFAULT_PATIENCE
+    assert config.training.headline_metric is None
     assert config.data.split.train + config.data.split.val + config.data.split.test == 1.0
 
 
@@ -238,6 +241,51 @@ def test_early_stopping_needs_a_validation_split():
     assert "data.split.val" in problem
     raw["data"]["split"] = {"train": 0.7, "val": 0.1, "test": 0.2}
     assert validate_config(raw).training.early_stopping.patience == 3
+
+
+def test_early_stopping_is_off_by_default_without_a_validation_split():
+    raw = {"data": {"source": "xor", "split": {"train": 0.8, "val": 0.0, "test": 0.2}}}
+    assert validate_config(raw).training.early_stopping is None
+    assert "early_stopping: null" in dump_config(validate_config(raw))
+
+
+@pytest.mark.parametrize(("value", "patience"), [(True, DEFAULT_PATIENCE), ({}, DEFAULT_PATIENCE),
+                                                 ({"patience": 4}, 4), (False, None),
+                                                 (None, None)])  # fmt: skip
+def test_early_stopping_true_takes_the_defaults_and_false_or_null_turns_it_off(value, patience):
+    stopping = validate_config(with_section("training", {"early_stopping": value}))
+    found = stopping.training.early_stopping
+    assert (found.patience if found is not None else None) == patience
+
+
+def test_early_stopping_true_as_an_override_takes_the_defaults():
+    raw = {"data": {"source": "xor"}}
+    apply_overrides(raw, ["training.early_stopping=true"])
+    assert validate_config(raw).training.early_stopping.patience == DEFAULT_PATIENCE
+
+
+@pytest.mark.parametrize("value", [3, "yes", [1]])
+def test_early_stopping_of_another_kind_names_the_key_and_gives_an_example(value):
+    problem = only_problem(with_section("training", {"early_stopping": value}))
+    assert problem.startswith("cfg.yaml: training.early_stopping: must be true, false, null or")
+    assert "{patience: 20, min_delta: 0}" in problem
+    assert "EarlyStoppingConfig" not in problem
+
+
+def test_headline_metric_is_a_name_of_the_metric_registry():
+    from nncli.metrics import METRICS
+
+    for name in METRICS:
+        assert validate_config(with_section("training", {"headline_metric": name}))
+    problem = only_problem(with_section("training", {"headline_metric": "f2"}))
+    assert problem.startswith("cfg.yaml: training.headline_metric: unknown metric 'f2'")
+
+
+def test_headline_metric_of_the_other_task_is_refused_when_the_task_is_given():
+    raw = with_section("training", {"headline_metric": "r2"})
+    raw["data"]["task"] = "classification"
+    problem = only_problem(raw)
+    assert "'r2' is a regression metric and data.task is classification" in problem
 
 
 def test_unknown_activation_lists_every_valid_name():

@@ -306,13 +306,15 @@ def test_runs_lists_comparisons_and_sweeps_by_their_best_variant(tmp_path, write
     records = json.loads(invoke("runs", tmp_path / "runs", "--json").stdout)
     by_kind = {r["kind"]: r for r in records}  # both may be created within one second
     sweep, comparison = by_kind["sweep"], by_kind["compare"]
-    # No single model: each shows its best variant by mean test accuracy, and that variant's means.
-    best = max(result["results"], key=lambda r: r["metrics"]["test"]["accuracy"]["mean"])
+    # No single model: each shows its best variant by mean validation accuracy (never test), and
+    # that variant's means.
+    best = max(result["results"], key=lambda r: r["metrics"]["val"]["accuracy"]["mean"])
+    assert best["metrics"]["val"]["accuracy"]["mean"] > best["baseline"]["val"]["accuracy"]
     assert comparison["kind"] == "compare"
-    assert comparison["activation"] == f"compare, best: {best['activation']}"
+    assert comparison["activation"] == f"compare, best on val accuracy: {best['activation']}"
     assert comparison["metrics"]["accuracy"] == best["metrics"]["test"]["accuracy"]["mean"]
     assert comparison["status"] == "finished" and comparison["task"] == "classification"
-    assert sweep["kind"] == "sweep" and sweep["activation"] == "sweep, best: lr=0.5"
+    assert sweep["kind"] == "sweep" and sweep["activation"] == "sweep, best on val accuracy: lr=0.5"
 
 
 def test_runs_skips_malformed_folders_instead_of_failing(tmp_path, tiny_moons):

@@ -14,6 +14,7 @@ import torch
 
 from nncli.app import commands
 from nncli.app.saved import evaluate
+from nncli.config.choosing import DEFAULT_PATIENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -157,10 +158,10 @@ def test_lesson5_overfitting_early_stopping_keeps_the_best_epoch_weight_decay_he
         records[0.1]["metrics"]["val"]["loss"]["mean"]
         < (records[0.0]["metrics"]["val"]["loss"]["mean"])
     )
-    stopped = run_train(CONFIGS / "overfit.yaml", [*short, "training.early_stopping.patience=20"],
+    stopped = run_train(CONFIGS / "overfit.yaml", [*short, "training.early_stopping=true"],
                         out=tmp_path / "early")  # fmt: skip
     assert stopped["kept_epoch"] == stopped["best_epoch"] == best["epoch"]
-    assert stopped["epochs_run"] == best["epoch"] + 20
+    assert stopped["epochs_run"] == best["epoch"] + DEFAULT_PATIENCE
     assert (
         stopped["metrics"]["test"]["log_loss"]
         < (records[0.0]["metrics"]["test"]["log_loss"]["mean"])

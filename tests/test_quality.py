@@ -29,7 +29,14 @@ def test_test_score_is_at_least_scikit_learns_sgd(data, widths, lr, epochs, slac
         {
             "data": data,
             "model": {"depth": len(widths), "width": widths, "activation": "relu"},
-            "training": {"lr": lr, "batch_size": 32, "epochs": epochs, "momentum": 0.9},
+            # Every epoch, as scikit-learn runs them (n_iter_no_change=epochs below).
+            "training": {
+                "lr": lr,
+                "batch_size": 32,
+                "epochs": epochs,
+                "momentum": 0.9,
+                "early_stopping": False,
+            },
         }
     )
     prepared = prepare_data(config.data)

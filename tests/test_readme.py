@@ -189,7 +189,7 @@ def test_the_data_pages_example_is_what_nncli_prints(tmp_path):
     )
     assert result.exit_code == 0, result.output
     printed = result.stdout.splitlines()
-    assert shown[1:4] == printed[:3]  # the setup line and its note
+    assert shown[1:5] == printed[:4]  # the setup line and its notes
     assert [line for line in shown if line.startswith("│")][:4] == [
         line for line in printed if line.startswith("│")
     ][:4]  # the metrics

@@ -152,3 +152,15 @@ def test_patience_counts_epochs_without_improvement(patience, stops_at):
     t = tracker((patience, 0.0))
     flags = run(t, [[1.0]] * 6)  # never better than the first epoch
     assert [f[0] for f in flags].index(False) + 1 == stops_at
+
+
+def test_a_diverged_model_keeps_its_last_weights_even_with_early_stopping():
+    """Its best epoch's weights may be finite but huge: restored, they would give it metrics,
+    and a diverged model is reported as having none."""
+    t = tracker((2, 0.0), (2, 0.0))
+    run(t, [[1.0, 1.0], [0.5, 0.5], [0.9, 0.9]])
+    records = [ModelRecord(epochs_run=3), ModelRecord(epochs_run=3, diverged=(3, 1))]
+    t.finish(records)
+    for layer in t.model.parameters():
+        assert [set(layer[k].flatten().tolist()) for k in range(2)] == [{2.0}, {3.0}]
+    assert [(r.best_epoch, r.kept_epoch) for r in records] == [(2, 2), (2, 3)]

@@ -19,7 +19,7 @@ from nncli.errors import RunFailedError, UsageError
 from nncli.grid.results import GridResult, TrainResult
 from nncli.grid.session import Session
 from nncli.grid.spec import data_key
-from nncli.grid.summary import all_failed, stack_times, summarize
+from nncli.grid.summary import all_failed, choose, stack_times, summarize
 from nncli.report.describe import loss_kind
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
@@ -45,7 +45,8 @@ def run_train(
     result, the others None.
     """
     request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume)
-    with grid_run(request, session or Session()) as run:
+    session = session or Session()
+    with grid_run(request, session) as run:
         if not run.leader:
             return None
         (model,) = run.fits
@@ -61,6 +62,9 @@ def run_train(
                     else ""
                 )
             )
+        warning = model.baseline_warning()
+        if warning is not None:
+            session.warn(warning)
         result = TrainResult(
             run_dir=run.folder.path,
             task=prepared.task,
@@ -76,6 +80,8 @@ def run_train(
             positive_class=_positive(config, prepared),
             loss_kind=loss_kind(config, prepared.task),
             class_order=config.data.class_order,
+            baseline=model.baseline,
+            headline=model.headline,
         )
         write_train_outputs(run.folder.path, config, prepared, model, result.summary())
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
@@ -144,6 +150,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
             return None
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
+        best = choose(results, run.fits)
         prepared = run.prepared[data_key(grid.models[0].config)]
         kind = request.kind
         if kind.varies is not None:  # its contract: records named by the key it varies
@@ -158,7 +165,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
         positive = _positive(grid.base, prepared)
         result = GridResult(kind, run.folder.path, prepared.task, run.device, grid.varied, shown,
                             stack_times(grid, run.fits), positive,
-                            loss_kind(grid.base, prepared.task))  # fmt: skip
+                            loss_kind(grid.base, prepared.task), best)  # fmt: skip
         config = grid.base
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip

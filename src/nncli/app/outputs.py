@@ -104,7 +104,7 @@ def write_train_outputs(
         model.record.history,
         title=f"{config.name}: {config.model.activation}, depth {config.model.depth}",
         loss_name=loss_name(prepared),
-        metric=headline_metric(prepared.task),
+        metric=headline_metric(prepared.task),  # the one history.csv tracks every epoch
         kept_epoch=model.record.kept_epoch,
         log=not TASKS[prepared.task].classes,
     )
@@ -196,9 +196,12 @@ def write_grid_outputs(
     gridplots.plot_loss_bands(
         out_dir / runs.LOSS_CURVES_PLOT, _histories(grid, fits, labels), title=title
     )
-    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
-    if grid.varied:
-        metric = headline_metric(prepared.task)
+    if grid.varied:  # on the split the best variant was chosen on, never test
+        best = summary.get("best") or {}
+        split, metric = best.get("split", "val"), best.get("metric", fits[0].headline)
+        chosen = next(
+            (i for i, r in enumerate(results) if str(r.get("chosen")).startswith("best")), None
+        )
         gridplots.plot_by_value(
             out_dir / runs.METRIC_PLOT,
             results,
@@ -206,6 +209,8 @@ def write_grid_outputs(
             stat=lambda r: r["metrics"][split][metric],
             ylabel=f"{split} {metric}",
             title=f"{title}: {split} {metric}",
+            best=chosen,
+            baseline=fits[0].baseline.get(split, {}).get(metric),
         )
     if diagnostics:
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
@@ -278,6 +283,7 @@ def flat_row(first: dict, record: dict) -> dict:
     for layer, norm in enumerate(record.get("grad_norms", []), start=1):
         row[f"grad_norm_layer{layer}"] = norm
     row["learned"], row["diverged"] = record["learned"], record["diverged"]
+    row["chosen"] = record.get("chosen") or ""  # best on validation, or why never a candidate
     return row
 
 

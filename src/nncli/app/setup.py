@@ -15,6 +15,7 @@ from nncli.model.mlp import check_fits_in_memory, layer_sizes
 from nncli.report import describe as report
 from nncli.report.tables import class_positions as check_class_order
 from nncli.runs.layout import RunKind, run_kind
+from nncli.train.choice import headline_of
 from nncli.train.devices import device_label, precision_note, resolve_device
 from nncli.train.parallel import Ranks
 from nncli.train.stack import batch_size_note, class_weights
@@ -45,6 +46,7 @@ def check_stacks(grid: Grid, prepared: dict[str, PreparedData]) -> None:
         sizes = layer_sizes(data.n_features, config.model.widths, data.n_outputs)
         check_fits_in_memory(sizes, n_models=len(stack))
         class_weights(config, data)
+        headline_of(config.training.headline_metric, data.task)
         if config.data.positive_class is not None:
             positive_index(config.data.positive_class, data.dataset.classes)
         if config.data.class_order is not None:

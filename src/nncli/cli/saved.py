@@ -185,7 +185,11 @@ def export_split(
 def list_runs(
     directory: Annotated[Path, typer.Argument(help="Folder holding run folders.")] = Path("runs"),
     sort: Annotated[
-        str | None, typer.Option(help="Sort by a test metric, best first (e.g. accuracy, mse).")
+        str | None,
+        typer.Option(
+            help="Sort by a metric, best first (e.g. f1, mse): each run's own best on it, read"
+            " on the validation split (a sweep's variant chosen there), never test."
+        ),
     ] = None,
     source: Annotated[
         str | None,
@@ -207,7 +211,8 @@ def list_runs(
             "--json",
             help="Print exactly one JSON list on stdout, one record per run: run, path, kind,"
             " created, status, task, source, device, activation, epochs_run, split, headline,"
-            " metrics, varied, differs (docs/commands.md: Listing runs).",
+            " metrics, chosen_on, chosen_value, varied, differs (docs/commands.md: Listing"
+            " runs).",
         ),
     ] = False,
 ) -> None:

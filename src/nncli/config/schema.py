@@ -13,9 +13,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from nncli.config.choosing import (
+    EarlyStoppingConfig,
+    early_stopping_section,
+    known_metric,
+)
 from nncli.config.data import DataConfig
 from nncli.config.fields import MAX_SEED, Float, Strict, unknown_name
 from nncli.errors import excerpt
+from nncli.metrics import METRICS
 
 # The widest layer nncli builds (and loads), and the most weights its hidden layers may hold
 # (8 GB of float32, before gradients): wider networks cannot be trained in any memory nncli runs
@@ -101,20 +107,6 @@ class ModelConfig(Strict):
         return list(self.width) if isinstance(self.width, list) else [self.width] * self.depth
 
 
-class EarlyStoppingConfig(Strict):
-    """Stop when validation loss has not improved for `patience` epochs; keep the best."""
-
-    patience: int = Field(
-        10, ge=1, description="epochs without improvement of the validation loss before stopping"
-    )
-    min_delta: Float = Field(
-        0.0,
-        ge=0,
-        allow_inf_nan=False,
-        description="how much lower the validation loss must be to count as an improvement",
-    )
-
-
 class TrainingConfig(Strict):
     lr: Float = Field(
         0.05,
@@ -152,11 +144,31 @@ class TrainingConfig(Strict):
     )
     nesterov: bool = Field(False, description="Nesterov momentum (needs `momentum` > 0)")
     early_stopping: EarlyStoppingConfig | None = Field(
-        None,
-        description="null: off; a section (`{}` for its defaults): stop after `patience` epochs"
-        " without improvement of the validation loss and restore the best weights (needs"
-        " `data.split.val` > 0)",
+        default_factory=EarlyStoppingConfig,
+        description="on by default where there is a validation split (`data.split.val` > 0):"
+        " stop after `patience` epochs without improvement of the validation loss and restore"
+        " the best weights; `true` or `{}` for the defaults, a section to change them"
+        " (`{patience: 50}`), `false` or null: off (every epoch runs, the last weights kept)",
     )
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _on_or_off(cls, value: Any) -> Any:
+        return early_stopping_section(value)
+
+    headline_metric: str | None = Field(
+        None,
+        description="the metric tables highlight, `nncli runs` shows and sorts by, and a sweep's"
+        " best variant is chosen on (on the validation split), from the task's metrics in"
+        " [metrics](metrics.md) (`f1`, `balanced_accuracy` for imbalanced classes); null: the"
+        " task's first (`accuracy`, `mse`)",
+    )
+
+    @field_validator("headline_metric")
+    @classmethod
+    def _known_metric(cls, name: str | None) -> str | None:
+        return known_metric(name)
+
     device: str = Field(
         "cpu",
         description="`cpu`, `cuda` (the current CUDA device), `cuda:N` (the one of index N) or"
@@ -268,8 +280,25 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _early_stopping_needs_val(self) -> Config:
-        if self.training.early_stopping is not None and self.data.split.val == 0:
-            raise ValueError("training.early_stopping needs a validation split (data.split.val)")
+        stopping = self.training.early_stopping
+        if stopping is not None and self.data.split.val == 0:
+            if "early_stopping" in self.training.model_fields_set:
+                raise ValueError(
+                    "training.early_stopping needs a validation split (data.split.val); set"
+                    " data.split.val (e.g. 0.15) or training.early_stopping: false"
+                )
+            # The default: on only where it can be (a copy: the default section is shared).
+            self.training = self.training.model_copy(update={"early_stopping": None})
+        return self
+
+    @model_validator(mode="after")
+    def _headline_of_the_task(self) -> Config:
+        name, task = self.training.headline_metric, self.data.task
+        if name is not None and task != "auto" and METRICS[name].task != task:
+            raise ValueError(
+                f"training.headline_metric: {excerpt(name)} is a {METRICS[name].task} metric and"
+                f" data.task is {task}"
+            )
         return self
 
 

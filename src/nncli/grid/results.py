@@ -27,6 +27,9 @@ class TrainResult:
     positive_class: object = None  # the class binary scores take as positive (None: no such)
     loss_kind: str | None = None  # train/val loss `weighted` or `standardized`, or plain
     class_order: list | None = None  # data.class_order: how per-class tables list the classes
+    # split -> metric -> what a model that ignores its inputs scores (train/stack.py)
+    baseline: dict | None = None
+    headline: str | None = None  # the metric tables highlight (training.headline_metric)
 
     def summary(self) -> dict:
         """metrics.json: what the run measured."""
@@ -42,6 +45,8 @@ class TrainResult:
             **({"loss_kind": self.loss_kind} if self.loss_kind else {}),
             **({"class_order": self.class_order} if self.class_order else {}),
             "metrics": self.metrics,
+            **({"headline": self.headline} if self.headline else {}),
+            **({"baseline": self.baseline} if self.baseline is not None else {}),
         }
 
     def to_json(self) -> dict:
@@ -63,6 +68,9 @@ class GridResult:
     stacks: list[dict]  # each stack's models, shared values and seconds
     positive_class: object = None  # the class binary scores take as positive (None: no such)
     loss_kind: str | None = None  # each split's `loss` `weighted` or `standardized`, or plain
+    # The variant chosen on validation (grid/summary.py `choose`): its label (None: none may
+    # be, with the reason), the split and metric it was chosen on, and its value there.
+    best: dict | None = None
 
     def to_json(self) -> dict:
         """What --json prints, and summary.json holds."""
@@ -73,4 +81,7 @@ class GridResult:
             summary["positive_class"] = self.positive_class
         if self.loss_kind:
             summary["loss_kind"] = self.loss_kind
+        if self.best is not None:
+            summary["headline"] = self.best["metric"]
+            summary["best"] = self.best
         return summary | {"results": self.results, "stacks": self.stacks}

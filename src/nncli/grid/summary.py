@@ -10,6 +10,7 @@ import numpy as np
 
 from nncli.grid.spec import Grid
 from nncli.metrics import DETAILS
+from nncli.train.choice import choose_best
 
 
 def mean_std(values: list) -> dict[str, Any]:
@@ -43,6 +44,8 @@ def summarize(grid: Grid, fits: list, *, diagnostics: bool) -> list[dict]:
             "best_epoch": mean_std([_unless_diverged(f, f.record.best_epoch) for f in group]),
             "epochs_run": mean_std([f.record.epochs_run for f in group]),
             "learned": sum(f.learned for f in group),
+            # The same data for every seed: the first model's input-blind scores are theirs.
+            "baseline": group[0].baseline,
             "diverged": sum(f.record.diverged is not None for f in group),
             "diverged_at": [
                 {"seed": f.config.seed, "epoch": f.record.diverged[0], "step": f.record.diverged[1]}
@@ -54,6 +57,24 @@ def summarize(grid: Grid, fits: list, *, diagnostics: bool) -> list[dict]:
             record |= _diagnostics(group)
         records.append(record)
     return records
+
+
+def choose(results: list[dict], fits: list) -> dict:
+    """The grid's best variant, chosen on validation (`train/choice.py`), as summary.json and
+    --json record it: each record's `chosen` note, and the choice itself."""
+    from nncli.config.keys import variant_label
+
+    choice = choose_best(results, fits[0].headline)
+    for record, note in zip(results, choice["notes"], strict=True):
+        record["chosen"] = note
+    best = choice["index"]
+    return {
+        "variant": None if best is None else variant_label(results[best]["values"]),
+        "split": choice["split"],
+        "metric": choice["metric"],
+        "value": choice["value"],
+        **({"reason": "no variant beat the baseline without diverging"} if best is None else {}),
+    }
 
 
 def _unless_diverged(model_fit, value: float) -> float | None:

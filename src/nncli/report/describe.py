@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from nncli.config.keys import shown_value
 from nncli.report.tables import count, safe
-from nncli.tasks import REGRESSION
+from nncli.tasks import TASKS
 
 if TYPE_CHECKING:
     from nncli.config.schema import Config
@@ -55,7 +55,9 @@ def describe_setup(
             f"{len(dataset.feature_names)} feature columns → {prepared.n_features} inputs"
             f" (one-hot: {prepared.encoder.describe()})"
         )
-    notes = "".join(f"\n{NOTE} {note}" for note in prepared.notes)
+    notes = "".join(f"\n{NOTE} {note}" for note in [*prepared.notes, *_imbalance(config, prepared)])
+    if dataset.classes:
+        what += f" ({class_shares(prepared)} in training)"
     activation = "" if "model.activation" in varied else f", {config.model.activation}"
     network, parameters = " → ".join(map(str, sizes)), f", {n_params} parameters"
     if {"model.width", "model.depth"} & set(varied):
@@ -69,7 +71,8 @@ def describe_setup(
         f" SGD lr {shown('training.lr', f'{t.lr:g}')},"
         f" momentum {shown('training.momentum', f'{t.momentum:g}')},"
         f" batch {shown('training.batch_size', batch_shown)},"
-        f" {shown('training.epochs', t.epochs)} epochs, seed {config.seed}; on {device}{loss}"
+        f" {shown('training.epochs', t.epochs)} epochs{_stopping(config, varied)},"
+        f" seed {config.seed}{_headline(config)}; on {device}{loss}"
     )
 
 
@@ -85,9 +88,66 @@ LOSS_KINDS = {
 def loss_kind(config: Config, task: str) -> str | None:
     """`weighted` or `standardized` where the training loss differs from the unweighted,
     original-unit log_loss or mse the tables show; None where it is that metric."""
-    if task == REGRESSION:
+    if not TASKS[task].classes:  # regression
         return "standardized" if config.data.scale_target else None
     return "weighted" if config.training.class_weight is not None else None
+
+
+# A minority class under this share of the training split (and under half the largest) makes
+# accuracy a poor headline.
+MINORITY_SHARE = 0.20
+SHOWN_CLASSES = 6  # more classes than this show only the largest and the smallest
+
+
+def _shares(prepared: PreparedData) -> list[tuple[str, float]]:
+    import numpy as np
+
+    classes = prepared.dataset.classes or []
+    y = prepared.raw["train"][1].astype(np.int64)
+    counts = np.bincount(y, minlength=len(classes)) / max(len(y), 1)
+    return [(str(c), float(share)) for c, share in zip(classes, counts, strict=True)]
+
+
+def class_shares(prepared: PreparedData) -> str:
+    """The training split's class shares: `94% No, 6% Yes`."""
+    shares = _shares(prepared)
+    if len(shares) > SHOWN_CLASSES:
+        ordered = sorted(shares, key=lambda s: -s[1])
+        shares = [ordered[0], ordered[-1]]
+        return (
+            f"largest {shares[0][1]:.0%} {shares[0][0]}, smallest {shares[1][1]:.0%} {shares[1][0]}"
+        )
+    return ", ".join(f"{share:.0%} {name}" for name, share in shares)
+
+
+def _imbalance(config: Config, prepared: PreparedData) -> list[str]:
+    """A note suggesting another headline metric where accuracy can hide a missed class."""
+    if not prepared.dataset.classes or config.training.headline_metric not in (None, "accuracy"):
+        return []
+    shares = _shares(prepared)
+    name, share = min(shares, key=lambda s: s[1])
+    # Ten even classes are 10% each and not imbalanced: the smallest must also be well short
+    # of the largest.
+    if share >= MINORITY_SHARE or share >= max(s for _, s in shares) / 2:
+        return []
+    return [
+        f"class {name} is {share:.0%} of the training split: accuracy can hide a missed"
+        f" class; consider training.headline_metric: f1 or balanced_accuracy"
+    ]
+
+
+def _stopping(config: Config, varied: list[str]) -> str:
+    if any(key.startswith("training.early_stopping") for key in varied):
+        return ", early stopping varied"
+    stopping = config.training.early_stopping
+    if stopping is None:
+        return ""
+    return f", early stopping on val loss (patience {stopping.patience})"
+
+
+def _headline(config: Config) -> str:
+    name = config.training.headline_metric
+    return f"; headline metric {name}" if name is not None else ""
 
 
 def describe_grid(grid: Grid, *, n_train: int | None = None, processes: int = 1) -> str:

@@ -92,9 +92,13 @@ def plot_by_value(
     ylabel: str,
     title: str,
     log: bool = False,
+    best: int | None = None,
+    baseline: float | None = None,
 ) -> None:
     """A statistic over seeds against each varied key's values, one panel per key; a line per
-    combination of the other keys. Values spanning decades get a log axis.
+    combination of the other keys. Values spanning decades get a log axis. `best`: the index of
+    the record chosen on validation, drawn as a star; `baseline`: a dashed line, what a model
+    that ignores its inputs scores.
 
     `stat` picks a results record's `{"mean", "std", "values"}` (a metric of a split, the
     gradient ratio). On a linear axis it is drawn as mean ± std; on a `log` one (quantities that
@@ -133,6 +137,11 @@ def plot_by_value(
                 for r in rows
             ]
             means = [stat(r)["mean"] for r in rows]
+            chosen = [i for i, r in enumerate(rows) if best is not None and r is results[best]]
+            for i in chosen:
+                ax.plot(position[i], means[i], marker="*", markersize=16, color="gold",
+                        markeredgecolor="black", zorder=5, linestyle="none",
+                        label="best (chosen on validation)")  # fmt: skip
             if not log:
                 stds = [stat(r)["std"] for r in rows]
                 ax.errorbar(position, means, yerr=stds, marker="o", capsize=3, label=rest or None)
@@ -154,6 +163,8 @@ def plot_by_value(
                 f"{', '.join(dict.fromkeys(diverged))}",
                 fontsize=8,
             )
+        if baseline is not None:
+            ax.axhline(baseline, color="gray", linestyle="--", linewidth=1, label="baseline")
         ax.set_xlabel(key + (" (log scale)" if ax.get_xscale() == "log" else ""))
         if log:
             ax.set_yscale("log")
@@ -161,7 +172,7 @@ def plot_by_value(
             spread = "mean, dots: each seed; log scale" if log else "mean ± std over seeds"
             ax.set_ylabel(f"{ylabel}\n({spread})")
         ax.grid(alpha=0.3, which="both")
-        if others:
+        if others or best is not None or baseline is not None:
             ax.legend(fontsize=8)
     fig.suptitle(title)
     plots.save_figure(fig, path)

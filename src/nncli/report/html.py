@@ -30,7 +30,8 @@ FIGURES = {
     " precision; the dotted line is the positive share (calling every row positive).",
     runs.LOSS_CURVES_PLOT: "Loss by epoch per variant: the mean over seeds, the band from min"
     " to max.",
-    runs.METRIC_PLOT: "The headline metric against each varied value (mean ± std over seeds).",
+    runs.METRIC_PLOT: "The headline metric on validation against each varied value (mean ± std"
+    " over seeds): the star is the best, the dashed line the baseline.",
     runs.BOUNDARIES_PLOT: "Each variant's predicted class over the input plane (first seed),"
     " with the training points.",
     runs.FITS_PLOT: "Each variant's learned function (first seed), inside and beyond the training"
@@ -143,12 +144,20 @@ def _train_section(summary: dict) -> str:
         kept.append(f"train and val loss {summary['loss_kind']}")
     parts = [f"<h2>Metrics</h2>\n<p>{escape('; '.join(kept))}</p>"]
     positive = summary.get("positive_class")
+    baseline = summary.get("baseline") or {}
+    blind = [s for s in metrics if s in baseline]  # what a model ignoring its inputs scores
     rows = [
         [_metric_label(name, positive),
-         *(_Number(format_value(metrics[s].get(name), name)) for s in metrics)]
+         *(_Number(format_value(metrics[s].get(name), name)) for s in metrics),
+         *(_Number(format_value(baseline[s].get(name), name)) for s in blind)]
         for name in metric_names(task)
     ]  # fmt: skip
-    parts.append(_table(["metric", *metrics], rows))
+    parts.append(_table(["metric", *metrics, *(f"{s} baseline" for s in blind)], rows))
+    if blind:
+        parts.append(
+            "<p>baseline: what a model that ignores its inputs scores (the training split's"
+            " majority class, or its mean)</p>"
+        )
     classes = [str(c) for c in summary.get("classes", [])]
     at = class_positions(summary.get("class_order"), classes)  # data.class_order, or as kept
     for split, scores in metrics.items():
@@ -174,16 +183,31 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     trained, over its seeds (on `processes` processes)."""
     from nncli.config.keys import variant_label
     from nncli.report.describe import describe_times
+    from nncli.report.tables import format_value
 
     results = summary["results"]
     labels = [r.get("activation") or variant_label(r.get("values", {})) for r in results]
     parts = ["<h2>Results (mean ± std over seeds)</h2>"]
+    best = summary.get("best")
+    if best:
+        chosen = (
+            f"best on {best['split']} {best['metric']} (mean over seeds; test is never used to"
+            f" choose): {best['variant']}"
+            if best.get("variant")
+            else f"no best variant: {best.get('reason', '')}"
+        )
+        notes = [f"{label} {r['chosen']}" for label, r in zip(labels, results, strict=True)
+                 if str(r.get("chosen") or "").startswith("not chosen")]  # fmt: skip
+        parts.append(f"<p>{escape('; '.join([chosen, *notes]))}</p>")
     for split in results[0]["metrics"]:
         names = list(results[0]["metrics"][split])
         rows = [
             [label, *(_Number(_mean_std(r["metrics"][split].get(n), n)) for n in names)]
             for label, r in zip(labels, results, strict=True)
         ]
+        blind = (results[0].get("baseline") or {}).get(split)
+        if blind is not None:
+            rows.append(["baseline", *(_Number(format_value(blind.get(n), n)) for n in names)])
         parts.append(f"<h3>{escape(split)}</h3>")
         kind = summary.get("loss_kind")  # a loss that is not the log_loss or mse shown beside
         labels_ = [f"loss ({kind})" if n == "loss" and kind else

@@ -26,7 +26,9 @@ def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
     validation) split; its confusion matrix; where the run folder is."""
     shown: list[RenderableType] = [metrics_table(result.metrics, result.task,
                                                  title="Metrics by split",
-                                                 positive=result.positive_class)]  # fmt: skip
+                                                 positive=result.positive_class,
+                                                 baseline=result.baseline,
+                                                 headline=result.headline)]  # fmt: skip
     test_split = "test" if "test" in result.metrics else "val"
     if result.classes is not None and not quiet and test_split in result.metrics:
         scores, classes = result.metrics[test_split], result.classes
@@ -46,7 +48,9 @@ def grid_result(
 ) -> list[RenderableType]:
     """The variants side by side; unless `quiet`, how long training took (on `processes`
     processes); where the folder is, and what it holds (`saved`)."""
-    shown_as = {"positive": result.positive_class, "loss_kind": result.loss_kind}
+    headline = result.best["metric"] if result.best else None
+    shown_as = {"positive": result.positive_class, "loss_kind": result.loss_kind,
+                "headline": headline}  # fmt: skip
     if result.kind.varies is not None:  # named by the one key it varies: the activation
         table = Fitted(
             lambda width: comparison_table(result.results, result.task, width=width, **shown_as)

@@ -52,19 +52,30 @@ def metric_label(metric: str, positive: object = None) -> str:
 
 
 def metrics_table(
-    metrics: dict[str, dict], task: str, *, title: str = "Metrics", positive: object = None
+    metrics: dict[str, dict],
+    task: str,
+    *,
+    title: str = "Metrics",
+    positive: object = None,
+    baseline: dict[str, dict] | None = None,
+    headline: str | None = None,
 ) -> Table:
-    """Every metric of the task by split; `positive` names the class a binary task's
-    positive-class metrics score."""
+    """A metric a row, a split a column; `positive` names the class a binary task's
+    positive-class metrics score; with `baseline` (split -> metric -> value), what a model that
+    ignores its inputs scores on the last split beside them; `headline` in bold."""
     table = Table(title=safe(title))
     table.add_column("metric")
     for split in metrics:
         table.add_column(split, justify="right")
+    blind = (baseline or {}).get(list(metrics)[-1]) if metrics else None
+    if blind is not None:
+        table.add_column(f"{list(metrics)[-1]} baseline", justify="right", style="dim")
     for metric in metric_names(task):
-        table.add_row(
-            metric_label(metric, positive),
-            *(format_value(metrics[s].get(metric), metric) for s in metrics),
-        )
+        label = metric_label(metric, positive)
+        cells = [format_value(metrics[s].get(metric), metric) for s in metrics]
+        if blind is not None:
+            cells.append(format_value(blind.get(metric), metric))
+        table.add_row(label, *cells, style="bold" if metric == headline else None)
     return table
 
 
@@ -143,13 +154,20 @@ def _mean_std(
 
 
 def _score_columns(
-    results: list[dict], task: str, positive: object, one: list[bool], kind: str | None
+    results: list[dict],
+    task: str,
+    positive: object,
+    one: list[bool],
+    kind: str | None,
+    headline: str | None = None,
 ) -> list[Column]:
     """Each split's loss (labelled `weighted` or `standardized` where it is not the log_loss
     or mse a user would compute) and the last split's headline and next metric; at 80 columns
     the headline and the losses before the rest (report.html and --json have every metric)."""
     splits = list(results[0]["metrics"])
-    headline, *others = metric_names(task)[:2]
+    names = metric_names(task)
+    headline = headline if headline in names else names[0]
+    others = [next(n for n in names if n != headline)]
     loss = "loss" + (f" ({kind})" if kind else "")
     losses = [
         Column(f"{s} {loss}", [_mean_std(r["metrics"][s]["loss"], single=o)
@@ -176,6 +194,7 @@ def comparison_table(
     positive: object = None,
     width: int | None = None,
     loss_kind: str | None = None,
+    headline: str | None = None,
 ) -> Table:
     """One row per activation: mean ± std over seeds, and what the gradients did; in `width`
     characters, the columns that fit (all when None)."""
@@ -193,7 +212,7 @@ def comparison_table(
         short.append(brief)
     columns = [
         Column("activation", [r["activation"] for r in results], justify="left"),
-        *_score_columns(results, task, positive, one, loss_kind),
+        *_score_columns(results, task, positive, one, loss_kind, headline),
         Column("best epoch", [_mean_std(r["best_epoch"], 1, single=o)
                               for r, o in zip(results, one, strict=True)], priority=5),
         Column("grad first/out", [f"{r['grad_ratio']['mean']:.2e}"
@@ -205,7 +224,10 @@ def comparison_table(
                              for r, o in zip(results, one, strict=True)], priority=7),
         Column("learned", learned, priority=1, justify="left", short=short),
     ]  # fmt: skip
-    return build_table("Activations compared (mean ± std over seeds)", columns, width)
+    table = build_table("Activations compared (mean ± std over seeds)", columns, width)
+    table.caption = choice_caption(results, [r["activation"] for r in results])
+    table.caption_justify = "left"
+    return table
 
 
 def sweep_table(
@@ -216,6 +238,7 @@ def sweep_table(
     positive: object = None,
     width: int | None = None,
     loss_kind: str | None = None,
+    headline: str | None = None,
 ) -> Table:
     """One row per variant: its values, mean ± std over seeds per split, and how it went; in
     `width` characters, the columns that fit (all when None)."""
@@ -228,14 +251,35 @@ def sweep_table(
     columns = [
         *(Column(short_key(k, varied), [shown_value(r["values"][k]) for r in results],
                  justify="left") for k in varied),
-        *_score_columns(results, task, positive, one, loss_kind),
+        *_score_columns(results, task, positive, one, loss_kind, headline),
         Column("best epoch", [_mean_std(r["best_epoch"], 1, single=o)
                               for r, o in zip(results, one, strict=True)], priority=5),
         Column("learned", [f"{r['learned']}/{len(r['seeds'])}" for r in results], priority=1),
         Column("diverged (seed: epoch, step)", diverged, priority=1, justify="left",
                short=short),
     ]  # fmt: skip
-    return build_table("Sweep (mean ± std over seeds)", columns, width)
+    table = build_table("Sweep (mean ± std over seeds)", columns, width)
+    labels = [", ".join(f"{short_key(k, varied)}={shown_value(r['values'][k])}" for k in varied)
+              for r in results]  # fmt: skip
+    table.caption = choice_caption(results, labels)
+    table.caption_justify = "left"
+    return table
+
+
+def _is_best(record: dict) -> bool:
+    return str(record.get("chosen") or "").startswith("best")
+
+
+def choice_caption(results: list[dict], labels: list[str]) -> str | None:
+    """Which variant is best and on what (never test), and why any other was never a candidate."""
+    lines = [
+        f"{label}: {note}" if note.startswith("best") else f"{label} {note}"
+        for label, r in zip(labels, results, strict=True)
+        if (note := r.get("chosen"))
+    ]
+    if results and not any(_is_best(r) for r in results) and "chosen" in results[0]:
+        lines.insert(0, "no best variant: none beat the baseline without diverging")
+    return "\n".join(lines) or None
 
 
 def datasets_table() -> Table:

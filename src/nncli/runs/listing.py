@@ -41,7 +41,7 @@ def list_runs(
     for run_json in directory.glob(f"*/{RUN_FILE}"):
         run_dir = run_json.parent
         try:
-            found.append(_run_record(run_dir, run_json))
+            found.append(_run_record(run_dir, run_json, sort))
         except (UsageError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
             # Not a readable run folder: skip it, and say so, rather than fail the listing.
             if on_skipped is not None:
@@ -75,7 +75,7 @@ def list_runs(
         from nncli.metrics import METRICS
 
         sign = -1 if sort in METRICS and METRICS[sort].higher_is_better else 1
-        records.sort(key=lambda r: _sort_key(r["metrics"].get(sort), sign))
+        records.sort(key=lambda r: _sort_key(r["chosen_value"], sign))
     return records
 
 
@@ -157,10 +157,15 @@ def _sort_key(value: object, sign: int) -> tuple[bool, float]:
     return (number is None, sign * (number or 0))
 
 
-def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
+def _value(value: object) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _run_record(run_dir: Path, run_json: Path, sort: str | None) -> tuple[dict, dict]:
     """What `nncli runs` shows of one folder, and its config; raises on anything malformed."""
     from nncli.metrics import DETAILS, headline_metric
     from nncli.tasks import TASKS
+    from nncli.train.choice import choice_split
 
     status = read_json_mapping(run_json)
     # As JSON holds it: a foreign file's YAML dates become text, as --json must print them.
@@ -173,18 +178,29 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
         raise UsageError(f"{kind.summary_file}: field task is not a task: {excerpt(task)}")
     activation = config.get("model", {}).get("activation")
     varied = []  # a grid's keys with several values: its config.yaml holds only the base value
-    if not kind.single_model:  # no single model: show the best variant's means
+    headline = summary.get("headline") or (headline_metric(task) if task else None)
+    chosen_by = sort if sort is not None else headline
+    if not kind.single_model:  # no single model: show the chosen variant's means
         results = summary.get("results", [])
         if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
             raise UsageError(f"{kind.summary_file}: field results is not a list of mappings")
-        best, metrics = _best_variant(results, task)
-        activation = f"{kind.name}, best: {best}" if best else kind.name
+        if results and chosen_by not in results[0].get("metrics", {}).get("train", {}):
+            chosen_by = headline  # sorted by a metric this grid lacks: it sorts last, as it is
+        best, metrics, why = _best_variant(results, task, chosen_by)
+        split_of = choice_split(metrics) if metrics else "val"
+        shown = f"best on {split_of} {chosen_by}: {best}" if best else f"no best: {why}"
+        activation = f"{kind.name}, {shown}" if best or why else kind.name
         varied = [kind.varies] if kind.varies else summary.get("varied", [])
         if not isinstance(varied, list) or not all(isinstance(key, str) for key in varied):
             raise TypeError("varied is not a list of keys")
     if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
         raise UsageError(f"{kind.summary_file}: field metrics is not a mapping of splits")
     split = "test" if "test" in metrics else "val" if "val" in metrics else "train"
+    # What --sort orders by: validation (else training); a record with neither (one written by
+    # hand, or by an older nncli) its only split.
+    chosen_on = choice_split(metrics) if metrics else None
+    if chosen_on is not None and chosen_on not in metrics:
+        chosen_on = split
     record = {
         "run": run_dir.name,
         "path": str(run_dir),
@@ -196,8 +212,12 @@ def _run_record(run_dir: Path, run_json: Path) -> tuple[dict, dict]:
         "activation": activation,
         "epochs_run": summary.get("epochs_run"),
         "split": split if metrics else None,
-        "headline": headline_metric(task) if task else None,
+        "headline": headline,
         "metrics": {k: v for k, v in metrics.get(split, {}).items() if k not in DETAILS},
+        "chosen_on": chosen_on,
+        "chosen_value": _value(metrics.get(chosen_on, {}).get(sort or headline))
+        if chosen_on
+        else None,
         "device": status.get("device"),
         "varied": list(varied),
     }
@@ -230,32 +250,26 @@ def _check_types(record: dict, run_dir: Path, summary_file: str) -> None:
             raise UsageError(f"{summary_file}: field metrics.{split}.{metric} is not a number")
 
 
-def _best_variant(results: list, task: str | None) -> tuple[str | None, dict]:
-    """A sweep's or comparison's variant with the best mean headline test (or last) metric,
-    and its mean metrics by split."""
+def _best_variant(
+    results: list, task: str | None, metric: str | None
+) -> tuple[str | None, dict, str | None]:
+    """A sweep's or comparison's variant chosen on validation by `metric` (`train/choice.py`,
+    as training chose it), its mean metrics by split, and, when none may be best, why."""
     from nncli.config.keys import variant_label
-    from nncli.metrics import METRICS, headline_metric
+    from nncli.train.choice import choose_best
 
-    if not task or not results:
-        return None, {}
-    headline = headline_metric(task)
-    sign = -1 if METRICS[headline].higher_is_better else 1
-
-    def means(record: dict) -> dict:
-        return {
-            split: {name: stats.get("mean") for name, stats in by_metric.items()}
-            for split, by_metric in record.get("metrics", {}).items()
-        }
-
-    def score(record: dict) -> tuple[bool, float]:
-        by_split = means(record)
-        split = next((s for s in ("test", "val", "train") if s in by_split), None)
-        value = by_split.get(split, {}).get(headline) if split else None
-        return (value is None, sign * (value or 0.0))
-
-    best = min(results, key=score)
+    if not task or not results or metric is None:
+        return None, {}, None
+    choice = choose_best(results, metric)
+    if choice["index"] is None:
+        return None, {}, "none beat the baseline without diverging"
+    best = results[choice["index"]]
+    means = {
+        split: {name: stats.get("mean") for name, stats in by_metric.items()}
+        for split, by_metric in best.get("metrics", {}).items()
+    }
     label = best.get("activation") or variant_label(best.get("values", {}))
-    return str(label), means(best)
+    return str(label), means, None
 
 
 def _mapping(value: object) -> dict:

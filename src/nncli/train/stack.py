@@ -23,6 +23,8 @@ from nncli.model.card import ModelCard
 from nncli.model.diagnostics import dead_fraction, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
 from nncli.tasks import TASKS
+from nncli.train.baseline import baseline_metrics
+from nncli.train.choice import beats, choice_split, headline_of
 from nncli.train.devices import matmul_precision, resolve_device
 from nncli.train.engine import fit
 from nncli.train.losses import input_blind_loss, single_loss
@@ -38,10 +40,6 @@ from nncli.train.state import (
 )
 from nncli.train.threads import stack_threads, torch_threads
 
-# A model "learned" when its training loss is at least this fraction below the loss of the best
-# input-blind guess (the class frequencies, or the mean target): beating a coin is not enough.
-LEARNED_IMPROVEMENT = 0.10
-
 
 @dataclass
 class ModelFit:
@@ -54,6 +52,9 @@ class ModelFit:
     metrics: dict[str, dict]  # split -> the task's metrics (all None for a diverged model)
     losses: dict[str, float | None]  # split -> loss (cross-entropy, or MSE on the scaled target)
     baseline_loss: float  # training loss of the best prediction that ignores the inputs
+    # split -> metric -> what the input-blind model scores (`baseline_metrics`)
+    baseline: dict[str, dict]
+    headline: str  # the metric `learned` and a grid's choice read (`training.headline_metric`)
     dead_fraction: float | None = None  # with diagnostics only
     saturated_fraction: float | None = None
     # Wall-clock seconds its stack took to train (shared by the stack's models); None for a stack
@@ -62,8 +63,52 @@ class ModelFit:
 
     @property
     def learned(self) -> bool:
-        final = self.losses.get("train")
-        return final is not None and final <= (1 - LEARNED_IMPROVEMENT) * self.baseline_loss
+        """Whether it beats the input-blind baseline on the headline metric, on validation (on
+        training where there is no validation split), and a classifier answers more than one
+        class there (a constant answer can beat the training majority by luck of the split):
+        a falling loss is not enough."""
+        split = choice_split(self.metrics)
+        value = self.metrics[split].get(self.headline)
+        baseline = self.baseline[split].get(self.headline)
+        if value is None or baseline is None or self._only_class(split) is not None:
+            return False
+        return beats(value, baseline, self.headline)
+
+    def _only_class(self, split: str) -> object | None:
+        """The one class a classifier predicts on `split`, if it predicts only one."""
+        matrix = self.metrics[split].get("confusion_matrix")
+        if not matrix or len(matrix) < 2:
+            return None
+        predicted = [sum(column) for column in zip(*matrix, strict=True)]  # (C,)
+        if sum(n > 0 for n in predicted) != 1:
+            return None
+        return (self.card.classes or [])[predicted.index(max(predicted))]
+
+    def baseline_warning(self) -> str | None:
+        """A line for a model no better than ignoring its inputs, or a classifier that answers
+        one class only, naming both numbers; None for one that learned."""
+        split = choice_split(self.metrics)
+        value = self.metrics[split].get(self.headline)
+        baseline = self.baseline[split].get(self.headline)
+        if value is None or baseline is None:
+            return None
+        numbers = f"{split} {self.headline} {value:.4f}, baseline {baseline:.4f}"
+        classifier = "confusion_matrix" in self.metrics[split]
+        blind = "always answering the training split's majority class" if classifier else (
+            "always answering the training split's mean"
+        )  # fmt: skip
+        only = self._only_class(split)
+        if only is not None:
+            return (
+                f"the model predicts one class only ({only}) on the {split} split ({numbers},"
+                f" what {blind} scores)"
+            )
+        if not beats(value, baseline, self.headline):
+            return (
+                f"the model does not beat a model that ignores its inputs ({numbers}, what"
+                f" {blind} scores)"
+            )
+        return None
 
     @property
     def grad_ratio(self) -> float | None:
@@ -210,6 +255,8 @@ def measure_stack(
     (`class_weights`) are the stack's, computed once: its models share data and shapes."""
     tensors = {split: prepared.tensors(split, torch.device("cpu")) for split in prepared.raw}
     baseline = input_blind_loss(*tensors["train"], prepared.task, weight)
+    blind = baseline_metrics(prepared, card.positive)
+    headline = headline_of(configs[0].training.headline_metric, prepared.task)
     fits = []
     for config, net, record in zip(configs, nets, records, strict=True):
         net = net.eval()
@@ -222,6 +269,8 @@ def measure_stack(
             metrics={s: model_card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
             losses=_losses(net, tensors, prepared.task, weight),
             baseline_loss=baseline,
+            baseline=blind,
+            headline=headline,
         )
         if diagnostics:
             x_train, activation = tensors["train"][0], config.model.activation

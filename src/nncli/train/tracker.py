@@ -87,7 +87,14 @@ class Tracker:
                     best[index] = param.detach()[index]
 
     def finish(self, records: list[ModelRecord]) -> None:
-        """Restore each early-stopping model's best weights; say which epoch each one kept."""
+        """Restore each early-stopping model's best weights; say which epoch each one kept.
+
+        A model that diverged keeps its non-finite weights, early stopping or not: its best
+        epoch's may be finite but huge, and a diverged model is reported as having no metrics.
+        """
+        for i, record in enumerate(records):
+            if record.diverged is not None:
+                self.early_stopping[i] = False
         restore = [i for i, stopping in enumerate(self.early_stopping) if stopping]
         if restore:
             index = torch.tensor(restore)
