@@ -279,7 +279,20 @@ def choice_caption(results: list[dict], labels: list[str]) -> str | None:
     ]
     if results and not any(_is_best(r) for r in results) and "chosen" in results[0]:
         lines.insert(0, "no best variant: none beat the baseline without diverging")
+    lines += _baseline_line(results)
     return "\n".join(lines) or None
+
+
+def _baseline_line(results: list[dict]) -> list[str]:
+    """What a model that ignores its inputs scores on the last split: what every row must beat
+    (a summary written before baselines were recorded has none)."""
+    baseline = results[0].get("baseline") if results else None
+    if not isinstance(baseline, dict) or not baseline:
+        return []
+    split = list(baseline)[-1]
+    scores = ", ".join(f"{m} {format_value(v, m)}" for m, v in list(baseline[split].items())[:3]
+                       if isinstance(v, int | float))  # fmt: skip
+    return [f"baseline (a model that ignores its inputs) on {split}: {scores}"] if scores else []
 
 
 def datasets_table() -> Table:
