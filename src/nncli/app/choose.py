@@ -9,8 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nncli.errors import UsageError, excerpt, excerpts
-from nncli.fileio import read_regular_bytes
-from nncli.runs.layout import CHECKPOINT_FILE, MODELS_CSV_FILE, MODELS_DIR, model_file
+from nncli.fileio import read_json_mapping, read_regular_bytes
+from nncli.runs.layout import (
+    CHECKPOINT_FILE,
+    MODELS_CSV_FILE,
+    MODELS_DIR,
+    SUMMARY_FILE,
+    model_file,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ def model_in_folder(
         return folder / CHECKPOINT_FILE, None
     variants = read_variants(folder)
     if variant is None:
-        chosen, why = best_variant(variants)
+        chosen, why = chosen_in_summary(folder, variants) or best_variant(variants)
     else:
         found = [v for v in variants if v.label == variant]
         if not found:
@@ -67,8 +73,7 @@ def best_variant(variants: list[GridVariant]) -> tuple[GridVariant, str]:
     """The variant with the lowest mean validation loss (training loss without a validation
     split) among those that diverged on no seed, and why it was chosen.
 
-    The one place `evaluate` and `predict` choose a grid's variant; a sweep's own choice of its
-    best variant (grid/summary.py) may replace it."""
+    For folders whose summary records no choice of its own (`chosen_in_summary`)."""
     kept = [v for v in variants if not v.diverged and _mean(v.losses) is not None]
     if not kept:
         raise UsageError("every variant of this folder diverged; name one with --variant")
@@ -76,6 +81,23 @@ def best_variant(variants: list[GridVariant]) -> tuple[GridVariant, str]:
     skipped = len(variants) - len(kept)
     extra = f", {skipped} diverged variant(s) left out" if skipped else ""
     return best, f"the best variant: lowest mean {best.split} loss over its seeds{extra}"
+
+
+def chosen_in_summary(folder: Path, variants: list[GridVariant]) -> tuple[GridVariant, str] | None:
+    """The variant the grid itself chose on validation (summary.json's `chosen` notes, written by
+    grid/summary.py), when its summary records one; None for an older folder or none chosen."""
+    try:
+        summary = read_json_mapping(folder / SUMMARY_FILE)
+    except (OSError, UsageError, ValueError):
+        return None
+    results = summary.get("results")
+    if not isinstance(results, list) or len(results) != len(variants):
+        return None
+    for record, candidate in zip(results, variants, strict=True):
+        note = record.get("chosen") if isinstance(record, dict) else None
+        if isinstance(note, str) and note.startswith("best"):
+            return candidate, f"the variant the grid chose: {note}"
+    return None
 
 
 def _mean(values: list[float | None]) -> float | None:

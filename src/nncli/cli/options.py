@@ -87,8 +87,7 @@ VariantOption = Annotated[
         "--variant",
         metavar="LABEL",
         help="In a sweep or comparison folder: the variant, as its models' files name it"
-        " (lr=0.1_width=8); default: the lowest mean validation loss among the variants that"
-        " diverged on no seed.",
+        " (lr=0.1_width=8); default: the variant the grid chose on validation.",
     ),
 ]
 SeedOption = Annotated[
