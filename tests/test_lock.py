@@ -106,3 +106,17 @@ def test_the_holder_of_a_live_lock_is_known_and_a_released_one_is_free(config, t
     finally:
         folder.release()
     assert lock.holder(folder.path) is None
+
+
+def test_runs_shows_a_running_folder_whose_process_is_gone_as_killed(config, tmp_path):
+    from nncli.runs.listing import list_runs
+
+    runs = tmp_path / "runs"
+    live = RunFolder.create(config, runs / "live", kind=TRAIN)
+    try:
+        gone = RunFolder.create(config, runs / "gone", kind=TRAIN)
+        gone.release()  # as when its process was killed with -9: run.json still says running
+        statuses = {r["run"]: r["status"] for r in list_runs(runs)}
+        assert statuses == {"live": "running", "gone": "killed"}
+    finally:
+        live.release()

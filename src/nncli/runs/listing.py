@@ -10,6 +10,7 @@ from pathlib import Path
 from nncli.config.loading import read_yaml_mapping
 from nncli.errors import UsageError, excerpt, excerpts
 from nncli.fileio import read_json_mapping
+from nncli.runs import lock
 from nncli.runs.layout import CONFIG_FILE, RUN_FILE, TRAIN, run_kind
 
 # Config keys never shown as a difference between runs: they name or place a run, or have their
@@ -206,7 +207,7 @@ def _run_record(run_dir: Path, run_json: Path, sort: str | None) -> tuple[dict, 
         "path": str(run_dir),
         "kind": status.get("kind", TRAIN.name),
         "created": status.get("created"),
-        "status": status.get("status"),
+        "status": _live_status(status.get("status"), run_dir),
         "task": task,
         "source": Path(str(config.get("data", {}).get("source", ""))).name or None,
         "activation": activation,
@@ -284,3 +285,11 @@ def _read_json(path: Path) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     return read_yaml_mapping(path, follow_symlinks=False) if path.exists() else {}
+
+
+def _live_status(recorded: object, run_dir: Path) -> object:
+    """run.json's status, unless it says `running` while no process holds the folder's lock:
+    its process was killed (-9, a lost machine) before it could record how it ended."""
+    if recorded == "running" and lock.abandoned(run_dir):
+        return "killed"
+    return recorded

@@ -101,6 +101,24 @@ def holder(path: Path) -> int | None:
     return None
 
 
+def abandoned(path: Path) -> bool:
+    """Whether no live process holds the folder's lock: known only when the lock file is
+    missing, or can be opened and taken (an unreadable one says nothing, so False)."""
+    try:
+        fd = _open_existing(path)
+    except FileNotFoundError:
+        return True
+    except UsageError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def _open_existing(path: Path) -> int:
     """The folder's lock file, opened only if it is a regular file with one link."""
     lock_file = path / LOCK_FILE
