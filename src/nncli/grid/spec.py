@@ -214,6 +214,7 @@ def _refuse_same_models(models: list[GridModel], flag: str) -> None:
 def _labels(keys: list[str], values: list[dict[str, Any]], models: list[GridModel]) -> list[str]:
     """One unique, file-name-safe label per model."""
     labels: list[str] = []
+    taken: set[str] = set()  # a set, so that a grid of many models is labelled in linear time
     for model in models:
         parts = []
         for key, value in values[model.variant].items():
@@ -225,10 +226,11 @@ def _labels(keys: list[str], values: list[dict[str, Any]], models: list[GridMode
                 parts.append(f"{short_key(key, keys)}={shown_value(value)}")
         label = f"{_safe('_'.join(parts) or 'model')[:150]}-seed{model.seed}"
         unique, n = label, 1
-        while unique in labels:  # two values that only differ where _safe cuts or replaces
+        while unique in taken:  # two values that only differ where _safe cuts or replaces
             n += 1
             unique = f"{label}-{n}"
         labels.append(unique)
+        taken.add(unique)
     return labels
 
 
