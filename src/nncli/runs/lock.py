@@ -86,10 +86,11 @@ def unlock(fd: int) -> None:
 
 
 def holder(path: Path) -> int | None:
-    """The pid of the live process that holds the folder's lock, if one does."""
+    """The pid of the live process that holds the folder's lock (0 when it wrote none), or None
+    when none does; a lock file that cannot be used is a UsageError."""
     try:
         fd = _open_existing(path)
-    except (FileNotFoundError, UsageError):
+    except FileNotFoundError:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -102,21 +103,12 @@ def holder(path: Path) -> int | None:
 
 
 def abandoned(path: Path) -> bool:
-    """Whether no live process holds the folder's lock: known only when the lock file is
-    missing, or can be opened and taken (an unreadable one says nothing, so False)."""
+    """Whether no live process holds the folder's lock; an unusable lock file says nothing,
+    so False."""
     try:
-        fd = _open_existing(path)
-    except FileNotFoundError:
-        return True
+        return holder(path) is None
     except UsageError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
 
 
 def _open_existing(path: Path) -> int:
