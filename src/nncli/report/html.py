@@ -12,9 +12,13 @@ import base64
 from html import escape
 from pathlib import Path
 
+from nncli.config.keys import variant_label
 from nncli.errors import UsageError
 from nncli.fileio import JSON_LIMIT, atomic_write_text, read_regular_bytes
+from nncli.metrics import PER_CLASS, metric_names
+from nncli.report.describe import describe_times
 from nncli.report.inputs import read_figures, read_grid_summary, read_status, read_train_summary
+from nncli.report.tables import class_positions, format_value, metric_label
 from nncli.runs import layout as runs
 
 # What each figure shows, in the order the page shows them; any other PNG follows by name.
@@ -130,9 +134,6 @@ def _facts(status: dict, kind: str) -> str:
 
 
 def _train_section(summary: dict) -> str:
-    from nncli.metrics import PER_CLASS, metric_names
-    from nncli.report.tables import class_positions, format_value
-
     task, metrics = summary.get("task", ""), summary.get("metrics", {})
     kept = [
         f"{label} {summary[key]}"
@@ -147,7 +148,7 @@ def _train_section(summary: dict) -> str:
     baseline = summary.get("baseline") or {}
     blind = [s for s in metrics if s in baseline]  # what a model ignoring its inputs scores
     rows = [
-        [_metric_label(name, positive),
+        [metric_label(name, positive),
          *(_Number(format_value(metrics[s].get(name), name)) for s in metrics),
          *(_Number(format_value(baseline[s].get(name), name)) for s in blind)]
         for name in metric_names(task)
@@ -181,10 +182,6 @@ def _train_section(summary: dict) -> str:
 def _grid_section(summary: dict, processes: int = 1) -> str:
     """A sweep's or comparison's results: a table of metrics per split, then how each variant
     trained, over its seeds (on `processes` processes)."""
-    from nncli.config.keys import variant_label
-    from nncli.report.describe import describe_times
-    from nncli.report.tables import format_value
-
     results = summary["results"]
     labels = [r.get("activation") or variant_label(r.get("values", {})) for r in results]
     parts = ["<h2>Results (mean ± std over seeds)</h2>"]
@@ -211,7 +208,7 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
         parts.append(f"<h3>{escape(split)}</h3>")
         kind = summary.get("loss_kind")  # a loss that is not the log_loss or mse shown beside
         labels_ = [f"loss ({kind})" if n == "loss" and kind else
-                   _metric_label(n, summary.get("positive_class")) for n in names]  # fmt: skip
+                   metric_label(n, summary.get("positive_class")) for n in names]  # fmt: skip
         parts.append(_table(["variant", *labels_], rows))
     columns = {
         "seeds": lambda r: " ".join(map(str, r["seeds"])),
@@ -238,19 +235,11 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
 def _mean_std(
     stats: dict | None, metric: str = "", *, digits: int = 4, scientific: bool = False
 ) -> str:
-    from nncli.report.tables import format_value
-
     if not stats or stats.get("mean") is None:
         return format_value(None, metric)
     if scientific:
         return f"{stats['mean']:.2e} ± {stats['std']:.1e}"
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
-
-
-def _metric_label(name: str, positive: object = None) -> str:
-    from nncli.report.tables import metric_label
-
-    return metric_label(name, positive)
 
 
 class _Number(str):
