@@ -90,6 +90,14 @@ def module_grid_config(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def figures_drawn_in_process(monkeypatch) -> None:
+    """Figures drawn where they are asked for, not in worker processes: a worker's start (an
+    interpreter and matplotlib) would cost most tests more than their run, and monkeypatched
+    plot functions act only in this process. tests/test_drawing.py draws in workers."""
+    monkeypatch.setenv("NNCLI_FIGURE_WORKERS", "0")
+
+
 @pytest.fixture
 def unrendered_plots(monkeypatch) -> None:
     """Figures built as usual but not rendered to PNG, which is most of a small run's time: for

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nncli.report import curves, gridplots, plots
+from nncli.report import curves, gridplots, learned, plots
 
 
 @pytest.fixture
@@ -64,9 +64,9 @@ def test_decision_boundaries_name_the_features_and_each_class_in_its_own_colour(
     x = rng.uniform(-3, 3, size=(300, 2))
     y = np.digitize(x[:, 0], [-1.0, 1.0])
     models = [("lr=0.1", three_classes), ("lr=0.5", two_classes_far_apart), ("lr=1", three_classes)]
-    plots.plot_decision_boundaries(
+    learned.plot_decision_boundaries(
         tmp_path / "b.png",
-        models,
+        *learned.boundary_regions(models, x),
         x,
         y,
         title="blobs: decision boundaries",
@@ -155,7 +155,7 @@ def test_gradient_figures_show_every_layer_of_the_deepest_variant_on_log_axes(fi
         tmp_path / "r.png",
         results,
         ["model.depth", "model.activation"],
-        stat=lambda r: r["grad_ratio"],
+        stats=[r["grad_ratio"] for r in results],
         ylabel="first / output",
         title="deep_moons: how much gradient reaches the first layer",
         log=True,
@@ -175,8 +175,14 @@ def test_gradient_figures_show_every_layer_of_the_deepest_variant_on_log_axes(fi
 def test_function_fits_of_several_models_share_one_legend_beside_the_panel(figures, tmp_path):
     x = np.linspace(-np.pi, np.pi, 50)[:, None]
     models = [(f"width={w}", lambda g, w=w: np.sin(g[:, 0]) * w / 8) for w in (1, 2, 8)]
-    plots.plot_function_fit(
-        tmp_path / "fits.png", models, x, np.sin(x[:, 0]), title="sine", feature="x", target="y"
+    learned.plot_function_fit(
+        tmp_path / "fits.png",
+        *learned.fit_curves(models, x),
+        x,
+        np.sin(x[:, 0]),
+        title="sine",
+        feature="x",
+        target="y",
     )
     (fig,) = figures
     (legend,) = fig.legends

@@ -83,7 +83,9 @@ def run_train(
             baseline=model.baseline,
             headline=model.headline,
         )
-        write_train_outputs(run.folder.path, config, prepared, model, result.summary())
+        write_train_outputs(
+            run.folder.path, config, prepared, model, result.summary(), session.figures
+        )
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
         run.folder.finish(epochs_run=model.record.epochs_run)
     return result
@@ -180,6 +182,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
             rows=rows,
             title=title,
             diagnostics=run.diagnostics,
+            drawer=session.figures,
         )
         if all_failed(results):  # nothing to resume: the partial models are in the results
             shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)

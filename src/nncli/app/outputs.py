@@ -5,22 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import os
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from nncli.app.figures import grid_figures, train_figures
 from nncli.config.data import looks_like_path
-from nncli.config.keys import variant_label
 from nncli.config.schema import Config
 from nncli.errors import WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, to_json
-from nncli.metrics import DETAILS, headline_metric
-from nncli.report import curves, gridplots, plots
+from nncli.metrics import DETAILS
 from nncli.report import html as htmlreport
+from nncli.report.drawing import Drawer
 from nncli.runs import layout as runs
-from nncli.tasks import TASKS
 
 if TYPE_CHECKING:
     from nncli.data.prepared import PreparedData
@@ -80,79 +76,28 @@ def _csv(rows: list[dict], *, header: bool = True) -> str:
     return buffer.getvalue()
 
 
-def loss_name(prepared: PreparedData) -> str:
-    name = TASKS[prepared.task].loss_name
-    if not TASKS[prepared.task].classes and prepared.target_scaler is not None:
-        name += " (standardized target)"
-    return name
-
-
 def write_train_outputs(
-    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
+    run_dir: Path,
+    config: Config,
+    prepared: PreparedData,
+    model: ModelFit,
+    summary: dict,
+    drawer: Drawer | None = None,
 ) -> None:
     """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
-    errors.png, and fit.png for one feature; report.html."""
+    errors.png, and fit.png for one feature; report.html. The `drawer` draws the figures (in
+    its workers, while this writes the rest); without one they are drawn here."""
     from nncli.runs.checkpoint import save_checkpoint  # torch: the model is trained
 
+    drawer = drawer or Drawer()
+    train_figures(drawer, run_dir, config, prepared, model)
     save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
     atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
     write_history(run_dir / runs.HISTORY_FILE, model.record.history)
     atomic_write_json(run_dir / runs.METRICS_FILE, summary)
-    plots.plot_learning_curves(
-        run_dir / runs.LOSS_PLOT_FILE,
-        model.record.history,
-        title=f"{config.name}: {config.model.activation}, depth {config.model.depth}",
-        loss_name=loss_name(prepared),
-        metric=headline_metric(prepared.task),  # the one history.csv tracks every epoch
-        kept_epoch=model.record.kept_epoch,
-        log=not TASKS[prepared.task].classes,
-    )
-    if not TASKS[prepared.task].classes:
-        _regression_figures(run_dir, config, prepared, model)
-    elif len(prepared.dataset.classes or []) == 2:
-        _binary_figures(run_dir, config, prepared, model)
+    drawer.wait()
     htmlreport.write_report(run_dir)  # last: it embeds the figures
-
-
-def _binary_figures(run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit) -> None:
-    """roc.png and precision_recall.png on test (val, else train, without one); none where the
-    split holds one class only or the model's outputs are not finite."""
-    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
-    x, y = prepared.raw[split]
-    positive, classes = model.card.positive, prepared.dataset.classes or []
-    score = model.card.predict_raw(model.net, x)[:, positive]  # (N,) the positive class's
-    is_positive = y == positive
-    if is_positive.all() or not is_positive.any() or not np.isfinite(score).all():
-        return
-    title = f"{config.name or 'run'}: {split} split, positive class {classes[positive]}"
-    curves.plot_roc(run_dir / runs.ROC_PLOT_FILE, is_positive, score, title=title)
-    curves.plot_precision_recall(run_dir / runs.PR_PLOT_FILE, is_positive, score, title=title)
-
-
-def _regression_figures(
-    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
-) -> None:
-    """errors.png, and fit.png for one feature."""
-    split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
-    x, y = prepared.raw[split]
-    plots.plot_regression_errors(
-        run_dir / runs.ERRORS_PLOT_FILE,
-        y,
-        model.card.predict_raw(model.net, x),
-        split=split,
-        target=prepared.dataset.target_name,
-        mape=model.metrics[split]["mape"],
-    )
-    if prepared.n_features == 1:
-        plots.plot_function_fit(
-            run_dir / runs.FIT_PLOT_FILE,
-            [("network", partial(model.card.predict_raw, model.net))],
-            *prepared.raw["train"],
-            title=config.name or "fit",
-            feature=prepared.dataset.feature_names[0],
-            target=prepared.dataset.target_name,
-        )
 
 
 def split_record(config: Config, prepared: PreparedData) -> dict:
@@ -176,10 +121,15 @@ def write_grid_outputs(
     rows: list[dict],
     title: str,
     diagnostics: bool,
+    drawer: Drawer | None = None,
 ) -> None:
-    """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html."""
+    """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html.
+    The `drawer` draws the figures (in its workers, while this writes the rest); without one
+    they are drawn here."""
     from nncli.runs.checkpoint import save_checkpoint  # torch: the models are trained
 
+    drawer = drawer or Drawer()
+    grid_figures(drawer, out_dir, grid, prepared, fits, results, summary, title, diagnostics)
     atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
     atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
     atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
@@ -192,82 +142,8 @@ def write_grid_outputs(
         save_checkpoint(
             out_dir / runs.MODELS_DIR / runs.model_file(label), model_fit.net, model_fit.card
         )
-    labels = [variant_label(values) for values in grid.values]
-    gridplots.plot_loss_bands(
-        out_dir / runs.LOSS_CURVES_PLOT, _histories(grid, fits, labels), title=title
-    )
-    if grid.varied:  # on the split the best variant was chosen on, never test
-        best = summary.get("best") or {}
-        split, metric = best.get("split", "val"), best.get("metric", fits[0].headline)
-        chosen = next(
-            (i for i, r in enumerate(results) if str(r.get("chosen")).startswith("best")), None
-        )
-        gridplots.plot_by_value(
-            out_dir / runs.METRIC_PLOT,
-            results,
-            grid.varied,
-            stat=lambda r: r["metrics"][split][metric],
-            ylabel=f"{split} {metric}",
-            title=f"{title}: {split} {metric}",
-            best=chosen,
-            baseline=fits[0].baseline.get(split, {}).get(metric),
-        )
-    if diagnostics:
-        norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
-        gridplots.plot_grad_norms(
-            out_dir / runs.GRAD_NORMS_PLOT, norms, title=f"{title}: gradient by layer"
-        )
-        if grid.varied:
-            gridplots.plot_by_value(
-                out_dir / runs.GRAD_RATIO_PLOT,
-                results,
-                grid.varied,
-                stat=lambda r: r["grad_ratio"],
-                ylabel="first layer's gradient / output layer's",
-                title=f"{title}: how much gradient reaches the first layer",
-                log=True,
-            )
-    activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
-    if "model.activation" in grid.varied:
-        plots.plot_activations(out_dir / runs.ACTIVATIONS_PLOT, activations)
-    x, y = prepared.raw["train"]
-    first_seed = [
-        (labels[m.variant], partial(f.card.predict_raw, f.net))
-        for m, f in zip(grid.models, fits, strict=True)
-        if m.seed == grid.seeds(m.variant)[0]
-    ][:20]
-    if not TASKS[prepared.task].classes and x.shape[1] == 1:
-        plots.plot_function_fit(
-            out_dir / runs.FITS_PLOT,
-            first_seed[:10],
-            x,
-            y,
-            title=f"{title} (first seed)",
-            feature=prepared.dataset.feature_names[0],
-            target=prepared.dataset.target_name,
-        )
-    if TASKS[prepared.task].classes and x.shape[1] == 2:
-        plots.plot_decision_boundaries(
-            out_dir / runs.BOUNDARIES_PLOT,
-            first_seed,
-            x,
-            y,
-            title=f"{title}: decision boundaries (first seed, training points)",
-            feature_names=prepared.dataset.feature_names,
-            classes=prepared.dataset.classes,
-        )
+    drawer.wait()
     htmlreport.write_report(out_dir)  # last: it embeds the figures
-
-
-def _histories(grid, fits: list[ModelFit], labels: list[str]) -> list[tuple[str, list]]:
-    """Per variant: its label, saying how many seeds diverged, and the histories of the rest."""
-    groups = []
-    for v, label in enumerate(labels):
-        records = [f.record for m, f in zip(grid.models, fits, strict=True) if m.variant == v]
-        kept = [r.history for r in records if r.diverged is None]
-        lost = len(records) - len(kept)
-        groups.append((f"{label} ({lost}/{len(records)} diverged)" if lost else label, kept))
-    return groups
 
 
 def flat_row(first: dict, record: dict) -> dict:

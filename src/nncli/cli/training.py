@@ -3,6 +3,7 @@ opens one session (signals, progress, the torchrun group), calls the app layer a
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +37,13 @@ def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]
     one), signals as stop requests, and its progress display, as one `Session`. Under torchrun
     only rank 0 shows progress and announces a stop."""
     from nncli.interrupts import stop_on_signals
+    from nncli.report.drawing import Drawer, figure_workers
     from nncli.train.parallel import process_group
 
-    with process_group() as ranks:
+    # Started first, so the workers import matplotlib while this process imports torch; under
+    # torchrun only rank 0 (RANK, before the group exists) draws.
+    workers = figure_workers() if os.environ.get("RANK", "0") == "0" else 0
+    with Drawer(workers) as drawer, process_group() as ranks:
         stream, show_progress = _progress_target(as_json=as_json, quiet=quiet or not ranks.leader)
         with (
             stop_on_signals(launched=ranks.distributed, announce=ranks.leader) as stop,
@@ -53,6 +58,7 @@ def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]
                 on_info=bar.print if talk else None,
                 on_warning=_warn,
                 on_setup=partial(_show_setup, bar) if talk else None,
+                figures=drawer,
             )
 
 
@@ -84,14 +90,12 @@ def train(
     Under torchrun every process trains its share of each batch (docs/scaling-out.md).
     """
 
-    from nncli.app.commands import run_train
-    from nncli.report.describe import describe_outcome
     from nncli.report.progress import EpochProgress
-    from nncli.report.results import train_result
-    from nncli.report.tables import make_console
 
-    console = make_console(stderr=as_json)
     with _session(EpochProgress, as_json=as_json, quiet=quiet) as session:
+        from nncli.app.commands import run_train  # once the figure workers are starting
+        from nncli.report.describe import describe_outcome
+
         result = run_train(config_path, overrides or [], out=out, resume=resume, session=session)
         if result is not None:
             session.info(describe_outcome(result))  # above the progress bar, as it ends
@@ -100,6 +104,10 @@ def train(
     if as_json:
         print(to_json(result.to_json()))
         return
+    from nncli.report.results import train_result
+    from nncli.report.tables import make_console
+
+    console = make_console()
     for shown in train_result(result, quiet=quiet):
         console.print(shown)
 
@@ -110,15 +118,20 @@ def _warn(message: str) -> None:
     make_console(stderr=True).print(f"[yellow]warning:[/] {safe(message)}")
 
 
-def _run_grid(command, *, as_json: bool, quiet: bool, saved: str, **options) -> None:
-    """Run a sweep-like command with signals handled and progress shown; print its result as
-    JSON, or as its table and where the folder is (`saved` says what it holds)."""
+def _run_grid(
+    command: str, arguments: tuple, *, as_json: bool, quiet: bool, saved: str, **options
+) -> None:
+    """Run a sweep-like command of `app.commands` with signals handled and progress shown;
+    print its result as JSON, or as its table and where the folder is (`saved` says what it
+    holds)."""
     from nncli.report.progress import GridProgress
     from nncli.report.results import grid_result
     from nncli.report.tables import make_console
 
     with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
-        result = command(session=session, **options)
+        from nncli.app import commands  # once the figure workers are starting
+
+        result = getattr(commands, command)(*arguments, session=session, **options)
     if result is None:  # under torchrun only rank 0 reports
         return
     if as_json:
@@ -156,13 +169,12 @@ def compare_activations(
 
     Under torchrun the models are split across the processes (docs/scaling-out.md).
     """
-    from nncli.app.commands import run_compare
-
     names = (
         None if activations is None else [a.strip() for a in activations.split(",") if a.strip()]
     )
     _run_grid(
-        partial(run_compare, config_path, overrides or []),
+        "run_compare",
+        (config_path, overrides or []),
         as_json=as_json,
         quiet=quiet,
         saved="plots and per-model histories",
@@ -210,10 +222,9 @@ def sweep(
 
     Under torchrun the models are split across the processes (docs/scaling-out.md).
     """
-    from nncli.app.commands import run_sweep
-
     _run_grid(
-        partial(run_sweep, config_path, overrides or []),
+        "run_sweep",
+        (config_path, overrides or []),
         as_json=as_json,
         quiet=quiet,
         saved="plots, per-model histories and checkpoints",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nncli.train.parallel import Ranks
 
@@ -30,6 +30,14 @@ class Setup:
         return "\n".join(self.paragraphs)
 
 
+class Figures(Protocol):
+    """What draws a run's figures (`report.drawing.Drawer`, in worker processes or inline)."""
+
+    def draw(self, plot: Callable[..., None], /, *args: Any, **kwargs: Any) -> None: ...
+
+    def wait(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Session:
     """A training command's context; every callback is optional (None: nobody listens)."""
@@ -41,6 +49,7 @@ class Session:
     on_info: Callable[[str], None] | None = None  # plain-text lines: what it is doing
     on_warning: Callable[[str], None] | None = None  # plain-text warnings about the setup
     on_setup: Callable[[Setup], None] | None = None  # what it trains, before it starts
+    figures: Figures | None = None  # None: each figure is drawn where it is asked for
 
     def for_this_rank(self) -> Session:
         """Under torchrun the leader reports for every rank: the others report nothing."""

@@ -3,7 +3,6 @@ varied values, gradient norms by layer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from nncli.report import plots
@@ -88,7 +87,7 @@ def plot_by_value(
     results: list[dict],
     varied: list[str],
     *,
-    stat: Callable[[dict], dict | None],
+    stats: list[dict | None],
     ylabel: str,
     title: str,
     log: bool = False,
@@ -100,11 +99,17 @@ def plot_by_value(
     the record chosen on validation, drawn as a star; `baseline`: a dashed line, what a model
     that ignores its inputs scores.
 
-    `stat` picks a results record's `{"mean", "std", "values"}` (a metric of a split, the
-    gradient ratio). On a linear axis it is drawn as mean ± std; on a `log` one (quantities that
-    span decades) as the mean and each seed's value, since mean - std may be below zero.
+    `stats` holds, per results record, its `{"mean", "std", "values"}` of the statistic (a
+    metric of a split, the gradient ratio), or None. On a linear axis it is drawn as mean ± std;
+    on a `log` one (quantities that span decades) as the mean and each seed's value, since
+    mean - std may be below zero.
     """
     from nncli.config.keys import short_key, shown_value
+
+    by_record = {id(r): s for r, s in zip(results, stats, strict=True)}
+
+    def stat(record: dict) -> dict | None:
+        return by_record[id(record)]
 
     plt = plots.pyplot()
     fig, axes = plt.subplots(

@@ -70,77 +70,6 @@ def plot_learning_curves(
     save_figure(fig, path)
 
 
-def plot_decision_boundaries(
-    path: Path,
-    models: list[tuple[str, object]],
-    x: object,
-    y: object,
-    *,
-    title: str,
-    feature_names: list[str],
-    classes: list,
-) -> None:
-    """For 2-D inputs: each model's predicted class over a grid, with the training points.
-
-    `models` pairs a label with a function from (N, 2) raw inputs to (N, C) probabilities; `y`
-    holds class indices into `classes`. Each class has its own colour (a qualitative palette, so
-    three or more stay apart), named in a legend; the axes are the two features.
-    """
-    import numpy as np
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.lines import Line2D
-
-    plt = pyplot()
-    colours = class_colours(len(classes))
-    cmap = ListedColormap(colours)
-    norm = BoundaryNorm(np.arange(len(classes) + 1) - 0.5, len(classes))
-    columns = min(len(models), 5)
-    rows = -(-len(models) // columns)
-    fig, axes = plt.subplots(
-        rows,
-        columns,
-        figsize=(3.2 * columns + 1.2, 3.2 * rows + 0.6),
-        squeeze=False,
-        sharex=True,
-        sharey=True,
-        layout="constrained",
-    )
-    pad = 0.5
-    (x0, x1), (y0, y1) = [(x[:, j].min() - pad, x[:, j].max() + pad) for j in range(2)]
-    gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])  # (G, 2)
-    for ax in axes.ravel()[len(models) :]:
-        ax.axis("off")
-    for ax, (label, predict) in zip(axes.ravel(), models, strict=False):
-        predicted = predict(grid).argmax(axis=1).reshape(gx.shape)  # (200, 200) class indices
-        # Each grid cell coloured by its class: contours would interpolate class *indices*,
-        # drawing a band of class 1 wherever class 0 meets class 2.
-        ax.imshow(
-            predicted,
-            extent=(x0, x1, y0, y1),
-            origin="lower",
-            cmap=cmap,
-            norm=norm,
-            alpha=0.3,
-            interpolation="nearest",
-            aspect="auto",
-        )
-        ax.scatter(
-            x[:, 0], x[:, 1], c=y, cmap=cmap, norm=norm, s=7, edgecolors="white", linewidths=0.2
-        )
-        ax.set_title(label, fontsize=9)
-        ax.tick_params(labelsize=7)
-    fig.supxlabel(feature_names[0])
-    fig.supylabel(feature_names[1])
-    handles = [
-        Line2D([], [], marker="o", linestyle="", color=colour, label=str(name))
-        for name, colour in zip(classes, colours, strict=True)
-    ]
-    fig.legend(handles=handles, title="class", loc="outside right upper", fontsize=8)
-    fig.suptitle(title)
-    save_figure(fig, path)
-
-
 def class_colours(n: int) -> list:
     """`n` colours told apart at a glance: tab10's, then tab20's, then evenly spaced hues."""
     plt = pyplot()
@@ -157,81 +86,53 @@ def integer_ticks():
     return MaxNLocator(integer=True)
 
 
-def plot_activations(path: Path, names: list[str]) -> None:
-    """Each activation and its derivative on [-4, 4], with the registry's notes on them."""
+def activation_curves(names: list[str]) -> list[dict]:
+    """Each activation and its derivative on [-4, 4], with the registry's notes on them, for
+    `plot_activations` (computed with torch, where the activations are)."""
     import torch
 
     from nncli.model.activations import ACTIVATIONS
 
+    z = torch.linspace(-4, 4, 801, dtype=torch.float64)
+    curves = []
+    for name in names:
+        spec = ACTIVATIONS[name]
+        curves.append(
+            {
+                "name": name,
+                "z": z.numpy(),
+                "f": spec.fn(z).numpy(),
+                "derivative": spec.derivative(z).numpy(),
+                "max_derivative": spec.max_derivative,
+                "note": spec.note,
+            }
+        )
+    return curves
+
+
+def plot_activations(path: Path, curves: list[dict]) -> None:
+    """Each activation and its derivative (`activation_curves`), with the registry's notes."""
     plt = pyplot()
-    columns = min(len(names), 5)
-    rows = -(-len(names) // columns)
+    columns = min(len(curves), 5)
+    rows = -(-len(curves) // columns)
     fig, axes = plt.subplots(
         rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False, layout="constrained"
     )
-    z = torch.linspace(-4, 4, 801, dtype=torch.float64)
-    zs = z.numpy()
-    for ax in axes.ravel()[len(names) :]:
+    for ax in axes.ravel()[len(curves) :]:
         ax.axis("off")
-    for ax, name in zip(axes.ravel(), names, strict=False):
-        spec = ACTIVATIONS[name]
-        derivative = spec.derivative(z)
-        ax.plot(zs, spec.fn(z).numpy(), label="f(z)")
-        ax.plot(zs, derivative.numpy(), "--", label="f'(z)")
-        peak = float(derivative.max())
-        ax.set_title(f"{name}   max f' = {peak:.3g}", fontsize=9)
+    for ax, curve in zip(axes.ravel(), curves, strict=False):
+        ax.plot(curve["z"], curve["f"], label="f(z)")
+        ax.plot(curve["z"], curve["derivative"], "--", label="f'(z)")
+        peak = float(curve["derivative"].max())
+        ax.set_title(f"{curve['name']}   max f' = {peak:.3g}", fontsize=9)
         ax.axhline(0, color="grey", linewidth=0.5)
         ax.grid(alpha=0.3)
-        if spec.max_derivative is not None:
-            ax.axhline(spec.max_derivative, color="red", linewidth=0.7, linestyle=":")
-        if spec.note:
-            ax.text(0.03, 0.97, spec.note, transform=ax.transAxes, va="top", fontsize=6)
+        if curve["max_derivative"] is not None:
+            ax.axhline(curve["max_derivative"], color="red", linewidth=0.7, linestyle=":")
+        if curve["note"]:
+            ax.text(0.03, 0.97, curve["note"], transform=ax.transAxes, va="top", fontsize=6)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Activations and their derivatives")
-    save_figure(fig, path)
-
-
-def plot_function_fit(
-    path: Path,
-    models: list[tuple[str, object]],
-    x: object,
-    y: object,
-    *,
-    title: str,
-    feature: str,
-    target: str,
-) -> None:
-    """A 1-D regression: each learned function over the training range and as far again beyond
-    it, with the training data inside.
-
-    `models` pairs a label with a function from raw (N, 1) inputs to predictions in the target's
-    units.
-    """
-    import numpy as np
-
-    plt = pyplot()
-    lo, hi = float(x.min()), float(x.max())
-    span = hi - lo or 1.0
-    grid = np.linspace(lo - span / 2, hi + span / 2, 600)[:, None]
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    ax.axvspan(lo, hi, color="grey", alpha=0.12, label="training range")
-    ax.scatter(x[:, 0], y, s=8, color="black", alpha=0.5, label="training data")
-    low, high = float(np.min(y)), float(np.max(y))
-    colours = class_colours(max(len(models), 1)) if len(models) > 1 else ["tab:red"]
-    for (label, predict), colour in zip(models, colours, strict=True):
-        ax.plot(grid[:, 0], predict(grid), color=colour, label=label)
-    # Far outside, a guess can run off by orders of magnitude: keep the data's scale in view.
-    margin = high - low or 1.0
-    bottom, top = ax.get_ylim()
-    ax.set_ylim(max(bottom, low - 2 * margin), min(top, high + 2 * margin))
-    ax.set_xlabel(feature)
-    ax.set_ylabel(target)
-    ax.grid(alpha=0.3)
-    if len(models) > 1:  # beside the panel, below the title: it covers neither
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize=8)
-    else:
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{title}: fits inside the training range, guesses outside it")
     save_figure(fig, path)
 
 
