@@ -6,7 +6,7 @@ Each command runs through the real CLI (`python -m nncli`, one torch thread) in 
 where `configs/` and `data/` are this repository's, exactly as the tutorial prints it. What the
 page says comes from what the commands printed and wrote; a lesson whose outcome no longer holds
 stops the script instead of being written up. Figures are nncli's own, stored as 256-colour PNGs.
-Takes a few minutes on two cores.
+The lessons run side by side, one per CPU; a few minutes on two cores.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -552,12 +553,14 @@ def main() -> None:
         for name in ("configs", "data"):
             (work / name).symlink_to(ROOT / name)
         s = Session(work)
-        sections, headlines = [], []
-        for lesson in (lesson1, lesson2, lesson3, lesson4, lesson5, lesson6):
-            text, headline = lesson(s)
-            sections.append(text)
-            headlines.append(headline)
-        sections.append(report_section(s))
+        # The lessons are independent (each its own run folders and figure names): they run
+        # side by side, one per CPU, each command on one torch thread.
+        lessons = (lesson1, lesson2, lesson3, lesson4, lesson5, lesson6)
+        with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+            written = list(pool.map(lambda lesson: lesson(s), lessons))
+        sections = [text for text, _ in written]
+        headlines = [headline for _, headline in written]
+        sections.append(report_section(s))  # of lesson 1's sweep
     lessons = [
         "the perceptron's limit",
         "vanishing gradients",
