@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nncli import phases
 from nncli.config.data import looks_like_path
 from nncli.config.keys import variant_label
 from nncli.config.schema import Config
@@ -99,6 +100,7 @@ def write_train_outputs(
     atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
     write_history(run_dir / runs.HISTORY_FILE, model.record.history)
     atomic_write_json(run_dir / runs.METRICS_FILE, summary)
+    phases.mark("files")
     plots.plot_learning_curves(
         run_dir / runs.LOSS_PLOT_FILE,
         model.record.history,
@@ -112,6 +114,7 @@ def write_train_outputs(
         _regression_figures(run_dir, config, prepared, model)
     elif len(prepared.dataset.classes or []) == 2:
         _binary_figures(run_dir, config, prepared, model)
+    phases.mark("figures")
     htmlreport.write_report(run_dir)  # last: it embeds the figures
 
 
@@ -192,6 +195,7 @@ def write_grid_outputs(
         save_checkpoint(
             out_dir / runs.MODELS_DIR / runs.model_file(label), model_fit.net, model_fit.card
         )
+    phases.mark("files")
     labels = [variant_label(values) for values in grid.values]
     gridplots.plot_loss_bands(
         out_dir / runs.LOSS_CURVES_PLOT, _histories(grid, fits, labels), title=title
@@ -256,6 +260,7 @@ def write_grid_outputs(
             feature_names=prepared.dataset.feature_names,
             classes=prepared.dataset.classes,
         )
+    phases.mark("figures")
     htmlreport.write_report(out_dir)  # last: it embeds the figures
 
 
