@@ -58,14 +58,22 @@ def moons_splits(n_samples: int, noise: float, seed: int = 0) -> tuple[Data, Dat
 
 
 def fit_seconds(
-    config: dict, activations: list[str], seeds: list[int], train: Data, val: Data
+    config: dict,
+    activations: list[str],
+    seeds: list[int],
+    train: Data,
+    val: Data,
+    *,
+    lrs: list[float] | None = None,
 ) -> float:
-    """`engine.fit` on the models of `config`'s shape, one per (activation, seed), as one stack."""
+    """`engine.fit` on the models of `config`'s shape, one per (activation, seed), as one stack;
+    each at its own rate of `lrs` when given (a sweep of training.lr), else the config's."""
     sizes = [2, *[config["model"]["width"]] * config["model"]["depth"], 2]
     model = StackedMLP.from_seeds(sizes, activations, seeds)
     training = config["training"]
     settings = FitSettings(batch_size=training["batch_size"], epochs=training["epochs"])
-    models = [ModelSettings(seed, SGDSettings(lr=training["lr"])) for seed in seeds]
+    lrs = lrs or [training["lr"]] * len(seeds)
+    models = [ModelSettings(seed, SGDSettings(lr=lr)) for seed, lr in zip(seeds, lrs, strict=True)]
     with Timer("cpu") as timer:
         fit(model, train, val, FitOptions("classification", settings, models))
     return timer.seconds

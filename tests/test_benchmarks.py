@@ -68,3 +68,20 @@ def test_the_docs_section_between_the_markers_is_replaced_and_the_rest_kept(
     assert text.startswith("# Figures\n\nby hand\n\n") and text.endswith(f"{run.END}\n\nafter\n")
     assert "old figures" not in text
     assert "| nncli | 1 µs |" in text and "#### a scenario" in text
+
+
+def test_only_replaces_its_own_scenario_and_adds_a_new_one(harness, tmp_path, monkeypatch):
+    run, _ = harness
+    docs = tmp_path / "benchmarks.md"
+    generated = "the machine.\n\n#### small (cpu): old small\n\n#### stacked: old stacked"
+    docs.write_text(f"intro\n\n{run.BEGIN}\n{generated}\n{run.END}\n\nafter\n")
+    monkeypatch.setattr(run, "DOCS", docs)
+
+    def section(title: str) -> object:
+        return run.Section(title, [], ["side"], [["nncli"]], run.Measured([{}]), targets=[])
+
+    run.write_docs_sections([section("stacked: new stacked"), section("commands: new")])
+    text = docs.read_text()
+    assert "old small" in text and "old stacked" not in text and "#### stacked: new stacked" in text
+    assert text.index("#### stacked: new") < text.index("#### commands: new") < text.index(run.END)
+    assert text.startswith("intro\n\n") and text.endswith(f"{run.END}\n\nafter\n")

@@ -3,6 +3,7 @@ import torch or pandas: each is run as a real process, which says at exit what i
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -12,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "pandas")
+# What each command that needs neither also leaves unimported (issue 20: as fast as its work).
+LIGHT = {"config": ("numpy",), "runs": ("numpy",), "report": ("numpy",), "datasets": ("numpy",)}
+WATCHED = (*HEAVY, "numpy", "matplotlib", "sklearn", "scipy")
 
 # The CLI as `nncli` runs it; at exit (however it exits) one line says which heavy modules loaded.
 PROGRAM = f"""
@@ -21,7 +25,7 @@ try:
     sys.argv = ["nncli", *sys.argv[1:]]
     main()
 finally:
-    print("heavy:", [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)
+    print("heavy:", [m for m in {WATCHED!r} if m in sys.modules], file=sys.stderr)
 """
 
 
@@ -59,11 +63,57 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize(("args", "code"), CASES.values(), ids=CASES.keys())
-def test_no_torch_or_pandas_before_they_are_needed(files, args, code):
+def imported(args: list[str], code: int, files: Path) -> list[str]:
+    """The watched modules a real `nncli ARGS` process imported, checking its exit code."""
     shown = [a.format(root=ROOT, tmp=files) for a in args]
     result = subprocess.run(
-        [sys.executable, "-c", PROGRAM, *shown], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", PROGRAM, *shown], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == code, result.stderr[-2000:]
-    assert result.stderr.splitlines()[-1] == "heavy: []", result.stderr[-2000:]
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("heavy: "), result.stderr[-2000:]
+    return ast.literal_eval(last.removeprefix("heavy: "))
+
+
+@pytest.mark.parametrize(("args", "code"), CASES.values(), ids=CASES.keys())
+def test_no_torch_or_pandas_before_they_are_needed(files, args, code):
+    assert [m for m in imported(args, code, files) if m in HEAVY] == []
+
+
+@pytest.mark.parametrize("name", LIGHT)
+def test_commands_that_only_read_import_no_numpy(files, name):
+    args, code = CASES[name]
+    assert [m for m in imported(args, code, files) if m in LIGHT[name]] == []
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A trained moons run and its test split exported as CSV."""
+    folder = tmp_path_factory.mktemp("trained")
+    run = folder / "moons"
+    for args in (
+        ["train", str(ROOT / "configs/moons.yaml"), "-s", "training.epochs=2", "--out", str(run),
+         "--quiet"],
+        ["split", str(run), "--out", str(folder / "split")],
+    ):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "nncli", *args], capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+    return run
+
+
+SAVED = {
+    "evaluate": ["evaluate", "{run}"],
+    "evaluate a CSV": ["evaluate", "{run}", "--data", "{run}/../split/test.csv"],
+    "predict": ["predict", "{run}", "--data", "{run}/../split/test.csv"],
+    "predict a split": ["predict", "{run}", "--split", "test"],
+    "split": ["split", "{run}", "--out", "{run}/../again"],
+}
+
+
+@pytest.mark.parametrize("args", SAVED.values(), ids=SAVED.keys())
+def test_commands_on_a_saved_model_draw_nothing_and_need_no_scikit_learn(finished_run, args):
+    shown = [a.format(run=finished_run) for a in args]
+    found = imported(shown, 0, finished_run)
+    assert "torch" in found  # the watch works: it sees what they do import
+    assert [m for m in found if m in ("matplotlib", "sklearn", "scipy")] == []

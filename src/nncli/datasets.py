@@ -1,14 +1,17 @@
 """The one registry of built-in datasets: synthetic generators and scikit-learn's bundled sets.
 
-A leaf: numpy only, so the config schema can check a source name without pandas or torch.
+A leaf: the registry imports nothing heavy (each generator imports numpy when it runs), so the
+config schema can check a source name without numpy, pandas or torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported by each generator: the registry alone needs no numpy
 
 from nncli.tasks import CLASSIFICATION, REGRESSION
 
@@ -25,6 +28,8 @@ class DatasetSpec:
 
 
 def _xor(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     pick = np.arange(n) % 4  # every corner equally often; n=4, noise=0 is the classic table
@@ -42,6 +47,8 @@ def _xor(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     outer, inner = np.linspace(0, np.pi, n // 2), np.linspace(0, np.pi, n - n // 2)
     X = np.vstack(
         [
@@ -54,6 +61,8 @@ def _moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _circles(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     # endpoint=False: a circle's first point is not also its last
+    import numpy as np
+
     outer = np.linspace(0, 2 * np.pi, n // 2, endpoint=False)
     inner = np.linspace(0, 2 * np.pi, n - n // 2, endpoint=False)
     X = np.vstack(
@@ -69,6 +78,8 @@ def _shuffled_with_noise(
     X: np.ndarray, n_first: int, noise: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """X's first `n_first` rows are class 0, the rest class 1: shuffled, then Gaussian noise."""
+    import numpy as np
+
     rng = np.random.RandomState(seed)
     y = (np.arange(len(X)) >= n_first).astype(np.intp)
     X, y = _shuffle(X, y, rng)
@@ -79,6 +90,8 @@ def _shuffle(
     X: np.ndarray, y: np.ndarray, rng: np.random.RandomState
 ) -> tuple[np.ndarray, np.ndarray]:
     """`sklearn.utils.shuffle(X, y, random_state=rng)`."""
+    import numpy as np
+
     order = np.arange(len(y))
     rng.shuffle(order)
     return X[order], y[order]
@@ -87,6 +100,8 @@ def _shuffle(
 def _blobs(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Three Gaussian clusters of standard deviation `noise` about centres drawn uniformly in
     [-10, 10]^2; the first `n % 3` clusters have one point more."""
+    import numpy as np
+
     rng = np.random.RandomState(seed)
     n_centers, n_features = 3, 2
     centers = rng.uniform(-10.0, 10.0, size=(n_centers, n_features))
@@ -103,6 +118,8 @@ def _blobs(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _spiral(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaved spiral arms, as in TensorFlow Playground."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
     t = rng.uniform(0.0, 1.0, size=n)
@@ -115,6 +132,8 @@ def _spiral(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _sine(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """y = sin(x) on [-pi, pi]: a 1-D function to approximate (and to extrapolate badly)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     x = rng.uniform(-np.pi, np.pi, size=n)
     return x[:, None], np.sin(x) + rng.normal(0.0, noise, size=n)

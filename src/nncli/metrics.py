@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported by each function that computes: the registry alone needs no numpy
 
 from nncli.tasks import CLASSIFICATION, REGRESSION, TASKS
 
@@ -25,6 +27,8 @@ def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
     Percentages need a natural zero: targets of both signs, or one (near) zero relative to the
     others, make MAPE explode or mislead, so it is undefined for them.
     """
+    import numpy as np
+
     magnitude = np.abs(y_true)
     both_signs = y_true.min() < 0 < y_true.max()
     if both_signs or magnitude.min() <= MAPE_ZERO_TOLERANCE * max(magnitude.mean(), 1e-300):
@@ -35,6 +39,8 @@ def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
 
 def _r2(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
     """Undefined for one row; a constant target scores 1 when predicted exactly, else 0."""
+    import numpy as np
+
     if len(y_true) < 2:
         return None
     residual = np.sum((y_true - y_pred) ** 2)
@@ -67,13 +73,13 @@ METRICS: dict[str, MetricSpec] = {
         REGRESSION,
         higher_is_better=False,
         note="mean squared error, in target units squared",
-        fn=lambda t, p: float(np.mean((t - p) ** 2)),
+        fn=lambda t, p: float(((t - p) ** 2).mean()),
     ),
     "rmse": MetricSpec(
         REGRESSION,
         higher_is_better=False,
         note="root mean squared error, in target units (the square root of mse)",
-        fn=lambda t, p: float(np.sqrt(np.mean((t - p) ** 2))),
+        fn=lambda t, p: math.sqrt(float(((t - p) ** 2).mean())),
     ),
     "mape": MetricSpec(
         REGRESSION,
@@ -89,7 +95,7 @@ METRICS: dict[str, MetricSpec] = {
         REGRESSION,
         higher_is_better=False,
         note="mean absolute error, in target units",
-        fn=lambda t, p: float(np.mean(np.abs(p - t))),
+        fn=lambda t, p: float(abs(p - t).mean()),
     ),
     "r2": MetricSpec(
         REGRESSION,
@@ -171,6 +177,8 @@ def headline_metric(task: str) -> str:
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    import numpy as np
+
     names = metric_names(REGRESSION)
     if not np.all(np.isfinite(y_pred)):  # a diverged model: no metric means anything
         return dict.fromkeys(names)
@@ -190,6 +198,8 @@ def classification_metrics(
     two classes, `positive` is the index of the class the positive-class metrics score; with
     more, they are macro averages (a class never predicted or absent scores 0). A binary
     model's `threshold` decides its labels (else the likelier class)."""
+    import numpy as np
+
     # float32 softmax sums to 1 within 1e-7: renormalize in float64.
     probabilities = np.asarray(probabilities, dtype=np.float64)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
@@ -229,6 +239,8 @@ def classification_metrics(
 
 def _ratio(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
     """counts / totals, 0 where a total is 0 (scikit-learn's zero_division=0)."""
+    import numpy as np
+
     return np.where(totals > 0, counts / np.maximum(totals, 1), 0.0)
 
 
@@ -241,6 +253,8 @@ def _by_class(
 ) -> float | None:
     """A ranking score, binary or one-vs-rest macro-averaged; None where it has no meaning: a
     split that lacks one of the classes."""
+    import numpy as np
+
     if len(np.unique(y_true)) < n_classes:
         return None
     if n_classes == 2:
@@ -250,6 +264,8 @@ def _by_class(
 
 def _ranked(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True and false positives above each distinct score, from the highest down."""
+    import numpy as np
+
     order = np.argsort(-scores, kind="stable")
     scores, is_positive = scores[order], is_positive[order].astype(np.float64)
     ends = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # each score's last row
@@ -260,6 +276,8 @@ def _ranked(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np
 def _binary_average_precision(is_positive: np.ndarray, scores: np.ndarray) -> float:
     """The sum of precision times the rise in recall at each distinct score (scikit-learn's
     `average_precision_score`, not interpolated)."""
+    import numpy as np
+
     tps, fps = _ranked(is_positive, scores)
     precision, recall = tps / (tps + fps), tps / tps[-1]
     # Summed from the lowest threshold up, as scikit-learn sums, so the floats agree.
@@ -269,6 +287,8 @@ def _binary_average_precision(is_positive: np.ndarray, scores: np.ndarray) -> fl
 def _binary_roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
     """The trapezoidal area under the ROC curve through each distinct score (collinear points
     dropped, as scikit-learn's `roc_curve` drops them, so the sums agree)."""
+    import numpy as np
+
     tps, fps = _ranked(is_positive, scores)
     if len(fps) > 2:
         keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nncli import phases
 from nncli.app.lifecycle import grid_run
 from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
 from nncli.app.request import GridRequest
@@ -86,6 +87,7 @@ def run_train(
         write_train_outputs(
             run.folder.path, config, prepared, model, result.summary(), session.figures
         )
+        phases.mark("report")
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
         run.folder.finish(epochs_run=model.record.epochs_run)
     return result
@@ -184,6 +186,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
             diagnostics=run.diagnostics,
             drawer=session.figures,
         )
+        phases.mark("report")
         if all_failed(results):  # nothing to resume: the partial models are in the results
             shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)
             raise RunFailedError(

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nncli import phases
 from nncli.app.request import GridRequest
 from nncli.app.resume import restart
 from nncli.app.start import start
@@ -44,7 +45,10 @@ def grid_run(request: GridRequest, session: Session) -> Iterator[GridRun]:
     # The training machinery (torch) is imported here, once the grid is valid and its data read.
     from nncli.app.training import train
 
+    phases.mark("imports")
+
     with ready.folder as folder:
         fits = train(ready, session)
+        phases.mark("training")
         yield GridRun(folder, ready.grid, ready.prepared, fits, ready.diagnostics, ready.device,
                       session.ranks.leader)  # fmt: skip

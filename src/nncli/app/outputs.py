@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nncli import phases
 from nncli.app.figures import grid_figures, train_figures
 from nncli.config.data import looks_like_path
 from nncli.config.schema import Config
@@ -96,7 +97,9 @@ def write_train_outputs(
     atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
     write_history(run_dir / runs.HISTORY_FILE, model.record.history)
     atomic_write_json(run_dir / runs.METRICS_FILE, summary)
+    phases.mark("files")  # the figures, asked for first, are drawn meanwhile
     drawer.wait()
+    phases.mark("figures")
     htmlreport.write_report(run_dir)  # last: it embeds the figures
 
 
@@ -142,7 +145,9 @@ def write_grid_outputs(
         save_checkpoint(
             out_dir / runs.MODELS_DIR / runs.model_file(label), model_fit.net, model_fit.card
         )
+    phases.mark("files")  # the figures, asked for first, are drawn meanwhile
     drawer.wait()
+    phases.mark("figures")
     htmlreport.write_report(out_dir)  # last: it embeds the figures
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nncli import phases
 from nncli.app.saved import check_threshold, open_model, rebuild_data, split_tables
 from nncli.config.data import looks_like_path
 from nncli.data.csvdata import MAX_MAGNITUDE, is_missing, typed_features
@@ -74,6 +75,7 @@ def predict(
     if clash:
         raise UsageError(f"{where}: column {excerpt(clash[0])}: predict writes a column of that"
                          " name itself; rename that column in the file")  # fmt: skip
+    phases.mark("data")
     reasons, summary = row_problems(encoder, table)
     good = np.array([not r for r in reasons], dtype=bool)  # (N,)
     if summary and not skip_bad_rows:
@@ -98,6 +100,7 @@ def predict(
         result[THRESHOLD_COLUMN] = threshold
     if skip_bad_rows:
         result[REASON_COLUMN] = reasons
+    phases.mark("predicting")
     return Predictions(result, int((~good).sum()), [chosen] if chosen else [])
 
 

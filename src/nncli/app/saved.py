@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from nncli import phases
 from nncli.app.choose import model_in_folder
 from nncli.config.data import looks_like_path
 from nncli.config.loading import validate_config, without_retired_keys
@@ -127,12 +128,16 @@ def evaluate(
     first = [chosen] if chosen else []
     if data is not None:
         x, y, notes = read_labelled_csv(card, Path(data))
+        phases.mark("data")
         use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows
         metrics = {Path(data).name: measure(x, y)}
+        phases.mark("measuring")
         return result(metrics, len(x), first + notes, by_split=False)
     splits = split_data(card, split)
+    phases.mark("data")
     use_auto_threads(multiply_adds(card.sizes, max(len(y) for _, y in splits.values())))
     metrics = {name: measure(x, y) for name, (x, y) in splits.items()}
+    phases.mark("measuring")
     n_samples = sum(len(y) for _, y in splits.values())
     return result(metrics, n_samples, first, by_split=split == "all")
 
@@ -225,6 +230,7 @@ def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, 
     Returns the rows written per split."""
     _, card, _ = open_model(target)
     prepared = rebuild_data(card)
+    phases.mark("data")
     out = Path(out).expanduser()
     files = {split: out / f"{split}.csv" for split in prepared.rows}
     existing = [str(f) for f in files.values() if f.exists()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from nncli import phases
 from nncli.app.request import GridRequest, Ready, together
 from nncli.errors import PeerFailed, UsageError
 from nncli.grid.session import Session
@@ -76,12 +77,14 @@ def _fresh_grid(request: GridRequest, session: Session):
     # Data, devices and threads (torch, pandas) are imported only now: the config is valid.
     from nncli.app import setup as gridsetup
 
+    phases.mark("imports")
     diagnostics = bool(request.diagnostics)
     device = gridsetup.devices(grid)
     prepared = gridsetup.prepare(grid, request.config_path, None)
     gridsetup.check_stacks(grid, prepared)
     threads = gridsetup.threads(grid, prepared)
     setup = gridsetup.describe(grid, prepared, device, threads, request.kind, session)
+    phases.mark("data")
     return grid, prepared, diagnostics, device, gridsetup.threads_record(threads), setup
 
 

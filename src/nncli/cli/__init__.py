@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from nncli import phases
 from nncli.cli.exitcodes import ErrorsToExitCodes
 from nncli.cli.options import (
     Command,
@@ -91,11 +92,15 @@ LAUNCHED_COMMANDS = tuple(kind.command.split()[-1] for kind in RUN_KINDS.values(
 
 def main() -> None:
     """Console-script entry point; accepts --debug in any position."""
+    phases.mark("startup")  # the interpreter, and the CLI's imports
     if "--debug" in sys.argv[1:]:
         ErrorsToExitCodes.debug = True
         sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a != "--debug")]
     _refuse_launching(next((a for a in sys.argv[1:] if not a.startswith("-")), None))
-    app()
+    try:
+        app()
+    finally:
+        phases.mark("output")  # what the command prints or writes after its last mark
 
 
 def _refuse_launching(command: str | None) -> None:

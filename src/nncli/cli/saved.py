@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from nncli import phases
 from nncli.cli.options import (
     ConfigArgument,
     JsonOption,
@@ -51,6 +52,7 @@ def evaluate(
     from nncli.app.saved import evaluate as evaluate_model
     from nncli.report.tables import confusion_table, make_console, metrics_table
 
+    phases.mark("imports")
     result = evaluate_model(
         run, split=split.value, data=data, threshold=threshold, variant=variant, seed=seed
     )
@@ -129,6 +131,7 @@ def predict(
     from nncli.errors import UsageError
     from nncli.fileio import atomic_write_text
 
+    phases.mark("imports")
     if split is Split.all:
         raise UsageError("--split all: predict takes one split: train, val or test")
     if out is not None and out.exists() and not force:
@@ -177,6 +180,7 @@ def export_split(
     (a CSV source's rows with every column; split.json in the run folder lists their lines)."""
     from nncli.app.saved import export_splits
 
+    phases.mark("imports")
     written = export_splits(run, out, force=force)
     for split, count in written.items():
         typer.echo(f"wrote {count} rows to {printable(out / f'{split}.csv')}", err=True)
@@ -223,6 +227,8 @@ def list_runs(
     from nncli.report.tables import make_console
     from nncli.runs.listing import list_runs as find_runs
 
+    phases.mark("imports")
+
     def skipped(message: str) -> None:
         typer.echo(f"warning: {printable(message)}", err=True)
 
@@ -250,6 +256,7 @@ def show_report(
     file) and open it in the web browser; a folder without one (an older nncli's) gets one."""
     from nncli.report.html import report_for
 
+    phases.mark("imports")
     path, written = report_for(run)
     if written:
         typer.echo(f"wrote {printable(path)}", err=True)
@@ -273,6 +280,7 @@ def show_config(config_path: ConfigArgument, overrides: SetOption = None) -> Non
     """Print the fully resolved config (defaults filled in), after --set overrides."""
     from nncli.config.loading import resolved_config_yaml
 
+    phases.mark("imports")
     typer.echo(resolved_config_yaml(config_path, overrides or []), nl=False)
 
 
@@ -280,4 +288,5 @@ def datasets() -> None:
     """List the built-in datasets (any .csv path works too)."""
     from nncli.report.tables import datasets_table, make_console
 
+    phases.mark("imports")
     make_console().print(datasets_table())

@@ -4,9 +4,10 @@ values are shown in labels, legends and titles."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nncli.config.schema import Config
+if TYPE_CHECKING:  # the schema (pydantic) stays unimported where only labels are wanted
+    from nncli.config.schema import Config
 
 
 def short_key(key: str, keys: list[str]) -> str:

@@ -13,11 +13,8 @@ from pydantic import BaseModel, ValidationError
 from nncli.config.data import looks_like_path
 from nncli.config.fields import unknown_name
 from nncli.config.schema import Config, dump_config
+from nncli.config.yamlfile import parse_yaml, read_yaml_mapping
 from nncli.errors import ConfigError, UsageError, clipped, excerpt
-from nncli.fileio import MiB, read_regular_bytes
-
-CONFIG_LIMIT = 1 * MiB  # larger config files are refused unread
-
 
 # Keys an earlier nncli wrote into run folders and checkpoints and this one no longer has: a
 # config nncli saved may hold them and still loads; one a user writes may not.
@@ -77,123 +74,6 @@ def configure(
         raw["name"] = _default_name(path)
     flags = dict.fromkeys(override_keys, "--set") | dict.fromkeys(vary_keys, "--vary")
     return validate_config(raw, source=str(path), override_flags=flags)
-
-
-def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
-    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column.
-
-    Anything but a regular file of at most CONFIG_LIMIT bytes is refused unread (a FIFO would
-    hang the read, /dev/zero never end it).
-    """
-    data = read_regular_bytes(
-        path, limit=CONFIG_LIMIT, what="config file", follow_symlinks=follow_symlinks
-    )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: cannot read config: {exc}") from None
-    try:
-        raw = parse_yaml(text, str(path))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, yaml.constructor.ConstructorError):
-            problem = f"YAML tag not allowed ({problem})"
-        raise UsageError(f"{where}: {problem}") from None
-    except yaml.reader.ReaderError as exc:  # its own message names no file and spans two lines
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - text.rfind("\n", 0, exc.position)
-        where = f"{path}:{line}:{column}"
-        raise UsageError(
-            f"{where}: character U+{exc.character:04X} is not allowed in YAML"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}") from None
-    if raw is None:
-        raise UsageError(f"{path}: config is empty; it needs at least a data section")
-    if not isinstance(raw, dict):
-        raise UsageError(f"{path}: config must be a mapping of sections, got {type(raw).__name__}")
-    return raw
-
-
-# Real configs nest four levels deep and hold a few dozen values (thousands with a long
-# data.ignore_columns); these bound what a hostile file can cost: a 500-byte "billion laughs"
-# of nested aliases expands to 10^9 nodes.
-MAX_YAML_DEPTH = 32
-MAX_YAML_NODES = 100_000
-
-
-def parse_yaml(text: str, where: str) -> Any:
-    """`yaml.safe_load(text)`, after refusing alias bombs, recursive aliases, deep nesting and
-    keys given twice; problems name `where` (a file, or `--set KEY`) and the line."""
-    _check_yaml_shape(text, where)
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        _refuse_duplicate_keys(node, where)
-        return None if node is None else loader.construct_document(node)
-    except ValueError as exc:  # a date such as 2020-13-45, an integer of 5000 digits
-        raise UsageError(f"{where}: cannot read a value: {clipped(str(exc), 100)}") from None
-    finally:
-        loader.dispose()
-
-
-def _check_yaml_shape(text: str, where: str) -> None:
-    """Count, on the parser's events (read without recursion, before anything is built), the
-    nodes the document expands to, an alias counting its anchor's nodes again, and the depth."""
-    sizes: dict[str, int] = {}  # anchor -> the nodes it expands to
-    open_nodes: list[list] = []  # collections being read: [anchor, nodes so far]
-    total, aliased = 0, False
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        where_line = f"{where}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
-        if isinstance(event, yaml.CollectionEndEvent):
-            anchor, size = open_nodes.pop()
-            if anchor is not None:
-                sizes[anchor] = size
-            if open_nodes:
-                open_nodes[-1][1] += size
-            continue
-        if isinstance(event, yaml.AliasEvent):
-            if any(anchor == event.anchor for anchor, _ in open_nodes):
-                raise UsageError(f"{where_line}: YAML alias *{clipped(event.anchor)} refers to"
-                                 " a node that contains it")  # fmt: skip
-            size = sizes.get(event.anchor, 1)  # an undefined one is the composer's to report
-            aliased = True
-        elif isinstance(event, yaml.CollectionStartEvent):
-            if len(open_nodes) == MAX_YAML_DEPTH:
-                raise UsageError(f"{where_line}: nested deeper than {MAX_YAML_DEPTH} levels")
-            open_nodes.append([event.anchor, 1])
-            size = 0  # counted with its parent when it ends
-            total += 1
-        elif isinstance(event, yaml.ScalarEvent):
-            size = 1
-            if event.anchor is not None:
-                sizes[event.anchor] = 1
-        else:
-            continue
-        total += size
-        if open_nodes and size:
-            open_nodes[-1][1] += size
-        if total > MAX_YAML_NODES:
-            what = "YAML aliases expand to" if aliased else "the YAML holds"
-            raise UsageError(f"{where_line}: {what} more than {MAX_YAML_NODES:,} nodes")
-
-
-def _refuse_duplicate_keys(node: yaml.Node | None, path: str) -> None:
-    """A key given twice would silently keep the last value: refuse it, naming the line."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    line, column = key.start_mark.line + 1, key.start_mark.column + 1
-                    raise UsageError(f"{path}:{line}:{column}: key '{key.value}' appears twice")
-                seen.add(key.value)
-            _refuse_duplicate_keys(value, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _refuse_duplicate_keys(item, path)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--set") -> set[str]:

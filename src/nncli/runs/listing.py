@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from nncli.config.loading import read_yaml_mapping
+from nncli.config.yamlfile import read_yaml_mapping
 from nncli.errors import UsageError, excerpt, excerpts
 from nncli.fileio import read_json_mapping
 from nncli.runs import lock
