@@ -68,3 +68,16 @@ def test_the_docs_section_between_the_markers_is_replaced_and_the_rest_kept(
     assert text.startswith("# Figures\n\nby hand\n\n") and text.endswith(f"{run.END}\n\nafter\n")
     assert "old figures" not in text
     assert "| nncli | 1 µs |" in text and "#### a scenario" in text
+
+
+def test_the_per_epoch_and_sweep_scenarios_run_both_sides_as_processes(harness, tmp_path):
+    """At tiny sizes: nncli and scikit-learn's script each run at both epoch counts, and the
+    18-model sweep both ways; every figure is a number and the targets can be judged."""
+    from dataclasses import replace
+
+    run, _ = harness
+    plan = replace(run.QUICK, epoch_rows=300, epoch_counts=(1, 2), sweep_rows=300, sweep_epochs=1)
+    for section in (run.per_epoch_scenario(plan, tmp_path), run.sweep_scenario(plan, tmp_path)):
+        (round_,) = section.measured.rounds
+        assert all(seconds > 0 for label, seconds in round_.items() if "per epoch" not in label)
+        assert all(met is not None for met in section.checks()), section.render(markdown=False)
