@@ -32,6 +32,7 @@ from pathlib import Path
 
 import commands
 import endtoend
+import processes
 import sides
 import torch
 from sides import Side, Spec
@@ -73,6 +74,12 @@ class Plan:
     whole_rounds: int
     commands_epochs: int  # of the training commands in the commands scenario
     commands_rounds: int
+    epoch_rows: int  # the CSV table an epoch's cost is measured on
+    epoch_counts: tuple[int, int]  # the two runs whose difference is that many epochs' cost
+    epoch_rounds: int
+    sweep_rows: int  # the CSV table of the 18-model sweep
+    sweep_epochs: int
+    sweep_rounds: int
 
 
 FULL = Plan(
@@ -98,6 +105,12 @@ FULL = Plan(
     whole_rounds=5,
     commands_epochs=100,
     commands_rounds=5,
+    epoch_rows=12_000,
+    epoch_counts=(2, 22),
+    epoch_rounds=5,
+    sweep_rows=50_000,
+    sweep_epochs=3,
+    sweep_rounds=2,
 )
 QUICK = Plan(
     sized=[
@@ -113,6 +126,12 @@ QUICK = Plan(
     whole_rounds=1,
     commands_epochs=20,
     commands_rounds=1,
+    epoch_rows=12_000,
+    epoch_counts=(2, 12),
+    epoch_rounds=1,
+    sweep_rows=10_000,
+    sweep_epochs=2,
+    sweep_rounds=1,
 )
 
 
@@ -475,7 +494,17 @@ def seconds_of(label: str) -> Callable[[Measured], float | None]:
 
 
 # The scenarios `--only` picks from, in the order a full run runs them.
-SCENARIOS = ("small", "medium", "large batch", "stacked", "whole process", "commands", "wide")
+SCENARIOS = (
+    "small",
+    "medium",
+    "large batch",
+    "stacked",
+    "whole process",
+    "commands",
+    "per epoch",
+    "sweep",
+    "wide",
+)
 
 
 def sections(plan: Plan, scratch: Path, only: set[str] | None = None):
@@ -490,10 +519,119 @@ def sections(plan: Plan, scratch: Path, only: set[str] | None = None):
         yield whole_process_scenario(plan, scratch)
     if "commands" in chosen:
         yield commands_scenario(plan, scratch)
+    if "per epoch" in chosen:
+        yield per_epoch_scenario(plan, scratch)
+    if "sweep" in chosen:
+        yield sweep_scenario(plan, scratch)
     if torch.cuda.is_available():
         for s in [*plan.sized, plan.wide]:
             if s.name in chosen:
                 yield sized_scenario(s, "cuda", sides.sides("cuda"), GPU_TARGETS[s.name])
+
+
+def per_epoch_scenario(plan: Plan, scratch: Path) -> Section:
+    """`nncli train` and scikit-learn's script on a CSV table, at two epoch counts: what an
+    epoch costs each, in CPU seconds (and, for reference, wall seconds)."""
+    table = processes.write_table(scratch / "epochs.csv", plan.epoch_rows)
+    counts = plan.epoch_counts
+    rounds = []
+    for _ in range(plan.epoch_rounds):
+        seconds = processes.epoch_runs(table, plan.epoch_rows, counts, scratch)
+        rounds.append(
+            {
+                f"{side} per epoch, {clock}": processes.per_epoch(seconds, side, counts, clock)
+                for side in ("nncli", "scikit-learn")
+                for clock in ("cpu", "wall")
+            }
+            | seconds
+        )
+    measured = Measured(rounds)
+    rows = []
+    for side in ("nncli", "scikit-learn"):
+        cells = [formatted(measured.median(f"{side} {e} cpu"), "s") for e in counts]
+        rows.append([side, *cells, *(per_step(measured.median(f"{side} per epoch, {clock}"))
+                                     for clock in ("cpu", "wall"))])  # fmt: skip
+    rows.append(
+        [
+            "nncli ÷ scikit-learn",
+            "",
+            "",
+            *(
+                formatted(
+                    measured.ratio(f"nncli per epoch, {c}", f"scikit-learn per epoch, {c}"), "x"
+                )
+                for c in ("cpu", "wall")
+            ),
+        ]
+    )
+    targets = [
+        Target(
+            "nncli ÷ scikit-learn per epoch (CPU)",
+            ratio("nncli per epoch, cpu", "scikit-learn per epoch, cpu"),
+            "≤",
+            0.7,
+        )
+    ]
+    short, long = counts
+    title = (
+        f"per epoch: {plan.epoch_rows:,}x20 CSV table, 4 classes → 64-64, batch 32, lr 0.05,"
+        f" whole processes at {short} and {long} epochs, {plan.epoch_rounds} rounds"
+    )
+    notes = [
+        "`nncli train` (no early stopping) against `benchmarks/sklearn_fit.py`"
+        ' (`MLPClassifier(solver="sgd")`, momentum 0, alpha 0, no early stopping, on as many'
+        " rows as nncli's training split); an epoch costs the difference over the epochs"
+        f" between ({long - short}). CPU seconds (user + system) are each process's own;"
+        " wall seconds also hold its waits for a core on a shared machine"
+    ]
+    header = ["side", f"{short} epochs, CPU", f"{long} epochs, CPU", "per epoch, CPU",
+              "per epoch, wall"]  # fmt: skip
+    return Section(title, notes, header, rows, measured, targets)
+
+
+def sweep_scenario(plan: Plan, scratch: Path) -> Section:
+    """18 models (3 lr x 2 weight decays x 3 seeds): `nncli sweep` against scikit-learn
+    fitting them one after another, each a whole process."""
+    table = processes.write_table(scratch / "sweep.csv", plan.sweep_rows)
+    measured = Measured(
+        [
+            processes.sweep_runs(table, plan.sweep_rows, plan.sweep_epochs, scratch)
+            for _ in range(plan.sweep_rounds)
+        ]
+    )
+    sides_ = ("nncli sweep", "scikit-learn, one after another")
+    rows = [
+        [side, *(formatted(measured.median(f"{side} {c}"), "s") for c in ("cpu", "wall"))]
+        for side in sides_
+    ]
+    rows.append(
+        [
+            "speed-up",
+            *(
+                formatted(measured.ratio(f"{sides_[1]} {c}", f"{sides_[0]} {c}"), "x")
+                for c in ("cpu", "wall")
+            ),
+        ]
+    )
+    targets = [
+        Target(
+            "scikit-learn ÷ nncli sweep (CPU)",
+            ratio(f"{sides_[1]} cpu", f"{sides_[0]} cpu"),
+            "≥",
+            4.0,
+        )
+    ]
+    title = (
+        f"sweep: 18 models (lr x weight decay x 3 seeds) on a {plan.sweep_rows:,}x20 CSV table,"
+        f" 64-64, batch 32, {plan.sweep_epochs} epochs, {plan.sweep_rounds} rounds"
+    )
+    notes = [
+        "`nncli sweep --vary training.lr=0.01,0.03,0.1 --vary training.weight_decay=0,0.0001"
+        " --seeds 3` (no early stopping; files, figures and report included) against"
+        " `benchmarks/sklearn_fit.py` fitting the 18 MLPClassifiers in turn (weight decay as"
+        " alpha); CPU seconds and wall seconds of each whole process"
+    ]
+    return Section(title, notes, ["side", "CPU", "wall"], rows, measured, targets)
 
 
 def package(name: str) -> str:

@@ -85,3 +85,16 @@ def test_only_replaces_its_own_scenario_and_adds_a_new_one(harness, tmp_path, mo
     assert "old small" in text and "old stacked" not in text and "#### stacked: new stacked" in text
     assert text.index("#### stacked: new") < text.index("#### commands: new") < text.index(run.END)
     assert text.startswith("intro\n\n") and text.endswith(f"{run.END}\n\nafter\n")
+
+
+def test_the_per_epoch_and_sweep_scenarios_run_both_sides_as_processes(harness, tmp_path):
+    """At tiny sizes: nncli and scikit-learn's script each run at both epoch counts, and the
+    18-model sweep both ways; every figure is a number and the targets can be judged."""
+    from dataclasses import replace
+
+    run, _ = harness
+    plan = replace(run.QUICK, epoch_rows=300, epoch_counts=(1, 2), sweep_rows=300, sweep_epochs=1)
+    for section in (run.per_epoch_scenario(plan, tmp_path), run.sweep_scenario(plan, tmp_path)):
+        (round_,) = section.measured.rounds
+        assert all(seconds > 0 for label, seconds in round_.items() if "per epoch" not in label)
+        assert all(met is not None for met in section.checks()), section.render(markdown=False)

@@ -13,7 +13,7 @@ from nncli.config.data import DataConfig
 from nncli.config.fields import MAX_SEED
 from nncli.config.loading import validate_config
 from nncli.data import csvdata
-from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
+from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, NumericTable, label_value
 from nncli.data.prepared import load_dataset
 from nncli.datasets import DATASETS
 from nncli.errors import ConfigError, UsageError
@@ -36,6 +36,9 @@ def read_csv_dataset(path: Path, target: str, task: str = "auto", **fields) -> D
 
 def matrix(data: Dataset) -> np.ndarray:
     """The features of an all-numeric set as an (N, F) float64 array."""
+    if isinstance(data.features, NumericTable):  # a built-in set's
+        assert data.features.values.dtype == np.float64
+        return data.features.values
     assert all(dtype == np.float64 for dtype in data.features.dtypes)
     return data.features.to_numpy()
 

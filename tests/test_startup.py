@@ -117,3 +117,13 @@ def test_commands_on_a_saved_model_draw_nothing_and_need_no_scikit_learn(finishe
     found = imported(shown, 0, finished_run)
     assert "torch" in found  # the watch works: it sees what they do import
     assert [m for m in found if m in ("matplotlib", "sklearn", "scipy")] == []
+
+
+def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
+    """A built-in set's cells are numbers: pandas (a third of a second) is for CSV files."""
+    out = tmp_path / "run"
+    args = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
+    found = imported([*args, "--out", str(out)], 0, tmp_path)
+    assert "torch" in found  # the watch works: it sees what training imports
+    assert "pandas" not in found
+    assert (out / "model.safetensors").is_file()

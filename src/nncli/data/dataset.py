@@ -3,25 +3,60 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from nncli.config.data import DataConfig
 from nncli.datasets import DATASETS
 from nncli.errors import UsageError, excerpt
 from nncli.tasks import TASKS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 # CSV targets with at most this many distinct integer values are taken as class labels.
 MAX_INFERRED_CLASSES = 20
+
+
+@dataclass(frozen=True)
+class NumericTable:
+    """A built-in set's cells: float64 numbers only, so they need no DataFrame (importing pandas
+    takes a third of a second). The few parts of a DataFrame that preparing the data reads."""
+
+    values: np.ndarray  # (N, F) float64
+    columns: list[str]
+    index: np.ndarray  # (N,) each row's position in the set
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.values.shape
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def iloc(self) -> _Rows:
+        return _Rows(self)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """`table.iloc[rows]`: the rows at those positions, as a table."""
+
+    table: NumericTable
+
+    def __getitem__(self, rows) -> NumericTable:
+        t = self.table
+        return NumericTable(t.values[rows], t.columns, t.index[rows])
 
 
 @dataclass(frozen=True)
 class Dataset:
     # (N, F) typed cells, one column per feature (as `encoding` takes them): float64, or
     # category strings from a CSV. The index is each row's line in the CSV file, or its
-    # position in a built-in set.
-    features: pd.DataFrame
+    # position in a built-in set, whose all-numeric cells are a NumericTable.
+    features: pd.DataFrame | NumericTable
     y: np.ndarray  # (N,) class index (int64) or target value (float64)
     task: str  # a name of `tasks.TASKS`
     target_name: str
@@ -52,8 +87,9 @@ def load_registered(data: DataConfig) -> Dataset:
                    spec.task, "target", classes)  # fmt: skip
 
 
-def _table(X: np.ndarray, names) -> pd.DataFrame:
-    return pd.DataFrame(np.asarray(X, dtype=np.float64), columns=[str(n) for n in names])
+def _table(X: np.ndarray, names) -> NumericTable:
+    values = np.asarray(X, dtype=np.float64)
+    return NumericTable(values, [str(n) for n in names], np.arange(len(values)))
 
 
 def _target(y: np.ndarray, task: str) -> np.ndarray:

@@ -1,21 +1,25 @@
 """From typed feature cells to the model's inputs: one-hot categories and imputed values,
 learned on the training split, applied to any rows, and kept in the model card.
 
-Typed cells are a DataFrame whose index is each row's line in its file (or its position in a
-built-in set): a numeric column holds float64 with NaN where a cell is missing, a categorical one
-holds strings with None where a cell is missing (`csvdata.typed_features` makes them).
+Typed cells are a DataFrame whose index is each row's line in its file: a numeric column holds
+float64 with NaN where a cell is missing, a categorical one holds strings with None where a cell
+is missing (`csvdata.typed_features` makes them); a built-in set's are a `NumericTable`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from nncli.config.data import MISSING_VALUES, DataConfig
+from nncli.data.dataset import NumericTable
 from nncli.errors import UsageError, excerpt, excerpts
+
+if TYPE_CHECKING:  # imported where a CSV's cells need it: a built-in set goes without
+    import pandas as pd
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 # An MLP's inputs: as many as nncli reads columns (csvfile.MAX_COLUMNS).
@@ -77,7 +81,7 @@ class Encoder:
             f"{c.name} {len(c.categories)}" for c in self.columns if c.kind == CATEGORICAL
         )
 
-    def transform(self, cells: pd.DataFrame, where: str) -> np.ndarray:
+    def transform(self, cells: pd.DataFrame | NumericTable, where: str) -> np.ndarray:
         """(N, F) float64 inputs for typed cells of any rows; a missing cell with nothing to fill
         it and (unless mapped to zeros) an unseen category are errors naming line and column."""
         out = np.zeros((len(cells), len(self.feature_names)))  # (N, F)
@@ -85,7 +89,7 @@ class Encoder:
         numeric = [i for i, c in enumerate(self.columns) if c.kind == NUMERIC]
         if numeric:  # one block: a file may hold 10,000 numeric columns
             codes = [self.columns[i] for i in numeric]
-            values = cells[[c.name for c in codes]].to_numpy(dtype=np.float64)  # (N, Fn)
+            values = _numbers(cells, [c.name for c in codes])  # (N, Fn)
             fills = np.array([np.nan if c.fill is None else c.fill for c in codes])
             values = np.where(np.isnan(values), fills, values)
             if np.isnan(values).any():
@@ -98,6 +102,8 @@ class Encoder:
         return out
 
     def _one_hot(self, cells: pd.DataFrame, code: ColumnCode, where: str) -> np.ndarray:
+        import pandas as pd
+
         values = cells[code.name].astype(object)
         missing = values.isna().to_numpy()
         if code.fill is not None:
@@ -119,7 +125,9 @@ class Encoder:
         block[rows, index[rows]] = 1.0
         return block
 
-    def _missing(self, cells: pd.DataFrame, row: int, column: str, where: str) -> None:
+    def _missing(
+        self, cells: pd.DataFrame | NumericTable, row: int, column: str, where: str
+    ) -> None:
         raise UsageError(
             f"{where}: line {cells.index[row]}, column {excerpt(column)}: missing value; fill or"
             f" drop the row (this model fills in none: it was trained with data.missing:"
@@ -159,6 +167,15 @@ class Encoder:
         return encoder
 
 
+def _numbers(cells: pd.DataFrame | NumericTable, names: list[str]) -> np.ndarray:
+    """(N, len(names)) float64: those numeric columns' cells."""
+    if isinstance(cells, NumericTable):
+        if names == cells.columns:
+            return cells.values
+        return cells.values[:, [cells.columns.index(name) for name in names]]
+    return cells[names].to_numpy(dtype=np.float64)
+
+
 def _column(data: object) -> ColumnCode:
     if not isinstance(data, dict):
         raise ValueError("encoding: every column must be a mapping")
@@ -180,9 +197,35 @@ def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def fit_encoder(train: pd.DataFrame, data: DataConfig) -> Encoder:
+def fit_encoder(train: pd.DataFrame | NumericTable, data: DataConfig) -> Encoder:
     """Learn, from the training split's typed cells, each categorical column's categories and,
     with `data.missing: impute`, every column's fill value."""
+    if isinstance(train, NumericTable) and data.missing != "impute":  # numbers, none missing
+        codes = [ColumnCode(name, NUMERIC) for name in train.columns]
+    else:
+        codes = _learned_codes(train, data)
+    encoder = Encoder(
+        tuple(codes), data.missing, tuple(data.missing_values), data.unknown_categories
+    )
+    names = encoder.feature_names
+    if len(names) > MAX_INPUTS:
+        raise UsageError(
+            f"data: one-hot encoding gives {len(names):,} inputs ({encoder.describe()});"
+            f" nncli takes at most {MAX_INPUTS:,}"
+        )
+    if len(set(names)) != len(names):
+        clash = sorted({n for n in names if names.count(n) > 1})
+        raise UsageError(f"data: input name(s) {excerpts(clash)} would be made twice by one-hot"
+                         " encoding; rename the column")  # fmt: skip
+    return encoder
+
+
+def _learned_codes(train: pd.DataFrame | NumericTable, data: DataConfig) -> list[ColumnCode]:
+    """Each column's code: a numeric column's fill, a categorical one's categories and fill."""
+    import pandas as pd
+
+    if isinstance(train, NumericTable):
+        train = pd.DataFrame(train.values, columns=train.columns, index=train.index)
     impute = data.missing == "impute"
     codes = []
     for name in train.columns:
@@ -203,20 +246,7 @@ def fit_encoder(train: pd.DataFrame, data: DataConfig) -> Encoder:
         # The most frequent; ties go to the first in category order.
         fill = max(categories, key=lambda c: counts[c]) if impute else None
         codes.append(ColumnCode(str(name), CATEGORICAL, categories, fill))
-    encoder = Encoder(
-        tuple(codes), data.missing, tuple(data.missing_values), data.unknown_categories
-    )
-    names = encoder.feature_names
-    if len(names) > MAX_INPUTS:
-        raise UsageError(
-            f"data: one-hot encoding gives {len(names):,} inputs ({encoder.describe()});"
-            f" nncli takes at most {MAX_INPUTS:,}"
-        )
-    if len(set(names)) != len(names):
-        clash = sorted({n for n in names if names.count(n) > 1})
-        raise UsageError(f"data: input name(s) {excerpts(clash)} would be made twice by one-hot"
-                         " encoding; rename the column")  # fmt: skip
-    return encoder
+    return codes
 
 
 def _nothing_to_impute(name: object, data: DataConfig) -> UsageError:
@@ -226,6 +256,8 @@ def _nothing_to_impute(name: object, data: DataConfig) -> UsageError:
 
 def _ordered(categories: list[str]) -> tuple[str, ...]:
     """Numeric codes in numeric order ('2' before '10'), anything else alphabetically."""
+    import pandas as pd
+
     numbers = pd.to_numeric(pd.Series(categories, dtype=object), errors="coerce")
     if numbers.notna().all():
         return tuple(c for _, c in sorted(zip(numbers, categories, strict=True)))

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from nncli.config.data import DataConfig, looks_like_path
-from nncli.data.checks import training_warnings
 from nncli.data.dataset import Dataset, load_registered, with_task
 from nncli.data.encoding import Encoder, fit_encoder
 from nncli.data.preprocessing import Scaler, fit_scaler, split_indices
@@ -108,7 +107,7 @@ def prepare_data(data: DataConfig) -> PreparedData:
         name: (encoder.transform(dataset.features.iloc[rows], where), dataset.y[rows])
         for name, rows in indices.items()
     }
-    lines = dataset.features.index.to_numpy()
+    lines = np.asarray(dataset.features.index)
     scaler = fit_scaler(raw["train"][0], data.scaling, unscaled=encoder.one_hot)
     target_scaler = None
     if not TASKS[dataset.task].classes and data.scale_target:
@@ -116,6 +115,8 @@ def prepare_data(data: DataConfig) -> PreparedData:
     rows = {name: lines[chosen] for name, chosen in indices.items()}
     warnings = ()
     if looks_like_path(data.source):  # a built-in set is a known table, with no key to set
+        from nncli.data.checks import training_warnings  # pandas, as the CSV file's cells
+
         train = indices["train"]
         warnings = training_warnings(
             dataset.features.iloc[train],
