@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from nncli.config.data import looks_like_path
 from nncli.config.fields import unknown_name
 from nncli.config.schema import Config, dump_config
+from nncli.config.yamltext import parse_yaml, yaml_document
 from nncli.errors import ConfigError, UsageError, clipped, excerpt
 from nncli.fileio import MiB, read_regular_bytes
 
@@ -38,7 +39,8 @@ def load_config(
     """
     path = Path(path)
     raw = read_yaml_mapping(path, follow_symlinks=follow_symlinks)
-    return configure(without_retired_keys(raw) if saved else raw, path, overrides or [])
+    pairs = [parse_override(item) for item in overrides or []]
+    return configure(without_retired_keys(raw) if saved else raw, path, pairs)
 
 
 def without_retired_keys(saved: object) -> object:
@@ -62,15 +64,19 @@ def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
 
 
 def configure(
-    raw: dict[str, Any], path: Path, overrides: list[str], varied: list[str] | None = None
+    raw: dict[str, Any],
+    path: Path,
+    overrides: list[tuple[str, Any]],
+    varied: list[tuple[str, Any]] | None = None,
 ) -> Config:
     """Validate a config file's mapping after `--set` overrides, then a sweep's `varied` ones.
 
-    Both are `KEY=VALUE` with VALUE parsed as YAML; problems name the flag that set the key.
+    Both are (key, value) pairs `parse_override` read from `KEY=VALUE` (a grid parses each
+    value once, not once per variant); problems name the flag that set the key.
     """
     raw = copy.deepcopy(raw)
-    override_keys = apply_overrides(raw, overrides)
-    vary_keys = apply_overrides(raw, varied or [], flag="--vary")
+    override_keys = set_keys(raw, overrides, "--set")
+    vary_keys = set_keys(raw, varied or [], "--vary")
     from_cwd = "data.source" in override_keys | vary_keys
     _resolve_source_path(raw, path.parent, from_override=from_cwd)
     if raw.get("name") is None and "name" not in override_keys | vary_keys:
@@ -92,24 +98,7 @@ def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, 
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: cannot read config: {exc}") from None
-    try:
-        raw = parse_yaml(text, str(path))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, yaml.constructor.ConstructorError):
-            problem = f"YAML tag not allowed ({problem})"
-        raise UsageError(f"{where}: {problem}") from None
-    except yaml.reader.ReaderError as exc:  # its own message names no file and spans two lines
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - text.rfind("\n", 0, exc.position)
-        where = f"{path}:{line}:{column}"
-        raise UsageError(
-            f"{where}: character U+{exc.character:04X} is not allowed in YAML"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+    raw = yaml_document(text, str(path))
     if raw is None:
         raise UsageError(f"{path}: config is empty; it needs at least a data section")
     if not isinstance(raw, dict):
@@ -117,99 +106,27 @@ def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, 
     return raw
 
 
-# Real configs nest four levels deep and hold a few dozen values (thousands with a long
-# data.ignore_columns); these bound what a hostile file can cost: a 500-byte "billion laughs"
-# of nested aliases expands to 10^9 nodes.
-MAX_YAML_DEPTH = 32
-MAX_YAML_NODES = 100_000
-
-
-def parse_yaml(text: str, where: str) -> Any:
-    """`yaml.safe_load(text)`, after refusing alias bombs, recursive aliases, deep nesting and
-    keys given twice; problems name `where` (a file, or `--set KEY`) and the line."""
-    _check_yaml_shape(text, where)
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        _refuse_duplicate_keys(node, where)
-        return None if node is None else loader.construct_document(node)
-    except ValueError as exc:  # a date such as 2020-13-45, an integer of 5000 digits
-        raise UsageError(f"{where}: cannot read a value: {clipped(str(exc), 100)}") from None
-    finally:
-        loader.dispose()
-
-
-def _check_yaml_shape(text: str, where: str) -> None:
-    """Count, on the parser's events (read without recursion, before anything is built), the
-    nodes the document expands to, an alias counting its anchor's nodes again, and the depth."""
-    sizes: dict[str, int] = {}  # anchor -> the nodes it expands to
-    open_nodes: list[list] = []  # collections being read: [anchor, nodes so far]
-    total, aliased = 0, False
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        where_line = f"{where}:{event.start_mark.line + 1}:{event.start_mark.column + 1}"
-        if isinstance(event, yaml.CollectionEndEvent):
-            anchor, size = open_nodes.pop()
-            if anchor is not None:
-                sizes[anchor] = size
-            if open_nodes:
-                open_nodes[-1][1] += size
-            continue
-        if isinstance(event, yaml.AliasEvent):
-            if any(anchor == event.anchor for anchor, _ in open_nodes):
-                raise UsageError(f"{where_line}: YAML alias *{clipped(event.anchor)} refers to"
-                                 " a node that contains it")  # fmt: skip
-            size = sizes.get(event.anchor, 1)  # an undefined one is the composer's to report
-            aliased = True
-        elif isinstance(event, yaml.CollectionStartEvent):
-            if len(open_nodes) == MAX_YAML_DEPTH:
-                raise UsageError(f"{where_line}: nested deeper than {MAX_YAML_DEPTH} levels")
-            open_nodes.append([event.anchor, 1])
-            size = 0  # counted with its parent when it ends
-            total += 1
-        elif isinstance(event, yaml.ScalarEvent):
-            size = 1
-            if event.anchor is not None:
-                sizes[event.anchor] = 1
-        else:
-            continue
-        total += size
-        if open_nodes and size:
-            open_nodes[-1][1] += size
-        if total > MAX_YAML_NODES:
-            what = "YAML aliases expand to" if aliased else "the YAML holds"
-            raise UsageError(f"{where_line}: {what} more than {MAX_YAML_NODES:,} nodes")
-
-
-def _refuse_duplicate_keys(node: yaml.Node | None, path: str) -> None:
-    """A key given twice would silently keep the last value: refuse it, naming the line."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    line, column = key.start_mark.line + 1, key.start_mark.column + 1
-                    raise UsageError(f"{path}:{line}:{column}: key '{key.value}' appears twice")
-                seen.add(key.value)
-            _refuse_duplicate_keys(value, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _refuse_duplicate_keys(item, path)
-
-
 def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--set") -> set[str]:
     """Set each dotted `KEY=VALUE` (VALUE parsed as YAML) in `raw`; return the keys set."""
-    keys = set()
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(
-                f"{flag} {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1"
-            )
-        try:
-            value = parse_yaml(text, f"--set {clipped(key)}") if text.strip() else None
-        except yaml.YAMLError:
-            value = text  # a plain string that merely looks odd, such as a path with ':'
+    return set_keys(raw, [parse_override(item, flag) for item in overrides], flag)
+
+
+def parse_override(item: str, flag: str = "--set") -> tuple[str, Any]:
+    """`KEY=VALUE` -> (KEY, VALUE parsed as YAML); a VALUE YAML cannot read stays a string."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"{flag} {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1")
+    try:
+        return key, parse_yaml(text, f"{flag} {clipped(key)}") if text.strip() else None
+    except yaml.YAMLError:
+        return key, text  # a plain string that merely looks odd, such as a path with ':'
+
+
+def set_keys(raw: dict[str, Any], pairs: list[tuple[str, Any]], flag: str) -> set[str]:
+    """Set each dotted key to (a copy of) its value in `raw`, making the sections on its way;
+    return the keys set."""
+    for key, value in pairs:
         parts = key.split(".")
         node = raw
         for depth, part in enumerate(parts[:-1]):
@@ -220,9 +137,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--se
                 where = ".".join(parts[: depth + 1])
                 raise UsageError(f"{flag} {key}: '{where}' is a value, not a section")
             node = child
-        node[parts[-1]] = value
-        keys.add(key)
-    return keys
+        node[parts[-1]] = copy.deepcopy(value)  # a value a grid shares between its variants
+    return {key for key, _ in pairs}
 
 
 def _resolve_source_path(raw: dict[str, Any], config_dir: Path, *, from_override: bool) -> None:
