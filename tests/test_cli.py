@@ -618,3 +618,40 @@ def test_cuda_n_and_auto_resolve_to_an_indexed_cuda_device_where_there_is_one(mo
     assert resolve_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["train", "{tmp}"], "error: CONFIG: file '{tmp}' is a directory"),
+        (["config", "{tmp}"], "error: CONFIG: file '{tmp}' is a directory"),
+        (["sweep", "{cfg}", "--seeds", "abc"], "error: --seeds: input should be a valid integer"),
+        (["sweep", "{cfg}", "--vary", "seed=1,2", "--max-models", "0"], "error: --max-models: "),
+        (["evaluate"], "error: missing argument 'run'"),
+        (["predict", "{tmp}", "--bogus"], "error: no such option: --bogus"),
+        (["evaluate", "{tmp}", "--split", "bogus"], "error: --split: 'bogus' is not one of"),
+        (["runs", "--sort"], "error: option '--sort' requires an argument"),
+        (["frobnicate"], "error: no such command 'frobnicate'"),
+        (["--bogus"], "error: no such option: --bogus"),
+        (["train", "{cfg}", "--out", ""], "error: --out: empty path"),
+        (["sweep", "{cfg}", "--vary", "seed=1,2", "-o", ""], "error: --out: empty path"),
+        (["compare-activations", "{cfg}", "--out="], "error: --out: empty path"),
+        (["split", "{tmp}", "--out", ""], "error: --out: empty path"),
+        (["predict", "{tmp}", "--out", ""], "error: --out: empty path"),
+    ],
+)
+def test_a_bad_argument_is_one_line_naming_it_for_every_command(tiny_moons, tmp_path, args, line):
+    """As nncli's own errors: `error: ...`, exit 2, not click's usage box. An empty --out would
+    be the current folder (Path('') is '.'): refused before anything is read."""
+    fill = {"tmp": tmp_path, "cfg": tiny_moons}
+    result = invoke(*(a.format(**fill) for a in args))
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(line.format(**fill)), result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "runs").exists()
+
+
+def test_no_arguments_still_shows_the_help():
+    result = invoke()
+    assert "Usage:" in result.output and not result.output.startswith("error")

@@ -834,3 +834,31 @@ def test_the_resolved_config_says_impute_mean_as_it_applies(missing):
         assert problems_of(median) == [
             "cfg.yaml: data.impute: applies only with data.missing: impute"
         ]
+
+
+def test_a_list_or_mapping_as_a_key_is_named_as_such_not_as_a_tag(tmp_path: Path):
+    path = tmp_path / "complex.yaml"
+    path.write_text("data:\n  source: moons\n? [a, b]\n: 1\n")
+    with pytest.raises(UsageError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}:3:3: a key must be a plain name, not a list or mapping"
+
+
+def test_a_quote_left_open_is_named_where_it_opens_not_where_the_file_ends(tmp_path: Path):
+    path = tmp_path / "quote.yaml"
+    lines = ["data:", "  source: moons", "model:", "  depth: 1", "  width: 8", 'name: "moons']
+    path.write_text("\n".join(lines + [f"# note {n}" for n in range(55)]) + "\n")  # 61 lines
+    with pytest.raises(UsageError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}:6:7: this quoted value is never closed")
+
+
+def test_a_class_weight_that_is_not_finite_is_named_by_its_value(tmp_path: Path):
+    path = tmp_path / "weights.yaml"
+    path.write_text("data: {source: moons}\ntraining:\n  class_weight: {0: 1, 1: .inf}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        f"{path}: training.class_weight: every weight must be a positive finite number, got inf"
+        " for class 1"
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -479,3 +481,35 @@ def test_predicted_probabilities_sum_to_one_and_scikit_learn_takes_them_without_
                             labels=["setosa", "versicolor", "virginica"])  # fmt: skip
     evaluated = json.loads(invoke("evaluate", iris_run["run_dir"], "--data", IRIS, "--json").stdout)
     assert loss == pytest.approx(evaluated["metrics"]["log_loss"], rel=1e-9)
+
+
+def test_ctrl_c_during_evaluate_names_the_signal(tiny_moons, tmp_path):
+    """Ctrl-C as the built-in data set is rebuilt (tests/stop_at.py), not a sleep: the message
+    said `interrupted ()`, a KeyboardInterrupt carrying no text."""
+    run_train(tiny_moons, [], out=tmp_path / "run")
+    stop_at = [sys.executable, str(ROOT / "tests/stop_at.py"), "loading", "INT", "--"]
+    process = subprocess.run([*stop_at, "evaluate", tmp_path / "run"], capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert process.returncode == 130, process.stderr
+    assert process.stderr == "interrupted (SIGINT); nothing more was saved\n"
+
+
+def test_weights_that_fit_nothing_are_one_line_however_many_torch_names(iris_run, tmp_path):
+    """torch's load_state_dict message gives missing, unexpected and mis-sized tensors a line
+    each: it becomes one `error:` line."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    saved = Path(iris_run["run_dir"]) / "model.safetensors"
+    with safe_open(saved, "pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(saved)
+    del tensors["2.bias"]
+    tensors["9.weight"] = tensors["0.bias"].clone()
+    tensors["0.weight"] = tensors["0.weight"][:, :1].clone()
+    save_file(tensors, tmp_path / "odd.safetensors", metadata=metadata)
+    result = invoke("evaluate", tmp_path / "odd.safetensors")
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'odd.safetensors'}: weights do not fit")
+    assert all(key in line for key in ("Missing", "Unexpected", "size mismatch"))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from typer.testing import CliRunner
 
+from nncli.cli import app
+from nncli.config.schema import ACTIVATION_NAMES
 from nncli.errors import ConfigError, UsageError
-from nncli.grid.spec import build_grid, split_values
+from nncli.grid.spec import build_grid, grid_from_spec, split_values
 
 
 def test_values_split_on_commas_outside_brackets():
@@ -130,3 +133,83 @@ def test_relative_data_paths_in_vary_are_kept_absolute(grid_config, tmp_path, mo
     grid = build_grid(grid_config, ["data.target=label", "data.n_samples=null", "data.noise=null"],
                       ["data.source=pts.csv,more.csv"], 1)  # fmt: skip
     assert grid.spec.vary == [f"data.source={tmp_path / 'pts.csv'},{tmp_path / 'more.csv'}"]
+
+
+def test_a_grid_over_the_bound_is_refused_from_its_value_counts_at_once(grid_config, limited_cli):
+    """Four 40-value keys were 2.56 million variants validated one by one (over a minute and
+    growing memory); 1000 values x 999 seeds never started. Each is refused from its counts, in
+    one line, before any variant is made: the child's timeout turns a regression into a failure."""
+    forty = ",".join(str(n) for n in range(1, 41))
+    thousand = ",".join(f"{n / 1e5:g}" for n in range(1, 1001))
+    sweep = ["sweep", grid_config]
+    cases = {
+        "40^4": ([*sweep, *(a for key in ("training.epochs", "training.batch_size", "model.width",
+                  "data.n_samples") for a in ("--vary", f"{key}={forty}"))], grid_config.parent),
+        "1000 x 999 seeds": ([*sweep, "--vary", f"training.lr={thousand}", "--seeds", "999"],
+                             grid_config.parent),
+        "huge --seeds": ([*sweep, "--vary", "training.lr=0.1", "--seeds", "10" * 10],
+                         grid_config.parent),
+        "compare": (["compare-activations", grid_config, "--seeds", "5", "--max-models", "10"],
+                    grid_config.parent),
+    }  # fmt: skip
+    results = limited_cli(cases, timeout=90)
+    for name, result in results.items():
+        assert result.returncode == 2, (name, result.stderr)
+        assert len(result.stderr.splitlines()) == 1, (name, result.stderr)
+    assert results["40^4"].stderr == (
+        "error: --vary: the grid is 40 x 40 x 40 x 40 value(s) x 1 seed(s) = 2,560,000 models,"
+        " more than --max-models 10,000; give fewer values or seeds, or raise --max-models\n"
+    )
+    assert "1,000 value(s) x 999 seed(s) = 999,000 models" in results["1000 x 999 seeds"].stderr
+    assert "--seeds: must be between 1 and 999" in results["huge --seeds"].stderr
+    n = len(ACTIVATION_NAMES)  # compare-activations' grid goes through the same bound
+    assert f"--activations: the grid is {n} value(s) x 5 seed(s) = {5 * n} models, more than" \
+        " --max-models 10;" in results["compare"].stderr  # fmt: skip
+
+
+def test_max_models_raises_the_bound_and_a_resume_keeps_it(grid_config):
+    vary = ["training.lr=0.1,0.2,0.3", "training.momentum=0,0.5"]
+    with pytest.raises(ConfigError) as info:
+        build_grid(grid_config, [], vary, 3, max_models=17)
+    assert info.value.problems == [
+        "--vary: the grid is 3 x 2 value(s) x 3 seed(s) = 18 models, more than --max-models 17;"
+        " give fewer values or seeds, or raise --max-models"
+    ]
+    grid = build_grid(grid_config, [], vary, 3, max_models=18)
+    assert len(grid.models) == 18 and grid.spec.max_models == 18
+    assert len(grid_from_spec(grid.spec).models) == 18  # a resume rebuilds under its own bound
+
+
+def test_max_models_on_the_command_line(grid_config):
+    """Past the bound the next check speaks (a bad value), so nothing trains."""
+    args = ["sweep", str(grid_config), "--vary", "training.lr=0.1,0.2,-1", "--seeds", "2"]
+    refused = CliRunner().invoke(app, [*args, "--max-models", "5"])
+    assert refused.exit_code == 2 and "= 6 models, more than --max-models 5;" in refused.stderr
+    raised = CliRunner().invoke(app, [*args, "--max-models", "6"])
+    assert raised.exit_code == 2
+    assert raised.stderr.strip().endswith(
+        "--vary training.lr: input should be greater than 0, got -1"
+    )
+
+
+def test_each_value_is_parsed_once_not_once_per_variant(grid_config, monkeypatch):
+    from nncli.config import loading
+
+    parsed, parse = [], loading.parse_yaml
+
+    def counted(text: str, where: str):
+        parsed.append(text)
+        return parse(text, where)
+
+    monkeypatch.setattr(loading, "parse_yaml", counted)
+    keys = ["training.lr=0.1,0.2,0.3,0.4", "training.momentum=0,0.5,0.9,0.95", "data.seed=1,2,3,4"]
+    grid = build_grid(grid_config, ["training.epochs=3"], keys, 2)
+    assert len(grid.values) == 64 and len(grid.models) == 128
+    values = [v for item in keys for v in item.partition("=")[2].split(",")]
+    assert sorted(parsed) == sorted(["3", *values])  # 13 parses, not 64 x 4
+
+
+def test_a_vary_value_yaml_refuses_is_reported_once_as_vary(grid_config):
+    with pytest.raises(ConfigError) as info:
+        build_grid(grid_config, [], ["training.lr={a: 1, a: 2}", "training.momentum=0,0.5"], 1)
+    assert info.value.problems == ["--vary training.lr:1:8: key 'a' appears twice"]

@@ -78,8 +78,9 @@ def excerpt(value: object) -> str:
 
 
 def clipped(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """`text` cut to `limit` characters with '…', unquoted (a key the user typed, a library's
-    message)."""
+    """`text` on one line (torch's state-dict errors span several) and cut to `limit`
+    characters with '…', unquoted (a key the user typed, a library's message)."""
+    text = " ".join(text.split())
     return text[:limit] + ("…" if len(text) > limit else "")
 
 

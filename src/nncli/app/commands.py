@@ -104,6 +104,7 @@ def run_sweep(
     out: Path | None = None,
     resume: Path | None = None,
     session: Session | None = None,
+    max_models: int | None = None,
 ) -> GridResult | None:
     """Train every variant x seed of a grid; write the sweep folder; return its result.
 
@@ -111,9 +112,8 @@ def run_sweep(
     torchrun (`session.ranks`) the models are split across the ranks (grid/split.py); the
     leader returns the result, the others None.
     """
-    request = GridRequest(
-        SWEEP, config_path, overrides, vary or [], n_seeds, sequential, diagnostics, out, resume
-    )  # fmt: skip
+    request = GridRequest(SWEEP, config_path, overrides, vary or [], n_seeds, sequential,
+                          diagnostics, out, resume, max_models)  # fmt: skip
     return _run_grid_command(request, session or Session())
 
 
@@ -127,6 +127,7 @@ def run_compare(
     out: Path | None = None,
     resume: Path | None = None,
     session: Session | None = None,
+    max_models: int | None = None,
 ) -> GridResult | None:
     """The sweep of `model.activation` with diagnostics: every activation (default: all) x seed
     (default: 3), side by side; its summary names each record by its activation."""
@@ -142,9 +143,8 @@ def run_compare(
     elif activations is not None:
         raise UsageError("--resume takes only the run folder: it holds the config and settings")
     diagnostics = None if resume else True  # always on: the comparison's reason to be
-    request = GridRequest(
-        COMPARE, config_path, overrides, vary, n_seeds, sequential, diagnostics, out, resume
-    )  # fmt: skip
+    request = GridRequest(COMPARE, config_path, overrides, vary, n_seeds, sequential,
+                          diagnostics, out, resume, max_models)  # fmt: skip
     return _run_grid_command(request, session or Session())
 
 

@@ -35,6 +35,7 @@ class GridRequest:
     diagnostics: bool | None = None  # default False
     out: Path | None = None
     resume: Path | None = None
+    max_models: int | None = None  # default grid.spec.MAX_MODELS; a resume keeps its own
 
 
 @dataclass

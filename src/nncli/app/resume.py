@@ -24,7 +24,7 @@ def restart(request: GridRequest, session: Session) -> Ready:
     leader = ranks.leader
     path = request.resume
     given = [request.config_path, request.out, *request.overrides, *request.vary]
-    given += [request.n_seeds, request.sequential, request.diagnostics]
+    given += [request.n_seeds, request.sequential, request.diagnostics, request.max_models]
 
     def reopen() -> tuple[RunFolder, Saved] | None:
         if any(option not in (None, False) for option in given) or request.overrides:
@@ -106,7 +106,7 @@ def resumed_spec(
     except TypeError:
         raise malformed from None
     kinds = [(spec.raw, dict), (spec.config_path, str), (spec.overrides, list), (spec.vary, list)]
-    kinds += [(spec.n_seeds, int), (spec.sequential, bool)]
+    kinds += [(spec.n_seeds, int), (spec.sequential, bool), (spec.max_models, int)]
     if not all(isinstance(value, kind) for value, kind in kinds) or not all(
         isinstance(item, str) for item in [*spec.overrides, *spec.vary]
     ):

@@ -73,6 +73,7 @@ def _fresh_grid(request: GridRequest, session: Session):
         sequential=bool(request.sequential),
         require_vary=request.kind.requires_vary,
         flag=request.kind.vary_flag,
+        **({} if request.max_models is None else {"max_models": request.max_models}),
     )
     # Data, devices and threads (torch, pandas) are imported only now: the config is valid.
     from nncli.app import setup as gridsetup

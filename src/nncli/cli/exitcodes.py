@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 import typer
 from typer.core import TyperGroup
@@ -16,13 +17,18 @@ class ErrorsToExitCodes(TyperGroup):
     # Set by `cli.main` when --debug appears anywhere on the command line, not only first.
     debug = False
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        with one_line_usage_errors(ctx):  # `nncli --bogus`: before any command is chosen
+            return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context) -> object:
         from nncli.errors import Interrupted, NncliError, PeerFailed, printable
 
         debug = self.debug or bool(ctx.params.get("debug"))
         rank = launch_rank()
         try:
-            return super().invoke(ctx)
+            with one_line_usage_errors(ctx):  # a command's arguments, or an unknown command
+                return super().invoke(ctx)
         except NncliError as exc:
             if debug:
                 raise
@@ -44,7 +50,7 @@ class ErrorsToExitCodes(TyperGroup):
             code = getattr(exc, "exit_code", 130)
             if not rank:  # a launch's leader speaks for every rank
                 with contextlib.suppress(OSError):
-                    what = printable(exc or "SIGINT")
+                    what = printable(str(exc) or "SIGINT")  # a plain Ctrl-C carries no name
                     typer.echo(f"interrupted ({what}); nothing more was saved", err=True)
             ctx.exit(code)
         except BrokenPipeError:  # `nncli ... | head`: the reader left; that is not an error
@@ -69,6 +75,34 @@ class ErrorsToExitCodes(TyperGroup):
 # cut to MAX_LINE_CHARS, and a message to MAX_MESSAGE_LINES lines (a config's problems, one each).
 MAX_LINE_CHARS = 500
 MAX_MESSAGE_LINES = 20
+
+
+@contextlib.contextmanager
+def one_line_usage_errors(ctx: typer.Context) -> Iterator[None]:
+    """A bad argument or option as one line on stderr, `error: --seeds: ...`, and exit 2, as
+    nncli's own errors are: not click's usage box. `nncli` alone still shows the help."""
+    # Typer 0.29 carries its own click: its usage errors are TyperExceptions, not click's.
+    try:
+        yield
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+            raise
+        from nncli.errors import printable
+
+        line, param = _lower(exc.format_message()), getattr(exc, "param", None)
+        if isinstance(exc, typer.BadParameter) and exc.message and param is not None:
+            detail = _lower(exc.message.removeprefix("Value error, "))
+            if param.param_type_name == "option":
+                line = f"{max(param.opts, key=len)}: {detail}"  # --out, not -o
+            else:
+                line = f"{param.metavar or param.name.upper()}: {detail}"
+        if launch_rank() == 0:  # every process of a launch parses the same arguments
+            typer.echo(f"error: {_capped(printable(line.rstrip('.')))}", err=True)
+        ctx.exit(exc.exit_code)
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def launch_rank() -> int:

@@ -17,15 +17,24 @@ SetOption = Annotated[
     ),
 ]
 OptionalConfigArgument = Annotated[
-    Path | None, typer.Argument(help="YAML config file.", dir_okay=False, show_default=False)
+    Path | None,
+    typer.Argument(help="YAML config file.", metavar="CONFIG", dir_okay=False, show_default=False),
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print exactly one JSON object on stdout, nothing else.")
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; only the result.")]
 ConfigArgument = Annotated[
-    Path, typer.Argument(help="YAML config file.", dir_okay=False, show_default=False)
+    Path,
+    typer.Argument(help="YAML config file.", metavar="CONFIG", dir_okay=False, show_default=False),
 ]
+
+
+def out_path(text: str) -> Path:
+    """An --out value: `''` would be the current folder (Path('') is '.'), never what was meant."""
+    if not text:
+        raise typer.BadParameter("empty path")
+    return Path(text)
 
 
 RunArgument = Annotated[
@@ -45,15 +54,23 @@ def _no_type(ctx: object) -> None:
     return None
 
 
+def _path_type(ctx: object) -> str:
+    return "<path>"
+
+
 def shown_as_flags(params: list) -> list:
-    """Boolean flags without a type in `--help`.
+    """Boolean flags without a type in `--help`, and `--out` as the `<path>` it is.
 
     Typer 0.2x's rich help prints a type beside every option, `<bool>` beside flags too, though
-    a flag takes no value (its plain help leaves it out): drop it for flags.
+    a flag takes no value (its plain help leaves it out): drop it for flags. An option read by
+    `out_path` would show `<Path>`, the class's name.
     """
     for param in params:
         if getattr(param, "is_flag", False):
             param.display_type_rich = _no_type
+        info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
+        if getattr(info, "parser", None) is out_path:
+            param.display_type_rich = _path_type
     return params
 
 
@@ -76,8 +93,22 @@ SequentialOption = Annotated[
 ]
 
 
+MaxModelsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-models",
+        metavar="N",
+        min=1,
+        help="Refuse a grid of more than N models (variants x seeds), before making any"
+        " [default: 10,000]",
+        show_default=False,
+    ),
+]
+
+
 GridOutOption = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Exact output folder (new or empty).")
+    Path | None,
+    typer.Option("--out", "-o", parser=out_path, help="Exact output folder (new or empty)."),
 ]
 
 

@@ -23,6 +23,7 @@ from nncli.cli.options import (
     SetOption,
     ThresholdOption,
     VariantOption,
+    out_path,
 )
 from nncli.errors import printable
 from nncli.fileio import to_json
@@ -91,6 +92,7 @@ def predict(
         typer.Option(
             "--out",
             "-o",
+            parser=out_path,
             help="Write predictions here (else stdout); a symlink, FIFO or device"
             " is written through, never replaced.",
         ),
@@ -172,7 +174,9 @@ def export_split(
     run: RunArgument,
     out: Annotated[
         Path,
-        typer.Option("--out", "-o", help="Folder for train.csv, val.csv and test.csv."),
+        typer.Option(
+            "--out", "-o", parser=out_path, help="Folder for train.csv, val.csv and test.csv."
+        ),
     ],
     force: Annotated[bool, typer.Option("--force", help="Overwrite those files.")] = False,
 ) -> None:

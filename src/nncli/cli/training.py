@@ -16,10 +16,12 @@ import typer
 from nncli.cli.options import (
     GridOutOption,
     JsonOption,
+    MaxModelsOption,
     OptionalConfigArgument,
     QuietOption,
     SequentialOption,
     SetOption,
+    out_path,
 )
 from nncli.fileio import to_json
 from nncli.grid.session import Session, Setup
@@ -79,7 +81,10 @@ def train(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Exact run folder (new or empty); default runs/<name>-<time>."
+            "--out",
+            "-o",
+            parser=out_path,
+            help="Exact run folder (new or empty); default runs/<name>-<time>.",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -161,6 +166,7 @@ def compare_activations(
         ),
     ] = None,
     sequential: SequentialOption = False,
+    max_models: MaxModelsOption = None,
     out: GridOutOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -183,6 +189,7 @@ def compare_activations(
         sequential=sequential,
         out=out,
         resume=resume,
+        max_models=max_models,
     )
 
 
@@ -210,6 +217,7 @@ def sweep(
         ),
     ] = False,
     sequential: SequentialOption = False,
+    max_models: MaxModelsOption = None,
     resume: Annotated[
         Path | None,
         typer.Option(help="Continue an interrupted sweep folder exactly where it stopped."),
@@ -234,4 +242,5 @@ def sweep(
         diagnostics=diagnostics,
         out=out,
         resume=resume,
+        max_models=max_models,
     )

@@ -35,7 +35,8 @@ def load_config(
     """
     path = Path(path)
     raw = read_yaml_mapping(path, follow_symlinks=follow_symlinks)
-    return configure(without_retired_keys(raw) if saved else raw, path, overrides or [])
+    pairs = [parse_override(item) for item in overrides or []]
+    return configure(without_retired_keys(raw) if saved else raw, path, pairs)
 
 
 def without_retired_keys(saved: object) -> object:
@@ -59,15 +60,19 @@ def resolved_config_yaml(config_path: Path, overrides: list[str]) -> str:
 
 
 def configure(
-    raw: dict[str, Any], path: Path, overrides: list[str], varied: list[str] | None = None
+    raw: dict[str, Any],
+    path: Path,
+    overrides: list[tuple[str, Any]],
+    varied: list[tuple[str, Any]] | None = None,
 ) -> Config:
     """Validate a config file's mapping after `--set` overrides, then a sweep's `varied` ones.
 
-    Both are `KEY=VALUE` with VALUE parsed as YAML; problems name the flag that set the key.
+    Both are (key, value) pairs `parse_override` read from `KEY=VALUE` (a grid parses each
+    value once, not once per variant); problems name the flag that set the key.
     """
     raw = copy.deepcopy(raw)
-    override_keys = apply_overrides(raw, overrides)
-    vary_keys = apply_overrides(raw, varied or [], flag="--vary")
+    override_keys = set_keys(raw, overrides, "--set")
+    vary_keys = set_keys(raw, varied or [], "--vary")
     from_cwd = "data.source" in override_keys | vary_keys
     _resolve_source_path(raw, path.parent, from_override=from_cwd)
     if raw.get("name") is None and "name" not in override_keys | vary_keys:
@@ -78,18 +83,25 @@ def configure(
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--set") -> set[str]:
     """Set each dotted `KEY=VALUE` (VALUE parsed as YAML) in `raw`; return the keys set."""
-    keys = set()
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(
-                f"{flag} {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1"
-            )
-        try:
-            value = parse_yaml(text, f"--set {clipped(key)}") if text.strip() else None
-        except yaml.YAMLError:
-            value = text  # a plain string that merely looks odd, such as a path with ':'
+    return set_keys(raw, [parse_override(item, flag) for item in overrides], flag)
+
+
+def parse_override(item: str, flag: str = "--set") -> tuple[str, Any]:
+    """`KEY=VALUE` -> (KEY, VALUE parsed as YAML); a VALUE YAML cannot read stays a string."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"{flag} {excerpt(item)}: expected KEY=VALUE, for example training.lr=0.1")
+    try:
+        return key, parse_yaml(text, f"{flag} {clipped(key)}") if text.strip() else None
+    except yaml.YAMLError:
+        return key, text  # a plain string that merely looks odd, such as a path with ':'
+
+
+def set_keys(raw: dict[str, Any], pairs: list[tuple[str, Any]], flag: str) -> set[str]:
+    """Set each dotted key to (a copy of) its value in `raw`, making the sections on its way;
+    return the keys set."""
+    for key, value in pairs:
         parts = key.split(".")
         node = raw
         for depth, part in enumerate(parts[:-1]):
@@ -100,9 +112,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], flag: str = "--se
                 where = ".".join(parts[: depth + 1])
                 raise UsageError(f"{flag} {key}: '{where}' is a value, not a section")
             node = child
-        node[parts[-1]] = value
-        keys.add(key)
-    return keys
+        node[parts[-1]] = copy.deepcopy(value)  # a value a grid shares between its variants
+    return {key for key, _ in pairs}
 
 
 def _resolve_source_path(raw: dict[str, Any], config_dir: Path, *, from_override: bool) -> None:

@@ -233,10 +233,12 @@ class TrainingConfig(Strict):
     @classmethod
     def _positive_weights(cls, weights: object) -> object:
         if isinstance(weights, dict):
-            bad = [k for k, w in weights.items() if not (0 < w < float("inf"))]
+            bad = [(k, w) for k, w in weights.items() if not (0 < w < float("inf"))]
             if bad:
+                label, weight = bad[0]
                 raise ValueError(
-                    f"every weight must be a positive number; {excerpt(bad[0])} is not"
+                    f"every weight must be a positive finite number, got {weight!r} for class"
+                    f" {excerpt(label)}"
                 )
         return weights
 

@@ -1,7 +1,8 @@
 """Reading a YAML file safely, and nothing else of the config: `yaml.safe_load` after refusing
 what a hostile file could cost (alias bombs, deep nesting, keys given twice, a file that is not a
-bounded regular file), errors naming file, line and column. Without pydantic or the schema, so
-that `nncli runs` reads a folder's config.yaml without importing them."""
+bounded regular file), every problem one line naming the file (or the option), line and column.
+Without pydantic or the schema, so that `nncli runs` reads a folder's config.yaml without
+importing them."""
 
 from __future__ import annotations
 
@@ -29,24 +30,7 @@ def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, 
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: cannot read config: {exc}") from None
-    try:
-        raw = parse_yaml(text, str(path))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, yaml.constructor.ConstructorError):
-            problem = f"YAML tag not allowed ({problem})"
-        raise UsageError(f"{where}: {problem}") from None
-    except yaml.reader.ReaderError as exc:  # its own message names no file and spans two lines
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - text.rfind("\n", 0, exc.position)
-        where = f"{path}:{line}:{column}"
-        raise UsageError(
-            f"{where}: character U+{exc.character:04X} is not allowed in YAML"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+    raw = yaml_document(text, str(path))
     if raw is None:
         raise UsageError(f"{path}: config is empty; it needs at least a data section")
     if not isinstance(raw, dict):
@@ -61,9 +45,49 @@ MAX_YAML_DEPTH = 32
 MAX_YAML_NODES = 100_000
 
 
+def yaml_document(text: str, where: str) -> Any:
+    """`parse_yaml(text)` with every problem a UsageError naming `where` (a file), the line and
+    the column."""
+    try:
+        return parse_yaml(text, where)
+    except yaml.MarkedYAMLError as exc:
+        raise UsageError(_marked_problem(exc, where)) from None
+    except yaml.reader.ReaderError as exc:  # its own message names no file and spans two lines
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        raise UsageError(
+            f"{where}:{line}:{column}: character U+{exc.character:04X} is not allowed in YAML"
+        ) from None
+    except yaml.YAMLError as exc:
+        detail = clipped(" ".join(str(exc).split()), 200)
+        raise UsageError(f"{where}: invalid YAML: {detail}") from None
+
+
+def _marked_problem(exc: yaml.MarkedYAMLError, where: str) -> str:
+    """One line: the place and what is wrong there. A quote or bracket left open is named where
+    it opens (its `context_mark`), not where the reader gave up (the end of the file)."""
+
+    def at(mark: Any) -> str:
+        return f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+
+    problem = exc.problem or exc.context or "invalid YAML"
+    context, opened = exc.context or "", exc.context_mark
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        if "unhashable key" in problem:  # `? [a, b]`, `{[1]: x}`
+            return f"{at(exc.problem_mark)}: a key must be a plain name, not a list or mapping"
+        return f"{at(exc.problem_mark)}: YAML tag not allowed ({problem})"
+    if opened is not None and context.startswith("while scanning a quoted scalar"):
+        return f"{at(opened)}: this quoted value is never closed ({problem})"
+    mark = exc.problem_mark or opened
+    if opened is not None and mark is not None and opened.line != mark.line:
+        return f"{at(mark)}: {problem} ({context} at line {opened.line + 1})"
+    return f"{at(mark)}: {problem}"
+
+
 def parse_yaml(text: str, where: str) -> Any:
     """`yaml.safe_load(text)`, after refusing alias bombs, recursive aliases, deep nesting and
-    keys given twice; problems name `where` (a file, or `--set KEY`) and the line."""
+    keys given twice (UsageErrors naming `where`, a file or `--set KEY`, and the line); what
+    is not YAML raises yaml's own error."""
     _check_yaml_shape(text, where)
     loader = yaml.SafeLoader(text)
     try:

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nncli.config.data import looks_like_path
 from nncli.config.keys import short_key, shown_value, stack_key
-from nncli.config.loading import configure, read_yaml_mapping
+from nncli.config.loading import configure, parse_override, read_yaml_mapping
 from nncli.config.schema import Config
 from nncli.errors import ConfigError, UsageError
 
 MAX_SEEDS = 999
+# The most models (variants x seeds) a grid makes unless --max-models says more, checked on the
+# value counts before any variant is made. Each variant takes about 1 ms to validate and 7 KiB
+# to hold (a seed 0.3 ms, 2 KiB): such a grid is ready in about 10 s (docs/commands.md).
+MAX_MODELS = 10_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class GridSpec:
     vary: list[str]  # --vary, with relative data paths made absolute
     n_seeds: int
     sequential: bool = False
+    max_models: int = MAX_MODELS  # the bound it was started under: its resume keeps it
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,12 @@ class Grid:
     stacks: list[list[int]]  # indices into `models`; each list trains as one stack
 
     def seeds(self, variant: int) -> list[int]:
-        return [m.seed for m in self.models if m.variant == variant]
+        n = self.spec.n_seeds  # variant-major: a variant's models are n in a row
+        return [m.seed for m in self.models[variant * n : (variant + 1) * n]]
 
     def label(self, model: GridModel) -> str:
-        return self.labels[self.models.index(model)]
+        first = model.variant * self.spec.n_seeds  # its variant's first model, seeds in order
+        return self.labels[first + model.seed - self.models[first].seed]
 
 
 def split_values(text: str) -> list[str]:
@@ -83,15 +92,17 @@ def build_grid(
     sequential: bool = False,
     require_vary: bool = True,
     flag: str = "--vary",
+    max_models: int = MAX_MODELS,
 ) -> Grid:
     """Every variant validated, every problem (of the file, --set, --vary, --seeds) at once.
 
-    `flag` names the option the varied values came from in messages.
+    `flag` names the option the varied values came from in messages. A grid of more than
+    `max_models` models (variants x seeds) is refused before any variant is made.
     """
     path = Path(config_path).resolve()
     vary = [_absolute_data_paths(item) for item in vary]
     raw = read_yaml_mapping(Path(config_path))
-    spec = GridSpec(raw, str(path), list(overrides), vary, n_seeds, sequential)
+    spec = GridSpec(raw, str(path), list(overrides), vary, n_seeds, sequential, max_models)
     return grid_from_spec(spec, require_vary=require_vary, flag=flag)
 
 
@@ -100,18 +111,29 @@ def grid_from_spec(spec: GridSpec, *, require_vary: bool = True, flag: str = "--
     path = Path(spec.config_path)
     problems: list[str] = []
     keys, choices = _parse_vary(spec.vary, problems, require_vary)
-    if not 1 <= spec.n_seeds <= MAX_SEEDS:
+    seeds_ok = 1 <= spec.n_seeds <= MAX_SEEDS
+    if not seeds_ok:
         problems.append(f"--seeds: must be between 1 and {MAX_SEEDS}, got {spec.n_seeds}")
+    size = _refuse_size(choices, spec.n_seeds if seeds_ok else 1, spec.max_models)
+    if size:  # before anything per variant: 40^4 variants would take hours to make
+        raise ConfigError([p.replace("--vary", flag) for p in [*problems, size]])
+    # Each --set and --vary value is parsed once, not once per variant it is part of.
+    overrides = [_parsed(item, "--set", problems) for item in spec.overrides]
+    parsed = [[(f"{key}={text}", _parsed(f"{key}={text}", "--vary", problems)) for text in
+               values] for key, values in zip(keys, choices, strict=True)]  # fmt: skip
+    if None in overrides or any(pair is None for values in parsed for _, pair in values):
+        raise ConfigError([p.replace("--vary", flag) for p in problems])
     # The file with --set alone need not be valid: `--vary data.source=a.csv,b.csv` on a
     # config of a built-in set is, with its --set data.target. Its problems count through the
-    # variants, where no varied value mends them.
+    # variants, where no varied value mends them. A value is checked with the others of its
+    # variant, not alone, for the same reason (a CSV's data.target is valid only with it).
     base_problems: list[str] = []
-    base = _validated(spec.raw, path, spec.overrides, [], base_problems)
+    base = _validated(spec.raw, path, overrides, [], base_problems)
     variants: list[Config | None] = []
-    for combination in itertools.product(*choices):
-        items = [f"{key}={value}" for key, value in zip(keys, combination, strict=True)]
+    for combination in itertools.product(*parsed):
+        items, pairs = [item for item, _ in combination], [pair for _, pair in combination]
         found: list[str] = []
-        variants.append(_validated(spec.raw, path, spec.overrides, items, found))
+        variants.append(_validated(spec.raw, path, overrides, pairs, found))
         for problem in found:  # one the combination made, not any of its values alone
             if problem not in base_problems and "--vary" not in problem and items:
                 problem += f" (with --vary {', '.join(items)})"
@@ -161,7 +183,7 @@ def _parse_vary(
         elif not any(values) or "" in values:
             problems.append(f"--vary {key}: empty value in {text!r}; list values like 0.1,0.01")
         elif len(set(values)) != len(values):
-            repeated = next(v for v in values if values.count(v) > 1)
+            repeated = next(v for v, n in Counter(values).items() if n > 1)
             problems.append(f"--vary {key}: {repeated} is listed twice")
         else:
             keys.append(key)
@@ -169,9 +191,30 @@ def _parse_vary(
     return keys, choices
 
 
-def _validated(raw, path, overrides, items, problems) -> Config | None:
+def _refuse_size(choices: list[list[str]], n_seeds: int, limit: int) -> str | None:
+    """What is wrong with a grid of more than `limit` models, from its value counts alone."""
+    counts = [*(len(values) for values in choices), n_seeds]
+    if math.prod(counts) <= limit:
+        return None
+    return (
+        f"--vary: the grid is {' x '.join(f'{n:,}' for n in counts[:-1]) or '1'} value(s) x"
+        f" {n_seeds:,} seed(s) = {math.prod(counts):,} models, more than --max-models {limit:,};"
+        " give fewer values or seeds, or raise --max-models"
+    )
+
+
+def _parsed(item: str, flag: str, problems: list[str]) -> tuple[str, Any] | None:
+    """`KEY=VALUE` as (key, value parsed as YAML); one that cannot be read is a problem."""
     try:
-        return configure(raw, Path(path), overrides, items)
+        return parse_override(item, flag)
+    except UsageError as exc:
+        problems.append(str(exc))
+        return None
+
+
+def _validated(raw, path, overrides, pairs, problems) -> Config | None:
+    try:
+        return configure(raw, Path(path), overrides, pairs)
     except ConfigError as exc:
         problems.extend(exc.problems)
     except UsageError as exc:
