@@ -22,6 +22,7 @@ from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, Wr
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
+from nncli.runs.history import HistoryJournal, history_path
 from nncli.runs.layout import TRAIN, RunKind, command_name
 from nncli.runs.lock import claim, lock, unlock
 from nncli.runs.stacks import read_units
@@ -57,6 +58,7 @@ class RunFolder:
         from nncli.runs.state import ThrottledSaver  # torch: a folder is opened to train
 
         self.checkpoint = ThrottledSaver(self.save_state)
+        self.history = HistoryJournal(history_path(self.last_state))  # appended by each save
         self.also_save: Callable[[object], None] | None = None  # more to save with each state
 
     # --- opening -------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ class RunFolder:
     def save_state(self, state, params: list) -> None:
         from nncli.runs.state import save_training_state
 
-        save_training_state(self.last_state, state, params, self.info)
+        save_training_state(self.last_state, state, params, self.info, history=self.history)
         if self.also_save is not None:
             self.also_save(state)
 
@@ -175,6 +177,7 @@ class RunFolder:
     def finish(self, **details: object) -> None:
         """Mark the folder finished; it has nothing left to resume."""
         self.last_state.unlink(missing_ok=True)
+        self.history.path.unlink(missing_ok=True)
         self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
 
     def position(self, state) -> str:
