@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,24 @@ if TYPE_CHECKING:
     from nncli.data.prepared import PreparedData
     from nncli.train.stack import ModelFit
     from nncli.train.state import EpochReport
+
+
+class Outputs:
+    """Where a trained run's files go, asked for one file at a time just before it is written:
+    a stop request (SIGTERM, Ctrl-C) then ends the run there, every file so far whole, rather
+    than when all are written (`OutputsStopped`; the run folder records it resumable)."""
+
+    def __init__(self, folder: Path, stop: Callable[[], bool] | None = None):
+        self.folder = Path(folder)
+        self.stop = stop
+
+    def __call__(self, *names: str) -> Path:
+        """The path of `names` in the folder, unless a stop was asked for."""
+        if self.stop is not None and self.stop():
+            from nncli.train.state import OutputsStopped  # torch: imported once a run trained
+
+            raise OutputsStopped("/".join(names))
+        return self.folder.joinpath(*names)
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -88,19 +107,19 @@ def loss_name(prepared: PreparedData) -> str:
 
 
 def write_train_outputs(
-    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
+    out: Outputs, config: Config, prepared: PreparedData, model: ModelFit, summary: dict
 ) -> None:
     """model.safetensors, history.csv, metrics.json, split.json, loss.png; for regression
     errors.png, and fit.png for one feature; report.html."""
     from nncli.runs.checkpoint import save_checkpoint  # torch: the model is trained
 
-    save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
+    save_checkpoint(out(runs.CHECKPOINT_FILE), model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
-    atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
-    write_history(run_dir / runs.HISTORY_FILE, model.record.history)
-    atomic_write_json(run_dir / runs.METRICS_FILE, summary)
+    atomic_write_text(out(runs.SPLIT_FILE), to_json(split_record(config, prepared)) + "\n")
+    write_history(out(runs.HISTORY_FILE), model.record.history)
+    atomic_write_json(out(runs.METRICS_FILE), summary)
     plots.plot_learning_curves(
-        run_dir / runs.LOSS_PLOT_FILE,
+        out(runs.LOSS_PLOT_FILE),
         model.record.history,
         title=f"{config.name}: {config.model.activation}, depth {config.model.depth}",
         loss_name=loss_name(prepared),
@@ -109,13 +128,13 @@ def write_train_outputs(
         log=not TASKS[prepared.task].classes,
     )
     if not TASKS[prepared.task].classes:
-        _regression_figures(run_dir, config, prepared, model)
+        _regression_figures(out, config, prepared, model)
     elif len(prepared.dataset.classes or []) == 2:
-        _binary_figures(run_dir, config, prepared, model)
-    htmlreport.write_report(run_dir)  # last: it embeds the figures
+        _binary_figures(out, config, prepared, model)
+    htmlreport.write_report(out(runs.REPORT_FILE).parent)  # last: it embeds the figures
 
 
-def _binary_figures(run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit) -> None:
+def _binary_figures(out: Outputs, config: Config, prepared: PreparedData, model: ModelFit) -> None:
     """roc.png and precision_recall.png on test (val, else train, without one); none where the
     split holds one class only or the model's outputs are not finite."""
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
@@ -126,18 +145,18 @@ def _binary_figures(run_dir: Path, config: Config, prepared: PreparedData, model
     if is_positive.all() or not is_positive.any() or not np.isfinite(score).all():
         return
     title = f"{config.name or 'run'}: {split} split, positive class {classes[positive]}"
-    curves.plot_roc(run_dir / runs.ROC_PLOT_FILE, is_positive, score, title=title)
-    curves.plot_precision_recall(run_dir / runs.PR_PLOT_FILE, is_positive, score, title=title)
+    curves.plot_roc(out(runs.ROC_PLOT_FILE), is_positive, score, title=title)
+    curves.plot_precision_recall(out(runs.PR_PLOT_FILE), is_positive, score, title=title)
 
 
 def _regression_figures(
-    run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
+    out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
 ) -> None:
     """errors.png, and fit.png for one feature."""
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     x, y = prepared.raw[split]
     plots.plot_regression_errors(
-        run_dir / runs.ERRORS_PLOT_FILE,
+        out(runs.ERRORS_PLOT_FILE),
         y,
         model.card.predict_raw(model.net, x),
         split=split,
@@ -146,7 +165,7 @@ def _regression_figures(
     )
     if prepared.n_features == 1:
         plots.plot_function_fit(
-            run_dir / runs.FIT_PLOT_FILE,
+            out(runs.FIT_PLOT_FILE),
             [("network", partial(model.card.predict_raw, model.net))],
             *prepared.raw["train"],
             title=config.name or "fit",
@@ -166,7 +185,7 @@ def split_record(config: Config, prepared: PreparedData) -> dict:
 
 
 def write_grid_outputs(
-    out_dir: Path,
+    out: Outputs,
     grid,
     prepared: PreparedData,
     fits: list[ModelFit],
@@ -180,21 +199,18 @@ def write_grid_outputs(
     """summary.json/.csv, models.csv, history/ and models/ per model, the plots, report.html."""
     from nncli.runs.checkpoint import save_checkpoint  # torch: the models are trained
 
-    atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
-    atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
-    atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
+    atomic_write_json(out(runs.SUMMARY_FILE), summary)
+    atomic_write_text(out(runs.SUMMARY_CSV_FILE), _csv(rows))
+    atomic_write_text(out(runs.MODELS_CSV_FILE), _csv(_model_rows(grid, fits)))
     for folder in (runs.HISTORY_DIR, runs.MODELS_DIR):
-        (out_dir / folder).mkdir(exist_ok=True)
+        (out.folder / folder).mkdir(exist_ok=True)
     for model, model_fit in zip(grid.models, fits, strict=True):
         label = grid.label(model)
-        history = out_dir / runs.HISTORY_DIR / runs.history_file(label)
-        write_history(history, model_fit.record.history)
-        save_checkpoint(
-            out_dir / runs.MODELS_DIR / runs.model_file(label), model_fit.net, model_fit.card
-        )
+        write_history(out(runs.HISTORY_DIR, runs.history_file(label)), model_fit.record.history)
+        save_checkpoint(out(runs.MODELS_DIR, runs.model_file(label)), model_fit.net, model_fit.card)
     labels = [variant_label(values) for values in grid.values]
     gridplots.plot_loss_bands(
-        out_dir / runs.LOSS_CURVES_PLOT, _histories(grid, fits, labels), title=title
+        out(runs.LOSS_CURVES_PLOT), _histories(grid, fits, labels), title=title
     )
     if grid.varied:  # on the split the best variant was chosen on, never test
         best = summary.get("best") or {}
@@ -203,7 +219,7 @@ def write_grid_outputs(
             (i for i, r in enumerate(results) if str(r.get("chosen")).startswith("best")), None
         )
         gridplots.plot_by_value(
-            out_dir / runs.METRIC_PLOT,
+            out(runs.METRIC_PLOT),
             results,
             grid.varied,
             stat=lambda r: r["metrics"][split][metric],
@@ -215,11 +231,11 @@ def write_grid_outputs(
     if diagnostics:
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
         gridplots.plot_grad_norms(
-            out_dir / runs.GRAD_NORMS_PLOT, norms, title=f"{title}: gradient by layer"
+            out(runs.GRAD_NORMS_PLOT), norms, title=f"{title}: gradient by layer"
         )
         if grid.varied:
             gridplots.plot_by_value(
-                out_dir / runs.GRAD_RATIO_PLOT,
+                out(runs.GRAD_RATIO_PLOT),
                 results,
                 grid.varied,
                 stat=lambda r: r["grad_ratio"],
@@ -229,7 +245,7 @@ def write_grid_outputs(
             )
     activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
     if "model.activation" in grid.varied:
-        plots.plot_activations(out_dir / runs.ACTIVATIONS_PLOT, activations)
+        plots.plot_activations(out(runs.ACTIVATIONS_PLOT), activations)
     x, y = prepared.raw["train"]
     first_seed = [
         (labels[m.variant], partial(f.card.predict_raw, f.net))
@@ -238,7 +254,7 @@ def write_grid_outputs(
     ][:20]
     if not TASKS[prepared.task].classes and x.shape[1] == 1:
         plots.plot_function_fit(
-            out_dir / runs.FITS_PLOT,
+            out(runs.FITS_PLOT),
             first_seed[:10],
             x,
             y,
@@ -248,7 +264,7 @@ def write_grid_outputs(
         )
     if TASKS[prepared.task].classes and x.shape[1] == 2:
         plots.plot_decision_boundaries(
-            out_dir / runs.BOUNDARIES_PLOT,
+            out(runs.BOUNDARIES_PLOT),
             first_seed,
             x,
             y,
@@ -256,7 +272,7 @@ def write_grid_outputs(
             feature_names=prepared.dataset.feature_names,
             classes=prepared.dataset.classes,
         )
-    htmlreport.write_report(out_dir)  # last: it embeds the figures
+    htmlreport.write_report(out(runs.REPORT_FILE).parent)  # last: it embeds the figures
 
 
 def _histories(grid, fits: list[ModelFit], labels: list[str]) -> list[tuple[str, list]]:
