@@ -90,13 +90,13 @@ def test_rows_after_the_last_saved_state_are_not_read_back(tmp_path):
 
     tiny_fit(5, save)
     lines = history_path(path).read_text().splitlines()
-    assert len(lines) == 2 * 5  # two models, five epochs: two beyond the state's three
+    assert len(lines) == 1 + 2 * 5  # its name, then two models' five epochs: two past the state
     state_, params, _ = load_training_state(path)
     assert [r.history for r in state_.records] == saved["rows"]
 
     resumed = HistoryJournal(history_path(path))
     save_training_state(path, state_, params, {}, history=resumed)
-    assert len(history_path(path).read_text().splitlines()) == 2 * 3
+    assert len(history_path(path).read_text().splitlines()) == 1 + 2 * 3
 
 
 def saved_state(tmp_path):
@@ -110,19 +110,26 @@ def saved_state(tmp_path):
     return path
 
 
+def after_header(rows: str):
+    """A damage that puts `rows` between the file's first line, which names it, and its rows."""
+    return lambda text: text.replace("\n", "\n" + rows, 1)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda text: text.splitlines(keepends=True)[0], "its history is cut short"),
-        (lambda text: "", "its history is cut short"),
-        (lambda text: "[7, {}]\n" + text, "its history names another model"),
-        (lambda text: '[0, {"epoch": "one"}]\n' + text, "a malformed row"),
-        (lambda text: '[0, {"epoch": true}]\n' + text, "a malformed row"),
-        (lambda text: "not json\n" + text, "Expecting value"),
-        (lambda text: "[" * 100_000 + "\n" + text, "cannot resume from this file"),
+        (lambda text: "".join(text.splitlines(keepends=True)[:2]), "its history is cut short"),
+        (lambda text: "", "Expecting value"),
+        (after_header("[7, {}]\n"), "its history names another model"),
+        (after_header('[0, {"epoch": "one"}]\n'), "a malformed row"),
+        (after_header('[0, {"epoch": true}]\n'), "a malformed row"),
+        (after_header("not json\n"), "Expecting value"),
+        (after_header("[" * 100_000 + "\n"), "cannot resume from this file"),
+        (lambda text: text.replace(text.split('"')[3], "0" * 16, 1), "is another state's"),
     ],
-    ids=["cut", "empty", "another-model", "a-string", "a-bool", "not-json", "deeply-nested"],
-)
+    ids=["cut", "empty", "another-model", "a-string", "a-bool", "not-json", "deeply-nested",
+         "another-states"],
+)  # fmt: skip
 def test_a_damaged_history_file_is_one_line(tmp_path, damage, message):
     path = saved_state(tmp_path)
     rows = history_path(path)
@@ -140,7 +147,7 @@ def test_a_history_file_that_is_not_nncli_s_is_refused(tmp_path, kind):
     rows = history_path(path)
     rows.unlink()
     if kind == "symlink":
-        (tmp_path / "elsewhere").write_text(json.dumps([0, {"epoch": 1}]) + "\n")
+        (tmp_path / "elsewhere").write_text(json.dumps(["nncli-history", "x"]) + "\n")
         rows.symlink_to(tmp_path / "elsewhere")
     elif kind == "fifo":
         os.mkfifo(rows)

@@ -10,13 +10,15 @@ its count, and never read back.
 
 One JSON line per row, `[model, {"epoch": 1, "train_loss": ...}]`: floats as their shortest
 repr, which reads back to the very same float, so a resumed run's history is bit for bit an
-uninterrupted one's.
+uninterrupted one's. The first line, `["nncli-history", ID]`, names the file, and the state
+records the ID: a history file swapped for another state's is refused, not read as its own.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,9 @@ from nncli.fileio import atomic_write_bytes, read_regular_bytes
 
 if TYPE_CHECKING:
     from nncli.train.state import ModelRecord
+
+
+FORMAT = "nncli-history"
 
 
 def history_path(state_path: Path) -> Path:
@@ -40,6 +45,7 @@ class HistoryJournal:
         self.path = Path(path)
         self._records: list[ModelRecord] | None = None  # whose rows the file holds
         self._counts: list[int] = []  # how many of each one's rows
+        self.id = ""  # the file's, drawn each time it is written anew
 
     def write(self, records: list[ModelRecord]) -> list[int]:
         """Bring the file up to `records`' rows, fsynced; return how many each model has.
@@ -49,11 +55,14 @@ class HistoryJournal:
         file anew.
         """
         counts = [len(record.history) for record in records]
-        if records is not self._records or any(
+        rewrite = records is not self._records or any(
             n < before for n, before in zip(counts, self._counts, strict=True)
-        ):
-            self._records = None  # until the file is whole again
-            atomic_write_bytes(self.path, _lines(records, [0] * len(records)))
+        )
+        self._records = None  # until the file is whole again
+        if rewrite:
+            self.id = secrets.token_hex(8)
+            header = json.dumps([FORMAT, self.id]).encode() + b"\n"
+            atomic_write_bytes(self.path, header + _lines(records, [0] * len(records)))
         else:
             self._append(_lines(records, self._counts))
         self._records, self._counts = records, counts
@@ -70,9 +79,8 @@ class HistoryJournal:
                 handle.flush()
                 os.fsync(fd)
         except OSError as exc:
-            # A row may be half-written: the next save writes the file anew, and a resume
-            # reads only the rows its state counts, which come before it.
-            self._records = None
+            # A row may be half-written: the next save writes the file anew (`write` forgot the
+            # records), and a resume reads only the rows its state counts, which come before it.
             raise WriteError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
 
@@ -86,17 +94,22 @@ def _lines(records: list[ModelRecord], start: list[int]) -> bytes:
     return "".join(lines).encode()
 
 
-def read_history(path: Path, counts: list[int], *, limit: int) -> list[list[dict]]:
-    """Each model's first `counts[model]` rows from `path`; what follows them is not read.
+def read_history(path: Path, counts: list[int], *, id: str, limit: int) -> list[list[dict]]:
+    """Each model's first `counts[model]` rows from `path`, the file `id` names; what follows
+    them is not read.
 
-    A file of fewer rows, or a line that is not `[model, {name: number}]`, is a ValueError (a
-    damaged file); one that is not a regular file of at most `limit` bytes, a UsageError.
+    Another file (another id), one of fewer rows, or a line that is not `[model, {name:
+    number}]` is a ValueError (a damaged file); one that is not a regular file of at most
+    `limit` bytes, a UsageError.
     """
     rows: list[list[dict]] = [[] for _ in counts]
     missing = sum(counts)
     if missing == 0:
         return rows
     data = read_regular_bytes(path, limit=limit, what="training history", follow_symlinks=False)
+    header, _, data = data.partition(b"\n")
+    if json.loads(header) != [FORMAT, id]:
+        raise ValueError("its history file is another state's")
     for line in data.split(b"\n"):
         if missing == 0 or not line:  # what follows is beyond the state, or nothing
             break

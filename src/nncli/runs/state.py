@@ -66,6 +66,7 @@ def save_training_state(
         "step": state.step,
         "tracker": state.tracker,
         "n_models": len(state.records),
+        "history": history.id,
         "records": [_record_json(r, n) for r, n in zip(state.records, rows, strict=True)],
     }
     metadata = {
@@ -101,7 +102,8 @@ def load_training_state(path: Path) -> tuple[TrainingState, list[torch.Tensor], 
             )
         loop, info = json.loads(metadata["loop"]), json.loads(metadata["info"])
         count = sum(1 for name in tensors if name.startswith("param."))
-        records = _records_from_json(loop["records"], history_path(path), len(data))
+        history = (history_path(path), loop["history"], len(data))
+        records = _records_from_json(loop["records"], *history)
         state = TrainingState(
             epoch=loop["epoch"],
             step=loop["step"],
@@ -216,8 +218,9 @@ def _record_json(record: ModelRecord, rows: int) -> dict:
     return saved | {"history_rows": rows}
 
 
-def _records_from_json(saved: object, path: Path, state_bytes: int) -> list[ModelRecord]:
-    """The records `_record_json` wrote, each with its rows from the history file `path`."""
+def _records_from_json(saved: object, path: Path, id: object, state_bytes: int) -> list:
+    """The records `_record_json` wrote, each with its rows from the history file `path`
+    (whose first line names it `id`)."""
     from nncli.runs.checkpoint import checkpoint_limit
 
     if not isinstance(saved, list) or not all(isinstance(r, dict) for r in saved):
@@ -225,11 +228,11 @@ def _records_from_json(saved: object, path: Path, state_bytes: int) -> list[Mode
     if any("history" in r for r in saved):  # its rows are in the history file, always
         raise ValueError("a record holds its history")
     counts = [r.pop("history_rows", None) for r in saved]
-    if not all(_is_int(n) and n >= 0 for n in counts):
+    if not all(_is_int(n) and n >= 0 for n in counts) or not isinstance(id, str):
         raise ValueError("history_rows is malformed")
     records = [record_from_json(r) for r in saved]
     limit = max(checkpoint_limit() - state_bytes, 0)  # the two files read together
-    for record, rows in zip(records, read_history(path, counts, limit=limit), strict=True):
+    for record, rows in zip(records, read_history(path, counts, id=id, limit=limit), strict=True):
         record.history = rows
     return records
 
