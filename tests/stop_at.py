@@ -1,11 +1,14 @@
 """Run the nncli CLI and act at a training step the caller chooses: a test's deterministic Ctrl-C.
 
     python tests/stop_at.py [--rank R] AT ACTION[,ACTION...] -- NNCLI-ARGS...
+    python tests/stop_at.py file:NAME ACTION[,ACTION...] -- NNCLI-ARGS...
 
 Training asks its stop request (`interrupts.StopRequest`) once before every step. Just before
 the AT-th question (1-based: the first run of a fresh `train` asks it before step AT - 1,
 counted across epochs) this process does each ACTION in order, then the question is answered.
-AT `loading` does them instead as a built-in data set starts to be generated, before training.
+AT `loading` does them instead as a built-in data set starts to be generated, before training;
+AT `file:NAME` as the trained run asks for its file NAME (`loss.png`, `models/<label>.safetensors`,
+`run.json` last), just before it is written (the question is then asked as every file asks it).
 
 - INT, TERM, KILL: `os.kill` itself with that signal, which the real handlers receive (Python
   runs a handler for a signal sent to its own process before `os.kill` returns);
@@ -15,7 +18,8 @@ AT `loading` does them instead as a built-in data set starts to be generated, be
 
 Under torchrun only rank R (default 0; RANK in the environment) acts. Nothing in nncli is
 changed: the patch wraps the stop request's question, the one seam every training path asks
-(or, `loading`, each entry of the dataset registry).
+(or, `loading`, each entry of the dataset registry; `file:`, `app.outputs.Outputs`, which every
+file of a trained run's outputs is asked for through).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import signal
 import sys
 
 from nncli import datasets, interrupts
+from nncli.app import outputs
 from nncli.cli import main
 
 
@@ -72,6 +77,19 @@ def stop_loading(actions: list[str]) -> None:
         datasets.DATASETS[name] = dataclasses.replace(spec, load=wrapped(spec.load))
 
 
+def stop_before_file(name: str, actions: list[str]) -> None:
+    """Do `actions` as the trained run asks for its file `name`, before it is written."""
+    ask = outputs.Outputs.__call__
+
+    def asking(out: outputs.Outputs, *names: str):
+        if "/".join(names) == name:
+            for action in actions:
+                act(action)
+        return ask(out, *names)
+
+    outputs.Outputs.__call__ = asking
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     split = args.index("--")
@@ -84,6 +102,8 @@ if __name__ == "__main__":
         pass
     elif at == "loading":
         stop_loading(actions)
+    elif at.startswith("file:"):
+        stop_before_file(at.removeprefix("file:"), actions)
     else:
         stop_at(int(at), actions)
     main()

@@ -316,6 +316,8 @@ def test_an_interrupted_split_sweep_resumes_alone_to_the_same_summary(grid, tmp_
     (done,) = set(partial.glob("part-*.safetensors")) - {state}
     mine, other = (int(p.name.split(".")[0].removeprefix("part-")) for p in (state, done))
     state.rename(partial / f"part-{other}.state.safetensors")
+    history = partial / f"part-{mine}.state.history.jsonl"  # the state's rows go with it
+    history.rename(partial / f"part-{other}.state.history.jsonl")
     done.rename(partial / f"part-{mine}.safetensors")
     refused = runner.invoke(app, ["sweep", "--resume", str(swapped)])
     assert refused.exit_code == 2, refused.output

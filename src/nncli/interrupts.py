@@ -3,7 +3,8 @@
 Before training starts (reading the config, loading data) a signal ends the process at once:
 there is nothing to save, and a stuck read must not outlive `timeout` or `docker stop`. Once
 training has asked whether to stop, a signal becomes a request honoured at the next step
-boundary, where a resumable state is saved.
+boundary, where a resumable state is saved, and between the files a finished run writes.
+However the process ends, `held_signals` lets `run.json` say so first.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class SignalExit(KeyboardInterrupt):
 
 
 class StopRequest:
-    """Asked before every training step; true once a stop signal or a closed pipe arrived."""
+    """Asked before every training step and before each file a trained run writes; true once a
+    stop signal or a closed pipe arrived."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -49,6 +51,35 @@ class StopRequest:
         return 128 + (self.signum or signal.SIGINT)
 
 
+_held: list[int] | None = None  # the signals that came while held, or None when not holding
+
+
+@contextmanager
+def held_signals() -> Iterator[None]:
+    """A signal that would end the process at once (before training, a second Ctrl-C) waits
+    until the block ends: for the few milliseconds `run.json` takes to say how a run ended, so
+    that no quit leaves it saying `running`. Stop requests are not held: they are only noted."""
+    global _held
+    if _held is not None:  # already held by an outer block
+        yield
+        return
+    _held = []
+    try:
+        yield
+    finally:
+        held, _held = _held, None
+        if held:
+            raise SignalExit(held[0])
+
+
+def _quit(signum: int) -> None:
+    """End the process at once with `signum`, unless `held_signals` holds it until its end."""
+    if _held is not None:
+        _held.append(signum)
+        return
+    raise SignalExit(signum)
+
+
 @contextmanager
 def stop_on_signals(*, launched: bool = False, announce: bool = True) -> Iterator[StopRequest]:
     """SIGINT or SIGTERM stop at once before training and at a step boundary during it.
@@ -61,10 +92,11 @@ def stop_on_signals(*, launched: bool = False, announce: bool = True) -> Iterato
 
     def handle(signum: int, frame: object) -> None:
         if not request.training:
-            raise SignalExit(signum)
+            return _quit(signum)
         if request.signum is not None and signum == signal.SIGINT and not launched:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            raise SignalExit(signum)  # files are written atomically, so nothing is half-written
+            if _held is None:  # a third Ctrl-C kills, unless run.json is being written
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+            return _quit(signum)  # files are written atomically, so nothing is half-written
         first = request.signum is None
         request.signum = signum
         if not announce or (not first and launched):
@@ -74,8 +106,8 @@ def stop_on_signals(*, launched: bool = False, announce: bool = True) -> Iterato
         again = "" if launched else "; Ctrl-C again to quit at once"
         with contextlib.suppress(OSError):  # stderr may be a closed pipe too
             print(
-                f"\n{name}: {then} at the next training step (if training is still running)"
-                f" and saving a resumable checkpoint{again}",
+                f"\n{name}: {then} at the next training step (or before the next file of the"
+                f" results) and saving a resumable checkpoint{again}",
                 file=sys.stderr,
                 flush=True,
             )

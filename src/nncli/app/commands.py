@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from nncli import phases
 from nncli.app.lifecycle import grid_run
-from nncli.app.outputs import flat_row, write_grid_outputs, write_train_outputs
+from nncli.app.outputs import Outputs, flat_row, write_grid_outputs, write_train_outputs
 from nncli.app.request import GridRequest
 from nncli.errors import RunFailedError, UsageError
 from nncli.grid.results import GridResult, TrainResult
@@ -84,10 +84,10 @@ def run_train(
             baseline=model.baseline,
             headline=model.headline,
         )
-        write_train_outputs(
-            run.folder.path, config, prepared, model, result.summary(), session.figures
-        )
+        out = Outputs(run.folder.path, session.should_stop)
+        write_train_outputs(out, config, prepared, model, result.summary(), session.figures)
         phases.mark("report")
+        out(runs.RUN_FILE)  # the last to write: a stop asked for by now leaves it interrupted
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
         run.folder.finish(epochs_run=model.record.epochs_run)
     return result
@@ -174,8 +174,9 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip
         title = ", ".join([config.name or "run", *shape]).replace(", ", ": ", 1)
+        out = Outputs(run.folder.path, session.should_stop)
         write_grid_outputs(
-            run.folder.path,
+            out,
             grid,
             prepared,
             run.fits,
@@ -192,6 +193,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
             raise RunFailedError(
                 f"every variant diverged on every seed; the results are in {run.folder.path}"
             )
+        out(runs.RUN_FILE)  # the last to write: a stop asked for by now leaves it interrupted
         run.folder.finish()
     shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)  # finished: not needed
     return result

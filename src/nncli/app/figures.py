@@ -3,6 +3,7 @@ what each shows is computed here, with the trained models, and handed over as pl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,10 @@ from nncli.report.drawing import Drawer
 from nncli.runs import layout as runs
 from nncli.tasks import TASKS
 
+# A run folder's file paths, asked for one at a time (app/outputs.py's `Outputs`: a stop request
+# ends the run before the next file).
+Outputs = Callable[..., Path]
+
 if TYPE_CHECKING:
     from nncli.data.prepared import PreparedData
     from nncli.train.stack import ModelFit
@@ -30,13 +35,13 @@ def loss_name(prepared: PreparedData) -> str:
 
 
 def train_figures(
-    drawer: Drawer, run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
+    drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
 ) -> None:
     """loss.png; for regression errors.png, and fit.png for one feature; for a binary
     classifier roc.png and precision_recall.png."""
     drawer.draw(
         plots.plot_learning_curves,
-        run_dir / runs.LOSS_PLOT_FILE,
+        out(runs.LOSS_PLOT_FILE),
         model.record.history,
         title=f"{config.name}: {config.model.activation}, depth {config.model.depth}",
         loss_name=loss_name(prepared),
@@ -45,13 +50,13 @@ def train_figures(
         log=not TASKS[prepared.task].classes,
     )
     if not TASKS[prepared.task].classes:
-        _regression_figures(drawer, run_dir, config, prepared, model)
+        _regression_figures(drawer, out, config, prepared, model)
     elif len(prepared.dataset.classes or []) == 2:
-        _binary_figures(drawer, run_dir, config, prepared, model)
+        _binary_figures(drawer, out, config, prepared, model)
 
 
 def _binary_figures(
-    drawer: Drawer, run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
+    drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
 ) -> None:
     """roc.png and precision_recall.png on test (val, else train, without one); none where the
     split holds one class only or the model's outputs are not finite."""
@@ -63,21 +68,21 @@ def _binary_figures(
     if is_positive.all() or not is_positive.any() or not np.isfinite(score).all():
         return
     title = f"{config.name or 'run'}: {split} split, positive class {classes[positive]}"
-    drawer.draw(curves.plot_roc, run_dir / runs.ROC_PLOT_FILE, is_positive, score, title=title)
+    drawer.draw(curves.plot_roc, out(runs.ROC_PLOT_FILE), is_positive, score, title=title)
     drawer.draw(
-        curves.plot_precision_recall, run_dir / runs.PR_PLOT_FILE, is_positive, score, title=title
+        curves.plot_precision_recall, out(runs.PR_PLOT_FILE), is_positive, score, title=title
     )
 
 
 def _regression_figures(
-    drawer: Drawer, run_dir: Path, config: Config, prepared: PreparedData, model: ModelFit
+    drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
 ) -> None:
     """errors.png, and fit.png for one feature."""
     split = "test" if "test" in prepared.raw else "val" if "val" in prepared.raw else "train"
     x, y = prepared.raw[split]
     drawer.draw(
         plots.plot_regression_errors,
-        run_dir / runs.ERRORS_PLOT_FILE,
+        out(runs.ERRORS_PLOT_FILE),
         y,
         model.card.predict_raw(model.net, x),
         split=split,
@@ -88,7 +93,7 @@ def _regression_figures(
         x, y = prepared.raw["train"]
         drawer.draw(
             learned.plot_function_fit,
-            run_dir / runs.FIT_PLOT_FILE,
+            out(runs.FIT_PLOT_FILE),
             *learned.fit_curves([("network", partial(model.card.predict_raw, model.net))], x),
             x,
             y,
@@ -100,7 +105,7 @@ def _regression_figures(
 
 def grid_figures(
     drawer: Drawer,
-    out_dir: Path,
+    out: Outputs,
     grid,
     prepared: PreparedData,
     fits: list[ModelFit],
@@ -115,7 +120,7 @@ def grid_figures(
     labels = [variant_label(values) for values in grid.values]
     drawer.draw(
         gridplots.plot_loss_bands,
-        out_dir / runs.LOSS_CURVES_PLOT,
+        out(runs.LOSS_CURVES_PLOT),
         _histories(grid, fits, labels),
         title=title,
     )
@@ -127,7 +132,7 @@ def grid_figures(
         )
         drawer.draw(
             gridplots.plot_by_value,
-            out_dir / runs.METRIC_PLOT,
+            out(runs.METRIC_PLOT),
             results,
             grid.varied,
             stats=[r["metrics"][split][metric] for r in results],
@@ -140,14 +145,14 @@ def grid_figures(
         norms = [(label, r["grad_norms"]) for label, r in zip(labels, results, strict=True)]
         drawer.draw(
             gridplots.plot_grad_norms,
-            out_dir / runs.GRAD_NORMS_PLOT,
+            out(runs.GRAD_NORMS_PLOT),
             norms,
             title=f"{title}: gradient by layer",
         )
         if grid.varied:
             drawer.draw(
                 gridplots.plot_by_value,
-                out_dir / runs.GRAD_RATIO_PLOT,
+                out(runs.GRAD_RATIO_PLOT),
                 results,
                 grid.varied,
                 stats=[r["grad_ratio"] for r in results],
@@ -158,7 +163,7 @@ def grid_figures(
     activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
     if "model.activation" in grid.varied:
         curves = plots.activation_curves(activations)
-        drawer.draw(plots.plot_activations, out_dir / runs.ACTIVATIONS_PLOT, curves)
+        drawer.draw(plots.plot_activations, out(runs.ACTIVATIONS_PLOT), curves)
     x, y = prepared.raw["train"]
     first_seed = [
         (labels[m.variant], partial(f.card.predict_raw, f.net))
@@ -168,7 +173,7 @@ def grid_figures(
     if not TASKS[prepared.task].classes and x.shape[1] == 1:
         drawer.draw(
             learned.plot_function_fit,
-            out_dir / runs.FITS_PLOT,
+            out(runs.FITS_PLOT),
             *learned.fit_curves(first_seed[:10], x),
             x,
             y,
@@ -179,7 +184,7 @@ def grid_figures(
     if TASKS[prepared.task].classes and x.shape[1] == 2:
         drawer.draw(
             learned.plot_decision_boundaries,
-            out_dir / runs.BOUNDARIES_PLOT,
+            out(runs.BOUNDARIES_PLOT),
             *learned.boundary_regions(first_seed, x),
             x,
             y,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,24 @@ if TYPE_CHECKING:
     from nncli.data.prepared import PreparedData
     from nncli.train.stack import ModelFit
     from nncli.train.state import EpochReport
+
+
+class Outputs:
+    """Where a trained run's files go, asked for one file at a time just before it is written:
+    a stop request (SIGTERM, Ctrl-C) then ends the run there, every file so far whole, rather
+    than when all are written (`OutputsStopped`; the run folder records it resumable)."""
+
+    def __init__(self, folder: Path, stop: Callable[[], bool] | None = None):
+        self.folder = Path(folder)
+        self.stop = stop
+
+    def __call__(self, *names: str) -> Path:
+        """The path of `names` in the folder, unless a stop was asked for."""
+        if self.stop is not None and self.stop():
+            from nncli.train.state import OutputsStopped  # torch: imported once a run trained
+
+            raise OutputsStopped("/".join(names))
+        return self.folder.joinpath(*names)
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -78,7 +97,7 @@ def _csv(rows: list[dict], *, header: bool = True) -> str:
 
 
 def write_train_outputs(
-    run_dir: Path,
+    out: Outputs,
     config: Config,
     prepared: PreparedData,
     model: ModelFit,
@@ -91,16 +110,16 @@ def write_train_outputs(
     from nncli.runs.checkpoint import save_checkpoint  # torch: the model is trained
 
     drawer = drawer or Drawer()
-    train_figures(drawer, run_dir, config, prepared, model)
-    save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model.net, model.card)
+    train_figures(drawer, out, config, prepared, model)
+    save_checkpoint(out(runs.CHECKPOINT_FILE), model.net, model.card)
     # Compact: indented, every one of (possibly millions of) row numbers gets a line.
-    atomic_write_text(run_dir / runs.SPLIT_FILE, to_json(split_record(config, prepared)) + "\n")
-    write_history(run_dir / runs.HISTORY_FILE, model.record.history)
-    atomic_write_json(run_dir / runs.METRICS_FILE, summary)
+    atomic_write_text(out(runs.SPLIT_FILE), to_json(split_record(config, prepared)) + "\n")
+    write_history(out(runs.HISTORY_FILE), model.record.history)
+    atomic_write_json(out(runs.METRICS_FILE), summary)
     phases.mark("files")  # the figures, asked for first, are drawn meanwhile
     drawer.wait()
     phases.mark("figures")
-    htmlreport.write_report(run_dir)  # last: it embeds the figures
+    htmlreport.write_report(out(runs.REPORT_FILE).parent)  # last: it embeds the figures
 
 
 def split_record(config: Config, prepared: PreparedData) -> dict:
@@ -114,7 +133,7 @@ def split_record(config: Config, prepared: PreparedData) -> dict:
 
 
 def write_grid_outputs(
-    out_dir: Path,
+    out: Outputs,
     grid,
     prepared: PreparedData,
     fits: list[ModelFit],
@@ -132,23 +151,20 @@ def write_grid_outputs(
     from nncli.runs.checkpoint import save_checkpoint  # torch: the models are trained
 
     drawer = drawer or Drawer()
-    grid_figures(drawer, out_dir, grid, prepared, fits, results, summary, title, diagnostics)
-    atomic_write_json(out_dir / runs.SUMMARY_FILE, summary)
-    atomic_write_text(out_dir / runs.SUMMARY_CSV_FILE, _csv(rows))
-    atomic_write_text(out_dir / runs.MODELS_CSV_FILE, _csv(_model_rows(grid, fits)))
+    grid_figures(drawer, out, grid, prepared, fits, results, summary, title, diagnostics)
+    atomic_write_json(out(runs.SUMMARY_FILE), summary)
+    atomic_write_text(out(runs.SUMMARY_CSV_FILE), _csv(rows))
+    atomic_write_text(out(runs.MODELS_CSV_FILE), _csv(_model_rows(grid, fits)))
     for folder in (runs.HISTORY_DIR, runs.MODELS_DIR):
-        (out_dir / folder).mkdir(exist_ok=True)
+        (out.folder / folder).mkdir(exist_ok=True)
     for model, model_fit in zip(grid.models, fits, strict=True):
         label = grid.label(model)
-        history = out_dir / runs.HISTORY_DIR / runs.history_file(label)
-        write_history(history, model_fit.record.history)
-        save_checkpoint(
-            out_dir / runs.MODELS_DIR / runs.model_file(label), model_fit.net, model_fit.card
-        )
+        write_history(out(runs.HISTORY_DIR, runs.history_file(label)), model_fit.record.history)
+        save_checkpoint(out(runs.MODELS_DIR, runs.model_file(label)), model_fit.net, model_fit.card)
     phases.mark("files")  # the figures, asked for first, are drawn meanwhile
     drawer.wait()
     phases.mark("figures")
-    htmlreport.write_report(out_dir)  # last: it embeds the figures
+    htmlreport.write_report(out(runs.REPORT_FILE).parent)  # last: it embeds the figures
 
 
 def flat_row(first: dict, record: dict) -> dict:

@@ -22,6 +22,7 @@ from nncli.errors import DamagedFileError, UsageError
 from nncli.fileio import atomic_write_json
 from nncli.grid.session import Session
 from nncli.grid.spec import Grid, data_key
+from nncli.runs.history import history_path
 from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE, part_file, part_state_file
 from nncli.runs.stacks import models_identity, read_units, save_models
 from nncli.train.parallel import broadcast, gather
@@ -191,6 +192,7 @@ def _save_outcome(grid, fits: list, partial: Path, parts: list, result: tuple) -
     if what == "done":
         save_models(_done_file(partial, u), result[2])
         _state_file(partial, u).unlink(missing_ok=True)
+        history_path(_state_file(partial, u)).unlink(missing_ok=True)
         _keep(grid, fits, parts[u], result[2])
     else:  # with the models it holds, so that a swapped or stale state is refused
         identity = {"models": models_identity(_configs(grid, parts[u]))}

@@ -20,8 +20,9 @@ from nncli.config.loading import load_config, without_retired_keys
 from nncli.config.schema import Config, dump_config
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
 from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
-from nncli.interrupts import StopRequest
+from nncli.interrupts import StopRequest, held_signals
 from nncli.runs import layout as runs
+from nncli.runs.history import HistoryJournal, history_path
 from nncli.runs.layout import TRAIN, RunKind, command_name
 from nncli.runs.lock import claim, lock, unlock
 from nncli.runs.stacks import read_units
@@ -57,6 +58,7 @@ class RunFolder:
         from nncli.runs.state import ThrottledSaver  # torch: a folder is opened to train
 
         self.checkpoint = ThrottledSaver(self.save_state)
+        self.history = HistoryJournal(history_path(self.last_state))  # appended by each save
         self.also_save: Callable[[object], None] | None = None  # more to save with each state
 
     # --- opening -------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ class RunFolder:
     def save_state(self, state, params: list) -> None:
         from nncli.runs.state import save_training_state
 
-        save_training_state(self.last_state, state, params, self.info)
+        save_training_state(self.last_state, state, params, self.info, history=self.history)
         if self.also_save is not None:
             self.also_save(state)
 
@@ -174,8 +176,10 @@ class RunFolder:
 
     def finish(self, **details: object) -> None:
         """Mark the folder finished; it has nothing left to resume."""
-        self.last_state.unlink(missing_ok=True)
-        self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
+        with held_signals():  # run.json says finished before a quit, and then nothing is left
+            self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
+            self.last_state.unlink(missing_ok=True)
+            self.history.path.unlink(missing_ok=True)
 
     def position(self, state) -> str:
         """Where a saved state stands: `epoch 3, step 7` (and which stack, in a grid of several)."""
@@ -217,30 +221,26 @@ class RunFolder:
         try:
             if exc is not None:
                 self._record_ending(exc)
+        except KeyboardInterrupt as again:  # a second Ctrl-C while the first ending was recorded
+            self._record_ending(again)
+            raise
         finally:
             self.release()
         return False
 
     def _record_ending(self, exc: BaseException) -> None:
-        from nncli.train.state import PartsStopped, TrainingStopped
+        from nncli.train.state import PartsStopped, Stopped, TrainingStopped
 
-        if isinstance(exc, PartsStopped):  # a split sweep: every part's progress is saved
-            self._best_effort_status("interrupted", resumable=True, stopped_at=str(exc))
-            code = self.stop.exit_code if self.stop is not None else 130
-            raise Interrupted(
-                f"interrupted: {exc}; saved in {self.path / runs.PARTIAL_DIR}\n"
-                f"resume with: {self.resume_command}",
-                code,
-            ) from None
-        if isinstance(exc, TrainingStopped):
-            self.save_state(exc.state, exc.params)
-            where = self.position(exc.state)
+        if isinstance(exc, Stopped):  # a stop request, honoured where the run can resume
+            if isinstance(exc, TrainingStopped):  # else a split sweep's parts, each saved, or
+                self.save_state(exc.state, exc.params)  # before a file of a trained run
+            where = self.position(exc.state) if isinstance(exc, TrainingStopped) else str(exc)
+            at = {TrainingStopped: "at ", PartsStopped: ": "}.get(type(exc), "while ")
+            saved = self.last_state if self.last_state.exists() else self.path / runs.PARTIAL_DIR
             self._best_effort_status("interrupted", resumable=True, stopped_at=where)
             code = self.stop.exit_code if self.stop is not None else 130
             raise Interrupted(
-                f"interrupted at {where}; saved {self.last_state}\n"
-                f"resume with: {self.resume_command}",
-                code,
+                f"interrupted {at}{where}; saved {saved}\nresume with: {self.resume_command}", code
             ) from None
         resumable = self.last_state.exists() or read_units(self.path) is not None
         from nncli.errors import DamagedFileError, PeerFailed
@@ -275,8 +275,10 @@ class RunFolder:
         self.release()
 
     def _best_effort_status(self, status: str, **details: object) -> None:
-        """Record how the run ended, unless the disk will not take even that."""
-        with contextlib.suppress(OSError, WriteError):
+        """Record how the run ended, unless it finished already or the disk will not take that."""
+        if self.record.get("status") == "finished":
+            return
+        with contextlib.suppress(OSError, WriteError), held_signals():  # a quit waits for it
             self.set_status(status, **details)
 
     def release(self) -> None:

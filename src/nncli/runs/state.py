@@ -2,7 +2,9 @@
 
 One safetensors file holds the stacked parameters, the best ones so far, SGD's momentum buffers,
 each model's batch-order generator, the current epoch's order and done outputs, and (as JSON
-metadata) the loop's counters, each model's record so far and what the command needs back.
+metadata) the loop's counters, each model's record so far but its history (how many rows of it
+the history file beside it holds: runs/history.py) and what the command needs back. A save
+writes what changed, not every epoch's row so far.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -18,18 +20,33 @@ import torch
 from nncli.errors import UsageError, clipped
 from nncli.fileio import atomic_write_bytes, read_regular_bytes
 from nncli.runs.checkpoint import read_metadata
+from nncli.runs.history import HistoryJournal, history_path, read_history
 from nncli.train.state import ModelRecord, TrainingState
 
 STATE_FORMAT = "nncli.training-state"
 # Its own version: the model checkpoint's format can change without orphaning resumable runs.
-STATE_FORMAT_VERSION = 3  # 3: K = 1 momentum buffers are stacked like K > 1's
+# 3: K = 1 momentum buffers are stacked like K > 1's; 4: the history in a file of its own
+STATE_FORMAT_VERSION = 4
 
 
 def save_training_state(
-    path: Path, state: TrainingState, params: list[torch.Tensor], info: dict
+    path: Path,
+    state: TrainingState,
+    params: list[torch.Tensor],
+    info: dict,
+    *,
+    history: HistoryJournal | None = None,
 ) -> None:
-    """Write the state atomically; `info` is JSON the command wants back when resuming."""
+    """Write the state atomically; `info` is JSON the command wants back when resuming.
+
+    The records' history goes to `history` (the journal of this state file, which a caller
+    saving the same run again and again keeps, so that each save appends only the new rows)
+    first; the state, written after it, counts the rows it covers.
+    """
     from safetensors.torch import save
+
+    history = history or HistoryJournal(history_path(path))
+    rows = history.write(state.records)
 
     def cpu(tensor: torch.Tensor) -> torch.Tensor:
         return tensor.detach().cpu().contiguous()
@@ -49,7 +66,8 @@ def save_training_state(
         "step": state.step,
         "tracker": state.tracker,
         "n_models": len(state.records),
-        "records": [asdict(record) for record in state.records],
+        "history": history.id,
+        "records": [_record_json(r, n) for r, n in zip(state.records, rows, strict=True)],
     }
     metadata = {
         "format": STATE_FORMAT,
@@ -84,7 +102,8 @@ def load_training_state(path: Path) -> tuple[TrainingState, list[torch.Tensor], 
             )
         loop, info = json.loads(metadata["loop"]), json.loads(metadata["info"])
         count = sum(1 for name in tensors if name.startswith("param."))
-        records = [record_from_json(r) for r in loop["records"]]
+        history = (history_path(path), loop["history"], len(data))
+        records = _records_from_json(loop["records"], *history)
         state = TrainingState(
             epoch=loop["epoch"],
             step=loop["step"],
@@ -190,6 +209,32 @@ def check_state_fits(
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _record_json(record: ModelRecord, rows: int) -> dict:
+    """A record as JSON, its history as the count of rows the history file holds: no row is
+    copied (`dataclasses.asdict` would deep-copy every one)."""
+    saved = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "history"}
+    return saved | {"history_rows": rows}
+
+
+def _records_from_json(saved: object, path: Path, id: object, state_bytes: int) -> list:
+    """The records `_record_json` wrote, each with its rows from the history file `path`
+    (whose first line names it `id`)."""
+    from nncli.runs.checkpoint import checkpoint_limit
+
+    if not isinstance(saved, list) or not all(isinstance(r, dict) for r in saved):
+        raise ValueError("records are malformed")
+    if any("history" in r for r in saved):  # its rows are in the history file, always
+        raise ValueError("a record holds its history")
+    counts = [r.pop("history_rows", None) for r in saved]
+    if not all(_is_int(n) and n >= 0 for n in counts) or not isinstance(id, str):
+        raise ValueError("history_rows is malformed")
+    records = [record_from_json(r) for r in saved]
+    limit = max(checkpoint_limit() - state_bytes, 0)  # the two files read together
+    for record, rows in zip(records, read_history(path, counts, id=id, limit=limit), strict=True):
+        record.history = rows
+    return records
 
 
 def record_from_json(saved: dict) -> ModelRecord:

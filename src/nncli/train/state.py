@@ -102,7 +102,7 @@ class TrainingState:
 
 
 class Stopped(Exception):
-    """A stop request ended training where it can resume; the run folder records how."""
+    """A stop request ended a run where it can resume; the run folder records how."""
 
 
 class TrainingStopped(Stopped):
@@ -119,3 +119,12 @@ class PartsStopped(Stopped):
 
     def __init__(self, finished: int, stopped: int, total: int):
         super().__init__(f"{finished} of {total} parts finished, {stopped} saved part-way")
+
+
+class OutputsStopped(Stopped):
+    """A stop request came while a trained run's files were written: it ended before `name`,
+    the files before it whole; the saved state resumes the run, which writes them all again."""
+
+    def __init__(self, name: str):
+        super().__init__(f"writing its files, before {name}")
+        self.name = name
