@@ -174,8 +174,11 @@ def _finite(value: object) -> object:
     return value
 
 
-def read_regular_bytes(path: Path, *, limit: int, what: str, follow_symlinks: bool = True) -> bytes:
-    """The contents of `path` if it is a regular file of at most `limit` bytes.
+def read_regular_bytes(
+    path: Path, *, limit: int, what: str, follow_symlinks: bool = True, head: int | None = None
+) -> bytes:
+    """The contents of `path` if it is a regular file of at most `limit` bytes; with `head`, only
+    its first `head` bytes (a header to check before the rest is read).
 
     Anything else is a UsageError naming the file, found before a byte is read: a folder, device
     or FIFO (opened without blocking, so a FIFO cannot hang the open), a file over `limit` bytes,
@@ -201,12 +204,12 @@ def read_regular_bytes(path: Path, *, limit: int, what: str, follow_symlinks: bo
         info = os.fstat(fd)
         _check_regular(path, info, limit, what)  # the file opened is the one checked
         try:
-            data = handle.read(info.st_size + 1)
+            data = handle.read(info.st_size + 1 if head is None else head)
         except OSError as exc:
             raise UsageError(f"{path}: cannot read {what}: {exc.strerror}") from None
         except MemoryError:
             raise UsageError(f"{path}: {what} is too large to read into memory") from None
-    if len(data) > info.st_size:
+    if head is None and len(data) > info.st_size:
         raise UsageError(f"{path}: {what} grew while it was read; not read")
     return data
 

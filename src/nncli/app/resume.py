@@ -61,6 +61,7 @@ def restart(request: GridRequest, session: Session) -> Ready:
             gridsetup.check_same_batch(grid, saved.info, ranks, path)
             device = gridsetup.devices(grid)  # `auto` may choose another device than before
             prepared = gridsetup.prepare(grid, path, saved.info.get("data"))
+            gridsetup.check_stacks(grid, prepared)  # memory, as a new run: this machine may differ
             threads = gridsetup.threads(grid, prepared)  # `auto` counts the cores anew
             gridsetup.describe(grid, prepared, device, threads, request.kind, session)
             return grid, prepared, device, gridsetup.threads_record(threads)

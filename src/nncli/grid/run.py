@@ -26,6 +26,7 @@ def train_grid(
     state, and later ones train afresh. Under torchrun (`session.ranks`), every rank of the
     launch trains each stack data-parallel, and only the leader gets the fits.
     """
+    from nncli.model.mlp import layer_sizes
     from nncli.runs.state import check_state_fits
     from nncli.train.parallel import DataParallel
     from nncli.train.stack import train_stack, whole_batch
@@ -49,9 +50,12 @@ def train_grid(
                 check_state_fits(
                     folder.last_state,
                     saved.state,
+                    saved.params,
                     n_models=len(configs),
                     n_train=len(data.raw["train"][1]),
                     batch_size=whole_batch(configs[0], group),
+                    sizes=layer_sizes(data.n_features, configs[0].model.widths, data.n_outputs),
+                    epochs=configs[0].training.epochs,
                 )
                 resume = (saved.state, saved.params)
             start = time.perf_counter()

@@ -157,6 +157,7 @@ def train_grid_split(
 
 def _train_part(grid, prepared, part: Part, u: int, state, diagnostics, should_stop, on_epoch):
     """("done", fits, seconds) or ("stopped", state, params), with the part's index first."""
+    from nncli.model.mlp import layer_sizes
     from nncli.runs.state import check_state_fits
     from nncli.train.stack import train_stack
     from nncli.train.state import TrainingStopped
@@ -167,10 +168,12 @@ def _train_part(grid, prepared, part: Part, u: int, state, diagnostics, should_s
     if state is not None:
         check_state_fits(
             _state_file(Path(PARTIAL_DIR), u),
-            state[0],
+            *state,
             n_models=len(configs),
             n_train=len(data.raw["train"][1]),
             batch_size=configs[0].training.batch_size,
+            sizes=layer_sizes(data.n_features, configs[0].model.widths, data.n_outputs),
+            epochs=configs[0].training.epochs,
         )
     start = time.perf_counter()
     try:

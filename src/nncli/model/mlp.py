@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import itertools
-import os
-import resource
 
 import torch
 from torch import nn
 
 from nncli.errors import UsageError
+from nncli.memory import memory_bytes
 from nncli.model.activations import ACTIVATIONS, Activation
 
 # Bytes each parameter holds while training, all float32: the weight, its gradient, the
 # momentum buffer, the best weights so far and the copy a checkpoint save makes.
 TRAINING_BYTES_PER_PARAMETER = 5 * 4
-
-
-def memory_bytes() -> int:
-    """This machine's physical memory, or the address-space limit (`ulimit -v`) if lower."""
-    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    return total if soft == resource.RLIM_INFINITY else min(total, soft)
 
 
 def check_fits_in_memory(sizes: list[int], n_models: int) -> None:
@@ -34,6 +26,19 @@ def check_fits_in_memory(sizes: list[int], n_models: int) -> None:
         raise UsageError(
             f"model.width, model.depth: {n_models} network(s) of layer sizes"
             f" {' → '.join(map(str, sizes))} hold {parameters:,} parameters, about"
+            f" {needed / 2**30:,.1f} GiB to train; this machine has {available / 2**30:,.1f} GiB"
+        )
+
+
+def check_widths_fit(widths: list[int], where: str) -> None:
+    """Refuse hidden layers whose training would not fit in memory whatever the data: what a
+    resumed run checks of its config.yaml before it reads the state saved in that shape."""
+    parameters = sum(a * b + b for a, b in itertools.pairwise(widths))
+    needed, available = parameters * TRAINING_BYTES_PER_PARAMETER, memory_bytes()
+    if needed > available:
+        raise UsageError(
+            f"{where}: model.width, model.depth: hidden layers of sizes"
+            f" {' → '.join(map(str, widths))} hold {parameters:,} parameters, about"
             f" {needed / 2**30:,.1f} GiB to train; this machine has {available / 2**30:,.1f} GiB"
         )
 

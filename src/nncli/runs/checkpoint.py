@@ -13,20 +13,18 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from nncli.data.preprocessing import Scaler
 from nncli.errors import UsageError, clipped, excerpt
-from nncli.fileio import atomic_write_bytes, read_regular_bytes
+from nncli.fileio import atomic_write_bytes
+from nncli.memory import memory_bytes
 from nncli.model.card import ModelCard
-from nncli.model.mlp import build_mlp, memory_bytes
+from nncli.model.mlp import build_mlp
+from nncli.runs.tensorfile import read_tensor_file
 from nncli.tasks import TASKS
-
-if TYPE_CHECKING:
-    pass
 
 FORMAT = "nncli.checkpoint"
 # 2 added `encoding`; a version-1 card is read as numeric columns with nothing to impute.
@@ -55,14 +53,13 @@ def load_checkpoint(path: Path, *, follow_symlinks: bool = True) -> tuple[nn.Seq
     from safetensors.torch import load
 
     path = Path(path)
-    data = read_regular_bytes(
-        path, limit=checkpoint_limit(), what="checkpoint", follow_symlinks=follow_symlinks
-    )
-    if not data:
-        raise UsageError(f"{path}: checkpoint file is empty")
     try:
+        # Its header first: a file whose loading would not fit in memory is refused unread.
+        data, header = read_tensor_file(path, limit=checkpoint_limit(), what="checkpoint",
+                                        follow_symlinks=follow_symlinks)  # fmt: skip
         tensors = load(data)
-        metadata = read_metadata(data)
+        del data  # the tensors are copies: the bytes need not stay beside them
+        metadata = header.metadata
     except (SafetensorError, ValueError, OverflowError, UnicodeDecodeError) as exc:
         raise UsageError(
             f"{path}: not a readable nncli checkpoint (safetensors could not parse it: {exc});"

@@ -134,6 +134,9 @@ class RunFolder:
                     f"{path}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)"
                 )
             config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False, saved=True)
+            from nncli.model.mlp import check_widths_fit  # before the state saved in its shape
+
+            check_widths_fit(config.model.widths, str(path / runs.CONFIG_FILE))
             if split is not None:
                 state, params, info = None, None, split.get("info")
             else:

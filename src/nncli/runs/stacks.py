@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nncli.config.schema import Config
 from nncli.errors import DamagedFileError, UsageError, clipped
-from nncli.fileio import read_json_mapping, read_regular_bytes
+from nncli.fileio import read_json_mapping
 from nncli.runs.layout import PARTIAL_DIR, UNITS_FILE
 
 STACK_FORMAT = "nncli-stack"
@@ -60,19 +60,21 @@ def load_models(path: Path, configs: list[Config], data) -> tuple[list, list, fl
     from safetensors.torch import load
 
     from nncli.model.mlp import build_mlp, layer_sizes
-    from nncli.runs.checkpoint import checkpoint_limit, read_metadata
+    from nncli.runs.checkpoint import checkpoint_limit
     from nncli.runs.state import record_from_json
+    from nncli.runs.tensorfile import read_tensor_file
 
     try:
-        raw = read_regular_bytes(
-            path, limit=checkpoint_limit(), what="finished stack", follow_symlinks=False
-        )
+        # Its header first: a file whose loading would not fit in memory is refused unread.
+        raw, header = read_tensor_file(path, limit=checkpoint_limit(), what="finished stack")
     except DamagedFileError:
         raise
     except UsageError as exc:
         raise DamagedFileError(str(exc)) from None
+    except ValueError as exc:
+        raise DamagedFileError(f"{path}: cannot read a finished stack back: {exc}") from None
     try:
-        metadata = read_metadata(raw)
+        metadata = header.metadata
         if metadata.get("format") != STACK_FORMAT:
             raise ValueError("not an nncli stack file")
         if metadata.get("format_version") != str(STACK_FORMAT_VERSION):
@@ -81,6 +83,7 @@ def load_models(path: Path, configs: list[Config], data) -> tuple[list, list, fl
         if metadata.get("models") != models_identity(configs):
             raise ValueError("it holds other models than these (a stale or swapped file)")
         tensors = load(raw)
+        del raw  # the tensors are copies
         records = [record_from_json(r) for r in json.loads(metadata["records"])]
         if len(records) != len(configs):
             raise ValueError(f"{len(records)} records for {len(configs)} models")
@@ -99,6 +102,11 @@ def load_models(path: Path, configs: list[Config], data) -> tuple[list, list, fl
                 raise ValueError(f"model {k} holds weights that are not finite numbers")
             net.load_state_dict(weights)
             nets.append(net)
+        foreign = set(tensors) - {
+            f"{k}.{name}" for k in range(len(nets)) for name in nets[k].state_dict()
+        }
+        if foreign:
+            raise ValueError(f"tensor {sorted(foreign)[0]!r} belongs to no model of this stack")
     except (OSError, SafetensorError, ValueError, KeyError, TypeError, RuntimeError,
             OverflowError, RecursionError) as exc:  # fmt: skip
         detail = clipped(" ".join(str(exc).split()), 200)

@@ -9,6 +9,7 @@ writes what changed, not every epoch's row so far.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from nncli.errors import UsageError, clipped
-from nncli.fileio import atomic_write_bytes, read_regular_bytes
-from nncli.runs.checkpoint import read_metadata
+from nncli.errors import DamagedFileError, UsageError, clipped
+from nncli.fileio import atomic_write_bytes
 from nncli.runs.history import HistoryJournal, history_path, read_history
+from nncli.runs.tensorfile import read_tensor_file
 from nncli.train.state import ModelRecord, TrainingState
 
 STATE_FORMAT = "nncli.training-state"
@@ -87,11 +88,11 @@ def load_training_state(path: Path) -> tuple[TrainingState, list[torch.Tensor], 
 
     path = Path(path)
     try:
-        data = read_regular_bytes(
-            path, limit=checkpoint_limit(), what="resumable checkpoint", follow_symlinks=False
-        )
-        tensors = load(data)
-        metadata = read_metadata(data)
+        # Its header first: a state whose loading would not fit in memory is refused unread.
+        data, header = read_tensor_file(path, limit=checkpoint_limit(), what="resumable checkpoint")
+        tensors, state_bytes = load(data), len(data)
+        del data  # the tensors are copies
+        metadata = header.metadata
         if metadata.get("format") != STATE_FORMAT:
             raise ValueError("not an nncli training state")
         version = metadata.get("format_version")
@@ -101,8 +102,10 @@ def load_training_state(path: Path) -> tuple[TrainingState, list[torch.Tensor], 
                 f" {STATE_FORMAT_VERSION}; finish it with the nncli that started it"
             )
         loop, info = json.loads(metadata["loop"]), json.loads(metadata["info"])
+        if not isinstance(loop, dict):
+            raise ValueError("loop is not a mapping")
         count = sum(1 for name in tensors if name.startswith("param."))
-        history = (history_path(path), loop["history"], len(data))
+        history = (history_path(path), loop["history"], state_bytes)
         records = _records_from_json(loop["records"], *history)
         state = TrainingState(
             epoch=loop["epoch"],
@@ -120,9 +123,13 @@ def load_training_state(path: Path) -> tuple[TrainingState, list[torch.Tensor], 
         _check_resumable(state, params)
     except FileNotFoundError:
         raise UsageError(f"{path}: no resumable checkpoint here") from None
-    except (OSError, SafetensorError, ValueError, KeyError, TypeError, OverflowError,
+    except KeyError as exc:  # a tensor or a field the file lacks
+        raise UsageError(f"{path}: cannot resume from this file: it has no {exc}") from None
+    except (OSError, SafetensorError, ValueError, TypeError, OverflowError,
             RecursionError) as exc:  # fmt: skip
-        raise UsageError(f"{path}: cannot resume from this file: {clipped(str(exc))}") from None
+        raise UsageError(
+            f"{path}: cannot resume from this file: {clipped(str(exc), 200)}"
+        ) from None
     return state, params, info
 
 
@@ -166,44 +173,122 @@ def _check_resumable(state: TrainingState, params: list[torch.Tensor]) -> None:
         b is None or (b.dtype == torch.float32 and b.shape == shape)
         for b, shape in zip(buffers, shapes, strict=True)), "momentum buffers")  # fmt: skip
     tracker = state.tracker if isinstance(state.tracker, dict) else {}
+    epoch = state.epoch
     require(k_list(tracker.get("active"), lambda a: a in (True, False))
-            and k_list(tracker.get("best_loss"), lambda v: isinstance(v, int | float))
-            and k_list(tracker.get("best_epoch"), _is_int)
-            and k_list(tracker.get("waited"), _is_int), "tracker")  # fmt: skip
-    for record in state.records:
-        require(isinstance(record.history, list)
-                and all(isinstance(row, dict) for row in record.history), "history")  # fmt: skip
-        require(all(_is_int(getattr(record, name))
-                    for name in ("best_epoch", "kept_epoch", "epochs_run")), "record")  # fmt: skip
-    # Between epochs, a model still training holds finite weights (one that diverged was
-    # stopped as its epoch ended): non-finite ones are a damaged file, not a learning rate to
-    # blame. Within an epoch they may be a divergence its end has yet to record.
-    for i, active in enumerate(tracker["active"]):
-        if state.step == 0 and active and not all(bool(p[i].isfinite().all()) for p in params):
-            raise ValueError(f"model {i}'s weights are not finite numbers (a damaged file)")
+            and k_list(tracker.get("best_loss"), lambda v: _is_number(v) and v == v)  # not NaN
+            and k_list(tracker.get("best_epoch"), lambda n: _is_int(n) and 0 <= n < epoch)
+            and k_list(tracker.get("waited"), lambda n: _is_int(n) and 0 <= n < epoch),
+            "tracker")  # fmt: skip
+    for i, (record, active) in enumerate(zip(state.records, tracker["active"], strict=True)):
+        _check_record(record, f"records.{i}", epoch=epoch, active=active)
+    _check_finite(state, params)
     grads, layers = state.grad_sums, len(params) // 2
     require(grads is None or (grads.dtype == torch.float32 and grads.shape == (layers, k)),
             "grad_sums")  # fmt: skip
 
 
+def _check_record(record: ModelRecord, where: str, *, epoch: int, active: bool) -> None:
+    """A model's record as the engine keeps it: one history row of numbers per epoch it ran,
+    every epoch before `epoch` for a model still training."""
+    history, ran = record.history, record.epochs_run
+    counters = ("best_epoch", "kept_epoch", "epochs_run")
+    if not all(_is_int(getattr(record, name)) and getattr(record, name) >= 0 for name in counters):
+        raise ValueError(f"{where}: its epoch counters are malformed")
+    rows = isinstance(history, list) and all(
+        isinstance(row, dict) and row.get("epoch") == n
+        and all(value is None or _is_number(value) for value in row.values())
+        for n, row in enumerate(history, start=1))  # fmt: skip
+    if not (rows and len(history) == ran and ran <= epoch - 1 and (ran == epoch - 1 or not active)):
+        raise ValueError(f"{where}.history is malformed")
+    diverged = record.diverged
+    if not (diverged is None or (len(diverged) == 2 and all(map(_is_int, diverged)))):
+        raise ValueError(f"{where}.diverged is malformed")
+    norms = record.grad_norms
+    if not (norms is None or (isinstance(norms, list) and all(map(_is_number, norms)))):
+        raise ValueError(f"{where}.grad_norms is malformed")
+
+
+def _check_finite(state: TrainingState, params: list[torch.Tensor]) -> None:
+    """What a model still training holds: non-finite numbers where training cannot put them are
+    a damaged file, not a learning rate to blame (the resumed run would call it a divergence).
+
+    Its best weights were finite when kept. Non-finite weights, momentum or outputs stay so once
+    they appear, and each step's outputs come before its update: between epochs (a model that
+    diverged was stopped as its epoch ended) all are finite; within one, non-finite weights must
+    show in the outputs of its done steps, and finite weights mean finite momentum and outputs.
+    """
+    outputs = [state.outputs] if state.step > 0 else []  # (K, step * B, C) of the done steps
+    for i, active in enumerate(state.tracker["active"]):
+        if not active:
+            continue
+        bad = _first_not_finite("best.", state.best_params, i)
+        if bad is not None:
+            raise ValueError(
+                f"{bad}: model {i}'s best weights are not finite numbers (a damaged file)"
+            )
+        weights = _first_not_finite("param.", params, i)
+        shown = _first_not_finite("outputs", outputs, i)
+        if weights is None:
+            bad = _first_not_finite("momentum.", state.momentum_buffers, i) or shown
+            if bad is not None:
+                raise ValueError(f"{bad}: model {i}'s numbers are not finite while its weights are"
+                                 " (a damaged file)")  # fmt: skip
+        elif shown is None:
+            raise ValueError(
+                f"{weights}: model {i}'s weights are not finite numbers (a damaged file)"
+            )
+
+
+def _first_not_finite(prefix: str, tensors: list, k: int) -> str | None:
+    """The name of the first of `tensors` whose model `k` holds a NaN or infinity."""
+    bad = (j for j, t in enumerate(tensors) if t is not None and not bool(t[k].isfinite().all()))
+    j = next(bad, None)
+    return None if j is None else prefix + ("" if prefix == "outputs" else str(j))
+
+
 def check_state_fits(
-    path: Path, state: TrainingState, *, n_models: int, n_train: int, batch_size: int
+    path: Path,
+    state: TrainingState,
+    params: list[torch.Tensor],
+    *,
+    n_models: int,
+    n_train: int,
+    batch_size: int,
+    sizes: list[int],
+    epochs: int,
 ) -> None:
-    """Refuse a saved state that is well formed but not of this stack: its model count, its
-    epoch's sample order and the outputs of its done steps must fit the stack's data."""
+    """Refuse a saved state that is well formed but not of this stack, before the stack is
+    made: its model count, its parameters' shapes (from the stack's layer `sizes`, inputs
+    first; its best weights and momentum have theirs), its epoch, its epoch's sample order and
+    the outputs of its done steps must fit the stack's config and data. A DamagedFileError:
+    the run stays interrupted and resumable."""
+
+    def damaged(what: str) -> DamagedFileError:
+        return DamagedFileError(f"{path}: cannot resume from this file: {what}")
+
+    if len(state.records) != n_models:
+        raise damaged(f"it holds {len(state.records)} model(s); this stack has {n_models}")
+    expected = [(n_models, n_out, n_in) for n_in, n_out in itertools.pairwise(sizes)]
+    expected += [(n_models, n_out) for n_out in sizes[1:]]
+    shapes = [tuple(p.shape) for p in params]
+    if shapes != expected:
+        pairs = enumerate(zip(shapes, expected, strict=False))
+        j = next((j for j, (a, b) in pairs if a != b), min(len(shapes), len(expected)))
+        found = f"param.{j} of shape {shapes[j]}" if j < len(shapes) else f"no param.{j}"
+        wanted = f"{expected[j]}" if j < len(expected) else "none"
+        raise damaged(f"{found}; the run's layer sizes {sizes} make it {wanted}")
+    if state.epoch > epochs + 1:  # epochs + 1: saved as the last epoch ended
+        raise damaged(f"epoch {state.epoch} is past the run's training.epochs ({epochs})")
     batch = min(batch_size, n_train)
-    fits = len(state.records) == n_models and (
-        state.order is None
-        or (
-            state.order.shape[-1] == n_train
-            and state.step < -(-n_train // batch)
-            and (state.step == 0 or state.outputs.shape[1] == state.step * batch)
-        )
+    fits = state.order is None or (
+        state.order.shape[-1] == n_train
+        and state.step < -(-n_train // batch)
+        and (state.step == 0 or state.outputs.shape[1] == state.step * batch)
     )
     if not fits:
-        raise UsageError(
-            f"{path}: cannot resume from this file: its state does not fit the run's"
-            f" {n_models} model(s) and {n_train} training rows in batches of {batch}"
+        raise damaged(
+            f"its epoch's order and outputs do not fit the run's {n_train} training rows in"
+            f" batches of {batch}"
         )
 
 
@@ -235,6 +320,10 @@ def _records_from_json(saved: object, path: Path, id: object, state_bytes: int) 
     for record, rows in zip(records, read_history(path, counts, id=id, limit=limit), strict=True):
         record.history = rows
     return records
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def record_from_json(saved: dict) -> ModelRecord:
