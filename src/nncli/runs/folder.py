@@ -242,7 +242,7 @@ class RunFolder:
                 f"resume with: {self.resume_command}",
                 code,
             ) from None
-        resumable = self.last_state.exists() or read_units(self.path) is not None
+        resumable = self.saved_progress()
         from nncli.errors import DamagedFileError, PeerFailed
 
         if isinstance(exc, PeerFailed):  # another rank of the launch failed or was killed
@@ -269,6 +269,13 @@ class RunFolder:
         if isinstance(exc, RunFailedError) and self.last_state.exists():
             raise RunFailedError(f"{exc}; the last good state is kept in {self.last_state}")
 
+    def saved_progress(self) -> bool:
+        """Whether the folder holds a state to resume from (a split sweep: its parts)."""
+        try:
+            return self.last_state.exists() or read_units(self.path) is not None
+        except UsageError:  # partial/units.json unreadable: nothing known to resume from
+            return False
+
     def abandon(self, reason: str) -> None:
         """Give the folder up before training: `failed`, with nothing to resume."""
         self._best_effort_status("failed", error=reason, resumable=False)
@@ -283,35 +290,3 @@ class RunFolder:
         if self._lock_fd >= 0:
             unlock(self._lock_fd)
             self._lock_fd = -1
-
-
-class Follower:
-    """What a rank other than the leader of a torchrun launch holds in place of the run folder:
-    it writes nothing (the leader writes the folder), and ends as the leader does, quietly."""
-
-    def __init__(self, kind: RunKind, stop: StopRequest | None):
-        self.kind = kind
-        self.stop = stop
-        self.info: dict = {}
-        self.also_save: Callable[[object], None] | None = None
-        self.last_state = Path(runs.LAST_STATE_FILE)  # the leader's, named in messages
-
-    def checkpoint(self, state, params: list) -> None:
-        """The leader saves the resumable state."""
-
-    def __enter__(self) -> Follower:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        from nncli.train.state import PartsStopped, TrainingStopped
-
-        if isinstance(exc, TrainingStopped | PartsStopped):  # every rank stopped together
-            from nncli.errors import PeerFailed
-
-            raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
-        return False

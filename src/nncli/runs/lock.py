@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import stat
+import time
 from pathlib import Path
 
 from nncli.errors import UsageError
@@ -79,6 +80,28 @@ def lock(path: Path) -> int:
     _refuse_if_held(path, fd)
     _write_pid(fd)
     return fd
+
+
+def take_when_free(path: Path, wait_s: float) -> int | None:
+    """The folder's lock, taken once no process holds it, waiting at most `wait_s` seconds (a
+    process that dies drops it as the kernel closes its files, which takes a moment); None while
+    another process holds it, or when there is no usable lock file."""
+    try:
+        fd = _open_existing(path)
+    except (FileNotFoundError, UsageError):
+        return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
+            os.close(fd)
+            return None
+        _write_pid(fd)
+        return fd
 
 
 def unlock(fd: int) -> None:
