@@ -3,7 +3,8 @@
 A folder is claimed atomically (exactly one process wins a name or an empty `--out`), locked for
 as long as its process runs (the kernel drops the lock when the process dies, however it dies),
 and its `run.json` always tells the truth: `running`, then `finished`, `failed` or `interrupted`
-(with whether `--resume` can continue it), whichever way the command ends.
+(with whether `--resume` can continue it), whichever way the command ends; a new run that
+cannot write before it saved anything to resume (a full disk) leaves no folder instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
 from nncli.interrupts import StopRequest
 from nncli.runs import layout as runs
 from nncli.runs.layout import TRAIN, RunKind, command_name
-from nncli.runs.lock import claim, lock, unlock
+from nncli.runs.lock import claim, lock, unclaim, unlock
 from nncli.runs.stacks import read_units
 
 
@@ -34,6 +35,11 @@ class Saved:
     state: object  # engine.TrainingState
     params: list
     info: dict
+
+
+# What a new run may have written before it saved anything to resume from.
+_START_FILES = {runs.LOCK_FILE, runs.CONFIG_FILE, runs.RUN_FILE, runs.HISTORY_FILE,
+                runs.BEST_FILE, runs.HISTORY_DIR}  # fmt: skip
 
 
 class RunFolder:
@@ -58,6 +64,8 @@ class RunFolder:
 
         self.checkpoint = ThrottledSaver(self.save_state)
         self.also_save: Callable[[object], None] | None = None  # more to save with each state
+        self.new = False  # created by this process (not resumed): discarded if it saves nothing
+        self.made = False  # its folder made by this process, not an empty --out given
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -79,7 +87,7 @@ class RunFolder:
         """
         if out is not None:
             path = Path(out)
-            lock_fd = claim(path, explicit=True)
+            lock_fd, made = claim(path, explicit=True)
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             label = "-".join(filter(None, [config.name or "run", kind.suffix]))
@@ -87,18 +95,21 @@ class RunFolder:
             path, n = base, 1
             while True:
                 try:
-                    lock_fd = claim(path, explicit=False)
+                    lock_fd, made = claim(path, explicit=False)
                     break
                 except FileExistsError:
                     n += 1
                     path = base.with_name(f"{base.name}-{n}")
         folder = cls(path, kind, lock_fd, {}, stop)
         folder.info = dict(info or {})
+        folder.new, folder.made = True, made
         try:
             atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
             folder.set_status("running", kind=kind.name, pid=os.getpid(), **details)
+        except WriteError as exc:  # a full disk: no folder, rather than one that is not a run
+            raise WriteError(f"{exc}; {folder.discard()}") from None
         except BaseException:
-            folder.release()
+            folder.discard()
             raise
         return folder
 
@@ -173,9 +184,10 @@ class RunFolder:
         atomic_write_json(self.path / runs.RUN_FILE, self.record)
 
     def finish(self, **details: object) -> None:
-        """Mark the folder finished; it has nothing left to resume."""
-        self.last_state.unlink(missing_ok=True)
+        """Mark the folder finished; it has nothing left to resume (the state goes only once
+        run.json says so: a run.json that cannot be written leaves the run resumable)."""
         self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
+        self.last_state.unlink(missing_ok=True)
 
     def position(self, state) -> str:
         """Where a saved state stands: `epoch 3, step 7` (and which stack, in a grid of several)."""
@@ -233,15 +245,19 @@ class RunFolder:
                 code,
             ) from None
         if isinstance(exc, TrainingStopped):
-            self.save_state(exc.state, exc.params)
-            where = self.position(exc.state)
-            self._best_effort_status("interrupted", resumable=True, stopped_at=where)
-            code = self.stop.exit_code if self.stop is not None else 130
-            raise Interrupted(
-                f"interrupted at {where}; saved {self.last_state}\n"
-                f"resume with: {self.resume_command}",
-                code,
-            ) from None
+            try:
+                self.save_state(exc.state, exc.params)
+            except WriteError as failed:  # recorded below, as any failed write is
+                exc = failed
+            else:
+                where = self.position(exc.state)
+                self._best_effort_status("interrupted", resumable=True, stopped_at=where)
+                code = self.stop.exit_code if self.stop is not None else 130
+                raise Interrupted(
+                    f"interrupted at {where}; saved {self.last_state}\n"
+                    f"resume with: {self.resume_command}",
+                    code,
+                ) from None
         resumable = self.saved_progress()
         from nncli.errors import DamagedFileError, PeerFailed
 
@@ -264,6 +280,11 @@ class RunFolder:
         if isinstance(exc, WriteError) and resumable:
             self._best_effort_status("interrupted", resumable=True, error=str(exc))
             raise WriteError(f"{exc}\nfree the space, then resume with: {self.resume_command}")
+        if isinstance(exc, WriteError):  # before anything was saved to resume from
+            if self.new and {entry.name for entry in os.scandir(self.path)} <= _START_FILES:
+                raise WriteError(f"{exc}; {self.discard()}") from None
+            self._best_effort_status("interrupted", resumable=False, error=str(exc))
+            raise WriteError(f"{exc}; it stopped before its first epoch was saved") from None
         message = str(exc) if isinstance(exc, NncliError) else f"{type(exc).__name__}: {exc}"
         self._best_effort_status("failed", error=message, resumable=False)
         if isinstance(exc, RunFailedError) and self.last_state.exists():
@@ -275,6 +296,13 @@ class RunFolder:
             return self.last_state.exists() or read_units(self.path) is not None
         except UsageError:  # partial/units.json unreadable: nothing known to resume from
             return False
+
+    def discard(self) -> str:
+        """Remove what this new run wrote, and its folder if nncli made it; say so."""
+        unclaim(self.path, self._lock_fd, made=self.made, written=_START_FILES)
+        self._lock_fd = -1
+        what = f"{self.path} is" if self.made else f"the files it wrote in {self.path} are"
+        return f"nothing was saved to resume, so {what} removed"
 
     def abandon(self, reason: str) -> None:
         """Give the folder up before training: `failed`, with nothing to resume."""
