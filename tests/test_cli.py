@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -655,3 +656,66 @@ def test_a_bad_argument_is_one_line_naming_it_for_every_command(tiny_moons, tmp_
 def test_no_arguments_still_shows_the_help():
     result = invoke()
     assert "Usage:" in result.output and not result.output.startswith("error")
+
+
+# --- a closed output pipe ----------------------------------------------------------------------
+
+# What each command of the CLI is given when its reader has left: `{config}`, `{run}` (a trained
+# run) and `{out}` (a new folder) are filled in. `split` prints only on stderr, so it is its
+# stderr that meets the closed pipe (`2>&1 | head -1`).
+CLOSED_PIPE_CASES = {
+    "train": "train {config} --out {out}",
+    "compare-activations": "compare-activations {config} --activations tanh,relu --out {out}",
+    "sweep": "sweep {config} --vary model.width=4,6 --out {out}",
+    "evaluate": "evaluate {run}",
+    "predict": "predict {run} --split test",
+    "split": "split {run} --out {out}",
+    "runs": "runs {run}/..",
+    "report": "report {run} --no-open",
+    "config": "config {config}",
+    "datasets": "datasets",
+}
+
+
+def test_every_command_has_a_closed_pipe_case():
+    from nncli.cli import COMMANDS
+
+    assert set(CLOSED_PIPE_CASES) == set(COMMANDS)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, make_config) -> tuple[Path, Path]:
+    """A config and the run it trained."""
+    folder = tmp_path_factory.mktemp("trained")
+    config = folder / "moons.yaml"
+    config.write_text(yaml.safe_dump(make_config()))
+    assert invoke("train", config, "--out", folder / "runs" / "run").exit_code == 0
+    return config, folder / "runs" / "run"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", list(CLOSED_PIPE_CASES))
+def test_a_closed_output_pipe_ends_every_command_with_141(trained, tmp_path, command):
+    """The reader left before the first line (`| head -1` having read what came before): every
+    command exits 141, as a shell's own commands do, never rich's silent 1; a training command
+    stops at its next step, resumably, and --resume finishes it."""
+    config, run = trained
+    out = tmp_path / "out"
+    args = [a.format(config=config, run=run, out=out) for a in CLOSED_PIPE_CASES[command].split()]
+    reader, closed = os.pipe()
+    os.close(reader)
+    try:
+        stderr = closed if command == "split" else subprocess.PIPE
+        process = subprocess.run([sys.executable, "-m", "nncli", *args], stdout=closed,
+                                 stderr=stderr, text=True, timeout=120)  # fmt: skip
+    finally:
+        os.close(closed)
+    assert process.returncode == 141, process.stderr
+    if command not in ("train", "compare-activations", "sweep"):
+        return
+    assert process.stderr.startswith("interrupted at epoch 1, step 0"), process.stderr
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "interrupted" and status["resumable"] is True
+    resumed = invoke(command, "--resume", out)
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"

@@ -393,3 +393,26 @@ def test_data_parallel_on_two_gpus_matches_one_process_on_the_cpu(moons, alone, 
     assert result.returncode == 0, result.stderr[-3000:]
     assert close(json.loads(result.stdout)["metrics"], alone, rel=1e-3)
     assert json.loads((out / "run.json").read_text())["device"].startswith("cuda:0")
+
+
+@pytest.mark.slow
+def test_a_killed_leader_is_said_and_recorded_by_a_survivor_and_resumes(moons, alone, tmp_path):
+    out = tmp_path / "leaderless"
+    # Rank 0, which owns the folder and its lock, killed (-9) before epoch 4's step 10: rank 1
+    # finds the lock free and run.json still `running`, so it records the loss and says so.
+    process = start(f"--rank 0 {3 * 66 + 11} KILL", "train", moons, "--out", out)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    errors = [line for line in ours(stderr) if line.startswith("error")]
+    assert errors == [
+        "error: rank 1: the launch's leader (rank 0) was lost, so this process recorded the run"
+        " as interrupted; resume from what it saved with: torchrun --nproc-per-node 2 -m nncli"
+        f" train --resume {out}"
+    ], stderr
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "interrupted" and status["resumable"] is True, status
+    assert status["error"] == "the launch's leader (rank 0) was lost", status
+
+    resumed = launch("train", "--resume", out, "--json")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert close(json.loads(resumed.stdout)["metrics"], alone)

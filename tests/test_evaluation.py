@@ -455,6 +455,38 @@ def test_a_built_in_sets_split_exports_its_values_and_measures_the_same(tiny_moo
     assert measured["metrics"] == run["metrics"]["test"]
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_split_writes_its_three_files_or_none(tiny_moons, tmp_path, monkeypatch, n):
+    """The n-th of train.csv, val.csv and test.csv meets a full disk: a new folder is not left
+    behind, and a set being overwritten (--force) keeps every old file, never a mix."""
+    import errno
+
+    run = run_train(tiny_moons, [], out=tmp_path / "run").to_json()["run_dir"]
+    old = tmp_path / "old"
+    assert invoke("split", run, "--out", old).exit_code == 0
+    for path in old.iterdir():
+        path.write_text(f"the user's {path.name}\n")
+    fsync, calls = os.fsync, [0]
+
+    def full_disk(fd: int) -> None:  # the n-th file written (each is fsynced once) fails
+        calls[0] += 1
+        if calls[0] == n:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    new = tmp_path / "new"
+    for out, force in ((new, []), (old, ["--force"])):
+        calls[0] = 0
+        result = invoke("split", run, "--out", out, *force)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1 and "No space left on device" in result.stderr
+    assert not new.exists()
+    assert {p.name: p.read_text() for p in old.iterdir()} == {
+        name: f"the user's {name}\n" for name in ("train.csv", "val.csv", "test.csv")
+    }
+
+
 def test_a_tilde_in_data_is_the_home_folder(iris_run, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "flowers.csv").write_bytes(IRIS.read_bytes())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -9,11 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from nncli import fileio
 from nncli.app import commands
 from nncli.app.commands import run_compare, run_sweep, run_train
+from nncli.cli import app
 from nncli.config.loading import load_config
 from nncli.errors import UsageError, WriteError
+from nncli.runs import lock
 from nncli.runs.folder import RunFolder
 from nncli.runs.layout import TRAIN
 
@@ -168,3 +173,83 @@ def test_a_signal_before_training_ends_a_slow_start_at_once(write_config, tmp_pa
     assert process.returncode == code, process.stderr
     assert f"interrupted (SIG{signum})" in process.stderr
     assert not never.exists()
+
+
+NO_SPACE = os.strerror(errno.ENOSPC)
+
+
+def full_disk_at(n: int, monkeypatch) -> list[int]:
+    """The n-th atomic write of this process meets a full disk: its fsync fails with ENOSPC, as
+    a real one would, and fileio handles that. Returns the count of writes so far (one item)."""
+    write, calls = fileio._write_and_rename, [0]
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, NO_SPACE)
+
+    def counted(path: Path, data: bytes, mode: int | None) -> None:
+        calls[0] += 1
+        if calls[0] != n:
+            return write(path, data, mode)
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "fsync", no_space)
+            return write(path, data, mode)
+
+    monkeypatch.setattr(fileio, "_write_and_rename", counted)
+    return calls
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [["train"], ["sweep", "--vary", "model.width=4,6", "--vary", "model.depth=1,2"]],
+    ids=["train", "sweep"],
+)
+def test_a_full_disk_at_any_write_leaves_no_folder_or_a_true_one(
+    tiny_moons, tmp_path, monkeypatch, unrendered_plots, command
+):
+    """Every atomic write of a run, the first to the last, in turn meets a full disk: each time
+    exit 2 and one line that says so, and then no folder, or one whose run.json says interrupted
+    and resumable (and --resume finishes it): never a `.lock` alone, a config.yaml without a
+    run.json, `running`, or a run failed for want of space."""
+    runner, outcomes, n = CliRunner(), set(), 0
+    while True:
+        n += 1
+        out = tmp_path / f"full-{n}"
+        with monkeypatch.context() as patch:
+            calls = full_disk_at(n, patch)
+            result = runner.invoke(app, [*command, str(tiny_moons), "--out", str(out)])
+        if calls[0] < n:  # the run wrote fewer files than n: every write has been failed once
+            assert result.exit_code == 0, result.output
+            break
+        assert result.exit_code == 2, (n, result.output)
+        spoken = [line for line in result.stderr.splitlines() if NO_SPACE in line]
+        assert len(spoken) == 1 and len(result.stderr.splitlines()) <= 2, (n, result.stderr)
+        if not out.exists():
+            outcomes.add("no folder")
+            continue
+        record = status(out)
+        assert record["status"] == "interrupted" and record["resumable"] is True, (n, record)
+        assert not [p for p in out.iterdir() if p.name.endswith(".tmp")], n
+        outcomes.add("resumable")
+        if "resumable" not in outcomes - {"checked"}:
+            continue
+        resumed = runner.invoke(app, [command[0], "--resume", str(out)])
+        assert resumed.exit_code == 0, (n, resumed.output)
+        assert status(out)["status"] == "finished"
+        outcomes.add("checked")
+    assert outcomes == {"no folder", "resumable", "checked"}, outcomes
+    assert n > 5  # config.yaml, run.json, the first state and the outputs at least
+
+
+def test_a_lock_that_cannot_be_written_leaves_no_folder(tiny_moons, tmp_path, monkeypatch):
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, NO_SPACE)
+
+    monkeypatch.setattr(lock, "_write_pid", no_space)
+    made, given = tmp_path / "made", tmp_path / "given"
+    given.mkdir()
+    for out in (made, given):
+        result = CliRunner().invoke(app, ["train", str(tiny_moons), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {out}/.lock: cannot write: {NO_SPACE}\n"
+    assert not made.exists() and list(given.iterdir()) == []

@@ -115,6 +115,11 @@ def hidden_content() -> Iterator[None]:
         _content_hidden.reset(token)
 
 
+class LeaderLost(NncliError):
+    """The leader (rank 0) of a torchrun launch died without recording how the run ended; a
+    surviving rank recorded it and reports it (exit code 1)."""
+
+
 class PeerFailed(NncliError):
     """Another rank failed or left: this one stops without a message of its own (the failing
     rank, or the leader, says what happened)."""

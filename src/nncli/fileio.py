@@ -29,7 +29,43 @@ def atomic_write_bytes(path: Path, data: bytes, *, named_by_user: bool = False) 
     through a symlink to its target, straight into a device or FIFO (`/dev/stdout`), and in place
     into a hard-linked file, so that every link sees the new contents.
     """
-    path = Path(path)
+    how, target, mode = _plan(Path(path), named_by_user)
+    if how is not None:
+        return how(target, data)
+    _write_and_rename(target, data, mode)
+
+
+def atomic_write_all(files: dict[Path, bytes], *, named_by_user: bool = False) -> None:
+    """Write every one of `files` or none, each as `atomic_write_bytes` would.
+
+    Every file is checked, then written to its temporary file; only once all of them are
+    written (a full disk found) are they renamed into place, so a failure leaves every file as
+    it was. A device, FIFO or hard-linked file the user named is written through, after the
+    others' temporary files and before their renames.
+    """
+    plans = [(_plan(Path(path), named_by_user), data) for path, data in files.items()]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for (how, target, mode), data in plans:
+            if how is None:
+                staged.append((_stage(target, data, mode), target))
+        for (how, target, _), data in plans:
+            if how is not None:
+                how(target, data)
+        for tmp, target in staged:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise WriteError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)  # those renamed already are gone
+        raise
+
+
+def _plan(path: Path, named_by_user: bool):
+    """How `path` is written: (a writer, the path) for a file written through or in place, or
+    (None, the path to replace, the mode to keep) for a file written and renamed."""
     try:
         info = os.stat(path) if named_by_user else os.lstat(path)
     except FileNotFoundError:
@@ -42,12 +78,12 @@ def atomic_write_bytes(path: Path, data: bytes, *, named_by_user: bool = False) 
     if named_by_user:
         open_file = _open_file_link(path)
         if open_file is not None or kind not in (None, "a regular file"):
-            return _write_through(open_file or path, data)
+            return _write_through, open_file or path, None
         if info is not None and info.st_nlink > 1:
-            return _write_in_place(path, data)
+            return _write_in_place, path, None
         path = Path(os.path.realpath(path))  # a symlink's target, even one not yet created
     keep_mode = info is not None and kind == "a regular file"
-    _write_and_rename(path, data, stat.S_IMODE(info.st_mode) if keep_mode else None)
+    return None, path, stat.S_IMODE(info.st_mode) if keep_mode else None
 
 
 def _kind(mode: int) -> str:
@@ -65,6 +101,19 @@ _KINDS = {
 
 
 def _write_and_rename(path: Path, data: bytes, mode: int | None) -> None:
+    tmp = _stage(path, data, mode)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _stage(path: Path, data: bytes, mode: int | None) -> Path:
+    """`data` in a new temporary file beside `path`, fsynced: ready to be renamed into place."""
     tmp, fd = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -73,13 +122,13 @@ def _write_and_rename(path: Path, data: bytes, mode: int | None) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except OSError as exc:  # disk full, quota, I/O error: the previous file stays as it was
         tmp.unlink(missing_ok=True)
         raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def _create_temporary(path: Path) -> tuple[Path, int]:

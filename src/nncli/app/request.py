@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from nncli.grid.spec import Grid
 from nncli.grid.split import SplitProgress
-from nncli.runs.folder import Follower, RunFolder, Saved
+from nncli.runs.folder import RunFolder
+from nncli.runs.follower import Follower
 from nncli.runs.layout import RunKind
+from nncli.runs.resumable import Saved
 from nncli.train.parallel import Ranks, agree
 
 if TYPE_CHECKING:

@@ -14,7 +14,9 @@ from nncli.errors import ConfigError, UsageError
 from nncli.grid.session import Session
 from nncli.grid.spec import GridSpec, grid_from_spec
 from nncli.grid.split import survey
-from nncli.runs.folder import Follower, RunFolder, Saved
+from nncli.runs.folder import RunFolder
+from nncli.runs.follower import Follower
+from nncli.runs.resumable import Saved
 from nncli.train.parallel import broadcast
 
 
@@ -48,7 +50,7 @@ def restart(request: GridRequest, session: Session) -> Ready:
         return opened, saved
 
     reopened = together(ranks, reopen)
-    folder = reopened[0] if reopened is not None else Follower(request.kind, should_stop)
+    folder = reopened[0] if reopened is not None else Follower(request.kind, should_stop, path)
     try:
         saved = broadcast(ranks, reopened[1] if reopened is not None else None)
         folder.info = saved.info

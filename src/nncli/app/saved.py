@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,7 +21,7 @@ from nncli.data.dataset import label_value
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
-from nncli.fileio import atomic_write_text
+from nncli.fileio import atomic_write_all
 from nncli.model.card import ModelCard, positive_name
 from nncli.runs.checkpoint import load_checkpoint
 from nncli.runs.layout import CHECKPOINT_FILE
@@ -236,13 +237,22 @@ def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, 
     existing = [str(f) for f in files.values() if f.exists()]
     if existing and not force:
         raise UsageError(f"{existing[0]}: already exists; pass --force to overwrite it")
+    texts = {
+        files[split]: part.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        for split, part in split_tables(card, prepared).items()
+    }
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{out}: cannot create the folder: {exc.strerror}") from None
-    for split, part in split_tables(card, prepared).items():
-        text = part.to_csv(index=False, lineterminator="\n")
-        atomic_write_text(files[split], text, named_by_user=True)
+    try:  # every file or none: a set with one split missing or stale would mislead
+        atomic_write_all(texts, named_by_user=True)
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
     return {split: len(rows) for split, rows in prepared.rows.items()}
 
 

@@ -12,7 +12,8 @@ from nncli.errors import PeerFailed, UsageError
 from nncli.grid.session import Session
 from nncli.grid.spec import Grid, build_grid
 from nncli.grid.split import survey
-from nncli.runs.folder import Follower, RunFolder
+from nncli.runs.folder import RunFolder
+from nncli.runs.follower import Follower
 from nncli.train.parallel import Ranks, agree, broadcast
 
 
@@ -53,6 +54,8 @@ def start(request: GridRequest, session: Session) -> Ready:
         raise
     try:
         agree(ranks, None)
+        # Every rank knows the folder: the others record the run should the leader be lost.
+        folder.path = broadcast(ranks, folder.path if ranks.leader else None)
     except PeerFailed:  # another process died while the leader claimed: nothing trained
         if ranks.leader:
             folder.abandon("another process of the launch stopped before training")

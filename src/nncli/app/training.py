@@ -17,7 +17,8 @@ from nncli.grid.split import train_grid_split
 from nncli.model.card import ModelCard
 from nncli.runs import layout as runs
 from nncli.runs.checkpoint import save_checkpoint
-from nncli.runs.folder import RunFolder, Saved
+from nncli.runs.folder import RunFolder
+from nncli.runs.resumable import Saved
 
 
 def train(ready: Ready, session: Session) -> list:

@@ -41,8 +41,9 @@ class ErrorsToExitCodes(TyperGroup):
             if len(lines) > MAX_MESSAGE_LINES:
                 more = len(lines) - MAX_MESSAGE_LINES + 1
                 lines = [*lines[: MAX_MESSAGE_LINES - 1], f"… and {more} more problems"]
-            for line in lines:
-                typer.echo(f"{prefix}{_capped(printable(line))}", err=True)
+            with contextlib.suppress(OSError):  # stderr may be a closed pipe too
+                for line in lines:
+                    typer.echo(f"{prefix}{_capped(printable(line))}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:  # before training, or a second Ctrl-C: no state to save
             if debug:
@@ -64,10 +65,11 @@ class ErrorsToExitCodes(TyperGroup):
                 raise
             detail = _capped(printable(next(iter(str(exc).splitlines()), "")))
             where = f"rank {rank}: " if rank else ""
-            typer.echo(
-                f"{where}internal error: {type(exc).__name__}: {detail} (rerun with --debug)",
-                err=True,
-            )
+            with contextlib.suppress(OSError):
+                typer.echo(
+                    f"{where}internal error: {type(exc).__name__}: {detail} (rerun with --debug)",
+                    err=True,
+                )
             ctx.exit(1)
 
 

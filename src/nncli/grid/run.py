@@ -27,7 +27,7 @@ def train_grid(
     launch trains each stack data-parallel, and only the leader gets the fits.
     """
     from nncli.model.mlp import layer_sizes
-    from nncli.runs.state import check_state_fits
+    from nncli.runs.statechecks import check_state_fits
     from nncli.train.parallel import DataParallel
     from nncli.train.stack import train_stack, whole_batch
 

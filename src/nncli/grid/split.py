@@ -158,7 +158,7 @@ def train_grid_split(
 def _train_part(grid, prepared, part: Part, u: int, state, diagnostics, should_stop, on_epoch):
     """("done", fits, seconds) or ("stopped", state, params), with the part's index first."""
     from nncli.model.mlp import layer_sizes
-    from nncli.runs.state import check_state_fits
+    from nncli.runs.statechecks import check_state_fits
     from nncli.train.stack import train_stack
     from nncli.train.state import TrainingStopped
 

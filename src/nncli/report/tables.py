@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import errno
 import sys
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,9 +14,6 @@ from nncli.errors import UsageError, excerpts, printable
 from nncli.metrics import METRICS, PER_CLASS, metric_names
 from nncli.report.fit import Column, build_table, compact_mean_std
 
-if TYPE_CHECKING:
-    pass
-
 
 def safe(text: object) -> str:
     """Text from data, paths, folders or files as rich markup that shows it literally: its
@@ -25,12 +22,21 @@ def safe(text: object) -> str:
     return escape(printable(text))
 
 
+class _Console(Console):
+    """A closed output pipe (`nncli ... | head -1`) raises BrokenPipeError, which the CLI ends
+    with 141 (and a training run stops resumably on), not rich's silent exit with 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more reaches the reader, whatever comes
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output left")
+
+
 def make_console(*, stderr: bool = False) -> Console:
     """A console that wraps to the terminal, or writes long lines whole into files and pipes."""
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, soft_wrap=True, width=200)
+        return _Console(stderr=stderr)
+    return _Console(stderr=stderr, soft_wrap=True, width=200)
 
 
 def format_value(value: float | None, metric: str = "") -> str:

@@ -3,7 +3,8 @@
 A folder is claimed atomically (exactly one process wins a name or an empty `--out`), locked for
 as long as its process runs (the kernel drops the lock when the process dies, however it dies),
 and its `run.json` always tells the truth: `running`, then `finished`, `failed` or `interrupted`
-(with whether `--resume` can continue it), whichever way the command ends.
+(with whether `--resume` can continue it), whichever way the command ends; a new run that
+cannot write before it saved anything to resume (a full disk) leaves no folder instead.
 """
 
 from __future__ import annotations
@@ -11,30 +12,24 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from nncli.config.loading import load_config, without_retired_keys
 from nncli.config.schema import Config, dump_config
 from nncli.errors import Interrupted, NncliError, RunFailedError, UsageError, WriteError
-from nncli.fileio import atomic_write_json, atomic_write_text, read_json_mapping
+from nncli.fileio import atomic_write_json, atomic_write_text
 from nncli.interrupts import StopRequest, held_signals
 from nncli.runs import layout as runs
 from nncli.runs.history import HistoryJournal, history_path
-from nncli.runs.layout import TRAIN, RunKind, command_name
-from nncli.runs.lock import claim, lock, unlock
+from nncli.runs.layout import RunKind
+from nncli.runs.lock import claim, lock, unclaim, unlock
+from nncli.runs.resumable import Saved, read_resumable
 from nncli.runs.stacks import read_units
 
-
-@dataclass
-class Saved:
-    """What an interrupted folder holds to continue from."""
-
-    state: object  # engine.TrainingState
-    params: list
-    info: dict
+# What a new run may have written before it saved anything to resume from.
+_START_FILES = {runs.LOCK_FILE, runs.CONFIG_FILE, runs.RUN_FILE, runs.HISTORY_FILE,
+                runs.BEST_FILE, runs.HISTORY_DIR}  # fmt: skip
 
 
 class RunFolder:
@@ -60,6 +55,8 @@ class RunFolder:
         self.checkpoint = ThrottledSaver(self.save_state)
         self.history = HistoryJournal(history_path(self.last_state))  # appended by each save
         self.also_save: Callable[[object], None] | None = None  # more to save with each state
+        self.new = False  # created by this process (not resumed): discarded if it saves nothing
+        self.made = False  # its folder made by this process, not an empty --out given
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -81,7 +78,7 @@ class RunFolder:
         """
         if out is not None:
             path = Path(out)
-            lock_fd = claim(path, explicit=True)
+            lock_fd, made = claim(path, explicit=True)
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             label = "-".join(filter(None, [config.name or "run", kind.suffix]))
@@ -89,18 +86,21 @@ class RunFolder:
             path, n = base, 1
             while True:
                 try:
-                    lock_fd = claim(path, explicit=False)
+                    lock_fd, made = claim(path, explicit=False)
                     break
                 except FileExistsError:
                     n += 1
                     path = base.with_name(f"{base.name}-{n}")
         folder = cls(path, kind, lock_fd, {}, stop)
         folder.info = dict(info or {})
+        folder.new, folder.made = True, made
         try:
             atomic_write_text(path / runs.CONFIG_FILE, dump_config(config))
             folder.set_status("running", kind=kind.name, pid=os.getpid(), **details)
+        except WriteError as exc:  # a full disk: no folder, rather than one that is not a run
+            raise WriteError(f"{exc}; {folder.discard()}") from None
         except BaseException:
-            folder.release()
+            folder.discard()
             raise
         return folder
 
@@ -115,47 +115,13 @@ class RunFolder:
             raise UsageError(f"{path}: not a run folder (no {runs.RUN_FILE})")
         lock_fd = lock(path)
         try:
-            record = read_json_mapping(status_file)  # a regular file of bounded size
-            status = record.get("status")
-            if status == "finished":
-                raise UsageError(f"{path}: this run already finished; there is nothing to resume")
-            if status == "failed":
-                raise UsageError(f"{path}: this run failed; resuming would repeat the failure")
-            recorded_kind = record.get("kind", TRAIN.name)
-            if recorded_kind != kind.name:
-                raise UsageError(
-                    f"{path}: this folder was started by {command_name(recorded_kind)};"
-                    " resume it with that"
-                )
-            last = path / runs.LAST_STATE_FILE
-            split = read_units(path)  # a sweep split across processes keeps its parts instead
-            if not last.exists() and split is None:
-                raise UsageError(
-                    f"{path}: no {runs.LAST_STATE_FILE} (stopped before its first epoch)"
-                )
-            config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False, saved=True)
-            from nncli.model.mlp import check_widths_fit  # before the state saved in its shape
-
-            check_widths_fit(config.model.widths, str(path / runs.CONFIG_FILE))
-            if split is not None:
-                state, params, info = None, None, split.get("info")
-            else:
-                from nncli.runs.state import load_training_state
-
-                state, params, info = load_training_state(last)
-            if not isinstance(info, dict):
-                raise UsageError(f"{path}: its saved progress is malformed")
-            if without_retired_keys(info.get("config")) != config.model_dump(mode="json"):
-                raise UsageError(
-                    f"{path}: {runs.CONFIG_FILE} does not match the saved training state;"
-                    " was it edited after the run started?"
-                )
+            record, config, saved = read_resumable(path, kind)
             folder = cls(path, kind, lock_fd, record, stop)
-            folder.info = info
+            folder.info = saved.info
         except BaseException:
             unlock(lock_fd)
             raise
-        return folder, config, Saved(state, params, info)
+        return folder, config, saved
 
     # --- while running -------------------------------------------------------------------------
 
@@ -178,7 +144,8 @@ class RunFolder:
         atomic_write_json(self.path / runs.RUN_FILE, self.record)
 
     def finish(self, **details: object) -> None:
-        """Mark the folder finished; it has nothing left to resume."""
+        """Mark the folder finished; it has nothing left to resume (the state goes only once
+        run.json says so: a run.json that cannot be written leaves the run resumable)."""
         with held_signals():  # run.json says finished before a quit, and then nothing is left
             self.set_status("finished", resumable=False, stopped_at=None, error=None, **details)
             self.last_state.unlink(missing_ok=True)
@@ -235,17 +202,23 @@ class RunFolder:
         from nncli.train.state import PartsStopped, Stopped, TrainingStopped
 
         if isinstance(exc, Stopped):  # a stop request, honoured where the run can resume
-            if isinstance(exc, TrainingStopped):  # else a split sweep's parts, each saved, or
-                self.save_state(exc.state, exc.params)  # before a file of a trained run
-            where = self.position(exc.state) if isinstance(exc, TrainingStopped) else str(exc)
-            at = {TrainingStopped: "at ", PartsStopped: ": "}.get(type(exc), "while ")
-            saved = self.last_state if self.last_state.exists() else self.path / runs.PARTIAL_DIR
-            self._best_effort_status("interrupted", resumable=True, stopped_at=where)
-            code = self.stop.exit_code if self.stop is not None else 130
-            raise Interrupted(
-                f"interrupted {at}{where}; saved {saved}\nresume with: {self.resume_command}", code
-            ) from None
-        resumable = self.last_state.exists() or read_units(self.path) is not None
+            try:
+                if isinstance(exc, TrainingStopped):  # else a split sweep's parts, each saved,
+                    self.save_state(exc.state, exc.params)  # or before a file of a trained run
+            except WriteError as failed:  # recorded below, as any failed write is
+                exc = failed
+            else:
+                where = self.position(exc.state) if isinstance(exc, TrainingStopped) else str(exc)
+                at = {TrainingStopped: "at ", PartsStopped: ": "}.get(type(exc), "while ")
+                saved = self.last_state
+                saved = saved if saved.exists() else self.path / runs.PARTIAL_DIR
+                self._best_effort_status("interrupted", resumable=True, stopped_at=where)
+                code = self.stop.exit_code if self.stop is not None else 130
+                raise Interrupted(
+                    f"interrupted {at}{where}; saved {saved}\nresume with: {self.resume_command}",
+                    code,
+                ) from None
+        resumable = self.saved_progress()
         from nncli.errors import DamagedFileError, PeerFailed
 
         if isinstance(exc, PeerFailed):  # another rank of the launch failed or was killed
@@ -267,10 +240,29 @@ class RunFolder:
         if isinstance(exc, WriteError) and resumable:
             self._best_effort_status("interrupted", resumable=True, error=str(exc))
             raise WriteError(f"{exc}\nfree the space, then resume with: {self.resume_command}")
+        if isinstance(exc, WriteError):  # before anything was saved to resume from
+            if self.new and {entry.name for entry in os.scandir(self.path)} <= _START_FILES:
+                raise WriteError(f"{exc}; {self.discard()}") from None
+            self._best_effort_status("interrupted", resumable=False, error=str(exc))
+            raise WriteError(f"{exc}; it stopped before its first epoch was saved") from None
         message = str(exc) if isinstance(exc, NncliError) else f"{type(exc).__name__}: {exc}"
         self._best_effort_status("failed", error=message, resumable=False)
         if isinstance(exc, RunFailedError) and self.last_state.exists():
             raise RunFailedError(f"{exc}; the last good state is kept in {self.last_state}")
+
+    def saved_progress(self) -> bool:
+        """Whether the folder holds a state to resume from (a split sweep: its parts)."""
+        try:
+            return self.last_state.exists() or read_units(self.path) is not None
+        except UsageError:  # partial/units.json unreadable: nothing known to resume from
+            return False
+
+    def discard(self) -> str:
+        """Remove what this new run wrote, and its folder if nncli made it; say so."""
+        unclaim(self.path, self._lock_fd, made=self.made, written=_START_FILES)
+        self._lock_fd = -1
+        what = f"{self.path} is" if self.made else f"the files it wrote in {self.path} are"
+        return f"nothing was saved to resume, so {what} removed"
 
     def abandon(self, reason: str) -> None:
         """Give the folder up before training: `failed`, with nothing to resume."""
@@ -288,35 +280,3 @@ class RunFolder:
         if self._lock_fd >= 0:
             unlock(self._lock_fd)
             self._lock_fd = -1
-
-
-class Follower:
-    """What a rank other than the leader of a torchrun launch holds in place of the run folder:
-    it writes nothing (the leader writes the folder), and ends as the leader does, quietly."""
-
-    def __init__(self, kind: RunKind, stop: StopRequest | None):
-        self.kind = kind
-        self.stop = stop
-        self.info: dict = {}
-        self.also_save: Callable[[object], None] | None = None
-        self.last_state = Path(runs.LAST_STATE_FILE)  # the leader's, named in messages
-
-    def checkpoint(self, state, params: list) -> None:
-        """The leader saves the resumable state."""
-
-    def __enter__(self) -> Follower:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        from nncli.train.state import PartsStopped, TrainingStopped
-
-        if isinstance(exc, TrainingStopped | PartsStopped):  # every rank stopped together
-            from nncli.errors import PeerFailed
-
-            raise PeerFailed(self.stop.exit_code if self.stop is not None else 130) from None
-        return False

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import stat
+import time
 from pathlib import Path
 
-from nncli.errors import UsageError
+from nncli.errors import UsageError, WriteError
 from nncli.runs.layout import LOCK_FILE
 
 # Opened without following a symlink, and without blocking on a FIFO.
@@ -23,20 +25,23 @@ _OPEN_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _PID_DIGITS = 32  # a pid is at most this long; more is not our lock's content
 
 
-def claim(path: Path, *, explicit: bool) -> int:
+def claim(path: Path, *, explicit: bool) -> tuple[int, bool]:
     """Create and lock `path`, or lock an empty one named by `--out` (`explicit`).
 
-    Exactly one process wins a new name or an empty folder. Returns the lock's fd. Refuses,
-    touching nothing, a folder that holds anything already (a `.lock` alone included): it is
-    another run's or the user's.
+    Exactly one process wins a new name or an empty folder. Returns the lock's fd, and whether
+    this process made the folder. Refuses, touching nothing, a folder that holds anything
+    already (a `.lock` alone included): it is another run's or the user's. A lock that cannot be
+    written (a full disk) leaves the folder as it was found, or none.
     """
     try:
         path.mkdir(parents=True)
+        made = True
     except FileExistsError:
         if not explicit:
             raise
         if not path.is_dir():
             raise UsageError(f"{path}: --out must be a new or empty folder, not a file") from None
+        made = False
     except OSError as exc:
         raise UsageError(f"{path}: cannot create the run folder: {exc.strerror}") from None
     with contextlib.suppress(FileNotFoundError):
@@ -55,6 +60,9 @@ def claim(path: Path, *, explicit: bool) -> int:
             f"{path}: --out must be a new or empty folder; it would overwrite"
         ) from None
     except OSError as exc:
+        if made:
+            with contextlib.suppress(OSError):
+                path.rmdir()
         raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
     # Ours alone: a process that looked at it meanwhile held it for an instant and gave it up.
     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -63,8 +71,30 @@ def claim(path: Path, *, explicit: bool) -> int:
             (path / LOCK_FILE).unlink()
         os.close(fd)
         raise UsageError(f"{path}: --out must be a new or empty folder; it would overwrite")
-    _write_pid(fd)
-    return fd
+    try:
+        _write_pid(fd)
+    except OSError as exc:
+        unclaim(path, fd, made=made, written=set())
+        raise WriteError(f"{path / LOCK_FILE}: cannot write: {exc.strerror}") from None
+    return fd, made
+
+
+def unclaim(path: Path, fd: int, *, made: bool, written: set[str]) -> None:
+    """Give a claimed folder back: remove the `written` names in it (files or folders) and the
+    lock, then the folder itself if this process `made` it (only if nothing else is in it)."""
+    for name in written - {LOCK_FILE}:
+        target = path / name
+        with contextlib.suppress(OSError):
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        (path / LOCK_FILE).unlink(missing_ok=True)
+    unlock(fd)
+    if made:
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def lock(path: Path) -> int:
@@ -77,8 +107,34 @@ def lock(path: Path) -> int:
         except OSError as exc:
             raise UsageError(f"{path}: cannot lock the run folder: {exc.strerror}") from None
     _refuse_if_held(path, fd)
-    _write_pid(fd)
+    try:
+        _write_pid(fd)
+    except OSError as exc:  # a full disk: the folder stays as it was
+        os.close(fd)
+        raise WriteError(f"{path / LOCK_FILE}: cannot write: {exc.strerror}") from None
     return fd
+
+
+def take_when_free(path: Path, wait_s: float) -> int | None:
+    """The folder's lock, taken once no process holds it, waiting at most `wait_s` seconds (a
+    process that dies drops it as the kernel closes its files, which takes a moment); None while
+    another process holds it, or when there is no usable lock file."""
+    try:
+        fd = _open_existing(path)
+    except (FileNotFoundError, UsageError):
+        return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
+            os.close(fd)
+            return None
+        _write_pid(fd)
+        return fd
 
 
 def unlock(fd: int) -> None:
