@@ -28,8 +28,10 @@ from nncli.runs.resumable import Saved, read_resumable
 from nncli.runs.stacks import read_units
 
 # What a new run may have written before it saved anything to resume from.
+# (The state's history rows are appended before the state itself: without it they resume nothing.)
 _START_FILES = {runs.LOCK_FILE, runs.CONFIG_FILE, runs.RUN_FILE, runs.HISTORY_FILE,
-                runs.BEST_FILE, runs.HISTORY_DIR}  # fmt: skip
+                runs.BEST_FILE, runs.HISTORY_DIR,
+                history_path(Path(runs.LAST_STATE_FILE)).name}  # fmt: skip
 
 
 class RunFolder:
@@ -139,9 +141,9 @@ class RunFolder:
     def set_status(self, status: str, **details: object) -> None:
         """run.json: status (running, finished, failed, interrupted) and when it changed."""
         now = datetime.now().isoformat(timespec="seconds")
-        self.record.setdefault("created", now)
-        self.record.update({"status": status, "updated": now, **details})
-        atomic_write_json(self.path / runs.RUN_FILE, self.record)
+        record = {"created": now} | self.record | {"status": status, "updated": now, **details}
+        atomic_write_json(self.path / runs.RUN_FILE, record)
+        self.record = record  # only once written: what it says is what run.json says
 
     def finish(self, **details: object) -> None:
         """Mark the folder finished; it has nothing left to resume (the state goes only once
