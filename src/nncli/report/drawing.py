@@ -9,11 +9,12 @@ figure's error as the command's own.
 
 A worker is a plain interpreter (`python -c`, never a fork: the command may hold torch's
 threads) that reads pickled jobs on its stdin and answers each on its stdout: None, or the
-exception the figure raised. It imports nothing of torch (what a figure shows is computed by
-the command and handed over as arrays) and leaves Ctrl-C to the command; SIGTERM ends it
-between files (each figure is written whole or not at all). A worker that dies leaves its
-figures to be drawn in the command's own process. Without workers (`NNCLI_FIGURE_WORKERS=0`, or
-no idle CPU) each figure is drawn where it is asked for.
+exception the figure raised, with the characters it drew as boxes for want of a font (the
+command warns of them once, report/fonts.py). It imports nothing of torch (what a figure shows
+is computed by the command and handed over as arrays) and leaves Ctrl-C to the command; SIGTERM
+ends it between files (each figure is written whole or not at all). A worker that dies leaves
+its figures to be drawn in the command's own process. Without workers (`NNCLI_FIGURE_WORKERS=0`,
+or no idle CPU) each figure is drawn where it is asked for.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nncli.errors import UsageError
+from nncli.report import fonts
 
 WORKERS_VARIABLE = "NNCLI_FIGURE_WORKERS"
 MAX_WORKERS = 2  # a run draws 1 to 8 figures; more workers cost more than they draw
@@ -84,9 +86,9 @@ class _Worker:
         self.jobs.append(job)
         self._outbox.put(job)
 
-    def answers(self) -> list[tuple[Job, BaseException | None]]:
-        """Each job sent and its answer; jobs a dead worker left unanswered come back with
-        `_Lost`."""
+    def answers(self) -> list[tuple[Job, tuple[BaseException | None, list[int]] | _Lost]]:
+        """Each job sent and its answer (error or None, characters drawn as boxes); jobs a dead
+        worker left unanswered come back with `_Lost`."""
         done = []
         for job in self.jobs:
             try:
@@ -137,7 +139,11 @@ class Drawer:
             for (plot, args, kwargs), answer in worker.answers():
                 if isinstance(answer, _Lost):
                     plot(*args, **kwargs)
-                elif answer is not None and failure is None:
+                    continue
+                answer, missing = answer
+                if missing:  # characters the worker drew as boxes: said once, here
+                    fonts.warn_missing(missing)
+                if answer is not None and failure is None:
                     failure = answer
         if failure is not None:
             raise failure
@@ -168,6 +174,7 @@ def serve() -> None:
     from nncli.report import plots
 
     plots.pyplot()
+    fonts.hold_warnings()
     while True:
         try:
             plot, args, kwargs = pickle.load(source)
@@ -178,10 +185,11 @@ def serve() -> None:
             answer = None
         except Exception as exc:  # the command raises it as its own
             answer = exc
+        missing = fonts.held()
         try:
-            data = pickle.dumps(answer)
+            data = pickle.dumps((answer, missing))
         except Exception:  # one that does not pickle: its words do
-            data = pickle.dumps(RuntimeError(f"{type(answer).__name__}: {answer}"))
+            data = pickle.dumps((RuntimeError(f"{type(answer).__name__}: {answer}"), missing))
         answers.write(data)
         answers.flush()
 

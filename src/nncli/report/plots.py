@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from nncli.fileio import atomic_write_bytes
+from nncli.report import fonts
 
 
 def pyplot():
+    """matplotlib's pyplot, off screen, with fonts for text in any script."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fonts.setup()
     return plt
 
 
@@ -20,7 +23,8 @@ def save_figure(fig, path: Path) -> None:
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    with fonts.glyphs_watched():
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     pyplot().close(fig)
     atomic_write_bytes(path, buffer.getvalue())
 
