@@ -89,6 +89,22 @@ def _two_models(loop: dict, tensors: dict) -> None:
     tensors["shuffler.1"] = tensors["shuffler.0"].clone()
 
 
+def _two_models_with_history(path: Path) -> None:
+    """Two models where the run has one, each with its rows in the history file beside."""
+    _loop(_two_models)(path)
+    history = path.with_name("last.history.jsonl")
+    header, *lines = history.read_text().splitlines()
+    copies = [json.dumps([1, row]) for model, row in map(json.loads, lines) if model == 0]
+    history.write_text("\n".join([header, *lines, *copies]) + "\n")
+
+
+def _history_of_strings(path: Path) -> None:
+    history = path.with_name("last.history.jsonl")
+    header, first, *rest = history.read_text().splitlines()
+    model, row = json.loads(first)
+    history.write_text("\n".join([header, json.dumps([model, row | {"epoch": "x"}]), *rest]) + "\n")
+
+
 def _nan(name: str):
     return _tensors(lambda t: t[name].view(-1)[0].fill_(float("nan")))
 
@@ -96,17 +112,14 @@ def _nan(name: str):
 # case: (how last.safetensors of a run stopped inside its second epoch is broken, what the
 # one line says after "cannot resume from this file: ")
 STATE_CASES = {
-    "more-models-than-the-grid": (_loop(_two_models), "it holds 2 model(s); this stack has 1"),
+    "more-models-than-the-grid": (_two_models_with_history, "it holds 2 model(s); this stack has"),
     "shapes-of-another-width": (_tensors(_wider), "param.0 of shape (1, 16, 2); the run's layer"),
     "records-shorter-than-the-stack": (_loop(lambda loop, t: loop.update(records=[])), "param"),
     "nan-weights-within-an-epoch": (_nan("param.1"), "param.1: model 0's weights are not finite"),
     "nan-best-weights": (_nan("best.0"), "best.0: model 0's best weights are not finite"),
     "nan-momentum": (_nan("momentum.2"), "momentum.2: model 0's numbers are not finite while"),
     "nan-outputs": (_nan("outputs"), "outputs: model 0's numbers are not finite while"),
-    "history-of-strings": (
-        _loop(lambda loop, t: loop["records"][0].update(history=[{"epoch": "x"}])),
-        "records.0.history is malformed",
-    ),
+    "history-of-strings": (_history_of_strings, "its history has a malformed row"),
     "diverged-a-string": (
         _loop(lambda loop, t: loop["records"][0].update(diverged="ab")),
         "records.0.diverged is malformed",
