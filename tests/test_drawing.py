@@ -95,8 +95,9 @@ def test_closing_with_figures_pending_ends_the_workers_at_once(tmp_path):
     (worker,) = drawer._workers
     drawer.draw(wait_forever, tmp_path / "started")
     drawer.draw(record_drawer, tmp_path / "never")
-    while not (tmp_path / "started").exists():  # the worker is inside the first figure
-        assert worker.process.poll() is None
+    hang_guard = time.monotonic() + 300  # a worker that never starts fails, not hangs
+    while not (tmp_path / "started").exists():  # wait until the worker is inside that figure
+        assert worker.process.poll() is None and time.monotonic() < hang_guard
         time.sleep(0.01)
     drawer.close()  # a stop or an error: SIGTERM, which the worker takes at once
     assert worker.process.returncode == 128 + signal.SIGTERM
