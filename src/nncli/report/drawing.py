@@ -10,11 +10,12 @@ figure's error as the command's own.
 A worker is a plain interpreter (`python -c`, never a fork: the command may hold torch's
 threads) that reads pickled jobs on its stdin and answers each on its stdout: None, or the
 exception the figure raised, with the characters it drew as boxes for want of a font (the
-command warns of them once, report/fonts.py). It imports nothing of torch (what a figure shows
-is computed by the command and handed over as arrays) and leaves Ctrl-C to the command; SIGTERM
-ends it between files (each figure is written whole or not at all). A worker that dies leaves
-its figures to be drawn in the command's own process. Without workers (`NNCLI_FIGURE_WORKERS=0`,
-or no idle CPU) each figure is drawn where it is asked for.
+command warns of them once, report/fonts.py). Pickle is safe on these pipes: they join this
+process and the child it started, and nothing else writes to them. A worker imports nothing
+of torch (what a figure shows is computed by the command and handed over as arrays) and leaves
+Ctrl-C to the command; SIGTERM ends it between files (each figure is written whole or not at
+all). A worker that dies leaves its figures to be drawn in the command's own process. Without
+workers (`NNCLI_FIGURE_WORKERS=0`, or no idle CPU) each figure is drawn where it is asked for.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def figure_workers() -> int:
         return int(value)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     idle = (cpus or 1) - os.getloadavg()[0] if hasattr(os, "getloadavg") else 0
-    return max(0, min(MAX_WORKERS, int(idle)))
+    return max(0, min(MAX_WORKERS, round(idle)))  # load 1.0 on 2 CPUs: one worker, not none
 
 
 Job = tuple[Callable[..., None], tuple, dict]
