@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -38,54 +39,32 @@ def out_path(text: str) -> Path:
 
 
 RunArgument = Annotated[
-    Path, typer.Argument(help="Run folder, or a model.safetensors checkpoint.", show_default=False)
+    Path,
+    typer.Argument(
+        help="Run folder, or a model.safetensors checkpoint.", metavar="RUN", show_default=False
+    ),
 ]
 ModelArgument = Annotated[
     Path,
     typer.Argument(
         help="Run folder, sweep or comparison folder (one model: --variant, --seed), or a"
         " model.safetensors checkpoint.",
+        metavar="RUN",
         show_default=False,
     ),
 ]
 
 
-def _no_type(ctx: object) -> None:
-    return None
-
-
-def _path_type(ctx: object) -> str:
-    return "<path>"
-
-
-def shown_as_flags(params: list) -> list:
-    """Boolean flags without a type in `--help`, and `--out` as the `<path>` it is.
-
-    Typer 0.2x's rich help prints a type beside every option, `<bool>` beside flags too, though
-    a flag takes no value (its plain help leaves it out): drop it for flags. An option read by
-    `out_path` would show `<Path>`, the class's name.
-    """
-    for param in params:
-        if getattr(param, "is_flag", False):
-            param.display_type_rich = _no_type
-        info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
-        if getattr(info, "parser", None) is out_path:
-            param.display_type_rich = _path_type
-    return params
-
-
 class Command(TyperCommand):
-    """Every nncli command: its flags shown as flags in `--help`."""
+    """Every nncli command: its whole first sentence in `nncli --help`'s list of commands."""
 
-    def get_params(self, ctx: typer.Context) -> list:
-        return shown_as_flags(super().get_params(ctx))
+    def get_short_help_str(self, limit: int = 45) -> str:
+        # click cuts the summary at about 45 characters with "..."; the list wraps it instead.
+        paragraph = " ".join((self.help or "").split("\n\n")[0].split())
+        return re.split(r"(?<=\.) ", paragraph, maxsplit=1)[0]
 
 
-class Group(ErrorsToExitCodes):
-    """The `nncli` app: errors become exit codes; its flags shown as flags in `--help`."""
-
-    def get_params(self, ctx: typer.Context) -> list:
-        return shown_as_flags(super().get_params(ctx))
+Group = ErrorsToExitCodes
 
 
 SequentialOption = Annotated[
@@ -108,7 +87,9 @@ MaxModelsOption = Annotated[
 
 GridOutOption = Annotated[
     Path | None,
-    typer.Option("--out", "-o", parser=out_path, help="Exact output folder (new or empty)."),
+    typer.Option(
+        "--out", "-o", parser=out_path, metavar="<path>", help="Exact output folder (new or empty)."
+    ),
 ]
 
 

@@ -93,6 +93,7 @@ def predict(
             "--out",
             "-o",
             parser=out_path,
+            metavar="<path>",
             help="Write predictions here (else stdout); a symlink, FIFO or device"
             " is written through, never replaced.",
         ),
@@ -175,13 +176,18 @@ def export_split(
     out: Annotated[
         Path,
         typer.Option(
-            "--out", "-o", parser=out_path, help="Folder for train.csv, val.csv and test.csv."
+            "--out",
+            "-o",
+            parser=out_path,
+            metavar="<path>",
+            help="Folder for train.csv, val.csv and test.csv.",
         ),
     ],
     force: Annotated[bool, typer.Option("--force", help="Overwrite those files.")] = False,
 ) -> None:
-    """Write the rows of each split of a run's data as CSV files, exactly as the run split them
-    (a CSV source's rows with every column; split.json in the run folder lists their lines)."""
+    """Write the rows of each split of a run's data as CSV files, exactly as the run split them.
+
+    A CSV source's rows keep every column; split.json in the run folder lists their lines."""
     from nncli.app.saved import export_splits
 
     phases.mark("imports")
@@ -191,7 +197,9 @@ def export_split(
 
 
 def list_runs(
-    directory: Annotated[Path, typer.Argument(help="Folder holding run folders.")] = Path("runs"),
+    directory: Annotated[
+        Path, typer.Argument(help="Folder holding run folders.", metavar="DIRECTORY")
+    ] = Path("runs"),
     sort: Annotated[
         str | None,
         typer.Option(
@@ -247,7 +255,10 @@ def list_runs(
 
 def show_report(
     run: Annotated[
-        Path, typer.Argument(help="A run, sweep or comparison folder.", show_default=False)
+        Path,
+        typer.Argument(
+            help="A run, sweep or comparison folder.", metavar="RUN", show_default=False
+        ),
     ],
     open_page: Annotated[
         bool,
@@ -256,8 +267,10 @@ def show_report(
         ),
     ] = True,
 ) -> None:
-    """Print the path of a folder's report.html (config, setup, metrics, every figure, in one
-    file) and open it in the web browser; a folder without one (an older nncli's) gets one."""
+    """Print the path of a folder's report page and open it in the web browser.
+
+    report.html holds the config, setup, metrics and every figure in one file; a folder
+    without one (an older nncli's) gets one."""
     from nncli.report.html import report_for
 
     phases.mark("imports")

@@ -84,6 +84,7 @@ def train(
             "--out",
             "-o",
             parser=out_path,
+            metavar="<path>",
             help="Exact run folder (new or empty); default runs/<name>-<time>.",
         ),
     ] = None,
