@@ -24,7 +24,7 @@ def save_figure(fig, path: Path) -> None:
 
     buffer = io.BytesIO()
     with fonts.glyphs_watched():
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(buffer, format="png", dpi=110)
     pyplot().close(fig)
     atomic_write_bytes(path, buffer.getvalue())
 
