@@ -98,6 +98,13 @@ def figures_drawn_in_process(monkeypatch) -> None:
     monkeypatch.setenv("NNCLI_FIGURE_WORKERS", "0")
 
 
+@pytest.fixture(autouse=True)
+def figure_cache_of_the_session(tmp_path_factory, monkeypatch) -> None:
+    """Figures that depend only on their inputs are cached in a folder of the test session's,
+    never in the user's ~/.cache (report/figurecache.py)."""
+    monkeypatch.setenv("NNCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "figure-cache"))
+
+
 @pytest.fixture
 def unrendered_plots(monkeypatch) -> None:
     """Figures built as usual but not rendered to PNG, which is most of a small run's time: for

@@ -13,7 +13,7 @@ import numpy as np
 from nncli.config.keys import variant_label
 from nncli.config.schema import Config
 from nncli.metrics import headline_metric
-from nncli.report import curves, gridplots, learned, plots
+from nncli.report import curves, figurecache, gridplots, learned, plots
 from nncli.report.drawing import Drawer
 from nncli.runs import layout as runs
 from nncli.tasks import TASKS
@@ -163,7 +163,8 @@ def grid_figures(
     activations = list(dict.fromkeys(m.config.model.activation for m in grid.models))
     if "model.activation" in grid.varied:
         curves = plots.activation_curves(activations)
-        drawer.draw(plots.plot_activations, out(runs.ACTIVATIONS_PLOT), curves)
+        # The same curves in every comparison of these activations: drawn once per machine.
+        drawer.draw(figurecache.reused, plots.plot_activations, out(runs.ACTIVATIONS_PLOT), curves)
     x, y = prepared.raw["train"]
     first_seed = [
         (labels[m.variant], partial(f.card.predict_raw, f.net))
