@@ -13,7 +13,7 @@ import pandas as pd
 
 from nncli.config.data import DataConfig
 from nncli.data.checks import missing_cells
-from nncli.data.csvfile import read_table
+from nncli.data.csvfile import MAX_MAGNITUDE, feature_names, number_table, read_table
 from nncli.data.dataset import MAX_INFERRED_CLASSES, Dataset, label_value
 from nncli.data.encoding import CATEGORICAL, NUMERIC
 from nncli.errors import UsageError, excerpt, excerpts
@@ -27,8 +27,6 @@ _DATE = re.compile(
     r"^\d{4}([-/])\d{1,2}\1\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
-# Larger values overflow float64 once squared (in a variance, a loss): refused as bad input.
-MAX_MAGNITUDE = 1e150
 
 
 def is_missing(text: pd.Series, missing_values: tuple[str, ...] | list[str]) -> np.ndarray:
@@ -175,8 +173,9 @@ def read_csv_dataset(data: DataConfig) -> Dataset:
     may hold string labels. Rows with no target, and with `data.missing: drop` rows missing a
     feature, are dropped, and `Dataset.notes` says how many."""
     path = Path(data.source).expanduser()
-    table = read_table(path, data.delimiter)
     target = data.target or ""
+    numbers = number_table(path, data)
+    table = numbers if numbers is not None else read_table(path, data.delimiter)
     check_columns(table, [target], path, "target")
     _check_named_columns(table, data, path)
     notes = []
@@ -184,18 +183,20 @@ def read_csv_dataset(data: DataConfig) -> Dataset:
         notes.append(f"{path.name}: fields separated by {excerpt(table.attrs['delimiter'])}")
     table, label_notes = _drop_missing_targets(table, target, data, path)
     notes += label_notes
-    ignored = set(data.ignore_columns)
-    features = data.features or [str(c) for c in table.columns if c != target and c not in ignored]
+    features = feature_names(table.columns, data)
     if not features:
         raise UsageError(f"{path}: no feature columns besides the target {excerpt(target)}")
-    cells = typed_features(
-        table,
-        features,
-        path,
-        missing_values=data.missing_values,
-        categorical=data.categorical,
-        numeric=data.numeric,
-    )
+    if numbers is not None:
+        cells = table[features].astype(np.float64)
+    else:
+        cells = typed_features(
+            table,
+            features,
+            path,
+            missing_values=data.missing_values,
+            categorical=data.categorical,
+            numeric=data.numeric,
+        )
     cells, missing_notes = _apply_missing_policy(cells, data, path)
     notes += missing_notes
     table = table.loc[cells.index]
