@@ -81,7 +81,8 @@ def fit_seconds(
 
 def stacked_runs(config: dict, scratch: Path) -> dict[str, float]:
     """One interleaved round: the 30 models through `nncli compare-activations`, stacked and
-    `--sequential`, and through `engine.fit` as one stack and as 30 stacks of one."""
+    `--sequential`, through `engine.fit` as one stack and as 30 stacks of one, and
+    `python -c "import torch"` (the command's floor is that plus the stacked training)."""
     path = Path(tempfile.mkdtemp(dir=scratch)) / "base.yaml"
     path.write_text(yaml.safe_dump(config))
     command = [
@@ -101,6 +102,7 @@ def stacked_runs(config: dict, scratch: Path) -> dict[str, float]:
         "command stacked": wall([*command, "--out", str(path.parent / "stacked")]),
         "command sequential": wall([*command, "--sequential", "--out", str(path.parent / "seq")]),
         "engine stacked": fit_seconds(config, activations, seeds, train, val),
+        "import torch": wall([sys.executable, "-c", "import torch"]),
         "engine sequential": sum(
             fit_seconds(config, [a], [s], train, val)
             for a, s in zip(activations, seeds, strict=True)

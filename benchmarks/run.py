@@ -365,7 +365,15 @@ def stacked_scenario(plan: Plan, scratch: Path) -> Section:
                 f"{shape}: command sequential ÷ stacked",
                 ratio(f"{shape}: command sequential", f"{shape}: command stacked"),
                 "≥",
-                8.0,
+                4.0,  # issue 20 (issue 10 asked 8x of the engine alone)
+            )
+        )
+        targets.append(
+            Target(
+                f"{shape}: command stacked ÷ (import torch + engine stacked)",
+                partial(_over_torch_and_engine, shape=shape),
+                "≤",
+                1.3,
             )
         )
     title = (
@@ -379,6 +387,16 @@ def stacked_scenario(plan: Plan, scratch: Path) -> Section:
     ]
     header = ["shape, through", "stacked", "sequential", "speed-up"]
     return Section(title, notes, header, rows, measured, targets)
+
+
+def _over_torch_and_engine(measured: Measured, shape: str) -> float:
+    """The stacked command ÷ its floor, `python -c "import torch"` plus the stacked training,
+    the median of per-round ratios."""
+    return statistics.median(
+        r[f"{shape}: command stacked"]
+        / (r[f"{shape}: import torch"] + r[f"{shape}: engine stacked"])
+        for r in measured.rounds
+    )
 
 
 def whole_process_scenario(plan: Plan, scratch: Path) -> Section:
@@ -397,7 +415,7 @@ def whole_process_scenario(plan: Plan, scratch: Path) -> Section:
                 r["nncli train"] / (r["import torch"] + r["training"]) for r in m.rounds
             ),
             "≤",
-            1.5,
+            1.25,  # issue 20
         ),
         Target("nncli --help", lambda m: m.median("nncli --help"), "≤", 0.3, "s"),
     ]
@@ -415,7 +433,9 @@ def whole_process_scenario(plan: Plan, scratch: Path) -> Section:
 # The issue's targets for the commands that do not train (issue 20): over the floor, or in all.
 OVER_TORCH = {"evaluate": 0.3, "predict": 0.3, "split": 0.3}  # seconds over import torch
 AT_MOST = {"config": 0.5, "runs": 0.5, "report": 0.5, "datasets": 0.5, "--help": 0.3}  # seconds
-TRAINING_RATIO = 1.5  # a training command ÷ (import torch + training), as `nncli train`'s
+# A training command ÷ (import torch + training): issue 20's for train and the comparison; the
+# sweep's own target is against scikit-learn (the sweep scenario), so it keeps the old 1.5x here.
+TRAINING_RATIO = {"train": 1.25, "compare-activations": 1.3, "sweep": 1.5}
 
 
 def commands_scenario(plan: Plan, scratch: Path) -> Section:
@@ -444,7 +464,7 @@ def commands_scenario(plan: Plan, scratch: Path) -> Section:
         over = partial(_over_floor, case=case)
         if case.trains:
             targets.append(Target(f"{case.name} ÷ ({name})", partial(_ratio_to_floor, case=case),
-                                  "≤", TRAINING_RATIO))  # fmt: skip
+                                  "≤", TRAINING_RATIO[case.name]))  # fmt: skip
         elif case.name in OVER_TORCH:
             targets.append(Target(f"{case.name} - {name}", over, "≤", OVER_TORCH[case.name], "s"))
         elif case.name in AT_MOST:
