@@ -359,7 +359,8 @@ def test_many_variants_get_a_small_panel_each_with_the_others_grey_behind(figure
     gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="moons: depth 2, width 16")
     (fig,) = figures
     panels = [ax for ax in fig.axes if ax.axison]
-    assert [ax.get_title() for ax in panels] == [label for label, _ in groups]
+    titles = [f"{label}\nbest: epoch {seed['best_epoch']}" for label, (seed,) in groups]
+    assert [ax.get_title() for ax in panels] == titles
     own = []
     for ax, (_, (seed,)) in zip(panels, groups, strict=True):
         grey = [line for line in ax.lines if line.get_color() == gridplots.GREY]

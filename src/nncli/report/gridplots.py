@@ -65,8 +65,8 @@ def _small_multiples(plt, groups: list, splits: tuple, colours: list, spread: st
     from matplotlib.lines import Line2D
 
     chosen_on = splits[-1]
-    columns = min(len(groups), 5)
-    rows = -(-len(groups) // columns)
+    rows = -(-len(groups) // 5)  # at most 5 a row, the rows filled evenly
+    columns = -(-len(groups) // rows)
     fig, axes = plt.subplots(rows, columns, figsize=(2.9 * columns + 2.2, 2.3 * rows + 0.9),
                              sharex=True, sharey=True, squeeze=False,
                              layout="constrained")  # fmt: skip
@@ -82,14 +82,16 @@ def _small_multiples(plt, groups: list, splits: tuple, colours: list, spread: st
         if chosen_on != "train":
             bands.draw_mean(ax, runs, "train", colour, band=False, linestyle="--", linewidth=1)
         note = bands.best_note(bands.draw_best(ax, runs, chosen_on, colour))
-        ax.text(0.97, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=7)
-        ax.set_title(textwrap.fill(label, 34), fontsize=8, color=colour)
+        ax.set_title(f"{textwrap.fill(label, 34)}\n{note}", fontsize=8, color=colour)
     variants = [[(runs, colour)] for (_, runs), colour in zip(groups, colours, strict=True)]
     bands.finish(list(zip(panels, variants, strict=False)), chosen_on, drawn)
+    if panels[0].get_yscale() == "log":  # the panels share it
+        plots.few_log_ticks(panels[0])
     fig.supxlabel("epoch")
     fig.supylabel(f"{chosen_on} loss (log scale)")
+    mean = ": mean" if spread else ""  # of several seeds
     style = [Line2D([], [], color="black", label=f"{chosen_on} loss{spread}".replace(", ", ",\n")),
-             Line2D([], [], color="black", linestyle="--", linewidth=1, label="train loss: mean"),
+             Line2D([], [], color="black", linestyle="--", linewidth=1, label=f"train loss{mean}"),
              Line2D([], [], color=GREY, label="the other variants")]  # fmt: skip
     if chosen_on == "train":
         del style[1]
@@ -108,11 +110,14 @@ def plot_grad_norms(path: Path, rows: list[tuple[str, list]], *, title: str) -> 
     """
     plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    zeros = False
+    with_zero = [label for label, row in rows if 0 in row]
     for (label, row), colour in zip(rows, plots.class_colours(len(rows)), strict=True):
         layers = list(range(1, len(row) + 1))
         ax.plot(layers, [g or math.nan for g in row], marker="o", color=colour, label=label)
-        zeros |= _mark_zeros(ax, [n for n, g in zip(layers, row, strict=True) if g == 0], colour)
+        if label in with_zero:  # each variant's triangles a little aside of the others'
+            aside = (with_zero.index(label) - (len(with_zero) - 1) / 2) * 0.3 / len(with_zero)
+            _mark_zeros(ax, [n + aside for n, g in zip(layers, row, strict=True) if g == 0], colour)
+    zeros = bool(with_zero)
     if any(g for _, row in rows for g in row):  # a log axis needs something positive on it
         plots.log_axis(ax)
         if zeros:
