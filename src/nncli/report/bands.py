@@ -90,20 +90,24 @@ def mark_cuts(ax, cuts: list[tuple], colour: object) -> None:
         ax.plot(epoch, top, color=colour, linestyle="none", zorder=5, **CROSS)
     epoch, last_epoch, last = min(cuts, key=lambda cut: cut[0])
     note = "diverged"
-    if last is not None and last > top:
+    if last is not None and last > high:
         note += f"\n(loss {plain_number(last)} at epoch {last_epoch})"
-    ax.annotate(note, (epoch, top), xytext=(7, -2), textcoords="offset points", va="top",
-                fontsize=8, color=colour)  # fmt: skip
+    first, last_shown = ax.get_xlim()
+    right = epoch > first + 0.6 * (last_shown - first)  # written to its left, inside the axes
+    ax.annotate(note, (epoch, top), xytext=(-7 if right else 7, -2), textcoords="offset points",
+                va="top", ha="right" if right else "left", fontsize=8, color=colour)  # fmt: skip
 
 
 def legend_keys(groups: list[tuple[str, list[dict]]], splits: tuple) -> list:
-    """Legend entries for the ring and, where a seed diverged, the x."""
+    """Legend entries for the ring where a seed did not diverge, the x where one did."""
     from matplotlib.lines import Line2D
 
     one = all(len(runs) == 1 for _, runs in groups)
     best = f"best epoch{'' if one else ' of each seed'}\n(lowest {splits[-1]} loss)"
-    keys = [Line2D([], [], linestyle="none", markeredgecolor="black", label=best, **RING)]
-    if any(run["diverged"] is not None for _, runs in groups for run in runs):
+    lost = [run["diverged"] is not None for _, runs in groups for run in runs]
+    keys = [] if all(lost) else [Line2D([], [], linestyle="none", markeredgecolor="black",
+                                        label=best, **RING)]  # fmt: skip
+    if any(lost):
         keys.append(Line2D([], [], linestyle="none", color="black", **CROSS,
                            label="diverged: the loss is\nno longer a number"))  # fmt: skip
     return keys
