@@ -3,7 +3,8 @@ best epoch (chosen on validation, as the run chose it) ringed, and each seed tha
 up to the epoch where its loss stopped being a number, cut there with an x.
 
 `runs` are one variant's seeds, each `{"history": rows, "best_epoch": int, "diverged": epoch
-or None}`; `split` is "train" or "val".
+or None}`; `split` is "train" or "val". `finish` fixes the scale of axes holding such curves
+before their diverged seeds are drawn; `legend_keys` explains the ring and the x.
 """
 
 from __future__ import annotations
