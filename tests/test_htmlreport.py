@@ -148,6 +148,22 @@ def test_sweep_and_comparison_pages_have_every_variants_mean_and_std(grid_config
         assert "grad first/out" in text and "activations.png" in text
 
 
+def test_a_one_seed_page_shows_each_value_alone(grid_config, tmp_path):
+    """One seed has no spread: no `± 0.0000` in every cell."""
+    out = tmp_path / "one"
+    summary = run_compare(
+        grid_config, [], activations=["tanh", "relu"], n_seeds=1, out=out
+    ).to_json()
+    text = parsed(out).all_text
+    assert "±" not in text and "Results (one seed)" in text
+    for record in summary["results"]:
+        for split, by_metric in record["metrics"].items():
+            for name, stats in by_metric.items():
+                if stats["mean"] is not None:
+                    assert f"{stats['mean']:.4f}" in text, (split, name)
+        assert f"{record['grad_ratio']['mean']:.2e}" in text
+
+
 def test_text_from_the_folder_is_escaped_on_the_page(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()

@@ -131,14 +131,21 @@ def test_regression_losses_are_on_a_log_axis_and_labels_never_overlap(
     texts_do_not_overlap(fig)
 
 
+def run(rows: list[dict], best: int, diverged: int | None = None) -> dict:
+    """One seed of a variant, as app/figures.py hands it to `plot_loss_bands`."""
+    return {"history": rows, "best_epoch": best, "diverged": diverged}
+
+
 def test_loss_bands_share_one_legend_beside_the_panels(figures, tmp_path):
-    groups = [(f"activation={a}", [history(10, "accuracy", s), history(10, "accuracy", 2 * s)])
+    groups = [(f"activation={a}", [run(history(10, "accuracy", s), 9),
+                                   run(history(10, "accuracy", 2 * s), 10)])
               for a, s in (("relu", 1.0), ("tanh", 0.5), ("sigmoid", 0.2))]  # fmt: skip
     gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="moons: depth 2, width 16")
     (fig,) = figures
     assert [ax.get_legend() for ax in fig.axes] == [None, None]
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()] == [g[0] for g in groups]
+    names = [t.get_text() for t in legend.get_texts()]
+    assert names == [*(g[0] for g in groups), "best epoch of each seed\n(lowest val loss)"]
     texts_do_not_overlap(fig)
 
 
@@ -214,11 +221,12 @@ def test_regression_errors_show_percentage_errors_exploding_near_zero(figures, t
 
 
 def test_a_variant_that_diverged_keeps_its_legend_entry_and_sets_no_scale(figures, tmp_path):
-    groups = [("lr=1.0 (2/2 diverged)", []), ("lr=0.1", [history(10, "mse", 1.0)])]
+    groups = [("lr=1.0 (2/2 diverged)", [run([], 0, diverged=1), run([], 0, diverged=1)]),
+              ("lr=0.1", [run(history(10, "mse", 1.0), 10)])]  # fmt: skip
     gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="sgd: depth 1")
     (fig,) = figures
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()] == [g[0] for g in groups]
+    assert [t.get_text() for t in legend.get_texts()][:2] == [g[0] for g in groups]
     assert all(ax.get_ylim()[1] < 10 for ax in fig.axes)  # the losses drawn set the scale
     texts_do_not_overlap(fig)
 
@@ -265,3 +273,191 @@ def test_threshold_figures_label_their_axes_and_name_the_chance_line(monkeypatch
     finally:
         for fig in saved:
             plots.pyplot().close(fig)
+
+
+def single_marks(ax, marker: str) -> list[tuple[float, float]]:
+    """The (x, y) of every lone point drawn with `marker`, in data coordinates."""
+    return [(float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in ax.lines
+            if line.get_marker() == marker and len(line.get_xdata()) == 1]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kept", "best"), [(12, 12), (40, 12)])
+def test_learning_curves_ring_the_epoch_chosen_on_validation(figures, tmp_path, kept, best):
+    rows = history(40, "accuracy", 2.0)
+    for row in rows:  # val loss lowest at epoch 12; train loss falls to the end
+        row["val_loss"] = 1 + (row["epoch"] - 12) ** 2 / 100
+    assert min(rows, key=lambda row: row["val_loss"])["epoch"] == best
+    plots.plot_learning_curves(tmp_path / "loss.png", rows, title="moons", metric="accuracy",
+                               loss_name="cross-entropy loss", kept_epoch=kept,
+                               best_epoch=best)  # fmt: skip
+    (fig,) = figures
+    loss, metric = fig.axes
+    assert single_marks(loss, "o") == [(12, 1.0)]
+    assert single_marks(metric, "o") == [(12, pytest.approx(rows[11]["val_accuracy"]))]
+    assert "best, epoch 12" in [t.get_text() for t in loss.texts]
+    legend = [t.get_text() for t in loss.get_legend().get_texts()]
+    # Without early stopping the weights kept are the last epoch's: a line of its own.
+    kept_lines = [line for line in loss.lines if list(line.get_xdata()) == [kept, kept]]
+    assert len(kept_lines) == (kept != best)
+    assert ("best val loss: epoch 12, kept" in legend) == (kept == best)
+    texts_do_not_overlap(fig)
+
+
+def test_each_seed_best_epoch_is_ringed_and_a_diverged_seed_is_cut_with_an_x(figures, tmp_path):
+    blowing = history(5, "mse", 1.0)
+    for row, loss in zip(blowing, [0.9, 3.0, 40.0, 1e30, float("nan")], strict=True):
+        row["train_loss"] = row["val_loss"] = loss
+    calm = [run(history(30, "mse", 1.0), 30), run(history(20, "mse", 2.0), 17)]
+    groups = [("lr=0.1", calm),
+              ("lr=1.0 (1/2 diverged)", [run(history(25, "mse", 0.8), 25),
+                                         run(blowing, 1, diverged=5)])]  # fmt: skip
+    gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="sgd: depth 1")
+    (fig,) = figures
+    for ax, split in zip(fig.axes, ("train", "val"), strict=True):
+        seeds = [*calm, groups[1][1][0]]  # the diverged seed is never chosen: no ring
+        expected = [(r["best_epoch"], r["history"][r["best_epoch"] - 1][f"{split}_loss"])
+                    for r in seeds]  # fmt: skip
+        np.testing.assert_allclose(sorted(single_marks(ax, "o")), sorted(expected))
+        # The diverged seed: its finite losses up to epoch 4, an x at epoch 5 inside the axes.
+        (cut,) = single_marks(ax, "x")
+        low, high = ax.get_ylim()
+        assert cut[0] == 5 and low < cut[1] < high < 10  # 1e30 set no scale
+        finite = [list(line.get_xdata()) for line in ax.lines if line.get_marker() == "."]
+        assert finite == [[1, 2, 3, 4]]
+        assert any(t.get_text().startswith("diverged") for t in ax.texts)
+    (legend,) = fig.legends
+    assert "diverged: the loss is\nno longer a number" in [t.get_text() for t in legend.get_texts()]
+    texts_do_not_overlap(fig)
+
+
+def test_a_sweeps_diverged_model_is_drawn_up_to_the_epoch_it_diverged(grid_config, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    """End to end: what the sweep records of a diverged model reaches the loss figure."""
+    from nncli.app.commands import run_sweep
+
+    saved = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: saved.setdefault(path.name, fig))
+    summary = run_sweep(grid_config, ["model.activation=relu"], vary=["training.lr=1e30,0.1"],
+                        out=tmp_path / "s").to_json()  # fmt: skip
+    try:
+        ((where,),) = [r["diverged_at"] for r in summary["results"] if r["diverged_at"]]
+        val = saved["loss_curves.png"].axes[1]
+        (cut,) = single_marks(val, "x")
+        assert cut[0] == where["epoch"] and val.get_ylim()[0] < cut[1] < val.get_ylim()[1]
+    finally:
+        for fig in saved.values():
+            plots.pyplot().close(fig)
+
+
+def test_many_variants_get_a_small_panel_each_with_the_others_grey_behind(figures, tmp_path):
+    from matplotlib.colors import to_hex
+
+    names = ["identity", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "silu",
+             "softplus"]  # fmt: skip
+    groups = [(f"activation={a}", [run(history(20, "accuracy", 0.5 + i / 10), 20 - i)])
+              for i, a in enumerate(names)]  # fmt: skip
+    gridplots.plot_loss_bands(tmp_path / "bands.png", groups, title="moons: depth 2, width 16")
+    (fig,) = figures
+    panels = [ax for ax in fig.axes if ax.axison]
+    titles = [f"{label}\nbest: epoch {seed['best_epoch']}" for label, (seed,) in groups]
+    assert [ax.get_title() for ax in panels] == titles
+    own = []
+    for ax, (_, (seed,)) in zip(panels, groups, strict=True):
+        grey = [line for line in ax.lines if line.get_color() == gridplots.GREY]
+        assert len(grey) == len(groups) - 1  # every other variant, behind
+        colours = {to_hex(line.get_color()) for line in ax.lines if line not in grey}
+        assert len(colours) == 1  # and this one alone in colour
+        own += colours
+        ring = (seed["best_epoch"], seed["history"][seed["best_epoch"] - 1]["val_loss"])
+        assert single_marks(ax, "o") == [pytest.approx(ring)]
+    assert len(set(own)) == len(groups)
+    texts_do_not_overlap(fig)
+
+
+def test_categories_are_points_side_by_side_and_numbers_a_line(figures, tmp_path):
+    results = [{"values": {"model.activation": a, "training.lr": lr}, "seeds": [0, 1],
+                "diverged": 0}
+               for a in ("relu", "tanh", "sigmoid") for lr in (0.01, 0.1)]  # fmt: skip
+    stats = [{"mean": 0.8 + i / 100, "std": 0.01, "values": [0.79 + i / 100, 0.81 + i / 100]}
+             for i in range(len(results))]  # fmt: skip
+    gridplots.plot_by_value(tmp_path / "v.png", results, ["model.activation", "training.lr"],
+                            stats=stats, ylabel="val accuracy", title="moons")  # fmt: skip
+    (fig,) = figures
+    activation, lr = fig.axes
+
+    def joined(ax) -> list:
+        return [line for line in ax.lines
+                if len(line.get_xdata()) > 1 and line.get_linestyle() != "None"]  # fmt: skip
+
+    assert joined(activation) == []  # nothing lies between relu and tanh
+    assert len(joined(lr)) == 3  # one line per activation, across the learning rates
+    series = [line for line in activation.lines if line.get_marker() == "o"]
+    assert len(series) == 2 and set(series[0].get_xdata()).isdisjoint(series[1].get_xdata())
+    assert [t.get_text() for t in activation.get_xticklabels()] == ["relu", "tanh", "sigmoid"]
+    texts_do_not_overlap(fig)
+
+
+def tick_labels(fig) -> list[tuple[float, str]]:
+    """Every labelled tick of every log axis, major and minor, inside the view: (where, text)."""
+    fig.canvas.draw()
+    found = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() != "log":
+                continue
+            low, high = sorted(axis.get_view_interval())
+            found += [(tick.get_loc(), tick.label1.get_text())
+                      for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+                      if low <= tick.get_loc() <= high and tick.label1.get_text()]  # fmt: skip
+    return found
+
+
+def test_log_axes_read_as_plain_numbers(figures, tmp_path):
+    rows = history(30, "mse", 0.5)  # 0.5 to 0.017: some minor ticks labelled too
+    plots.plot_learning_curves(tmp_path / "a.png", rows, title="t", loss_name="mse",
+                               metric="mse", kept_epoch=30, log=True)  # fmt: skip
+    gridplots.plot_grad_norms(tmp_path / "b.png", [("depth=8", [2e-7, 1e-4, 0.3, 4e5])], title="t")
+    y = np.array([0.01, 0.5, 3.0, 200.0])
+    plots.plot_regression_errors(tmp_path / "c.png", y, y * 1.1, split="test", target="y",
+                                 mape=0.1)  # fmt: skip
+    for fig in figures:
+        labels = tick_labels(fig)
+        assert len(labels) >= 3
+        for where, text in labels:  # `0.6`, `2e-7`: a number, the tick's own; never 6x10^-1
+            assert float(text) == pytest.approx(where, rel=0.01), text
+    shown = {text for fig in figures for _, text in tick_labels(fig)}
+    assert {"0.1", "0.01", "1e-6"} <= shown
+
+
+def test_a_layer_without_gradient_is_a_triangle_inside_the_bottom_edge(figures, tmp_path):
+    gridplots.plot_grad_norms(tmp_path / "g.png", [("activation=step", [0.0, 0.0, 0.4]),
+                                                   ("activation=sigmoid", [1e-3, 5e-2, 0.3])],
+                              title="moons: gradient by layer")  # fmt: skip
+    results = [{"values": {"model.activation": a}, "seeds": [0, 1], "diverged": 0,
+                "grad_ratio": {"mean": r, "std": 0.0, "values": [r, r]}}
+               for a, r in (("identity", 0.5), ("step", 0.0), ("sigmoid", 0.04))]  # fmt: skip
+    gridplots.plot_by_value(tmp_path / "r.png", results, ["model.activation"], log=True,
+                            stats=[r["grad_ratio"] for r in results], ylabel="first / output",
+                            title="how much gradient reaches the first layer")  # fmt: skip
+    norms, ratios = figures
+    for fig, zero_at in ((norms, [1, 2]), (ratios, [1])):
+        fig.canvas.draw()
+        (ax,) = fig.axes
+        (triangles,) = [line for line in ax.lines if line.get_marker() == "v"]
+        assert list(triangles.get_xdata()) == zero_at
+        at = triangles.get_transform().transform(
+            np.column_stack([triangles.get_xdata(), triangles.get_ydata()])
+        )
+        box = ax.get_window_extent()
+        points = np.concatenate([line.get_xydata() for line in ax.lines
+                                 if line.get_marker() == "o" and line.get_visible()])  # fmt: skip
+        lowest = ax.transData.transform(points[np.isfinite(points[:, 1])])[:, 1].min()
+        assert all(box.x0 < x < box.x1 and box.y0 < y < lowest for x, y in at)
+        # No line plunges to the zero: where it is, the line has no point.
+        for line in ax.lines:
+            if line.get_marker() == "o" and len(line.get_xdata()) > 1:
+                ys = np.asarray(line.get_ydata(), dtype=float)
+                assert np.all(np.isnan(ys) | (ys > 0))
+        legend = fig.legends[0] if fig.legends else ax.get_legend()
+        assert "0 (no gradient)" in [t.get_text() for t in legend.get_texts()]
+        texts_do_not_overlap(fig)

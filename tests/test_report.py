@@ -141,6 +141,7 @@ def test_comparison_table_of_one_seed_shows_plain_values_and_regression_metrics(
         "test rmse",
     ]
     assert rows(table)[0][:5] == ["tanh", "0.5000", "0.2500", "0.5000", "4.0"]  # as train's
+    assert table.title == "Activations compared (one seed)"  # no `± 0.0000` anywhere
     # A metric with no meaning for the data says so, as train's table does.
     assert tables._mean_std(stats(None), single=True, metric="mape") == "undefined"
     assert rows(table)[0][-1] == "1/1"

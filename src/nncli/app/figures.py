@@ -47,6 +47,7 @@ def train_figures(
         loss_name=loss_name(prepared),
         metric=headline_metric(prepared.task),  # the one history.csv tracks every epoch
         kept_epoch=model.record.kept_epoch,
+        best_epoch=model.record.best_epoch,
         log=not TASKS[prepared.task].classes,
     )
     if not TASKS[prepared.task].classes:
@@ -196,11 +197,16 @@ def grid_figures(
 
 
 def _histories(grid, fits: list[ModelFit], labels: list[str]) -> list[tuple[str, list]]:
-    """Per variant: its label, saying how many seeds diverged, and the histories of the rest."""
+    """Per variant: its label, saying how many seeds diverged, and each seed's history, best
+    epoch and the epoch it diverged at (None)."""
     groups = []
     for v, label in enumerate(labels):
         records = [f.record for m, f in zip(grid.models, fits, strict=True) if m.variant == v]
-        kept = [r.history for r in records if r.diverged is None]
-        lost = len(records) - len(kept)
-        groups.append((f"{label} ({lost}/{len(records)} diverged)" if lost else label, kept))
+        runs = [
+            {"history": r.history, "best_epoch": r.best_epoch,
+             "diverged": None if r.diverged is None else r.diverged[0]}
+            for r in records
+        ]  # fmt: skip
+        lost = sum(run["diverged"] is not None for run in runs)
+        groups.append((f"{label} ({lost}/{len(records)} diverged)" if lost else label, runs))
     return groups

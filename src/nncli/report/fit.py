@@ -89,6 +89,11 @@ def _exponent(value: float, digits: int) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def over_seeds(one: bool) -> str:
+    """What a grid's cells are: `mean ± std over seeds`, or with `one` seed its value alone."""
+    return "one seed" if one else "mean ± std over seeds"
+
+
 def compact_mean_std(mean: float, std: float | None) -> str:
     """The mean to three significant digits and the spread to the same place (at least one
     significant digit of it): `0.977 ± 0.005`; `3.31e5 ± 2.0e4` past 1e4 or below 1e-3."""

@@ -17,14 +17,15 @@ from nncli.errors import UsageError
 from nncli.fileio import JSON_LIMIT, atomic_write_text, read_regular_bytes
 from nncli.metrics import PER_CLASS, metric_names
 from nncli.report.describe import describe_times
+from nncli.report.fit import over_seeds
 from nncli.report.inputs import read_figures, read_grid_summary, read_status, read_train_summary
 from nncli.report.tables import class_positions, format_value, metric_label
 from nncli.runs import layout as runs
 
 # What each figure shows, in the order the page shows them; any other PNG follows by name.
 FIGURES = {
-    runs.LOSS_PLOT_FILE: "Training and validation loss and metric by epoch; the dotted line marks"
-    " the epoch whose weights were kept.",
+    runs.LOSS_PLOT_FILE: "Training and validation loss and metric by epoch; the ring marks the"
+    " best epoch (lowest validation loss), a dotted line the kept one where it is another.",
     runs.FIT_PLOT_FILE: "The learned function over the training range and as far again beyond it.",
     runs.ERRORS_PLOT_FILE: "Predicted against true values, and each row's percentage error"
     " against its |target|: percentages explode as targets approach zero.",
@@ -33,14 +34,16 @@ FIGURES = {
     runs.PR_PLOT_FILE: "Precision against recall as the threshold falls, with the average"
     " precision; the dotted line is the positive share (calling every row positive).",
     runs.LOSS_CURVES_PLOT: "Loss by epoch per variant: the mean over seeds, the band from min"
-    " to max.",
-    runs.METRIC_PLOT: "The headline metric on validation against each varied value (mean ± std"
-    " over seeds): the star is the best, the dashed line the baseline.",
+    " to max; rings mark each seed's best epoch, an x where a seed diverged.",
+    runs.METRIC_PLOT: "The headline metric on validation against each varied value (the mean"
+    " over seeds, a bar a standard deviation either side): the star is the best, the dashed line"
+    " the baseline.",
     runs.BOUNDARIES_PLOT: "Each variant's predicted class over the input plane (first seed),"
     " with the training points.",
     runs.FITS_PLOT: "Each variant's learned function (first seed), inside and beyond the training"
     " range.",
-    runs.GRAD_NORMS_PLOT: "The weight-gradient norm of each layer, averaged over the first epoch.",
+    runs.GRAD_NORMS_PLOT: "The weight-gradient norm of each layer, averaged over the first epoch;"
+    " a triangle at the bottom is a layer with no gradient at all.",
     runs.GRAD_RATIO_PLOT: "The first layer's gradient over the output layer's, against each"
     " varied value: far below 1 is a vanishing gradient.",
     runs.ACTIVATIONS_PLOT: "Each activation and its derivative.",
@@ -184,7 +187,8 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     trained, over its seeds (on `processes` processes)."""
     results = summary["results"]
     labels = [r.get("activation") or variant_label(r.get("values", {})) for r in results]
-    parts = ["<h2>Results (mean ± std over seeds)</h2>"]
+    one = all(len(r["seeds"]) == 1 for r in results)  # no spread: the value alone
+    parts = [f"<h2>Results ({over_seeds(one)})</h2>"]
     best = summary.get("best")
     if best:
         chosen = (
@@ -199,7 +203,7 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     for split in results[0]["metrics"]:
         names = list(results[0]["metrics"][split])
         rows = [
-            [label, *(_Number(_mean_std(r["metrics"][split].get(n), n)) for n in names)]
+            [label, *(_Number(_mean_std(r["metrics"][split].get(n), n, one=one)) for n in names)]
             for label, r in zip(labels, results, strict=True)
         ]
         blind = (results[0].get("baseline") or {}).get(split)
@@ -212,15 +216,15 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
         parts.append(_table(["variant", *labels_], rows))
     columns = {
         "seeds": lambda r: " ".join(map(str, r["seeds"])),
-        "best epoch": lambda r: _mean_std(r.get("best_epoch"), digits=1),
+        "best epoch": lambda r: _mean_std(r.get("best_epoch"), digits=1, one=one),
         "learned": lambda r: f"{r['learned']}/{len(r['seeds'])}",
         "diverged": lambda r: f"{r['diverged']}/{len(r['seeds'])}",
     }
     if "grad_ratio" in results[0]:
         columns |= {
-            "grad first/out": lambda r: _mean_std(r["grad_ratio"], scientific=True),
-            "dead": lambda r: _mean_std(r["dead_fraction"], digits=2),
-            "saturated": lambda r: _mean_std(r["saturated_fraction"], digits=2),
+            "grad first/out": lambda r: _mean_std(r["grad_ratio"], scientific=True, one=one),
+            "dead": lambda r: _mean_std(r["dead_fraction"], digits=2, one=one),
+            "saturated": lambda r: _mean_std(r["saturated_fraction"], digits=2, one=one),
         }
     rows = [
         [label, *(_Number(show(r)) for show in columns.values())]
@@ -233,13 +237,19 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
 
 
 def _mean_std(
-    stats: dict | None, metric: str = "", *, digits: int = 4, scientific: bool = False
+    stats: dict | None,
+    metric: str = "",
+    *,
+    digits: int = 4,
+    scientific: bool = False,
+    one: bool = False,
 ) -> str:
+    """`mean ± std`; with `one` seed the value alone."""
     if not stats or stats.get("mean") is None:
         return format_value(None, metric)
-    if scientific:
-        return f"{stats['mean']:.2e} ± {stats['std']:.1e}"
-    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+    shown = "{:.2e}" if scientific else f"{{:.{digits}f}}"
+    spread = "" if one else " ± " + ("{:.1e}" if scientific else shown).format(stats["std"])
+    return shown.format(stats["mean"]) + spread
 
 
 class _Number(str):

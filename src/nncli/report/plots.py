@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from nncli.fileio import atomic_write_bytes
@@ -29,6 +30,11 @@ def save_figure(fig, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+# The best epoch's ring.
+BEST = {"marker": "o", "markersize": 10, "markerfacecolor": "none", "markeredgecolor": "black",
+        "markeredgewidth": 1.5, "zorder": 5}  # fmt: skip
+
+
 def plot_learning_curves(
     path: Path,
     history: list[dict[str, float]],
@@ -37,31 +43,42 @@ def plot_learning_curves(
     loss_name: str,
     metric: str,
     kept_epoch: int,
+    best_epoch: int | None = None,
     log: bool = False,
 ) -> None:
-    """Loss (left) and the headline metric (right) for train and val, the kept epoch marked.
+    """Loss (left) and the headline metric (right) for train and val, the best epoch marked.
 
-    `log` puts both on a log axis (regression: errors span decades); otherwise the loss gets
-    one when it spans more than two decades.
+    `best_epoch` is the epoch of lowest val loss (train loss without a val split) as the run
+    chose it, None when it is `kept_epoch`, the one whose weights the model ends with; a kept
+    epoch of its own (no early stopping: the last) is a dotted line. `log` puts both on a log
+    axis (regression: errors span decades); otherwise the loss gets one when it spans more
+    than two decades.
     """
     plt = pyplot()
     epochs = [row["epoch"] for row in history]
+    best = kept_epoch if best_epoch is None else best_epoch
+    chosen_on = "val" if history and "val_loss" in history[0] else "train"
+    at_best = next((row for row in history if row["epoch"] == best), None)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for ax, key, label in ((axes[0], "loss", loss_name), (axes[1], metric, metric)):
         for split, style in (("train", "-"), ("val", "--")):
             column = f"{split}_{key}"
             if history and column in history[0]:
                 ax.plot(epochs, [row[column] for row in history], style, label=split)
-        ax.axvline(
-            kept_epoch,
-            color="grey",
-            linewidth=0.8,
-            linestyle=":",
-            label=f"kept (epoch {kept_epoch})",
-        )
+        if best != kept_epoch:
+            ax.axvline(kept_epoch, color="grey", linewidth=0.8, linestyle=":",
+                       label=f"kept (epoch {kept_epoch}, the last)")  # fmt: skip
+        value = None if at_best is None else at_best.get(f"{chosen_on}_{key}")
+        if value is not None and math.isfinite(value):
+            kept = ", kept" if best == kept_epoch else ""
+            name = f"best {chosen_on} loss: epoch {best}{kept}"
+            ax.plot(best, value, linestyle="none", label=name, **BEST)
+            if key == "loss":  # where it was chosen
+                ax.annotate(f"best, epoch {best}", (best, value), xytext=(7, 7),
+                            textcoords="offset points", fontsize=8)  # fmt: skip
         values = [row[f"train_{key}"] for row in history if row[f"train_{key}"] > 0]
         if log or (key == "loss" and values and max(values) / min(values) > 100):
-            ax.set_yscale("log")
+            log_axis(ax)
             label += " (log scale)"
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(integer_ticks())
@@ -72,6 +89,43 @@ def plot_learning_curves(
         title += " (no validation split)"
     fig.suptitle(title)
     save_figure(fig, path)
+
+
+def plain_number(x: float) -> str:
+    """A log axis's tick as a plain number: 0.6, 0.03, 2000; `2e-5` and `3e6` beyond."""
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:.6g}"  # 3 * 10**-1 is 0.30000000000000004
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def log_axis(ax, axis: str = "y") -> None:
+    """Put `axis` ("x" or "y") of `ax` on a log scale whose ticks read as plain numbers (0.6,
+    0.3), not matplotlib's 6x10^-1; the minor ticks it labels (an axis spanning less than a
+    few decades) the same."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def __call__(self, x, pos=None):
+            return plain_number(x) if super().__call__(x, pos) else ""
+
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(Plain(labelOnlyBase=False))
+    target.set_minor_formatter(Plain(labelOnlyBase=False))
+
+
+def few_log_ticks(ax) -> None:
+    """The y ticks of a small panel's log axis, all labelled: 1, 2 and 5 times each power of
+    ten where it spans two decades or less (each power beyond; every multiple below a factor
+    of 5), and no minor ticks, which cost ten small panels a second and show little."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    low, high = ax.get_ylim()
+    subs = range(1, 10) if high < 5 * low else (1, 2, 5) if high <= 100 * low else (1,)
+    ax.yaxis.set_major_locator(LogLocator(subs=[float(s) for s in subs]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: plain_number(x)))
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 def class_colours(n: int) -> list:
@@ -163,14 +217,14 @@ def plot_regression_errors(
     shown = magnitude > 0  # a zero target has no percentage error at all
     ape = np.abs(y_pred - y_true)[shown] / magnitude[shown]
     right.scatter(magnitude[shown], ape, s=8, alpha=0.6)
-    right.set_xscale("log")
-    right.set_yscale("log")
+    log_axis(right, "x")
+    log_axis(right, "y")
     right.set_xlabel(f"|true {target}| (log scale)")
     right.set_ylabel("absolute percentage error (fraction, log scale)")
     if mape is not None:
         right.axhline(mape, color="tab:red", linewidth=0.8, label=f"MAPE {mape:.3g}")
         right.legend(fontsize=8)
-    right.set_title(_smallest_share(magnitude[shown], ape, mape), fontsize=9)
+    right.set_title(_smallest_share(magnitude[shown], ape, mape), fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
     fig.suptitle(f"{split} errors: squared errors weigh every row alike, percentages do not")

@@ -12,7 +12,7 @@ from rich.table import Table
 from nncli.config.keys import short_key, shown_value
 from nncli.errors import UsageError, excerpts, printable
 from nncli.metrics import METRICS, PER_CLASS, metric_names
-from nncli.report.fit import Column, build_table, compact_mean_std
+from nncli.report.fit import Column, build_table, compact_mean_std, over_seeds
 
 
 def safe(text: object) -> str:
@@ -230,7 +230,7 @@ def comparison_table(
                              for r, o in zip(results, one, strict=True)], priority=7),
         Column("learned", learned, priority=1, justify="left", short=short),
     ]  # fmt: skip
-    table = build_table("Activations compared (mean ± std over seeds)", columns, width)
+    table = build_table(f"Activations compared ({over_seeds(all(one))})", columns, width)
     table.caption = choice_caption(results, [r["activation"] for r in results])
     table.caption_justify = "left"
     return table
@@ -264,7 +264,7 @@ def sweep_table(
         Column("diverged (seed: epoch, step)", diverged, priority=1, justify="left",
                short=short),
     ]  # fmt: skip
-    table = build_table("Sweep (mean ± std over seeds)", columns, width)
+    table = build_table(f"Sweep ({over_seeds(all(one))})", columns, width)
     labels = [", ".join(f"{short_key(k, varied)}={shown_value(r['values'][k])}" for k in varied)
               for r in results]  # fmt: skip
     table.caption = choice_caption(results, labels)
