@@ -112,12 +112,12 @@ def run_lesson(
     folder = claim_folder(out, lesson)
     places = Places.here(folder, Path.cwd())
 
-    def said(result) -> None:
+    def started(command) -> None:
         if not as_json:
-            typer.echo(f"{WORDS['run'][chosen]}: {printable(result.command.shown)}", err=True)
+            typer.echo(f"{WORDS['run'][chosen]}: {printable(command.shown)}", err=True)
 
     entry = ctx.find_root().obj["entry"]  # nncli.cli.entry, handed down by the root
-    (run,), _ = run_lessons([(lesson, places)], entry=entry, on_done=said)
+    (run,), _ = run_lessons([(lesson, places)], entry=entry, on_start=started)
     if as_json:
         print(to_json(run.to_json(chosen)))
     if run.failed:

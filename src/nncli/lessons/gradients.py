@@ -123,11 +123,11 @@ KO = """\
 않고, 망은 테스트 정확도 {accuracy_sigmoid:.2f}에 멈춥니다. 균형 잡힌 두 클래스에서 동전
 던지기입니다. `saturated`(포화된 유닛 비율)는 {sigmoid_saturated:.2f}입니다. 시그모이드의 평평한 양
 끝에 걸린 유닛이 없으니, 기울기는 도함수의 상한 0.25 때문만으로 층마다 사라집니다.
-tanh({ratio_tanh:.1e})와 ReLU({ratio_relu:.1e})는 기울기를 살려 두고 {accuracy_tanh:.2f}와
+tanh({ratio_tanh:.1e})와 ReLU({ratio_relu:.1e})는 기울기를 살려 두고 각각 {accuracy_tanh:.2f},
 {accuracy_relu:.2f}에 이릅니다. 계단 함수의 도함수는 정의된 모든 곳에서 0이므로, 역전파는 출력층
 아래로 아무것도 전하지 못합니다. 은닉층 {step_frozen}개 모두 기울기가 정확히 0이고(`learned` 열의
 `zero gradient`), 출력층만 그 아래의 무작위 특징 위에서 학습합니다. 여기서는 그것만으로도 테스트
-정확도 {accuracy_step:.2f}가 나옵니다.
+정확도가 {accuracy_step:.2f}에 이릅니다.
 
 이유를 한 그림으로: 각 활성화 함수와 그 도함수(빨간 점선이 가장 큰 도함수 값이며, 시그모이드는
 0.25입니다):

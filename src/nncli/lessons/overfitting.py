@@ -94,8 +94,8 @@ KO = """\
 학습 손실은 계속 내려갑니다. 에포크 {best_epoch}의 {best_train_loss:.4f}에서 에포크 {last_epoch}의
 {last_train_loss:.4f}까지 내려가고, 마지막 가중치는 학습 점의 {late_train_accuracy:.0%}를 맞힙니다.
 검증 손실은 에포크 {best_epoch}에서 가장 낮고({best_val_loss:.4f}) 그 뒤로 다시 올라
-{last_val_loss:.4f}가 됩니다. 망은 점 60개의 잡음을 외우면서, 보지 못한 점에 대해 점점 더 자신 있게
-틀립니다. 마지막 가중치의 테스트 정확도는 {late_accuracy:.4f}, 로그 손실은
+{last_val_loss:.4f}에 이릅니다. 망은 점 60개의 잡음을 외우면서, 보지 못한 점에 대해 점점 더 자신
+있게 틀립니다. 마지막 가중치의 테스트 정확도는 {late_accuracy:.4f}, 로그 손실은
 {late_log_loss:.4f}입니다.
 
 **조기 종료**는 검증 손실을 지켜보다가 `patience` 에포크 동안 나아지지 않으면 멈추고, 가장 좋았던
@@ -104,8 +104,8 @@ KO = """\
 [[run early]]
 
 에포크 {kept_epoch}의 가중치를 남기고 에포크 {epochs_run}에서 멈췄습니다. 테스트 정확도
-{early_accuracy:.4f}, 로그 손실 {early_log_loss:.4f}로, 에포크 {last_epoch}의
-가중치({late_accuracy:.4f}, {late_log_loss:.4f})보다 낫습니다.
+{early_accuracy:.4f}, 로그 손실 {early_log_loss:.4f}입니다. 에포크 {last_epoch}의 가중치(정확도
+{late_accuracy:.4f}, 로그 손실 {late_log_loss:.4f})보다 낫습니다.
 
 **가중치 감쇠**는 또 하나의 처방입니다. 스텝마다 모든 가중치를 조금씩 줄여서, 데이터가 계속
 뒷받침하는 패턴만 크게 자라게 합니다.
@@ -113,7 +113,7 @@ KO = """\
 [[run decay]]
 
 300 에포크 뒤의 검증 손실은 감쇠가 없을 때 {decay_val[0.0]:.4f}에서 0.01일 때
-{decay_val[0.01]:.4f}, 0.1일 때 {decay_val[0.1]:.4f}로 내려갑니다(테스트 정확도
+{decay_val[0.01]:.4f}, 0.1일 때 {decay_val[0.1]:.4f}까지 내려갑니다(테스트 정확도
 {decay_accuracy[0.0]:.4f}, {decay_accuracy[0.01]:.4f}, {decay_accuracy[0.1]:.4f}). 결정 경계를 보면
 감쇠가 무엇을 없애는지 보입니다. 잡음 섞인 점 하나하나를 둘러싼 섬들입니다.
 

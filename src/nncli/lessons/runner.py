@@ -95,12 +95,13 @@ def run_commands(
     entry: Callable[[], None],
     workers: int,
     scratch: Path,
+    on_start: Callable[[Command], None] | None = None,
     on_done: Callable[[Done], None] | None = None,
 ) -> dict[str, Done]:
     """Run `commands`, at most `workers` at a time, each as soon as those it comes after ended;
-    their output files go in `scratch`. Returns each command's `Done` by key; `on_done` hears of
-    each as it ends. A stop signal is passed on to every running command, none starts after it,
-    and `Interrupted` is raised once they ended."""
+    their output files go in `scratch`. Returns each command's `Done` by key; `on_start` and
+    `on_done` hear of each as it starts and ends. A stop signal is passed on to every running
+    command, none starts after it, and `Interrupted` is raised once they ended."""
     prepare()
     waiting = sorted(commands, key=lambda c: -c.cost)
     running: dict[int, tuple[Command, float]] = {}
@@ -121,6 +122,8 @@ def run_commands(
                 command = ready.pop(0)
                 waiting.remove(command)
                 running[_start(command, entry, scratch)] = (command, time.perf_counter())
+                if on_start is not None:
+                    on_start(command)
             if not running:
                 break  # stopped, or waiting on commands that failed to start
             time.sleep(POLL_SECONDS)

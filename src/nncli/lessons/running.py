@@ -139,18 +139,20 @@ def run_lessons(
     entry: Callable[[], None],
     workers: int | None = None,
     extra: Sequence[Command] = (),
+    on_start: Callable[[Command], None] | None = None,
     on_done: Callable[[Done], None] | None = None,
 ) -> tuple[list[LessonRun], dict[str, Done]]:
     """Run every step of `lessons` (and the `extra` commands), `workers` at a time (default: a
-    CPU each), then read each lesson's numbers and check its claims. A command that fails stops
-    it with `RunFailedError` naming the command and its last words."""
+    CPU each; `on_start`, `on_done` hear of each), then read each lesson's numbers and check its
+    claims. A command that fails stops it with `RunFailedError` naming the command and its last
+    words."""
     planned = [(lesson, places, plan(lesson, places)) for lesson, places in lessons]
     commands = [c for _, _, p in planned for c in p.values()] + list(extra)
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     with tempfile.TemporaryDirectory(prefix="nncli-lessons-") as scratch:
         done = run_commands(commands, entry=entry, workers=workers, scratch=Path(scratch),
-                            on_done=on_done)  # fmt: skip
+                            on_start=on_start, on_done=on_done)  # fmt: skip
         for result in done.values():
             if result.code != 0:
                 said = (

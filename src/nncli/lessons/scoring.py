@@ -73,7 +73,7 @@ MSE, the mean squared error, averages squared errors in the target's units squar
 counts alike. MAPE, the mean absolute percentage error, averages each row's error as a fraction
 of its target: it reads well ("off by 5%") when targets are far from zero, and blows up near
 zero. `data/square.csv` holds y = x² for x from 0.1 to 3 on each side, so targets run from
-{square_smallest:.4f} to 9:
+0.01 to 9 (the test split's smallest is {square_smallest:.4f}):
 
 [[run square]]
 
@@ -138,7 +138,8 @@ KO = """\
 평균 제곱 오차(MSE)는 목표값 단위의 제곱으로 오차 제곱을 평균합니다. 모든 행이 똑같이 셉니다. 평균
 절대 백분율 오차(MAPE)는 각 행의 오차를 그 목표값에 대한 비율로 평균합니다. 목표값이 0에서 멀 때는
 읽기 좋지만("5% 틀림"), 0 가까이에서는 폭발합니다. `data/square.csv`는 양쪽으로 x가 0.1에서 3까지일
-때 y = x²이므로, 목표값은 {square_smallest:.4f}에서 9까지입니다:
+때 y = x²이므로, 목표값은 0.01에서 9까지입니다(테스트 데이터에서 가장 작은 값은
+{square_smallest:.4f}):
 
 [[run square]]
 
@@ -165,12 +166,12 @@ MAPE에 맞춰 조정한 모델은 작은 목표값을 편애하게 되고, MSE�
 
 [[run sigmoid]]
 
-재현율 {sigmoid_recall:.4f}: 모든 행을 양성이라고 했으니 양성은 모두 찾았습니다. 정밀도
-{sigmoid_precision:.4f}이라 F1 점수는 {sigmoid_f1:.4f}로, 그럴듯한 모델처럼 보입니다. 특이도
-{sigmoid_specificity:.4f}만이 음성 행을 하나도 알아보지 못했음을 보여 줍니다(혼동 행렬
-{sigmoid_confusion}). 균형 정확도는 {sigmoid_balanced_accuracy:.4f}로 동전 던지기이고, 정확도
-{sigmoid_accuracy:.4f}도 같은 말을 합니다. 입력을 보지 않는 기준 모델은 늘 다른 클래스로 답해서 F1
-점수가 {sigmoid_baseline_f1:.4f}입니다. 쓸모없는 두 모델이 F1 0.67과 0을 받습니다.
+재현율 {sigmoid_recall:.4f}: 모든 행을 양성이라고 했으니 양성은 모두 찾았습니다. 정밀도는
+{sigmoid_precision:.4f}입니다. 그래서 F1 점수는 {sigmoid_f1:.4f}에 이르러, 그럴듯한 모델처럼
+보입니다. 특이도 {sigmoid_specificity:.4f}만이 음성 행을 하나도 알아보지 못했음을 보여 줍니다(혼동
+행렬 {sigmoid_confusion}). 균형 정확도는 {sigmoid_balanced_accuracy:.4f}, 즉 동전 던지기이고,
+정확도({sigmoid_accuracy:.4f})도 같은 말을 합니다. 입력을 보지 않는 기준 모델은 늘 다른 클래스로
+답해서 F1 점수가 {sigmoid_baseline_f1:.4f}입니다. 쓸모없는 두 모델이 F1 0.67과 0을 받습니다.
 
 ### 클래스 불균형
 
@@ -178,22 +179,21 @@ MAPE에 맞춰 조정한 모델은 작은 목표값을 편애하게 되고, MSE�
 
 [[run fraud]]
 
-정확도 {fraud_accuracy:.4f}는 훌륭해 보이지만, 늘 "아니오"라고 답해도 이 테스트 데이터에서
-{fraud_majority:.4f}가 나옵니다. 특이도는 {fraud_specificity:.4f}로, 정상 거래는 거의 다
+정확도는 {fraud_accuracy:.4f}입니다. 훌륭해 보이지만, 늘 "아니오"라고 답해도 이 테스트 데이터에서
+정확도가 {fraud_majority:.4f}입니다. 특이도는 {fraud_specificity:.4f}입니다. 정상 거래는 거의 다
 통과합니다. 양성 클래스(`data.positive_class: "yes"`)의 F1 점수는 {fraud_f1:.4f}입니다. 재현율은
-{fraud_recall:.4f}로, 사기 {fraud_positives}건 중 {fraud_missed}건을 놓쳤습니다. 균형 정확도는
+{fraud_recall:.4f}입니다. 사기 {fraud_positives}건 중 {fraud_missed}건을 놓쳤습니다. 균형 정확도는
 {fraud_balanced_accuracy:.4f}입니다. 클래스에 가중치를 주면(`training.class_weight: balanced`) 사기
 하나를 놓치는 비용이 오경보 {fraud_weight:.0f}건과 같아집니다(학습 데이터의 클래스 비율):
 
 [[run fraud-balanced]]
 
-재현율이 {balanced_recall:.4f}로 오릅니다({balanced_positives}건 중 {balanced_caught}건 적발). 대신
-오경보가 {balanced_false_alarms}건 생깁니다(정밀도 {balanced_precision:.4f}, 특이도
-{balanced_specificity:.4f}). 정확도는 {balanced_accuracy:.4f}로 내려가고, F1 점수는
-{balanced_f1:.4f}, 균형 정확도는 {balanced_balanced_accuracy:.4f}로 오릅니다. 어느 쪽이 나은지는
+재현율이 {balanced_recall:.4f}까지 오릅니다({balanced_positives}건 중 {balanced_caught}건 적발).
+대신 오경보가 {balanced_false_alarms}건 생깁니다(정밀도 {balanced_precision:.4f}, 특이도
+{balanced_specificity:.4f}). 정확도는 {balanced_accuracy:.4f}까지 내려가고, F1 점수는
+{balanced_f1:.4f}, 균형 정확도는 {balanced_balanced_accuracy:.4f}까지 오릅니다. 어느 쪽이 나은지는
 사기를 놓치는 비용과 오경보의 비용에 달렸습니다. 정확도만 봤다면 첫 모델을 거의 완벽하다고 했을
-것입니다.
-"""
+것입니다. """
 
 LESSON = Lesson(
     number=6,
