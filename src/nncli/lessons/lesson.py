@@ -103,10 +103,14 @@ def mean(record: dict, split: str, metric: str) -> float | None:
 
 
 class _Formatter(string.Formatter):
-    """Fields as `format` writes them; a list is its items joined by commas, None `undefined`."""
+    """Fields as `format` writes them; a list is its items joined by commas (a matrix, a list of
+    lists, is bracketed: `[[0, 75], [0, 75]]`), None `undefined`."""
 
     def format_field(self, value: object, format_spec: str) -> str:
         if isinstance(value, list | tuple):
+            if any(isinstance(v, list | tuple) for v in value):
+                rows = (f"[{self.format_field(v, format_spec)}]" for v in value)
+                return "[" + ", ".join(rows) + "]"
             return ", ".join(self.format_field(v, format_spec) for v in value)
         if value is None:
             return "undefined"

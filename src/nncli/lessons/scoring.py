@@ -70,15 +70,15 @@ EN = """\
 ### MSE against MAPE
 
 MSE, the mean squared error, averages squared errors in the target's units squared: every row
-counts alike. MAPE, the mean absolute percentage error, averages each row's error as a fraction
-of its target: it reads well ("off by 5%") when targets are far from zero, and blows up near
-zero. `data/square.csv` holds y = x² for x from 0.1 to 3 on each side, so targets run from
-0.01 to 9 (the test split's smallest is {square_smallest:.4f}):
+counts alike. MAPE, the mean absolute percentage error, averages each row's error as a fraction of
+its target: it reads well ("off by 5%") when targets are far from zero, and blows up near zero.
+`data/square.csv` holds y = x² for x from 0.1 to 3 on each side, so targets run from 0.01 to 9
+(the test split's smallest is {square_smallest:.4f}):
 
 [[run square]]
 
-R² is {square_r2:.4f}: the curve is nearly perfect, and MSE is {square_mse:.4f}. Yet MAPE on
-the test split is {square_mape:.4f}, "off by {square_mape:.0%}" ({square_train_mape:.4f} on the
+R² is {square_r2:.4f}: the curve is nearly perfect, and MSE is {square_mse:.4f}. Yet MAPE on the
+test split is {square_mape:.4f}, "off by {square_mape:.0%}" ({square_train_mape:.4f} on the
 training split). An error of 0.05 is about 0.6% of a target of 9 and 500% of one of 0.01, and the
 {square_quarter} test rows with the smallest targets hold {square_share:.0%} of the summed
 percentage error (from `nncli predict`'s rows):
@@ -88,25 +88,26 @@ percentage error (from `nncli predict`'s rows):
 [[figure square-errors.png]]
 
 A model tuned for MAPE learns to favour small targets; MSE does not care where zero is. Where
-targets take both signs or touch zero, nncli reports MAPE as `undefined` (`null` in JSON)
-rather than a number like 10¹⁴.
+targets take both signs or touch zero, nncli reports MAPE as `undefined` (`null` in JSON) rather
+than a number like 10¹⁴.
 
 ### Accuracy, precision, recall, specificity and F1
 
-For two classes, one of them positive: accuracy is the share answered right; precision, of the
-rows answered positive, the share that are; recall (sensitivity), of the positive rows, the
-share found; specificity, of the negative rows, the share answered negative; F1 is the harmonic
-mean of precision and recall; balanced accuracy the mean of recall and specificity. The deep
-sigmoid network of lesson 2 stalls and answers positive for every row:
+For two classes, one of them positive: accuracy is the share answered right; precision, of the rows
+answered positive, the share that are; recall (sensitivity), of the positive rows, the share found;
+specificity, of the negative rows, the share answered negative; F1 is the harmonic mean of
+precision and recall; balanced accuracy the mean of recall and specificity. The deep sigmoid
+network of lesson 2 stalls and answers positive for every row:
 
 [[run sigmoid]]
 
-Recall {sigmoid_recall:.4f}: every positive found, because every row is called positive.
-Precision {sigmoid_precision:.4f}, so F1 is {sigmoid_f1:.4f}, which looks like a model. Only
-specificity, {sigmoid_specificity:.4f}, shows that no negative row was recognized (confusion
-matrix {sigmoid_confusion}); balanced accuracy is {sigmoid_balanced_accuracy:.4f}, a coin toss,
-as accuracy {sigmoid_accuracy:.4f} says too. The input-blind baseline answers the other class
-always and scores F1 {sigmoid_baseline_f1:.4f}: two useless models, F1 0.67 and 0.
+Recall {sigmoid_recall:.4f}: every positive found, because every row is called positive. Precision
+{sigmoid_precision:.4f}, so F1 is {sigmoid_f1:.4f}, which looks like a model. Only specificity,
+{sigmoid_specificity:.4f}, shows that no negative row was recognized (confusion matrix
+{sigmoid_confusion}, rows true, columns predicted); balanced accuracy is
+{sigmoid_balanced_accuracy:.4f}, a coin toss, as accuracy {sigmoid_accuracy:.4f} says too. The
+input-blind baseline answers the other class always and scores F1 {sigmoid_baseline_f1:.4f}: two
+useless models, F1 0.67 and 0.
 
 ### Imbalanced classes
 
@@ -118,18 +119,18 @@ Accuracy {fraud_accuracy:.4f} looks excellent, but answering "no" every time wou
 {fraud_majority:.4f} on this test split. Specificity is {fraud_specificity:.4f}: nearly every
 honest transaction passes. F1 for the positive class (`data.positive_class: "yes"`) is
 {fraud_f1:.4f}: recall {fraud_recall:.4f}, {fraud_missed} of the {fraud_positives} frauds missed;
-balanced accuracy {fraud_balanced_accuracy:.4f}. Weighting the classes
-(`training.class_weight: balanced`) makes a missed fraud cost as much as {fraud_weight:.0f}
-false alarms (the ratio of the classes in the training split):
+balanced accuracy {fraud_balanced_accuracy:.4f}. Weighting the classes (`training.class_weight:
+balanced`) makes a missed fraud cost as much as {fraud_weight:.0f} false alarms (the ratio of the
+classes in the training split):
 
 [[run fraud-balanced]]
 
 Recall rises to {balanced_recall:.4f} ({balanced_caught} of {balanced_positives} caught) at the
 cost of {balanced_false_alarms} false alarms (precision {balanced_precision:.4f}, specificity
-{balanced_specificity:.4f}); accuracy drops to {balanced_accuracy:.4f}, F1 is
-{balanced_f1:.4f} and balanced accuracy rises to {balanced_balanced_accuracy:.4f}. Which is
-better depends on what a missed fraud and a false alarm cost; accuracy alone would have called
-the first model nearly perfect.
+{balanced_specificity:.4f}); accuracy drops to {balanced_accuracy:.4f}, F1 is {balanced_f1:.4f} and
+balanced accuracy rises to {balanced_balanced_accuracy:.4f}. Which is better depends on what a
+missed fraud and a false alarm cost; accuracy alone would have called the first model nearly
+perfect.
 """
 
 KO = """\
@@ -169,9 +170,10 @@ MAPE에 맞춰 조정한 모델은 작은 목표값을 편애하게 되고, MSE�
 재현율 {sigmoid_recall:.4f}: 모든 행을 양성이라고 했으니 양성은 모두 찾았습니다. 정밀도는
 {sigmoid_precision:.4f}입니다. 그래서 F1 점수는 {sigmoid_f1:.4f}에 이르러, 그럴듯한 모델처럼
 보입니다. 특이도 {sigmoid_specificity:.4f}만이 음성 행을 하나도 알아보지 못했음을 보여 줍니다(혼동
-행렬 {sigmoid_confusion}). 균형 정확도는 {sigmoid_balanced_accuracy:.4f}, 즉 동전 던지기이고,
-정확도({sigmoid_accuracy:.4f})도 같은 말을 합니다. 입력을 보지 않는 기준 모델은 늘 다른 클래스로
-답해서 F1 점수가 {sigmoid_baseline_f1:.4f}입니다. 쓸모없는 두 모델이 F1 0.67과 0을 받습니다.
+행렬 {sigmoid_confusion}, 행은 실제, 열은 예측). 균형 정확도는 {sigmoid_balanced_accuracy:.4f}, 즉
+동전 던지기이고, 정확도({sigmoid_accuracy:.4f})도 같은 말을 합니다. 입력을 보지 않는 기준 모델은 늘
+다른 클래스로 답해서 F1 점수가 {sigmoid_baseline_f1:.4f}입니다. 쓸모없는 두 모델이 F1 0.67과 0을
+받습니다.
 
 ### 클래스 불균형
 
