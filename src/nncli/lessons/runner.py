@@ -32,6 +32,7 @@ from pathlib import Path
 from nncli.errors import Interrupted
 
 POLL_SECONDS = 0.05  # how often the running commands are asked whether they ended
+STOPS = {signal.SIGINT, signal.SIGTERM}  # passed on to the running commands
 # What a lesson's commands import: loaded once here, before the first fork.
 WARM_MODULES = (
     "nncli.app.commands",
@@ -101,7 +102,12 @@ def run_commands(
     """Run `commands`, at most `workers` at a time, each as soon as those it comes after ended;
     their output files go in `scratch`. Returns each command's `Done` by key; `on_start` and
     `on_done` hear of each as it starts and ends. A stop signal is passed on to every running
-    command, none starts after it, and `Interrupted` is raised once they ended."""
+    command, none starts after it, and `Interrupted` is raised once they ended. A command
+    whose `after` failed does not start (it has no `Done`)."""
+    keys = {c.key for c in commands}
+    unknown = sorted({k for c in commands for k in c.after} - keys)
+    if unknown:
+        raise ValueError(f"commands come after commands that are not there: {unknown}")
     prepare()
     waiting = sorted(commands, key=lambda c: -c.cost)
     running: dict[int, tuple[Command, float]] = {}
@@ -114,25 +120,33 @@ def run_commands(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
-    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, pass_on) for sig in STOPS}
     try:
         while waiting or running:
+            waiting = [c for c in waiting if all(done[k].code == 0 for k in c.after if k in done)]
             ready = [c for c in waiting if all(k in done for k in c.after)]
             while ready and len(running) < workers and not stopped:
                 command = ready.pop(0)
                 waiting.remove(command)
-                running[_start(command, entry, scratch)] = (command, time.perf_counter())
+                # A signal that comes while the child is being made waits until it is known,
+                # then is passed on to it too.
+                signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+                try:
+                    running[_start(command, entry, scratch)] = (command, time.perf_counter())
+                finally:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
                 if on_start is not None:
                     on_start(command)
             if not running:
-                break  # stopped, or waiting on commands that failed to start
+                break  # stopped before the rest started
             time.sleep(POLL_SECONDS)
             for pid in list(running):
                 ended, status, usage = os.wait4(pid, os.WNOHANG)
                 if not ended:
                     continue
                 command, started = running.pop(pid)
-                result = Done(command, os.waitstatus_to_exitcode(status),
+                code = os.waitstatus_to_exitcode(status)  # -N: ended by signal N
+                result = Done(command, code if code >= 0 else 128 - code,
                               _output(scratch, command), time.perf_counter() - started,
                               usage.ru_utime + usage.ru_stime)  # fmt: skip
                 done[command.key] = result
@@ -190,6 +204,7 @@ def _start(command: Command, entry: Callable[[], None], scratch: Path) -> int:
         os.setpgid(0, 0)  # the terminal's Ctrl-C reaches the parent, which passes it on once
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)  # blocked by the parent while forking
         atexit._clear()  # the parent's exit handlers (its temporary folders) are not ours
         os.chdir(command.cwd)
         os.environ["NNCLI_FIGURE_WORKERS"] = "0"
@@ -206,6 +221,8 @@ def _start(command: Command, entry: Callable[[], None], scratch: Path) -> int:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
             if isinstance(exc.code, str):
                 print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:  # a stop passed on before nncli's own handlers were set
+        code = 128 + signal.SIGINT
     except BaseException:
         with contextlib.suppress(Exception):
             traceback.print_exc()
