@@ -255,9 +255,9 @@ LESSON = Lesson(
         Idea(
             {"en": "gradient descent and SGD", "ko": "경사 하강법과 확률적 경사 하강법"},
             {
-                "en": "batch 350 (gradient descent), 32, 1 (SGD): train loss {batch_loss:.4f}"
+                "en": "batch 1 (SGD), 32, 350 (gradient descent): train loss {batch_loss:.4f}"
                 " after 20 epochs",
-                "ko": "배치 350(경사 하강법), 32, 1(SGD): 20 에포크 뒤 학습 손실 {batch_loss:.4f}",
+                "ko": "배치 1(SGD), 32, 350(경사 하강법): 20 에포크 뒤 학습 손실 {batch_loss:.4f}",
             },
         ),
         Idea(
