@@ -674,6 +674,7 @@ CLOSED_PIPE_CASES = {
     "report": "report {run} --no-open",
     "config": "config {config}",
     "datasets": "datasets",
+    "lessons": "lessons",
 }
 
 

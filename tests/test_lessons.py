@@ -129,6 +129,19 @@ def test_lesson3_a_smaller_batch_takes_more_steps_per_epoch_and_more_time(tmp_pa
     )
 
 
+def test_lesson3_lr_times_epochs_decides_while_steps_are_small_and_raw_targets_diverge(tmp_path):
+    fast = run_sweep(CONFIGS / "sgd.yaml", ["training.epochs=10"], vary=["training.lr=0.01"],
+                     out=tmp_path / "fast")  # fmt: skip
+    slow = run_sweep(CONFIGS / "sgd.yaml", ["training.epochs=100"], vary=["training.lr=0.001"],
+                     out=tmp_path / "slow")  # fmt: skip
+    a, b = (s["results"][0]["metrics"]["train"]["loss"]["mean"] for s in (fast, slow))
+    assert abs(a / b - 1) < 0.05  # steps ten times smaller, ten times as many: the same place
+    raw = run_sweep(CONFIGS / "diabetes.yaml", ["data.scale_target=false", "training.epochs=3"],
+                    vary=["training.lr=0.1,0.001"], out=tmp_path / "raw")  # fmt: skip
+    records = by_value(raw, "training.lr")  # targets 25 to 346, unscaled: large gradients
+    assert records[0.1]["diverged"] == 1 and records[0.001]["diverged"] == 0
+
+
 def test_lesson4_wider_fits_sine_better_inside_its_range_and_none_fits_outside(tmp_path, drawn):
     summary = run_sweep(CONFIGS / "sine.yaml", ["training.epochs=40"],
                         vary=["model.width=1,16"], out=tmp_path / "width")  # fmt: skip
@@ -179,6 +192,22 @@ def test_lesson6_mape_is_undefined_near_zero_and_misleads_small_targets(tmp_path
     assert drawn.count("errors.png") == 2
 
 
+def test_lesson6_mape_blows_up_near_zero_targets_where_r2_is_near_one(tmp_path, drawn):
+    square = run_train(CONFIGS / "square_csv.yaml", ["training.epochs=60"],
+                       out=tmp_path / "square")  # fmt: skip
+    test = square["metrics"]["test"]  # y = x², targets 0.01 to 9
+    assert test["r2"] > 0.99 and test["mape"] > 50 * (1 - test["r2"])
+    assert "errors.png" in drawn
+
+
+def test_lesson6_specificity_exposes_a_network_that_answers_positive_always(tmp_path):
+    stalled = run_train(CONFIGS / "deep_moons.yaml", ["data.n_samples=300", "training.epochs=30"],
+                        out=tmp_path / "stalled")  # fmt: skip
+    test = stalled["metrics"]["test"]
+    assert test["recall"] == 1.0 and test["specificity"] == 0.0  # every row called positive
+    assert test["f1"] > 0.6 and test["balanced_accuracy"] == 0.5  # F1 looks like a model's
+
+
 @pytest.fixture(scope="module")
 def fraud(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("fraud")
@@ -191,4 +220,5 @@ def test_lesson6_accuracy_looks_good_while_f1_shows_the_missed_minority(fraud):
     test = {name: stats["mean"] for name, stats in plain["metrics"]["test"].items()}
     assert test["accuracy"] > 0.94  # about what always saying "no" scores (96%)
     assert test["f1"] < 0.7 and test["recall"] < 0.6  # most fraud missed
+    assert test["specificity"] > 0.95 and test["balanced_accuracy"] < 0.8  # honest ones pass
     assert balanced["metrics"]["test"]["recall"]["mean"] > test["recall"] + 0.2

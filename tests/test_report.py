@@ -328,3 +328,23 @@ def test_class_order_lists_ordinal_classes_in_their_order(tmp_path):
     )
     assert regression.exit_code == 2  # fmt: skip
     assert "data.class_order: applies to classification only" in regression.stderr
+
+
+def test_a_perceptron_is_labelled_with_no_hidden_layer_and_no_activation(write_config, tmp_path):
+    import json
+
+    from nncli.app.commands import run_sweep, run_train
+
+    config = write_config(
+        {
+            "data": {"source": "xor", "n_samples": 40},
+            "model": {"depth": 0, "activation": "tanh"},
+            "training": {"epochs": 1},
+        }
+    )
+    run_train(config, [], out=tmp_path / "alone")
+    setup = json.loads((tmp_path / "alone/run.json").read_text())["setup"]
+    assert "MLP 2 → 2, no hidden layer (no activation), 6 parameters;" in setup
+    run_sweep(config, [], vary=["model.depth=0,1"], out=tmp_path / "depths")
+    setup = json.loads((tmp_path / "depths/run.json").read_text())["setup"]
+    assert "MLP 2 → hidden layers varied → 2, tanh in the hidden layers;" in setup

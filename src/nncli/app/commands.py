@@ -171,8 +171,10 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
                             stack_times(grid, run.fits), positive,
                             loss_kind(grid.base, prepared.task), best)  # fmt: skip
         config = grid.base
+        # A width is no depth-0 model's: say it only where every model has hidden layers.
+        shaped = all(m.config.model.depth > 0 for m in grid.models)
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
-                 if f"model.{key}" not in grid.varied]  # fmt: skip
+                 if f"model.{key}" not in grid.varied and (shaped or key == "depth")]  # fmt: skip
         title = ", ".join([config.name or "run", *shape]).replace(", ", ": ", 1)
         out = Outputs(run.folder.path, session.should_stop)
         write_grid_outputs(

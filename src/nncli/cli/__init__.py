@@ -1,7 +1,7 @@
 """The command line: parse, call the library, print. The only place errors become exit codes.
 
-One table, `COMMANDS`, names every command; `training.py` holds the three that train and
-`saved.py` those that read what a run saved.
+One table, `COMMANDS`, names every command; `training.py` holds the three that train,
+`saved.py` those that read what a run saved and `lessons.py` the course notes' lessons.
 
 Heavy imports (torch, scikit-learn, pandas) happen inside commands so `nncli --help` is fast.
 """
@@ -16,6 +16,7 @@ import typer
 
 from nncli import phases
 from nncli.cli.exitcodes import ErrorsToExitCodes
+from nncli.cli.lessons import lessons
 from nncli.cli.options import (
     Command,
     Group,
@@ -53,6 +54,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the full traceback on errors (any position).")
     ] = False,
@@ -67,6 +69,9 @@ def _root(
     ] = False,
 ) -> None:
     """nncli: train, measure and understand multilayer perceptrons."""
+    # What a command needs of the CLI itself, handed down rather than imported back: the entry
+    # point, through which `lessons run` runs its commands (cli/lessons.py).
+    ctx.obj = {"entry": entry}
 
 
 # Every command, in the order `nncli --help` lists them: its name and the function that runs it.
@@ -81,9 +86,13 @@ COMMANDS = {
     "report": show_report,
     "config": show_config,
     "datasets": datasets,
+    "lessons": lessons,  # a group: `nncli lessons` lists them, `nncli lessons run N` runs one
 }
 for _name, _function in COMMANDS.items():
-    app.command(_name, cls=Command)(_function)
+    if isinstance(_function, typer.Typer):
+        app.add_typer(_function, name=_name)
+    else:
+        app.command(_name, cls=Command)(_function)
 
 
 # The commands that run as one job under torchrun (docs/scaling-out.md).
@@ -120,6 +129,7 @@ def _refuse_launching(command: str | None) -> None:
     from nncli.cli.exitcodes import launch_rank
 
     names = {info.name or info.callback.__name__ for info in app.registered_commands}
+    names |= {info.name for info in app.registered_groups}
     one_process = names - set(LAUNCHED_COMMANDS)
     if command not in one_process or os.environ.get("WORLD_SIZE", "1") == "1":
         return

@@ -59,6 +59,10 @@ def describe_setup(
     if dataset.classes:
         what += f" ({class_shares(prepared)} in training)"
     activation = "" if "model.activation" in varied else f", {config.model.activation}"
+    if "model.depth" in varied and activation:  # a depth-0 variant has no hidden layer to use it
+        activation += " in the hidden layers"
+    elif config.model.depth == 0:  # a perceptron: inputs straight to outputs
+        activation = ", no hidden layer (no activation)"
     network, parameters = " → ".join(map(str, sizes)), f", {n_params} parameters"
     if {"model.width", "model.depth"} & set(varied):
         network, parameters = f"{sizes[0]} → hidden layers varied → {sizes[-1]}", ""
