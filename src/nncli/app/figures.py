@@ -38,7 +38,8 @@ def train_figures(
     drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
 ) -> None:
     """loss.png; for regression errors.png, and fit.png for one feature; for a binary
-    classifier roc.png and precision_recall.png."""
+    classifier roc.png and precision_recall.png; for a classifier of two inputs
+    decision_boundary.png."""
     drawer.draw(
         plots.plot_learning_curves,
         out(runs.LOSS_PLOT_FILE),
@@ -54,6 +55,30 @@ def train_figures(
         _regression_figures(drawer, out, config, prepared, model)
     elif len(prepared.dataset.classes or []) == 2:
         _binary_figures(drawer, out, config, prepared, model)
+    if TASKS[prepared.task].classes and prepared.raw["train"][0].shape[1] == 2:
+        _boundary_figure(drawer, out, config, prepared, model)
+
+
+def _boundary_figure(
+    drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
+) -> None:
+    """decision_boundary.png: the class the model predicts over the plane of its two inputs,
+    with the training points."""
+    x, y = prepared.raw["train"]
+    label = (
+        f"{config.model.activation}, depth {config.model.depth}, epoch"
+        f" {model.record.kept_epoch}: training points"
+    )
+    drawer.draw(
+        learned.plot_decision_boundaries,
+        out(runs.BOUNDARY_PLOT_FILE),
+        *learned.boundary_regions([(label, partial(model.card.predict_raw, model.net))], x),
+        x,
+        y,
+        title=f"{config.name or 'run'}: decision boundary",
+        feature_names=prepared.encoder.feature_names,
+        classes=prepared.dataset.classes,
+    )
 
 
 def _binary_figures(
