@@ -99,12 +99,13 @@ def run_train(
             diagnostics=model_diagnostics(model) if run.diagnostics else None,
             warnings=warnings,
         )
+        run.folder.set_status("running", warnings=warnings)  # before report.html reads it
         out = Outputs(run.folder.path, session.should_stop)
         write_train_outputs(out, config, prepared, model, result.summary(), session.figures)
         phases.mark("report")
         out(runs.RUN_FILE)  # the last to write: a stop asked for by now leaves it interrupted
         (run.folder.path / runs.BEST_FILE).unlink(missing_ok=True)  # model.safetensors has them
-        run.folder.finish(epochs_run=model.record.epochs_run, warnings=warnings)
+        run.folder.finish(epochs_run=model.record.epochs_run)
     return result
 
 
@@ -194,6 +195,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied]  # fmt: skip
         title = ", ".join([config.name or "run", *shape]).replace(", ", ": ", 1)
+        run.folder.set_status("running", warnings=warnings)  # before report.html reads it
         out = Outputs(run.folder.path, session.should_stop)
         write_grid_outputs(
             out,
@@ -214,7 +216,7 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
                 f"every variant diverged on every seed; the results are in {run.folder.path}"
             )
         out(runs.RUN_FILE)  # the last to write: a stop asked for by now leaves it interrupted
-        run.folder.finish(warnings=warnings)
+        run.folder.finish()
     shutil.rmtree(run.folder.path / PARTIAL_DIR, ignore_errors=True)  # finished: not needed
     return result
 

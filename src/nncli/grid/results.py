@@ -53,11 +53,12 @@ class TrainResult:
             **({"headline": self.headline} if self.headline else {}),
             **({"baseline": self.baseline} if self.baseline is not None else {}),
             **({"diagnostics": self.diagnostics} if self.diagnostics is not None else {}),
+            "warnings": self.warnings,
         }
 
     def to_json(self) -> dict:
         """What `nncli train --json` prints."""
-        return {"run_dir": str(self.run_dir), **self.summary(), "warnings": self.warnings}
+        return {"run_dir": str(self.run_dir), **self.summary()}
 
 
 @dataclass(frozen=True)
