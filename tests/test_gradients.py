@@ -204,3 +204,26 @@ def test_a_grid_prints_a_gradient_row_per_variant_and_names_those_that_did_not_l
     assert "saturated: the share of (hidden unit, training row) pairs" in result.stdout
     assert "dead: the share of hidden units" in result.stdout
     assert "step: its derivative is 0 wherever it is defined" in result.stdout
+
+
+def test_the_decision_boundary_draws_a_sample_of_a_large_split_over_its_whole_range(
+    make_config, write_config, tmp_path, monkeypatch
+):
+    from nncli.app import figures
+    from nncli.report import learned
+
+    drawn = {}
+
+    def capture(path, regions, extent, x, y, **kwargs):
+        drawn.update(regions=regions, extent=extent, x=x, y=y)
+
+    monkeypatch.setattr(figures, "BOUNDARY_POINTS", 50)
+    monkeypatch.setattr(learned, "plot_decision_boundaries", capture)
+    train(make_config(), write_config, tmp_path / "run")
+    config = validate_config(yaml.safe_load((tmp_path / "run" / "config.yaml").read_text()))
+    x_train = prepare_data(config.data).raw["train"][0]  # 140 rows
+    assert len(drawn["x"]) == len(drawn["y"]) == 50
+    assert drawn["regions"][0][0].endswith("\n50 of 140 training points")
+    low = x_train.min(axis=0) - 0.5  # every row's range, half a unit beyond
+    high = x_train.max(axis=0) + 0.5
+    assert drawn["extent"] == pytest.approx((low[0], high[0], low[1], high[1]))

@@ -59,20 +59,35 @@ def train_figures(
         _boundary_figure(drawer, out, config, prepared, model)
 
 
+# Training points drawn over the decision boundary at most: 700,000 take half a minute to
+# draw, and a few thousand show the classes as well.
+BOUNDARY_POINTS = 5000
+
+
 def _boundary_figure(
     drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
 ) -> None:
     """decision_boundary.png: the class the model predicts over the plane of its two inputs,
-    with the training points."""
+    with the training points (a seeded sample of BOUNDARY_POINTS of a larger split)."""
     x, y = prepared.raw["train"]
+    n = len(x)
+    points = f"{n} training points" if n <= BOUNDARY_POINTS else (
+        f"{BOUNDARY_POINTS} of {n} training points"
+    )  # fmt: skip
     label = (
         f"{config.model.activation}, depth {config.model.depth}, epoch"
-        f" {model.record.kept_epoch}: training points"
+        f" {model.record.kept_epoch}\n{points}"
     )
+    predict = partial(model.card.predict_raw, model.net)
+    regions, extent = learned.boundary_regions([(label, predict)], x)  # spans every point
+    if n > BOUNDARY_POINTS:
+        rows = np.random.default_rng(0).choice(n, BOUNDARY_POINTS, replace=False)
+        x, y = x[rows], y[rows]
     drawer.draw(
         learned.plot_decision_boundaries,
         out(runs.BOUNDARY_PLOT_FILE),
-        *learned.boundary_regions([(label, partial(model.card.predict_raw, model.net))], x),
+        regions,
+        extent,
         x,
         y,
         title=f"{config.name or 'run'}: decision boundary",
