@@ -95,7 +95,7 @@ def not_learned(results: list[dict], labels: list[str], best: dict) -> str | Non
         than += f" {baseline:.4f} by {margin(baseline, metric):.4f}"
     return (
         f"did not learn ({split} {metric} no better than {than}, or one class only):"
-        f" {', '.join(missed)}"
+        f" {'; '.join(missed)}"
     )
 
 

@@ -187,16 +187,17 @@ def _train_section(summary: dict) -> str:
     found = summary.get("diagnostics")
     if found:
         notes = gradients.model_notes(found)
-        parts.append(_gradients(*gradients.model_gradient_rows(found), notes, names=1))
+        title = "Gradient by layer (first epoch)"
+        parts.append(_gradients(title, *gradients.model_gradient_rows(found), notes))
     return "\n".join(parts)
 
 
-def _gradients(header: list[str], rows: list[list[str]], notes: list[str], *, names: int) -> str:
-    """`--diagnostics`' gradient table (its first `names` columns say what a row is) and what
-    its words mean."""
-    cells = [[cell if i < names else _Number(cell) for i, cell in enumerate(row)] for row in rows]
+def _gradients(title: str, header: list[str], rows: list[list[str]], notes: list[str]) -> str:
+    """`--diagnostics`' gradient table (its first column says what a row is) and what its words
+    mean."""
+    cells = [[row[0], *map(_Number, row[1:])] for row in rows]
     lines = "".join(f"<p>{escape(note)}</p>" for note in notes)
-    return f"<h3>Gradient by layer (first epoch)</h3>\n{_table(header, cells)}\n{lines}"
+    return f"<h3>{escape(title)}</h3>\n{_table(header, cells)}\n{lines}"
 
 
 def _grid_section(summary: dict, processes: int = 1) -> str:
@@ -251,7 +252,8 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     if results[0].get("grad_norms"):
         header, found = gradients.grid_gradient_rows([("variant", labels)], results)
         header[-1] = f"output {gradients.NORM_HEADER}"
-        parts.append(_gradients(header, found, gradients.grid_notes(results), names=1))
+        title = "Gradient reaching each layer ÷ the output layer's (first epoch, mean over seeds)"
+        parts.append(_gradients(title, header, found, gradients.grid_notes(results)))
     if summary.get("stacks"):
         parts.append(f"<p>{escape(describe_times(summary['stacks'], processes))}</p>")
     return "\n".join(parts)
