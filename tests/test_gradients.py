@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,3 +232,24 @@ def test_the_decision_boundary_draws_a_sample_of_a_large_split_over_its_whole_ra
     low = x_train.min(axis=0) - 0.5  # every row's range, half a unit beyond
     high = x_train.max(axis=0) + 0.5
     assert drawn["extent"] == pytest.approx((low[0], high[0], low[1], high[1]))
+
+
+def test_a_run_stopped_inside_its_first_epoch_resumes_with_the_same_gradients(tiny_moons, tmp_path):
+    """The probe averages the first epoch's steps: a stop in the middle of them (Ctrl-C before
+    step 4 of 9) and `--resume` end with the gradients, and the table, of a run never stopped."""
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    done = runner.invoke(app, ["train", str(tiny_moons), "--out", str(whole), "--diagnostics"])
+    assert done.exit_code == 0, done.output
+    script = Path(__file__).with_name("stop_at.py")
+    child = subprocess.run([sys.executable, str(script), "4", "INT", "--", "train",
+                            str(tiny_moons), "--out", str(stopped), "--diagnostics"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert child.returncode == 130, child.stderr
+    resumed = runner.invoke(app, ["train", "--resume", str(stopped)])
+    assert resumed.exit_code == 0, resumed.output
+
+    def diagnostics(run):
+        return json.loads((run / "metrics.json").read_text())["diagnostics"]
+
+    assert diagnostics(stopped) == diagnostics(whole)
+    assert table_rows(resumed.stdout) == table_rows(done.stdout)
