@@ -74,10 +74,9 @@ def _boundary_figure(
     points = f"{n} training points" if n <= BOUNDARY_POINTS else (
         f"{BOUNDARY_POINTS} of {n} training points"
     )  # fmt: skip
-    label = (
-        f"{config.model.activation}, depth {config.model.depth}, epoch"
-        f" {model.record.kept_epoch}\n{points}"
-    )
+    depth = config.model.depth  # without a hidden layer the activation is never applied
+    shape = f"{config.model.activation}, depth {depth}" if depth else "no hidden layer"
+    label = f"{shape}, epoch {model.record.kept_epoch}\n{points}"
     predict = partial(model.card.predict_raw, model.net)
     regions, extent = learned.boundary_regions([(label, predict)], x)  # spans every point
     if n > BOUNDARY_POINTS:

@@ -5,6 +5,7 @@ the registry (`model/activations.py`), imported only where a table is made."""
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 
 from rich.table import Table
@@ -20,7 +21,7 @@ def ratio_cell(value: float | None, digits: int = 1) -> str:
     for the output layer's own, `0` for a layer no gradient reaches."""
     if value is None:
         return "-"
-    if value in (0.0, 1.0):
+    if value in (0.0, 1.0) or not math.isfinite(value):  # `nan`, `inf` as they are
         return f"{value:g}"
     mantissa, exponent = f"{value:.{digits}e}".split("e")
     return f"{mantissa}e{int(exponent)}"
