@@ -75,10 +75,20 @@ def gradient_keys(
     ]
 
 
+MODEL_TITLE = "Gradient by layer (first epoch)"
+
+
+def grid_title(results: list[dict]) -> str:
+    """What a grid's gradient table holds: the mean over seeds, or one seed's."""
+    one = all(len(r.get("seeds") or []) == 1 for r in results)
+    seeds = "one seed" if one else "mean over seeds"
+    return f"Gradient reaching each layer ÷ the output layer's (first epoch, {seeds})"
+
+
 def model_gradient_table(diagnostics: dict) -> Table:
     """`nncli train --diagnostics`: `model_gradient_rows` as a terminal table."""
     header, rows = model_gradient_rows(diagnostics)
-    return build_table("Gradient by layer (first epoch)", _columns(header, rows, 1))
+    return build_table(MODEL_TITLE, _columns(header, rows, 1))
 
 
 def grid_gradient_table(
@@ -92,11 +102,22 @@ def grid_gradient_table(
     for i in range(len(keys), len(header) - 1):
         columns[i] = Column(header[i], columns[i].cells, short=[row[i] for row in short])
     columns[-1] = Column(header[-1], columns[-1].cells, priority=1)
-    title = (
-        "Gradient reaching each layer ÷ the output layer's, and the output layer's own"
-        f" {NORM_HEADER} (first epoch, mean over seeds)"
-    )
-    return build_table(title, columns, width)
+    return build_table(f"{grid_title(results)}; output: its own {NORM_HEADER}", columns, width)
+
+
+def model_section(diagnostics: dict) -> tuple[str, list[str], list[list[str]], list[str]]:
+    """The report page's gradients of one model: title, header, rows and notes."""
+    return (MODEL_TITLE, *model_gradient_rows(diagnostics), model_notes(diagnostics))
+
+
+def grid_section(
+    labels: list[str], results: list[dict]
+) -> tuple[str, list[str], list[list[str]], list[str]]:
+    """The report page's gradients of a grid, a variant (`labels`) a row: title, header, rows
+    and notes."""
+    header, rows = grid_gradient_rows([("variant", labels)], results)
+    header[-1] = f"output {NORM_HEADER}"
+    return grid_title(results), header, rows, grid_notes(results)
 
 
 def _columns(header: list[str], rows: list[list[str]], names: int) -> list[Column]:

@@ -184,11 +184,8 @@ def _train_section(summary: dict) -> str:
             matrix = [[classes[i], *(_Number(str(full[i][j])) for j in at)] for i in at]
             parts.append(f"<h3>Confusion ({escape(split)}): rows true, columns predicted</h3>")
             parts.append(_table(["true \\ predicted", *(classes[i] for i in at)], matrix))
-    found = summary.get("diagnostics")
-    if found:
-        notes = gradients.model_notes(found)
-        title = "Gradient by layer (first epoch)"
-        parts.append(_gradients(title, *gradients.model_gradient_rows(found), notes))
+    if summary.get("diagnostics"):
+        parts.append(_gradients(*gradients.model_section(summary["diagnostics"])))
     return "\n".join(parts)
 
 
@@ -250,10 +247,7 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     ]
     parts += ["<h3>Training</h3>", _table(["variant", *columns], rows)]
     if results[0].get("grad_norms"):
-        header, found = gradients.grid_gradient_rows([("variant", labels)], results)
-        header[-1] = f"output {gradients.NORM_HEADER}"
-        title = "Gradient reaching each layer ÷ the output layer's (first epoch, mean over seeds)"
-        parts.append(_gradients(title, header, found, gradients.grid_notes(results)))
+        parts.append(_gradients(*gradients.grid_section(labels, results)))
     if summary.get("stacks"):
         parts.append(f"<p>{escape(describe_times(summary['stacks'], processes))}</p>")
     return "\n".join(parts)
