@@ -81,6 +81,13 @@ def test_max_derivative_is_the_largest_slope(name):
     assert float(grid.max()) == pytest.approx(spec.max_derivative, rel=1e-12)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_blocks_gradient_exactly_where_autograd_passes_nothing_back(name):
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64).requires_grad_()
+    ACTIVATIONS[name].fn(x).sum().backward()
+    assert ACTIVATIONS[name].blocks_gradient == bool((x.grad == 0).all())
+
+
 def test_step_is_heaviside_with_zero_at_zero():
     x = torch.tensor([-3.0, -1e-30, 0.0, -0.0, 1e-30, 2.5, float("inf"), -float("inf")])
     expected = torch.heaviside(x, torch.tensor(0.0))

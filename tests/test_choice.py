@@ -1,5 +1,5 @@
 """Choosing a grid's best variant: on validation (training without it), never on test; never a
-variant that diverged on a seed or does not beat the input-blind baseline."""
+variant that diverged on a seed or does not beat the input-blind baseline by its margin."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from nncli.errors import UsageError
 from nncli.grid.summary import mean_std
 from nncli.runs.listing import list_runs
-from nncli.train.choice import choose_best, headline_of
+from nncli.train.choice import LEARNED_MARGIN, beats, choose_best, headline_of, perfect
 
 
 def record(val: float | None, test: float, *, baseline: float = 0.5, diverged=(), train=None):
@@ -137,3 +137,31 @@ def test_a_sweep_chooses_on_validation_everywhere_it_names_a_best(
     plot = drawn["metric_by_value.png"]
     assert plot["ylabel"] == "val accuracy" and plot["best"] is not None
     assert plot["baseline"] == summary["results"][0]["baseline"]["val"]["accuracy"]
+
+
+def test_beating_the_baseline_takes_a_tenth_of_the_way_to_a_perfect_score():
+    assert LEARNED_MARGIN == 0.1
+    assert beats(0.56, 0.5, "accuracy") and not beats(0.54, 0.5, "accuracy")
+    assert beats(0.90, 1.00, "mse") and not beats(0.91, 1.00, "mse")  # 10% below the mean's
+    assert beats(0.11, 0.0, "r2") and not beats(0.09, 0.0, "r2")
+    assert not beats(1.0, 1.0, "accuracy")  # nothing beats a perfect baseline
+    results = [record(0.53, 0.9), record(0.70, 0.6)]
+    choice = choose_best(results, "accuracy")
+    assert choice["index"] == 1
+    assert choice["notes"][0] == (
+        "not chosen: val accuracy 0.5300 beats the baseline 0.5000 by less than 0.0500"
+    )
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_perfect_prediction_scores_what_the_margin_takes_as_perfect(task):
+    from nncli.metrics import METRICS, classification_metrics, regression_metrics
+
+    y = np.array([0, 1, 1, 0, 1, 1])
+    if task == "classification":
+        scores = classification_metrics(y, np.eye(2)[y], 2)
+    else:
+        scores = regression_metrics(y + 1.0, y + 1.0)  # positive targets: MAPE is defined
+    for name, spec in METRICS.items():
+        if spec.task == task:
+            assert scores[name] == pytest.approx(perfect(name), abs=1e-9), name

@@ -41,6 +41,7 @@ def test_train_writes_a_complete_run_folder(tiny_moons, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [  # no fit.png: moons is not 1-D regression
         ".lock",  # held while a process runs the folder
         "config.yaml",
+        "decision_boundary.png",  # two inputs, two classes: the predicted class over the plane
         "history.csv",
         "loss.png",
         "metrics.json",

@@ -54,12 +54,16 @@ BROKEN_FIELDS = [
     ("run", "metrics.json", "metrics.test.per_class", [{"precision": 1}], "metrics.test.per_class"),
     ("run", "metrics.json", "metrics.test.confusion_matrix", [[1]], "test.confusion_matrix"),
     ("run", "metrics.json", "metrics", [1, 2], "field metrics"),
+    ("run", "run.json", "warnings", "did not learn", "field warnings"),
+    ("run", "metrics.json", "diagnostics", {"hidden_activation": "relu", "grad_norms": ["x"],
+                                             "grad_ratios": []}, "diagnostics.grad_norms"),
+    ("sweep", "summary.json", "results.0.grad_norms", "steep", "field results.0.grad_norms"),
     ("sweep", "summary.json", "results.0.seeds", "0", "field results.0.seeds"),
     ("sweep", "summary.json", "results.1.metrics.test.loss", {"mean": "x"}, "results.1.metrics"),
     ("sweep", "summary.json", "results.0.learned", None, "field results.0.learned"),
     ("sweep", "summary.json", "stacks.0.seconds", "fast", "field stacks.0.seconds"),
     ("sweep", "summary.json", "results", {"a": 1}, "field results"),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("which", "file", "field", "value", "named"), BROKEN_FIELDS)

@@ -16,12 +16,21 @@ from nncli import phases
 from nncli.app.lifecycle import grid_run
 from nncli.app.outputs import Outputs, flat_row, write_grid_outputs, write_train_outputs
 from nncli.app.request import GridRequest
+from nncli.config.keys import variant_label
 from nncli.errors import RunFailedError, UsageError
 from nncli.grid.results import GridResult, TrainResult
 from nncli.grid.session import Session
 from nncli.grid.spec import data_key
-from nncli.grid.summary import all_failed, choose, stack_times, summarize
+from nncli.grid.summary import (
+    all_failed,
+    choose,
+    model_diagnostics,
+    not_learned,
+    stack_times,
+    summarize,
+)
 from nncli.report.describe import loss_kind
+from nncli.report.gradients import step_note
 from nncli.runs import layout as runs
 from nncli.runs.layout import COMPARE, PARTIAL_DIR, SWEEP, TRAIN
 from nncli.tasks import TASKS
@@ -38,14 +47,17 @@ def run_train(
     out: Path | None = None,
     resume: Path | None = None,
     session: Session | None = None,
+    diagnostics: bool | None = None,
 ) -> TrainResult | None:
     """Train the one model a config describes (or `resume` a run folder); return its result.
 
-    On a stop request the run is saved resumable and `Interrupted` is raised. Under torchrun
-    (`session.ranks`) every rank trains its shard of each batch; the leader returns the
-    result, the others None.
+    `diagnostics` also measures each layer's first-epoch gradient and the dead and saturated
+    units. On a stop request the run is saved resumable and `Interrupted` is raised. Under
+    torchrun (`session.ranks`) every rank trains its shard of each batch; the leader returns
+    the result, the others None.
     """
-    request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume)
+    request = GridRequest(TRAIN, config_path, overrides, out=out, resume=resume,
+                          diagnostics=diagnostics)  # fmt: skip
     session = session or Session()
     with grid_run(request, session) as run:
         if not run.leader:
@@ -63,8 +75,9 @@ def run_train(
                     else ""
                 )
             )
-        warning = model.baseline_warning()
-        if warning is not None:
+        frozen = step_note(config.model.activation, config.model.depth)
+        warnings = [w for w in (frozen, model.baseline_warning()) if w is not None]
+        for warning in warnings:
             session.warn(warning)
         result = TrainResult(
             run_dir=run.folder.path,
@@ -83,7 +96,10 @@ def run_train(
             class_order=config.data.class_order,
             baseline=model.baseline,
             headline=model.headline,
+            diagnostics=model_diagnostics(model) if run.diagnostics else None,
+            warnings=warnings,
         )
+        run.folder.set_status("running", warnings=warnings)  # before report.html reads it
         out = Outputs(run.folder.path, session.should_stop)
         write_train_outputs(out, config, prepared, model, result.summary(), session.figures)
         phases.mark("report")
@@ -155,8 +171,13 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
         grid = run.grid
         results = summarize(grid, run.fits, diagnostics=run.diagnostics)
         best = choose(results, run.fits)
-        prepared = run.prepared[data_key(grid.models[0].config)]
         kind = request.kind
+        labels = [r["values"][kind.varies] if kind.varies else variant_label(r["values"])
+                  for r in results]  # fmt: skip
+        warnings = [w for w in [not_learned(results, labels, best)] if w is not None]
+        for warning in warnings:
+            session.warn(warning)
+        prepared = run.prepared[data_key(grid.models[0].config)]
         if kind.varies is not None:  # its contract: records named by the key it varies
             name = kind.record_key
             shown = [
@@ -169,13 +190,14 @@ def _run_grid_command(request: GridRequest, session: Session) -> GridResult | No
         positive = _positive(grid.base, prepared)
         result = GridResult(kind, run.folder.path, prepared.task, run.device, grid.varied, shown,
                             stack_times(grid, run.fits), positive,
-                            loss_kind(grid.base, prepared.task), best)  # fmt: skip
+                            loss_kind(grid.base, prepared.task), best, warnings)  # fmt: skip
         config = grid.base
         # A width is no depth-0 model's: say it only where every model has hidden layers.
         shaped = all(m.config.model.depth > 0 for m in grid.models)
         shape = [f"{key} {getattr(config.model, key)}" for key in ("depth", "width")
                  if f"model.{key}" not in grid.varied and (shaped or key == "depth")]  # fmt: skip
         title = ", ".join([config.name or "run", *shape]).replace(", ", ": ", 1)
+        run.folder.set_status("running", warnings=warnings)  # before report.html reads it
         out = Outputs(run.folder.path, session.should_stop)
         write_grid_outputs(
             out,

@@ -38,7 +38,8 @@ def train_figures(
     drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
 ) -> None:
     """loss.png; for regression errors.png, and fit.png for one feature; for a binary
-    classifier roc.png and precision_recall.png."""
+    classifier roc.png and precision_recall.png; for a classifier of two inputs
+    decision_boundary.png."""
     drawer.draw(
         plots.plot_learning_curves,
         out(runs.LOSS_PLOT_FILE),
@@ -54,6 +55,44 @@ def train_figures(
         _regression_figures(drawer, out, config, prepared, model)
     elif len(prepared.dataset.classes or []) == 2:
         _binary_figures(drawer, out, config, prepared, model)
+    if TASKS[prepared.task].classes and prepared.raw["train"][0].shape[1] == 2:
+        _boundary_figure(drawer, out, config, prepared, model)
+
+
+# Training points drawn over the decision boundary at most: 700,000 take half a minute to
+# draw, and a few thousand show the classes as well.
+BOUNDARY_POINTS = 5000
+
+
+def _boundary_figure(
+    drawer: Drawer, out: Outputs, config: Config, prepared: PreparedData, model: ModelFit
+) -> None:
+    """decision_boundary.png: the class the model predicts over the plane of its two inputs,
+    with the training points (a seeded sample of BOUNDARY_POINTS of a larger split)."""
+    x, y = prepared.raw["train"]
+    n = len(x)
+    points = f"{n} training points" if n <= BOUNDARY_POINTS else (
+        f"{BOUNDARY_POINTS} of {n} training points"
+    )  # fmt: skip
+    depth = config.model.depth  # without a hidden layer the activation is never applied
+    shape = f"{config.model.activation}, depth {depth}" if depth else "no hidden layer"
+    label = f"{shape}, epoch {model.record.kept_epoch}\n{points}"
+    predict = partial(model.card.predict_raw, model.net)
+    regions, extent = learned.boundary_regions([(label, predict)], x)  # spans every point
+    if n > BOUNDARY_POINTS:
+        rows = np.random.default_rng(0).choice(n, BOUNDARY_POINTS, replace=False)
+        x, y = x[rows], y[rows]
+    drawer.draw(
+        learned.plot_decision_boundaries,
+        out(runs.BOUNDARY_PLOT_FILE),
+        regions,
+        extent,
+        x,
+        y,
+        title=f"{config.name or 'run'}: decision boundary",
+        feature_names=prepared.encoder.feature_names,
+        classes=prepared.dataset.classes,
+    )
 
 
 def _binary_figures(

@@ -72,6 +72,16 @@ SequentialOption = Annotated[
 ]
 
 
+DiagnosticsOption = Annotated[
+    bool,
+    typer.Option(
+        "--diagnostics",
+        help="Also measure each layer's first-epoch gradient (printed as a table, with its ratio"
+        " to the output layer's), dead and saturated units.",
+    ),
+]
+
+
 MaxModelsOption = Annotated[
     int | None,
     typer.Option(

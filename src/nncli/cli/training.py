@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from nncli.cli.options import (
+    DiagnosticsOption,
     GridOutOption,
     JsonOption,
     MaxModelsOption,
@@ -88,6 +89,7 @@ def train(
             help="Exact run folder (new or empty); default runs/<name>-<time>.",
         ),
     ] = None,
+    diagnostics: DiagnosticsOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -102,7 +104,8 @@ def train(
         from nncli.app.commands import run_train  # once the figure workers are starting
         from nncli.report.describe import describe_outcome
 
-        result = run_train(config_path, overrides or [], out=out, resume=resume, session=session)
+        result = run_train(config_path, overrides or [], out=out, resume=resume, session=session,
+                           diagnostics=diagnostics)  # fmt: skip
         if result is not None:
             session.info(describe_outcome(result))  # above the progress bar, as it ends
     if result is None:  # under torchrun only rank 0 reports
@@ -210,13 +213,7 @@ def sweep(
         int | None,
         typer.Option(help="Seeds per variant: seed, seed+1, ... [default: 1]", show_default=False),
     ] = None,
-    diagnostics: Annotated[
-        bool,
-        typer.Option(
-            "--diagnostics",
-            help="Also measure first-epoch gradient norms per layer, dead and saturated units.",
-        ),
-    ] = False,
+    diagnostics: DiagnosticsOption = False,
     sequential: SequentialOption = False,
     max_models: MaxModelsOption = None,
     resume: Annotated[

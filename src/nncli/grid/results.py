@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nncli.runs.layout import RunKind
@@ -30,6 +30,11 @@ class TrainResult:
     # split -> metric -> what a model that ignores its inputs scores (train/stack.py)
     baseline: dict | None = None
     headline: str | None = None  # the metric tables highlight (training.headline_metric)
+    # With --diagnostics: per-layer gradients, dead and saturated units (summary.model_diagnostics)
+    diagnostics: dict | None = None
+    # What the run warned of once trained (a step network's frozen layers, a model that did not
+    # learn); run.json keeps them too.
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         """metrics.json: what the run measured."""
@@ -47,6 +52,8 @@ class TrainResult:
             "metrics": self.metrics,
             **({"headline": self.headline} if self.headline else {}),
             **({"baseline": self.baseline} if self.baseline is not None else {}),
+            **({"diagnostics": self.diagnostics} if self.diagnostics is not None else {}),
+            "warnings": self.warnings,
         }
 
     def to_json(self) -> dict:
@@ -71,6 +78,7 @@ class GridResult:
     # The variant chosen on validation (grid/summary.py `choose`): its label (None: none may
     # be, with the reason), the split and metric it was chosen on, and its value there.
     best: dict | None = None
+    warnings: list[str] = field(default_factory=list)  # the variants that did not learn
 
     def to_json(self) -> dict:
         """What --json prints, and summary.json holds."""
@@ -84,4 +92,8 @@ class GridResult:
         if self.best is not None:
             summary["headline"] = self.best["metric"]
             summary["best"] = self.best
-        return summary | {"results": self.results, "stacks": self.stacks}
+        return summary | {
+            "results": self.results,
+            "stacks": self.stacks,
+            "warnings": self.warnings,
+        }

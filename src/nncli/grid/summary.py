@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from nncli.grid.spec import Grid
-from nncli.metrics import DETAILS
-from nncli.train.choice import choose_best
+from nncli.metrics import DETAILS, METRICS
+from nncli.train.choice import choose_best, margin
 
 
 def mean_std(values: list) -> dict[str, Any]:
@@ -77,6 +77,28 @@ def choose(results: list[dict], fits: list) -> dict:
     }
 
 
+def not_learned(results: list[dict], labels: list[str], best: dict) -> str | None:
+    """One line naming the variants with a seed that did not learn (`ModelFit.learned`), on the
+    split and metric the grid chose on; None when every seed of every variant learned."""
+    missed = [
+        f"{label} {len(r['seeds']) - r['learned']}/{len(r['seeds'])} seeds"
+        for label, r in zip(labels, results, strict=True)
+        if r["learned"] < len(r["seeds"])
+    ]
+    if not missed:
+        return None
+    split, metric = best["split"], best["metric"]
+    baselines = {(r.get("baseline") or {}).get(split, {}).get(metric) for r in results}
+    (baseline,) = baselines if len(baselines) == 1 else (None,)
+    than = "the input-blind baseline"
+    if isinstance(baseline, int | float) and metric in METRICS:
+        than += f" {baseline:.4f} by {margin(baseline, metric):.4f}"
+    return (
+        f"did not learn ({split} {metric} no better than {than}, or one class only):"
+        f" {'; '.join(missed)}"
+    )
+
+
 def _unless_diverged(model_fit, value: float) -> float | None:
     return None if model_fit.record.diverged is not None else value
 
@@ -88,12 +110,42 @@ def _diagnostics(group: list) -> dict[str, Any]:
         return [f.record.grad_norms[layer] for f in group]
 
     return {
+        # What the notes on the units read (a comparison's own `activation` names its records).
+        "hidden_activation": group[0].config.model.activation,
         "grad_norms": [mean_std(norms(layer))["mean"] for layer in range(layers)],
+        # Each layer's over the output layer's, per seed, then the mean: grad_ratios[0] is
+        # grad_ratio's mean.
+        "grad_ratios": [
+            mean_std([_ratios(f)[layer] for f in group])["mean"] for layer in range(layers)
+        ],
         "grad_ratio": mean_std([f.grad_ratio for f in group]),
         "dead_fraction": mean_std([f.dead_fraction for f in group]),
         "saturated_fraction": mean_std([f.saturated_fraction for f in group]),
         "frozen_layers": [layer for layer in range(layers) if all(n == 0.0 for n in norms(layer))],
     }
+
+
+def model_diagnostics(model_fit) -> dict[str, Any]:
+    """One model's diagnostics as `nncli train` reports them (metrics.json's `diagnostics`):
+    the layer sizes, each weight matrix's first-epoch gradient norm (input layer first) and its
+    ratio to the output layer's, the dead and saturated fractions, the layers with none."""
+    norms = model_fit.record.grad_norms or []
+    return {
+        "hidden_activation": model_fit.config.model.activation,
+        "sizes": list(model_fit.card.sizes),
+        "grad_norms": norms,
+        "grad_ratios": _ratios(model_fit),
+        "dead_fraction": model_fit.dead_fraction,
+        "saturated_fraction": model_fit.saturated_fraction,
+        "frozen_layers": [layer for layer, n in enumerate(norms) if n == 0.0],
+    }
+
+
+def _ratios(model_fit) -> list[float | None]:
+    """Each layer's gradient norm over the output layer's (None where that is zero)."""
+    norms = model_fit.record.grad_norms or []
+    out = norms[-1] if norms else 0.0
+    return [n / out if out else None for n in norms]
 
 
 def stack_times(grid: Grid, fits: list) -> list[dict]:

@@ -110,6 +110,9 @@ class ActivationSpec:
     family: Family | None = None
     max_derivative: float | None = None  # the largest f'; marked on the activation plot
     note: str = ""  # printed on the activation plot: what the derivative does to training
+    # f' = 0 wherever defined: no gradient reaches the layers below one, only the output layer
+    # of a network of them learns (`nncli train` says so).
+    blocks_gradient: bool = False
 
 
 ACTIVATIONS: dict[str, ActivationSpec] = {
@@ -122,6 +125,7 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
         lambda z, out: out.copy_(z > 0),
         lambda grad, saved, out: out.zero_(),
         note="f' = 0 wherever defined:\nno gradient flows back",
+        blocks_gradient=True,
     ),
     "sigmoid": ActivationSpec(
         torch.sigmoid,

@@ -16,6 +16,7 @@ from nncli.config.keys import variant_label
 from nncli.errors import UsageError
 from nncli.fileio import JSON_LIMIT, atomic_write_text, read_regular_bytes
 from nncli.metrics import PER_CLASS, metric_names
+from nncli.report import gradients
 from nncli.report.describe import describe_times
 from nncli.report.fit import over_seeds
 from nncli.report.inputs import read_figures, read_grid_summary, read_status, read_train_summary
@@ -33,6 +34,7 @@ FIGURES = {
     " with its area; the dotted diagonal is a random guess.",
     runs.PR_PLOT_FILE: "Precision against recall as the threshold falls, with the average"
     " precision; the dotted line is the positive share (calling every row positive).",
+    runs.BOUNDARY_PLOT_FILE: "The predicted class over the input plane, with the training points.",
     runs.LOSS_CURVES_PLOT: "Loss by epoch per variant: the mean over seeds, the band from min"
     " to max; rings mark each seed's best epoch, an x where a seed diverged.",
     runs.METRIC_PLOT: "The headline metric on validation against each varied value (the mean"
@@ -106,6 +108,9 @@ def build_report(folder: Path) -> str:
 def _page(folder: Path, status: dict, train: dict, grid: dict) -> str:
     kind = status.get("kind") or (runs.TRAIN if train else runs.SWEEP).name
     parts = [f"<h1>{escape(folder.name)}</h1>", _facts(status, kind)]
+    if status.get("warnings"):  # what the run warned of once trained
+        items = "".join(f"<li>warning: {escape(w)}</li>" for w in status["warnings"])
+        parts.append(f"<ul>{items}</ul>")
     if status.get("setup"):
         parts.append(f"<h2>Setup</h2>\n<pre>{escape(status['setup'])}</pre>")
     if train:
@@ -179,7 +184,17 @@ def _train_section(summary: dict) -> str:
             matrix = [[classes[i], *(_Number(str(full[i][j])) for j in at)] for i in at]
             parts.append(f"<h3>Confusion ({escape(split)}): rows true, columns predicted</h3>")
             parts.append(_table(["true \\ predicted", *(classes[i] for i in at)], matrix))
+    if summary.get("diagnostics"):
+        parts.append(_gradients(*gradients.model_section(summary["diagnostics"])))
     return "\n".join(parts)
+
+
+def _gradients(title: str, header: list[str], rows: list[list[str]], notes: list[str]) -> str:
+    """`--diagnostics`' gradient table (its first column says what a row is) and what its words
+    mean."""
+    cells = [[row[0], *map(_Number, row[1:])] for row in rows]
+    lines = "".join(f"<p>{escape(note)}</p>" for note in notes)
+    return f"<h3>{escape(title)}</h3>\n{_table(header, cells)}\n{lines}"
 
 
 def _grid_section(summary: dict, processes: int = 1) -> str:
@@ -231,6 +246,8 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
         for label, r in zip(labels, results, strict=True)
     ]
     parts += ["<h3>Training</h3>", _table(["variant", *columns], rows)]
+    if results[0].get("grad_norms"):
+        parts.append(_gradients(*gradients.grid_section(labels, results)))
     if summary.get("stacks"):
         parts.append(f"<p>{escape(describe_times(summary['stacks'], processes))}</p>")
     return "\n".join(parts)

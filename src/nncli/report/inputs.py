@@ -32,6 +32,7 @@ class _Status(_Loose):  # run.json
     status: str | None = None
     setup: str | None = None
     processes: int = Field(default=1, ge=1)
+    warnings: list[str] = []
 
 
 class _ClassScores(_Loose):
@@ -39,6 +40,15 @@ class _ClassScores(_Loose):
     recall: float
     f1: float
     support: int
+
+
+class _Diagnostics(_Loose):  # metrics.json's, with --diagnostics
+    hidden_activation: str
+    sizes: list[int] = []
+    grad_norms: list[float]
+    grad_ratios: list[Number]
+    dead_fraction: Number = None
+    saturated_fraction: Number = None
 
 
 class _Train(_Loose):  # metrics.json
@@ -49,6 +59,7 @@ class _Train(_Loose):  # metrics.json
     kept_epoch: int | None = None
     monitor: str | None = None
     metrics: dict[str, dict[str, Any]] = {}
+    diagnostics: _Diagnostics | None = None
 
 
 class _Stats(_Loose):
@@ -67,6 +78,9 @@ class _Result(_Loose):
     grad_ratio: _Stats | None = None
     dead_fraction: _Stats | None = None
     saturated_fraction: _Stats | None = None
+    hidden_activation: str | None = None
+    grad_norms: list[Number] = []
+    grad_ratios: list[Number] | None = None
 
 
 class _Stack(_Loose):

@@ -6,6 +6,13 @@ from typing import TYPE_CHECKING
 
 from nncli.report.describe import describe_times
 from nncli.report.fit import Fitted
+from nncli.report.gradients import (
+    gradient_keys,
+    grid_gradient_table,
+    grid_notes,
+    model_gradient_table,
+    model_notes,
+)
 from nncli.report.tables import (
     comparison_table,
     confusion_table,
@@ -39,6 +46,8 @@ def train_result(result: TrainResult, *, quiet: bool) -> list[RenderableType]:
         matrix = scores["confusion_matrix"]
         shown.append(confusion_table(matrix, classes, title=f"Confusion ({test_split})",
                                      order=result.class_order))  # fmt: skip
+    if result.diagnostics is not None:
+        shown += _model_diagnostics(result.diagnostics)
     shown.append(f"run saved to [bold]{safe(result.run_dir)}[/]")
     return shown
 
@@ -62,7 +71,23 @@ def grid_result(
             )
         )
     shown: list[RenderableType] = [table]  # the columns that fit the terminal
+    if result.results and "grad_norms" in result.results[0]:
+        shown += _grid_diagnostics(result)
     if not quiet:
         shown.append(safe(describe_times(result.stacks, processes)))
     shown.append(f"{safe(saved)} in [bold]{safe(result.out_dir)}[/]")
     return shown
+
+
+def _model_diagnostics(diagnostics: dict) -> list[RenderableType]:
+    """The gradient table of one model, its dead and saturated fractions, and what they mean."""
+    notes = [safe(note) for note in model_notes(diagnostics)]
+    return [model_gradient_table(diagnostics), *notes]
+
+
+def _grid_diagnostics(result: GridResult) -> list[RenderableType]:
+    """The gradient table of a grid, a variant a row, and what its words mean."""
+    records = result.results
+    keys = gradient_keys(result.kind.record_key, result.varied, records)
+    table = Fitted(lambda width: grid_gradient_table(keys, records, width))
+    return [table, *(safe(note) for note in grid_notes(records))]

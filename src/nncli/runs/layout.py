@@ -15,6 +15,7 @@ FIT_PLOT_FILE = "fit.png"  # 1-D regression only: the learned function, beyond t
 ERRORS_PLOT_FILE = "errors.png"  # regression: predicted vs true, percentage error vs |target|
 ROC_PLOT_FILE = "roc.png"  # binary classification: the ROC curve on test (val without one)
 PR_PLOT_FILE = "precision_recall.png"  # binary classification: precision against recall, likewise
+BOUNDARY_PLOT_FILE = "decision_boundary.png"  # 2-D classification: the predicted class everywhere
 SPLIT_FILE = "split.json"  # the rows of each split: CSV line numbers, or a set's positions
 REPORT_FILE = "report.html"  # every run, sweep and comparison: the folder as one page
 LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes

@@ -24,7 +24,7 @@ from nncli.model.diagnostics import dead_fraction, saturated_fraction
 from nncli.model.mlp import StackedMLP, load_parameters
 from nncli.tasks import TASKS
 from nncli.train.baseline import baseline_metrics
-from nncli.train.choice import beats, choice_split, headline_of
+from nncli.train.choice import beats, choice_split, headline_of, shortfall
 from nncli.train.devices import matmul_precision, resolve_device
 from nncli.train.engine import fit
 from nncli.train.losses import input_blind_loss, single_loss
@@ -63,10 +63,10 @@ class ModelFit:
 
     @property
     def learned(self) -> bool:
-        """Whether it beats the input-blind baseline on the headline metric, on validation (on
-        training where there is no validation split), and a classifier answers more than one
-        class there (a constant answer can beat the training majority by luck of the split):
-        a falling loss is not enough."""
+        """Whether it beats the input-blind baseline on the headline metric by `choice.margin`,
+        on validation (on training where there is no validation split), and a classifier answers
+        more than one class there (a constant answer can beat the training majority by luck of
+        the split): a falling loss is not enough."""
         split = choice_split(self.metrics)
         value = self.metrics[split].get(self.headline)
         baseline = self.baseline[split].get(self.headline)
@@ -85,28 +85,27 @@ class ModelFit:
         return (self.card.classes or [])[predicted.index(max(predicted))]
 
     def baseline_warning(self) -> str | None:
-        """A line for a model no better than ignoring its inputs, or a classifier that answers
-        one class only, naming both numbers; None for one that learned."""
+        """`the model did not learn: ...` for a model no better than ignoring its inputs (by
+        `choice.margin`), or a classifier that answers one class only, naming both numbers;
+        None for one that learned."""
         split = choice_split(self.metrics)
         value = self.metrics[split].get(self.headline)
         baseline = self.baseline[split].get(self.headline)
         if value is None or baseline is None:
             return None
-        numbers = f"{split} {self.headline} {value:.4f}, baseline {baseline:.4f}"
         classifier = "confusion_matrix" in self.metrics[split]
-        blind = "always answering the training split's majority class" if classifier else (
-            "always answering the training split's mean"
-        )  # fmt: skip
+        blind = "the majority-class baseline" if classifier else "the mean baseline"
         only = self._only_class(split)
         if only is not None:
             return (
-                f"the model predicts one class only ({only}) on the {split} split ({numbers},"
-                f" what {blind} scores)"
+                f"the model did not learn: it predicts one class only ({only}) on the {split}"
+                f" split ({split} {self.headline} {value:.4f}; {blind} {baseline:.4f})"
             )
         if not beats(value, baseline, self.headline):
             return (
-                f"the model does not beat a model that ignores its inputs ({numbers}, what"
-                f" {blind} scores)"
+                f"the model did not learn: {split} {self.headline} {value:.4f}"
+                f" {shortfall(value, baseline, self.headline).replace('the baseline', blind)}"
+                " (a model that ignores its inputs)"
             )
         return None
 
