@@ -629,7 +629,7 @@ def test_cuda_n_and_auto_resolve_to_an_indexed_cuda_device_where_there_is_one(mo
         (["config", "{tmp}"], "error: CONFIG: file '{tmp}' is a directory"),
         (["sweep", "{cfg}", "--seeds", "abc"], "error: --seeds: input should be a valid integer"),
         (["sweep", "{cfg}", "--vary", "seed=1,2", "--max-models", "0"], "error: --max-models: "),
-        (["evaluate"], "error: missing argument 'run'"),
+        (["evaluate"], "error: missing argument 'RUN'"),
         (["predict", "{tmp}", "--bogus"], "error: no such option: --bogus"),
         (["evaluate", "{tmp}", "--split", "bogus"], "error: --split: 'bogus' is not one of"),
         (["runs", "--sort"], "error: option '--sort' requires an argument"),
