@@ -219,7 +219,7 @@ def test_an_unknown_format_is_one_line(finished, tmp_path):
 
 def test_existing_files_are_overwritten_only_with_force(finished, tmp_path):
     """A checkpoint file exports beside itself; the file or its sidecar already there is kept
-    unless --force, which writes both anew."""
+    unless --force, which writes both anew; a folder or a device is refused."""
     checkpoint = tmp_path / "model.safetensors"
     checkpoint.write_bytes((finished / "model.safetensors").read_bytes())
     written = json.loads(ok("export", checkpoint, "--json").stdout)
@@ -236,6 +236,11 @@ def test_existing_files_are_overwritten_only_with_force(finished, tmp_path):
     assert sidecar.read_text() == "notes of the user's" and not model.exists()
     ok("export", checkpoint, "--force")
     assert model.read_bytes() == first and json.loads(sidecar.read_text())["task"]
+    # Never a folder, nor a device with a sidecar beside it (/dev/null.json), even with --force
+    line = refused("export", checkpoint, "--out", tmp_path, "--force")
+    assert line == f"error: {tmp_path}: is a folder; give a file name\n"
+    line = refused("export", checkpoint, "--out", "/dev/null", "--force")
+    assert line == "error: /dev/null: not a regular file; export writes a file and its sidecar\n"
     assert served(model, np.zeros((1, 2)))[0].shape == (1, 2)
 
 
@@ -285,3 +290,31 @@ def test_a_run_stopped_while_writing_its_files_is_not_exported(make_config, tmp_
     assert (cut / "model.safetensors").is_file()
     assert "the run is 'interrupted', not finished" in refused("export", cut)
     assert list(cut.glob("*.onnx*")) == []
+
+
+def test_the_readmes_five_lines_serve_the_file_as_predict_predicts(comparisons, tmp_path,
+                                                                   monkeypatch):  # fmt: skip
+    """The README's ONNX Runtime snippet, run as written on an iris model exported to
+    iris.onnx, gives predict's label and probabilities for its row."""
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(import json, numpy as np, onnxruntime.*?)```", readme, re.S)
+    assert code, "the README shows no ONNX Runtime snippet"
+    assert len(code.group(1).splitlines()) == 5
+    monkeypatch.chdir(tmp_path)
+    folder = comparisons["classification"]
+    ok("export", folder, "--variant", "tanh", "--out", "iris.onnx")
+    table = tmp_path / "row.csv"
+    table.write_text("sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm\n"
+                     "5.1,3.5,1.4,0.2\n")  # fmt: skip
+    ok("predict", folder, "--variant", "tanh", "--data", table, "--out", "predicted.csv")
+    namespace: dict = {}
+    exec(code.group(1), namespace)
+    assert_served_as_predicted(tmp_path / "iris.onnx", namespace["x"], read_csv("predicted.csv"))
+    assert namespace["label"].tolist() == [0]  # setosa, the first class
+
+
+def test_the_formats_export_offers_are_the_ones_it_writes():
+    from nncli.app.exporting import FORMATS
+    from nncli.cli.exporting import Format
+
+    assert [f.value for f in Format] == list(FORMATS)

@@ -75,6 +75,10 @@ def export_model(
     model_path = Path(out).expanduser() if named else checkpoint.with_suffix(spec.suffix)
     sidecar_path = model_path.with_name(model_path.name + SIDECAR_SUFFIX)
     for path in (model_path, sidecar_path):
+        if path.is_dir():
+            raise UsageError(f"{path}: is a folder; give a file name")
+        if path.exists() and not path.is_file():  # /dev/stdout: no place for a sidecar beside
+            raise UsageError(f"{path}: not a regular file; export writes a file and its sidecar")
         if path.exists() and not force:
             raise UsageError(f"{path}: already exists; pass --force to overwrite it")
     phases.mark("model")
