@@ -8,9 +8,12 @@ import csv
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import yaml
@@ -66,6 +69,17 @@ def assert_served_as_predicted(model: Path, x: np.ndarray, predicted: list[dict]
     assert np.abs(values - expected).max() <= TOLERANCE * np.abs(expected).max()
 
 
+@contextmanager
+def unrendered_figures() -> Iterator[None]:
+    """conftest's `unrendered_plots` for a module's fixtures: figures made but not rendered to
+    PNG, most of a small run's time."""
+    from nncli.report import plots
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "save_figure", lambda fig, path: plots.pyplot().close(fig))
+        yield
+
+
 @pytest.fixture(scope="module")
 def comparisons(tmp_path_factory) -> dict[str, Path]:
     """A model per activation for each task, trained by compare-activations: iris (its species
@@ -77,12 +91,13 @@ def comparisons(tmp_path_factory) -> dict[str, Path]:
         "regression": {"source": "diabetes"},
     }
     folders = {}
-    for task, data in sources.items():
-        config = base / f"{task}.yaml"
-        config.write_text(yaml.safe_dump({"data": data, "model": {"depth": 2, "width": 8},
-                                          "training": {"epochs": 3}}))  # fmt: skip
-        folders[task] = base / task
-        ok("compare-activations", config, "--seeds", "1", "--out", folders[task])
+    with unrendered_figures():
+        for task, data in sources.items():
+            config = base / f"{task}.yaml"
+            config.write_text(yaml.safe_dump({"data": data, "model": {"depth": 2, "width": 8},
+                                              "training": {"epochs": 3}}))  # fmt: skip
+            folders[task] = base / task
+            ok("compare-activations", config, "--seeds", "1", "--out", folders[task])
     return folders
 
 
@@ -95,6 +110,7 @@ def test_the_onnx_file_computes_what_predict_writes(comparisons, tmp_path, task,
     predictions = tmp_path / "predictions.csv"
     ok("predict", folder, "--variant", activation, "--split", "test", "--keep-features",
        "--out", predictions)  # fmt: skip
+    onnx.checker.check_model(str(model), full_check=True)  # well-formed, its shapes inferred
     rows = read_csv(predictions)
     sidecar = json.loads(Path(f"{model}.json").read_text())
     assert sidecar["activation"] == activation and sidecar["task"] == task
@@ -135,7 +151,8 @@ def claims_runs(tmp_path_factory) -> dict[str, Path]:
                 "missing": "impute", "impute": "median"}  # fmt: skip
         config.write_text(yaml.safe_dump({"data": data, "training": {"epochs": 3}}))
         runs[task] = base / task
-        ok("train", config, "--out", runs[task], "--quiet")
+        with unrendered_figures():
+            ok("train", config, "--out", runs[task], "--quiet")
     return runs
 
 
@@ -191,7 +208,8 @@ def finished(tmp_path_factory, make_config) -> Path:
     base = tmp_path_factory.mktemp("finished")
     config = base / "moons.yaml"
     config.write_text(yaml.safe_dump(make_config()))
-    ok("train", config, "--out", base / "run", "--quiet")
+    with unrendered_figures():
+        ok("train", config, "--out", base / "run", "--quiet")
     return base / "run"
 
 
@@ -283,7 +301,7 @@ def test_a_run_stopped_while_writing_its_files_is_not_exported(make_config, tmp_
     config = tmp_path / "moons.yaml"
     config.write_text(yaml.safe_dump(make_config()))
     cut = tmp_path / "cut"
-    stop_at = [sys.executable, str(Path(__file__).with_name("stop_at.py")), "file:metrics.json",
+    stop_at = [sys.executable, str(Path(__file__).with_name("stop_at.py")), "file:split.json",
                "TERM", "--", "train", str(config), "--out", str(cut)]  # fmt: skip
     stopped = subprocess.run(stop_at, capture_output=True, text=True, timeout=180)
     assert stopped.returncode == 143, stopped.stderr
