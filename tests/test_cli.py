@@ -552,6 +552,7 @@ def test_version_comes_from_the_package_metadata_without_importing_torch():
         (["compare-activations"], ["--sequential", "--json", "--quiet"]),
         (["evaluate"], ["--json"]),
         (["predict"], ["--force", "--keep-features", "--skip-bad-rows"]),
+        (["export"], ["--force", "--json"]),
         (["runs"], ["--json"]),
     ],
 )

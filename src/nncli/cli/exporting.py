@@ -43,12 +43,16 @@ def export(
     ] = None,
     variant: VariantOption = None,
     seed: SeedOption = None,
-    force: Annotated[bool, typer.Option(help="Overwrite the file and its sidecar.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the file and its sidecar.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Export a saved model to serve without nncli: its input scaling folded in, the features
-    in the model card's order (categories one-hot), class probabilities and label (or the value)
-    out; a sidecar JSON says the input's columns, categories, outputs and classes."""
+    """Export a saved model as an ONNX file to serve without nncli, and a sidecar JSON.
+
+    The network takes the features in the model card's order (categories one-hot) with its input
+    scaling folded in, and gives the class probabilities and label (or the value in the target's
+    units); the sidecar says the input's columns, categories, outputs and classes."""
     from nncli.app.exporting import export_model
 
     phases.mark("imports")
