@@ -553,6 +553,7 @@ def test_version_comes_from_the_package_metadata_without_importing_torch():
         (["compare-activations"], ["--sequential", "--json", "--quiet"]),
         (["evaluate"], ["--json"]),
         (["predict"], ["--force", "--keep-features", "--skip-bad-rows"]),
+        (["export"], ["--force", "--json"]),
         (["runs"], ["--json"]),
     ],
 )
@@ -640,6 +641,8 @@ def test_cuda_n_and_auto_resolve_to_an_indexed_cuda_device_where_there_is_one(mo
         (["compare-activations", "{cfg}", "--out="], "error: --out: empty path"),
         (["split", "{tmp}", "--out", ""], "error: --out: empty path"),
         (["predict", "{tmp}", "--out", ""], "error: --out: empty path"),
+        (["export", "{tmp}", "--out", ""], "error: --out: empty path"),
+        (["export", "{tmp}", "--format", "pt"], "error: --format: 'pt' is not one of 'onnx'"),
     ],
 )
 def test_a_bad_argument_is_one_line_naming_it_for_every_command(tiny_moons, tmp_path, args, line):
@@ -662,8 +665,8 @@ def test_no_arguments_still_shows_the_help():
 # --- a closed output pipe ----------------------------------------------------------------------
 
 # What each command of the CLI is given when its reader has left: `{config}`, `{run}` (a trained
-# run) and `{out}` (a new folder) are filled in. `split` prints only on stderr, so it is its
-# stderr that meets the closed pipe (`2>&1 | head -1`).
+# run) and `{out}` (a new folder) are filled in. `split` and `export` print only on stderr, so it
+# is their stderr that meets the closed pipe (`2>&1 | head -1`).
 CLOSED_PIPE_CASES = {
     "train": "train {config} --out {out}",
     "compare-activations": "compare-activations {config} --activations tanh,relu --out {out}",
@@ -671,6 +674,7 @@ CLOSED_PIPE_CASES = {
     "evaluate": "evaluate {run}",
     "predict": "predict {run} --split test",
     "split": "split {run} --out {out}",
+    "export": "export {run} --out {out}.onnx",
     "runs": "runs {run}/..",
     "report": "report {run} --no-open",
     "config": "config {config}",
@@ -707,7 +711,7 @@ def test_a_closed_output_pipe_ends_every_command_with_141(trained, tmp_path, com
     reader, closed = os.pipe()
     os.close(reader)
     try:
-        stderr = closed if command == "split" else subprocess.PIPE
+        stderr = closed if command in ("split", "export") else subprocess.PIPE
         process = subprocess.run([sys.executable, "-m", "nncli", *args], stdout=closed,
                                  stderr=stderr, text=True, timeout=120)  # fmt: skip
     finally:

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "pandas")
 # What each command that needs neither also leaves unimported (issue 20: as fast as its work).
 LIGHT = {"config": ("numpy",), "runs": ("numpy",), "report": ("numpy",), "datasets": ("numpy",)}
-WATCHED = (*HEAVY, "numpy", "matplotlib", "sklearn", "scipy")
+# onnx and onnxruntime: the `onnx` extra, which only `nncli export` imports.
+EXTRA = ("onnx", "onnxruntime")
+WATCHED = (*HEAVY, "numpy", "matplotlib", "sklearn", "scipy", *EXTRA)
 
 # The CLI as `nncli` runs it; at exit (however it exits) one line says which heavy modules loaded.
 PROGRAM = f"""
@@ -56,6 +58,8 @@ CASES = {
     "compare an invalid config": (["compare-activations", "{tmp}/invalid.yaml"], 2),
     "--help": (["--help"], 0),
     "train --help": (["train", "--help"], 0),
+    "export --help": (["export", "--help"], 0),
+    "export an unknown format": (["export", "{tmp}/runs/moons-1", "--format", "pt"], 2),
     "runs": (["runs", "{tmp}/runs"], 0),
     "runs --json": (["runs", "{tmp}/runs", "--json"], 0),
     "report": (["report", "{tmp}/runs/moons-1", "--no-open"], 0),
@@ -108,6 +112,7 @@ SAVED = {
     "predict": ["predict", "{run}", "--data", "{run}/../split/test.csv"],
     "predict a split": ["predict", "{run}", "--split", "test"],
     "split": ["split", "{run}", "--out", "{run}/../again"],
+    "export": ["export", "{run}", "--out", "{run}/../model.onnx"],
 }
 
 
@@ -117,6 +122,7 @@ def test_commands_on_a_saved_model_draw_nothing_and_need_no_scikit_learn(finishe
     found = imported(shown, 0, finished_run)
     assert "torch" in found  # the watch works: it sees what they do import
     assert [m for m in found if m in ("matplotlib", "sklearn", "scipy")] == []
+    assert [m for m in found if m in EXTRA] == (["onnx"] if args[0] == "export" else [])
 
 
 def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
@@ -126,4 +132,5 @@ def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
     found = imported([*args, "--out", str(out)], 0, tmp_path)
     assert "torch" in found  # the watch works: it sees what training imports
     assert "pandas" not in found
+    assert [m for m in found if m in EXTRA] == []
     assert (out / "model.safetensors").is_file()

@@ -1,5 +1,6 @@
-"""Which model of a sweep or comparison folder `evaluate` and `predict` use: the one named by
-`--variant LABEL --seed N`, or the best variant's first seed."""
+"""The model a RUN argument names, as `evaluate`, `predict` and `export` open it: a run folder's,
+a checkpoint file, or the model of a sweep or comparison folder named by `--variant LABEL --seed
+N`, or else the best variant's first seed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nncli.errors import UsageError, excerpt, excerpts
 from nncli.fileio import read_json_mapping, read_regular_bytes
@@ -17,6 +19,11 @@ from nncli.runs.layout import (
     SUMMARY_FILE,
     model_file,
 )
+
+if TYPE_CHECKING:  # torch once a model is opened, not to choose one
+    from torch import nn
+
+    from nncli.model.card import ModelCard
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,41 @@ class GridVariant:
     split: str  # the split its models are chosen on: val, or train when there is none
     losses: list[float | None]  # per seed: that split's loss (None where undefined)
     diverged: bool  # on any seed
+
+
+def open_model(
+    target: Path, *, variant: str | None = None, seed: int | None = None
+) -> tuple[nn.Sequential, ModelCard, str | None]:
+    """The network and model card `checkpoint_of` finds, and its note."""
+    from nncli.runs.checkpoint import load_checkpoint
+
+    path, note = checkpoint_of(target, variant=variant, seed=seed)
+    # nncli writes no symlinks into its folders
+    return (*load_checkpoint(path, follow_symlinks=not Path(target).is_dir()), note)
+
+
+def checkpoint_of(
+    target: Path, *, variant: str | None = None, seed: int | None = None
+) -> tuple[Path, str | None]:
+    """A run folder's model.safetensors, one model of a sweep or comparison folder (`variant`
+    and `seed`, else its best variant's first seed), or a checkpoint file itself; and a note
+    naming the grid's model it chose."""
+    target = Path(target)
+    if target.is_dir():
+        checkpoint, note = model_in_folder(target, variant=variant, seed=seed)
+        if not checkpoint.exists():
+            raise UsageError(
+                f"{target}: no {CHECKPOINT_FILE} in this folder; is it a finished run?"
+                if note is None
+                else f"{checkpoint}: missing; is it a finished sweep or comparison?"
+            )
+        return checkpoint, note
+    if variant is not None or seed is not None:
+        flag = "--variant" if variant is not None else "--seed"
+        raise UsageError(f"{flag}: applies to a sweep or comparison folder; {target} is a file")
+    if not target.exists():
+        raise UsageError(f"{target}: no such run folder or checkpoint")
+    return target, None
 
 
 def model_in_folder(

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from nncli import phases
-from nncli.app.saved import check_threshold, open_model, rebuild_data, split_tables
+from nncli.app.choose import open_model
+from nncli.app.saved import check_threshold, rebuild_data, split_tables
 from nncli.config.data import looks_like_path
 from nncli.data.csvdata import MAX_MAGNITUDE, is_missing, typed_features
 from nncli.data.csvfile import read_table

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from torch import nn
 
 from nncli import phases
-from nncli.app.choose import model_in_folder
+from nncli.app.choose import open_model
 from nncli.config.data import looks_like_path
 from nncli.config.loading import validate_config, without_retired_keys
 from nncli.data.csvdata import is_missing, numeric_columns, typed_features
@@ -23,38 +22,11 @@ from nncli.data.preprocessing import SPLITS
 from nncli.errors import UsageError, excerpt, excerpts, hidden_content
 from nncli.fileio import atomic_write_all
 from nncli.model.card import ModelCard, positive_name
-from nncli.runs.checkpoint import load_checkpoint
-from nncli.runs.layout import CHECKPOINT_FILE
 from nncli.tasks import TASKS
 from nncli.train.threads import multiply_adds, use_auto_threads
 
 if TYPE_CHECKING:  # pandas only where a table is read or written: 0.3 s of evaluate's start
     import pandas as pd
-
-
-def open_model(
-    target: Path, *, variant: str | None = None, seed: int | None = None
-) -> tuple[nn.Sequential, ModelCard, str | None]:
-    """A run folder (its model.safetensors), one model of a sweep or comparison folder
-    (`variant` and `seed`, else its best variant's first seed), or a checkpoint file; and a
-    note naming the grid's model it chose."""
-    target = Path(target)
-    if target.is_dir():
-        checkpoint, note = model_in_folder(target, variant=variant, seed=seed)
-        if not checkpoint.exists():
-            raise UsageError(
-                f"{target}: no {CHECKPOINT_FILE} in this folder; is it a finished run?"
-                if note is None
-                else f"{checkpoint}: missing; is it a finished sweep or comparison?"
-            )
-        # nncli writes no symlinks
-        return (*load_checkpoint(checkpoint, follow_symlinks=False), note)
-    if variant is not None or seed is not None:
-        flag = "--variant" if variant is not None else "--seed"
-        raise UsageError(f"{flag}: applies to a sweep or comparison folder; {target} is a file")
-    if not target.exists():
-        raise UsageError(f"{target}: no such run folder or checkpoint")
-    return (*load_checkpoint(target), None)
 
 
 def rebuild_data(card: ModelCard) -> PreparedData:

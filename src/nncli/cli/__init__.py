@@ -16,6 +16,7 @@ import typer
 
 from nncli import phases
 from nncli.cli.exitcodes import ErrorsToExitCodes
+from nncli.cli.exporting import export
 from nncli.cli.lessons import lessons
 from nncli.cli.options import (
     Command,
@@ -82,6 +83,7 @@ COMMANDS = {
     "evaluate": evaluate,
     "predict": predict,
     "split": export_split,
+    "export": export,
     "runs": list_runs,
     "report": show_report,
     "config": show_config,
