@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "pandas")
 # What each command that needs neither also leaves unimported (issue 20: as fast as its work).
 LIGHT = {"config": ("numpy",), "runs": ("numpy",), "report": ("numpy",), "datasets": ("numpy",)}
-WATCHED = (*HEAVY, "numpy", "matplotlib", "sklearn", "scipy")
+TRACKING = ("tensorboard", "mlflow")  # imported by the tracking worker only, when asked for
+WATCHED = (*HEAVY, "numpy", "matplotlib", "sklearn", "scipy", *TRACKING)
 
 # The CLI as `nncli` runs it; at exit (however it exits) one line says which heavy modules loaded.
 PROGRAM = f"""
@@ -127,3 +129,22 @@ def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
     assert "torch" in found  # the watch works: it sees what training imports
     assert "pandas" not in found
     assert (out / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("tracking", ["off", "on"])
+def test_training_never_imports_a_tracking_backend(tmp_path, monkeypatch, tracking):
+    """Off, nothing of tracking is imported; on, its worker process imports the backends and
+    writes, and the training process still imports neither (MLflow alone takes seconds)."""
+    out = tmp_path / "run"
+    args = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
+    if tracking == "on":
+        if not os.environ.get("CI"):  # the dev extra installs both; CI must run this
+            pytest.importorskip("tensorboard")
+            pytest.importorskip("mlflow")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/store/mlflow.db")
+        args += ["--set", "tracking.tensorboard=true", "--set", "tracking.mlflow=true"]
+    found = imported([*args, "--out", str(out)], 0, tmp_path)
+    assert "torch" in found  # the watch works: it sees what training imports
+    assert [m for m in found if m in TRACKING] == []
+    assert (out / "tensorboard").is_dir() == (tracking == "on")
+    assert (out / "tracking.json").is_file() == (tracking == "on")
