@@ -7,10 +7,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import queue
 import select
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -299,3 +303,64 @@ def test_epochs_are_written_as_they_end_not_when_the_run_does(make_config, write
     assert client.get_run(run_id).info.status == "KILLED"
     rows = history(out / "history.csv")  # written as each epoch ended, too
     assert_metrics_are(client, run_id, rows[:3])
+
+
+def _chromium() -> str | None:
+    """A Chromium from the system's packages (Playwright's own browser download needs the
+    internet): Debian's chromium-headless-shell or chromium."""
+    for path in ("/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium"):
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which("chromium")
+
+
+def _ui_missing() -> str | None:
+    """What the MLflow UI test lacks (`make test-ui` installs it), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed"
+    if _chromium() is None:
+        return "no Chromium (apt-get install chromium-headless-shell)"
+    spec = importlib.util.find_spec("mlflow")
+    if not (Path(spec.origin).parent / "server" / "js" / "build" / "index.html").exists():
+        return "mlflow-skinny has no UI: the full mlflow package does"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_ui_missing() is not None, reason=str(_ui_missing()))
+def test_the_local_mlflow_ui_shows_the_run_in_a_real_browser(make_config, write_config, tmp_path):
+    """`mlflow ui` on the run's store, as the README says, opened in headless Chromium: the
+    experiment's runs list the run by its folder's name, and its page shows its metrics."""
+    from playwright.sync_api import sync_playwright
+
+    config = write_config(tracked(make_config, tmp_path))
+    out = tmp_path / "moons-run"
+    assert runner.invoke(app, ["train", str(config), "--out", str(out), "-q"]).exit_code == 0
+    mlflow = record(out)
+    port = closed_port()
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", mlflow["uri"],
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              text=True, start_new_session=True)  # fmt: skip
+    lines: queue.SimpleQueue = queue.SimpleQueue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in server.stderr], daemon=True
+    ).start()
+    try:
+        said = []
+        while not any("Application startup complete" in line for line in said):
+            said.append(lines.get(timeout=300))  # a hang fails here (queue.Empty)
+        site = f"http://127.0.0.1:{port}/#/experiments/{mlflow['experiment_id']}"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_chromium(), headless=True)
+            page = browser.new_page()
+            page.goto(f"{site}/runs", timeout=120_000)
+            page.get_by_text("moons-run", exact=True).first.wait_for(timeout=120_000)
+            page.goto(f"{site}/runs/{mlflow['runs'][0]}", timeout=120_000)
+            page.get_by_text("final/test_accuracy").first.wait_for(timeout=120_000)
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
