@@ -188,6 +188,7 @@ def closed_port() -> int:
         ({"mlflow": {"uri": "ftp://host/x"}}, "tracking.mlflow.uri: MLflow takes no ftp: store"),
         ({"mlflow": {"uri": "sqlite:///:memory:"}}, "names no file; give sqlite:///PATH"),
         ({"mlflow": {"uri": "http://127.0.0.1:{port}"}}, "no MLflow server answers at"),
+        ({"mlflow": {"uri": "http://me:secret@127.0.0.1:{port}"}}, "at 'http://me:***@127"),
         ({"mlflow": 3}, "tracking.mlflow: must be true, false, null or a section"),
         ({"tensorbord": True}, "did you mean 'tensorboard'?"),
     ],
@@ -209,6 +210,7 @@ def test_a_tracking_backend_that_cannot_work_is_one_line_before_any_folder(
     result = runner.invoke(app, ["train", str(config)])
     assert result.exit_code == 2, result.output
     assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "secret" not in result.stderr
     assert not (tmp_path / "runs").exists()
 
 

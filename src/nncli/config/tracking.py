@@ -20,9 +20,10 @@ class MlflowConfig(Strict):
     uri: str | None = Field(
         None,
         min_length=1,
-        description="the tracking store: `sqlite:///PATH`, `http(s)://HOST:PORT` of an MLflow"
-        " server, or any URI MLflow takes (null: `MLFLOW_TRACKING_URI`, else"
-        f" `{DEFAULT_MLFLOW_URI}` under the current directory; no server needed)",
+        description="the tracking store: `sqlite:///PATH` (relative to the current directory),"
+        " `http(s)://HOST:PORT` of an MLflow server, or another database or store MLflow takes,"
+        " but not its deprecated file store (null: `MLFLOW_TRACKING_URI`, else"
+        f" `{DEFAULT_MLFLOW_URI}`: no server needed)",
     )
     experiment: str | None = Field(
         None,
