@@ -175,6 +175,32 @@ def test_a_resumed_run_continues_its_tensorboard_and_mlflow_runs(
     assert len(client.search_runs([first["experiment_id"]])) == 1
 
 
+@pytest.mark.slow
+def test_under_torchrun_rank_0_alone_tracks_and_every_model_arrives(
+    make_config, write_config, tmp_path
+):
+    """A sweep of 4 models split over two processes: one MLflow parent with 4 children, one
+    event folder per model, each exactly its history, whether rank 0 trained it (written live)
+    or rank 1 did (written when the sweep ends)."""
+    config = write_config(tracked(make_config, tmp_path))
+    out = tmp_path / "sweep"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node=2", "-m", "nncli", "sweep", str(config), "--vary",
+               "training.lr=0.05,0.2", "--seeds", "2", "--out", str(out), "-q"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "warning" not in result.stderr, result.stderr[-3000:]
+    mlflow = record(out)
+    client = MlflowClient(mlflow["uri"])
+    assert len(client.search_runs([mlflow["experiment_id"]])) == 5  # rank 1 made none
+    for run_id in mlflow["runs"]:
+        run = client.get_run(run_id)
+        assert run.data.tags["mlflow.parentRunId"] == mlflow["parent"]
+        rows = history(out / "history" / f"{run.info.run_name}.csv")
+        assert_metrics_are(client, run_id, rows)
+        assert_events_are(out / "tensorboard" / run.info.run_name, rows)
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -197,6 +223,7 @@ def closed_port() -> int:
         "unknown scheme",
         "sqlite in memory",
         "unreachable",
+        "password",
         "not a section",
         "typo",
     ],
