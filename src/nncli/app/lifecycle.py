@@ -55,7 +55,7 @@ def grid_run(request: GridRequest, session: Session) -> Iterator[GridRun]:
             yield GridRun(folder, ready.grid, ready.prepared, fits, ready.diagnostics,
                           ready.device, session.ranks.leader)  # fmt: skip
         except BaseException as exc:
-            end_tracking(ready.tracking, exc, [])
+            end_tracking(ready.tracking, exc, [], session)
             raise
         # Finished (run.json says so): the tracking backends get the files and final metrics.
-        end_tracking(ready.tracking, None, fits)
+        end_tracking(ready.tracking, None, fits, session)

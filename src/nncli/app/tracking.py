@@ -68,13 +68,15 @@ def open_tracking(tracking: Tracking | None, folder: RunFolder, grid: Grid, *, r
     tracking.open(Plan(str(folder.path.absolute()), grid_kind, resuming, params, models))
 
 
-def end_tracking(tracking: Tracking | None, error: BaseException | None, fits: list) -> None:
-    """The runs ended as the run did: FINISHED with each model's history and final metrics,
-    KILLED for a stop, FAILED otherwise."""
+def end_tracking(
+    tracking: Tracking | None, error: BaseException | None, fits: list, session: Session
+) -> None:
+    """The runs ended as the run did: FINISHED with each model's history and final metrics
+    (waited for, unless Ctrl-C asks not to), KILLED for a stop, FAILED otherwise."""
     if tracking is None:
         return
     if error is None:
-        tracking.finish("FINISHED", [final(fit) for fit in fits])
+        tracking.finish("FINISHED", [final(fit) for fit in fits], session.should_stop)
         return
     from nncli.train.state import Stopped  # torch: the run trained, or began to
 

@@ -1,14 +1,15 @@
-"""What a training command holds to track its run: the backends checked before training, and
-a worker process that writes to them while the command trains.
+"""What a training command holds to track its run: the backends checked before training, then
+written as each epoch ends, here or by a worker process.
 
-The backends' libraries are heavy (MLflow takes as long to import as torch) and their writes
-may wait on a disk or a server, so neither happens in the training process: a worker (a plain
-interpreter, as the figure workers are) imports them while the command imports torch and reads
-its data, and takes each epoch's rows through a pipe, fed by a thread so that training never
-waits on it. What can be checked without importing a backend (installed, a URI MLflow takes, a
-server that answers) is checked before the run folder is claimed, and refused in one line.
-A backend that fails later (a full disk, a server gone) is one warning line, and training goes
-on: the run folder holds everything the backend would have shown.
+What can be checked without importing a backend (installed, a store MLflow takes, a server
+that answers) is checked before the run folder is claimed, and refused in one line. MLflow is
+written by a worker (a plain interpreter, as the figure workers are): its import costs as much
+CPU as torch's, and its writes may wait on a server, so the worker imports it while the command
+imports torch and reads its data, and takes each epoch's rows through a pipe, fed by a thread so
+that training never waits on it. TensorBoard's writer is written here, where torch is imported
+already: it costs a few tenths of a second to import, and writes its files from a thread of its
+own. A backend that fails later (a full disk, a server gone) is one warning line, and training
+goes on: the run folder holds everything the backend would have shown.
 
 Pickle is safe on these pipes: they join this process and the child it started.
 """
@@ -24,15 +25,14 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from nncli.config.tracking import TrackingConfig
+from nncli.tracking.backends import BACKENDS, IN_WORKER, Backends
 
-# Each backend's module: `check(config, name)` here, before training, without importing the
-# backend's library; `Log(settings, plan)` in the worker.
-BACKENDS = {"tensorboard": "nncli.tracking.tensorboard", "mlflow": "nncli.tracking.mlflow"}
 # How long a finished run waits for its last rows, files and statuses to be written.
 FINISH_SECONDS = 300
 _SERVE = "from nncli.tracking.worker import serve; serve()"
@@ -68,35 +68,19 @@ class Final:
 
 
 class Tracking:
-    """The worker process writing one run's tracking, and the warnings it sends back."""
+    """One run's tracking: the backends written here, and the worker writing the others."""
 
     def __init__(self, settings: dict[str, dict], warn: Callable[[str], None] | None):
-        package_root = str(Path(__file__).resolve().parents[2])  # where `nncli` is imported from
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
         self.warn = warn
-        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._answers: queue.SimpleQueue = queue.SimpleQueue()
-        self._stderr: collections.deque[bytes] = collections.deque(maxlen=20)
-        self._closed = False  # nothing more will be sent
-        self._gone = False  # the worker is done, or died
-        self._outbox.put(settings)
-        for target in (self._feed, self._read, self._drain_stderr):
-            threading.Thread(target=target, daemon=True).start()
+        self.here = Backends({b: s for b, s in settings.items() if not IN_WORKER[b]}, self._tell)
+        self.worker = _Worker({b: s for b, s in settings.items() if IN_WORKER[b]}, self._tell)
 
     @classmethod
     def start(
         cls, config: TrackingConfig, name: str, warn: Callable[[str], None] | None
     ) -> Tracking | None:
         """Check each backend `config` turns on (a `UsageError` for one that cannot work), then
-        start the worker; None when tracking is off."""
+        start the worker, if one is written there; None when tracking is off."""
         if not config.backends:
             return None
         settings = {
@@ -107,31 +91,66 @@ class Tracking:
 
     def open(self, plan: Plan) -> None:
         """Open (or, resuming, reopen) the run's TensorBoard runs and MLflow runs."""
-        self._send(("open", plan))
+        self.here.load()
+        self.here.open(plan)
+        self.worker.send(("open", plan))
 
     def rows(self, models: list[int], rows: list[dict[str, float] | None]) -> None:
         """One epoch's history rows of these models (their indices in the plan)."""
-        self._send(("rows", models, rows))
-        self._say()
+        self.here.each("writing an epoch", "rows", models, rows)
+        self.worker.send(("rows", models, rows))
+        self.worker.say()
 
-    def finish(self, status: str, finals: list[Final] | None = None) -> None:
+    def finish(
+        self,
+        status: str,
+        finals: list[Final] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
         """End the runs: FINISHED with each model's `finals` (the rows not yet written, the
-        final metrics, the files), or KILLED or FAILED; wait for the worker to be done."""
-        self._send(("finish", status, finals))
-        self.close()
-        while not self._gone:
-            try:
-                answer = self._answers.get(timeout=FINISH_SECONDS)
-            except queue.Empty:
-                self._tell(f"tracking: not done after {FINISH_SECONDS} s; stopped")
-                self.process.kill()
-                break
-            if answer[0] == "warning":
-                self._tell(answer[1])
-            else:
-                self._end(answer)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
+        final metrics, the files), or KILLED or FAILED; wait for the worker to be done, unless
+        `stop` asks not to (Ctrl-C): then it finishes alone, after the command."""
+        self.here.each("ending its runs", "finish", status, finals)
+        self.worker.finish(status, finals, stop)
+
+    def close(self) -> None:
+        """Nothing opened (the run failed first): the worker ends at the end of its input."""
+        self.worker.close()
+
+    def _tell(self, message: str) -> None:
+        if self.warn is not None:
+            self.warn(message)
+
+
+class _Worker:
+    """The worker process (none when no backend is written there) and the pipes to it: fed by a
+    thread, so that training never waits on it; its answers read by another."""
+
+    def __init__(self, settings: dict[str, dict], tell: Callable[[str], None]):
+        self.tell = tell
+        self._closed = self._gone = not settings  # nothing more to send; done, or died
+        if not settings:
+            return
+        package_root = str(Path(__file__).resolve().parents[2])  # where `nncli` is imported from
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _SERVE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue = queue.SimpleQueue()
+        self._stderr: collections.deque[bytes] = collections.deque(maxlen=20)
+        self._outbox.put(settings)
+        for target in (self._feed, self._read, self._drain_stderr):
+            threading.Thread(target=target, daemon=True).start()
+
+    def send(self, message: tuple) -> None:
+        if not self._closed:
+            self._outbox.put(message)
 
     def close(self) -> None:
         """No more to send: the worker ends once it has written what it was sent."""
@@ -139,33 +158,43 @@ class Tracking:
             self._closed = True
             self._outbox.put(None)
 
-    def _send(self, message: tuple) -> None:
-        if not self._closed:
-            self._outbox.put(message)
-
-    def _say(self) -> None:
+    def say(self) -> None:
         """The warnings the worker sent so far, said."""
-        while True:
+        while not self._gone:
             try:
                 answer = self._answers.get_nowait()
             except queue.Empty:
                 return
-            if answer[0] == "warning":
-                self._tell(answer[1])
-            else:
-                self._end(answer)
+            self._take(answer)
 
-    def _end(self, answer: tuple) -> None:
-        """The worker is done, or died (a crash, or killed): said, with its last words."""
-        self._gone = self._closed = True
+    def finish(self, status: str, finals: list | None, stop: Callable[[], bool] | None) -> None:
+        self.send(("finish", status, finals))
+        self.close()
+        deadline = time.monotonic() + FINISH_SECONDS
+        while not self._gone:
+            if stop is not None and stop():
+                self.tell(f"tracking left to finish alone (process {self.process.pid})")
+                return
+            if time.monotonic() > deadline:
+                self.tell(f"tracking: not done after {FINISH_SECONDS} s; stopped")
+                self.process.kill()
+                break
+            try:  # a stop request is seen within a tenth of a second
+                self._take(self._answers.get(timeout=0.1))
+            except queue.Empty:
+                continue
+        with contextlib.suppress(subprocess.TimeoutExpired, AttributeError):
+            self.process.wait(timeout=10)
+
+    def _take(self, answer: tuple) -> None:
+        if answer[0] == "warning":
+            self.tell(answer[1])
+            return
+        self._gone = self._closed = True  # done, or died (a crash, or killed)
         if answer[0] == "lost":
             last = b"".join(self._stderr).decode(errors="replace").strip().splitlines()[-1:]
             said = f": {last[0]}" if last else ""
-            self._tell(f"tracking stopped: its process ended (exit {answer[1]}){said}")
-
-    def _tell(self, message: str) -> None:
-        if self.warn is not None:
-            self.warn(message)
+            self.tell(f"tracking stopped: its process ended (exit {answer[1]}){said}")
 
     def _feed(self) -> None:
         stdin = self.process.stdin

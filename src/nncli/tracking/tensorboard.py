@@ -13,6 +13,7 @@ so the epochs its first process wrote are not written twice).
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,19 @@ def check(config: TrackingConfig, name: str) -> dict:
 
 
 def load() -> None:
-    """Import the writer (a few tenths of a second) before the run's first epoch."""
+    """Import the writer (a few tenths of a second, torch being imported already)."""
     from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+
+    if threading.excepthook is not _quiet_writer_threads:
+        _quiet_writer_threads.previous = threading.excepthook  # type: ignore[attr-defined]
+        threading.excepthook = _quiet_writer_threads
+
+
+def _quiet_writer_threads(args: threading.ExceptHookArgs) -> None:
+    """A writer thread's error (a full disk) without its traceback: the writer raises it again
+    at the next write, where `Backends` says it in one line."""
+    if type(args.thread).__name__ != "_AsyncWriterThread":
+        _quiet_writer_threads.previous(args)  # type: ignore[attr-defined]
 
 
 class Log:
