@@ -133,7 +133,7 @@ def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
 
 @pytest.mark.parametrize("tracking", ["off", "on"])
 def test_training_never_imports_mlflow_and_tensorboard_only_when_on(
-    tmp_path, monkeypatch, tracking
+    tmp_path, monkeypatch, request, tracking
 ):
     """Off, nothing of tracking is imported. On, TensorBoard's writer is imported where torch
     is, and MLflow (seconds of imports) only by the tracking worker, which writes the run."""
@@ -143,7 +143,7 @@ def test_training_never_imports_mlflow_and_tensorboard_only_when_on(
         if not os.environ.get("CI"):  # the dev extra installs both; CI must run this
             pytest.importorskip("tensorboard")
             pytest.importorskip("mlflow")
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/store/mlflow.db")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", request.getfixturevalue("mlflow_store"))
         args += ["--set", "tracking.tensorboard=true", "--set", "tracking.mlflow=true"]
     found = imported([*args, "--out", str(out)], 0, tmp_path)
     assert "torch" in found  # the watch works: it sees what training imports

@@ -36,10 +36,16 @@ runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tracked(make_config, tmp_path: Path, **tracking) -> dict:
-    """The tiny config with TensorBoard and MLflow (a SQLite store in tmp_path) on."""
-    store = {"uri": f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}", "experiment": "tests"}
-    return make_config(tracking={"tensorboard": True, "mlflow": store} | tracking)
+@pytest.fixture
+def tracked(make_config, mlflow_store):
+    """`tracked(**tracking)`: the tiny config with TensorBoard and MLflow (the test's own SQLite
+    store) on, and `tracking` changed."""
+
+    def config(**tracking) -> dict:
+        store = {"uri": mlflow_store, "experiment": "tests"}
+        return make_config(tracking={"tensorboard": True, "mlflow": store} | tracking)
+
+    return config
 
 
 def history(path: Path) -> list[dict[str, float]]:
@@ -75,8 +81,8 @@ def record(folder: Path) -> dict:
     return json.loads((folder / "tracking.json").read_text())["mlflow"]
 
 
-def test_a_run_s_events_and_mlflow_run_hold_its_history(make_config, write_config, tmp_path):
-    config = write_config(tracked(make_config, tmp_path))
+def test_a_run_s_events_and_mlflow_run_hold_its_history(tracked, write_config, tmp_path):
+    config = write_config(tracked())
     out = tmp_path / "run"
     result = runner.invoke(app, ["train", str(config), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -107,9 +113,9 @@ def test_a_run_s_events_and_mlflow_run_hold_its_history(make_config, write_confi
 
 
 def test_a_sweep_is_a_tensorboard_run_and_a_nested_mlflow_run_per_model(
-    make_config, write_config, tmp_path
+    tracked, write_config, tmp_path
 ):
-    config = write_config(tracked(make_config, tmp_path, tensorboard=True))
+    config = write_config(tracked(tensorboard=True))
     out = tmp_path / "sweep"
     args = ["sweep", str(config), "--vary", "training.lr=0.05,0.2", "--seeds", "2"]
     result = runner.invoke(app, [*args, "--out", str(out)])
@@ -147,12 +153,10 @@ def stopped_at(at: str, *args) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_a_resumed_run_continues_its_tensorboard_and_mlflow_runs(
-    make_config, write_config, tmp_path
-):
+def test_a_resumed_run_continues_its_tensorboard_and_mlflow_runs(tracked, write_config, tmp_path):
     """Ctrl-C at epoch 3 (its MLflow run KILLED), then --resume: the same MLflow run, FINISHED,
     and the same event folder, each epoch written once, equal to history.csv."""
-    config = write_config(tracked(make_config, tmp_path))
+    config = write_config(tracked())
     out = tmp_path / "run"
     steps = 9  # 140 training rows in batches of 16
     cut = stopped_at(f"{2 * steps + 4} INT", "train", config, "--out", out)
@@ -177,12 +181,12 @@ def test_a_resumed_run_continues_its_tensorboard_and_mlflow_runs(
 
 @pytest.mark.slow
 def test_under_torchrun_rank_0_alone_tracks_and_every_model_arrives(
-    make_config, write_config, tmp_path
+    tracked, write_config, tmp_path
 ):
     """A sweep of 4 models split over two processes: one MLflow parent with 4 children, one
     event folder per model, each exactly its history, whether rank 0 trained it (written live)
     or rank 1 did (written when the sweep ends)."""
-    config = write_config(tracked(make_config, tmp_path))
+    config = write_config(tracked())
     out = tmp_path / "sweep"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc-per-node=2", "-m", "nncli", "sweep", str(config), "--vary",
@@ -280,11 +284,11 @@ io.open = builtins.open = _full
 
 @pytest.mark.slow
 def test_a_full_disk_under_the_event_files_is_one_warning_and_the_run_goes_on(
-    make_config, write_config, tmp_path
+    tracked, write_config, tmp_path
 ):
     (tmp_path / "inject").mkdir()
     (tmp_path / "inject" / "sitecustomize.py").write_text(FULL_DISK)
-    long = tracked(make_config, tmp_path, mlflow=None)
+    long = tracked(mlflow=None)
     config = write_config(long | {"training": {**long["training"], "epochs": 40}})
     out = tmp_path / "run"
     env = dict(os.environ)
@@ -302,11 +306,11 @@ def test_a_full_disk_under_the_event_files_is_one_warning_and_the_run_goes_on(
 
 
 @pytest.mark.slow
-def test_epochs_are_written_as_they_end_not_when_the_run_does(make_config, write_config, tmp_path):
+def test_epochs_are_written_as_they_end_not_when_the_run_does(tracked, write_config, tmp_path):
     """A run killed (-9) in its 4th epoch never reaches its end: its first three epochs are in
     its event files and its MLflow run all the same, written as they ended, and the worker, left
     without its command, ends the MLflow run KILLED."""
-    config = write_config(tracked(make_config, tmp_path))
+    config = write_config(tracked())
     out = tmp_path / "run"
     script = ROOT / "tests" / "stop_at.py"
     command = [sys.executable, str(script), str(3 * 9 + 2), "pause,KILL", "--", "train",
@@ -359,12 +363,12 @@ def _ui_missing() -> str | None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(_ui_missing() is not None, reason=str(_ui_missing()))
-def test_the_local_mlflow_ui_shows_the_run_in_a_real_browser(make_config, write_config, tmp_path):
+def test_the_local_mlflow_ui_shows_the_run_in_a_real_browser(tracked, write_config, tmp_path):
     """`mlflow ui` on the run's store, as the README says, opened in headless Chromium: the
     experiment's runs list the run by its folder's name, and its page shows its metrics."""
     from playwright.sync_api import sync_playwright
 
-    config = write_config(tracked(make_config, tmp_path))
+    config = write_config(tracked())
     out = tmp_path / "moons-run"
     assert runner.invoke(app, ["train", str(config), "--out", str(out), "-q"]).exit_code == 0
     mlflow = record(out)

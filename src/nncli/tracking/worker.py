@@ -49,4 +49,6 @@ def serve() -> None:
         elif message[0] == "finish":
             backends.each("ending its runs", "finish", *message[1:])
             _answer(answers, ("done",))
-            return
+            # Everything is written (MLflow's client writes as it is called): the seconds of
+            # MLflow's and SQLAlchemy's teardown would only keep the command waiting.
+            os._exit(0)
