@@ -106,7 +106,10 @@ def test_a_run_s_events_and_mlflow_run_hold_its_history(tracked, write_config, t
     assert {"history.csv", "model.safetensors", "config.yaml", "report.html"} <= artifacts
     (model,) = client.search_logged_models([mlflow["experiment_id"]])
     assert model.source_run_id == run_id and model.status.name == "READY"
-    assert model.artifact_location.endswith("artifacts")
+    # Beside the store, not in a mlruns/ of the current directory (MLflow's own default).
+    beside = str(Path(mlflow["uri"].removeprefix("sqlite:///")).parent / "artifacts")
+    assert run.info.artifact_uri.startswith(beside), run.info.artifact_uri
+    assert model.artifact_location.startswith(beside), model.artifact_location
     assert (Path(model.artifact_location) / "model.safetensors").read_bytes() == (
         out / "model.safetensors"
     ).read_bytes()

@@ -76,11 +76,15 @@ def check(config: TrackingConfig, name: str) -> dict:
                 f"{where}: a {scheme} store needs {' and '.join(missing)}: pip install"
                 " 'nncli[mlflow]'"
             )
+    # Where a new experiment's files go: MLflow's own default is ./mlruns, wherever the command
+    # runs; a SQLite store's go beside it (a server's, where the server says).
+    artifacts = None
     if scheme == "sqlite":
         uri = _sqlite_file(uri, where)
+        artifacts = str(Path(uri.removeprefix("sqlite:///")).parent / "artifacts")
     if scheme in SERVERS:
         _answers(uri, where)
-    return {"uri": uri, "experiment": config.mlflow.experiment or name}
+    return {"uri": uri, "experiment": config.mlflow.experiment or name, "artifacts": artifacts}
 
 
 def _without_password(uri: str) -> str:
@@ -131,6 +135,7 @@ class Log:
 
         self.client = MlflowClient(tracking_uri=settings["uri"])
         self.plan, self.folder = plan, Path(plan.folder)
+        self.artifacts = settings["artifacts"]
         self.experiment = self._experiment(settings["experiment"])
         opened = self._reopen(settings["uri"], warn) if plan.resuming else None
         self.parent, self.runs = opened or self._create(settings["uri"])
@@ -141,7 +146,7 @@ class Log:
     def _experiment(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
         if found is None:
-            return self.client.create_experiment(name)
+            return self.client.create_experiment(name, artifact_location=self.artifacts)
         if found.lifecycle_stage == "deleted":
             raise RuntimeError(
                 f"experiment {name!r} is deleted: restore it (mlflow experiments restore) or name"
