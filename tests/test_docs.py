@@ -76,7 +76,8 @@ def test_the_config_reference_lists_every_key_nncli_config_prints():
     from nncli.config.loading import validate_config
     from nncli.config.schema import dump_config
 
-    full = {"data": {"source": "moons"}, "training": {"early_stopping": {}}}
+    full = {"data": {"source": "moons"}, "training": {"early_stopping": {}},
+            "tracking": {"mlflow": {}}}  # fmt: skip
     dumped = yaml.safe_load(dump_config(validate_config(full)))
 
     def dotted(node: dict, prefix: str = "") -> list[str]:

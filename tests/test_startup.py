@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ HEAVY = ("torch", "pandas")
 LIGHT = {"config": ("numpy",), "runs": ("numpy",), "report": ("numpy",), "datasets": ("numpy",)}
 # onnx and onnxruntime: the `onnx` extra, which only `nncli export` imports.
 EXTRA = ("onnx", "onnxruntime")
-WATCHED = (*HEAVY, "numpy", "matplotlib", "sklearn", "scipy", *EXTRA)
+TRACKING = ("tensorboard", "mlflow")  # imported only with tracking on (mlflow by its worker)
+WATCHED = (*HEAVY, "numpy", "matplotlib", "sklearn", "scipy", *EXTRA, *TRACKING)
 
 # The CLI as `nncli` runs it; at exit (however it exits) one line says which heavy modules loaded.
 PROGRAM = f"""
@@ -134,3 +136,25 @@ def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
     assert "pandas" not in found
     assert [m for m in found if m in EXTRA] == []
     assert (out / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("tracking", ["off", "on"])
+def test_training_never_imports_mlflow_and_tensorboard_only_when_on(
+    tmp_path, monkeypatch, request, tracking
+):
+    """Off, nothing of tracking is imported. On, TensorBoard's writer is imported where torch
+    is, and MLflow (seconds of imports) only by the tracking worker, which writes the run."""
+    out = tmp_path / "run"
+    args = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
+    if tracking == "on":
+        if not os.environ.get("CI"):  # the dev extra installs both; CI must run this
+            pytest.importorskip("tensorboard")
+            pytest.importorskip("mlflow")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", request.getfixturevalue("mlflow_store"))
+        args += ["--set", "tracking.tensorboard=true", "--set", "tracking.mlflow=true"]
+    found = imported([*args, "--out", str(out)], 0, tmp_path)
+    assert "torch" in found  # the watch works: it sees what training imports
+    assert "mlflow" not in found
+    assert ("tensorboard" in found) == (tracking == "on")
+    assert (out / "tensorboard").is_dir() == (tracking == "on")
+    assert (out / "tracking.json").is_file() == (tracking == "on")  # the worker's MLflow runs

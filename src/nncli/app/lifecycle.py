@@ -12,6 +12,7 @@ from nncli import phases
 from nncli.app.request import GridRequest
 from nncli.app.resume import restart
 from nncli.app.start import start
+from nncli.app.tracking import end_tracking
 from nncli.grid.session import Session
 from nncli.grid.spec import Grid
 from nncli.runs.folder import RunFolder
@@ -48,7 +49,13 @@ def grid_run(request: GridRequest, session: Session) -> Iterator[GridRun]:
     phases.mark("imports")
 
     with ready.folder as folder:
-        fits = train(ready, session)
-        phases.mark("training")
-        yield GridRun(folder, ready.grid, ready.prepared, fits, ready.diagnostics, ready.device,
-                      session.ranks.leader)  # fmt: skip
+        try:
+            fits = train(ready, session)
+            phases.mark("training")
+            yield GridRun(folder, ready.grid, ready.prepared, fits, ready.diagnostics,
+                          ready.device, session.ranks.leader)  # fmt: skip
+        except BaseException as exc:
+            end_tracking(ready.tracking, exc, [], session)
+            raise
+        # Finished (run.json says so): the tracking backends get the files and final metrics.
+        end_tracking(ready.tracking, None, fits, session)

@@ -18,6 +18,7 @@ from nncli.train.parallel import Ranks, agree
 
 if TYPE_CHECKING:
     from nncli.data.prepared import PreparedData
+    from nncli.tracking.client import Tracking
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Ready:
     diagnostics: bool
     saved: Saved | None = None  # what a resumed run continues from
     split: SplitProgress | None = None  # a sweep split across the processes of a launch
+    tracking: Tracking | None = None  # on the leader, when the config turns tracking on
 
 
 T = TypeVar("T")

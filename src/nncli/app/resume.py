@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from nncli.app.request import GridRequest, Ready, together
+from nncli.app.tracking import open_tracking, start_tracking
 from nncli.config.schema import Config
 from nncli.errors import ConfigError, UsageError
 from nncli.grid.session import Session
@@ -51,6 +52,7 @@ def restart(request: GridRequest, session: Session) -> Ready:
 
     reopened = together(ranks, reopen)
     folder = reopened[0] if reopened is not None else Follower(request.kind, should_stop, path)
+    tracked: list = []  # the run's tracking, once its grid is rebuilt
     try:
         saved = broadcast(ranks, reopened[1] if reopened is not None else None)
         folder.info = saved.info
@@ -58,6 +60,7 @@ def restart(request: GridRequest, session: Session) -> Ready:
         def rebuild():
             spec = GridSpec(**saved.info["grid"])
             grid = grid_from_spec(spec, require_vary=False, flag=request.kind.vary_flag)
+            tracked.append(start_tracking(grid, session))  # its imports overlap torch's
             from nncli.app import setup as gridsetup  # data and devices: the grid is valid
 
             gridsetup.check_same_batch(grid, saved.info, ranks, path)
@@ -82,12 +85,16 @@ def restart(request: GridRequest, session: Session) -> Ready:
                 processes=ranks.world,
             )
             session.info(f"resuming {folder.path} at {folder.position(saved.state)}")
+        tracking = tracked[0] if tracked else None
+        open_tracking(tracking, folder, grid, resuming=True)
     except BaseException:
         if leader:
             folder.release()  # it stays as it was: interrupted, resumable
+        if tracked and tracked[0] is not None:
+            tracked[0].close()
         raise
     diagnostics = bool(saved.info.get("diagnostics"))
-    return Ready(folder, grid, prepared, device, diagnostics, saved, split)
+    return Ready(folder, grid, prepared, device, diagnostics, saved, split, tracking)
 
 
 def resumed_spec(

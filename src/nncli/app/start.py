@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nncli import phases
 from nncli.app.request import GridRequest, Ready, together
+from nncli.app.tracking import closed_on_error, open_tracking, start_tracking
 from nncli.errors import PeerFailed, UsageError
 from nncli.grid.session import Session
 from nncli.grid.spec import Grid, build_grid
@@ -22,9 +23,28 @@ def start(request: GridRequest, session: Session) -> Ready:
     ranks = session.ranks
     if request.config_path is None:
         raise UsageError("give a config file, or --resume FOLDER")
-    grid, prepared, diagnostics, device, threads, setup = together(
+    grid, prepared, diagnostics, device, threads, setup, tracking = together(
         ranks, lambda: _fresh_grid(request, session)
     )
+    with closed_on_error(tracking):
+        ready = _claim(request, session, grid, prepared, diagnostics, device, threads, setup)
+        open_tracking(tracking, ready.folder, grid, resuming=False)
+    ready.tracking = tracking
+    return ready
+
+
+def _claim(
+    request: GridRequest,
+    session: Session,
+    grid: Grid,
+    prepared: dict,
+    diagnostics: bool,
+    device: str,
+    threads: object,
+    setup: object,
+) -> Ready:
+    """The run folder claimed (by the leader), every rank knowing its path."""
+    ranks = session.ranks
     together(ranks, lambda: _check_same_data(ranks, prepared, request.config_path))
     info = {
         "kind": request.kind.name,
@@ -78,18 +98,22 @@ def _fresh_grid(request: GridRequest, session: Session):
         flag=request.kind.vary_flag,
         **({} if request.max_models is None else {"max_models": request.max_models}),
     )
-    # Data, devices and threads (torch, pandas) are imported only now: the config is valid.
-    from nncli.app import setup as gridsetup
+    # Its worker imports the tracking backends while this process imports torch.
+    tracking = start_tracking(grid, session)
+    with closed_on_error(tracking):
+        # Data, devices and threads (torch, pandas) are imported only now: the config is valid.
+        from nncli.app import setup as gridsetup
 
-    phases.mark("imports")
-    diagnostics = bool(request.diagnostics)
-    device = gridsetup.devices(grid)
-    prepared = gridsetup.prepare(grid, request.config_path, None)
-    gridsetup.check_stacks(grid, prepared)
-    threads = gridsetup.threads(grid, prepared)
-    setup = gridsetup.describe(grid, prepared, device, threads, request.kind, session)
+        phases.mark("imports")
+        diagnostics = bool(request.diagnostics)
+        device = gridsetup.devices(grid)
+        prepared = gridsetup.prepare(grid, request.config_path, None)
+        gridsetup.check_stacks(grid, prepared)
+        threads = gridsetup.threads(grid, prepared)
+        setup = gridsetup.describe(grid, prepared, device, threads, request.kind, session)
     phases.mark("data")
-    return grid, prepared, diagnostics, device, gridsetup.threads_record(threads), setup
+    threads = gridsetup.threads_record(threads)
+    return grid, prepared, diagnostics, device, threads, setup, tracking
 
 
 def _check_same_data(ranks: Ranks, prepared: dict, source: Path) -> None:

@@ -27,6 +27,8 @@ def train(ready: Ready, session: Session) -> list:
     if session.ranks.leader:
         _keep_best_weights(folder, grid, prepared)
         session = replace(session, on_epoch=_log_history(folder, saved, session.on_epoch))
+    if ready.tracking is not None:
+        session = replace(session, on_rows=ready.tracking.rows)
     if ready.split is not None:  # its models split across the launch's processes
         resuming = saved is not None
         return train_grid_split(grid, prepared, folder, session, ready.split, resuming=resuming,

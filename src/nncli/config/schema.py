@@ -20,6 +20,7 @@ from nncli.config.choosing import (
 )
 from nncli.config.data import DataConfig
 from nncli.config.fields import MAX_SEED, Float, Strict, unknown_name
+from nncli.config.tracking import TrackingConfig
 from nncli.errors import excerpt
 from nncli.metrics import METRICS
 
@@ -279,6 +280,9 @@ class Config(Strict):
     model: ModelConfig = Field(ModelConfig(), description="the network")
     training: TrainingConfig = Field(TrainingConfig(), description="SGD and where it runs")
     output: OutputConfig = Field(OutputConfig(), description="where results go")
+    tracking: TrackingConfig = Field(
+        TrackingConfig(), description="TensorBoard and MLflow, off unless turned on here"
+    )
 
     @model_validator(mode="after")
     def _early_stopping_needs_val(self) -> Config:

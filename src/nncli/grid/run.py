@@ -63,7 +63,7 @@ def train_grid(
                 configs,
                 data,
                 diagnostics=diagnostics,
-                on_epoch=session.on_epoch,
+                on_epoch=session.epoch_hook(members),
                 should_stop=session.should_stop,
                 on_checkpoint=folder.checkpoint,
                 resume=resume,

@@ -45,6 +45,8 @@ class Session:
     ranks: Ranks = field(default_factory=Ranks.single)
     should_stop: Callable[[], bool] | None = None  # asked before every step: stop and save?
     on_epoch: Callable[[EpochReport], None] | None = None  # each epoch's losses and metrics
+    # Each epoch's history rows, with the grid indices of the models they are of (tracking).
+    on_rows: Callable[[list[int], list[dict[str, float] | None]], None] | None = None
     on_stack: Callable[[int, int], None] | None = None  # (index, count) as each stack starts
     on_info: Callable[[str], None] | None = None  # plain-text lines: what it is doing
     on_warning: Callable[[str], None] | None = None  # plain-text warnings about the setup
@@ -55,8 +57,22 @@ class Session:
         """Under torchrun the leader reports for every rank: the others report nothing."""
         if self.ranks.leader:
             return self
-        return replace(self, on_epoch=None, on_stack=None, on_info=None, on_warning=None,
-                       on_setup=None)  # fmt: skip
+        return replace(self, on_epoch=None, on_rows=None, on_stack=None, on_info=None,
+                       on_warning=None, on_setup=None)  # fmt: skip
+
+    def epoch_hook(self, models: list[int]) -> Callable[[EpochReport], None] | None:
+        """What a stack of these grid models reports each epoch to: the progress, then the
+        rows with the models named."""
+        on_epoch, on_rows = self.on_epoch, self.on_rows
+        if on_rows is None:
+            return on_epoch
+
+        def report(epoch: EpochReport) -> None:
+            if on_epoch is not None:
+                on_epoch(epoch)
+            on_rows(models, epoch.rows)
+
+        return report
 
     def info(self, message: str) -> None:
         if self.on_info is not None:

@@ -134,8 +134,10 @@ def train_grid_split(
             u = mine[round_index]
             if session.on_stack is not None:
                 session.on_stack(round_index, len(mine))
+            stack, first, stop = parts[u]
+            on_epoch = session.epoch_hook(grid.stacks[stack][first:stop])
             outcome = _train_part(grid, prepared, parts[u], u, states.get(u), diagnostics,
-                                  should_stop, session.on_epoch)  # fmt: skip
+                                  should_stop, on_epoch)  # fmt: skip
             if leader:  # kept before waiting for the others, whatever happens to them
                 _save_outcome(grid, fits, partial, parts, outcome)
         stop = should_stop is not None and should_stop()

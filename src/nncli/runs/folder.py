@@ -30,7 +30,7 @@ from nncli.runs.stacks import read_units
 # What a new run may have written before it saved anything to resume from.
 # (The state's history rows are appended before the state itself: without it they resume nothing.)
 _START_FILES = {runs.LOCK_FILE, runs.CONFIG_FILE, runs.RUN_FILE, runs.HISTORY_FILE,
-                runs.BEST_FILE, runs.HISTORY_DIR,
+                runs.BEST_FILE, runs.HISTORY_DIR, runs.TENSORBOARD_DIR, runs.TRACKING_FILE,
                 history_path(Path(runs.LAST_STATE_FILE)).name}  # fmt: skip
 
 

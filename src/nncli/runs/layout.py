@@ -20,6 +20,9 @@ SPLIT_FILE = "split.json"  # the rows of each split: CSV line numbers, or a set'
 REPORT_FILE = "report.html"  # every run, sweep and comparison: the folder as one page
 LAST_STATE_FILE = "last.safetensors"  # resumable training state; removed when a run finishes
 BEST_FILE = "best.safetensors"  # with early stopping, the best weights so far; removed likewise
+# With tracking on (nncli/tracking/)
+TENSORBOARD_DIR = "tensorboard"  # event files: one model's, or a sweep's <label>/ each
+TRACKING_FILE = "tracking.json"  # the MLflow runs a resume continues
 # Sweeps and comparisons
 SUMMARY_FILE = "summary.json"  # what --json prints
 SUMMARY_CSV_FILE = "summary.csv"  # one row per variant

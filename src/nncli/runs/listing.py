@@ -14,8 +14,8 @@ from nncli.runs import lock
 from nncli.runs.layout import CONFIG_FILE, RUN_FILE, TRAIN, run_kind
 
 # Config keys never shown as a difference between runs: they name or place a run, or have their
-# own column (data.source).
-NOT_SETTINGS = ("name", "output.dir", "data.source")
+# own column (data.source), or say where else it is shown (tracking).
+NOT_SETTINGS = ("name", "output.dir", "data.source", "tracking")
 
 
 def list_runs(

@@ -276,6 +276,7 @@ def _end_epoch(
     active_before = list(tracker.active)
     tracker.record_divergence(epoch, sample_losses, batch, train_loss, run.records)
     tracker.update(epoch, val_loss if val_loss is not None else train_loss)
+    rows: list[dict[str, float] | None] = [None] * len(run.records)
     for i, record in enumerate(run.records):
         if not active_before[i]:
             continue
@@ -284,6 +285,7 @@ def _end_epoch(
             row |= {"val_loss": val_loss[i], f"val_{metric}": val_metric[i]}
         record.history.append(row)
         record.epochs_run = epoch
+        rows[i] = row
     return EpochReport(
         epoch,
         options.settings.epochs,
@@ -293,4 +295,5 @@ def _end_epoch(
         val_loss,
         val_metric,
         list(tracker.active),
+        rows,
     )

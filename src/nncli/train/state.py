@@ -68,6 +68,8 @@ class EpochReport:
     val_loss: list[float] | None
     val_metric: list[float] | None
     active: list[bool]  # still training (not stopped early, not diverged)
+    # Each model's history row of this epoch, as its record keeps it (None: it stopped before).
+    rows: list[dict[str, float] | None] = field(default_factory=list)
 
 
 @dataclass
