@@ -52,7 +52,9 @@ FIGURES = {
 }
 
 STYLE = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 70em; padding: 0 1em; color: #222; }
+body { margin: 2em auto; max-width: 70em; padding: 0 1em; color: #222;
+  font-family: system-ui, sans-serif, "Noto Sans CJK KR", "Apple SD Gothic Neo", "Malgun Gothic",
+    NanumGothic; }
 pre { background: #f5f5f5; padding: 0.8em; overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
