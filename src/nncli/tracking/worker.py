@@ -3,9 +3,10 @@ epoch's rows as they come, end the runs (`backends.Backends`: a backend that fai
 warning and is dropped).
 
 It reads pickled messages on stdin and answers on stdout: ("warning", line) at any time, and
-("done",) once the runs are ended. It leaves Ctrl-C and SIGTERM to the command, which tells it
-how the run ended; if the command dies without a word, the end of its input ends the runs as
-KILLED.
+("done",) once the runs are ended. Pickle is safe on these pipes: they join the command and the
+child it started, and nothing else writes to them. It leaves Ctrl-C and SIGTERM to the command,
+which tells it how the run ended; if the command dies without a word, the end of its input ends
+the runs as KILLED.
 """
 
 from __future__ import annotations
