@@ -165,3 +165,14 @@ def test_a_perfect_prediction_scores_what_the_margin_takes_as_perfect(task):
     for name, spec in METRICS.items():
         if spec.task == task:
             assert scores[name] == pytest.approx(perfect(name), abs=1e-9), name
+
+
+@pytest.mark.parametrize(("metric", "one_class"), [("accuracy", True), ("r2", False)])
+def test_the_did_not_learn_line_offers_one_class_only_where_there_are_classes(metric, one_class):
+    from nncli.grid.summary import not_learned
+
+    results = [{"seeds": [0, 1], "learned": 1, "baseline": {"val": {metric: 0.5}}}]
+    line = not_learned(results, ["lr=1"], {"split": "val", "metric": metric})
+    assert line.startswith(f"did not learn (val {metric} no better than the input-blind baseline")
+    assert line.endswith("): lr=1 1/2 seeds")
+    assert ("or one class only" in line) == one_class
