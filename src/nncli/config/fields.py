@@ -7,7 +7,7 @@ import difflib
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from nncli.errors import excerpt
 
@@ -22,6 +22,20 @@ def _scientific_float(value: Any) -> Any:
 
 
 Float = Annotated[float, BeforeValidator(_scientific_float)]
+
+
+def _names_a_folder(name: str) -> str:
+    # isalnum, not a regex's \w: Hangul and other letters pass, while joiners, marks alone and
+    # bidi controls (invisible in a folder name) do not.
+    if not (name[:1].isalnum() and all(c.isalnum() or c in "_.-" for c in name)):
+        raise ValueError(
+            "letters, digits, '_', '.' and '-' only, starting with a letter or digit (it names"
+            f" the run folder), got {excerpt(name)}"
+        )
+    return name
+
+
+RunName = Annotated[str, AfterValidator(_names_a_folder)]
 
 # scikit-learn's random_state takes seeds below 2**32; compare-activations adds up to 999 more.
 MAX_SEED = 2**32 - 1000

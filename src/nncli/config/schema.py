@@ -19,7 +19,7 @@ from nncli.config.choosing import (
     known_metric,
 )
 from nncli.config.data import DataConfig
-from nncli.config.fields import MAX_SEED, Float, Strict, unknown_name
+from nncli.config.fields import MAX_SEED, Float, RunName, Strict, unknown_name
 from nncli.config.tracking import TrackingConfig
 from nncli.errors import excerpt
 from nncli.metrics import METRICS
@@ -265,7 +265,7 @@ class OutputConfig(Strict):
 
 
 class Config(Strict):
-    name: str | None = Field(
+    name: RunName | None = Field(
         None,
         description="names the run folder (null: the config file's name): letters of any script,"
         " digits, `_`, `.` and `-`, starting with a letter or digit",
@@ -283,20 +283,6 @@ class Config(Strict):
     tracking: TrackingConfig = Field(
         TrackingConfig(), description="TensorBoard and MLflow, off unless turned on here"
     )
-
-    @field_validator("name")
-    @classmethod
-    def _names_a_folder(cls, name: str | None) -> str | None:
-        # isalnum, not a regex's \w: Hangul and other letters pass, while joiners, marks alone
-        # and bidi controls (invisible in a folder name) do not.
-        if name is not None and not (
-            name[:1].isalnum() and all(c.isalnum() or c in "_.-" for c in name)
-        ):
-            raise ValueError(
-                "letters, digits, '_', '.' and '-' only, starting with a letter or digit (it"
-                f" names the run folder), got {excerpt(name)}"
-            )
-        return name
 
     @model_validator(mode="after")
     def _early_stopping_needs_val(self) -> Config:
