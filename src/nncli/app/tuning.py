@@ -1,0 +1,293 @@
+"""`nncli tune`: a hyperparameter search with Optuna whose trials train stacked.
+
+Its lifecycle: the search space and the config checked (no optuna, no torch: a typo costs a
+third of a second), the data prepared and the setup reported, the run folder claimed (or an
+interrupted one reopened), the study opened; then, until the study holds `--trials` trials that
+ran to an end, `--batch` trials are asked at once, trained as stacks (`grid.trials`), pruned
+on their validation loss per epoch, and told back as each stack finishes; last, the folder's
+files (`app.tuneoutputs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from nncli import phases
+from nncli.config.loading import configure, parse_override, read_yaml_mapping
+from nncli.config.search import PRUNERS, SAMPLERS, check_space, read_space, search_items
+from nncli.errors import ConfigError, UsageError
+from nncli.grid.session import Session, Setup
+from nncli.grid.spec import MAX_SEEDS, build_grid
+from nncli.runs import layout as runs
+from nncli.runs.folder import RunFolder
+from nncli.runs.layout import TRAIN, TUNE
+
+MAX_TRIALS = 100_000
+MAX_BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """What to search; None means "not given" (a resume keeps the folder's own)."""
+
+    config_path: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    search: list[str] = field(default_factory=list)  # --search KEY=DIST
+    space: Path | None = None  # --space FILE.yaml
+    trials: int | None = None  # default 20; with --resume, a new total
+    batch: int | None = None  # default 8: trials asked, and trained stacked, at once
+    seeds: int | None = None  # default 1: models per trial, its value their mean
+    sampler: str | None = None  # default tpe
+    pruner: str | None = None  # default median
+    storage: str | None = None  # default the folder's study.journal
+    study: str | None = None  # default the folder's name
+    out: Path | None = None
+    resume: Path | None = None
+
+
+DEFAULTS = {"trials": 20, "batch": 8, "seeds": 1, "sampler": "tpe", "pruner": "median"}
+
+
+def run_tune(request: TuneRequest, session: Session | None = None) -> dict | None:
+    """Search, train and tell until the study holds its trials; return summary.json's mapping.
+
+    A stop request ends it between steps: the trials that finished are in the study, those cut
+    short are asked again on `--resume` (their stack trains again from its start).
+    """
+    session = session or Session()
+    folder, spec, config_file, space = _open(request, session)
+    try:
+        raw = read_yaml_mapping(config_file)
+        overrides = [] if request.resume else [parse_override(o) for o in request.overrides]
+        grid = build_grid(config_file, [] if request.resume else request.overrides, [], 1,
+                          require_vary=False)  # fmt: skip
+        from nncli.app import setup as gridsetup  # torch and pandas: the input is valid
+
+        phases.mark("imports")
+        device = gridsetup.devices(grid)
+        prepared = gridsetup.prepare(grid, config_file, None)
+        gridsetup.check_stacks(grid, prepared)
+        threads = gridsetup.threads(grid, prepared)
+        setup = gridsetup.describe(grid, prepared, device, threads, TRAIN,
+                                   _with_search_line(session, spec))  # fmt: skip
+        setup += "\n" + search_line(spec)
+        phases.mark("data")
+        (data,) = prepared.values()
+        if folder is None:
+            folder = RunFolder.create(grid.base, request.out, kind=TUNE, stop=session.should_stop,
+                                      device=device, threads=gridsetup.threads_record(threads),
+                                      setup=setup, tune=spec)  # fmt: skip
+        else:
+            folder.set_status("running", device=device, tune=spec)
+    except BaseException:
+        if folder is not None:
+            folder.release()  # a resume: it stays interrupted, resumable
+        raise
+    from nncli.app import study as studies  # optuna: once everything above is valid
+    from nncli.app.tuneoutputs import Keeper, write_tune_outputs
+
+    with folder:
+        storage = spec["storage"] or str(folder.path.resolve() / runs.STUDY_FILE)
+        name = spec["study"] or folder.path.name
+        existing = _trial_count(studies, storage, name)
+        seed = studies.sampler_seed(grid.base.seed, spec["storage"] is not None, existing)
+        study = studies.open_study(storage, name, sampler=spec["sampler"], pruner=spec["pruner"],
+                                   seed=seed)  # fmt: skip
+        search = studies.Search(study, space, str(folder.path.resolve()))
+        retried = search.retry_abandoned()
+        if retried:
+            session.info(f"{retried} trial(s) this folder left running: asked again")
+        keeper = Keeper(folder.path, search)
+        _search(search, spec, raw, config_file, overrides, data, session, keeper, storage)
+        phases.mark("training")
+        result = write_tune_outputs(folder, search, keeper, spec, data, grid.base, device,
+                                    storage, name, session)  # fmt: skip
+        folder.finish()
+    return result
+
+
+def _search(search, spec, raw, config_file, overrides, data, session, keeper, storage) -> None:
+    """Ask, train and tell, a batch at a time, until the study holds its trials."""
+    from nncli.app.study import INVALID
+    from nncli.grid.trials import train_trials
+    from nncli.train.state import TrainingStopped, TrialsStopped
+
+    target, batch, seeds = spec["trials"], spec["batch"], spec["seeds"]
+    while True:
+        done, running = search.counts()
+        wanted = min(batch, target - done - running)
+        if wanted <= 0:
+            return
+        if session.should_stop is not None and session.should_stop():
+            raise TrialsStopped(done, target, storage)
+        asked = search.ask(wanted)
+        trials, configs = [], []
+        for trial, params in asked:
+            try:
+                config = configure(raw, config_file, overrides, list(params.items()))
+            except (ConfigError, UsageError) as exc:  # a combination the schema refuses
+                problem = "; ".join(exc.problems) if isinstance(exc, ConfigError) else str(exc)
+                search.tell(trial, {"problem": problem}, INVALID)
+                continue
+            trials.append(trial)
+            configs.append([config.model_copy(update={"seed": config.seed + i})
+                            for i in range(seeds)])  # fmt: skip
+        first = done + 1
+        session.info(f"trials {first}-{first + wanted - 1} of {target}: {len(trials)} training")
+        told: set[int] = set()
+        try:
+            for finished in train_trials(configs, data, session, prune=_pruner(search, trials)):
+                for t, fits in finished.items():
+                    keeper.tell(trials[t], fits)
+                    told.add(t)
+        except TrainingStopped:
+            for t, trial in enumerate(trials):
+                if t not in told:
+                    search.interrupted(trial)
+            raise TrialsStopped(search.counts()[0], target, storage) from None
+        if keeper.best_line():
+            session.info(keeper.best_line())
+
+
+def _pruner(search, trials: list):
+    """What a stack asks after each epoch: the trials to stop, each judged on its seeds' mean
+    validation loss while every one of its models trains (none stopped early or diverged)."""
+    if search.study.pruner.__class__.__name__ == "NopPruner":
+        return None
+
+    def prune(owners: list[int], report) -> set[int]:
+        stop = set()
+        for t in dict.fromkeys(owners):
+            models = [i for i, owner in enumerate(owners) if owner == t]
+            if report.val_loss is None or not all(report.active[i] for i in models):
+                continue
+            value = sum(report.val_loss[i] for i in models) / len(models)
+            if search.report(trials[t], report.epoch, value):
+                stop.add(t)
+        return stop
+
+    return prune
+
+
+def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dict, Path, Any]:
+    """The search's settings, its config file and its space, checked; an interrupted folder
+    reopened for `--resume` (None for a new search, whose folder is claimed once its data is
+    read)."""
+    if request.resume is not None:
+        given = [request.config_path, request.space, request.batch, request.seeds,
+                 request.sampler, request.pruner, request.storage, request.study, request.out]
+        if any(v is not None for v in given) or request.overrides or request.search:
+            raise UsageError("--resume takes only the run folder (and --trials, a new total):"
+                             " the folder holds the config and the search")  # fmt: skip
+        folder, _, saved = RunFolder.reopen(request.resume, kind=TUNE, stop=session.should_stop)
+        try:
+            spec = dict(saved.info)
+            if request.trials is not None:
+                spec["trials"] = _checked_trials(request.trials)
+            config_file = folder.path / runs.CONFIG_FILE
+            space = check_space(spec.get("space", {}), read_yaml_mapping(config_file),
+                                config_file, [], "--search")  # fmt: skip
+        except BaseException:
+            folder.release()
+            raise
+        return folder, spec, config_file, space
+    if request.config_path is None:
+        raise UsageError("give a config file, or --resume FOLDER")
+    spec = _settings(request)
+    config_file = Path(request.config_path)
+    raw = read_yaml_mapping(config_file)
+    problems: list[str] = []
+    overrides = []
+    for item in request.overrides:
+        try:
+            overrides.append(parse_override(item))
+        except UsageError as exc:
+            problems.append(str(exc))
+    base = None
+    try:
+        base = configure(raw, config_file, overrides)
+    except ConfigError as exc:
+        problems += exc.problems
+    texts, origin = _texts(request)
+    try:
+        space = check_space(texts, raw, config_file, overrides, origin)
+    except ConfigError as exc:
+        problems += [p for p in exc.problems if p not in problems]
+    if base is not None and base.data.split.val == 0:
+        problems.append(f"{config_file}: data.split.val is 0; tune chooses its best trial on"
+                        " validation: give the validation split a share, e.g. --set"
+                        " data.split.val=0.15 with data.split.train=0.7")  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
+    spec["space"] = {key: d.text for key, d in space.items()}
+    spec["config"] = str(config_file.resolve())
+    return None, spec, config_file, space
+
+
+def _texts(request: TuneRequest) -> tuple[dict[str, str], str]:
+    """{key: distribution text} from --search and --space, and what to name in messages."""
+    texts = search_items(request.search)
+    if request.space is None:
+        return texts, "--search"
+    from_file = read_space(request.space)
+    both = sorted(set(texts) & set(from_file))
+    if both:
+        raise UsageError(f"--search {both[0]}: also in {request.space}; give each key once")
+    origin = str(request.space) if not texts else "--search/--space"
+    return texts | from_file, origin
+
+
+def _settings(request: TuneRequest) -> dict:
+    """The search's settings (run.json's `tune`), defaults filled in, each checked."""
+    spec = {key: getattr(request, key) if getattr(request, key) is not None else default
+            for key, default in DEFAULTS.items()}  # fmt: skip
+    spec["trials"] = _checked_trials(spec["trials"])
+    if not 1 <= spec["batch"] <= MAX_BATCH:
+        raise UsageError(f"--batch: must be between 1 and {MAX_BATCH}, got {spec['batch']}")
+    if not 1 <= spec["seeds"] <= MAX_SEEDS:
+        raise UsageError(f"--seeds: must be between 1 and {MAX_SEEDS}, got {spec['seeds']}")
+    for name, names in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
+        if spec[name] not in names:
+            raise UsageError(f"--{name}: one of {', '.join(names)}, got {spec[name]!r}")
+    spec["storage"] = request.storage
+    spec["study"] = request.study
+    if request.study is not None and not request.study.strip():
+        raise UsageError("--study: give a name")
+    if request.storage is not None and not request.storage.strip():
+        raise UsageError("--storage: give a journal file or a database URL")
+    return spec
+
+
+def _checked_trials(trials: int) -> int:
+    if not 1 <= trials <= MAX_TRIALS:
+        raise UsageError(f"--trials: must be between 1 and {MAX_TRIALS:,}, got {trials}")
+    return trials
+
+
+def _with_search_line(session: Session, spec: dict) -> Session:
+    """The session, its setup ending with what is searched and how."""
+    if session.on_setup is None:
+        return session
+    line = search_line(spec)
+    show = session.on_setup
+    return replace(session, on_setup=lambda s: show(Setup(s.title, [*s.paragraphs, line])))
+
+
+def search_line(spec: dict) -> str:
+    """What is searched and how, as the setup's last paragraph."""
+    keys = "; ".join(f"{key} {text}" for key, text in spec["space"].items())
+    seeds = f", {spec['seeds']} seeds each" if spec["seeds"] > 1 else ""
+    return (f"search: {spec['trials']} trials{seeds}, {spec['batch']} at a time trained stacked,"
+            f" {spec['sampler']} sampler, {spec['pruner']} pruner on val loss; {keys}")  # fmt: skip
+
+
+def _trial_count(studies, storage: str, name: str) -> int:
+    """How many trials the study holds already (0 for a study not made yet)."""
+    try:
+        import optuna
+
+        return len(optuna.load_study(study_name=name, storage=studies.storage_of(storage)).trials)
+    except KeyError:
+        return 0

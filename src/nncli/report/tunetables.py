@@ -1,0 +1,76 @@
+"""A search's result (`nncli tune`, its summary.json) as text: the top trials by validation
+loss, the best trial's parameters with its validation and test scores beside the baseline's.
+The terminal's rich tables and the report page's rows are made from the same cells."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nncli.config.keys import shown_value, short_key
+from nncli.report.tables import format_value, safe
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+
+def top_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of the top trials, best (lowest val loss) first."""
+    keys = list(summary["space"])
+    metric = summary["headline"]
+    header = ["trial", *(short_key(k, keys) for k in keys), "val loss", f"val {metric}",
+              "test loss", f"test {metric}", "epochs"]  # fmt: skip
+    rows = []
+    for record in summary["top"]:
+        params = [_param(record["params"].get(k)) for k in keys]
+        scores = [format_value(record[s].get(name), name) for s, name in
+                  (("val", "loss"), ("val", metric), ("test", "loss"), ("test", metric))]  # fmt: skip
+        rows.append([str(record["trial"]), *params, *scores, str(record.get("epochs"))])
+    return header, rows
+
+
+def best_lines(summary: dict) -> list[str]:
+    """The best trial in words: chosen on validation, its test score beside, the baseline's."""
+    best, metric = summary["best"], summary["headline"]
+    params = ", ".join(f"{k}={_param(v)}" for k, v in best["params"].items())
+    baseline = summary["baseline"]
+    parts = []
+    for split in ("val", "test"):
+        value = best[split].get(metric)
+        if value is None and best[split].get("loss") is None:
+            continue
+        blind = baseline.get(split, {}).get(metric)
+        shown = f"{split} loss {format_value(best[split].get('loss'), 'loss')}, {split} {metric}"
+        shown += f" {format_value(value, metric)}"
+        if blind is not None:
+            shown += f" (baseline {format_value(blind, metric)})"
+        parts.append(shown)
+    counts = summary["counts"]
+    done = (f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed"
+            f" of {summary['trials']} trials")  # fmt: skip
+    return [
+        f"best trial {best['trial']} (chosen on val loss): {params}",
+        "; ".join(parts),
+        done + f"; study {summary['study']} in {summary['storage']}",
+    ]
+
+
+def tune_result(summary: dict, *, quiet: bool) -> list[RenderableType]:
+    """What `nncli tune` prints when it is done."""
+    from rich.table import Table
+
+    header, rows = top_rows(summary)
+    table = Table(title=f"Top {len(rows)} trials by val loss")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if 0 < i <= len(summary["space"]) else "right")
+    for row in rows:
+        table.add_row(*(safe(cell) for cell in row))
+    shown: list[RenderableType] = [table, *(safe(line) for line in best_lines(summary))]
+    if not quiet and summary.get("importances"):
+        ranked = sorted(summary["importances"].items(), key=lambda kv: -kv[1])
+        shown.append(safe("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked)))
+    shown.append(f"search saved to [bold]{safe(summary['out_dir'])}[/]")
+    return shown
+
+
+def _param(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else shown_value(value)
