@@ -5,8 +5,8 @@ validation loss per epoch, and read back as rows. The one module that imports op
 
 What a trial's value is: the validation loss of its kept weights (the best epoch's, with early
 stopping), averaged over its seeds; lower is better. Each trial records its other scores as
-user attributes (`val_<metric>`, `test_loss`, `test_<metric>`, `epochs`), so that every process
-sharing the study reads them; the test scores are reported and never chosen on.
+user attribute `scores` (`val_<metric>`, `test_loss`, `test_<metric>`, `epochs`), so that every
+process sharing the study reads them; the test scores are reported and never chosen on.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ def open_study(
     storage: str, name: str, *, sampler: str, pruner: str, seed: int | None
 ) -> optuna.Study:
     """The study `name` in `storage`, made if it is not there yet; `seed` draws its samples."""
-    samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
-                "random": lambda: optuna.samplers.RandomSampler(seed=seed)}  # fmt: skip
+    samplers = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+    }
     pruners = {
         "median": lambda: optuna.pruners.MedianPruner(
             n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS
@@ -90,8 +92,11 @@ class Search:
 
     def retry_abandoned(self) -> int:
         """Trials this folder left running (a killed process): failed, and asked again."""
-        stale = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                 if t.user_attrs.get("worker") == self.worker]  # fmt: skip
+        stale = [
+            t
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.user_attrs.get("worker") == self.worker
+        ]
         for trial in stale:
             self.interrupted(trial)
         return len(stale)
@@ -117,8 +122,7 @@ class Search:
 
     def tell(self, trial: optuna.Trial, scores: dict[str, Any], reason: str | None) -> str:
         """Tell a finished trial's outcome; return its state's name."""
-        for key, value in scores.items():
-            trial.set_user_attr(key, value)
+        trial.set_user_attr("scores", scores)  # one write to the storage, not one per score
         if reason is not None:
             trial.set_user_attr("reason", reason)
             self.study.tell(trial, state=TrialState.FAIL)
@@ -143,11 +147,16 @@ class Search:
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state == TrialState.WAITING:
                 continue
-            attrs = dict(trial.user_attrs)
+            attrs = dict(trial.user_attrs.get("scores") or {})
             params = {key: _decoded(trial.params.get(key), d) for key, d in self.space.items()}
-            row = {"trial": trial.number, "state": trial.state.name}
+            row = {
+                "trial": trial.number,
+                "state": trial.state.name,
+                "val_loss": attrs.pop("val_loss", trial.value),
+            }
             row |= {key: attrs.pop(key) for key in sorted(attrs, key=_column) if _column(key) < 9}
-            row |= params | {"reason": attrs.get("reason"), "worker": attrs.get("worker")}
+            row |= params
+            row |= {key: trial.user_attrs.get(key) for key in ("reason", "retry_of", "worker")}
             rows.append(row)
         return rows
 
@@ -187,8 +196,10 @@ def _suggest(trial: optuna.Trial, key: str, d: Distribution) -> Any:
 
 def _choices(d: Distribution) -> list:
     """A choice's values as Optuna stores them: scalars as they are, lists as JSON text."""
-    return [v if v is None or isinstance(v, bool | int | float | str) else json.dumps(v)
-            for v in d.choices]  # fmt: skip
+    return [
+        v if v is None or isinstance(v, bool | int | float | str) else json.dumps(v)
+        for v in d.choices
+    ]
 
 
 def _decoded(value: Any, d: Distribution) -> Any:

@@ -34,8 +34,11 @@ class Keeper:
     def __init__(self, folder: Path, search: Search):
         self.folder = folder
         self.search = search
-        mine = [t for t in search.study.get_trials(deepcopy=False)
-                if t.value is not None and t.user_attrs.get("worker") == search.worker]  # fmt: skip
+        mine = [
+            t
+            for t in search.study.get_trials(deepcopy=False)
+            if t.value is not None and t.user_attrs.get("worker") == search.worker
+        ]
         best = min(mine, key=lambda t: t.value, default=None)
         self.best = None if best is None else (best.value, best.number)
 
@@ -45,8 +48,11 @@ class Keeper:
         first = fits[0]
         metric = first.headline
         diverged = any(f.record.diverged is not None for f in fits)
-        scores = {"epochs": max(f.record.epochs_run for f in fits),
-                  "kept_epoch": first.record.kept_epoch, "best_epoch": first.record.best_epoch}  # fmt: skip
+        scores = {
+            "epochs": max(f.record.epochs_run for f in fits),
+            "kept_epoch": first.record.kept_epoch,
+            "best_epoch": first.record.best_epoch,
+        }
         for split in ("val", "test"):
             if split in first.losses:
                 scores[f"{split}_loss"] = _mean([f.losses[split] for f in fits])
@@ -65,8 +71,9 @@ class Keeper:
             best = self.search.study.best_trial
         except ValueError:
             return None
-        params = ", ".join(f"{key.rsplit('.', 1)[-1]}={_shown(v)}" for key, v in
-                           best.params.items())  # fmt: skip
+        params = ", ".join(
+            f"{key.rsplit('.', 1)[-1]}={_shown(v)}" for key, v in best.params.items()
+        )
         return f"best so far: trial {best.number}, val loss {best.value:.4g} ({params})"
 
 
@@ -101,19 +108,27 @@ def write_tune_outputs(
     best = min(complete, key=lambda r: r["val_loss"])  # validation chooses; test never does
     blind = baseline_metrics(data, ModelCard.describe(base, data).positive)
     here = keeper.best is not None and keeper.best[1] == best["trial"]
-    counts = {state.lower(): sum(r["state"] == state for r in rows)
-              for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}  # fmt: skip
+    counts = {
+        state.lower(): sum(r["state"] == state for r in rows)
+        for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
+    }
     importances = search.importances()
     warnings = []
     value, baseline = best.get(f"val_{metric}"), blind.get("val", {}).get(metric)
     if value is not None and baseline is not None and not _beats(value, baseline, metric):
-        warnings.append(f"the best trial did not learn: val {metric} {value:.4f}, the"
-                        f" input-blind baseline {baseline:.4f}")  # fmt: skip
+        warnings.append(
+            f"the best trial did not learn: val {metric} {value:.4f}, the"
+            f" input-blind baseline {baseline:.4f}"
+        )
     if not here:
-        where = "this folder trained none" if keeper.best is None else (
-            f"model.safetensors here is trial {keeper.best[1]}, this folder's best")
-        warnings.append(f"the best trial ({best['trial']}) was trained by {best['worker']};"
-                        f" {where}")  # fmt: skip
+        where = (
+            "this folder trained none"
+            if keeper.best is None
+            else (f"model.safetensors here is trial {keeper.best[1]}, this folder's best")
+        )
+        warnings.append(
+            f"the best trial ({best['trial']}) was trained by {best['worker']}; {where}"
+        )
     summary = {
         "kind": "tune",
         "out_dir": str(folder.path),
@@ -127,12 +142,20 @@ def write_tune_outputs(
         "objective": "val_loss",
         "headline": metric,
         "best": _best_record(best, search, metric) | {"model_here": here},
-        "baseline": {split: {metric: scores.get(metric)} for split, scores in blind.items()
-                     if split != "train"},  # fmt: skip
-        "metrics": {split: {"loss": best.get(f"{split}_loss"), metric: best.get(f"{split}_{metric}")}
-                    for split in ("val", "test") if f"{split}_loss" in best},  # fmt: skip
-        "top": [_best_record(r, search, metric) for r in
-                sorted(complete, key=lambda r: r["val_loss"])[:TOP]],  # fmt: skip
+        "baseline": {
+            split: {metric: scores.get(metric)}
+            for split, scores in blind.items()
+            if split != "train"
+        },
+        "metrics": {
+            split: {"loss": best.get(f"{split}_loss"), metric: best.get(f"{split}_{metric}")}
+            for split in ("val", "test")
+            if f"{split}_loss" in best
+        },
+        "top": [
+            _best_record(r, search, metric)
+            for r in sorted(complete, key=lambda r: r["val_loss"])[:TOP]
+        ],
         "importances": importances if isinstance(importances, dict) else None,
         "importances_note": importances if isinstance(importances, str) else None,
         "warnings": warnings,
@@ -151,19 +174,30 @@ def _figures(drawer, out: Outputs, rows, importances, keeper: Keeper, base, data
     from nncli.app.figures import loss_name
     from nncli.metrics import headline_metric
 
-    drawer.draw(tuneplots.plot_optimization_history, out(runs.OPTIMIZATION_PLOT),
-                [(r["trial"], r["state"], r["val_loss"]) for r in rows], title=str(base.name))  # fmt: skip
+    drawer.draw(
+        tuneplots.plot_optimization_history,
+        out(runs.OPTIMIZATION_PLOT),
+        [(r["trial"], r["state"], r["val_loss"]) for r in rows],
+        title=str(base.name),
+    )
     if isinstance(importances, dict):
-        drawer.draw(tuneplots.plot_importances, out(runs.IMPORTANCE_PLOT), importances,
-                    title=str(base.name))  # fmt: skip
+        drawer.draw(
+            tuneplots.plot_importances, out(runs.IMPORTANCE_PLOT), importances, title=str(base.name)
+        )
     history_file = out.folder / runs.HISTORY_FILE
     if keeper.best is not None and history_file.exists():
         number = keeper.best[1]
         row = next(r for r in rows if r["trial"] == number)
-        drawer.draw(plots.plot_learning_curves, out(runs.LOSS_PLOT_FILE), _read_history(history_file),
-                    title=f"{base.name}: trial {number}", loss_name=loss_name(data),
-                    metric=headline_metric(data.task), kept_epoch=int(row["kept_epoch"]),
-                    best_epoch=int(row["best_epoch"]))  # fmt: skip
+        drawer.draw(
+            plots.plot_learning_curves,
+            out(runs.LOSS_PLOT_FILE),
+            _read_history(history_file),
+            title=f"{base.name}: trial {number}",
+            loss_name=loss_name(data),
+            metric=headline_metric(data.task),
+            kept_epoch=int(row["kept_epoch"]),
+            best_epoch=int(row["best_epoch"]),
+        )
     drawer.wait()
 
 

@@ -61,8 +61,9 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
     try:
         raw = read_yaml_mapping(config_file)
         overrides = [] if request.resume else [parse_override(o) for o in request.overrides]
-        grid = build_grid(config_file, [] if request.resume else request.overrides, [], 1,
-                          require_vary=False)  # fmt: skip
+        grid = build_grid(
+            config_file, [] if request.resume else request.overrides, [], 1, require_vary=False
+        )
         from nncli.app import setup as gridsetup  # torch and pandas: the input is valid
 
         phases.mark("imports")
@@ -70,15 +71,23 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
         prepared = gridsetup.prepare(grid, config_file, None)
         gridsetup.check_stacks(grid, prepared)
         threads = gridsetup.threads(grid, prepared)
-        setup = gridsetup.describe(grid, prepared, device, threads, TRAIN,
-                                   _with_search_line(session, spec))  # fmt: skip
+        setup = gridsetup.describe(
+            grid, prepared, device, threads, TRAIN, _with_search_line(session, spec)
+        )
         setup += "\n" + search_line(spec)
         phases.mark("data")
         (data,) = prepared.values()
         if folder is None:
-            folder = RunFolder.create(grid.base, request.out, kind=TUNE, stop=session.should_stop,
-                                      device=device, threads=gridsetup.threads_record(threads),
-                                      setup=setup, tune=spec)  # fmt: skip
+            folder = RunFolder.create(
+                grid.base,
+                request.out,
+                kind=TUNE,
+                stop=session.should_stop,
+                device=device,
+                threads=gridsetup.threads_record(threads),
+                setup=setup,
+                tune=spec,
+            )
         else:
             folder.set_status("running", device=device, tune=spec)
     except BaseException:
@@ -93,8 +102,9 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
         name = spec["study"] or folder.path.name
         existing = _trial_count(studies, storage, name)
         seed = studies.sampler_seed(grid.base.seed, spec["storage"] is not None, existing)
-        study = studies.open_study(storage, name, sampler=spec["sampler"], pruner=spec["pruner"],
-                                   seed=seed)  # fmt: skip
+        study = studies.open_study(
+            storage, name, sampler=spec["sampler"], pruner=spec["pruner"], seed=seed
+        )
         search = studies.Search(study, space, str(folder.path.resolve()))
         retried = search.retry_abandoned()
         if retried:
@@ -102,8 +112,9 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
         keeper = Keeper(folder.path, search)
         _search(search, spec, raw, config_file, overrides, data, session, keeper, storage)
         phases.mark("training")
-        result = write_tune_outputs(folder, search, keeper, spec, data, grid.base, device,
-                                    storage, name, session)  # fmt: skip
+        result = write_tune_outputs(
+            folder, search, keeper, spec, data, grid.base, device, storage, name, session
+        )
         folder.finish()
     return result
 
@@ -132,8 +143,9 @@ def _search(search, spec, raw, config_file, overrides, data, session, keeper, st
                 search.tell(trial, {"problem": problem}, INVALID)
                 continue
             trials.append(trial)
-            configs.append([config.model_copy(update={"seed": config.seed + i})
-                            for i in range(seeds)])  # fmt: skip
+            configs.append(
+                [config.model_copy(update={"seed": config.seed + i}) for i in range(seeds)]
+            )
         first = done + 1
         session.info(f"trials {first}-{first + wanted - 1} of {target}: {len(trials)} training")
         told: set[int] = set()
@@ -176,19 +188,31 @@ def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dic
     reopened for `--resume` (None for a new search, whose folder is claimed once its data is
     read)."""
     if request.resume is not None:
-        given = [request.config_path, request.space, request.batch, request.seeds,
-                 request.sampler, request.pruner, request.storage, request.study, request.out]
+        given = [
+            request.config_path,
+            request.space,
+            request.batch,
+            request.seeds,
+            request.sampler,
+            request.pruner,
+            request.storage,
+            request.study,
+            request.out,
+        ]
         if any(v is not None for v in given) or request.overrides or request.search:
-            raise UsageError("--resume takes only the run folder (and --trials, a new total):"
-                             " the folder holds the config and the search")  # fmt: skip
+            raise UsageError(
+                "--resume takes only the run folder (and --trials, a new total):"
+                " the folder holds the config and the search"
+            )
         folder, _, saved = RunFolder.reopen(request.resume, kind=TUNE, stop=session.should_stop)
         try:
             spec = dict(saved.info)
             if request.trials is not None:
                 spec["trials"] = _checked_trials(request.trials)
             config_file = folder.path / runs.CONFIG_FILE
-            space = check_space(spec.get("space", {}), read_yaml_mapping(config_file),
-                                config_file, [], "--search")  # fmt: skip
+            space = check_space(
+                spec.get("space", {}), read_yaml_mapping(config_file), config_file, [], "--search"
+            )
         except BaseException:
             folder.release()
             raise
@@ -216,9 +240,11 @@ def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dic
     except ConfigError as exc:
         problems += [p for p in exc.problems if p not in problems]
     if base is not None and base.data.split.val == 0:
-        problems.append(f"{config_file}: data.split.val is 0; tune chooses its best trial on"
-                        " validation: give the validation split a share, e.g. --set"
-                        " data.split.val=0.15 with data.split.train=0.7")  # fmt: skip
+        problems.append(
+            f"{config_file}: data.split.val is 0; tune chooses its best trial on"
+            " validation: give the validation split a share, e.g. --set"
+            " data.split.val=0.15 with data.split.train=0.7"
+        )
     if problems:
         raise ConfigError(problems)
     spec["space"] = {key: d.text for key, d in space.items()}
@@ -241,8 +267,10 @@ def _texts(request: TuneRequest) -> tuple[dict[str, str], str]:
 
 def _settings(request: TuneRequest) -> dict:
     """The search's settings (run.json's `tune`), defaults filled in, each checked."""
-    spec = {key: getattr(request, key) if getattr(request, key) is not None else default
-            for key, default in DEFAULTS.items()}  # fmt: skip
+    spec = {
+        key: getattr(request, key) if getattr(request, key) is not None else default
+        for key, default in DEFAULTS.items()
+    }
     spec["trials"] = _checked_trials(spec["trials"])
     if not 1 <= spec["batch"] <= MAX_BATCH:
         raise UsageError(f"--batch: must be between 1 and {MAX_BATCH}, got {spec['batch']}")
@@ -279,8 +307,10 @@ def search_line(spec: dict) -> str:
     """What is searched and how, as the setup's last paragraph."""
     keys = "; ".join(f"{key} {text}" for key, text in spec["space"].items())
     seeds = f", {spec['seeds']} seeds each" if spec["seeds"] > 1 else ""
-    return (f"search: {spec['trials']} trials{seeds}, {spec['batch']} at a time trained stacked,"
-            f" {spec['sampler']} sampler, {spec['pruner']} pruner on val loss; {keys}")  # fmt: skip
+    return (
+        f"search: {spec['trials']} trials{seeds}, {spec['batch']} at a time trained stacked,"
+        f" {spec['sampler']} sampler, {spec['pruner']} pruner on val loss; {keys}"
+    )
 
 
 def _trial_count(studies, storage: str, name: str) -> int:

@@ -100,9 +100,7 @@ for _name, _function in COMMANDS.items():
 
 
 # The commands that run as one job under torchrun (docs/scaling-out.md).
-LAUNCHED_COMMANDS = tuple(
-    kind.command.split()[-1] for kind in RUN_KINDS.values() if kind.launched
-)
+LAUNCHED_COMMANDS = tuple(kind.command.split()[-1] for kind in RUN_KINDS.values() if kind.launched)
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ def tune(
         list[str] | None,
         typer.Option(
             "--search",
-            "-s",
             metavar="KEY=DIST",
             help="A key and its distribution: loguniform(a,b), uniform(a,b), int(a,b),"
             " logint(a,b) or choice(x,y,...), e.g. training.lr=loguniform(1e-4,1) (repeat).",
@@ -46,8 +45,7 @@ def tune(
     batch: Annotated[
         int | None,
         typer.Option(
-            help="Trials asked at once and trained stacked where their shapes agree"
-            " [default: 8]",
+            help="Trials asked at once and trained stacked where their shapes agree [default: 8]",
             show_default=False,
         ),
     ] = None,
@@ -60,9 +58,10 @@ def tune(
     ] = None,
     sampler: Annotated[
         str | None,
-        typer.Option(metavar="tpe|random", help="How trials are drawn [default: tpe]",
-                     show_default=False),
-    ] = None,  # fmt: skip
+        typer.Option(
+            metavar="tpe|random", help="How trials are drawn [default: tpe]", show_default=False
+        ),
+    ] = None,
     pruner: Annotated[
         str | None,
         typer.Option(
@@ -84,7 +83,8 @@ def tune(
     study: Annotated[
         str | None,
         typer.Option(
-            metavar="NAME", help="The study's name in --storage [default: the folder's name]",
+            metavar="NAME",
+            help="The study's name in --storage [default: the folder's name]",
             show_default=False,
         ),
     ] = None,
@@ -102,10 +102,20 @@ def tune(
     from nncli.report.progress import GridProgress
 
     request_options = dict(
-        config_path=config_path, overrides=overrides or [], search=search or [], space=space,
-        trials=trials, batch=batch, seeds=seeds, sampler=sampler, pruner=pruner,
-        storage=storage, study=study, out=out, resume=resume,
-    )  # fmt: skip
+        config_path=config_path,
+        overrides=overrides or [],
+        search=search or [],
+        space=space,
+        trials=trials,
+        batch=batch,
+        seeds=seeds,
+        sampler=sampler,
+        pruner=pruner,
+        storage=storage,
+        study=study,
+        out=out,
+        resume=resume,
+    )
     with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
         from nncli.app.tuning import TuneRequest, run_tune
 

@@ -21,7 +21,10 @@ from nncli.errors import ConfigError, UsageError, excerpt
 
 # name -> (what its arguments are, an example): the one table `--help`, errors and docs read.
 DISTRIBUTIONS = {
-    "loguniform": ("two numbers 0 < low < high, drawn evenly on a log scale", "loguniform(1e-4, 1)"),
+    "loguniform": (
+        "two numbers 0 < low < high, drawn evenly on a log scale",
+        "loguniform(1e-4, 1)",
+    ),
     "uniform": ("two numbers low < high, drawn evenly", "uniform(0, 0.9)"),
     "int": ("two integers low < high, every integer between equally likely", "int(8, 256)"),
     "logint": ("two integers 1 <= low < high, drawn evenly on a log scale", "logint(8, 256)"),
@@ -80,8 +83,10 @@ def parse_distribution(text: str) -> Distribution:
     match = _CALL.match(text)
     names = ", ".join(f"{name}(...)" for name in DISTRIBUTIONS)
     if match is None:
-        raise ValueError(f"expected a distribution such as loguniform(1e-4, 1), got"
-                         f" {excerpt(text)}; the distributions: {names}")  # fmt: skip
+        raise ValueError(
+            f"expected a distribution such as loguniform(1e-4, 1), got"
+            f" {excerpt(text)}; the distributions: {names}"
+        )
     kind, inner = match.groups()
     if kind not in DISTRIBUTIONS:
         raise ValueError(f"unknown distribution {excerpt(kind)}; the distributions: {names}")
@@ -92,7 +97,9 @@ def parse_distribution(text: str) -> Distribution:
             raise ValueError(f"choice: give two or more values, e.g. {DISTRIBUTIONS[kind][1]}")
         shown = [_shown(v) for v in values]
         if len(set(shown)) != len(shown):
-            raise ValueError(f"choice: {next(s for s in shown if shown.count(s) > 1)} is listed twice")
+            raise ValueError(
+                f"choice: {next(s for s in shown if shown.count(s) > 1)} is listed twice"
+            )
         return Distribution(kind, choices=tuple(values))
     what, example = DISTRIBUTIONS[kind]
     try:
@@ -104,7 +111,7 @@ def parse_distribution(text: str) -> Distribution:
         raise ValueError(f"{kind}: expected {what}, e.g. {example}; got low {low:g}, high {high:g}")
     if integer and not (low.is_integer() and high.is_integer()):
         raise ValueError(f"{kind}: expected {what}, e.g. {example}; got {low:g}, {high:g}")
-    if kind == "loguniform" and low <= 0 or kind == "logint" and low < 1:
+    if (kind == "loguniform" and low <= 0) or (kind == "logint" and low < 1):
         raise ValueError(f"{kind}: expected {what}, e.g. {example}; got low {low:g}")
     return Distribution(kind, low, high)
 
@@ -112,12 +119,15 @@ def parse_distribution(text: str) -> Distribution:
 def read_space(path: Path) -> dict[str, str]:
     """A `--space` file: a YAML mapping of dotted key to distribution text."""
     raw = read_yaml_mapping(Path(path))
-    problems = [f"{path}: {key}: expected a distribution such as loguniform(1e-4, 1), got"
-                f" {excerpt(value)}" for key, value in raw.items()
-                if not isinstance(value, str)]  # fmt: skip
+    problems = [
+        f"{path}: {key}: expected a distribution such as loguniform(1e-4, 1), got {excerpt(value)}"
+        for key, value in raw.items()
+        if not isinstance(value, str)
+    ]
     if not raw:
-        problems.append(f"{path}: empty; map each key to a distribution, e.g. training.lr:"
-                        " loguniform(1e-4, 1)")  # fmt: skip
+        problems.append(
+            f"{path}: empty; map each key to a distribution, e.g. training.lr: loguniform(1e-4, 1)"
+        )
     if problems:
         raise ConfigError(problems)
     return {str(key): value for key, value in raw.items()}
@@ -131,8 +141,9 @@ def search_items(search: list[str]) -> dict[str, str]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            problems.append(f"--search {excerpt(item)}: expected KEY=DIST, e.g."
-                            " training.lr=loguniform(1e-4,1)")  # fmt: skip
+            problems.append(
+                f"--search {excerpt(item)}: expected KEY=DIST, e.g. training.lr=loguniform(1e-4,1)"
+            )
         elif key in items:
             problems.append(f"--search {key}: given twice")
         else:
@@ -151,12 +162,16 @@ def check_space(
     problems: list[str] = []
     space: dict[str, Distribution] = {}
     if not texts:
-        problems.append("--search: give at least one, e.g. --search training.lr=loguniform(1e-4,1)"
-                        " (or --space FILE.yaml)")  # fmt: skip
+        problems.append(
+            "--search: give at least one, e.g. --search training.lr=loguniform(1e-4,1)"
+            " (or --space FILE.yaml)"
+        )
     for key, text in texts.items():
         if key.startswith(FIXED_PREFIXES):
-            problems.append(f"{origin} {key}: tune searches model and training keys; the data,"
-                            " seed, name, output and tracking stay as the config sets them")  # fmt: skip
+            problems.append(
+                f"{origin} {key}: tune searches model and training keys; the data,"
+                " seed, name, output and tracking stay as the config sets them"
+            )
             continue
         try:
             distribution = parse_distribution(text)
@@ -171,8 +186,8 @@ def check_space(
                 found += [p.replace("--vary", origin) for p in exc.problems]
             except UsageError as exc:
                 found.append(str(exc).replace("--vary", origin))
-        if found:
-            problems += list(dict.fromkeys(found))
+        if found:  # a range's first refused value says it; each refused choice names itself
+            problems += list(dict.fromkeys(found)) if distribution.kind == "choice" else found[:1]
             continue
         space[key] = distribution
     if problems:
@@ -204,4 +219,6 @@ def _value(item: str) -> Any:
 
 
 def _shown(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else str(value)
+    return (
+        json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict) else str(value)
+    )

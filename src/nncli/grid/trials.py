@@ -77,4 +77,6 @@ def train_trials(
         done: dict[int, list[tuple[int, ModelFit]]] = {}
         for (t, s), fit in zip(members, fits, strict=True):
             done.setdefault(t, []).append((s, fit))
-        yield {t: [fit for _, fit in sorted(pairs, key=lambda p: p[0])] for t, pairs in done.items()}
+        yield {
+            t: [fit for _, fit in sorted(pairs, key=lambda p: p[0])] for t, pairs in done.items()
+        }

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nncli.report.plots import integer_ticks, log_axis, pyplot, save_figure
+from nncli.report import plots  # its save_figure looked up at each call, as tests replace it
+from nncli.report.plots import integer_ticks, log_axis, pyplot
 
 
 def plot_optimization_history(
@@ -39,7 +40,7 @@ def plot_optimization_history(
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.suptitle(f"{title}: optimization history")
-    save_figure(fig, path)
+    plots.save_figure(fig, path)
 
 
 def plot_importances(path: Path, importances: dict[str, float], *, title: str) -> None:
@@ -50,9 +51,15 @@ def plot_importances(path: Path, importances: dict[str, float], *, title: str) -
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.5 * len(items)), layout="constrained")
     ax.barh([k for k, _ in items], [v for _, v in items], color="tab:blue")
     for i, (_, value) in enumerate(items):
-        ax.annotate(f"{value:.2f}", (value, i), xytext=(4, 0), textcoords="offset points",
-                    va="center", fontsize=8)  # fmt: skip
+        ax.annotate(
+            f"{value:.2f}",
+            (value, i),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
     ax.set_xlim(0, 1.1)
     ax.set_xlabel("importance to the val loss (all keys sum to 1)")
     fig.suptitle(f"{title}: parameter importances")
-    save_figure(fig, path)
+    plots.save_figure(fig, path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nncli.config.keys import shown_value, short_key
+from nncli.config.keys import short_key, shown_value
 from nncli.report.tables import format_value, safe
 
 if TYPE_CHECKING:
@@ -17,13 +17,22 @@ def top_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     """The header and rows of the top trials, best (lowest val loss) first."""
     keys = list(summary["space"])
     metric = summary["headline"]
-    header = ["trial", *(short_key(k, keys) for k in keys), "val loss", f"val {metric}",
-              "test loss", f"test {metric}", "epochs"]  # fmt: skip
+    header = [
+        "trial",
+        *(short_key(k, keys) for k in keys),
+        "val loss",
+        f"val {metric}",
+        "test loss",
+        f"test {metric}",
+        "epochs",
+    ]
     rows = []
     for record in summary["top"]:
         params = [_param(record["params"].get(k)) for k in keys]
-        scores = [format_value(record[s].get(name), name) for s, name in
-                  (("val", "loss"), ("val", metric), ("test", "loss"), ("test", metric))]  # fmt: skip
+        scores = [
+            format_value(record[s].get(name), name)
+            for s, name in (("val", "loss"), ("val", metric), ("test", "loss"), ("test", metric))
+        ]
         rows.append([str(record["trial"]), *params, *scores, str(record.get("epochs"))])
     return header, rows
 
@@ -45,8 +54,10 @@ def best_lines(summary: dict) -> list[str]:
             shown += f" (baseline {format_value(blind, metric)})"
         parts.append(shown)
     counts = summary["counts"]
-    done = (f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed"
-            f" of {summary['trials']} trials")  # fmt: skip
+    done = (
+        f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed"
+        f" of {summary['trials']} trials"
+    )
     return [
         f"best trial {best['trial']} (chosen on val loss): {params}",
         "; ".join(parts),
