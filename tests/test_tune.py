@@ -89,8 +89,8 @@ def test_a_space_file_is_named_in_its_errors_and_a_config_without_val_refused(
     result = runner.invoke(app, ["tune", str(no_val), "--search", "training.lr=uniform(0.01,1)"])
     assert result.exit_code == 2 and "data.split.val is 0" in result.stderr
     for options in (["--trials", "0"], ["--sampler", "grid"], ["--batch", "0"]):
-        result = runner.invoke(app, ["tune", str(tiny_moons), "--search", "training.lr=uniform(0.1,1)",
-                                     *options])  # fmt: skip
+        search = ["--search", "training.lr=uniform(0.1,1)"]
+        result = runner.invoke(app, ["tune", str(tiny_moons), *search, *options])
         assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     result = runner.invoke(app, ["tune", "--resume", str(tmp_path), "--batch", "2"])
     assert result.exit_code == 2 and "--resume takes only the run folder" in result.stderr
@@ -118,7 +118,7 @@ def test_a_search_end_to_end_chooses_on_validation(tiny_moons, tmp_path):
     assert summary["best"]["test"]["loss"] == float(best["test_loss"])
     assert summary["baseline"]["val"]["accuracy"] == 0.5 and summary["best"]["model_here"]
     assert set(summary) >= {"space", "counts", "top", "importances", "metrics", "storage"}
-    assert [t["trial"] for t in summary["top"]][0] == summary["best"]["trial"]
+    assert summary["top"][0]["trial"] == summary["best"]["trial"]
     # The pruner stopped some trials before their last epoch; they are never the best.
     pruned = [r for r in rows if r["state"] == "PRUNED"]
     assert pruned and all(int(r["epochs"]) < EPOCHS for r in pruned)

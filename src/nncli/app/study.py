@@ -69,10 +69,10 @@ def open_study(
 
 def counted(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether a trial counts toward `--trials`: it ran to an end (complete, pruned, diverged,
-    invalid), not one cut short by an interrupt, which is asked again."""
+    refused), not one cut short by an interrupt, which is asked again."""
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
-    return trial.state == TrialState.FAIL and trial.user_attrs.get("reason") in (DIVERGED, INVALID)
+    return trial.state == TrialState.FAIL and trial.user_attrs.get("reason") == INVALID
 
 
 class Search:
@@ -121,13 +121,19 @@ class Search:
         return False
 
     def tell(self, trial: optuna.Trial, scores: dict[str, Any], reason: str | None) -> str:
-        """Tell a finished trial's outcome; return its state's name."""
+        """Tell a finished trial's outcome; return its state's name.
+
+        A trial that diverged is told PRUNED (its `reason` says why), not FAIL: TPE ignores
+        failed trials, so the region that diverges would be drawn again and again, while it
+        ranks a pruned trial below every complete one. A refused combination is FAIL.
+        """
         trial.set_user_attr("scores", scores)  # one write to the storage, not one per score
         if reason is not None:
             trial.set_user_attr("reason", reason)
+        if reason == INVALID:
             self.study.tell(trial, state=TrialState.FAIL)
             return "FAIL"
-        if trial.number in self.pruned:
+        if reason == DIVERGED or trial.number in self.pruned:
             self.study.tell(trial, state=TrialState.PRUNED)
             return "PRUNED"
         self.study.tell(trial, scores["val_loss"])

@@ -101,7 +101,7 @@ def write_tune_outputs(
     if not complete:
         states = {s: sum(r["state"] == s for r in rows) for s in ("PRUNED", "FAIL")}
         raise RunFailedError(
-            f"no trial completed ({states['PRUNED']} pruned, {states['FAIL']} failed: diverged,"
+            f"no trial completed ({states['PRUNED']} pruned or diverged, {states['FAIL']} failed:"
             f" cut short or refused); the trials are in {folder.path / runs.TRIALS_CSV_FILE}"
         )
     metric = headline_of(base.training.headline_metric, data.task)
@@ -112,6 +112,7 @@ def write_tune_outputs(
         state.lower(): sum(r["state"] == state for r in rows)
         for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
     }
+    counts["diverged"] = sum(r["reason"] == DIVERGED for r in rows)  # told pruned
     importances = search.importances()
     warnings = []
     value, baseline = best.get(f"val_{metric}"), blind.get("val", {}).get(metric)

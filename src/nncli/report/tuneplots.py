@@ -31,9 +31,9 @@ def plot_optimization_history(
     failed = [n for n, state, _ in trials if state == "FAIL"]
     notes = []
     if pruned:
-        notes.append(f"{len(pruned)} pruned")
+        notes.append(f"{len(pruned)} pruned or diverged")
     if failed:
-        notes.append(f"{len(failed)} failed (diverged or cut short)")
+        notes.append(f"{len(failed)} cut short or refused")
     ax.set_xlabel("trial" + (f" ({', '.join(notes)}: not shown)" if notes else ""))
     ax.xaxis.set_major_locator(integer_ticks())
     ax.set_ylabel("validation loss")

@@ -55,7 +55,9 @@ def best_lines(summary: dict) -> list[str]:
         parts.append(shown)
     counts = summary["counts"]
     done = (
-        f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed"
+        f"{counts['complete']} complete, {counts['pruned']} pruned"
+        f"{' (' + str(counts['diverged']) + ' diverged)' if counts.get('diverged') else ''},"
+        f" {counts['fail']} failed"
         f" of {summary['trials']} trials"
     )
     return [
