@@ -125,6 +125,12 @@ def test_a_search_end_to_end_chooses_on_validation(tiny_moons, tmp_path):
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     evaluated = runner.invoke(app, ["evaluate", str(out), "--json"])
     assert evaluated.exit_code == 0, evaluated.output
+    page = (out / "report.html").read_text()
+    assert "<h2>Search</h2>" in page and "optimization_history.png" in page
+    listed = runner.invoke(app, ["runs", str(tmp_path), "--json"])
+    (record,) = json.loads(listed.stdout)
+    assert record["kind"] == "tune" and record["varied"] == ["training.lr", "model.activation"]
+    assert record["metrics"]["accuracy"] == summary["best"]["test"]["accuracy"]
     shown = runner.invoke(app, ["tune", "--resume", str(out)])
     assert shown.exit_code == 2 and "already finished" in shown.stderr
 

@@ -67,6 +67,14 @@ def open_study(
     )
 
 
+def trial_count(storage: str, name: str) -> int:
+    """How many trials the study holds already (0 for a study not made yet)."""
+    try:
+        return len(optuna.load_study(study_name=name, storage=storage_of(storage)).trials)
+    except KeyError:
+        return 0
+
+
 def counted(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether a trial counts toward `--trials`: it ran to an end (complete, pruned, diverged,
     refused), not one cut short by an interrupt, which is asked again."""

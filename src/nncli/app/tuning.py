@@ -10,6 +10,7 @@ files (`app.tuneoutputs`).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,10 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
     short are asked again on `--resume` (their stack trains again from its start).
     """
     session = session or Session()
+    if importlib.util.find_spec("optuna") is None:
+        raise UsageError(
+            "nncli tune needs Optuna, which is not installed: pip install 'nncli[optuna]'"
+        )
     folder, spec, config_file, space = _open(request, session)
     try:
         raw = read_yaml_mapping(config_file)
@@ -71,8 +76,9 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
         prepared = gridsetup.prepare(grid, config_file, None)
         gridsetup.check_stacks(grid, prepared)
         threads = gridsetup.threads(grid, prepared)
+        shown = _with_search_line(session, spec)
         setup = gridsetup.describe(
-            grid, prepared, device, threads, TRAIN, _with_search_line(session, spec)
+            grid, prepared, device, threads, TRAIN, shown, searched=list(space)
         )
         setup += "\n" + search_line(spec)
         phases.mark("data")
@@ -98,9 +104,9 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
     from nncli.app.tuneoutputs import Keeper, write_tune_outputs
 
     with folder:
-        storage = spec["storage"] or str(folder.path.resolve() / runs.STUDY_FILE)
+        storage = spec["storage"] or str(folder.path / runs.STUDY_FILE)
         name = spec["study"] or folder.path.name
-        existing = _trial_count(studies, storage, name)
+        existing = studies.trial_count(storage, name)
         seed = studies.sampler_seed(grid.base.seed, spec["storage"] is not None, existing)
         study = studies.open_study(
             storage, name, sampler=spec["sampler"], pruner=spec["pruner"], seed=seed
@@ -110,7 +116,8 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
         if retried:
             session.info(f"{retried} trial(s) this folder left running: asked again")
         keeper = Keeper(folder.path, search)
-        _search(search, spec, raw, config_file, overrides, data, session, keeper, storage)
+        prune = spec["pruner"] != "none"
+        _search(search, spec, raw, config_file, overrides, data, session, keeper, storage, prune)
         phases.mark("training")
         result = write_tune_outputs(
             folder, search, keeper, spec, data, grid.base, device, storage, name, session
@@ -119,7 +126,9 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
     return result
 
 
-def _search(search, spec, raw, config_file, overrides, data, session, keeper, storage) -> None:
+def _search(
+    search, spec, raw, config_file, overrides, data, session, keeper, storage, prune
+) -> None:
     """Ask, train and tell, a batch at a time, until the study holds its trials."""
     from nncli.app.study import INVALID
     from nncli.grid.trials import train_trials
@@ -150,7 +159,9 @@ def _search(search, spec, raw, config_file, overrides, data, session, keeper, st
         session.info(f"trials {first}-{first + wanted - 1} of {target}: {len(trials)} training")
         told: set[int] = set()
         try:
-            for finished in train_trials(configs, data, session, prune=_pruner(search, trials)):
+            for finished in train_trials(
+                configs, data, session, prune=_pruner(search, trials) if prune else None
+            ):
                 for t, fits in finished.items():
                     keeper.tell(trials[t], fits)
                     told.add(t)
@@ -166,8 +177,6 @@ def _search(search, spec, raw, config_file, overrides, data, session, keeper, st
 def _pruner(search, trials: list):
     """What a stack asks after each epoch: the trials to stop, each judged on its seeds' mean
     validation loss while every one of its models trains (none stopped early or diverged)."""
-    if search.study.pruner.__class__.__name__ == "NopPruner":
-        return None
 
     def prune(owners: list[int], report) -> set[int]:
         stop = set()
@@ -311,13 +320,3 @@ def search_line(spec: dict) -> str:
         f"search: {spec['trials']} trials{seeds}, {spec['batch']} at a time trained stacked,"
         f" {spec['sampler']} sampler, {spec['pruner']} pruner on val loss; {keys}"
     )
-
-
-def _trial_count(studies, storage: str, name: str) -> int:
-    """How many trials the study holds already (0 for a study not made yet)."""
-    try:
-        import optuna
-
-        return len(optuna.load_study(study_name=name, storage=studies.storage_of(storage)).trials)
-    except KeyError:
-        return 0
