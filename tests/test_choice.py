@@ -129,7 +129,9 @@ def test_a_sweep_chooses_on_validation_everywhere_it_names_a_best(
     assert best["value"] == max(values)
     assert "baseline" in result.output and ": best on val accuracy" in result.output
     page = (out / "report.html").read_text()
-    assert "best on val accuracy (mean over seeds; test is never used to choose)" in page
+    # One seed per variant: a value, not a mean over seeds.
+    assert "best on val accuracy (test is never used to choose)" in page
+    assert "mean over seeds" not in page
     assert "<td>baseline</td>" in page
     rows = (out / "summary.csv").read_text().splitlines()
     assert rows[0].split(",")[-1] == "chosen"
@@ -165,3 +167,14 @@ def test_a_perfect_prediction_scores_what_the_margin_takes_as_perfect(task):
     for name, spec in METRICS.items():
         if spec.task == task:
             assert scores[name] == pytest.approx(perfect(name), abs=1e-9), name
+
+
+@pytest.mark.parametrize(("metric", "one_class"), [("accuracy", True), ("r2", False)])
+def test_the_did_not_learn_line_offers_one_class_only_where_there_are_classes(metric, one_class):
+    from nncli.grid.summary import not_learned
+
+    results = [{"seeds": [0, 1], "learned": 1, "baseline": {"val": {metric: 0.5}}}]
+    line = not_learned(results, ["lr=1"], {"split": "val", "metric": metric})
+    assert line.startswith(f"did not learn (val {metric} no better than the input-blind baseline")
+    assert line.endswith("): lr=1 1/2 seeds")
+    assert ("or one class only" in line) == one_class

@@ -596,9 +596,16 @@ def test_explicit_name_beats_the_filename(write_config):
     assert load_config(path, ["name=from-set"]).name == "from-set"
 
 
-def test_invalid_name_is_refused(write_config):
-    with pytest.raises(ConfigError, match=r"name: string should match pattern"):
-        load_config(write_config({"name": "has space", **MINIMAL}))
+@pytest.mark.parametrize("name", ["has space", "_hidden", "a/b", "rtl\u202eexe", "zw\u200dj", ""])
+def test_invalid_name_is_refused(write_config, name):
+    with pytest.raises(ConfigError, match=r"name: letters, digits, '_', '.' and '-' only"):
+        load_config(write_config({"name": name, **MINIMAL}))
+
+
+def test_a_config_file_named_in_hangul_names_its_run(write_config):
+    """A Korean learner's `건강.yaml` names its run folder `건강-<time>`, as `moons.yaml` does."""
+    assert load_config(write_config(MINIMAL, "건강.yaml")).name == "건강"
+    assert load_config(write_config({"name": "붓꽃_2", **MINIMAL})).name == "붓꽃_2"
 
 
 # --- dump --------------------------------------------------------------------------------------

@@ -253,3 +253,12 @@ def test_a_run_stopped_inside_its_first_epoch_resumes_with_the_same_gradients(ti
 
     assert diagnostics(stopped) == diagnostics(whole)
     assert table_rows(resumed.stdout) == table_rows(done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(3.2e-7, "3.2e-7"), (0.13, "1.3e-1"), (1.3, "1.3"), (13.0, "1.3e1"), (1.0, "1"), (0.0, "0"),
+     (None, "-"), (float("nan"), "nan")],
+)  # fmt: skip
+def test_a_ratio_cell_is_a_short_scientific_number_and_plain_from_1_to_10(value, shown):
+    assert ratio_cell(value) == shown

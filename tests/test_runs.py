@@ -58,6 +58,17 @@ def test_the_table_fits_80_columns_and_never_cuts_a_run_name(runs_dir):
     assert header.split()[:4] == ["run", "status", "data", "epochs"]  # a 44-character name fits
 
 
+def test_a_run_named_in_hangul_is_listed_whole_in_80_columns(runs_dir):
+    """Hangul takes two columns a letter: widths counted in characters cut such a name."""
+    from rich.cells import cell_len
+
+    records = list_runs(runs_dir)
+    records[0] = {**records[0], "run": "건강검진_데이터_분류-activations-20261202-205527"}
+    lines = render(records)
+    assert max(cell_len(line) for line in lines) <= 80, "\n".join(lines)
+    assert any(line.startswith(records[0]["run"] + " ") for line in lines), "\n".join(lines)
+
+
 def test_on_a_narrower_terminal_columns_move_under_the_name_never_the_name(runs_dir):
     records = list_runs(runs_dir)
     for width in (60, 40, 20):

@@ -129,6 +129,9 @@ def test_commands_on_a_saved_model_draw_nothing_and_need_no_scikit_learn(finishe
     assert "torch" in found  # the watch works: it sees what they do import
     assert [m for m in found if m in ("matplotlib", "sklearn", "scipy")] == []
     assert [m for m in found if m in EXTRA] == (["onnx"] if args[0] == "export" else [])
+    # pandas (0.4 s) only where a CSV is read or written: evaluate on a run's splits needs none.
+    tables = "--data" in args or args[0] in ("predict", "split")
+    assert ("pandas" in found) == tables
 
 
 def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):

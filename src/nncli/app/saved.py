@@ -14,12 +14,9 @@ from nncli import phases
 from nncli.app.choose import open_model
 from nncli.config.data import looks_like_path
 from nncli.config.loading import validate_config, without_retired_keys
-from nncli.data.csvdata import is_missing, numeric_columns, typed_features
-from nncli.data.csvfile import read_table
-from nncli.data.dataset import label_value
 from nncli.data.prepared import PreparedData, prepare_data
 from nncli.data.preprocessing import SPLITS
-from nncli.errors import UsageError, excerpt, excerpts, hidden_content
+from nncli.errors import UsageError, hidden_content
 from nncli.fileio import atomic_write_all
 from nncli.model.card import ModelCard, positive_name
 from nncli.tasks import TASKS
@@ -103,6 +100,8 @@ def evaluate(
                      positive_class=positive, class_order=order)  # fmt: skip
     first = [chosen] if chosen else []
     if data is not None:
+        from nncli.app.labelled import read_labelled_csv  # pandas: only for a CSV
+
         x, y, notes = read_labelled_csv(card, Path(data))
         phases.mark("data")
         use_auto_threads(multiply_adds(card.sizes, len(x)))  # one forward pass over the rows
@@ -128,78 +127,6 @@ def check_threshold(card: ModelCard, threshold: float | None) -> None:
         raise UsageError(f"--threshold: applies to a binary classifier; this one has {kind}")
     if not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold: must be a probability from 0 to 1, got {threshold:g}")
-
-
-def read_labelled_csv(card: ModelCard, path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features matched to the model by name (any order), encoded as in training; the target
-    mapped to class indices. Rows without a target, and (for a model trained with
-    `data.missing: drop`) rows missing a feature, are dropped and counted in the notes."""
-    table = read_table(path)
-    encoder = card.encoder
-    columns = [str(c) for c in table.columns]
-    present = set(columns)
-    missing = [c for c in encoder.names if c not in present]
-    data = card.config.get("data", {})
-    # Trained on chosen data.features, the model never saw the file's other columns.
-    expected = {*encoder.names, card.target_name, *data.get("ignore_columns", [])}
-    extra = [] if data.get("features") else [c for c in columns if c not in expected]
-    if missing or extra:
-        parts = [f"missing feature column(s): {excerpts(missing)}"] if missing else []
-        parts += [f"unexpected column(s): {excerpts(extra)}"] if extra else []
-        raise UsageError(
-            f"{path}: columns do not match the model ({'; '.join(parts)});"
-            f" the model expects: {excerpts(encoder.names)}"
-        )
-    if card.target_name not in present:
-        raise UsageError(f"{path}: missing target column {excerpt(card.target_name)}")
-    notes = []
-    labels = table[card.target_name].str.strip()
-    no_target = labels.eq("").to_numpy()
-    if not TASKS[card.task].classes or all(isinstance(c, int | float) for c in card.classes or []):
-        no_target = no_target | is_missing(labels, encoder.missing_values)  # a number's NA
-    if no_target.any():
-        notes.append(f"dropped {int(no_target.sum())} row(s) with no"
-                     f" {excerpt(card.target_name)} value")  # fmt: skip
-        table = table[~no_target]
-    cells = _typed(encoder, table, path)
-    if encoder.missing == "drop":
-        incomplete = cells.isna().to_numpy().any(axis=1)
-        if incomplete.any():
-            notes.append(f"data.missing: drop: dropped {int(incomplete.sum())} row(s) missing"
-                         " a feature value")  # fmt: skip
-            cells, table = cells[~incomplete], table[~incomplete]
-    if table.empty:
-        raise UsageError(f"{path}: no row left to measure")
-    return encoder.transform(cells, str(path)), _targets(card, table, path), notes
-
-
-def _typed(encoder, table: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The feature cells read as in training: the same columns numeric or categorical."""
-    return typed_features(table, encoder.names, path, missing_values=encoder.missing_values,
-                          categorical=encoder.categorical, detect=False)  # fmt: skip
-
-
-def _targets(card: ModelCard, table: pd.DataFrame, path: Path) -> np.ndarray:
-    column = card.target_name
-    if not TASKS[card.task].classes:
-        return numeric_columns(table, [column], path)[:, 0]
-    import pandas as pd
-
-    labels = table[column].str.strip()
-    index = {str(label): i for i, label in enumerate(card.classes or [])}
-    # Numeric labels are compared by value, so "1.0" in a file matches the class 1.
-    numbers = pd.to_numeric(labels, errors="coerce")
-    keys = []
-    for text, number in zip(labels, numbers, strict=True):
-        value = str(label_value(number)) if pd.notna(number) else text
-        keys.append(value if value in index else text)
-    unseen = sorted({k for k in keys if k not in index})
-    if unseen:
-        raise UsageError(
-            f"{path}: column {excerpt(column)} has class label(s) the model never saw:"
-            f" {excerpts(unseen)}; it knows: {excerpts(card.classes or [])}"
-        )
-    return np.array([index[k] for k in keys], dtype=np.int64)
 
 
 def export_splits(target: Path, out: Path, *, force: bool = False) -> dict[str, int]:
@@ -237,6 +164,8 @@ def split_tables(card: ModelCard, prepared: PreparedData) -> dict[str, pd.DataFr
     """Each split's rows of the run's data: a CSV source's rows with every column, in file
     order, indexed by line number; or a built-in set's features and target by position."""
     import pandas as pd
+
+    from nncli.data.csvfile import read_table
 
     source = prepared.dataset
     config = card.config["data"]

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from nncli import phases
-from nncli.cli.options import JsonOption, ModelArgument, SeedOption, VariantOption, out_path
+from nncli.cli.options import JsonOption, ModelArgument, SeedOption, VariantOption, out_option
 from nncli.errors import printable
 from nncli.fileio import to_json
 
@@ -31,12 +31,8 @@ def export(
     ] = Format.onnx,
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            parser=out_path,
-            metavar="<path>",
-            help="The file to write (default: beside the checkpoint, model.onnx); its sidecar"
+        out_option(
+            "The file to write (default: beside the checkpoint, model.onnx); its sidecar"
             " is the same name with .json added.",
             show_default=False,
         ),

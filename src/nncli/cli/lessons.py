@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from nncli.cli.options import Command, Group, JsonOption, out_path
+from nncli.cli.options import Command, Group, JsonOption, out_option
 from nncli.errors import RunFailedError, printable
 from nncli.fileio import to_json
 
@@ -87,13 +87,8 @@ def run_lesson(
     lang: LangOption = None,
     out: Annotated[
         Path,
-        typer.Option(
-            "--out",
-            "-o",
-            parser=out_path,
-            metavar="<path>",
-            help="Where the lesson's folder goes (N-name, or N-name-2 ... if taken; never"
-            " overwritten).",
+        out_option(
+            "Where the lesson's folder goes (N-name, or N-name-2 ... if taken; never overwritten)."
         ),
     ] = Path("lessons"),
     as_json: JsonOption = False,

@@ -95,12 +95,12 @@ MaxModelsOption = Annotated[
 ]
 
 
-GridOutOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--out", "-o", parser=out_path, metavar="<path>", help="Exact output folder (new or empty)."
-    ),
-]
+def out_option(help: str, **settings):
+    """`--out`/`-o <path>` as every command spells it, with the command's own help."""
+    return typer.Option("--out", "-o", parser=out_path, metavar="<path>", help=help, **settings)
+
+
+GridOutOption = Annotated[Path | None, out_option("Exact output folder (new or empty).")]
 
 
 VariantOption = Annotated[

@@ -23,7 +23,7 @@ from nncli.cli.options import (
     SetOption,
     ThresholdOption,
     VariantOption,
-    out_path,
+    out_option,
 )
 from nncli.errors import printable
 from nncli.fileio import to_json
@@ -89,13 +89,9 @@ def predict(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            parser=out_path,
-            metavar="<path>",
-            help="Write predictions here (else stdout); a symlink, FIFO or device"
-            " is written through, never replaced.",
+        out_option(
+            "Write predictions here (else stdout); a symlink, FIFO or device"
+            " is written through, never replaced."
         ),
     ] = None,
     id_column: Annotated[
@@ -175,13 +171,7 @@ def export_split(
     run: RunArgument,
     out: Annotated[
         Path,
-        typer.Option(
-            "--out",
-            "-o",
-            parser=out_path,
-            metavar="<path>",
-            help="Folder for train.csv, val.csv and test.csv.",
-        ),
+        out_option("Folder for train.csv, val.csv and test.csv."),
     ],
     force: Annotated[bool, typer.Option("--force", help="Overwrite those files.")] = False,
 ) -> None:

@@ -22,7 +22,7 @@ from nncli.cli.options import (
     QuietOption,
     SequentialOption,
     SetOption,
-    out_path,
+    out_option,
 )
 from nncli.fileio import to_json
 from nncli.grid.session import Session, Setup
@@ -81,13 +81,7 @@ def train(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            parser=out_path,
-            metavar="<path>",
-            help="Exact run folder (new or empty); default runs/<name>-<time>.",
-        ),
+        out_option("Exact run folder (new or empty); default runs/<name>-<time>."),
     ] = None,
     diagnostics: DiagnosticsOption = False,
     as_json: JsonOption = False,

@@ -267,8 +267,8 @@ class OutputConfig(Strict):
 class Config(Strict):
     name: str | None = Field(
         None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="names the run folder (null: the config file's name)",
+        description="names the run folder (null: the config file's name): letters of any script,"
+        " digits, `_`, `.` and `-`, starting with a letter or digit",
     )
     seed: int = Field(
         0,
@@ -283,6 +283,20 @@ class Config(Strict):
     tracking: TrackingConfig = Field(
         TrackingConfig(), description="TensorBoard and MLflow, off unless turned on here"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _names_a_folder(cls, name: str | None) -> str | None:
+        # isalnum, not a regex's \w: Hangul and other letters pass, while joiners, marks alone
+        # and bidi controls (invisible in a folder name) do not.
+        if name is not None and not (
+            name[:1].isalnum() and all(c.isalnum() or c in "_.-" for c in name)
+        ):
+            raise ValueError(
+                "letters, digits, '_', '.' and '-' only, starting with a letter or digit (it"
+                f" names the run folder), got {excerpt(name)}"
+            )
+        return name
 
     @model_validator(mode="after")
     def _early_stopping_needs_val(self) -> Config:

@@ -10,6 +10,7 @@ import numpy as np
 
 from nncli.grid.spec import Grid
 from nncli.metrics import DETAILS, METRICS
+from nncli.tasks import CLASSIFICATION
 from nncli.train.choice import choose_best, margin
 
 
@@ -93,9 +94,10 @@ def not_learned(results: list[dict], labels: list[str], best: dict) -> str | Non
     than = "the input-blind baseline"
     if isinstance(baseline, int | float) and metric in METRICS:
         than += f" {baseline:.4f} by {margin(baseline, metric):.4f}"
+    classes = metric in METRICS and METRICS[metric].task == CLASSIFICATION
     return (
-        f"did not learn ({split} {metric} no better than {than}, or one class only):"
-        f" {'; '.join(missed)}"
+        f"did not learn ({split} {metric} no better than {than}"
+        f"{', or one class only' if classes else ''}): {'; '.join(missed)}"
     )
 
 

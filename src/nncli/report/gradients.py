@@ -17,14 +17,14 @@ NORM_HEADER = "‖∂L/∂W‖"  # each layer's weight-gradient norm, averaged o
 
 
 def ratio_cell(value: float | None, digits: int = 1) -> str:
-    """`3.2e-7`: `digits` after the point and the exponent, so a column of them lines up; `1`
-    for the output layer's own, `0` for a layer no gradient reaches."""
+    """`3.2e-7`: `digits` after the point and the exponent, so a column of them lines up (`1.3`
+    from 1 to 10); `1` for the output layer's own, `0` for a layer no gradient reaches."""
     if value is None:
         return "-"
     if value in (0.0, 1.0) or not math.isfinite(value):  # `nan`, `inf` as they are
         return f"{value:g}"
     mantissa, exponent = f"{value:.{digits}e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
+    return mantissa if int(exponent) == 0 else f"{mantissa}e{int(exponent)}"  # 1.3, not 1.3e0
 
 
 def layer_names(count: int) -> list[str]:

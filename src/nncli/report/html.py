@@ -54,6 +54,13 @@ FIGURES = {
     runs.IMPORTANCE_PLOT: "How much each searched key matters to the validation loss over the"
     " complete trials (Optuna's PED-ANOVA importance; they sum to 1).",
 }
+# With one seed per variant there is no mean or spread to speak of.
+ONE_SEED_FIGURES = {
+    runs.LOSS_CURVES_PLOT: "Loss by epoch per variant (one seed each): rings mark each run's best"
+    " epoch, an x where a run diverged.",
+    runs.METRIC_PLOT: "The headline metric on validation against each varied value (one seed"
+    " each): the star is the best, the dashed line the baseline.",
+}
 
 STYLE = """
 body { margin: 2em auto; max-width: 70em; padding: 0 1em; color: #222;
@@ -128,7 +135,8 @@ def _page(folder: Path, status: dict, train: dict, grid: dict) -> str:
         parts.append(_tune_section(grid["tune"]))
     if grid.get("results"):
         parts.append(_grid_section(grid, status.get("processes", 1)))
-    parts.append(_figures(folder))
+    one_seed = all(len(r.get("seeds") or [0]) == 1 for r in grid.get("results") or [])
+    parts.append(_figures(folder, one_seed=one_seed))
     config = folder / runs.CONFIG_FILE
     if config.exists():
         text = read_regular_bytes(config, limit=JSON_LIMIT, what="config", follow_symlinks=False)
@@ -218,8 +226,8 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     best = summary.get("best")
     if best:
         chosen = (
-            f"best on {best['split']} {best['metric']} (mean over seeds; test is never used to"
-            f" choose): {best['variant']}"
+            f"best on {best['split']} {best['metric']} ({'' if one else 'mean over seeds; '}test"
+            f" is never used to choose): {best['variant']}"
             if best.get("variant")
             else f"no best variant: {best.get('reason', '')}"
         )
@@ -311,8 +319,9 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f'<div class="wide"><table>\n<tr>{head}</tr>\n{body}</table></div>'
 
 
-def _figures(folder: Path) -> str:
-    """Every PNG in the folder, embedded, with what it shows."""
+def _figures(folder: Path, *, one_seed: bool = False) -> str:
+    """Every PNG in the folder, embedded, with what it shows (`one_seed`: a grid of one seed
+    per variant)."""
     found = sorted(p.name for p in folder.glob("*.png"))
     ordered = [name for name in FIGURES if name in found] + [
         name for name in found if name not in FIGURES
@@ -322,7 +331,7 @@ def _figures(folder: Path) -> str:
     parts = ["<h2>Figures</h2>"]
     for name, data in read_figures(folder, ordered).items():
         encoded = base64.b64encode(data).decode("ascii")
-        caption = FIGURES.get(name, "")
+        caption = (one_seed and ONE_SEED_FIGURES.get(name)) or FIGURES.get(name, "")
         parts.append(
             f'<figure id="{escape(name)}">\n<img src="data:image/png;base64,{encoded}"'
             f' alt="{escape(name)}">\n<figcaption><code>{escape(name)}</code>'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich import box
+from rich.cells import cell_len
 from rich.table import Table
 
 from nncli.errors import printable
@@ -42,17 +43,17 @@ def runs_table(records: list[dict], directory: object, sort: str | None, *, widt
     }
     # Headers may wrap at spaces (`test` over `accuracy`); cells keep their lines.
     widths = {
-        key: max(len(line) for c in [*key.split(), *cells] for line in c.split("\n"))
+        key: max(cell_len(line) for c in [*key.split(), *cells] for line in c.split("\n"))
         for key, cells in columns.items()
     }
     names = [printable(r["run"]) for r in records]
-    name_width = max((len(name) for name in names), default=3)
+    name_width = max((cell_len(name) for name in names), default=3)  # Hangul: 2 a letter
     kept = list(columns)
     while kept and name_width + sum(widths[k] + GAP for k in kept) > width:
         kept.remove(kept[-2] if len(kept) > 1 else kept[-1])  # the result goes last
     if header in kept:  # room to spare: the header on one line
         spare = width - name_width - sum(widths[k] + GAP for k in kept)
-        widths[header] = min(max(widths[header], len(header)), widths[header] + spare)
+        widths[header] = min(max(widths[header], cell_len(header)), widths[header] + spare)
 
     def moved(key: str, i: int) -> str:
         """A cell of a column that gave way, as the line under the name shows it."""
@@ -75,7 +76,7 @@ def runs_table(records: list[dict], directory: object, sort: str | None, *, widt
         width=name_width if name_width > width else None,  # wider than the terminal: it wraps
     )
     room = width - sum(widths[k] + GAP for k in kept)  # the names', and the details' under them
-    widest = max([name_width, *(len(d) + 2 for d in details)])
+    widest = max([name_width, *(cell_len(d) + 2 for d in details)])
     table.add_column("run", width=max(name_width, min(room, widest)))
     for key in kept:
         justify = "left" if key in ("status", "data") else "right"
