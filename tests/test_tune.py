@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nncli.app.tuning import TuneRequest, run_tune
+from nncli.app.tunerequest import TuneRequest
+from nncli.app.tuning import run_tune
 from nncli.cli import app
 from nncli.config.schema import Config
 from nncli.config.search import Distribution, parse_distribution

@@ -11,44 +11,20 @@ files (`app.tuneoutputs`).
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from nncli import phases
+from nncli.app.tunerequest import TuneRequest, checked_trials, search_texts, settings
 from nncli.config.loading import configure, parse_override, read_yaml_mapping
-from nncli.config.search import PRUNERS, SAMPLERS, check_space, read_space, search_items
+from nncli.config.search import check_space
 from nncli.errors import ConfigError, UsageError
 from nncli.grid.session import Session, Setup
-from nncli.grid.spec import MAX_SEEDS, build_grid
+from nncli.grid.spec import build_grid
 from nncli.runs import layout as runs
 from nncli.runs.folder import RunFolder
 from nncli.runs.layout import TRAIN, TUNE
-
-MAX_TRIALS = 100_000
-MAX_BATCH = 1_000
-
-
-@dataclass(frozen=True)
-class TuneRequest:
-    """What to search; None means "not given" (a resume keeps the folder's own)."""
-
-    config_path: Path | None = None
-    overrides: list[str] = field(default_factory=list)
-    search: list[str] = field(default_factory=list)  # --search KEY=DIST
-    space: Path | None = None  # --space FILE.yaml
-    trials: int | None = None  # default 20; with --resume, a new total
-    batch: int | None = None  # default 8: trials asked, and trained stacked, at once
-    seeds: int | None = None  # default 1: models per trial, its value their mean
-    sampler: str | None = None  # default tpe
-    pruner: str | None = None  # default median
-    storage: str | None = None  # default the folder's study.journal
-    study: str | None = None  # default the folder's name
-    out: Path | None = None
-    resume: Path | None = None
-
-
-DEFAULTS = {"trials": 20, "batch": 8, "seeds": 1, "sampler": "tpe", "pruner": "median"}
 
 
 def run_tune(request: TuneRequest, session: Session | None = None) -> dict | None:
@@ -217,7 +193,7 @@ def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dic
         try:
             spec = dict(saved.info)
             if request.trials is not None:
-                spec["trials"] = _checked_trials(request.trials)
+                spec["trials"] = checked_trials(request.trials)
             config_file = folder.path / runs.CONFIG_FILE
             space = check_space(
                 spec.get("space", {}), read_yaml_mapping(config_file), config_file, [], "--search"
@@ -228,7 +204,7 @@ def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dic
         return folder, spec, config_file, space
     if request.config_path is None:
         raise UsageError("give a config file, or --resume FOLDER")
-    spec = _settings(request)
+    spec = settings(request)
     config_file = Path(request.config_path)
     raw = read_yaml_mapping(config_file)
     problems: list[str] = []
@@ -243,7 +219,7 @@ def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dic
         base = configure(raw, config_file, overrides)
     except ConfigError as exc:
         problems += exc.problems
-    texts, origin = _texts(request)
+    texts, origin = search_texts(request)
     try:
         space = check_space(texts, raw, config_file, overrides, origin)
     except ConfigError as exc:
@@ -259,48 +235,6 @@ def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dic
     spec["space"] = {key: d.text for key, d in space.items()}
     spec["config"] = str(config_file.resolve())
     return None, spec, config_file, space
-
-
-def _texts(request: TuneRequest) -> tuple[dict[str, str], str]:
-    """{key: distribution text} from --search and --space, and what to name in messages."""
-    texts = search_items(request.search)
-    if request.space is None:
-        return texts, "--search"
-    from_file = read_space(request.space)
-    both = sorted(set(texts) & set(from_file))
-    if both:
-        raise UsageError(f"--search {both[0]}: also in {request.space}; give each key once")
-    origin = str(request.space) if not texts else "--search/--space"
-    return texts | from_file, origin
-
-
-def _settings(request: TuneRequest) -> dict:
-    """The search's settings (run.json's `tune`), defaults filled in, each checked."""
-    spec = {
-        key: getattr(request, key) if getattr(request, key) is not None else default
-        for key, default in DEFAULTS.items()
-    }
-    spec["trials"] = _checked_trials(spec["trials"])
-    if not 1 <= spec["batch"] <= MAX_BATCH:
-        raise UsageError(f"--batch: must be between 1 and {MAX_BATCH}, got {spec['batch']}")
-    if not 1 <= spec["seeds"] <= MAX_SEEDS:
-        raise UsageError(f"--seeds: must be between 1 and {MAX_SEEDS}, got {spec['seeds']}")
-    for name, names in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
-        if spec[name] not in names:
-            raise UsageError(f"--{name}: one of {', '.join(names)}, got {spec[name]!r}")
-    spec["storage"] = request.storage
-    spec["study"] = request.study
-    if request.study is not None and not request.study.strip():
-        raise UsageError("--study: give a name")
-    if request.storage is not None and not request.storage.strip():
-        raise UsageError("--storage: give a journal file or a database URL")
-    return spec
-
-
-def _checked_trials(trials: int) -> int:
-    if not 1 <= trials <= MAX_TRIALS:
-        raise UsageError(f"--trials: must be between 1 and {MAX_TRIALS:,}, got {trials}")
-    return trials
 
 
 def _with_search_line(session: Session, spec: dict) -> Session:

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from nncli.cli.options import (
-    GridOutOption,
     JsonOption,
     OptionalConfigArgument,
     QuietOption,
     SetOption,
+    out_option,
 )
 from nncli.cli.training import _session
 from nncli.fileio import to_json
@@ -92,7 +92,10 @@ def tune(
         Path | None,
         typer.Option(help="Continue an interrupted search folder until it holds its trials."),
     ] = None,
-    out: GridOutOption = None,
+    out: Annotated[
+        Path | None,
+        out_option("Exact search folder (new or empty); default runs/<name>-tune-<time>."),
+    ] = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -117,7 +120,8 @@ def tune(
         resume=resume,
     )
     with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
-        from nncli.app.tuning import TuneRequest, run_tune
+        from nncli.app.tunerequest import TuneRequest
+        from nncli.app.tuning import run_tune
 
         summary = run_tune(TuneRequest(**request_options), session)
     if as_json:

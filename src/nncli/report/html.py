@@ -1,10 +1,8 @@
-"""report.html: a run, sweep or comparison folder as one self-contained page.
-
-Built from the folder's own files (run.json, config.yaml, metrics.json or summary.json, the
-PNG figures), so `nncli report` can write one for a folder an older nncli left. Figures are
-embedded as base64 data, and the page has no script and no outside link: it reads the same
-offline, attached to an e-mail, or years later.
-"""
+"""report.html: a run, sweep, comparison or search folder as one self-contained page, built
+from the folder's own files (run.json, config.yaml, metrics.json or summary.json, the PNG
+figures), so `nncli report` can write one for a folder an older nncli left. Figures are embedded
+as base64 data, and the page has no script and no outside link: it reads the same offline,
+attached to an e-mail, or years later."""
 
 from __future__ import annotations
 
@@ -14,9 +12,9 @@ from pathlib import Path
 
 from nncli.config.keys import variant_label
 from nncli.errors import UsageError
-from nncli.fileio import JSON_LIMIT, atomic_write_text, read_json_mapping, read_regular_bytes
+from nncli.fileio import JSON_LIMIT, atomic_write_text, read_regular_bytes
 from nncli.metrics import PER_CLASS, metric_names
-from nncli.report import gradients
+from nncli.report import gradients, tunetables
 from nncli.report.describe import describe_times
 from nncli.report.fit import over_seeds
 from nncli.report.inputs import read_figures, read_grid_summary, read_status, read_train_summary
@@ -49,10 +47,7 @@ FIGURES = {
     runs.GRAD_RATIO_PLOT: "The first layer's gradient over the output layer's, against each"
     " varied value: far below 1 is a vanishing gradient.",
     runs.ACTIVATIONS_PLOT: "Each activation and its derivative.",
-    runs.OPTIMIZATION_PLOT: "Each complete trial's validation loss by trial number; the red"
-    " step line is the best so far.",
-    runs.IMPORTANCE_PLOT: "How much each searched key matters to the validation loss over the"
-    " complete trials (Optuna's PED-ANOVA importance; they sum to 1).",
+    **tunetables.FIGURES,
 }
 # With one seed per variant there is no mean or spread to speak of.
 ONE_SEED_FIGURES = {
@@ -107,10 +102,7 @@ def build_report(folder: Path) -> str:
     folder = Path(folder)
     status = read_status(folder / runs.RUN_FILE)
     train = read_train_summary(folder / runs.METRICS_FILE)
-    tune = read_status(folder / runs.RUN_FILE).get("kind") == runs.TUNE.name
-    grid = {} if tune else read_grid_summary(folder / runs.SUMMARY_FILE)
-    if tune and (folder / runs.SUMMARY_FILE).exists():
-        grid = {"tune": read_json_mapping(folder / runs.SUMMARY_FILE)}
+    grid = read_grid_summary(folder / runs.SUMMARY_FILE)
     try:
         return _page(folder, status, train, grid)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -131,8 +123,7 @@ def _page(folder: Path, status: dict, train: dict, grid: dict) -> str:
         parts.append(f"<h2>Setup</h2>\n<pre>{escape(status['setup'])}</pre>")
     if train:
         parts.append(_train_section(train))
-    if grid.get("tune"):
-        parts.append(_tune_section(grid["tune"]))
+    parts.append(tunetables.html_section(grid, _table, _Number) if kind == runs.TUNE.name else "")
     if grid.get("results"):
         parts.append(_grid_section(grid, status.get("processes", 1)))
     one_seed = all(len(r.get("seeds") or [0]) == 1 for r in grid.get("results") or [])
@@ -270,17 +261,6 @@ def _grid_section(summary: dict, processes: int = 1) -> str:
     if summary.get("stacks"):
         parts.append(f"<p>{escape(describe_times(summary['stacks'], processes))}</p>")
     return "\n".join(parts)
-
-
-def _tune_section(summary: dict) -> str:
-    """The best trial, chosen on validation, its test score and the baseline's; the top trials."""
-    from nncli.report.tunetables import best_lines, top_rows
-
-    header, rows = top_rows(summary)
-    keys = len(summary["space"])  # the parameter columns are text; the scores are numbers
-    numbers = [[_Number(c) if i == 0 or i > keys else c for i, c in enumerate(row)] for row in rows]
-    lines = "".join(f"<p>{escape(line)}</p>" for line in best_lines(summary))
-    return f"<h2>Search</h2>\n{lines}\n<h3>Top trials by val loss</h3>\n{_table(header, numbers)}"
 
 
 def _mean_std(

@@ -4,13 +4,25 @@ The terminal's rich tables and the report page's rows are made from the same cel
 
 from __future__ import annotations
 
+from html import escape
 from typing import TYPE_CHECKING
 
 from nncli.config.keys import short_key, shown_value
 from nncli.report.tables import format_value, safe
+from nncli.runs import layout as runs
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import RenderableType
+
+# What a search's figures show, for the report page's captions.
+FIGURES = {
+    runs.OPTIMIZATION_PLOT: "Each complete trial's validation loss by trial number; the red"
+    " step line is the best so far.",
+    runs.IMPORTANCE_PLOT: "How much each searched key matters to the validation loss over the"
+    " complete trials (Optuna's PED-ANOVA importance; they sum to 1).",
+}
 
 
 def top_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
@@ -83,6 +95,18 @@ def tune_result(summary: dict, *, quiet: bool) -> list[RenderableType]:
         shown.append(safe("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked)))
     shown.append(f"search saved to [bold]{safe(summary['out_dir'])}[/]")
     return shown
+
+
+def html_section(summary: dict, table: Callable, number: type) -> str:
+    """The report page's section: the best trial in words, the top trials as `table` draws
+    them, the scores as `number` cells (right-aligned); nothing before the search finished."""
+    if not summary.get("top"):
+        return ""
+    header, rows = top_rows(summary)
+    keys = len(summary["space"])  # the parameter columns are text; the scores are numbers
+    cells = [[number(c) if i == 0 or i > keys else c for i, c in enumerate(row)] for row in rows]
+    lines = "".join(f"<p>{escape(line)}</p>" for line in best_lines(summary))
+    return f"<h2>Search</h2>\n{lines}\n<h3>Top trials by val loss</h3>\n{table(header, cells)}"
 
 
 def _param(value: object) -> str:

@@ -218,6 +218,9 @@ class RunFolder:
                 saved = saved if saved.exists() else self.path / runs.PARTIAL_DIR
                 if isinstance(exc, TrialsStopped):  # a search: its study holds what finished
                     saved = exc.saved
+                elif self.kind.study:  # a search stopped while writing its files
+                    search = self.record.get(self.kind.name) or {}
+                    saved = search.get("storage") or self.path / runs.STUDY_FILE
                 self._best_effort_status("interrupted", resumable=True, stopped_at=where)
                 code = self.stop.exit_code if self.stop is not None else 130
                 raise Interrupted(
