@@ -241,3 +241,19 @@ def test_two_processes_share_one_study(tiny_moons, tmp_path):
     assert len(numbers) == len(set(numbers)) == 6 and all(counted(t) for t in study.trials)
     workers = [t.user_attrs["worker"] for t in study.trials]
     assert workers.count(str(tmp_path / "a")) == 2 and workers.count(str(tmp_path / "b")) == 4
+
+
+def test_a_crash_marks_the_search_failed(tiny_moons, tmp_path, monkeypatch):
+    from nncli.app import tuneoutputs
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(tuneoutputs, "write_tune_outputs", crash)
+    out = tmp_path / "crashed"
+    with pytest.raises(RuntimeError):
+        run_tune(TuneRequest(tiny_moons, search=["training.lr=uniform(0.05,0.5)"], trials=2,
+                             out=out))  # fmt: skip
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "RuntimeError: a bug"
+    assert record["kind"] == "tune" and record["resumable"] is False
