@@ -58,6 +58,10 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
         )
         setup += "\n" + search_line(spec)
         phases.mark("data")
+        if grid.base.tracking.tensorboard or grid.base.tracking.mlflow is not None:
+            session.warn(
+                "tracking: not written by tune (its trials are in trials.csv and the study)"
+            )
         (data,) = prepared.values()
         if folder is None:
             folder = RunFolder.create(
