@@ -98,6 +98,12 @@ class Search:
         running = sum(t.state == TrialState.RUNNING for t in trials)
         return sum(counted(t) for t in trials), running
 
+    def complete_here(self) -> list[optuna.trial.FrozenTrial]:
+        """The complete trials this folder trained (a pruned trial has a value too: its last
+        epoch's, which never makes it best)."""
+        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return [t for t in complete if t.user_attrs.get("worker") == self.worker]
+
     def retry_abandoned(self) -> int:
         """Trials this folder left running (a killed process): failed, and asked again."""
         stale = [

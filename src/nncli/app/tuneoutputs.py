@@ -34,12 +34,7 @@ class Keeper:
     def __init__(self, folder: Path, search: Search):
         self.folder = folder
         self.search = search
-        mine = [
-            t
-            for t in search.study.get_trials(deepcopy=False)
-            if t.value is not None and t.user_attrs.get("worker") == search.worker
-        ]
-        best = min(mine, key=lambda t: t.value, default=None)
+        best = min(search.complete_here(), key=lambda t: t.value, default=None)
         self.best = None if best is None else (best.value, best.number)
 
     def tell(self, trial, fits: list) -> None:
