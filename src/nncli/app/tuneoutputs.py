@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nncli.app.outputs import Outputs, _csv, write_history
-from nncli.app.study import DIVERGED, Search
+from nncli.app.study import DIVERGED, INTERRUPTED, Search
 from nncli.errors import RunFailedError
 from nncli.fileio import atomic_write_json, atomic_write_text
 from nncli.grid.session import Session
@@ -108,6 +108,7 @@ def write_tune_outputs(
         for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
     }
     counts["diverged"] = sum(r["reason"] == DIVERGED for r in rows)  # told pruned
+    counts["interrupted"] = sum(r["reason"] == INTERRUPTED for r in rows)  # failed, asked again
     importances = search.importances()
     warnings = []
     value, baseline = best.get(f"val_{metric}"), blind.get("val", {}).get(metric)

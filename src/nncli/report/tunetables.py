@@ -66,12 +66,11 @@ def best_lines(summary: dict) -> list[str]:
             shown += f" (baseline {format_value(blind, metric)})"
         parts.append(shown)
     counts = summary["counts"]
-    done = (
-        f"{counts['complete']} complete, {counts['pruned']} pruned"
-        f"{' (' + str(counts['diverged']) + ' diverged)' if counts.get('diverged') else ''},"
-        f" {counts['fail']} failed"
-        f" of {summary['trials']} trials"
-    )
+    diverged, cut = counts.get("diverged"), counts.get("interrupted")
+    done = f"{counts['complete']} complete, {counts['pruned']} pruned"
+    done += f" ({diverged} diverged)" if diverged else ""
+    done += f", {counts['fail']} failed" + (f" ({cut} cut short, asked again)" if cut else "")
+    done += f"; --trials {summary['trials']}"
     return [
         f"best trial {best['trial']} (chosen on val loss): {params}",
         "; ".join(parts),
