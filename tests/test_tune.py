@@ -257,3 +257,19 @@ def test_a_crash_marks_the_search_failed(tiny_moons, tmp_path, monkeypatch):
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "failed" and record["error"] == "RuntimeError: a bug"
     assert record["kind"] == "tune" and record["resumable"] is False
+
+
+def test_a_trial_of_several_seeds_is_valued_at_their_mean(tiny_moons, tmp_path):
+    from nncli.config.loading import configure, read_yaml_mapping
+    from nncli.data.prepared import prepare_data
+    from nncli.grid.trials import train_trials
+
+    request = TuneRequest(tiny_moons, search=["training.lr=uniform(0.05,0.5)"], trials=1,
+                          seeds=2, sampler="random", out=tmp_path / "seeds")  # fmt: skip
+    best = run_tune(request)["best"]
+    config = configure(read_yaml_mapping(tiny_moons), tiny_moons, [],
+                       [("training.lr", best["params"]["training.lr"])])  # fmt: skip
+    seeds = [config.model_copy(update={"seed": config.seed + i}) for i in (0, 1)]
+    (done,) = train_trials([[s] for s in seeds], prepare_data(config.data), Session())
+    alone = [done[t][0].losses["val"] for t in (0, 1)]
+    assert math.isclose(best["val"]["loss"], sum(alone) / 2, rel_tol=1e-6)
