@@ -273,3 +273,27 @@ def test_a_trial_of_several_seeds_is_valued_at_their_mean(tiny_moons, tmp_path):
     (done,) = train_trials([[s] for s in seeds], prepare_data(config.data), Session())
     alone = [done[t][0].losses["val"] for t in (0, 1)]
     assert math.isclose(best["val"]["loss"], sum(alone) / 2, rel_tol=1e-6)
+
+
+def test_trials_that_diverge_are_pruned_never_best_and_none_complete_is_exit_1(
+    tiny_moons, tmp_path
+):
+    out = tmp_path / "diverged"
+    args = [
+        "tune",
+        str(tiny_moons),
+        "--search",
+        "training.lr=loguniform(1e29,1e30)",
+        "--trials",
+        "2",
+        "--set",
+        "model.activation=relu",
+        "--out",
+        str(out),
+    ]  # tanh saturates instead
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "no trial completed (2 pruned or diverged, 0 failed" in result.stderr
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert [(r["state"], r["reason"]) for r in rows] == [("PRUNED", "diverged")] * 2
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"

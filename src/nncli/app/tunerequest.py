@@ -64,6 +64,8 @@ def settings(request: TuneRequest) -> dict:
         if spec[name] not in names:
             raise UsageError(f"--{name}: one of {', '.join(names)}, got {spec[name]!r}")
     spec["storage"] = request.storage
+    if request.storage and "://" not in request.storage:  # a journal file: found from anywhere
+        spec["storage"] = str(Path(request.storage).expanduser().resolve())
     spec["study"] = request.study
     if request.study is not None and not request.study.strip():
         raise UsageError("--study: give a name")
@@ -76,3 +78,14 @@ def checked_trials(trials: int) -> int:
     if not 1 <= trials <= MAX_TRIALS:
         raise UsageError(f"--trials: must be between 1 and {MAX_TRIALS:,}, got {trials}")
     return trials
+
+
+def saved_settings(spec: object, folder: Path) -> dict:
+    """run.json's `tune` of a folder to resume, checked as a new search's settings are."""
+    kinds = {"trials": int, "batch": int, "seeds": int, "sampler": str, "pruner": str,
+             "space": dict, "storage": (str, type(None)), "study": (str, type(None))}  # fmt: skip
+    if not isinstance(spec, dict) or not all(isinstance(spec.get(k), t) for k, t in kinds.items()):
+        raise UsageError(f"{folder}: its run.json's `tune` is malformed; was it edited?")
+    request = TuneRequest(**{k: spec[k] for k in ("trials", "batch", "seeds", "sampler", "pruner",
+                                                  "storage", "study")})  # fmt: skip
+    return settings(request) | {"space": spec["space"], "config": spec.get("config")}

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from nncli import phases
-from nncli.app.tunerequest import TuneRequest, checked_trials, search_texts, settings
+from nncli.app.tunerequest import (
+    TuneRequest,
+    checked_trials,
+    saved_settings,
+    search_texts,
+    settings,
+)
 from nncli.config.loading import configure, parse_override, read_yaml_mapping
 from nncli.config.search import check_space
 from nncli.errors import ConfigError, UsageError
@@ -195,7 +201,7 @@ def _open(request: TuneRequest, session: Session) -> tuple[RunFolder | None, dic
             )
         folder, _, saved = RunFolder.reopen(request.resume, kind=TUNE, stop=session.should_stop)
         try:
-            spec = dict(saved.info)
+            spec = saved_settings(saved.info, folder.path)
             if request.trials is not None:
                 spec["trials"] = checked_trials(request.trials)
             config_file = folder.path / runs.CONFIG_FILE
