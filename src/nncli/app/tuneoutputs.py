@@ -126,6 +126,8 @@ def write_tune_outputs(
         warnings.append(
             f"the best trial ({best['trial']}) was trained by {best['worker']}; {where}"
         )
+    for warning in warnings:
+        session.warn(warning)
     summary = {
         "kind": "tune",
         "out_dir": str(folder.path),
