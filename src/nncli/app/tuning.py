@@ -1,11 +1,11 @@
 """`nncli tune`: a hyperparameter search with Optuna whose trials train stacked.
 
-Its lifecycle: the search space and the config checked (no optuna, no torch: a typo costs a
-third of a second), the data prepared and the setup reported, the run folder claimed (or an
-interrupted one reopened), the study opened; then, until the study holds `--trials` trials that
-ran to an end, `--batch` trials are asked at once, trained as stacks (`grid.trials`), pruned
-on their validation loss per epoch, and told back as each stack finishes; last, the folder's
-files (`app.tuneoutputs`).
+Its lifecycle: the search space and the config checked (no optuna, no torch: a typo is refused
+as fast as in `nncli train`), the data prepared and the setup reported, the run folder claimed
+(or an interrupted one reopened), the study opened; then, until the study holds `--trials`
+trials that ran to an end, `--batch` trials are asked at once, trained as stacks
+(`grid.trials`), pruned on their validation loss per epoch, and told back as each stack
+finishes; last, the folder's files (`app.tuneoutputs`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 from, written `loguniform(1e-4, 1)`, `uniform(0, 0.9)`, `int(8, 256)`, `logint(8, 256)` or
 `choice(relu, tanh, gelu)`, from `--search KEY=DIST` or a `--space` YAML file (a mapping of key
 to distribution). Read and checked against the schema without optuna or torch, so a typo costs
-a third of a second and one line; every problem is reported at once, by key.
+no more than `nncli train`'s typo and one line; every problem is reported at once, by key.
 """
 
 from __future__ import annotations
