@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from nncli.config.fields import Float, Strict, unknown_name
-from nncli.errors import excerpt
+from nncli.config.fields import Float, Strict, switchable_section, unknown_name
 from nncli.metrics import METRICS
 
 DEFAULT_PATIENCE = 20
@@ -37,16 +36,7 @@ class EarlyStoppingConfig(Strict):
 def early_stopping_section(value: Any) -> Any:
     """`training.early_stopping` as the schema reads it: `true` the defaults, `false` or null
     off, a section as given."""
-    if value is True:
-        return {}
-    if value is False or value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValueError(
-            f"must be true, false, null or a section such as {{patience: 20, min_delta: 0}},"
-            f" got {excerpt(value)}"
-        )
-    return value
+    return switchable_section(value, "{patience: 20, min_delta: 0}")
 
 
 def known_metric(name: str | None) -> str | None:

@@ -49,3 +49,17 @@ def _abbreviated(name: str, names: list[str]) -> list[str]:
     found = [n for n in names if min(len(n), len(typed)) >= 2
              and (typed.startswith(n.lower()) or n.lower().startswith(typed))]  # fmt: skip
     return sorted(found, key=len, reverse=True)[:1]
+
+
+def switchable_section(value: Any, example: str) -> Any:
+    """A section that can be switched on with its defaults (`true`) or off (`false`, null), or
+    given: the mapping the schema reads, or None. `example` shows a section in the error."""
+    if value is True:
+        return {}
+    if value is False or value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"must be true, false, null or a section such as {example}, got {excerpt(value)}"
+        )
+    return value

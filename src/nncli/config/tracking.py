@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from nncli.config.fields import Strict
-from nncli.errors import excerpt
+from nncli.config.fields import Strict, switchable_section
 
 # MLflow's own default (3.x): a SQLite store; its file store refuses to start since 3.7.
 # Relative to the current directory, as output.dir is.
@@ -36,16 +35,7 @@ class MlflowConfig(Strict):
 
 def mlflow_section(value: Any) -> Any:
     """`tracking.mlflow` as the schema reads it: `true` the defaults, `false` or null off."""
-    if value is True:
-        return {}
-    if value is False or value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValueError(
-            f"must be true, false, null or a section such as {{experiment: moons}},"
-            f" got {excerpt(value)}"
-        )
-    return value
+    return switchable_section(value, "{experiment: moons}")
 
 
 class TrackingConfig(Strict):
