@@ -303,7 +303,10 @@ SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
 def test_shipped_configs_validate_and_say_how_to_run_them(path):
     from nncli.config.loading import load_config
 
-    assert path.read_text().splitlines()[0] == f"# nncli train configs/{path.name}"
+    first = path.read_text().splitlines()[0]
+    assert first == f"# nncli train configs/{path.name}" or first.startswith(
+        f"# nncli tune configs/{path.name} --search "
+    )
     load_config(path, [])
 
 
@@ -671,6 +674,7 @@ CLOSED_PIPE_CASES = {
     "train": "train {config} --out {out}",
     "compare-activations": "compare-activations {config} --activations tanh,relu --out {out}",
     "sweep": "sweep {config} --vary model.width=4,6 --out {out}",
+    "tune": "tune {config} --search training.lr=loguniform(0.01,1) --trials 2 --out {out}",
     "evaluate": "evaluate {run}",
     "predict": "predict {run} --split test",
     "split": "split {run} --out {out}",
@@ -717,9 +721,10 @@ def test_a_closed_output_pipe_ends_every_command_with_141(trained, tmp_path, com
     finally:
         os.close(closed)
     assert process.returncode == 141, process.stderr
-    if command not in ("train", "compare-activations", "sweep"):
+    if command not in ("train", "compare-activations", "sweep", "tune"):
         return
-    assert process.stderr.startswith("interrupted at epoch 1, step 0"), process.stderr
+    stopped = "interrupted with 0 of 2 trials" if command == "tune" else "interrupted at epoch 1"
+    assert process.stderr.startswith(stopped), process.stderr
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "interrupted" and status["resumable"] is True
     resumed = invoke(command, "--resume", out)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "pandas")
+HEAVY = ("torch", "pandas", "optuna")  # optuna: the `optuna` extra, imported by `tune` once valid
 # What each command that needs neither also leaves unimported (issue 20: as fast as its work).
 LIGHT = {"config": ("numpy",), "runs": ("numpy",), "report": ("numpy",), "datasets": ("numpy",)}
 # onnx and onnxruntime: the `onnx` extra, which only `nncli export` imports.
@@ -58,6 +58,10 @@ CASES = {
     "resume with options": (["train", "--resume", "{tmp}/runs/moons-1", "-s", "seed=1"], 2),
     "sweep without --vary": (["sweep", "{root}/configs/moons.yaml"], 2),
     "compare an invalid config": (["compare-activations", "{tmp}/invalid.yaml"], 2),
+    "tune a bad --search": (
+        ["tune", "{root}/configs/moons.yaml", "--search", "model.activation=choice(relu,foo)"],
+        2,
+    ),
     "--help": (["--help"], 0),
     "train --help": (["train", "--help"], 0),
     "export --help": (["export", "--help"], 0),

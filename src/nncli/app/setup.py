@@ -110,9 +110,11 @@ def describe(
     threads: list[int],
     kind: RunKind,
     session: Session,
+    searched: list[str] = (),
 ) -> str:
     """Report the setup (and warnings) before training; return it as plain text, which run.json
-    keeps for the report page."""
+    keeps for the report page. `searched`: the keys a search draws (said `varied`), for a
+    search described as the one model its config trains."""
     first = grid.models[0].config
     data = prepared[data_key(first)]
     ranks = session.ranks
@@ -140,7 +142,8 @@ def describe(
     if ranks.distributed:
         shown += f", {processes} processes (torchrun)"
     if kind.single_model:
-        lines = [report.describe_setup(first, data, device=shown, processes=processes)]
+        lines = [report.describe_setup(first, data, varied=list(searched), device=shown,
+                                       processes=processes)]  # fmt: skip
     else:
         data_varied = any(key.startswith("data.") for key in grid.varied)
         n_train = None if data_varied else len(data.raw["train"][1])

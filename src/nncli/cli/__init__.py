@@ -32,6 +32,7 @@ from nncli.cli.saved import (
     show_report,
 )
 from nncli.cli.training import compare_activations, sweep, train
+from nncli.cli.tuning import tune
 from nncli.runs.layout import RUN_KINDS
 
 app = typer.Typer(
@@ -80,6 +81,7 @@ COMMANDS = {
     "train": train,
     "compare-activations": compare_activations,
     "sweep": sweep,
+    "tune": tune,
     "evaluate": evaluate,
     "predict": predict,
     "split": export_split,
@@ -98,7 +100,7 @@ for _name, _function in COMMANDS.items():
 
 
 # The commands that run as one job under torchrun (docs/scaling-out.md).
-LAUNCHED_COMMANDS = tuple(kind.command.split()[-1] for kind in RUN_KINDS.values())
+LAUNCHED_COMMANDS = tuple(kind.command.split()[-1] for kind in RUN_KINDS.values() if kind.launched)
 
 
 def main() -> None:

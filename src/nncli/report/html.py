@@ -1,10 +1,8 @@
-"""report.html: a run, sweep or comparison folder as one self-contained page.
-
-Built from the folder's own files (run.json, config.yaml, metrics.json or summary.json, the
-PNG figures), so `nncli report` can write one for a folder an older nncli left. Figures are
-embedded as base64 data, and the page has no script and no outside link: it reads the same
-offline, attached to an e-mail, or years later.
-"""
+"""report.html: a run, sweep, comparison or search folder as one self-contained page, built
+from the folder's own files (run.json, config.yaml, metrics.json or summary.json, the PNG
+figures), so `nncli report` can write one for a folder an older nncli left. Figures are embedded
+as base64 data, and the page has no script and no outside link: it reads the same offline,
+attached to an e-mail, or years later."""
 
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ from nncli.config.keys import variant_label
 from nncli.errors import UsageError
 from nncli.fileio import JSON_LIMIT, atomic_write_text, read_regular_bytes
 from nncli.metrics import PER_CLASS, metric_names
-from nncli.report import gradients
+from nncli.report import gradients, tunetables
 from nncli.report.describe import describe_times
 from nncli.report.fit import over_seeds
 from nncli.report.inputs import read_figures, read_grid_summary, read_status, read_train_summary
@@ -49,6 +47,7 @@ FIGURES = {
     runs.GRAD_RATIO_PLOT: "The first layer's gradient over the output layer's, against each"
     " varied value: far below 1 is a vanishing gradient.",
     runs.ACTIVATIONS_PLOT: "Each activation and its derivative.",
+    **tunetables.FIGURES,
 }
 # With one seed per variant there is no mean or spread to speak of.
 ONE_SEED_FIGURES = {
@@ -124,6 +123,7 @@ def _page(folder: Path, status: dict, train: dict, grid: dict) -> str:
         parts.append(f"<h2>Setup</h2>\n<pre>{escape(status['setup'])}</pre>")
     if train:
         parts.append(_train_section(train))
+    parts.append(tunetables.html_section(grid, _table, _Number) if kind == runs.TUNE.name else "")
     if grid.get("results"):
         parts.append(_grid_section(grid, status.get("processes", 1)))
     one_seed = all(len(r.get("seeds") or [0]) == 1 for r in grid.get("results") or [])

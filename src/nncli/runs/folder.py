@@ -201,7 +201,7 @@ class RunFolder:
         return False
 
     def _record_ending(self, exc: BaseException) -> None:
-        from nncli.train.state import PartsStopped, Stopped, TrainingStopped
+        from nncli.train.state import PartsStopped, Stopped, TrainingStopped, TrialsStopped
 
         if isinstance(exc, Stopped):  # a stop request, honoured where the run can resume
             try:
@@ -211,9 +211,16 @@ class RunFolder:
                 exc = failed
             else:
                 where = self.position(exc.state) if isinstance(exc, TrainingStopped) else str(exc)
-                at = {TrainingStopped: "at ", PartsStopped: ": "}.get(type(exc), "while ")
+                at = {TrainingStopped: "at ", PartsStopped: ": ", TrialsStopped: "with "}.get(
+                    type(exc), "while "
+                )
                 saved = self.last_state
                 saved = saved if saved.exists() else self.path / runs.PARTIAL_DIR
+                if isinstance(exc, TrialsStopped):  # a search: its study holds what finished
+                    saved = exc.saved
+                elif self.kind.study:  # a search stopped while writing its files
+                    search = self.record.get(self.kind.name) or {}
+                    saved = search.get("storage") or self.path / runs.STUDY_FILE
                 self._best_effort_status("interrupted", resumable=True, stopped_at=where)
                 code = self.stop.exit_code if self.stop is not None else 130
                 raise Interrupted(
@@ -254,6 +261,8 @@ class RunFolder:
 
     def saved_progress(self) -> bool:
         """Whether the folder holds a state to resume from (a split sweep: its parts)."""
+        if self.kind.study:  # a search's study is written as each trial ends
+            return True
         try:
             return self.last_state.exists() or read_units(self.path) is not None
         except UsageError:  # partial/units.json unreadable: nothing known to resume from

@@ -37,6 +37,11 @@ GRAD_RATIO_PLOT = "grad_ratio_by_value.png"
 ACTIVATIONS_PLOT = "activations.png"  # model.activation varied: each one and its derivative
 FITS_PLOT = "fits.png"  # 1-D regression: each variant's learned function, beyond the data too
 BOUNDARIES_PLOT = "decision_boundaries.png"  # 2-D classification: each variant's classes
+# Searches (nncli tune)
+STUDY_FILE = "study.journal"  # the Optuna study, unless --storage names another place
+TRIALS_CSV_FILE = "trials.csv"  # one row per trial of the study
+OPTIMIZATION_PLOT = "optimization_history.png"  # each trial's val loss, the best so far
+IMPORTANCE_PLOT = "param_importances.png"  # how much each searched key matters (PED-ANOVA)
 # Partial results of an unfinished grid, in PARTIAL_DIR
 PARTIAL_DIR = "partial"
 UNITS_FILE = "units.json"  # a split sweep's parts, and what a resume needs back
@@ -83,6 +88,8 @@ class RunKind:
     live_history: bool  # history.csv written as each epoch ends (a grid writes it at the end)
     keeps_best: bool  # with early stopping, the best weights so far kept beside the state
     varies: str | None = None  # the one key it always varies (its records are named by it)
+    launched: bool = True  # runs under torchrun (a search runs in one process; see `tune`)
+    study: bool = False  # resumed from its Optuna study, not from a saved training state
 
     @property
     def single_model(self) -> bool:
@@ -108,7 +115,12 @@ COMPARE = RunKind(
     requires_vary=False, summary_file=SUMMARY_FILE, data_parallel=False, live_history=False,
     keeps_best=False, varies="model.activation",
 )  # fmt: skip
-RUN_KINDS = {kind.name: kind for kind in (TRAIN, SWEEP, COMPARE)}
+TUNE = RunKind(
+    "tune", "nncli tune", suffix="tune", vary_flag="--search", requires_vary=True,
+    summary_file=SUMMARY_FILE, data_parallel=False, live_history=False, keeps_best=False,
+    launched=False, study=True,
+)  # fmt: skip
+RUN_KINDS = {kind.name: kind for kind in (TRAIN, SWEEP, COMPARE, TUNE)}
 
 
 def run_kind(name: object) -> RunKind | None:

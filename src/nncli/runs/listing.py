@@ -181,7 +181,12 @@ def _run_record(run_dir: Path, run_json: Path, sort: str | None) -> tuple[dict, 
     varied = []  # a grid's keys with several values: its config.yaml holds only the base value
     headline = summary.get("headline") or (headline_metric(task) if task else None)
     chosen_by = sort if sort is not None else headline
-    if not kind.single_model:  # no single model: show the chosen variant's means
+    if kind.study:  # a search: its best trial, chosen on validation loss, and its scores
+        best = _mapping(summary.get("best"))
+        trial = best.get("trial")
+        activation = f"{kind.name}, best trial {trial} on val loss" if best else kind.name
+        varied = [str(key) for key in _mapping(summary.get("space"))]
+    elif not kind.single_model:  # no single model: show the chosen variant's means
         results = summary.get("results", [])
         if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
             raise UsageError(f"{kind.summary_file}: field results is not a list of mappings")

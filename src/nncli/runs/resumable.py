@@ -40,6 +40,12 @@ def read_resumable(path: Path, kind: RunKind) -> tuple[dict, Config, Saved]:
         raise UsageError(
             f"{path}: this folder was started by {command_name(recorded_kind)}; resume it with that"
         )
+    if kind.study:  # a search resumes from its study; run.json says what it searches
+        config = load_config(path / runs.CONFIG_FILE, follow_symlinks=False, saved=True)
+        info = record.get(kind.name)
+        if not isinstance(info, dict):
+            raise UsageError(f"{path}: its {runs.RUN_FILE} does not say what it searches")
+        return record, config, Saved(None, None, info)
     last = path / runs.LAST_STATE_FILE
     split = read_units(path)  # a sweep split across processes keeps its parts instead
     if not last.exists() and split is None:

@@ -53,13 +53,16 @@ def fit(
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_checkpoint: Callable[[TrainingState], None] | None = None,
+    prune: Callable[[EpochReport], list[int]] | None = None,
 ) -> list[ModelRecord]:
     """Train every model in `model` in place; return one record per model.
 
     `resume` continues from the state a `TrainingStopped` carried (with `model` holding its
     parameters). `should_stop` is asked before every step; when it says yes, `TrainingStopped`
     is raised with the state to resume from. `on_epoch` gets each epoch's report, and
-    `on_checkpoint` the state after every epoch.
+    `on_checkpoint` the state after every epoch. `prune`, asked after `on_epoch`, names the
+    models to stop now (a search's pruner): they keep what they have trained, as a model
+    stopped early does, and the others train on.
 
     With `group`, every rank of a torchrun launch calls `fit` with the same model, data and
     options, and trains its shard of every batch (`options.settings.batch_size` is the whole
@@ -94,6 +97,8 @@ def fit(
         report = _end_epoch(run, scorer, options, epoch, epoch_outputs, y_epoch, val, batch)
         if on_epoch is not None:
             on_epoch(report)
+        if prune is not None:
+            run.tracker.stop(prune(report))
         if not any(run.tracker.active):
             break
         if on_checkpoint is not None:

@@ -178,6 +178,7 @@ def train_stack(
     resume: tuple[TrainingState, list[torch.Tensor]] | None = None,
     group: DataParallel | None = None,
     stack: list[Config] | None = None,
+    prune: Callable[[EpochReport], list[int]] | None = None,
 ) -> list[ModelFit]:
     """Train the models `configs` describe, at once, on `prepared` data; one fit per config.
 
@@ -187,7 +188,7 @@ def train_stack(
     `group`, every rank of a launch trains the stack data-parallel (`engine.fit`); only the
     leader measures the models, and the other ranks return no fits. `stack`: the configs of the
     whole stack `configs` are a part of (a sweep split across processes), so that each model
-    trains as it would there.
+    trains as it would there. `prune` names, after each epoch, the models to stop (`engine.fit`).
     """
     first = configs[0]
     if any(stack_key(c) != stack_key(first) for c in configs):
@@ -233,6 +234,7 @@ def train_stack(
                 on_epoch=on_epoch,
                 should_stop=should_stop,
                 on_checkpoint=checkpoint,
+                prune=prune,
             )
         if group is not None and not group.ranks.leader:
             return []

@@ -123,6 +123,15 @@ class PartsStopped(Stopped):
         super().__init__(f"{finished} of {total} parts finished, {stopped} saved part-way")
 
 
+class TrialsStopped(Stopped):
+    """A stop request ended a search between steps: the trials that finished are in its study
+    (`saved`), those it cut short are to be asked again."""
+
+    def __init__(self, finished: int, total: int, saved: str):
+        super().__init__(f"{finished} of {total} trials finished")
+        self.saved = saved
+
+
 class OutputsStopped(Stopped):
     """A stop request came while a trained run's files were written: it ended before `name`,
     the files before it whole; the saved state resumes the run, which writes them all again."""

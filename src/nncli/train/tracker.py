@@ -67,6 +67,11 @@ class Tracker:
             if record.diverged is not None:
                 self.active[i] = False
 
+    def stop(self, models: list[int]) -> None:
+        """Stop these models from the next epoch on (a search pruned them)."""
+        for i in models:
+            self.active[i] = False
+
     def update(self, epoch: int, monitored: list[float]) -> None:
         improved = []
         for i, loss in enumerate(monitored):
