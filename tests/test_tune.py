@@ -97,7 +97,17 @@ def test_a_space_file_is_named_in_its_errors_and_a_config_without_val_refused(
     assert result.exit_code == 2 and "--resume takes only the run folder" in result.stderr
 
 
-def test_a_search_end_to_end_chooses_on_validation(tiny_moons, tmp_path):
+def test_a_search_end_to_end_chooses_on_validation(tiny_moons, tmp_path, monkeypatch):
+    from nncli.report import tuneplots
+
+    by_value = {}
+    drawn = tuneplots.plot_loss_by_value
+
+    def draw(*args, **settings):
+        by_value.update(args=args, kw=settings)
+        drawn(*args, **settings)
+
+    monkeypatch.setattr(tuneplots, "plot_loss_by_value", draw)
     out = tmp_path / "tune"
     args = ["tune", str(tiny_moons), "--search", "training.lr=loguniform(1e-3,1)",
             "--search", "model.activation=choice(relu,tanh)", "--trials", "10", "--batch", "4",
@@ -107,7 +117,8 @@ def test_a_search_end_to_end_chooses_on_validation(tiny_moons, tmp_path):
     summary = json.loads(result.stdout)
     assert summary == json.loads((out / "summary.json").read_text())
     for name in ("trials.csv", "study.journal", "model.safetensors", "history.csv", "loss.png",
-                 "optimization_history.png", "param_importances.png", "report.html"):  # fmt: skip
+                 "optimization_history.png", "loss_by_value.png", "param_importances.png",
+                 "report.html"):  # fmt: skip
         assert (out / name).exists(), name
     rows = list(csv.DictReader((out / "trials.csv").open()))
     assert [int(r["trial"]) for r in rows] == list(range(10))
@@ -120,6 +131,13 @@ def test_a_search_end_to_end_chooses_on_validation(tiny_moons, tmp_path):
     assert summary["baseline"]["val"]["accuracy"] == 0.5 and summary["best"]["model_here"]
     assert set(summary) >= {"space", "counts", "top", "importances", "metrics", "storage"}
     assert summary["top"][0]["trial"] == summary["best"]["trial"]
+    # loss_by_value.png: every trial at the values it drew, lr on a log axis, the best starred.
+    _, logs, points = by_value["args"]
+    assert logs == {"training.lr": True, "model.activation": False}
+    assert [(p["training.lr"], state) for p, state, _ in points] == [
+        (float(r["training.lr"]), r["state"]) for r in rows
+    ]
+    assert by_value["kw"]["best"]["val_loss"] == summary["best"]["val"]["loss"]
     # The pruner stopped some trials before their last epoch; they are never the best.
     pruned = [r for r in rows if r["state"] == "PRUNED"]
     assert pruned and all(int(r["epochs"]) < EPOCHS for r in pruned)

@@ -159,7 +159,9 @@ def write_tune_outputs(
         "importances_note": importances if isinstance(importances, str) else None,
         "warnings": warnings,
     }
-    _figures(session.figures or Drawer(), out, rows, importances, keeper, base, data, metric)
+    logs = {key: distribution.log for key, distribution in search.space.items()}
+    _figures(session.figures or Drawer(), out, rows, logs, best, importances, keeper, base, data,
+             metric)  # fmt: skip
     atomic_write_json(out(runs.SUMMARY_FILE), summary)
     folder.set_status("running", warnings=warnings)  # before report.html reads it
     htmlreport.write_report(out(runs.REPORT_FILE).parent)  # last: it embeds the figures
@@ -167,9 +169,12 @@ def write_tune_outputs(
     return summary
 
 
-def _figures(drawer, out: Outputs, rows, importances, keeper: Keeper, base, data, metric) -> None:
-    """optimization_history.png, param_importances.png (when there are importances), and the
-    loss curves of this folder's best trial (loss.png)."""
+def _figures(
+    drawer, out: Outputs, rows, logs, best, importances, keeper: Keeper, base, data, metric
+) -> None:
+    """optimization_history.png, loss_by_value.png (`logs`: whether each searched key was
+    drawn on a log scale), param_importances.png (when there are importances), and the loss
+    curves of this folder's best trial (loss.png)."""
     from nncli.app.figures import loss_name
     from nncli.metrics import headline_metric
 
@@ -179,6 +184,15 @@ def _figures(drawer, out: Outputs, rows, importances, keeper: Keeper, base, data
         [(r["trial"], r["state"], r["val_loss"]) for r in rows],
         title=str(base.name),
     )
+    drawer.draw(
+        tuneplots.plot_loss_by_value,
+        out(runs.LOSS_BY_VALUE_PLOT),
+        logs,
+        [({key: r[key] for key in logs if r.get(key) is not None}, r["state"], r["val_loss"])
+         for r in rows],
+        best={key: best[key] for key in logs} | {"val_loss": best["val_loss"]},
+        title=str(base.name),
+    )  # fmt: skip
     if isinstance(importances, dict):
         drawer.draw(
             tuneplots.plot_importances, out(runs.IMPORTANCE_PLOT), importances, title=str(base.name)

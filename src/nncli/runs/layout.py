@@ -41,6 +41,7 @@ BOUNDARIES_PLOT = "decision_boundaries.png"  # 2-D classification: each variant'
 STUDY_FILE = "study.journal"  # the Optuna study, unless --storage names another place
 TRIALS_CSV_FILE = "trials.csv"  # one row per trial of the study
 OPTIMIZATION_PLOT = "optimization_history.png"  # each trial's val loss, the best so far
+LOSS_BY_VALUE_PLOT = "loss_by_value.png"  # each trial's val loss against each searched value
 IMPORTANCE_PLOT = "param_importances.png"  # how much each searched key matters (PED-ANOVA)
 # Partial results of an unfinished grid, in PARTIAL_DIR
 PARTIAL_DIR = "partial"
