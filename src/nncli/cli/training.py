@@ -35,7 +35,7 @@ def _progress_target(*, as_json: bool, quiet: bool):
 
 
 @contextmanager
-def _session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]:
+def command_session(progress_class, *, as_json: bool, quiet: bool) -> Iterator[Session]:
     """What a training command runs inside: the torchrun launch's process group (if it is in
     one), signals as stop requests, and its progress display, as one `Session`. Under torchrun
     only rank 0 shows progress and announces a stop."""
@@ -94,7 +94,7 @@ def train(
 
     from nncli.report.progress import EpochProgress
 
-    with _session(EpochProgress, as_json=as_json, quiet=quiet) as session:
+    with command_session(EpochProgress, as_json=as_json, quiet=quiet) as session:
         from nncli.app.commands import run_train  # once the figure workers are starting
         from nncli.report.describe import describe_outcome
 
@@ -131,7 +131,7 @@ def _run_grid(
     from nncli.report.results import grid_result
     from nncli.report.tables import make_console
 
-    with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
+    with command_session(GridProgress, as_json=as_json, quiet=quiet) as session:
         from nncli.app import commands  # once the figure workers are starting
 
         result = getattr(commands, command)(*arguments, session=session, **options)

@@ -15,7 +15,7 @@ from nncli.cli.options import (
     SetOption,
     out_option,
 )
-from nncli.cli.training import _session
+from nncli.cli.training import command_session
 from nncli.fileio import to_json
 
 
@@ -119,7 +119,7 @@ def tune(
         out=out,
         resume=resume,
     )
-    with _session(GridProgress, as_json=as_json, quiet=quiet) as session:
+    with command_session(GridProgress, as_json=as_json, quiet=quiet) as session:
         from nncli.app.tunerequest import TuneRequest
         from nncli.app.tuning import run_tune
 
