@@ -211,7 +211,7 @@ class RunFolder:
                 exc = failed
             else:
                 where = self.position(exc.state) if isinstance(exc, TrainingStopped) else str(exc)
-                at = {TrainingStopped: "at ", PartsStopped: ": ", TrialsStopped: "with "}.get(
+                at = {TrainingStopped: "at ", PartsStopped: "with ", TrialsStopped: "with "}.get(
                     type(exc), "while "
                 )
                 saved = self.last_state
