@@ -162,9 +162,8 @@ def page(runs: list[LessonRun], report: str, lang: str, work: Path) -> str:
 
 
 def main() -> None:
-    if FIGURES.exists():
-        shutil.rmtree(FIGURES)
-    FIGURES.mkdir(parents=True)
+    if sys.argv[1:]:
+        raise SystemExit("usage: python docs/make_tutorial.py (no options: it reruns every lesson)")
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="nncli-tutorial-"))
     try:
@@ -183,6 +182,10 @@ def main() -> None:
             if run.failed:
                 raise SystemExit(f"lesson {run.lesson.number} no longer holds: {run.failed}")
         shown = console(report.shown, done["report"].output)
+        # Only now, every lesson run and checked: a stopped or failed run leaves the pages whole.
+        if FIGURES.exists():
+            shutil.rmtree(FIGURES)
+        FIGURES.mkdir(parents=True)
         for lang, path in PAGES.items():
             path.write_text(page(runs, shown, lang, work))
         NUMBERS.write_text(

@@ -112,6 +112,11 @@ Here the notes' advice is right. Unscaled inputs, momentum and deeper networks e
 the same way. A learning rate is small or large only against the gradient it multiplies: try a
 few decades, several seeds each, and keep the largest whose loss falls steadily.
 
+That search is one command: `nncli tune configs/tune_lr.yaml --search
+'training.lr=loguniform(1e-4,1)' --seeds 3 --trials 40` draws 40 rates on a log scale, trains 8
+at once, judges each on validation, and draws `loss_by_value.png`: the val loss against the rate,
+diverged rates marked (docs/commands.md#tune-a-search-with-optuna).
+
 ### Batch size: steps per epoch, noise and time
 
 [[run batch]]
@@ -179,6 +184,11 @@ lr 0.1과 0.01은 모든 시드에서 첫 에포크 안에 발산합니다(lr 0.
 노트의 조언이 옳습니다. 스케일하지 않은 입력, 모멘텀, 더 깊은 망도 같은 식으로 걸음을 키웁니다.
 학습률이 작은지 큰지는 그것이 곱해지는 기울기에 견주어서만 정해집니다. 열 배 간격으로 몇 값을, 각각
 여러 시드로 시도하고, 손실이 꾸준히 내려가는 것 중 가장 큰 값을 고르십시오.
+
+이 탐색은 명령 하나입니다. `nncli tune configs/tune_lr.yaml --search
+'training.lr=loguniform(1e-4,1)' --seeds 3 --trials 40`은 로그 척도에서 학습률 40개를 뽑아 8개씩
+한 번에 학습하고, 각각을 검증 데이터로 판정하며, `loss_by_value.png`에 학습률에 따른 검증 손실과
+발산한 학습률을 그립니다(docs/commands.md#tune-a-search-with-optuna).
 
 ### 배치 크기: 에포크당 스텝 수, 잡음, 시간
 
