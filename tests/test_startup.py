@@ -130,11 +130,21 @@ def test_commands_on_a_saved_model_draw_nothing_and_need_no_scikit_learn(finishe
     assert ("pandas" in found) == tables
 
 
-def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
+TRAIN_MOONS = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def trained_untracked(tmp_path_factory) -> tuple[list[str], Path]:
+    """What `nncli train` of a built-in set, tracking off, imported; and its folder. One run
+    for the two tests that read it (each process costs seconds of imports)."""
+    folder = tmp_path_factory.mktemp("untracked")
+    out = folder / "run"
+    return imported([*TRAIN_MOONS, "--out", str(out)], 0, folder), out
+
+
+def test_training_on_a_built_in_set_does_not_import_pandas(trained_untracked):
     """A built-in set's cells are numbers: pandas (a third of a second) is for CSV files."""
-    out = tmp_path / "run"
-    args = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
-    found = imported([*args, "--out", str(out)], 0, tmp_path)
+    found, out = trained_untracked
     assert "torch" in found  # the watch works: it sees what training imports
     assert "pandas" not in found
     assert [m for m in found if m in EXTRA] == []
@@ -147,15 +157,16 @@ def test_training_never_imports_mlflow_and_tensorboard_only_when_on(
 ):
     """Off, nothing of tracking is imported. On, TensorBoard's writer is imported where torch
     is, and MLflow (seconds of imports) only by the tracking worker, which writes the run."""
-    out = tmp_path / "run"
-    args = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
-    if tracking == "on":
+    if tracking == "off":  # the same run as the pandas test's
+        found, out = request.getfixturevalue("trained_untracked")
+    else:
         if not os.environ.get("CI"):  # the dev extra installs both; CI must run this
             pytest.importorskip("tensorboard")
             pytest.importorskip("mlflow")
         monkeypatch.setenv("MLFLOW_TRACKING_URI", request.getfixturevalue("mlflow_store"))
-        args += ["--set", "tracking.tensorboard=true", "--set", "tracking.mlflow=true"]
-    found = imported([*args, "--out", str(out)], 0, tmp_path)
+        args = [*TRAIN_MOONS, "--set", "tracking.tensorboard=true", "--set", "tracking.mlflow=true"]
+        out = tmp_path / "run"
+        found = imported([*args, "--out", str(out)], 0, tmp_path)
     assert "torch" in found  # the watch works: it sees what training imports
     assert "mlflow" not in found
     assert ("tensorboard" in found) == (tracking == "on")
