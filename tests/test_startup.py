@@ -94,17 +94,25 @@ def test_commands_that_only_read_import_no_numpy(files, name):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
-    """A trained moons run and its test split exported as CSV."""
+    """A trained moons run and its test split exported as CSV: made in this process (what is
+    watched is the commands' own processes), its figures built but not rendered."""
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+    from nncli.report import plots
+
     folder = tmp_path_factory.mktemp("trained")
     run = folder / "moons"
-    for args in (
-        ["train", str(ROOT / "configs/moons.yaml"), "-s", "training.epochs=2", "--out", str(run),
-         "--quiet"],
-        ["split", str(run), "--out", str(folder / "split")],
-    ):  # fmt: skip
-        done = subprocess.run([sys.executable, "-m", "nncli", *args], capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "save_figure", lambda fig, path: plots.pyplot().close(fig))
+        patch.setenv("NNCLI_FIGURE_WORKERS", "0")  # conftest's is set only for each test
+        for args in (
+            ["train", str(ROOT / "configs/moons.yaml"), "-s", "training.epochs=2", "--out",
+             str(run), "--quiet"],
+            ["split", str(run), "--out", str(folder / "split")],
+        ):  # fmt: skip
+            done = CliRunner().invoke(app, args)
+            assert done.exit_code == 0, done.output
     return run
 
 
