@@ -31,20 +31,23 @@ def wait_forever(path: Path) -> None:
     time.sleep(3600)
 
 
-def run(args: list[str], cwd: Path, workers: int) -> None:
-    env = {**os.environ, "NNCLI_FIGURE_WORKERS": str(workers)}
-    done = subprocess.run(
-        [sys.executable, "-m", "nncli", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.mark.slow
-def test_figures_drawn_in_workers_are_the_bytes_drawn_in_process(tiny_moons, tmp_path):
+def test_figures_drawn_in_workers_are_the_bytes_drawn_in_process(
+    tiny_moons, tmp_path, monkeypatch, limited_cli
+):
+    compare = ["compare-activations", str(tiny_moons), "--activations", "relu,tanh", "--seeds", "1"]
+    # No figure cache: with the session's, activations.png was copied, not drawn, in workers.
+    monkeypatch.setenv("NNCLI_CACHE_DIR", "")
     for workers in (0, 2):
-        run(["train", str(tiny_moons), "--quiet", "--out", f"train{workers}"], tmp_path, workers)
-        compare = ["compare-activations", str(tiny_moons), "--activations", "relu,tanh"]
-        run([*compare, "--seeds", "1", "--quiet", "--out", f"grid{workers}"], tmp_path, workers)
+        # Both commands in one fresh process per setting, which each command reads anew: a
+        # process per command would import torch four times.
+        monkeypatch.setenv("NNCLI_FIGURE_WORKERS", str(workers))
+        done = limited_cli({
+            "train": (["train", str(tiny_moons), "--quiet", "--out", f"train{workers}"], tmp_path),
+            "compare": ([*compare, "--quiet", "--out", f"grid{workers}"], tmp_path),
+        })  # fmt: skip
+        for name, result in done.items():
+            assert result.returncode == 0, (workers, name, result.stderr)
     for folder in ("train", "grid"):
         inline = sorted(p.name for p in (tmp_path / f"{folder}0").glob("*.png"))
         assert len(inline) >= 3, inline

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,17 +231,24 @@ def test_the_decision_boundary_draws_a_sample_of_a_large_split_over_its_whole_ra
     assert drawn["extent"] == pytest.approx((low[0], high[0], low[1], high[1]))
 
 
-def test_a_run_stopped_inside_its_first_epoch_resumes_with_the_same_gradients(tiny_moons, tmp_path):
-    """The probe averages the first epoch's steps: a stop in the middle of them (Ctrl-C before
-    step 4 of 9) and `--resume` end with the gradients, and the table, of a run never stopped."""
+def test_a_run_stopped_inside_its_first_epoch_resumes_with_the_same_gradients(
+    tiny_moons, tmp_path, stop_after
+):
+    """The probe averages the first epoch's steps: a stop in the middle of them (a stop request
+    before step 4 of 9) and `--resume` end with the gradients, and the table, of a run never
+    stopped. Stopped in this process: a signal's way to the stop request has tests of its own
+    (test_interrupts.py)."""
+    from nncli.app.commands import run_train
+    from nncli.errors import Interrupted
+    from nncli.grid.session import Session
+
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     done = runner.invoke(app, ["train", str(tiny_moons), "--out", str(whole), "--diagnostics"])
     assert done.exit_code == 0, done.output
-    script = Path(__file__).with_name("stop_at.py")
-    child = subprocess.run([sys.executable, str(script), "4", "INT", "--", "train",
-                            str(tiny_moons), "--out", str(stopped), "--diagnostics"],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert child.returncode == 130, child.stderr
+    with pytest.raises(Interrupted):
+        run_train(tiny_moons, [], out=stopped, diagnostics=True,
+                  session=Session(should_stop=stop_after(4)))  # fmt: skip
+    assert json.loads((stopped / "run.json").read_text())["stopped_at"] == "epoch 1, step 3"
     resumed = runner.invoke(app, ["train", "--resume", str(stopped)])
     assert resumed.exit_code == 0, resumed.output
 

@@ -254,7 +254,7 @@ def test_threshold_curves_are_scikit_learns(seed):
 
 def test_threshold_figures_label_their_axes_and_name_the_chance_line(monkeypatch):
     saved: list = []
-    monkeypatch.setattr(curves, "save_figure", lambda fig, path: saved.append(fig))
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: saved.append(fig))
     rng = np.random.default_rng(0)
     positive = rng.random(100) < 0.3
     score = rng.random(100) * 0.6 + positive * 0.4

@@ -44,6 +44,7 @@ def every_activation(tmp_path_factory) -> dict[tuple[str, str], Path]:
     (data.scale_target), so the loader must undo it.
     """
     from nncli.app.commands import run_compare
+    from nncli.report import plots
 
     base = tmp_path_factory.mktemp("loaders")
     sets = {"classification": "moons", "regression": "diabetes"}
@@ -53,7 +54,10 @@ def every_activation(tmp_path_factory) -> dict[tuple[str, str], Path]:
         config.write_text(
             f"data: {{source: {source}}}\nmodel: {{depth: 2, width: 8}}\ntraining: {{epochs: 2}}\n"
         )
-        run_compare(config, [], n_seeds=1, out=base / source)
+        with pytest.MonkeyPatch.context() as patch:  # only the checkpoints are read: no PNGs
+            patch.setattr(plots, "save_figure", lambda fig, path: plots.pyplot().close(fig))
+            patch.setenv("NNCLI_FIGURE_WORKERS", "0")  # conftest's is set only for each test
+            run_compare(config, [], n_seeds=1, out=base / source)
         for name in ACTIVATIONS:
             found[task, name] = base / source / "models" / f"{name}-seed0.safetensors"
     return found

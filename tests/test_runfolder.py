@@ -201,7 +201,8 @@ def full_disk_at(n: int, monkeypatch) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
-    [["train"], ["sweep", "--vary", "model.width=4,6", "--vary", "model.depth=1,2"]],
+    # Two stacks (depths differ) write every kind of file a sweep writes; more only repeat them.
+    [["train"], ["sweep", "--vary", "model.depth=1,2"]],
     ids=["train", "sweep"],
 )
 def test_a_full_disk_at_any_write_leaves_no_folder_or_a_true_one(

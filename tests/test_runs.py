@@ -21,8 +21,18 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory) -> Path:
-    """Three moons runs (lr and width differ), an xor run, a sweep, and a long-named run."""
-    base = tmp_path_factory.mktemp("listing") / "runs"
+    """Three moons runs (lr and width differ), an xor run, a sweep, and a long-named run; their
+    figures built but not rendered, which the listing never reads (as conftest's
+    unrendered_plots, for the module)."""
+    from nncli.report import plots
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "save_figure", lambda fig, path: plots.pyplot().close(fig))
+        patch.setenv("NNCLI_FIGURE_WORKERS", "0")  # conftest's is set only for each test
+        return _train_runs(tmp_path_factory.mktemp("listing") / "runs")
+
+
+def _train_runs(base: Path) -> Path:
     config = base.parent / "moons.yaml"
     config.write_text(
         "data: {source: moons, n_samples: 120}\n"

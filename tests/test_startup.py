@@ -98,17 +98,25 @@ def test_commands_that_only_read_import_no_numpy(files, name):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
-    """A trained moons run and its test split exported as CSV."""
+    """A trained moons run and its test split exported as CSV: made in this process (what is
+    watched is the commands' own processes), its figures built but not rendered."""
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+    from nncli.report import plots
+
     folder = tmp_path_factory.mktemp("trained")
     run = folder / "moons"
-    for args in (
-        ["train", str(ROOT / "configs/moons.yaml"), "-s", "training.epochs=2", "--out", str(run),
-         "--quiet"],
-        ["split", str(run), "--out", str(folder / "split")],
-    ):  # fmt: skip
-        done = subprocess.run([sys.executable, "-m", "nncli", *args], capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "save_figure", lambda fig, path: plots.pyplot().close(fig))
+        patch.setenv("NNCLI_FIGURE_WORKERS", "0")  # conftest's is set only for each test
+        for args in (
+            ["train", str(ROOT / "configs/moons.yaml"), "-s", "training.epochs=2", "--out",
+             str(run), "--quiet"],
+            ["split", str(run), "--out", str(folder / "split")],
+        ):  # fmt: skip
+            done = CliRunner().invoke(app, args)
+            assert done.exit_code == 0, done.output
     return run
 
 
@@ -134,11 +142,21 @@ def test_commands_on_a_saved_model_draw_nothing_and_need_no_scikit_learn(finishe
     assert ("pandas" in found) == tables
 
 
-def test_training_on_a_built_in_set_does_not_import_pandas(tmp_path):
+TRAIN_MOONS = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def trained_untracked(tmp_path_factory) -> tuple[list[str], Path]:
+    """What `nncli train` of a built-in set, tracking off, imported; and its folder. One run
+    for the two tests that read it (each process costs seconds of imports)."""
+    folder = tmp_path_factory.mktemp("untracked")
+    out = folder / "run"
+    return imported([*TRAIN_MOONS, "--out", str(out)], 0, folder), out
+
+
+def test_training_on_a_built_in_set_does_not_import_pandas(trained_untracked):
     """A built-in set's cells are numbers: pandas (a third of a second) is for CSV files."""
-    out = tmp_path / "run"
-    args = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
-    found = imported([*args, "--out", str(out)], 0, tmp_path)
+    found, out = trained_untracked
     assert "torch" in found  # the watch works: it sees what training imports
     assert "pandas" not in found
     assert [m for m in found if m in EXTRA] == []
@@ -151,15 +169,16 @@ def test_training_never_imports_mlflow_and_tensorboard_only_when_on(
 ):
     """Off, nothing of tracking is imported. On, TensorBoard's writer is imported where torch
     is, and MLflow (seconds of imports) only by the tracking worker, which writes the run."""
-    out = tmp_path / "run"
-    args = ["train", "{root}/configs/moons.yaml", "--set", "training.epochs=2", "--quiet"]
-    if tracking == "on":
+    if tracking == "off":  # the same run as the pandas test's
+        found, out = request.getfixturevalue("trained_untracked")
+    else:
         if not os.environ.get("CI"):  # the dev extra installs both; CI must run this
             pytest.importorskip("tensorboard")
             pytest.importorskip("mlflow")
         monkeypatch.setenv("MLFLOW_TRACKING_URI", request.getfixturevalue("mlflow_store"))
-        args += ["--set", "tracking.tensorboard=true", "--set", "tracking.mlflow=true"]
-    found = imported([*args, "--out", str(out)], 0, tmp_path)
+        args = [*TRAIN_MOONS, "--set", "tracking.tensorboard=true", "--set", "tracking.mlflow=true"]
+        out = tmp_path / "run"
+        found = imported([*args, "--out", str(out)], 0, tmp_path)
     assert "torch" in found  # the watch works: it sees what training imports
     assert "mlflow" not in found
     assert ("tensorboard" in found) == (tracking == "on")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli.report.plots import pyplot, save_figure
+# plots.save_figure looked up at each call, as every figure module does: one patch of it (the
+# tests' unrendered_plots) then covers every figure.
+from nncli.report import plots
 
 
 def threshold_counts(
@@ -46,14 +48,14 @@ def precision_recall_points(
 def plot_roc(path: Path, positive: np.ndarray, score: np.ndarray, *, title: str) -> None:
     """The ROC curve, its area, and the diagonal a classifier guessing at random draws."""
     fpr, tpr = roc_points(positive, score)
-    plt = pyplot()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
     ax.plot(fpr, tpr, label=f"model (AUC {np.trapezoid(tpr, fpr):.3f})")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="random guess (AUC 0.5)")
     ax.set(xlabel="false positive rate (1 - specificity)", ylabel="true positive rate (recall)",
            xlim=(0, 1), ylim=(0, 1.01), title=title)  # fmt: skip
     ax.legend(loc="lower right", fontsize=8)
-    save_figure(fig, path)
+    plots.save_figure(fig, path)
 
 
 def plot_precision_recall(
@@ -64,10 +66,10 @@ def plot_precision_recall(
     precision, recall = precision_recall_points(positive, score)
     average = -np.sum(np.diff(recall) * precision[:-1])  # scikit-learn's average_precision
     share = float(np.mean(positive))
-    plt = pyplot()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
     ax.step(recall, precision, where="post", label=f"model (average precision {average:.3f})")
     ax.axhline(share, linestyle=":", color="grey", label=f"every row positive ({share:.3f})")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01), title=title)
     ax.legend(loc="lower left", fontsize=8)
-    save_figure(fig, path)
+    plots.save_figure(fig, path)
