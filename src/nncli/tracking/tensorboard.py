@@ -89,6 +89,8 @@ class Log:
                 writer = self._writer(model, live=True)
                 if writer is not None:
                     self._write(model, writer, row)
+                    # On disk as the epoch ends: a run killed next loses none of its epochs.
+                    writer.flush()
 
     def _write(self, model: int, writer: Any, row: dict[str, float]) -> None:
         step = int(row["epoch"])
