@@ -5,8 +5,8 @@ What can be checked without importing a backend (installed, a store MLflow takes
 that answers) is checked before the run folder is claimed, and refused in one line. MLflow is
 written by a worker (a plain interpreter, as the figure workers are): its import costs as much
 CPU as torch's, and its writes may wait on a server, so the worker imports it while the command
-imports torch and reads its data, and takes each epoch's rows through a pipe, fed by a thread so
-that training never waits on it. TensorBoard's writer is written here, where torch is imported
+imports torch and reads its data, and takes each epoch's rows through a pipe: written at once
+where the pipe has room, else by a thread, so that training never waits on it. TensorBoard's writer is written here, where torch is imported
 already: it costs a few tenths of a second to import, and writes its files from a thread of its
 own. A backend that fails later (a full disk, a server gone) is one warning line, and training
 goes on: the run folder holds everything the backend would have shown.
@@ -22,6 +22,7 @@ import importlib
 import os
 import pickle
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -123,8 +124,9 @@ class Tracking:
 
 
 class _Worker:
-    """The worker process (none when no backend is written there) and the pipes to it: fed by a
-    thread, so that training never waits on it; its answers read by another."""
+    """The worker process (none when no backend is written there) and the pipes to it: fed at
+    once or by a thread (`send`), so that training never waits on it; its answers read by
+    another."""
 
     def __init__(self, settings: dict[str, dict], tell: Callable[[str], None]):
         self.tell = tell
@@ -141,16 +143,33 @@ class _Worker:
             stderr=subprocess.PIPE,
             env=env,
         )
-        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()  # pickled messages, then None
         self._answers: queue.SimpleQueue = queue.SimpleQueue()
         self._stderr: collections.deque[bytes] = collections.deque(maxlen=20)
-        self._outbox.put(settings)
+        self._lock = threading.Lock()
+        self._queued = 1  # messages in the outbox the feeder has not yet written
+        self._outbox.put(pickle.dumps(settings, protocol=pickle.HIGHEST_PROTOCOL))
         for target in (self._feed, self._read, self._drain_stderr):
             threading.Thread(target=target, daemon=True).start()
 
     def send(self, message: tuple) -> None:
-        if not self._closed:
-            self._outbox.put(message)
+        """Into the pipe now where it has room (an epoch's rows are a few hundred bytes), so
+        that a command killed the moment after loses none of them; else queued for the feeder,
+        so that training never waits on a worker that is slow to read."""
+        if self._closed:
+            return
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            if self._queued == 0 and len(data) <= select.PIPE_BUF and self._room():
+                with contextlib.suppress(OSError):  # the worker is gone: `_read` says so
+                    os.write(self.process.stdin.fileno(), data)  # whole: at most PIPE_BUF
+                return
+            self._queued += 1
+            self._outbox.put(data)
+
+    def _room(self) -> bool:
+        """Whether the pipe takes PIPE_BUF bytes without blocking."""
+        return bool(select.select([], [self.process.stdin], [], 0)[1])
 
     def close(self) -> None:
         """No more to send: the worker ends once it has written what it was sent."""
@@ -198,12 +217,14 @@ class _Worker:
 
     def _feed(self) -> None:
         stdin = self.process.stdin
-        while (item := self._outbox.get()) is not None:
+        while (data := self._outbox.get()) is not None:
             try:
-                pickle.dump(item, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                stdin.write(data)
                 stdin.flush()
             except (OSError, ValueError):  # the worker is gone: `_read` says so
                 return
+            with self._lock:
+                self._queued -= 1
         with contextlib.suppress(OSError):
             stdin.close()  # the worker ends at the end of its input
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import queue
 import signal
 import sys
+import threading
 from typing import BinaryIO
 
 from nncli.tracking.backends import Backends
@@ -29,6 +31,17 @@ def _answer(answers: BinaryIO, message: tuple) -> None:
         pass
 
 
+def _receive(source: BinaryIO, inbox: queue.Queue) -> None:
+    """Every message as it arrives; at the end of the input (the command ended without a word:
+    killed), the runs' end as KILLED."""
+    while True:
+        try:
+            inbox.put(pickle.load(source))
+        except EOFError:
+            inbox.put(("finish", "KILLED", None))
+            return
+
+
 def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command decides when the run ends
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -37,12 +50,13 @@ def serve() -> None:
     logging.disable(logging.WARNING)  # MLflow's and Alembic's notices: failures are said here
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # a server gone: not minutes
     backends = Backends(pickle.load(source), lambda line: _answer(answers, ("warning", line)))
+    inbox: queue.Queue = queue.Queue()
+    # Read from the start, while MLflow imports: a pipe left full for those seconds would hold
+    # the command's sends in its own process, where a kill loses them.
+    threading.Thread(target=_receive, args=(source, inbox), daemon=True).start()
     backends.load()  # while the command imports torch and reads its data
     while True:
-        try:
-            message = pickle.load(source)
-        except EOFError:  # the command ended without a word: killed
-            message = ("finish", "KILLED", None)
+        message = inbox.get()
         if message[0] == "open":
             backends.open(message[1])
         elif message[0] == "rows":
