@@ -14,6 +14,7 @@ import copy
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,19 +91,25 @@ def module_grid_config(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def figures_drawn_in_process(monkeypatch) -> None:
+# Session-wide, so that module and session fixtures (trained runs shared by a file's tests) see
+# them too: a function-scoped fixture is not yet in force when those are built.
+@pytest.fixture(autouse=True, scope="session")
+def figures_drawn_in_process() -> Iterator[None]:
     """Figures drawn where they are asked for, not in worker processes: a worker's start (an
     interpreter and matplotlib) would cost most tests more than their run, and monkeypatched
     plot functions act only in this process. tests/test_drawing.py draws in workers."""
-    monkeypatch.setenv("NNCLI_FIGURE_WORKERS", "0")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNCLI_FIGURE_WORKERS", "0")
+        yield
 
 
-@pytest.fixture(autouse=True)
-def figure_cache_of_the_session(tmp_path_factory, monkeypatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def figure_cache_of_the_session(tmp_path_factory) -> Iterator[None]:
     """Figures that depend only on their inputs are cached in a folder of the test session's,
     never in the user's ~/.cache (report/figurecache.py)."""
-    monkeypatch.setenv("NNCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "figure-cache"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "figure-cache"))
+        yield
 
 
 @pytest.fixture
