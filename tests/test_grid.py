@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nncli.cli import app
+from nncli.config.keys import split_values
 from nncli.config.schema import ACTIVATION_NAMES
 from nncli.errors import ConfigError, UsageError
-from nncli.grid.spec import build_grid, grid_from_spec, split_values
+from nncli.grid.spec import build_grid, grid_from_spec
 
 
 def test_values_split_on_commas_outside_brackets():

@@ -56,3 +56,18 @@ def stack_key(config: Config) -> str:
         if isinstance(node, dict):
             node.pop(last, None)
     return json.dumps(shared, sort_keys=True)
+
+
+def split_values(text: str) -> list[str]:
+    """`0.1,0.01` -> ['0.1', '0.01']; commas inside [...] or {...} belong to the value."""
+    values, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "[{"
+        depth -= char in "]}"
+        if char == "," and depth == 0:
+            values.append(current.strip())
+            current = ""
+        else:
+            current += char
+    values.append(current.strip())
+    return values

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from nncli.config.keys import split_values
 from nncli.config.loading import configure, read_yaml_mapping
 from nncli.errors import ConfigError, UsageError, excerpt
 
@@ -90,7 +91,7 @@ def parse_distribution(text: str) -> Distribution:
     kind, inner = match.groups()
     if kind not in DISTRIBUTIONS:
         raise ValueError(f"unknown distribution {excerpt(kind)}; the distributions: {names}")
-    items = _split(inner)
+    items = split_values(inner)
     if kind == "choice":
         values = [_value(item) for item in items]
         if len(values) < 2 or "" in items:
@@ -193,21 +194,6 @@ def check_space(
     if problems:
         raise ConfigError(problems)
     return space
-
-
-def _split(text: str) -> list[str]:
-    """`a, [1,2], b` -> ['a', '[1,2]', 'b']: commas inside brackets belong to the value."""
-    items, depth, current = [], 0, ""
-    for char in text:
-        depth += char in "[{"
-        depth -= char in "]}"
-        if char == "," and depth == 0:
-            items.append(current.strip())
-            current = ""
-        else:
-            current += char
-    items.append(current.strip())
-    return items
 
 
 def _value(item: str) -> Any:

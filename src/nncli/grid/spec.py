@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nncli.config.data import looks_like_path
-from nncli.config.keys import short_key, shown_value, stack_key
+from nncli.config.keys import short_key, shown_value, split_values, stack_key
 from nncli.config.loading import configure, parse_override, read_yaml_mapping
 from nncli.config.schema import Config
 from nncli.errors import ConfigError, UsageError
@@ -66,21 +66,6 @@ class Grid:
     def label(self, model: GridModel) -> str:
         first = model.variant * self.spec.n_seeds  # its variant's first model, seeds in order
         return self.labels[first + model.seed - self.models[first].seed]
-
-
-def split_values(text: str) -> list[str]:
-    """`0.1,0.01` -> ['0.1', '0.01']; commas inside [...] or {...} belong to the value."""
-    values, depth, current = [], 0, ""
-    for char in text:
-        depth += char in "[{"
-        depth -= char in "]}"
-        if char == "," and depth == 0:
-            values.append(current.strip())
-            current = ""
-        else:
-            current += char
-    values.append(current.strip())
-    return values
 
 
 def build_grid(

@@ -6,10 +6,11 @@ that answers) is checked before the run folder is claimed, and refused in one li
 written by a worker (a plain interpreter, as the figure workers are): its import costs as much
 CPU as torch's, and its writes may wait on a server, so the worker imports it while the command
 imports torch and reads its data, and takes each epoch's rows through a pipe: written at once
-where the pipe has room, else by a thread, so that training never waits on it. TensorBoard's writer is written here, where torch is imported
-already: it costs a few tenths of a second to import, and writes its files from a thread of its
-own. A backend that fails later (a full disk, a server gone) is one warning line, and training
-goes on: the run folder holds everything the backend would have shown.
+where the pipe has room, else by a thread, so that training never waits on it. TensorBoard's
+writer is written here, where torch is imported already: it costs a few tenths of a second to
+import, and writes its files from a thread of its own. A backend that fails later (a full disk,
+a server gone) is one warning line, and training goes on: the run folder holds everything the
+backend would have shown.
 
 Pickle is safe on these pipes: they join this process and the child it started.
 """
