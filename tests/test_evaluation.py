@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -515,14 +516,22 @@ def test_predicted_probabilities_sum_to_one_and_scikit_learn_takes_them_without_
     assert loss == pytest.approx(evaluated["metrics"]["log_loss"], rel=1e-9)
 
 
+def _terminal_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_evaluate_names_the_signal(tiny_moons, tmp_path):
     """Ctrl-C as the built-in data set is rebuilt (tests/stop_at.py), not a sleep: the message
     said `interrupted ()`, a KeyboardInterrupt carrying no text."""
     run_train(tiny_moons, [], out=tmp_path / "run")
     stop_at = [sys.executable, str(ROOT / "tests/stop_at.py"), "loading", "INT", "--"]
+    # As a terminal starts it: SIGINT neither blocked nor ignored, whatever an earlier test in
+    # this worker process left in the state a child inherits.
+    inherited = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
     process = subprocess.run([*stop_at, "evaluate", tmp_path / "run"], capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
-    assert process.returncode == 130, process.stderr
+                             text=True, timeout=120, preexec_fn=_terminal_signals)  # fmt: skip
+    assert process.returncode == 130, (process.stderr, inherited)
     assert process.stderr == "interrupted (SIGINT); nothing more was saved\n"
 
 
