@@ -97,6 +97,42 @@ def test_a_space_file_is_named_in_its_errors_and_a_config_without_val_refused(
     assert result.exit_code == 2 and "--resume takes only the run folder" in result.stderr
 
 
+def test_a_space_file_that_is_missing_or_not_a_mapping_is_named_as_one(tiny_moons, tmp_path):
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- training.lr\n")
+    for space, said in (
+        (tmp_path / "nope.yaml", "search space file not found"),
+        (listed, "search space must be a mapping, got list"),
+    ):
+        result = runner.invoke(app, ["tune", str(tiny_moons), "--space", str(space)])
+        assert result.exit_code == 2
+        assert result.stderr.strip() == f"error: {space}: {said}"
+
+
+@pytest.mark.parametrize(
+    "storage, said",
+    [
+        ("bogus://x", "no database called 'bogus'"),
+        ("not a url://", "not a database URL"),
+        ("sqlite:///{missing}/study.db", "cannot open the database: unable to open database file"),
+        ("postgresql://u@localhost:1/db", "no driver for 'postgresql' is installed"),
+        ("{missing}/study.journal", "No such file or directory"),
+    ],
+)
+def test_a_storage_that_cannot_be_opened_is_one_line_before_any_folder(
+    tiny_moons, tmp_path, storage, said
+):
+    storage = storage.format(missing=tmp_path / "missing")
+    out = tmp_path / "tune"
+    args = ["tune", str(tiny_moons), "--search", "training.lr=loguniform(1e-3,1)",
+            "--storage", storage, "--trials", "1", "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: --storage {storage}: {said}"), line
+    assert not out.exists()
+
+
 def test_a_search_end_to_end_chooses_on_validation(tiny_moons, tmp_path, monkeypatch):
     from nncli.report import tuneplots
 

@@ -21,6 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from nncli.config.search import Distribution
+from nncli.errors import UsageError
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # nncli says what happens, once
 
@@ -33,18 +34,41 @@ DIVERGED, INTERRUPTED, INVALID = "diverged", "interrupted", "invalid"
 
 
 def storage_of(storage: str) -> Any:
-    """A database URL (`sqlite:///x.db`, `postgresql://...`) as Optuna takes it, or a journal
-    file's path as a journal storage: the ones several processes and machines can share."""
+    """A database URL (`sqlite:///x.db`, `postgresql://...`) or a journal file's path, opened
+    as Optuna's storage: the ones several processes and machines can share."""
     if "://" in storage:
-        return storage
+        return optuna.storages.RDBStorage(storage)
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     return JournalStorage(JournalFileBackend(str(Path(storage).expanduser())))
 
 
+def opened_storage(storage: str) -> Any:
+    """`--storage` opened, or one line saying why it cannot be: before the run folder is
+    claimed, so a mistyped URL leaves nothing behind."""
+    scheme = storage.split("://", 1)[0]
+    try:
+        return storage_of(storage)
+    except ImportError:  # the URL's database needs a driver module
+        reason = f"no driver for {scheme!r} is installed (sqlite:/// needs none)"
+    except OSError as exc:  # a journal file's folder missing, or a folder given
+        reason = exc.strerror or str(exc)
+    except Exception as exc:  # sqlalchemy's, named so that it is imported only with a URL
+        kind = type(exc).__name__
+        if kind == "NoSuchModuleError":
+            reason = f"no database called {scheme!r} (sqlite:///FILE.db, or a journal file)"
+        elif kind == "ArgumentError":
+            reason = "not a database URL (sqlite:///FILE.db) or a journal file's path"
+        elif kind == "OperationalError":
+            reason = "cannot open the database: " + str(getattr(exc, "orig", exc)).splitlines()[0]
+        else:
+            raise
+    raise UsageError(f"--storage {storage}: {reason}")
+
+
 def open_study(
-    storage: str, name: str, *, sampler: str, pruner: str, seed: int | None
+    storage: Any, name: str, *, sampler: str, pruner: str, seed: int | None
 ) -> optuna.Study:
     """The study `name` in `storage`, made if it is not there yet; `seed` draws its samples."""
     samplers = {
@@ -58,7 +82,7 @@ def open_study(
         "none": optuna.pruners.NopPruner,
     }
     return optuna.create_study(
-        storage=storage_of(storage),
+        storage=storage,
         study_name=name,
         sampler=samplers[sampler](),
         pruner=pruners[pruner](),
@@ -67,10 +91,10 @@ def open_study(
     )
 
 
-def trial_count(storage: str, name: str) -> int:
+def trial_count(storage: Any, name: str) -> int:
     """How many trials the study holds already (0 for a study not made yet)."""
     try:
-        return len(optuna.load_study(study_name=name, storage=storage_of(storage)).trials)
+        return len(optuna.load_study(study_name=name, storage=storage).trials)
     except KeyError:
         return 0
 

@@ -69,6 +69,10 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
                 "tracking: not written by tune (its trials are in trials.csv and the study)"
             )
         (data,) = prepared.values()
+        from nncli.app import study as studies  # optuna: once everything above is valid
+
+        # A storage given is opened before the folder is claimed: a bad URL leaves nothing.
+        opened = spec["storage"] and studies.opened_storage(spec["storage"])
         if folder is None:
             folder = RunFolder.create(
                 grid.base,
@@ -86,16 +90,16 @@ def run_tune(request: TuneRequest, session: Session | None = None) -> dict | Non
         if folder is not None:
             folder.release()  # a resume: it stays interrupted, resumable
         raise
-    from nncli.app import study as studies  # optuna: once everything above is valid
     from nncli.app.tuneoutputs import Keeper, write_tune_outputs
 
     with folder:
         storage = spec["storage"] or str(folder.path / runs.STUDY_FILE)
+        opened = opened or studies.storage_of(storage)
         name = spec["study"] or folder.path.name
-        existing = studies.trial_count(storage, name)
+        existing = studies.trial_count(opened, name)
         seed = studies.sampler_seed(grid.base.seed, spec["storage"] is not None, existing)
         study = studies.open_study(
-            storage, name, sampler=spec["sampler"], pruner=spec["pruner"], seed=seed
+            opened, name, sampler=spec["sampler"], pruner=spec["pruner"], seed=seed
         )
         search = studies.Search(study, space, str(folder.path.resolve()))
         retried = search.retry_abandoned()

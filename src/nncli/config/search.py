@@ -119,7 +119,7 @@ def parse_distribution(text: str) -> Distribution:
 
 def read_space(path: Path) -> dict[str, str]:
     """A `--space` file: a YAML mapping of dotted key to distribution text."""
-    raw = read_yaml_mapping(Path(path))
+    raw = read_yaml_mapping(Path(path), what="search space")
     problems = [
         f"{path}: {key}: expected a distribution such as loguniform(1e-4, 1), got {excerpt(value)}"
         for key, value in raw.items()

@@ -17,24 +17,30 @@ from nncli.fileio import MiB, read_regular_bytes
 CONFIG_LIMIT = 1 * MiB  # larger config files are refused unread
 
 
-def read_yaml_mapping(path: Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
-    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column.
+def read_yaml_mapping(
+    path: Path, *, follow_symlinks: bool = True, what: str = "config"
+) -> dict[str, Any]:
+    """Parse a YAML file with `yaml.safe_load`; errors name the file, line and column, and call
+    it `what` (a config; a search space is empty as {}, its reader saying what it needs).
 
     Anything but a regular file of at most CONFIG_LIMIT bytes is refused unread (a FIFO would
     hang the read, /dev/zero never end it).
     """
     data = read_regular_bytes(
-        path, limit=CONFIG_LIMIT, what="config file", follow_symlinks=follow_symlinks
+        path, limit=CONFIG_LIMIT, what=f"{what} file", follow_symlinks=follow_symlinks
     )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: cannot read config: {exc}") from None
+        raise UsageError(f"{path}: cannot read {what}: {exc}") from None
     raw = yaml_document(text, str(path))
-    if raw is None:
+    if raw is None and what == "config":
         raise UsageError(f"{path}: config is empty; it needs at least a data section")
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
-        raise UsageError(f"{path}: config must be a mapping of sections, got {type(raw).__name__}")
+        shape = "a mapping of sections" if what == "config" else "a mapping"
+        raise UsageError(f"{path}: {what} must be {shape}, got {type(raw).__name__}")
     return raw
 
 
