@@ -27,8 +27,25 @@ def record_drawer(path: Path) -> None:
 
 
 def wait_forever(path: Path) -> None:
-    path.write_text("started")
+    path.write_text(str(os.getpid()))
     time.sleep(3600)
+
+
+def meet(mine: Path, theirs: Path) -> None:
+    """Write `mine`, then wait for `theirs`: two of these end only when drawn at once."""
+    mine.write_text(str(os.getpid()))
+    hang_guard = time.monotonic() + 300  # drawn one after the other, fail rather than hang
+    while not theirs.exists():
+        if time.monotonic() > hang_guard:
+            raise RuntimeError(f"{theirs} never came: figures drawn one at a time")
+        time.sleep(0.01)
+
+
+def die_unless_in(pid: int, path: Path) -> None:
+    """Kill the process drawing this, unless it is the process `pid`."""
+    if os.getpid() != pid:
+        os.kill(os.getpid(), signal.SIGKILL)
+    record_drawer(path)
 
 
 @pytest.mark.slow
@@ -83,9 +100,34 @@ def test_a_figure_that_fails_in_a_worker_raises_its_error_in_the_command(tmp_pat
     assert (tmp_path / "first").exists()
 
 
+def test_figures_are_drawn_at_once_in_processes_forked_from_one_worker(tmp_path):
+    with Drawer(2) as drawer:
+        drawer.draw(meet, tmp_path / "a", tmp_path / "b")
+        drawer.draw(meet, tmp_path / "b", tmp_path / "a")
+        drawer.draw(record_drawer, tmp_path / "who")
+        drawer.wait()
+        worker = drawer._worker.process.pid
+    drawers = {int((tmp_path / name).read_text().split()[0]) for name in ("a", "b", "who")}
+    assert len(drawers) == 3 and os.getpid() not in drawers and worker not in drawers
+    assert (tmp_path / "who").read_text().split()[1:] == ["False", "True"]  # no torch there
+
+
+def test_a_figure_whose_drawing_process_died_is_drawn_by_the_command(tmp_path):
+    with Drawer(2) as drawer:
+        drawer.draw(record_drawer, tmp_path / "before")
+        drawer.draw(die_unless_in, os.getpid(), tmp_path / "died")
+        drawer.draw(record_drawer, tmp_path / "after")
+        drawer.wait()
+    pids = {
+        name: int((tmp_path / name).read_text().split()[0]) for name in ("before", "died", "after")
+    }
+    assert pids["died"] == os.getpid()
+    assert os.getpid() not in (pids["before"], pids["after"])
+
+
 def test_figures_of_a_worker_that_died_are_drawn_by_the_command(tmp_path):
     with Drawer(1) as drawer:
-        (worker,) = drawer._workers
+        worker = drawer._worker
         worker.process.send_signal(signal.SIGKILL)
         worker.process.wait()
         drawer.draw(record_drawer, tmp_path / "who")
@@ -95,7 +137,7 @@ def test_figures_of_a_worker_that_died_are_drawn_by_the_command(tmp_path):
 
 def test_closing_with_figures_pending_ends_the_workers_at_once(tmp_path):
     drawer = Drawer(1)
-    (worker,) = drawer._workers
+    worker = drawer._worker
     drawer.draw(wait_forever, tmp_path / "started")
     drawer.draw(record_drawer, tmp_path / "never")
     hang_guard = time.monotonic() + 300  # a worker that never starts fails, not hangs
@@ -105,6 +147,8 @@ def test_closing_with_figures_pending_ends_the_workers_at_once(tmp_path):
     drawer.close()  # a stop or an error: SIGTERM, which the worker takes at once
     assert worker.process.returncode == 128 + signal.SIGTERM
     assert not (tmp_path / "never").exists()
+    with pytest.raises(ProcessLookupError):  # its drawing process ended (and was reaped) too
+        os.kill(int((tmp_path / "started").read_text()), 0)
 
 
 def test_a_bad_worker_count_is_one_line(tmp_path, tiny_moons):
