@@ -210,6 +210,10 @@ def serve() -> None:
     finally:  # SIGTERM, or the command gone: no drawing process outlives the worker
         for each in drawing:
             each.end()
+    # Every answer is written: end without Python's teardown of matplotlib, which a caller
+    # reading the command's stderr (this process holds it too) to its end would wait for.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class _Inbox:
