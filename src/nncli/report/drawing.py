@@ -54,16 +54,16 @@ def figure_workers() -> int:
     worker only competes with the command), else one per CPU, at most `MAX_AT_ONCE` (the
     command waits while they draw)."""
     value = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not hasattr(os, "fork"):  # the worker forks its drawers
+        value = "0"
     if value:
         if not value.isdigit() or int(value) > 16:
             raise UsageError(f"{WORKERS_VARIABLE}: a whole number from 0 to 16, got {value!r}")
-        return int(value) if hasattr(os, "fork") else 0
+        return int(value)
     cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None) or (
         os.cpu_count() or 1
     )
     idle = cpus - os.getloadavg()[0] if hasattr(os, "getloadavg") else 0
-    if not hasattr(os, "fork"):  # the worker forks its drawers
-        return 0
     return min(MAX_AT_ONCE, cpus) if idle >= 0.5 else 0  # load 1.5 on 2 CPUs: still a worker
 
 
