@@ -27,7 +27,9 @@ def record_drawer(path: Path) -> None:
 
 
 def wait_forever(path: Path) -> None:
-    path.write_text(str(os.getpid()))
+    staged = path.with_name(path.name + ".part")  # renamed: the waiting test never reads it half
+    staged.write_text(str(os.getpid()))
+    staged.replace(path)
     time.sleep(3600)
 
 

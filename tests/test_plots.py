@@ -461,3 +461,42 @@ def test_a_layer_without_gradient_is_a_triangle_inside_the_bottom_edge(figures, 
         legend = fig.legends[0] if fig.legends else ax.get_legend()
         assert "0 (no gradient)" in [t.get_text() for t in legend.get_texts()]
         texts_do_not_overlap(fig)
+
+
+def test_a_figure_laid_out_once_has_the_pixels_savefig_gives_it(tmp_path):
+    """save_figure runs the constrained layout once, where savefig runs it twice: the same image,
+    Korean labels, a legend outside and a suptitle included."""
+    from matplotlib.image import imread
+
+    from nncli.report import fonts
+
+    def figure():
+        plt = plots.pyplot()
+        fig, axes = plt.subplots(2, 3, figsize=(9, 5), sharex=True, layout="constrained")
+        for i, ax in enumerate(axes.ravel()):
+            ax.plot(np.arange(50), np.exp(-np.arange(50) / (i + 3)), label=f"변형 {i}")
+            ax.set_yscale("log")
+            ax.set_title(f"학습률={0.1 * (i + 1):.1f}")
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper")
+        fig.suptitle("손실 곡선: 에폭마다")
+        fig.supxlabel("에폭 (epoch)")
+        return fig
+
+    plots.save_figure(figure(), tmp_path / "once.png")
+    fig = figure()
+    with fonts.glyphs_watched():
+        fig.savefig(tmp_path / "twice.png", dpi=plots.DPI)
+    plots.pyplot().close(fig)
+    once, twice = imread(tmp_path / "once.png"), imread(tmp_path / "twice.png")
+    assert once.shape == twice.shape
+    assert np.array_equal(once, twice)
+
+
+@pytest.mark.parametrize(
+    ("panels", "grid"),
+    [(1, (1, 1)), (5, (1, 5)), (6, (2, 3)), (7, (2, 4)), (11, (3, 4)), (20, (4, 5))],
+)
+def test_small_panels_fill_their_rows_evenly_at_most_five_a_row(panels, grid):
+    rows, columns = plots.panel_grid(panels)
+    assert (rows, columns) == grid
+    assert rows * columns - panels < columns  # never a whole row of empty axes

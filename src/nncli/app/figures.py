@@ -154,9 +154,9 @@ def grid_figures(
     title: str,
     diagnostics: bool,
 ) -> None:
-    """loss_curves.png; metric_by_value.png where something varies; with diagnostics the
-    gradient figures; activations.png where the activation varies; the fits (1-D regression) or
-    decision boundaries (2-D classification) of each variant's first seed."""
+    """loss_curves.png; the fits (1-D regression) or decision boundaries (2-D classification) of
+    each variant's first seed; metric_by_value.png where something varies; with diagnostics the
+    gradient figures; activations.png where the activation varies."""
     labels = [variant_label(values) for values in grid.values]
     drawer.draw(
         gridplots.plot_loss_bands,
@@ -164,6 +164,9 @@ def grid_figures(
         _histories(grid, fits, labels),
         title=title,
     )
+    # The largest figure next, drawn beside the loss bands: with a few drawn at once, figures
+    # asked for largest first are all done soonest.
+    _learned_figures(drawer, out, grid, prepared, fits, labels, title)
     if grid.varied:  # on the split the best variant was chosen on, never test
         best = summary.get("best") or {}
         split, metric = best.get("split", "val"), best.get("metric", fits[0].headline)
@@ -205,6 +208,14 @@ def grid_figures(
         curves = plots.activation_curves(activations)
         # The same curves in every comparison of these activations: drawn once per machine.
         drawer.draw(figurecache.reused, plots.plot_activations, out(runs.ACTIVATIONS_PLOT), curves)
+
+
+def _learned_figures(
+    drawer: Drawer, out: Outputs, grid, prepared: PreparedData, fits: list[ModelFit],
+    labels: list[str], title: str,
+) -> None:  # fmt: skip
+    """The fits (1-D regression) or decision boundaries (2-D classification) of each variant's
+    first seed, up to 20."""
     x, y = prepared.raw["train"]
     first_seed = [
         (labels[m.variant], partial(f.card.predict_raw, f.net))

@@ -65,8 +65,7 @@ def _small_multiples(plt, groups: list, splits: tuple, colours: list, spread: st
     from matplotlib.lines import Line2D
 
     chosen_on = splits[-1]
-    rows = -(-len(groups) // 5)  # at most 5 a row, the rows filled evenly
-    columns = -(-len(groups) // rows)
+    rows, columns = plots.panel_grid(len(groups))
     fig, axes = plt.subplots(rows, columns, figsize=(2.9 * columns + 2.2, 2.3 * rows + 0.9),
                              sharex=True, sharey=True, squeeze=False,
                              layout="constrained")  # fmt: skip

@@ -58,8 +58,7 @@ def plot_decision_boundaries(
     colours = plots.class_colours(len(classes))
     cmap = ListedColormap(colours)
     norm = BoundaryNorm(np.arange(len(classes) + 1) - 0.5, len(classes))
-    columns = min(len(regions), 5)
-    rows = -(-len(regions) // columns)
+    rows, columns = plots.panel_grid(len(regions))
     fig, axes = plt.subplots(
         rows,
         columns,
