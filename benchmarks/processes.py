@@ -36,16 +36,41 @@ def timed(command: list[str]) -> tuple[float, float]:
 
     CPU seconds (user + system, its threads and children included) are what a single-threaded
     process costs whatever else the machine runs; wall seconds also count the waits for a core
-    that other jobs hold, which on a loaded machine swamp an epoch's difference."""
+    that other jobs hold, which on a loaded machine swamp an epoch's difference. nncli's figure
+    worker outlives the command by a moment (it ends when the command's pipe closes): this
+    process adopts it (`adopt_orphans`) and reaps it, so its CPU seconds count too."""
+    adopt_orphans()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # of the children reaped so far
     start = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
+    reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return seconds, cpu
+
+
+def adopt_orphans() -> None:
+    """Make this process the parent of its descendants orphaned by their own parent's exit
+    (Linux's PR_SET_CHILD_SUBREAPER), so that reaping them adds their CPU seconds to
+    RUSAGE_CHILDREN. Elsewhere a no-op: their seconds are then not counted."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans() -> None:
+    """Wait for every descendant adopted by `adopt_orphans` to end."""
+    import os
+
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 def write_table(path: Path, rows: int, features: int = 20, classes: int = 4) -> Path:

@@ -116,9 +116,34 @@ def test_a_layer_update_from_its_gradient_product_equals_the_plain_update(settin
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_per_model_layer_updates_equal_the_plain_update(momentum):
-    settings = [SGDSettings(lr=0.1, momentum=momentum), SGDSettings(lr=0.01, momentum=momentum)]
+@pytest.mark.parametrize("decays", [(0.0, 0.0), (0.0, 0.05), (0.01, 0.05)])
+def test_per_model_layer_updates_equal_the_plain_update(momentum, decays):
+    settings = [
+        SGDSettings(lr=lr, momentum=momentum, weight_decay=decay)
+        for lr, decay in zip((0.1, 0.01), decays, strict=True)
+    ]
     fused = run_layer_updates(settings, 2, False, fused=True)
     plain = run_layer_updates(settings, 2, False, fused=False)
     for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.05])
+def test_one_model_of_a_stack_with_settings_of_its_own_updates_as_the_plain_update(decay):
+    """A part of one model cut from a stack whose models differ (a sweep split across
+    processes) takes the stack's per-model rule on its 2-D views."""
+    from nncli.train.sgd import UpdateRule
+
+    stack = [SGDSettings(lr=0.1, weight_decay=decay), SGDSettings(lr=0.01)]
+    rule = UpdateRule.of(stack)
+    assert not rule.shared
+    params = [p.clone() for p in gradients(5, [(1, 4, 3), (1, 4)])]
+    plain = [p.clone() for p in params]
+    part, reference = StackedSGD(params, stack[:1], rule), StackedSGD(plain, stack[:1])
+    for step in range(6):
+        d, h = gradients(100 + step, [(1, 8, 4), (1, 8, 3)])
+        part.update_layer(0, 1, d[0].clone(), h[0], one_model=True)
+        reference.update(0, torch.bmm(d.transpose(1, 2), h))
+        reference.update(1, d.sum(1))
+    for a, b in zip(params, plain, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)

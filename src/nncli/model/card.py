@@ -57,7 +57,10 @@ class ModelCard:
         """Outputs for raw (unscaled) features: class probabilities, or targets in their units."""
         inputs = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32)
         with torch.no_grad():
-            outputs = net(inputs)
+            return self.predictions(net(inputs))
+
+    def predictions(self, outputs: torch.Tensor) -> np.ndarray:
+        """The network's (N, C) outputs on scaled features as `predict_raw` returns them."""
         if TASKS[self.task].classes:
             # In float64, whose rows sum to 1 within 1e-15 (float32's within 1e-7).
             return torch.softmax(outputs.double(), dim=-1).numpy()
@@ -70,15 +73,18 @@ class ModelCard:
     ) -> dict:
         """The task's full metric set for raw features `x` and original-unit targets `y`; a
         binary model's labels decided at `threshold` when given (else the likelier class)."""
+        return self.scores(self.predict_raw(net, x), y, threshold=threshold)
+
+    def scores(self, predictions: np.ndarray, y: np.ndarray, *, threshold: float | None = None):
+        """`measure`'s metrics of `predictions` (`predict_raw`'s) against targets `y`."""
         from nncli.metrics import classification_metrics, regression_metrics, undefined_metrics
 
-        outputs = self.predict_raw(net, x)
-        if not np.all(np.isfinite(outputs)):  # a diverged model: no metric means anything
+        if not np.all(np.isfinite(predictions)):  # a diverged model: no metric means anything
             return undefined_metrics(self.task)
         if TASKS[self.task].classes:
             n_classes = len(self.classes or [])
-            return classification_metrics(y, outputs, n_classes, self.positive, threshold)
-        return regression_metrics(y, outputs)
+            return classification_metrics(y, predictions, n_classes, self.positive, threshold)
+        return regression_metrics(y, predictions)
 
     @property
     def positive(self) -> int:

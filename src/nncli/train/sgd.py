@@ -7,9 +7,9 @@ gradients a model ends bit for bit where `torch.optim.SGD` would; otherwise each
 axis is the model axis K (K = 1 for one model).
 
 The explicit engine hands a weight's gradient over as the matrix product it is (`d^T h`), so
-plain SGD and shared momentum fold the product into the update (`W.addmm_(d^T, h, alpha=-lr)`)
-instead of materializing the gradient first; the result equals the two-step update to float32
-rounding.
+plain SGD, weight decay without momentum (`(1 - lr wd) W`, then the plain step) and shared
+momentum fold the product into the update (`W.addmm_(d^T, h, alpha=-lr)`) instead of
+materializing the gradient first; the result equals the two-step update to float32 rounding.
 """
 
 from __future__ import annotations
@@ -85,15 +85,20 @@ class StackedSGD:
             name: torch.tensor([float(getattr(s, name)) for s in settings], device=device)
             for name in _SETTINGS
         }
-        self._lr_scale = self._per_model["lr"].view(-1, 1, 1)  # (K, 1, 1) scales d per model
-        # How `update_layer` updates: "plain" SGD and shared "momentum" fold the gradient's
-        # product into the update; anything else materializes the gradient first.
-        if self.uses_decay or self.uses_nesterov or (self.uses_momentum and not self.shared):
+        # Per model, for `update_layer`: each lr scales d, and with decay but no momentum,
+        # W - lr (g + wd W) = (1 - lr wd) W - lr g (a factor of exactly 1 without decay).
+        self._lr_scale = self._per_model["lr"]
+        self._shrink = 1 - self._per_model["lr"] * self._per_model["weight_decay"]
+        # How `update_layer` updates: plain SGD, decay without momentum and shared momentum fold
+        # the gradient's product into the update; anything else materializes the gradient first.
+        if self.uses_nesterov or (self.uses_momentum and (self.uses_decay or not self.shared)):
             self._layer_rule = "general"
         elif self.uses_momentum:
             self._layer_rule = "momentum"
+        elif self.shared:
+            self._layer_rule = "decay" if self.uses_decay else "plain"
         else:
-            self._layer_rule = "plain" if self.shared else "plain per model"
+            self._layer_rule = "decay per model" if self.uses_decay else "plain per model"
 
     def zero_grad(self) -> None:
         for p in self._sources:
@@ -124,12 +129,20 @@ class StackedSGD:
             self.update(bias, _batch_sum(d, one_model))
             return
         w, b = self._targets[weight], self._targets[bias]
-        lr = self.settings[0].lr
-        if rule == "plain per model":
-            d.mul_(self._lr_scale)  # each model's gradient times its own lr, then one step
+        lr, shrink = self.settings[0].lr, 1.0
+        if rule.endswith("per model"):  # (K, 1, 1) over d and W, (K, 1) over b; K = 1 too
+            matrix, vector = ((1, 1), (1,)) if one_model else ((-1, 1, 1), (-1, 1))
+            d.mul_(self._lr_scale.view(matrix))  # each model's gradient times its own lr
             lr = 1.0
+            if rule == "decay per model":
+                w.mul_(self._shrink.view(matrix))
+                b.mul_(self._shrink.view(vector))
+        elif rule == "decay":  # one factor: in the product's own kernel
+            shrink = 1.0 - lr * self.settings[0].weight_decay
         if rule != "momentum":
-            _add_product(w, d, h, one_model, alpha=-lr)
+            _add_product(w, d, h, one_model, alpha=-lr, beta=shrink)
+            if shrink != 1.0:
+                b.mul_(shrink)
             b.add_(d.sum(-2), alpha=-lr)
             return
         momentum, buffers = self.settings[0].momentum, self._buffer_targets

@@ -262,13 +262,21 @@ def measure_stack(
     for config, net, record in zip(configs, nets, records, strict=True):
         net = net.eval()
         model_card = card.for_config(config)
+        # One pass over each split for its loss and its metrics: the tensors are the scaled
+        # features `predict_raw` would make of the raw ones, so the metrics are `measure`'s.
+        with torch.no_grad():
+            outputs = {split: net(x) for split, (x, _) in tensors.items()}
         model_fit = ModelFit(
             config=config,
             record=record,
             net=net,
             card=model_card,
-            metrics={s: model_card.measure(net, *prepared.raw[s]) for s in SPLITS if s in tensors},
-            losses=_losses(net, tensors, prepared.task, weight),
+            metrics={
+                s: model_card.scores(model_card.predictions(outputs[s]), prepared.raw[s][1])
+                for s in SPLITS
+                if s in tensors
+            },
+            losses=_losses(outputs, tensors, prepared.task, weight),
             baseline_loss=baseline,
             baseline=blind,
             headline=headline,
@@ -299,10 +307,10 @@ def _model_settings(config: Config) -> ModelSettings:
 
 @torch.no_grad()
 def _losses(
-    net: nn.Module, tensors: dict, task: str, weight: torch.Tensor | None
+    outputs: dict, tensors: dict, task: str, weight: torch.Tensor | None
 ) -> dict[str, float | None]:
     losses = {}
-    for split, (x, y) in tensors.items():
-        loss = float(single_loss(net(x), y, task, weight))
+    for split, (_, y) in tensors.items():
+        loss = float(single_loss(outputs[split], y, task, weight))
         losses[split] = loss if math.isfinite(loss) else None
     return losses
