@@ -75,7 +75,9 @@ class ModelCard:
         binary model's labels decided at `threshold` when given (else the likelier class)."""
         return self.scores(self.predict_raw(net, x), y, threshold=threshold)
 
-    def scores(self, predictions: np.ndarray, y: np.ndarray, *, threshold: float | None = None):
+    def scores(
+        self, predictions: np.ndarray, y: np.ndarray, *, threshold: float | None = None
+    ) -> dict:
         """`measure`'s metrics of `predictions` (`predict_raw`'s) against targets `y`."""
         from nncli.metrics import classification_metrics, regression_metrics, undefined_metrics
 

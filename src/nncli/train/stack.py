@@ -305,10 +305,10 @@ def _model_settings(config: Config) -> ModelSettings:
     )
 
 
-@torch.no_grad()
 def _losses(
     outputs: dict, tensors: dict, task: str, weight: torch.Tensor | None
 ) -> dict[str, float | None]:
+    """Each split's mean loss from the model's `outputs` on it (None where not finite)."""
     losses = {}
     for split, (_, y) in tensors.items():
         loss = float(single_loss(outputs[split], y, task, weight))
