@@ -11,6 +11,7 @@ that differ only in their epochs, over the epochs that differ, so that all of th
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -64,8 +65,6 @@ def adopt_orphans() -> None:
 
 def reap_orphans() -> None:
     """Wait for every descendant adopted by `adopt_orphans` to end."""
-    import os
-
     while True:
         try:
             os.waitpid(-1, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nncli.train.sgd import SGDSettings, StackedSGD
+from nncli.train.sgd import SGDSettings, StackedSGD, UpdateRule
 
 SETTINGS = [
     SGDSettings(lr=0.1),
@@ -132,8 +132,6 @@ def test_per_model_layer_updates_equal_the_plain_update(momentum, decays):
 def test_one_model_of_a_stack_with_settings_of_its_own_updates_as_the_plain_update(decay):
     """A part of one model cut from a stack whose models differ (a sweep split across
     processes) takes the stack's per-model rule on its 2-D views."""
-    from nncli.train.sgd import UpdateRule
-
     stack = [SGDSettings(lr=0.1, weight_decay=decay), SGDSettings(lr=0.01)]
     rule = UpdateRule.of(stack)
     assert not rule.shared
